@@ -1,0 +1,290 @@
+//! The `tessera` command line: the server (default) and the operator and auditor tools.
+
+use crate::config::{Config, ServerConfig};
+use crate::startup::{Engine, RunningServer};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+use tessera_infrastructure::{to_cloud_event, verify};
+
+/// Tessera: event-sourced ticketing and commerce backend.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Shared settings.
+    #[command(flatten)]
+    pub config: Config,
+    /// Server settings (used by `serve`, the default command).
+    #[command(flatten)]
+    pub server: ServerConfig,
+    /// What to do; without one, `serve`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Projection maintenance.
+    Projections {
+        /// What to do.
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Auditor tools.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Event log tools.
+    Events {
+        /// What to do.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+/// `tessera projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Drop a projection's rows and rebuild it from position 0 (all projections without NAME).
+    Rebuild {
+        /// Projection name (see `tessera projections status`).
+        name: Option<String>,
+    },
+    /// Show each projection's checkpoint and the log head.
+    Status,
+}
+
+/// `tessera audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every stream's hash chain and the global positions. Exits 1 naming the first altered,
+    /// removed or reordered event.
+    Verify,
+}
+
+/// `tessera events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Write the log to stdout as JSON lines, one CloudEvents 1.0 event per line.
+    Export {
+        /// First global position to include (inclusive; default 1).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Only this stream (e.g. `order-…`).
+        #[arg(long)]
+        stream: Option<String>,
+    },
+}
+
+/// Run the command line; the exit code says how it went.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init(&cli.config.log, &cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+            let server = RunningServer::start(&cli.config, cli.server).await?;
+            server.run_until_signal(grace).await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            Engine::open(&cli.config).await?;
+            eprintln!("migrations applied to {}", redact(&cli.config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Projections { command } => projections(&cli.config, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(&cli.config).await,
+        Command::Events {
+            command: EventsCommand::Export { from, stream },
+        } => export(&cli.config, from, stream).await,
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:40}] {pos}/{len} events · {per_sec} · {msg} · eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
+async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(config).await?;
+    let runner = &engine.runner;
+    let head = engine.events.head_position().await?;
+    match command {
+        ProjectionsCommand::Status => {
+            println!("log head: {head}");
+            for name in runner.names() {
+                let cp = runner.checkpoint(name).await?;
+                println!(
+                    "{name}: position {} (version {}, {} behind)",
+                    cp.position,
+                    cp.version,
+                    head.saturating_sub(cp.position)
+                );
+            }
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let names: Vec<String> = match name {
+                Some(n) => {
+                    if !runner.names().contains(&n.as_str()) {
+                        bail!(
+                            "no projection named {n}; known: {}",
+                            runner.names().join(", ")
+                        );
+                    }
+                    vec![n]
+                }
+                None => runner.names().into_iter().map(str::to_owned).collect(),
+            };
+            for n in names {
+                let bar = progress_bar(head, &n);
+                let started = std::time::Instant::now();
+                let position = runner
+                    .rebuild(&n, |pos, total| {
+                        bar.set_length(total);
+                        bar.set_position(pos);
+                        bar.set_message(format!("{} remaining", total.saturating_sub(pos)));
+                    })
+                    .await
+                    .with_context(|| format!("rebuilding {n}"))?;
+                bar.finish();
+                let secs = started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!(
+                    "{n}: rebuilt up to position {position} in {secs:.2}s ({:.0} events/s)",
+                    position as f64 / secs
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(config).await?;
+    let head = engine.events.head_position().await?;
+    let bar = progress_bar(head, "verify");
+    let report = verify(engine.stores.audit.as_ref(), |n| {
+        bar.set_position(n);
+        bar.set_message(format!("{} remaining", head.saturating_sub(n)));
+    })
+    .await?;
+    bar.finish_and_clear();
+    match report.findings.first() {
+        None => {
+            println!(
+                "OK: {} events in {} streams verified; hash chains, positions and stream heads intact",
+                report.events_checked, report.streams_checked
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(first) => {
+            println!(
+                "TAMPERED: {:?} event at position {} (stream {}, version {}): {}",
+                first.kind, first.position, first.stream_id, first.stream_version, first.detail
+            );
+            println!(
+                "{} problem(s) found in {} events; the first is the one above",
+                report.findings.len(),
+                report.events_checked
+            );
+            for f in report.findings.iter().skip(1).take(20) {
+                println!(
+                    "  also: {:?} at position {} (stream {}, version {}): {}",
+                    f.kind, f.position, f.stream_id, f.stream_version, f.detail
+                );
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn export(
+    config: &Config,
+    from: Option<u64>,
+    stream: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(config).await?;
+    let audit = engine.stores.audit.clone();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let from = from.unwrap_or(1).max(1);
+    if let Some(stream) = stream {
+        for e in audit.read_raw_stream(&stream).await? {
+            if e.global_position >= from {
+                writeln!(out, "{}", to_cloud_event(&e))?;
+            }
+        }
+    } else {
+        let mut after = from - 1;
+        loop {
+            let batch = audit.read_raw(after, 5_000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.global_position;
+            for e in &batch {
+                writeln!(out, "{}", to_cloud_event(e))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["tessera"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.server.bind.to_string(), "127.0.0.1:8080");
+        let cli = Cli::try_parse_from(["tessera", "events", "export", "--from", "5"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Events {
+                command: EventsCommand::Export {
+                    from: Some(5),
+                    stream: None
+                }
+            })
+        ));
+    }
+}

@@ -1,0 +1,69 @@
+//! Errors of the engine's own routes (`/audit`, `/ready`), in the envelope also used by the
+//! OpenTicket document: `{"error": {"code", "message", "details"}, "meta": {"requestId", "timestamp"}}`.
+//! docs/api-conventions.md explains the choice.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer of an engine route.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `VALIDATION_ERROR`: a parameter is malformed; `field` names it.
+    #[error("{field}: {message}")]
+    Validation {
+        /// The offending parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// 404 `NOT_FOUND`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 503 `SERVICE_UNAVAILABLE`: the store failed. The detail is logged, never sent.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// Render with the request id the middleware assigned.
+    pub fn into_response_with(self, request_id: &str) -> Response {
+        let (status, code, message, details) = match &self {
+            ApiError::Validation { field, message } => (
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                format!("invalid parameter `{field}`"),
+                json!([{ "field": field, "message": message }]),
+            ),
+            ApiError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND", what.clone(), json!([]))
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::error!(request_id, %detail, "store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "the event store is unavailable; try again".to_owned(),
+                    json!([]),
+                )
+            }
+        };
+        (
+            status,
+            Json(json!({
+                "error": { "code": code, "message": message, "details": details },
+                "meta": meta(request_id),
+            })),
+        )
+            .into_response()
+    }
+}
+
+/// The `meta` block: `requestId` and `timestamp` (RFC 3339 UTC, milliseconds).
+pub fn meta(request_id: &str) -> serde_json::Value {
+    json!({
+        "requestId": request_id,
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}

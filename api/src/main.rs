@@ -1,0 +1,16 @@
+//! The `tessera` binary: `tessera` (or `tessera serve`) runs the server; see `tessera --help`.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = tessera_api::cli::Cli::parse();
+    match tessera_api::cli::run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Wiring: open the engine (database, event store, projections, deadlines), build the router, and
+//! serve it with graceful shutdown.
+
+use crate::config::{Config, ServerConfig};
+use crate::routes;
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_application::{
+    Clock, DeadlineHandler, DeadlineScheduler, EventStore, SystemClock, UpcasterRegistry,
+    UpcastingEventStore,
+};
+use tessera_infrastructure::{Database, InfraError, Stores};
+use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, ReadModelDb};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Errors while starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Database connection, migration or store start-up.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+    /// Projection migrations or preparation.
+    #[error("projections: {0}")]
+    Projections(String),
+    /// Binding the listener.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Every projector the system runs, in one place.
+pub fn projectors() -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(EventTypeStatsProjector)]
+}
+
+/// Every upcaster the system knows.
+pub fn upcasters() -> UpcasterRegistry {
+    UpcasterRegistry::new()
+}
+
+/// Every deadline handler, by kind. The engine itself schedules none; the API documents' issues
+/// register theirs here.
+pub fn deadline_handlers(_engine: &Engine) -> Vec<(String, Arc<dyn DeadlineHandler>)> {
+    Vec::new()
+}
+
+/// The core of a running Tessera: the database, the event store and the projections.
+pub struct Engine {
+    /// The open database.
+    pub database: Database,
+    /// The raw stores (auditors read these).
+    pub stores: Stores,
+    /// The event store the application uses (upcasting on every read).
+    pub events: Arc<dyn EventStore>,
+    /// The read-model database.
+    pub read_models: ReadModelDb,
+    /// The projection runner.
+    pub runner: Arc<ProjectionRunner>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// Connect, run all migrations, open the stores and prepare the projections.
+    pub async fn open(config: &Config) -> Result<Self, StartupError> {
+        let database =
+            Database::connect(&config.database_url, config.database_max_connections).await?;
+        database.migrate().await?;
+        let read_models = match &database {
+            Database::Sqlite(p) => ReadModelDb::Sqlite {
+                writer: p.writer.clone(),
+                reader: p.reader.clone(),
+            },
+            Database::Postgres(p) => ReadModelDb::Postgres(p.clone()),
+        };
+        read_models
+            .migrate()
+            .await
+            .map_err(|e| StartupError::Projections(e.to_string()))?;
+        let stores = database.stores().await?;
+        let events: Arc<dyn EventStore> = Arc::new(UpcastingEventStore::new(
+            stores.events.clone(),
+            Arc::new(upcasters()),
+        ));
+        let runner = ProjectionRunner::new(read_models.clone(), events.clone(), projectors());
+        runner
+            .prepare()
+            .await
+            .map_err(|e| StartupError::Projections(e.to_string()))?;
+        Ok(Self {
+            database,
+            stores,
+            events,
+            read_models,
+            runner: Arc::new(runner),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// A deadline scheduler with every registered handler.
+    pub fn scheduler(&self) -> DeadlineScheduler {
+        let mut scheduler = DeadlineScheduler::new(self.stores.deadlines.clone());
+        for (kind, handler) in deadline_handlers(self) {
+            scheduler.register(kind, handler);
+        }
+        scheduler
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Server settings.
+    pub server: Arc<ServerConfig>,
+}
+
+/// The whole HTTP application (without serving it).
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = Router::new().merge(routes::health::router());
+    if state.server.audit_api {
+        router = router.merge(routes::audit::router());
+    }
+    router
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(CatchPanicLayer::custom(crate::panic::into_response))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A server running in the background (tests and `serve`).
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The engine it serves.
+    pub engine: Arc<Engine>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl RunningServer {
+    /// Open the engine, bind, and start serving, following projections and firing deadlines.
+    pub async fn start(config: &Config, server: ServerConfig) -> Result<Self, StartupError> {
+        let engine = Arc::new(Engine::open(config).await?);
+        let listener =
+            TcpListener::bind(server.bind)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: server.bind,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: server.bind,
+            source,
+        })?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = engine.runner.clone().spawn(shutdown.clone());
+
+        let scheduler = engine.scheduler();
+        let clock = engine.clock.clone();
+        let poll = Duration::from_millis(server.deadline_poll_ms.max(10));
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            while !token.is_cancelled() {
+                if let Err(e) = scheduler.fire_due(clock.now()).await {
+                    tracing::error!(error = %e, "deadline scheduler pass failed");
+                }
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        });
+
+        let state = AppState {
+            engine: engine.clone(),
+            server: Arc::new(server),
+        };
+        let router = app(state);
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(token.clone().cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+            token.cancel();
+        });
+        tracing::info!(%addr, backend = ?engine.database.backend(), "tessera listening");
+        Ok(Self {
+            addr,
+            engine,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// A handle that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stop accepting requests, let in-flight requests, the current projection batches and deadline
+    /// firings finish (at most `grace`), then return.
+    pub async fn stop(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("shutdown grace period over; aborting remaining tasks");
+            self.tasks.abort_all();
+        }
+    }
+
+    /// Run until a shutdown signal (Ctrl-C or SIGTERM) or until stopped, then stop gracefully.
+    pub async fn run_until_signal(self, grace: Duration) {
+        let token = self.shutdown.clone();
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("shutdown signal received"),
+            _ = token.cancelled() => {}
+        }
+        self.stop(grace).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

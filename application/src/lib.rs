@@ -1,0 +1,25 @@
+//! Tessera's application layer: the ports the core needs from the outside world (event store,
+//! deadline store, clock), the generic command handler (load → decide → append with expected
+//! version → retry on conflict), catch-up subscriptions, upcasting and the deadline scheduler logic.
+//!
+//! Depends on the domain only (plus serde, uuid, chrono). It must not depend on sqlx, axum or a
+//! particular async runtime: waiting is a port method, so adapters decide how to wait.
+
+pub mod clock;
+pub mod command;
+pub mod deadlines;
+pub mod event_store;
+pub mod subscription;
+pub mod upcasting;
+
+pub use clock::{Clock, SystemClock};
+pub use command::{CommandError, Decided, execute};
+pub use deadlines::{
+    Deadline, DeadlineHandler, DeadlineScheduler, DeadlineStore, FireReport, NewDeadline,
+};
+pub use event_store::{
+    AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent,
+    RecordedEvent, StoreError, StreamId, StreamIdError,
+};
+pub use subscription::Subscription;
+pub use upcasting::{Upcaster, UpcasterRegistry, UpcastingEventStore};

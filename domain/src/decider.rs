@@ -1,0 +1,96 @@
+//! The decider pattern every aggregate follows, and the contract its events keep with the store.
+
+use serde::{Serialize, de::DeserializeOwned};
+use std::fmt::Debug;
+
+/// An aggregate written as a decider: a state built by folding its own events, and a pure decision
+/// that turns a command into new events or a typed error.
+///
+/// The state after no events is `Default`. `decide` must not look at anything but the state and the
+/// command; anything time-dependent reads `now` from the command (DESIGN.md §2), so a seat lock whose
+/// expiry has passed can be treated as free before its deadline fires.
+pub trait Decider: Default + Clone + Send + Sync + 'static {
+    /// Stream category; an instance lives in the stream `{CATEGORY}-{id}`.
+    const CATEGORY: &'static str;
+    /// What callers ask for.
+    type Command: Send;
+    /// What happened (past tense).
+    type Event: DomainEvent;
+    /// Why a command was refused.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Decide which events `command` produces against the current state, or refuse it.
+    fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Fold one event into the state. Infallible: events are facts that already happened.
+    fn evolve(self, event: &Self::Event) -> Self;
+
+    /// Fold a whole history, starting from `Default`.
+    fn replay<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self {
+        events.into_iter().fold(Self::default(), Self::evolve)
+    }
+}
+
+/// The contract an aggregate's events keep with the event store.
+///
+/// Events are enums serialised adjacently tagged — `#[serde(tag = "type", content = "data")]` — so
+/// the variant's serde name is the stored event type and the content is the stored `data` object.
+/// [`DomainEvent::to_stored`] and [`DomainEvent::from_stored`] do that split and join.
+pub trait DomainEvent:
+    Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync + 'static
+{
+    /// Current schema version of the given stored event type. Old versions are turned into this one by
+    /// upcasters on read; events are never rewritten in the store (DESIGN.md §3).
+    fn schema_version(event_type: &str) -> u32 {
+        let _ = event_type;
+        1
+    }
+
+    /// Split into the stored `(event type, data)` pair.
+    fn to_stored(&self) -> Result<(String, serde_json::Value), EventDecodeError> {
+        let value =
+            serde_json::to_value(self).map_err(|e| EventDecodeError::Shape(e.to_string()))?;
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(EventDecodeError::Shape(
+                "event did not serialise to an object with `type` and `data`".into(),
+            ));
+        };
+        let event_type = match map.remove("type") {
+            Some(serde_json::Value::String(t)) => t,
+            _ => {
+                return Err(EventDecodeError::Shape(
+                    "event has no string `type` tag".into(),
+                ));
+            }
+        };
+        let data = map
+            .remove("data")
+            .unwrap_or(serde_json::Value::Object(Default::default()));
+        Ok((event_type, data))
+    }
+
+    /// Join a stored `(event type, data)` pair back into the event.
+    fn from_stored(event_type: &str, data: &serde_json::Value) -> Result<Self, EventDecodeError> {
+        let joined = serde_json::json!({ "type": event_type, "data": data });
+        serde_json::from_value(joined).map_err(|e| EventDecodeError::Unknown {
+            event_type: event_type.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// A stored event that cannot be turned into a domain event, or a domain event that cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventDecodeError {
+    /// The stored type is unknown to this aggregate, or its data does not match the current schema.
+    #[error("cannot decode stored event `{event_type}`: {reason}")]
+    Unknown {
+        /// The stored event type.
+        event_type: String,
+        /// What serde reported.
+        reason: String,
+    },
+    /// The event type is not shaped as `{type, data}`.
+    #[error("event shape: {0}")]
+    Shape(String),
+}
