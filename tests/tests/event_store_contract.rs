@@ -1,2 +1,527 @@
-//! placeholder
-fn main() {}
+//! The event store contract: every backend must pass every case (DESIGN.md §3, issue "engine").
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_application::{AppendRequest, ExpectedVersion, StoreError, Subscription};
+use tessera_infrastructure::hashing::GENESIS_HASH;
+use tessera_tests::{Suite, TestDb, new_event, stream};
+
+fn main() -> std::process::ExitCode {
+    Suite::new()
+        .case("append_and_read_back_the_envelope", append_and_read_back)
+        .case("expected_version_is_enforced", expected_version_is_enforced)
+        .case("reappending_the_same_ids_is_a_no_op", idempotent_retry)
+        .case(
+            "concurrent_retries_of_one_batch_write_it_once",
+            concurrent_retries,
+        )
+        .case("reads_start_in_the_middle", reads_from_the_middle)
+        .case("bad_appends_are_refused_and_write_nothing", bad_appends)
+        .case("subscription_started_before_appends", subscription_before)
+        .case("subscription_started_after_appends", subscription_after)
+        .case(
+            "concurrent_appenders_and_a_live_subscriber",
+            concurrent_appenders,
+        )
+        .run()
+}
+
+async fn append_and_read_back(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let order = stream("order-1");
+    let a = new_event(
+        "OrderPlaced",
+        json!({"seats": ["A-001"], "amount": "3200.00"}),
+    );
+    let b = new_event("OrderPaid", json!({"provider": "Mock"}));
+    let out = s
+        .append(AppendRequest::new(
+            order.clone(),
+            ExpectedVersion::NoStream,
+            vec![a.clone(), b.clone()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.stream_version, 2);
+    assert_eq!(out.positions, vec![1, 2]);
+    assert!(!out.deduplicated);
+    let other = s
+        .append(AppendRequest::new(
+            stream("seatSession-9"),
+            ExpectedVersion::Any,
+            vec![new_event("SeatsLocked", json!({}))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(other.positions, vec![3]);
+
+    let events = s.read_stream(&order, 1, 100).await.unwrap();
+    assert_eq!(events.len(), 2);
+    let (e1, e2) = (&events[0], &events[1]);
+    assert_eq!((e1.stream_version, e1.global_position), (1, 1));
+    assert_eq!((e2.stream_version, e2.global_position), (2, 2));
+    assert_eq!(e1.event_id, a.event_id);
+    assert_eq!(e1.event_type, "OrderPlaced");
+    assert_eq!(e1.schema_version, 1);
+    assert_eq!(e1.data, a.data);
+    assert_eq!(e1.metadata.request_id.as_deref(), Some("test-request"));
+    assert_eq!(e1.prev_hash, GENESIS_HASH);
+    assert_eq!(
+        e2.prev_hash, e1.hash,
+        "hash chain links to the previous event of the stream"
+    );
+    assert_ne!(e1.hash, e2.hash);
+    assert!(e2.recorded_at >= e1.recorded_at);
+    assert!((chrono::Utc::now() - e1.recorded_at).num_seconds().abs() < 60);
+    assert_eq!(s.head_position().await.unwrap(), 3);
+    assert_eq!(s.stream_version(&order).await.unwrap(), 2);
+    assert_eq!(s.stream_version(&stream("order-none")).await.unwrap(), 0);
+    assert_eq!(
+        s.read_stream(&stream("order-none"), 1, 10).await,
+        Err(StoreError::StreamNotFound(stream("order-none")))
+    );
+}
+
+async fn expected_version_is_enforced(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let st = stream("ticket-1");
+    let ev = || vec![new_event("Issued", json!({}))];
+    s.append(AppendRequest::new(
+        st.clone(),
+        ExpectedVersion::NoStream,
+        ev(),
+    ))
+    .await
+    .unwrap();
+    let err = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::NoStream,
+            ev(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            stream: st.clone(),
+            expected: ExpectedVersion::NoStream,
+            actual: 1
+        }
+    );
+    let err = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::Exact(5),
+            ev(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            stream: st.clone(),
+            expected: ExpectedVersion::Exact(5),
+            actual: 1
+        }
+    );
+    let err = s
+        .append(AppendRequest::new(
+            stream("ticket-2"),
+            ExpectedVersion::Exact(1),
+            ev(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VersionConflict { actual: 0, .. }));
+    assert_eq!(
+        s.append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::Exact(1),
+            ev()
+        ))
+        .await
+        .unwrap()
+        .stream_version,
+        2
+    );
+    assert_eq!(
+        s.append(AppendRequest::new(st.clone(), ExpectedVersion::Any, ev()))
+            .await
+            .unwrap()
+            .stream_version,
+        3
+    );
+    assert_eq!(
+        s.append(AppendRequest::new(
+            stream("ticket-3"),
+            ExpectedVersion::Exact(0),
+            ev()
+        ))
+        .await
+        .unwrap()
+        .stream_version,
+        1,
+        "Exact(0) means no stream"
+    );
+    // Failed appends wrote nothing.
+    assert_eq!(s.head_position().await.unwrap(), 4);
+    assert_eq!(s.stream_version(&stream("ticket-2")).await.unwrap(), 0);
+}
+
+async fn idempotent_retry(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let st = stream("order-7");
+    let batch = vec![
+        new_event("A", json!({"n": 1})),
+        new_event("B", json!({"n": 2})),
+    ];
+    let first = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::NoStream,
+            batch.clone(),
+        ))
+        .await
+        .unwrap();
+    s.append(AppendRequest::new(
+        st.clone(),
+        ExpectedVersion::Exact(2),
+        vec![new_event("C", json!({}))],
+    ))
+    .await
+    .unwrap();
+    // A retry after success, even with the now-stale expected version, returns the original result.
+    let again = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::NoStream,
+            batch.clone(),
+        ))
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.positions, first.positions);
+    assert_eq!(again.stream_version, 2);
+    assert_eq!(s.head_position().await.unwrap(), 3);
+    // Partly stored: not a retry.
+    let mixed = vec![batch[0].clone(), new_event("D", json!({}))];
+    let err = s
+        .append(AppendRequest::new(st.clone(), ExpectedVersion::Any, mixed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::DuplicateEventId { event_id, .. } if event_id == batch[0].event_id)
+    );
+    // Same id into another stream.
+    let err = s
+        .append(AppendRequest::new(
+            stream("order-8"),
+            ExpectedVersion::Any,
+            vec![batch[1].clone()],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::DuplicateEventId {
+            event_id: batch[1].event_id,
+            stored_in: st.clone()
+        }
+    );
+    assert_eq!(
+        s.head_position().await.unwrap(),
+        3,
+        "refused appends wrote nothing"
+    );
+}
+
+async fn concurrent_retries(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let st = stream("payment-1");
+    s.append(AppendRequest::new(
+        st.clone(),
+        ExpectedVersion::NoStream,
+        vec![new_event("Started", json!({}))],
+    ))
+    .await
+    .unwrap();
+    let batch = vec![new_event("Captured", json!({"amount": "10.00"}))];
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (s, st, batch) = (s.clone(), st.clone(), batch.clone());
+        tasks.push(tokio::spawn(async move {
+            s.append(AppendRequest::new(st, ExpectedVersion::Exact(1), batch))
+                .await
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        let out = t
+            .await
+            .unwrap()
+            .expect("a retry of the same batch never conflicts");
+        assert_eq!(out.positions, vec![2]);
+        if !out.deduplicated {
+            written += 1;
+        }
+    }
+    assert_eq!(written, 1);
+    assert_eq!(s.stream_version(&st).await.unwrap(), 2);
+}
+
+async fn reads_from_the_middle(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    for i in 0..10 {
+        let st = stream(if i % 2 == 0 { "even-1" } else { "odd-1" });
+        s.append(AppendRequest::new(
+            st,
+            ExpectedVersion::Any,
+            vec![new_event("N", json!({"i": i}))],
+        ))
+        .await
+        .unwrap();
+    }
+    let all = s.read_all(4, 3).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.global_position).collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
+    assert_eq!(all[0].data, json!({"i": 4}));
+    assert!(s.read_all(10, 5).await.unwrap().is_empty());
+    let even = s.read_stream(&stream("even-1"), 3, 2).await.unwrap();
+    assert_eq!(
+        even.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    assert_eq!(even[0].data, json!({"i": 4}));
+    assert!(
+        s.read_stream(&stream("even-1"), 6, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "past the end of an existing stream"
+    );
+}
+
+async fn bad_appends(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let st = stream("order-1");
+    let empty = s
+        .append(AppendRequest::new(st.clone(), ExpectedVersion::Any, vec![]))
+        .await;
+    assert!(matches!(empty, Err(StoreError::InvalidRequest(_))));
+    let not_object = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::Any,
+            vec![new_event("X", json!([1]))],
+        ))
+        .await;
+    assert!(matches!(not_object, Err(StoreError::InvalidRequest(_))));
+    let e = new_event("X", json!({}));
+    let twice = s
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::Any,
+            vec![e.clone(), e],
+        ))
+        .await;
+    assert!(matches!(twice, Err(StoreError::InvalidRequest(_))));
+    assert_eq!(s.head_position().await.unwrap(), 0);
+    assert_eq!(s.stream_version(&st).await.unwrap(), 0);
+}
+
+async fn subscription_before(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let mut sub = Subscription::new(s.clone(), 0).with_batch_size(3);
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                s.append(AppendRequest::new(
+                    stream("live-1"),
+                    ExpectedVersion::Any,
+                    vec![new_event("N", json!({"i": i}))],
+                ))
+                .await
+                .unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    for expected in 1..=20u64 {
+        let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("live event")
+            .unwrap();
+        assert_eq!(e.global_position, expected);
+        assert_eq!(e.data, json!({"i": expected - 1}));
+    }
+    writer.await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.next())
+            .await
+            .is_err(),
+        "no extra events"
+    );
+}
+
+async fn subscription_after(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    for i in 0..7 {
+        s.append(AppendRequest::new(
+            stream("past-1"),
+            ExpectedVersion::Any,
+            vec![new_event("N", json!({"i": i}))],
+        ))
+        .await
+        .unwrap();
+    }
+    let mut sub = Subscription::new(s.clone(), 2).with_batch_size(2);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(sub.next().await.unwrap().global_position);
+    }
+    assert_eq!(seen, vec![3, 4, 5, 6, 7]);
+    s.append(AppendRequest::new(
+        stream("past-1"),
+        ExpectedVersion::Any,
+        vec![new_event("N", json!({}))],
+    ))
+    .await
+    .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.global_position, 8);
+    assert_eq!(sub.position(), 8);
+}
+
+/// 16 writers to distinct streams and 16 to one shared stream (re-reading the version after each
+/// conflict), with a live subscriber that must see every committed event exactly once, in order.
+async fn concurrent_appenders(db: Arc<TestDb>) {
+    const WRITERS: usize = 16;
+    const APPENDS: usize = 15;
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+
+    let subscriber = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut sub = Subscription::new(s, 0).with_batch_size(7);
+            let mut seen = Vec::new();
+            let total = (WRITERS * APPENDS * 2 * 2) as u64;
+            while (seen.len() as u64) < total {
+                let e = tokio::time::timeout(Duration::from_secs(30), sub.next())
+                    .await
+                    .expect("subscriber stalled")
+                    .unwrap();
+                seen.push(e);
+            }
+            seen
+        })
+    };
+
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s1 = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = s1;
+            let own = stream(&format!("own-{w}"));
+            for i in 0..APPENDS {
+                let batch = vec![
+                    new_event("A", json!({"w": w, "i": i})),
+                    new_event("B", json!({"w": w, "i": i})),
+                ];
+                s.append(AppendRequest::new(
+                    own.clone(),
+                    ExpectedVersion::Exact((i * 2) as u64),
+                    batch,
+                ))
+                .await
+                .unwrap();
+            }
+            0usize
+        }));
+        let s2 = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = s2;
+            let shared = stream("shared-1");
+            let mut conflicts = 0;
+            for i in 0..APPENDS {
+                loop {
+                    let v = s.stream_version(&shared).await.unwrap();
+                    let batch = vec![
+                        new_event("S", json!({"w": w, "i": i})),
+                        new_event("T", json!({"w": w, "i": i})),
+                    ];
+                    match s
+                        .append(AppendRequest::new(
+                            shared.clone(),
+                            ExpectedVersion::Exact(v),
+                            batch,
+                        ))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(StoreError::VersionConflict { .. }) => conflicts += 1,
+                        Err(e) => panic!("unexpected error: {e}"),
+                    }
+                }
+            }
+            conflicts
+        }));
+    }
+    let mut conflicts = 0;
+    for t in tasks {
+        conflicts += t.await.unwrap();
+    }
+    let seen = subscriber.await.unwrap();
+    let total = (WRITERS * APPENDS * 2 * 2) as u64;
+
+    // Exactly once, in position order, no gaps.
+    let positions: Vec<u64> = seen.iter().map(|e| e.global_position).collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<_>>());
+    let ids: HashSet<_> = seen.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len() as u64, total);
+    // Every stream's versions are contiguous and follow position order; batches stay together.
+    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for e in &seen {
+        versions
+            .entry(e.stream_id.to_string())
+            .or_default()
+            .push(e.stream_version);
+    }
+    for (name, v) in &versions {
+        assert_eq!(
+            v,
+            &(1..=v.len() as u64).collect::<Vec<_>>(),
+            "versions of {name}"
+        );
+    }
+    assert_eq!(versions["shared-1"].len(), WRITERS * APPENDS * 2);
+    for pair in seen.chunks(2) {
+        assert_eq!(
+            pair[0].stream_id, pair[1].stream_id,
+            "a batch is contiguous in the log"
+        );
+    }
+    assert_eq!(s.head_position().await.unwrap(), total);
+    // The same again from a fresh reader.
+    let replay = s.read_all(0, 10_000).await.unwrap();
+    assert_eq!(replay, seen);
+    println!("{} conflicts retried on the shared stream", conflicts);
+}
