@@ -86,20 +86,38 @@ pub enum EventsCommand {
     },
 }
 
-/// Run the command line; the exit code says how it went.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// How a command ended (besides errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; exit 0.
+    Success,
+    /// Ran, and found a problem (e.g. a tampered log); exit 1.
+    Failure,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Failure => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Run the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     crate::telemetry::init(&cli.config.log, &cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
             let server = RunningServer::start(&cli.config, cli.server).await?;
             server.run_until_signal(grace).await;
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
         Command::Migrate => {
             Engine::open(&cli.config).await?;
             eprintln!("migrations applied to {}", redact(&cli.config.database_url));
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
         Command::Projections { command } => projections(&cli.config, command).await,
         Command::Audit {
@@ -107,7 +125,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => audit_verify(&cli.config).await,
         Command::Events {
             command: EventsCommand::Export { from, stream },
-        } => export(&cli.config, from, stream).await,
+        } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            export(&cli.config, from, stream, &mut out).await?;
+            out.flush()?;
+            Ok(Outcome::Success)
+        }
     }
 }
 
@@ -137,7 +160,7 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Result<Outcome> {
     let engine = Engine::open(config).await?;
     let runner = &engine.runner;
     let head = engine.events.head_position().await?;
@@ -187,10 +210,10 @@ async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Re
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
-async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+async fn audit_verify(config: &Config) -> anyhow::Result<Outcome> {
     let engine = Engine::open(config).await?;
     let head = engine.events.head_position().await?;
     let bar = progress_bar(head, "verify");
@@ -206,7 +229,7 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
                 "OK: {} events in {} streams verified; hash chains, positions and stream heads intact",
                 report.events_checked, report.streams_checked
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
         Some(first) => {
             println!(
@@ -224,20 +247,20 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
                     f.kind, f.position, f.stream_id, f.stream_version, f.detail
                 );
             }
-            Ok(ExitCode::FAILURE)
+            Ok(Outcome::Failure)
         }
     }
 }
 
-async fn export(
+/// Write the log (from position `from`, inclusive; or one stream) as CloudEvents JSON lines.
+pub async fn export(
     config: &Config,
     from: Option<u64>,
     stream: Option<String>,
-) -> anyhow::Result<ExitCode> {
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
     let engine = Engine::open(config).await?;
     let audit = engine.stores.audit.clone();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     let from = from.unwrap_or(1).max(1);
     if let Some(stream) = stream {
         for e in audit.read_raw_stream(&stream).await? {
@@ -256,8 +279,7 @@ async fn export(
             }
         }
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -27,7 +27,12 @@ pub struct Config {
     pub database_max_connections: u32,
 
     /// Log filter (tracing `EnvFilter` syntax, e.g. `info` or `tessera=debug,info`).
-    #[arg(long, env = "TESSERA_LOG", default_value = "info", global = true)]
+    #[arg(
+        long,
+        env = "TESSERA_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
     pub log: String,
 
     /// Log format: `text` or `json`.

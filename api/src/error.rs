@@ -34,7 +34,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "VALIDATION_ERROR",
                 format!("invalid parameter `{field}`"),
-                json!([{ "field": field, "message": message }]),
+                json!({ "field": field, "reason": message }),
             ),
             ApiError::NotFound(what) => {
                 (StatusCode::NOT_FOUND, "NOT_FOUND", what.clone(), json!([]))
@@ -45,7 +45,7 @@ impl ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "SERVICE_UNAVAILABLE",
                     "the event store is unavailable; try again".to_owned(),
-                    json!([]),
+                    json!({}),
                 )
             }
         };

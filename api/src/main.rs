@@ -7,7 +7,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = tessera_api::cli::Cli::parse();
     match tessera_api::cli::run(cli).await {
-        Ok(code) => code,
+        Ok(outcome) => outcome.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

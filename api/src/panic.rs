@@ -15,7 +15,7 @@ pub fn into_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "application/json")],
-        r#"{"error":{"code":"INTERNAL_ERROR","message":"internal error","details":[]}}"#,
+        r#"{"error":{"code":"INTERNAL_ERROR","message":"internal error","details":{}}}"#,
     )
         .into_response()
 }

@@ -110,10 +110,10 @@ impl Engine {
         })
     }
 
-    /// A deadline scheduler with every registered handler.
-    pub fn scheduler(&self) -> DeadlineScheduler {
+    /// A deadline scheduler with every registered handler plus `extra` ones.
+    pub fn scheduler(&self, extra: Vec<(String, Arc<dyn DeadlineHandler>)>) -> DeadlineScheduler {
         let mut scheduler = DeadlineScheduler::new(self.stores.deadlines.clone());
-        for (kind, handler) in deadline_handlers(self) {
+        for (kind, handler) in deadline_handlers(self).into_iter().chain(extra) {
             scheduler.register(kind, handler);
         }
         scheduler
@@ -167,6 +167,15 @@ pub struct RunningServer {
 impl RunningServer {
     /// Open the engine, bind, and start serving, following projections and firing deadlines.
     pub async fn start(config: &Config, server: ServerConfig) -> Result<Self, StartupError> {
+        Self::start_with_handlers(config, server, Vec::new()).await
+    }
+
+    /// [`RunningServer::start`] with deadline handlers besides the built-in ones (tests, embedders).
+    pub async fn start_with_handlers(
+        config: &Config,
+        server: ServerConfig,
+        extra_handlers: Vec<(String, Arc<dyn DeadlineHandler>)>,
+    ) -> Result<Self, StartupError> {
         let engine = Arc::new(Engine::open(config).await?);
         let listener =
             TcpListener::bind(server.bind)
@@ -182,7 +191,7 @@ impl RunningServer {
         let shutdown = CancellationToken::new();
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
 
-        let scheduler = engine.scheduler();
+        let scheduler = engine.scheduler(extra_handlers);
         let clock = engine.clock.clone();
         let poll = Duration::from_millis(server.deadline_poll_ms.max(10));
         let token = shutdown.clone();

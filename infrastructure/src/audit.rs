@@ -92,7 +92,8 @@ pub async fn verify(
     let mut report = AuditReport::default();
     let mut streams: HashMap<String, StreamState> = HashMap::new();
     let mut last_position = 0u64;
-    let mut last_time = None;
+    // (recorded_at, position, stream, version) of the previous event in the log.
+    let mut last_seen: Option<(chrono::DateTime<chrono::Utc>, u64, String, u64)> = None;
     let push = |report: &mut AuditReport, f: AuditFinding| {
         if report.findings.len() < MAX_FINDINGS {
             report.findings.push(f);
@@ -124,17 +125,18 @@ pub async fn verify(
                     ),
                 );
             }
-            if let Some(prev) = last_time
-                && e.recorded_at < prev
+            if let Some((prev, prev_position, prev_stream, prev_version)) = &last_seen
+                && e.recorded_at < *prev
             {
                 push(
                     &mut report,
                     finding(
                         FindingKind::Reordered,
                         format!(
-                            "recorded_at {} is earlier than the event before it ({})",
+                            "recorded_at {} is earlier than that of position {prev_position} \
+                             ({prev_stream} version {prev_version}, {}): one of the two was moved",
                             format_timestamp(e.recorded_at),
-                            format_timestamp(prev)
+                            format_timestamp(*prev)
                         ),
                     ),
                 );
@@ -186,7 +188,12 @@ pub async fn verify(
                 },
             );
             last_position = e.global_position;
-            last_time = Some(e.recorded_at);
+            last_seen = Some((
+                e.recorded_at,
+                e.global_position,
+                e.stream_id.clone(),
+                e.stream_version,
+            ));
             report.events_checked += 1;
         }
         on_progress(report.events_checked);
