@@ -53,8 +53,16 @@ pub async fn load<D: Decider>(
     store: &dyn EventStore,
     stream_id: &StreamId,
 ) -> Result<(D, u64), CommandError<D::Error>> {
-    let mut state = D::default();
-    let mut version = 0;
+    load_from(store, stream_id, D::default(), 0).await
+}
+
+/// Fold the events after `version` into `state` (a state known to be at `version`).
+async fn load_from<D: Decider>(
+    store: &dyn EventStore,
+    stream_id: &StreamId,
+    mut state: D,
+    mut version: u64,
+) -> Result<(D, u64), CommandError<D::Error>> {
     loop {
         let batch = match store.read_stream(stream_id, version + 1, LOAD_BATCH).await {
             Ok(batch) => batch,
@@ -76,6 +84,12 @@ pub async fn load<D: Decider>(
 
 /// Run `command` against the aggregate stored in `stream_id`.
 ///
+/// Commands on one stream in this process run one at a time (they queue on the stream's slot
+/// instead of losing version races to each other), and the slot keeps the aggregate's last state so
+/// the next command reads only newer events. Writers in other processes are still caught by the
+/// expected version: on a conflict the handler catches up and decides again, at most
+/// [`MAX_ATTEMPTS`] times.
+///
 /// `schedule` sees the state after the new events and the events themselves, and returns deadlines
 /// to store in the same append (e.g. a lock expiry). Event ids are fresh UUIDv7s on each attempt.
 pub async fn execute<D, S>(
@@ -90,17 +104,32 @@ where
     D::Command: Sync,
     S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
 {
+    let instance = store.instance_id();
+    let slot = slots::slot(instance, stream_id);
+    let mut cached = slot.lock().await;
     for _ in 0..MAX_ATTEMPTS {
-        let (state, version) = load::<D>(store, stream_id).await?;
-        let events = state.decide(command).map_err(CommandError::Rejected)?;
+        let (state, version) = match cached.take().and_then(slots::Cached::into_state::<D>) {
+            Some((state, version)) => load_from(store, stream_id, state, version).await?,
+            None => load::<D>(store, stream_id).await?,
+        };
+        let remember =
+            |state: &D, version: u64| instance.map(|_| slots::Cached::new(state.clone(), version));
+        let events = match state.decide(command) {
+            Ok(events) => events,
+            Err(e) => {
+                *cached = remember(&state, version);
+                return Err(CommandError::Rejected(e));
+            }
+        };
         if events.is_empty() {
+            *cached = remember(&state, version);
             return Ok(Decided {
                 state,
                 events,
                 outcome: None,
             });
         }
-        let new_state = events.iter().fold(state, |s, e| s.evolve(e));
+        let new_state = events.iter().fold(state.clone(), |s, e| s.evolve(e));
         let mut new_events = Vec::with_capacity(events.len());
         for event in &events {
             let (event_type, data) = event.to_stored()?;
@@ -120,6 +149,9 @@ where
         };
         match store.append(request).await {
             Ok(outcome) => {
+                if !outcome.deduplicated {
+                    *cached = remember(&new_state, outcome.stream_version);
+                }
                 return Ok(Decided {
                     state: new_state,
                     events,
@@ -127,6 +159,8 @@ where
                 });
             }
             Err(StoreError::VersionConflict { .. }) => {
+                // Another process wrote first; what we had is still a true prefix of the stream.
+                *cached = remember(&state, version);
                 tracing::debug!(stream = %stream_id, "version conflict, deciding again");
             }
             Err(e) => return Err(e.into()),
@@ -136,4 +170,79 @@ where
         stream: stream_id.clone(),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// Per-stream slots: an async lock that queues this process's commands on one stream, holding the
+/// aggregate's last known state. Keyed by the store's instance id and the stream; bounded.
+mod slots {
+    use crate::event_store::StreamId;
+    use std::any::Any;
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    use tessera_domain::Decider;
+    use uuid::Uuid;
+
+    /// Slots kept at most; past it the least recently used idle half is dropped.
+    const CAPACITY: usize = 4_096;
+
+    /// An aggregate state at a stream version.
+    pub struct Cached {
+        state: Box<dyn Any + Send + Sync>,
+        version: u64,
+    }
+
+    impl Cached {
+        pub fn new<D: Decider>(state: D, version: u64) -> Self {
+            Self {
+                state: Box::new(state),
+                version,
+            }
+        }
+
+        /// The state, when it is of type `D` (a stream always holds one aggregate type).
+        pub fn into_state<D: Decider>(self) -> Option<(D, u64)> {
+            let version = self.version;
+            self.state.downcast::<D>().ok().map(|s| (*s, version))
+        }
+    }
+
+    pub type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+    #[derive(Default)]
+    struct Slots {
+        map: HashMap<(Uuid, StreamId), (Slot, u64)>,
+        tick: u64,
+    }
+
+    static SLOTS: LazyLock<Mutex<Slots>> = LazyLock::new(Mutex::default);
+
+    /// The slot of `stream` in the store `instance` (stores without an id share the nil id and
+    /// never cache, see `execute`).
+    pub fn slot(instance: Option<Uuid>, stream: &StreamId) -> Slot {
+        let mut slots = SLOTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.tick += 1;
+        let tick = slots.tick;
+        let key = (instance.unwrap_or_else(Uuid::nil), stream.clone());
+        if let Some((slot, used)) = slots.map.get_mut(&key) {
+            *used = tick;
+            return slot.clone();
+        }
+        if slots.map.len() >= CAPACITY {
+            let mut idle: Vec<((Uuid, StreamId), u64)> = slots
+                .map
+                .iter()
+                .filter(|(_, (slot, _))| Arc::strong_count(slot) == 1)
+                .map(|(k, (_, used))| (k.clone(), *used))
+                .collect();
+            idle.sort_by_key(|(_, used)| *used);
+            for (k, _) in idle.into_iter().take(CAPACITY / 2) {
+                slots.map.remove(&k);
+            }
+        }
+        let slot = Slot::default();
+        slots.map.insert(key, (slot.clone(), tick));
+        slot
+    }
 }

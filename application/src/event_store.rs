@@ -306,4 +306,11 @@ pub trait EventStore: Send + Sync {
     /// Wait until an event with position > `after` may be readable, or `max_wait` passes.
     /// Returns early on a local append; may also return spuriously. Callers re-read.
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError>;
+
+    /// A random id of this store object, made when it was opened. The command handler keys its
+    /// in-process aggregate cache by it, so two stores in one process (tests) never share entries.
+    /// `None` (the default) disables that cache for the store.
+    fn instance_id(&self) -> Option<Uuid> {
+        None
+    }
 }

@@ -114,4 +114,8 @@ impl EventStore for UpcastingEventStore {
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {
         self.inner.wait_for_append(after, max_wait).await
     }
+
+    fn instance_id(&self) -> Option<uuid::Uuid> {
+        self.inner.instance_id()
+    }
 }

@@ -8,13 +8,22 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct AppendNotifier {
     tx: watch::Sender<u64>,
+    instance: uuid::Uuid,
 }
 
 impl AppendNotifier {
     /// Start at `head`.
     pub fn new(head: u64) -> Self {
         let (tx, _rx) = watch::channel(head);
-        Self { tx }
+        Self {
+            tx,
+            instance: uuid::Uuid::new_v4(),
+        }
+    }
+
+    /// The random id of the store this notifier belongs to (see `EventStore::instance_id`).
+    pub fn instance(&self) -> uuid::Uuid {
+        self.instance
     }
 
     /// Announce that everything up to `position` is committed.

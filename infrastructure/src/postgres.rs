@@ -388,6 +388,10 @@ impl EventStore for PostgresEventStore {
         self.notifier.wait(after, max_wait).await;
         Ok(())
     }
+
+    fn instance_id(&self) -> Option<Uuid> {
+        Some(self.notifier.instance())
+    }
 }
 
 #[async_trait]

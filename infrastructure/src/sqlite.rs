@@ -400,6 +400,10 @@ impl EventStore for SqliteEventStore {
         self.notifier.wait(after, max_wait).await;
         Ok(())
     }
+
+    fn instance_id(&self) -> Option<Uuid> {
+        Some(self.notifier.instance())
+    }
 }
 
 #[async_trait]

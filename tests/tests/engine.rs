@@ -22,6 +22,10 @@ use tokio::sync::{Notify, mpsc};
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("upcasters_apply_on_every_read_path", upcasting)
+        .case(
+            "commands_on_one_stream_queue_and_see_outside_writes",
+            command_queue,
+        )
         .case("deadline_fires_after_a_restart", deadline_after_restart)
         .case("failed_deadline_is_retried_with_backoff", deadline_retry)
         .case("killed_runner_applies_every_event_once", killed_runner)
@@ -37,6 +41,84 @@ fn main() -> std::process::ExitCode {
         .case("http_health_ready_and_audit_routes", http_routes)
         .case("audit_routes_are_off_by_default", http_audit_off)
         .run()
+}
+
+// ---------------------------------------------------------------- command handler
+
+/// 64 commands race on one stream in one process: all are carried out (they queue instead of
+/// exhausting their retries), each decided against the state the previous one left. An event
+/// appended behind the handler's back (another process) is seen by the next command.
+async fn command_queue(db: Arc<TestDb>) {
+    use tessera_application::{EventMetadata, command};
+    use tessera_domain::DomainEvent;
+    use tessera_domain::testing::example::{Counter, CounterCommand, CounterError, CounterEvent};
+    let (_database, stores) = db.stores().await;
+    let store = stores.events.clone();
+    let st = stream("counter-race");
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (store, st) = (store.clone(), st.clone());
+        tasks.push(tokio::spawn(async move {
+            command::execute::<Counter, _>(
+                store.as_ref(),
+                &st,
+                &CounterCommand::Increment { by: 1, max: 1_000 },
+                &EventMetadata::default(),
+                |_, _| Vec::new(),
+            )
+            .await
+            .map(|d| d.state.value)
+        }));
+    }
+    let mut values = Vec::new();
+    for t in tasks {
+        values.push(t.await.unwrap().expect("no command gives up"));
+    }
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        (1..=64).collect::<Vec<u64>>(),
+        "each saw the one before"
+    );
+
+    // Another writer appends 900 behind the handler's cache; the next decision must know it.
+    let (t, data) = CounterEvent::Incremented { by: 900 }.to_stored().unwrap();
+    store
+        .append(AppendRequest::new(
+            st.clone(),
+            ExpectedVersion::Exact(64),
+            vec![new_event(&t, data)],
+        ))
+        .await
+        .unwrap();
+    let refused = command::execute::<Counter, _>(
+        store.as_ref(),
+        &st,
+        &CounterCommand::Increment { by: 37, max: 1_000 },
+        &EventMetadata::default(),
+        |_, _| Vec::new(),
+    )
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(command::CommandError::Rejected(CounterError::WouldExceed {
+                max: 1_000
+            }))
+        ),
+        "964 + 37 passes 1000: {refused:?}"
+    );
+    let ok = command::execute::<Counter, _>(
+        store.as_ref(),
+        &st,
+        &CounterCommand::Increment { by: 36, max: 1_000 },
+        &EventMetadata::default(),
+        |_, _| Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.state.value, 1_000);
+    assert_eq!(store.stream_version(&st).await.unwrap(), 66);
 }
 
 // ---------------------------------------------------------------- upcasting
