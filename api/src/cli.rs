@@ -44,6 +44,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// User administration.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Event log tools.
     Events {
         /// What to do.
@@ -62,6 +68,30 @@ pub enum ProjectionsCommand {
     },
     /// Show each projection's checkpoint and the log head.
     Status,
+}
+
+/// `tessera users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create the first admin (or make an existing user of that email an admin, after checking its
+    /// password). The password is read from standard input, never from the command line.
+    CreateAdmin {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Grant a role (customer, organizer, staff, auditor, admin) to the user with this email.
+    GrantRole {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 /// `tessera audit …`
@@ -120,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Projections { command } => projections(&cli.config, command).await,
+        Command::Users { command } => users(&cli.config, &cli.server, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(&cli.config).await,
@@ -208,6 +239,35 @@ async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Re
                     position as f64 / secs
                 );
             }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+async fn users(
+    config: &Config,
+    server: &ServerConfig,
+    command: UsersCommand,
+) -> anyhow::Result<Outcome> {
+    let engine = Engine::open(config).await?;
+    let services = crate::services::Services::build(&engine, server)?;
+    let identity = &services.identity;
+    match command {
+        UsersCommand::CreateAdmin { email, .. } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user = identity.create_admin(&email, password).await?;
+            println!("admin {} ({})", user.email, user.user_id);
+        }
+        UsersCommand::GrantRole { email, role } => {
+            let role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = identity.user_by_email(&email).await?;
+            let user = identity.grant_role(None, user.user_id, role).await?;
+            let roles: Vec<String> = user.roles.iter().map(ToString::to_string).collect();
+            println!("{} now has roles {}", user.email, roles.join(", "));
         }
     }
     Ok(Outcome::Success)

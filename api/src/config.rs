@@ -52,11 +52,6 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Serve `/audit/...` (raw event history). Off by default until the identity issue puts them
-    /// behind the `auditor` and `admin` roles.
-    #[arg(long, env = "TESSERA_AUDIT_API", default_value_t = false)]
-    pub audit_api: bool,
-
     /// `/ready` fails when any projection is more than this many events behind the log head.
     #[arg(long, env = "TESSERA_READY_MAX_LAG", default_value_t = 1_000)]
     pub ready_max_lag: u64,
@@ -68,16 +63,124 @@ pub struct ServerConfig {
     /// Longest time a shutdown waits for projection batches and deadlines in progress, in seconds.
     #[arg(long, env = "TESSERA_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+
+    /// The URL clients reach this server at (no trailing slash); payment pages link back to it.
+    /// Default: `http://{bind}`.
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Key signing access tokens (HS256), at least 32 bytes. Without it a random key is made at
+    /// start, so tokens do not survive a restart (fine for development only).
+    #[arg(long, env = "TESSERA_JWT_SECRET")]
+    pub jwt_secret: Option<Secret>,
+
+    /// Lifetime of access tokens, in seconds (OpenTicket `expiresIn`).
+    #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL_SECS", default_value_t = 3_600)]
+    pub access_token_ttl_secs: u64,
+
+    /// Argon2id memory cost for password hashes, in KiB (OWASP's minimum is 19,456).
+    #[arg(
+        long,
+        env = "TESSERA_PASSWORD_HASH_MEMORY_KIB",
+        default_value_t = 19_456
+    )]
+    pub password_hash_memory_kib: u32,
+
+    /// Argon2id iterations for password hashes.
+    #[arg(long, env = "TESSERA_PASSWORD_HASH_ITERATIONS", default_value_t = 2)]
+    pub password_hash_iterations: u32,
+
+    /// Key signing ticket QR codes, at least 32 bytes. Without it a random key is made at start, so
+    /// codes of earlier runs stop verifying (fine for development only).
+    #[arg(long, env = "TESSERA_TICKET_CODE_SECRET")]
+    pub ticket_code_secret: Option<Secret>,
+
+    /// How long a seat lock holds, in seconds (OpenTicket `ttlSeconds`).
+    #[arg(long, env = "TESSERA_SEAT_LOCK_TTL_SECS", default_value_t = 120)]
+    pub seat_lock_ttl_secs: u64,
+
+    /// How long an unpaid OpenTicket order lives before it expires and frees its seats, in seconds.
+    #[arg(long, env = "TESSERA_ORDER_TTL_SECS", default_value_t = 600)]
+    pub order_ttl_secs: u64,
+
+    /// Most seats one lock request may ask for.
+    #[arg(long, env = "TESSERA_MAX_SEATS_PER_LOCK", default_value_t = 10)]
+    pub max_seats_per_lock: usize,
+
+    /// Shared secret of the Mock payment provider's webhook (`X-Webhook-Signature: sha256=…`).
+    #[arg(
+        long,
+        env = "TESSERA_MOCK_WEBHOOK_SECRET",
+        default_value = "mock-webhook-secret"
+    )]
+    pub mock_webhook_secret: Secret,
+
+    /// Stripe API base URL (tests point it at a local server).
+    #[arg(
+        long,
+        env = "TESSERA_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
+
+    /// Stripe secret key (`sk_…`); without it the `Stripe` provider is not offered.
+    #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY")]
+    pub stripe_secret_key: Option<Secret>,
+
+    /// Stripe webhook signing secret (`whsec_…`), checked on `Stripe-Signature`, and also used for
+    /// `X-Webhook-Signature` on the Stripe webhook route.
+    #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET")]
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+/// A secret setting: usable as a string, but never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            audit_api: false,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
             shutdown_grace_secs: 30,
+            public_url: None,
+            jwt_secret: None,
+            access_token_ttl_secs: 3_600,
+            password_hash_memory_kib: 19_456,
+            password_hash_iterations: 2,
+            ticket_code_secret: None,
+            seat_lock_ttl_secs: 120,
+            order_ttl_secs: 600,
+            max_seats_per_lock: 10,
+            mock_webhook_secret: Secret::new("mock-webhook-secret"),
+            stripe_api_base: "https://api.stripe.com".to_owned(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
         }
     }
 }

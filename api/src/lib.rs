@@ -5,9 +5,11 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod openticket;
 pub mod panic;
 pub mod request;
 pub mod routes;
+pub mod services;
 pub mod startup;
 pub mod telemetry;
 

@@ -1,25 +1,34 @@
-//! Per-request context: the request id assigned by the middleware, and event metadata built from it.
+//! Per-request context: the request id assigned by the middleware, made available to handlers (as an
+//! extractor) and to error renderers (as a task-local), and event metadata built from it.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use std::convert::Infallible;
 use tessera_application::EventMetadata;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
 
 /// The request's id (`x-request-id`, taken from the client or generated as a UUID).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+fn header_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Ok(RequestId(id))
+        Ok(RequestId(header_id(&parts.headers)))
     }
 }
 
@@ -34,4 +43,16 @@ impl RequestId {
             ..EventMetadata::default()
         }
     }
+}
+
+/// Middleware: run the rest of the request with its id in a task-local, so that error responses
+/// built far from the handler (extractor rejections) can still name it in their `meta`.
+pub async fn scope_request_id(request: Request, next: Next) -> Response {
+    let id = header_id(request.headers());
+    REQUEST_ID.scope(id, next.run(request)).await
+}
+
+/// The id of the request being served ("" outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, ServerConfig};
 use crate::routes;
+use crate::services::{Services, ServicesError};
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use std::net::SocketAddr;
@@ -31,6 +32,9 @@ pub enum StartupError {
     /// Projection migrations or preparation.
     #[error("projections: {0}")]
     Projections(String),
+    /// Keys or parameters of the services.
+    #[error(transparent)]
+    Services(#[from] ServicesError),
     /// Binding the listener.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -127,19 +131,21 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Server settings.
     pub server: Arc<ServerConfig>,
+    /// Application services (identity, each document's services).
+    pub services: Arc<Services>,
 }
 
 /// The whole HTTP application (without serving it).
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = Router::new().merge(routes::health::router());
-    if state.server.audit_api {
-        router = router.merge(routes::audit::router());
-    }
-    router
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::audit::router())
+        .merge(crate::openticket::router())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         .layer(CatchPanicLayer::custom(crate::panic::into_response))
+        .layer(axum::middleware::from_fn(crate::request::scope_request_id))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -160,6 +166,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The engine it serves.
     pub engine: Arc<Engine>,
+    /// The services its routes use.
+    pub services: Arc<Services>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -177,6 +185,7 @@ impl RunningServer {
         extra_handlers: Vec<(String, Arc<dyn DeadlineHandler>)>,
     ) -> Result<Self, StartupError> {
         let engine = Arc::new(Engine::open(config).await?);
+        let services = Arc::new(Services::build(&engine, &server)?);
         let listener =
             TcpListener::bind(server.bind)
                 .await
@@ -210,6 +219,7 @@ impl RunningServer {
         let state = AppState {
             engine: engine.clone(),
             server: Arc::new(server),
+            services: services.clone(),
         };
         let router = app(state);
         let token = shutdown.clone();
@@ -226,6 +236,7 @@ impl RunningServer {
         Ok(Self {
             addr,
             engine,
+            services,
             shutdown,
             tasks,
         })

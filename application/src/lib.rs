@@ -9,6 +9,9 @@ pub mod clock;
 pub mod command;
 pub mod deadlines;
 pub mod event_store;
+pub mod identity;
+pub mod payments;
+pub mod process;
 pub mod subscription;
 pub mod upcasting;
 
@@ -21,5 +24,6 @@ pub use event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent,
     RecordedEvent, StoreError, StreamId, StreamIdError,
 };
+pub use process::ProcessManager;
 pub use subscription::Subscription;
 pub use upcasting::{Upcaster, UpcasterRegistry, UpcastingEventStore};

@@ -5,6 +5,10 @@
 //! the same history and command every time (../shared/DESIGN.md §2).
 
 pub mod decider;
+pub mod identity;
+pub mod ids;
+pub mod openticket;
 pub mod testing;
 
 pub use decider::{Decider, DomainEvent, EventDecodeError};
+pub use ids::UserId;

@@ -5,11 +5,14 @@
 //! projections; the api crate wires them together.
 
 pub mod audit;
+pub mod auth;
 pub mod hashing;
 pub mod notify;
+pub mod payments;
 pub mod postgres;
 pub mod sqlite;
 pub mod stored;
+pub mod ticket_codes;
 
 use std::sync::Arc;
 use tessera_application::{DeadlineStore, EventStore, StoreError};

@@ -5,11 +5,14 @@
 //! depend on the infrastructure adapters or on HTTP.
 
 pub mod db;
+pub mod openticket;
+pub mod process_manager;
 pub mod projector;
 pub mod runner;
 pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};
+pub use process_manager::ProcessManagerRunner;
 pub use projector::{ProjectionError, Projector};
 pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};
 pub use stats::EventTypeStatsProjector;

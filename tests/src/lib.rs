@@ -8,6 +8,8 @@
 //! (set by `.ci/run`), which makes them fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod http;
+
 use libtest_mimic::{Arguments, Failed, Trial};
 use sqlx::Connection;
 use std::future::Future;

@@ -39,7 +39,10 @@ fn main() -> std::process::ExitCode {
         .case("audit_verify_sees_a_cut_off_stream_tail", audit_cut_tail)
         .case("export_writes_cloudevents_json_lines", export_lines)
         .case("http_health_ready_and_audit_routes", http_routes)
-        .case("audit_routes_are_off_by_default", http_audit_off)
+        .case(
+            "audit_routes_need_the_auditor_or_admin_role",
+            http_audit_needs_a_role,
+        )
         .run()
 }
 
@@ -230,7 +233,6 @@ impl DeadlineHandler for Recorder {
 fn test_server() -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
-        audit_api: true,
         deadline_poll_ms: 50,
         ..ServerConfig::default()
     }
@@ -908,7 +910,7 @@ async fn http_routes(db: Arc<TestDb>) {
             .unwrap();
     }
     let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
+    let http = auditor_client(&server);
 
     let r = http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -989,15 +991,52 @@ async fn http_routes(db: Arc<TestDb>) {
     );
 }
 
-async fn http_audit_off(db: Arc<TestDb>) {
-    let config = ServerConfig {
-        audit_api: false,
-        ..test_server()
-    };
-    let server = RunningServer::start(&db.config(), config).await.unwrap();
-    let r = reqwest::get(format!("http://{}/audit/events", server.addr))
+/// A client whose requests carry an access token with the auditor role.
+fn auditor_client(server: &RunningServer) -> reqwest::Client {
+    let issued = server
+        .services
+        .tokens
+        .issue(
+            tessera_domain::UserId::from_uuid(uuid::Uuid::now_v7()),
+            &[tessera_domain::identity::Role::Auditor],
+            Utc::now(),
+        )
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", issued.token).parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn http_audit_needs_a_role(db: Arc<TestDb>) {
+    let server = RunningServer::start(&db.config(), test_server())
         .await
         .unwrap();
-    assert_eq!(r.status(), 404);
+    let url = format!("http://{}/audit/events", server.addr);
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let customer = server
+        .services
+        .tokens
+        .issue(
+            tessera_domain::UserId::from_uuid(uuid::Uuid::now_v7()),
+            &[tessera_domain::identity::Role::Customer],
+            Utc::now(),
+        )
+        .unwrap();
+    let r = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&customer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = auditor_client(&server).get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     server.stop(Duration::from_secs(10)).await;
 }

@@ -1,5 +1,6 @@
 //! The auditor's HTTP view of the raw event history, as CloudEvents 1.0 (same form as
-//! `tessera events export`). Mounted only when `TESSERA_AUDIT_API=true` until roles exist.
+//! `tessera events export`). Only for the `auditor` and `admin` roles (401 without a token, 403
+//! with another role).
 //!
 //! - `GET /audit/streams/{streamId}/events` → `{"data": [CloudEvent…], "meta"}`; 404 `NOT_FOUND` for
 //!   a stream with no events.
@@ -7,6 +8,8 @@
 //!   default 100), `meta.nextAfter` = the last position returned (or P).
 
 use crate::error::{ApiError, meta};
+use crate::openticket::common::Caller;
+use crate::openticket::envelope::OtError;
 use crate::request::RequestId;
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
@@ -15,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use std::collections::HashMap;
+use tessera_domain::identity::Role;
 use tessera_infrastructure::to_cloud_event;
 
 /// Most events one `/audit/events` page returns.
@@ -27,11 +31,22 @@ pub fn router() -> Router<AppState> {
         .route("/audit/events", get(all_events))
 }
 
+/// The 403 answer unless the caller is an auditor or an admin.
+fn refuse_unless_auditor(caller: &Caller) -> Option<Response> {
+    (!caller.has(Role::Auditor)).then(|| {
+        OtError::Forbidden("the event history is for auditors and admins".into()).into_response()
+    })
+}
+
 async fn stream_events(
     State(state): State<AppState>,
     request_id: RequestId,
+    caller: Caller,
     Path(stream_id): Path<String>,
 ) -> Response {
+    if let Some(refusal) = refuse_unless_auditor(&caller) {
+        return refusal;
+    }
     match state.engine.stores.audit.read_raw_stream(&stream_id).await {
         Ok(events) if events.is_empty() => {
             ApiError::NotFound(format!("stream {stream_id} has no events"))
@@ -63,8 +78,12 @@ fn parse_param<T: std::str::FromStr>(
 async fn all_events(
     State(state): State<AppState>,
     request_id: RequestId,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Some(refusal) = refuse_unless_auditor(&caller) {
+        return refusal;
+    }
     let parsed = parse_param::<u64>(&params, "after", 0).and_then(|after| {
         let limit = parse_param::<usize>(&params, "limit", 100)?;
         if limit == 0 || limit > MAX_LIMIT {

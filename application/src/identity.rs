@@ -1,0 +1,946 @@
+//! Identity use cases: registration, sign-in with rotating refresh tokens, sign-out, roles.
+//!
+//! The ports ([`PasswordHasher`], [`AccessTokens`], [`Secrets`]) keep cryptography outside: the
+//! infrastructure crate implements them with Argon2id, HS256 JWTs and aws-lc-rs.
+//!
+//! # Unique emails
+//! An address is claimed first in its guard stream `userEmail-{uuid v5}` (DESIGN.md §5) with
+//! expected version "no stream"; only then is `user-{userId}` written, also with "no stream". Of
+//! two concurrent registrations the second loses on the guard stream and gets
+//! [`IdentityError::EmailTaken`].
+//!
+//! The two appends are not one transaction, so a crash (or a failed database call) can leave a
+//! claim whose user stream was never written. The claim names the user id, which makes that state
+//! recognisable: a later registration of the same address that finds such an orphaned claim
+//! re-uses the claimed user id and writes the user stream itself (again with "no stream", so of
+//! several concurrent retries exactly one wins and the others get `EmailTaken`). The client that
+//! failed can thus simply retry. No-one owned the orphaned address, so nothing is taken from
+//! anyone; no stream ever holds a second `UserRegistered` for one address.
+//!
+//! # Refresh tokens
+//! A refresh token is `{familyId}.{random}`; only its SHA-256 hex digest is stored. Each refresh
+//! rotates it (the expiry slides to now + `refresh_ttl`); presenting a token that was already
+//! rotated revokes the whole family, so after a reuse even the newest token fails. Two refreshes
+//! racing with the same token count as a reuse too: the loser re-decides against the rotated
+//! state — strict, but it is what a stolen token looks like from here.
+
+use crate::clock::Clock;
+use crate::command::{CommandError, execute, load};
+use crate::event_store::{
+    AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
+};
+use chrono::{DateTime, SubsecRound, Utc};
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+use tessera_domain::identity::{
+    ClaimEmail, Email, EmailClaim, EmailClaimError, RefreshFamily, RefreshFamilyCommand,
+    RefreshFamilyEvent, RevokeReason, Role, User, UserCommand, UserError, email_stream_id,
+};
+use tessera_domain::{Decider, DomainEvent, EventDecodeError, UserId};
+use uuid::Uuid;
+
+/// Default lifetime of a refresh token, in seconds (30 days; it slides with each rotation).
+pub const DEFAULT_REFRESH_TTL_SECS: i64 = 30 * 24 * 60 * 60;
+
+/// Shortest accepted password, in characters (Unicode scalar values).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Longest accepted password, in characters; caps the work one request can cause.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Longest accepted display name, in characters (after trimming).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// Longest refresh token accepted for parsing, in bytes; anything longer was not issued here.
+const MAX_REFRESH_TOKEN_LEN: usize = 256;
+
+/// The `token_type` of every [`TokenPair`].
+pub const TOKEN_TYPE: &str = "Bearer";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Why an identity use case failed. The API maps these to responses per document.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// An input is unusable (400/422). `field` is the request field's camelCase name.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// `email`, `password`, `displayName` or `role`.
+        field: &'static str,
+        /// What is wrong, for the client.
+        reason: String,
+    },
+    /// Another user holds the address, or won a concurrent registration of it (409).
+    #[error("the email address is already registered")]
+    EmailTaken,
+    /// Unknown email, wrong password or disabled user — deliberately indistinguishable (401).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// The refresh token is malformed, unknown, expired or its family was revoked (401).
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// A refresh token that had already been rotated was presented; its whole family is now
+    /// revoked (401).
+    #[error("refresh token reuse detected; the session has been revoked")]
+    RefreshTokenReused,
+    /// No such user (404).
+    #[error("user not found")]
+    NotFound,
+    /// The user is disabled (403).
+    #[error("the user is disabled")]
+    Disabled,
+    /// The event store failed (500/503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event could not be decoded (500).
+    #[error(transparent)]
+    Decode(#[from] EventDecodeError),
+    /// Lost the race for a stream too many times (503, retry).
+    #[error("gave up on {stream} after {attempts} version conflicts")]
+    Contended {
+        /// The contended stream.
+        stream: StreamId,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Password hashing failed (500).
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// Signing a token or drawing random bytes failed (500).
+    #[error("token or randomness failure: {0}")]
+    Crypto(String),
+}
+
+impl IdentityError {
+    fn validation(field: &'static str, reason: impl Into<String>) -> Self {
+        IdentityError::Validation {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Translate a command-handler error, mapping the aggregate's refusal with `rejected`.
+    fn from_command<E: std::error::Error + 'static>(
+        error: CommandError<E>,
+        rejected: impl FnOnce(E) -> IdentityError,
+    ) -> Self {
+        match error {
+            CommandError::Rejected(e) => rejected(e),
+            CommandError::Contended { stream, attempts } => {
+                IdentityError::Contended { stream, attempts }
+            }
+            CommandError::Decode(e) => IdentityError::Decode(e),
+            CommandError::Store(e) => IdentityError::Store(e),
+        }
+    }
+}
+
+/// How a [`UserError`] reads to callers of this service.
+fn user_rejected(error: UserError) -> IdentityError {
+    match error {
+        UserError::AlreadyRegistered => IdentityError::EmailTaken,
+        UserError::NotRegistered => IdentityError::NotFound,
+        UserError::Disabled => IdentityError::Disabled,
+        UserError::CustomerRoleIsPermanent => {
+            IdentityError::validation("role", "every user keeps the customer role")
+        }
+    }
+}
+
+/// Why an access token was not accepted (all map to 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a well-formed JWT of ours: bad encoding, missing or ill-typed claims, an algorithm
+    /// other than HS256 (including `none`), or another issuer.
+    #[error("malformed access token")]
+    Malformed,
+    /// The signature does not match.
+    #[error("access token signature mismatch")]
+    BadSignature,
+    /// `exp` is not after the current time.
+    #[error("access token expired")]
+    Expired,
+    /// `aud` is not this service's audience.
+    #[error("access token is for another audience")]
+    WrongAudience,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+// ---------------------------------------------------------------------------------------------
+
+/// Password hashing (Argon2id in production). Synchronous and CPU-bound by design: callers that
+/// must not block an async worker run the service's calls where blocking is acceptable.
+pub trait PasswordHasher: Send + Sync {
+    /// Hash `password` with a fresh random salt into a PHC string (`$argon2id$v=19$…`).
+    ///
+    /// Errors: [`IdentityError::Hashing`].
+    fn hash(&self, password: &str) -> Result<String, IdentityError>;
+
+    /// Whether `password` matches the PHC string `phc`. A malformed `phc` is simply `false`.
+    fn verify(&self, password: &str, phc: &str) -> bool;
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// When it stops being accepted (UTC, whole seconds).
+    pub expires_at: DateTime<Utc>,
+    /// Its lifetime from issue, in seconds.
+    pub expires_in_secs: u64,
+}
+
+/// What a verified access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// `sub`: the signed-in user.
+    pub user_id: UserId,
+    /// `roles`: the roles held when the token was issued.
+    pub roles: Vec<Role>,
+    /// `exp` (UTC, whole seconds).
+    pub expires_at: DateTime<Utc>,
+    /// `jti`: unique token id.
+    pub token_id: Uuid,
+}
+
+impl AccessClaims {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Short-lived access tokens (HS256 JWTs in production).
+pub trait AccessTokens: Send + Sync {
+    /// Sign a token for `user` with `roles`, issued at `now` (UTC).
+    ///
+    /// Errors: [`IdentityError::Crypto`] when signing fails.
+    fn issue(
+        &self,
+        user: UserId,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, IdentityError>;
+
+    /// Check a token's signature, algorithm, audience, issuer and expiry against `now` (UTC).
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError>;
+}
+
+/// Random refresh tokens and their digests.
+pub trait Secrets: Send + Sync {
+    /// A fresh random, URL-safe string of at least 256 bits of entropy.
+    ///
+    /// Errors: [`IdentityError::Crypto`] when the random source fails.
+    fn new_refresh_token(&self) -> Result<String, IdentityError>;
+
+    /// The stored form of a token: SHA-256 of its UTF-8 bytes, lower-case hex (64 characters).
+    fn digest(&self, token: &str) -> String;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------------------------
+
+/// A registered user as the use cases return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    /// The user's id.
+    pub user_id: UserId,
+    /// Lower-cased address.
+    pub email: Email,
+    /// Name to show, if given.
+    pub display_name: Option<String>,
+    /// Roles held, in [`Role`] order (always including customer).
+    pub roles: Vec<Role>,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+    /// When the user registered (UTC).
+    pub registered_at: DateTime<Utc>,
+}
+
+impl UserView {
+    /// The view of a user state; `None` when the user is not registered.
+    pub fn from_state(user: &User) -> Option<Self> {
+        Some(UserView {
+            user_id: user.user_id()?,
+            email: user.email()?.clone(),
+            display_name: user.display_name().map(str::to_owned),
+            roles: user.roles().iter().copied().collect(),
+            disabled: user.is_disabled(),
+            registered_at: user.registered_at()?,
+        })
+    }
+}
+
+/// What a sign-in or refresh returns (OAuth 2 token response shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// Short-lived JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// `{familyId}.{random}`; exchange it at refresh, once.
+    pub refresh_token: String,
+    /// Access-token lifetime, in seconds (3600 by default).
+    pub expires_in: u64,
+    /// Always [`TOKEN_TYPE`] (`"Bearer"`).
+    pub token_type: &'static str,
+    /// The signed-in user.
+    pub user: UserView,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------------------------
+
+/// The identity use cases over the event store. Cheap to clone (shared ports).
+#[derive(Clone)]
+pub struct IdentityService {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<dyn PasswordHasher>,
+    tokens: Arc<dyn AccessTokens>,
+    secrets: Arc<dyn Secrets>,
+    refresh_ttl: chrono::Duration,
+    metadata: EventMetadata,
+    /// A hash of a throw-away password, verified against when the email is unknown so that
+    /// unknown and known addresses take about as long (no account enumeration by timing).
+    dummy_hash: Arc<OnceLock<Option<String>>>,
+}
+
+impl std::fmt::Debug for IdentityService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityService")
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdentityService {
+    /// A service with a refresh-token lifetime of [`DEFAULT_REFRESH_TTL_SECS`].
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        hasher: Arc<dyn PasswordHasher>,
+        tokens: Arc<dyn AccessTokens>,
+        secrets: Arc<dyn Secrets>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            hasher,
+            tokens,
+            secrets,
+            refresh_ttl: chrono::Duration::seconds(DEFAULT_REFRESH_TTL_SECS),
+            metadata: EventMetadata::default(),
+            dummy_hash: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Use another refresh-token lifetime (it slides: each rotation grants `ttl` again).
+    pub fn with_refresh_ttl(mut self, ttl: chrono::Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// A copy whose appends carry `metadata` (request id, correlation id, actor), e.g. one per
+    /// HTTP request. Use cases that know the actor fill `actor_user_id` when it is empty.
+    pub fn with_metadata(&self, metadata: EventMetadata) -> Self {
+        let mut copy = self.clone();
+        copy.metadata = metadata;
+        copy
+    }
+
+    /// The refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> chrono::Duration {
+        self.refresh_ttl
+    }
+
+    /// Verify an access token against the service's clock.
+    ///
+    /// Errors: see [`TokenError`].
+    pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.tokens.verify(token, self.clock.now())
+    }
+
+    /// Register a customer.
+    ///
+    /// `email` is trimmed and lower-cased; `password` must be 8–128 characters; `display_name` is
+    /// trimmed, empty means none, at most 100 characters.
+    ///
+    /// Errors: [`IdentityError::Validation`] (`email`, `password`, `displayName`),
+    /// [`IdentityError::EmailTaken`], store and hashing failures.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<UserView, IdentityError> {
+        let email = parse_email(email)?;
+        check_password(password)?;
+        let display_name = check_display_name(display_name)?;
+        self.register_with_roles(
+            email,
+            password,
+            display_name,
+            BTreeSet::from([Role::Customer]),
+        )
+        .await
+    }
+
+    /// Sign in with email and password.
+    ///
+    /// Errors: [`IdentityError::InvalidCredentials`] for an unknown or malformed email, a wrong
+    /// password or a disabled user alike; store and crypto failures.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, IdentityError> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.find_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let Some((user_id, user)) = user else {
+            self.burn_verification(password);
+            return Err(IdentityError::InvalidCredentials);
+        };
+        let matches = user
+            .password_hash()
+            .is_some_and(|phc| self.hasher.verify(password, phc));
+        if !matches || user.is_disabled() {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let now = self.now();
+        let family_id = Uuid::now_v7();
+        let (refresh_token, token_hash) = self.new_refresh_token(family_id)?;
+        let command = RefreshFamilyCommand::Start {
+            family_id,
+            user_id,
+            token_hash,
+            now,
+            expires_at: now + self.refresh_ttl,
+        };
+        execute::<RefreshFamily, _>(
+            self.store.as_ref(),
+            &family_stream(family_id)?,
+            &command,
+            &self.metadata_for(Some(user_id)),
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        self.token_pair(&user, refresh_token, now)
+    }
+
+    /// Exchange a refresh token for a new pair (rotation).
+    ///
+    /// Errors: [`IdentityError::InvalidRefreshToken`] (malformed, unknown, expired, revoked),
+    /// [`IdentityError::RefreshTokenReused`] (an already rotated token: the family is revoked
+    /// first), [`IdentityError::Disabled`], store and crypto failures.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        let family_id = parse_refresh_token(refresh_token)?;
+        let stream = family_stream(family_id)?;
+        let presented_hash = self.secrets.digest(refresh_token);
+        let (family, _) = load::<RefreshFamily>(self.store.as_ref(), &stream)
+            .await
+            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        let Some(user_id) = family.user_id() else {
+            return Err(IdentityError::InvalidRefreshToken);
+        };
+        if !family.knows_hash(&presented_hash) {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        let user = self.load_user(user_id).await?;
+        if !user.is_registered() {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        if user.is_disabled() {
+            return Err(IdentityError::Disabled);
+        }
+        let now = self.now();
+        let (new_token, new_hash) = self.new_refresh_token(family_id)?;
+        let command = RefreshFamilyCommand::Rotate {
+            presented_hash,
+            new_hash,
+            now,
+            expires_at: now + self.refresh_ttl,
+        };
+        let decided = execute::<RefreshFamily, _>(
+            self.store.as_ref(),
+            &stream,
+            &command,
+            &self.metadata_for(Some(user_id)),
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        let reused = decided.events.iter().any(|e| {
+            matches!(
+                e,
+                RefreshFamilyEvent::RefreshFamilyRevoked {
+                    reason: RevokeReason::Reuse,
+                    ..
+                }
+            )
+        });
+        if reused {
+            tracing::warn!(%family_id, %user_id, "refresh token reuse: family revoked");
+            return Err(IdentityError::RefreshTokenReused);
+        }
+        self.token_pair(&user, new_token, now)
+    }
+
+    /// Sign out: revoke the refresh token's whole family. Signing out twice is fine.
+    ///
+    /// Errors: [`IdentityError::InvalidRefreshToken`] when the token is not one of the family's.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
+        let family_id = parse_refresh_token(refresh_token)?;
+        let stream = family_stream(family_id)?;
+        let presented_hash = self.secrets.digest(refresh_token);
+        let (family, _) = load::<RefreshFamily>(self.store.as_ref(), &stream)
+            .await
+            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        if !family.knows_hash(&presented_hash) {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        let command = RefreshFamilyCommand::Revoke {
+            reason: RevokeReason::Logout,
+            now: self.now(),
+        };
+        execute::<RefreshFamily, _>(
+            self.store.as_ref(),
+            &stream,
+            &command,
+            &self.metadata_for(family.user_id()),
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        Ok(())
+    }
+
+    /// Grant `role` to `user_id`; `by` is the acting admin (`None` for the CLI). Granting a role
+    /// already held changes nothing. The caller checks that `by` may grant roles.
+    ///
+    /// Errors: [`IdentityError::NotFound`], [`IdentityError::Disabled`], store failures.
+    pub async fn grant_role(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<UserView, IdentityError> {
+        let command = UserCommand::GrantRole {
+            role,
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, by).await
+    }
+
+    /// Take `role` from `user_id`; revoking a role not held changes nothing.
+    ///
+    /// Errors: [`IdentityError::NotFound`], [`IdentityError::Validation`] (`role`) for customer,
+    /// store failures.
+    pub async fn revoke_role(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<UserView, IdentityError> {
+        let command = UserCommand::RevokeRole {
+            role,
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, by).await
+    }
+
+    /// Disable `user_id`: sign-in and refresh stop working (access tokens already issued live
+    /// until they expire). Disabling twice changes nothing.
+    ///
+    /// Errors: [`IdentityError::NotFound`], store failures.
+    pub async fn disable_user(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+    ) -> Result<UserView, IdentityError> {
+        let command = UserCommand::DisableUser {
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, by).await
+    }
+
+    /// Change a user's password after checking the current one.
+    ///
+    /// Errors: [`IdentityError::NotFound`], [`IdentityError::InvalidCredentials`] (wrong current
+    /// password), [`IdentityError::Validation`] (`password`), [`IdentityError::Disabled`].
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<UserView, IdentityError> {
+        check_password(new_password)?;
+        let user = self.load_user(user_id).await?;
+        let Some(phc) = user.password_hash() else {
+            return Err(IdentityError::NotFound);
+        };
+        if !self.hasher.verify(current_password, phc) {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let command = UserCommand::ChangePassword {
+            password_hash: self.hasher.hash(new_password)?,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, Some(user_id))
+            .await
+    }
+
+    /// A user by id.
+    ///
+    /// Errors: [`IdentityError::NotFound`], store failures.
+    pub async fn user(&self, user_id: UserId) -> Result<UserView, IdentityError> {
+        let user = self.load_user(user_id).await?;
+        UserView::from_state(&user).ok_or(IdentityError::NotFound)
+    }
+
+    /// A user by email (any case; a malformed address is simply not found).
+    ///
+    /// Errors: [`IdentityError::NotFound`], store failures.
+    pub async fn user_by_email(&self, email: &str) -> Result<UserView, IdentityError> {
+        let Ok(email) = Email::parse(email) else {
+            return Err(IdentityError::NotFound);
+        };
+        let (_, user) = self
+            .find_by_email(&email)
+            .await?
+            .ok_or(IdentityError::NotFound)?;
+        UserView::from_state(&user).ok_or(IdentityError::NotFound)
+    }
+
+    /// For the CLI: register `email` as customer + admin, or, when it is registered already and
+    /// `password` matches, grant it admin.
+    ///
+    /// Errors: [`IdentityError::Validation`], [`IdentityError::InvalidCredentials`] (existing
+    /// user, wrong password), [`IdentityError::Disabled`], [`IdentityError::EmailTaken`] (a
+    /// concurrent registration is half-way), store and hashing failures.
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<UserView, IdentityError> {
+        let email = parse_email(email)?;
+        check_password(password)?;
+        let roles = BTreeSet::from([Role::Customer, Role::Admin]);
+        match self
+            .register_with_roles(email.clone(), password, None, roles)
+            .await
+        {
+            Err(IdentityError::EmailTaken) => {}
+            other => return other,
+        }
+        let (user_id, user) = self
+            .find_by_email(&email)
+            .await?
+            .ok_or(IdentityError::EmailTaken)?;
+        let matches = user
+            .password_hash()
+            .is_some_and(|phc| self.hasher.verify(password, phc));
+        if !matches {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        self.grant_role(None, user_id, Role::Admin).await
+    }
+
+    // --- internals -----------------------------------------------------------------------------
+
+    /// Now, truncated to microseconds (the catalog's precision for stored times).
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    fn metadata_for(&self, actor: Option<UserId>) -> EventMetadata {
+        let mut metadata = self.metadata.clone();
+        if metadata.actor_user_id.is_none() {
+            metadata.actor_user_id = actor.map(|id| id.to_string());
+        }
+        metadata
+    }
+
+    /// Claim the address, then write the user (see the module docs for the orphaned-claim case).
+    async fn register_with_roles(
+        &self,
+        email: Email,
+        password: &str,
+        display_name: Option<String>,
+        roles: BTreeSet<Role>,
+    ) -> Result<UserView, IdentityError> {
+        // Hash before claiming: it is the slow step, and the gap between the two appends should
+        // be as short as possible.
+        let password_hash = self.hasher.hash(password)?;
+        let claim_stream = StreamId::parse(email_stream_id(&email))
+            .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
+        let (claim, _) = load::<EmailClaim>(self.store.as_ref(), &claim_stream)
+            .await
+            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::EmailTaken))?;
+        let now = self.now();
+        let user_id = match claim.user_id() {
+            Some(owner) => {
+                if self.load_user(owner).await?.is_registered() {
+                    return Err(IdentityError::EmailTaken);
+                }
+                tracing::info!(user_id = %owner, "completing a registration whose user stream was never written");
+                owner
+            }
+            None => {
+                let user_id = UserId::from_uuid(Uuid::now_v7());
+                let events = claim
+                    .decide(&ClaimEmail {
+                        email: email.clone(),
+                        user_id,
+                        now,
+                    })
+                    .map_err(|EmailClaimError::EmailTaken| IdentityError::EmailTaken)?;
+                self.append_new(&claim_stream, &events, Some(user_id))
+                    .await?;
+                user_id
+            }
+        };
+        let events = User::default()
+            .decide(&UserCommand::RegisterUser {
+                user_id,
+                email,
+                password_hash,
+                display_name,
+                roles,
+                now,
+            })
+            .map_err(user_rejected)?;
+        self.append_new(&user_stream(user_id)?, &events, Some(user_id))
+            .await?;
+        UserView::from_state(&User::replay(&events)).ok_or(IdentityError::NotFound)
+    }
+
+    /// Append the first events of a stream with expected version "no stream"; losing that race
+    /// means another registration owns the address.
+    async fn append_new<E: DomainEvent>(
+        &self,
+        stream: &StreamId,
+        events: &[E],
+        actor: Option<UserId>,
+    ) -> Result<(), IdentityError> {
+        let metadata = self.metadata_for(actor);
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in events {
+            let (event_type, data) = event.to_stored()?;
+            new_events.push(NewEvent {
+                event_id: Uuid::now_v7(),
+                schema_version: E::schema_version(&event_type),
+                event_type,
+                data,
+                metadata: metadata.clone(),
+            });
+        }
+        let request = AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, new_events);
+        match self.store.append(request).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::VersionConflict { .. }) => Err(IdentityError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn load_user(&self, user_id: UserId) -> Result<User, IdentityError> {
+        let (user, _) = load::<User>(self.store.as_ref(), &user_stream(user_id)?)
+            .await
+            .map_err(|e| IdentityError::from_command(e, user_rejected))?;
+        Ok(user)
+    }
+
+    /// The registered user holding `email`, if any (an orphaned claim counts as none).
+    async fn find_by_email(&self, email: &Email) -> Result<Option<(UserId, User)>, IdentityError> {
+        let stream = StreamId::parse(email_stream_id(email))
+            .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
+        let (claim, _) = load::<EmailClaim>(self.store.as_ref(), &stream)
+            .await
+            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::NotFound))?;
+        let Some(user_id) = claim.user_id() else {
+            return Ok(None);
+        };
+        let user = self.load_user(user_id).await?;
+        Ok(user.is_registered().then_some((user_id, user)))
+    }
+
+    async fn run_user_command(
+        &self,
+        user_id: UserId,
+        command: &UserCommand,
+        actor: Option<UserId>,
+    ) -> Result<UserView, IdentityError> {
+        let decided = execute::<User, _>(
+            self.store.as_ref(),
+            &user_stream(user_id)?,
+            command,
+            &self.metadata_for(actor),
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| IdentityError::from_command(e, user_rejected))?;
+        UserView::from_state(&decided.state).ok_or(IdentityError::NotFound)
+    }
+
+    /// `{familyId}.{random}` and its digest.
+    fn new_refresh_token(&self, family_id: Uuid) -> Result<(String, String), IdentityError> {
+        let token = format!("{family_id}.{}", self.secrets.new_refresh_token()?);
+        let hash = self.secrets.digest(&token);
+        Ok((token, hash))
+    }
+
+    fn token_pair(
+        &self,
+        user: &User,
+        refresh_token: String,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, IdentityError> {
+        let view = UserView::from_state(user).ok_or(IdentityError::NotFound)?;
+        let access = self.tokens.issue(view.user_id, &view.roles, now)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            refresh_token,
+            expires_in: access.expires_in_secs,
+            token_type: TOKEN_TYPE,
+            user: view,
+        })
+    }
+
+    /// Spend about as long as a real password check would.
+    fn burn_verification(&self, password: &str) {
+        let dummy = self
+            .dummy_hash
+            .get_or_init(|| self.hasher.hash("tessera-timing-equaliser").ok());
+        if let Some(phc) = dummy {
+            let _ = self.hasher.verify(password, phc);
+        }
+    }
+}
+
+fn parse_email(raw: &str) -> Result<Email, IdentityError> {
+    Email::parse(raw).map_err(|e| IdentityError::validation("email", e.to_string()))
+}
+
+fn check_password(password: &str) -> Result<(), IdentityError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Err(IdentityError::validation(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ))
+    } else if n > MAX_PASSWORD_CHARS {
+        Err(IdentityError::validation(
+            "password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_display_name(name: Option<&str>) -> Result<Option<String>, IdentityError> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(IdentityError::validation(
+            "displayName",
+            format!("must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(IdentityError::validation(
+            "displayName",
+            "must not contain control characters",
+        ));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+/// The family id of a `{familyId}.{random}` token.
+fn parse_refresh_token(token: &str) -> Result<Uuid, IdentityError> {
+    if token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(IdentityError::InvalidRefreshToken);
+    }
+    let (family, random) = token
+        .split_once('.')
+        .ok_or(IdentityError::InvalidRefreshToken)?;
+    if random.is_empty() {
+        return Err(IdentityError::InvalidRefreshToken);
+    }
+    Uuid::try_parse(family).map_err(|_| IdentityError::InvalidRefreshToken)
+}
+
+fn user_stream(user_id: UserId) -> Result<StreamId, IdentityError> {
+    StreamId::for_aggregate(User::CATEGORY, user_id)
+        .map_err(|e| StoreError::InvalidRequest(e.to_string()).into())
+}
+
+fn family_stream(family_id: Uuid) -> Result<StreamId, IdentityError> {
+    StreamId::for_aggregate(RefreshFamily::CATEGORY, family_id)
+        .map_err(|e| StoreError::InvalidRequest(e.to_string()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_parse_by_family_prefix() {
+        let family = Uuid::now_v7();
+        assert_eq!(
+            parse_refresh_token(&format!("{family}.abc")).unwrap(),
+            family
+        );
+        for bad in [
+            "".to_owned(),
+            "nodot".to_owned(),
+            format!("{family}."),
+            "not-a-uuid.abc".to_owned(),
+            format!("{family}.{}", "a".repeat(300)),
+        ] {
+            assert!(
+                matches!(
+                    parse_refresh_token(&bad),
+                    Err(IdentityError::InvalidRefreshToken)
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_and_display_names_are_checked() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"é".repeat(128)).is_ok());
+        assert!(matches!(
+            check_password(&"x".repeat(129)),
+            Err(IdentityError::Validation {
+                field: "password",
+                ..
+            })
+        ));
+        assert_eq!(check_display_name(Some("  ")).unwrap(), None);
+        assert_eq!(check_display_name(None).unwrap(), None);
+        assert_eq!(
+            check_display_name(Some(" Ann ")).unwrap(),
+            Some("Ann".to_owned())
+        );
+        assert!(check_display_name(Some(&"x".repeat(101))).is_err());
+        assert!(check_display_name(Some("a\u{0}b")).is_err());
+        assert!(matches!(
+            parse_email("nope"),
+            Err(IdentityError::Validation { field: "email", .. })
+        ));
+    }
+}

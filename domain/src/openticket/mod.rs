@@ -1,0 +1,1 @@
+//! OpenTicket aggregates (placeholder; being written).

@@ -1,0 +1,1 @@
+//! Payment adapters (placeholder; being written).

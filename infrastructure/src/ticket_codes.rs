@@ -1,0 +1,1 @@
+//! Ticket code signing and QR images (placeholder; being written).

@@ -1,0 +1,161 @@
+//! Runs process managers over the global log: in order, at least once, with a checkpoint per process
+//! manager kept in `projection_checkpoints` under `process:{name}`.
+//!
+//! Unlike a projector, a process manager's work (commands appended to the event store) cannot share a
+//! transaction with its checkpoint, so the checkpoint is saved after the event was handled: a crash in
+//! between hands the event over again, and handlers are idempotent (application::process). The
+//! checkpoint is written in a short transaction of its own and never held while handling, so on
+//! SQLite the single writer connection stays free for the handler's appends.
+
+use crate::db::ReadModelDb;
+use crate::execute;
+use crate::projector::ProjectionError;
+use chrono::Utc;
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_application::{EventStore, ProcessManager};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Feeds process managers from their checkpoints.
+pub struct ProcessManagerRunner {
+    db: ReadModelDb,
+    store: Arc<dyn EventStore>,
+    managers: Vec<Arc<dyn ProcessManager>>,
+    batch_size: usize,
+}
+
+impl ProcessManagerRunner {
+    /// A runner for these process managers over `store` (which should upcast).
+    pub fn new(
+        db: ReadModelDb,
+        store: Arc<dyn EventStore>,
+        managers: Vec<Arc<dyn ProcessManager>>,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            managers,
+            batch_size: 200,
+        }
+    }
+
+    fn key(manager: &dyn ProcessManager) -> String {
+        format!("process:{}", manager.name())
+    }
+
+    /// The stored checkpoint of a process manager (0 when it has none yet).
+    pub async fn checkpoint(&self, manager: &dyn ProcessManager) -> Result<u64, ProjectionError> {
+        const SQL: &str = "SELECT position FROM projection_checkpoints WHERE projection = $1";
+        let key = Self::key(manager);
+        let position: Option<i64> = match &self.db {
+            ReadModelDb::Sqlite { reader, .. } => sqlx::query(SQL)
+                .bind(&key)
+                .fetch_optional(reader)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            ReadModelDb::Postgres(pool) => sqlx::query(SQL)
+                .bind(&key)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+        };
+        Ok(position.and_then(|p| u64::try_from(p).ok()).unwrap_or(0))
+    }
+
+    async fn save(
+        &self,
+        manager: &dyn ProcessManager,
+        position: u64,
+    ) -> Result<(), ProjectionError> {
+        let mut tx = self.db.begin().await?;
+        execute!(
+            &mut tx,
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (projection, version, position, updated_at) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT (projection) DO UPDATE SET \
+                 position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(Self::key(manager))
+            .bind(position as i64)
+            .bind(Utc::now())
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Handle every event after the checkpoint up to the head as it is now; returns the new
+    /// checkpoint. Stops at the first event whose handler fails (it is handed over again next time).
+    pub async fn catch_up(&self, manager: &dyn ProcessManager) -> Result<u64, ProjectionError> {
+        let mut position = self.checkpoint(manager).await?;
+        loop {
+            let batch = self.store.read_all(position, self.batch_size).await?;
+            let Some(last) = batch.last().map(|e| e.global_position) else {
+                return Ok(position);
+            };
+            let handles = manager.handles();
+            for event in &batch {
+                if handles.contains(&event.event_type.as_str()) {
+                    if let Err(reason) = manager.handle(event).await {
+                        if position > 0 {
+                            self.save(manager, position).await?;
+                        }
+                        return Err(ProjectionError::BadEvent {
+                            position: event.global_position,
+                            reason,
+                        });
+                    }
+                    // Saved per handled event: a crash then repeats at most this one.
+                    self.save(manager, event.global_position).await?;
+                }
+                position = event.global_position;
+            }
+            self.save(manager, last).await?;
+            position = last;
+        }
+    }
+
+    /// Follow the log with every process manager until `shutdown`.
+    pub fn spawn(self: Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        for manager in self.managers.clone() {
+            let runner = self.clone();
+            let shutdown = shutdown.clone();
+            set.spawn(async move { runner.follow(manager, shutdown).await });
+        }
+        set
+    }
+
+    async fn follow(&self, manager: Arc<dyn ProcessManager>, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let wait = match self.catch_up(manager.as_ref()).await {
+                Ok(position) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        r = self.store.wait_for_append(position, Duration::from_millis(500)) => {
+                            if let Err(e) = r {
+                                tracing::warn!(process = manager.name(), error = %e, "waiting for events failed");
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(process = manager.name(), error = %e, "process manager step failed; retrying");
+                    Duration::from_millis(100 * u64::from(failures.min(50)))
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(process = manager.name(), "process manager stopped");
+    }
+}
