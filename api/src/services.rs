@@ -3,11 +3,18 @@
 
 use crate::config::ServerConfig;
 use crate::startup::Engine;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::{AccessTokens, IdentityService};
+use tessera_application::payments::{PaymentGateway, TicketCodes};
 use tessera_infrastructure::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
 };
+use tessera_infrastructure::payments::{
+    MockGateway, StripeConfig, StripeConfigError, StripeGateway, StripeSecretKey,
+};
+use tessera_infrastructure::ticket_codes::{HmacTicketCodes, TicketKeyError};
+use tessera_projections::openticket::OpenTicketQueries;
 
 /// Services shared by the routes of all documents.
 #[derive(Clone)]
@@ -16,6 +23,18 @@ pub struct Services {
     pub identity: IdentityService,
     /// Access-token verification (also inside `identity`; kept here for extractors).
     pub tokens: Arc<dyn AccessTokens>,
+    /// OpenTicket read models (seed 003 §3–§7 queries).
+    pub openticket_queries: OpenTicketQueries,
+    /// Signs and checks the codes printed on OpenTicket tickets.
+    pub ticket_codes: Arc<dyn TicketCodes>,
+    /// Payment providers by the name clients send as `paymentProvider` (`Mock`, `Stripe`).
+    pub gateways: HashMap<String, Arc<dyn PaymentGateway>>,
+    /// Secret of `X-Webhook-Signature` per webhook provider path segment (`mock`, `stripe`).
+    pub webhook_secrets: HashMap<String, String>,
+    /// Stripe's webhook signing secret (`whsec_…`) for `Stripe-Signature`, when configured.
+    pub stripe_webhook_secret: Option<String>,
+    /// Where clients reach this server (no trailing slash).
+    pub public_url: String,
 }
 
 /// Why the services could not be built from the settings.
@@ -24,6 +43,12 @@ pub enum ServicesError {
     /// A key or a hashing parameter is unusable.
     #[error("authentication settings: {0}")]
     Auth(#[from] AuthConfigError),
+    /// The ticket code key is unusable.
+    #[error("ticket code key: {0}")]
+    TicketKey(#[from] TicketKeyError),
+    /// The Stripe settings are unusable.
+    #[error("Stripe settings: {0}")]
+    Stripe(#[from] StripeConfigError),
 }
 
 /// `configured` when set, else 48 random bytes as text (base64url), with a warning: keys made up at
@@ -69,6 +94,55 @@ impl Services {
             tokens.clone(),
             Arc::new(RandomSecrets),
         );
-        Ok(Services { identity, tokens })
+        let code_key = key_or_random(
+            config.ticket_code_secret.as_ref().map(|s| s.expose()),
+            "TESSERA_TICKET_CODE_SECRET",
+        );
+        let ticket_codes: Arc<dyn TicketCodes> =
+            Arc::new(HmacTicketCodes::new(code_key.as_bytes())?);
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.bind))
+            .trim_end_matches('/')
+            .to_owned();
+        let mut gateways: HashMap<String, Arc<dyn PaymentGateway>> = HashMap::new();
+        gateways.insert(
+            "Mock".into(),
+            Arc::new(MockGateway::new(public_url.clone())),
+        );
+        let mut webhook_secrets = HashMap::new();
+        webhook_secrets.insert(
+            "mock".to_owned(),
+            config.mock_webhook_secret.expose().to_owned(),
+        );
+        if let Some(key) = &config.stripe_secret_key {
+            let mut stripe = StripeConfig::new(
+                StripeSecretKey::new(key.expose()),
+                format!(
+                    "{public_url}/v1/payments/stripe/success?session_id={{CHECKOUT_SESSION_ID}}"
+                ),
+                format!("{public_url}/v1/payments/stripe/cancel"),
+            );
+            stripe.api_base = config.stripe_api_base.clone();
+            gateways.insert("Stripe".into(), Arc::new(StripeGateway::new(stripe)?));
+        }
+        let stripe_webhook_secret = config
+            .stripe_webhook_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned());
+        if let Some(secret) = &stripe_webhook_secret {
+            webhook_secrets.insert("stripe".to_owned(), secret.clone());
+        }
+        Ok(Services {
+            identity,
+            tokens,
+            openticket_queries: OpenTicketQueries::new(engine.read_models.clone()),
+            ticket_codes,
+            gateways,
+            webhook_secrets,
+            stripe_webhook_secret,
+            public_url,
+        })
     }
 }

@@ -47,7 +47,9 @@ pub enum StartupError {
 
 /// Every projector the system runs, in one place.
 pub fn projectors() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(EventTypeStatsProjector)]
+    let mut all: Vec<Arc<dyn Projector>> = vec![Arc::new(EventTypeStatsProjector)];
+    all.extend(tessera_projections::openticket::projectors());
+    all
 }
 
 /// Every upcaster the system knows.

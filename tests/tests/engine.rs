@@ -634,9 +634,9 @@ async fn read_own_writes(db: Arc<TestDb>) {
             .engine
             .events
             .append(AppendRequest::new(
-                stream(&format!("venue-{i}")),
+                stream(&format!("widget-{i}")),
                 ExpectedVersion::NoStream,
-                vec![new_event("VenueCreated", json!({}))],
+                vec![new_event("WidgetMade", json!({}))],
             ))
             .await
             .unwrap();
@@ -651,7 +651,7 @@ async fn read_own_writes(db: Arc<TestDb>) {
         let rows = stats_rows(&db.url).await;
         let venue = rows
             .iter()
-            .find(|r| r.0 == "venue")
+            .find(|r| r.0 == "widget")
             .expect("row visible right after waiting");
         assert_eq!(venue.2, i + 1);
     }

@@ -1,15 +1,15 @@
 //! What every OpenTicket route shares: the signed-in caller, role checks, id and pagination
-//! parameters, and waiting for read models to catch up with a command (read your own writes).
+//! parameters, read-model errors, and waiting for read models to catch up with a command (read your own writes).
 
 use super::envelope::OtError;
 use crate::startup::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
+use tessera_projections::openticket::PageRequest;
 
 /// The signed-in user of a request, from `Authorization: Bearer <access token>` (seed 003 §2.1).
 /// Rejection: 401 `UNAUTHORIZED` for a missing, malformed, forged or expired token.
@@ -85,87 +85,33 @@ pub fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, OtErr
         .map_err(|_| OtError::validation(field, format!("must be a UUID, got {raw:?}")))
 }
 
-/// `page` (from 1, default 1) and `pageSize` (1–100, default 20), seed 003 §3.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Page number, from 1.
-    pub page: u32,
-    /// Items per page, 1–100.
-    pub page_size: u32,
-}
-
 /// Largest `pageSize` (seed 003 §3.1).
-pub const MAX_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = PageRequest::MAX_PAGE_SIZE;
 
-impl Page {
-    /// Read `page` and `pageSize` from query parameters; out-of-range or non-numeric values are a
-    /// 400 naming the parameter (never silently clamped).
-    pub fn from_query(query: &HashMap<String, String>) -> Result<Page, OtError> {
-        let number = |field: &str, default: u32, max: u32| -> Result<u32, OtError> {
-            match query.get(field) {
-                None => Ok(default),
-                Some(raw) => match raw.trim().parse::<i64>() {
-                    Ok(n) if n >= 1 && n <= i64::from(max) => Ok(n as u32),
-                    Ok(_) => Err(OtError::validation(
-                        field,
-                        format!("must be between 1 and {max}"),
-                    )),
-                    Err(_) => Err(OtError::validation(
-                        field,
-                        format!("must be a whole number, got {raw:?}"),
-                    )),
-                },
-            }
-        };
-        Ok(Page {
-            page: number("page", 1, 1_000_000)?,
-            page_size: number("pageSize", 20, MAX_PAGE_SIZE)?,
-        })
-    }
-
-    /// Rows to skip.
-    pub fn offset(&self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.page_size)
-    }
-}
-
-/// A page of results: `{"items": [...], "pagination": {page, pageSize, totalItems, totalPages}}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Paged<T: Serialize> {
-    /// The items of this page.
-    pub items: Vec<T>,
-    /// Where this page is.
-    pub pagination: Pagination,
-}
-
-/// The `pagination` block of a list response (seed 003 §3.1).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pagination {
-    /// Page number, from 1.
-    pub page: u32,
-    /// Items per page.
-    pub page_size: u32,
-    /// Items over all pages.
-    pub total_items: u64,
-    /// Pages (0 when there are no items).
-    pub total_pages: u64,
-}
-
-impl<T: Serialize> Paged<T> {
-    /// Wrap one page of `total` items.
-    pub fn new(items: Vec<T>, page: Page, total: u64) -> Self {
-        Paged {
-            items,
-            pagination: Pagination {
-                page: page.page,
-                page_size: page.page_size,
-                total_items: total,
-                total_pages: total.div_ceil(u64::from(page.page_size)),
+/// Read `page` (from 1, default 1) and `pageSize` (1–100, default 20) from query parameters
+/// (seed 003 §3.1). Out-of-range or non-numeric values are a 400 naming the parameter, never
+/// silently clamped.
+pub fn page_request(query: &HashMap<String, String>) -> Result<PageRequest, OtError> {
+    let number = |field: &str, default: u32, max: u32| -> Result<u32, OtError> {
+        match query.get(field) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<i64>() {
+                Ok(n) if n >= 1 && n <= i64::from(max) => Ok(n as u32),
+                Ok(_) => Err(OtError::validation(
+                    field,
+                    format!("must be between 1 and {max}"),
+                )),
+                Err(_) => Err(OtError::validation(
+                    field,
+                    format!("must be a whole number, got {raw:?}"),
+                )),
             },
         }
-    }
+    };
+    Ok(PageRequest::new(
+        number("page", 1, 1_000_000)?,
+        number("pageSize", 20, MAX_PAGE_SIZE)?,
+    ))
 }
 
 /// Longest a command waits for the read models to show its own write.
@@ -186,5 +132,11 @@ pub async fn caught_up(state: &AppState, position: Option<u64>) {
             position,
             "read models did not reach the command's position in time"
         );
+    }
+}
+
+impl From<tessera_projections::openticket::QueryError> for OtError {
+    fn from(e: tessera_projections::openticket::QueryError) -> Self {
+        OtError::Unavailable(e.to_string())
     }
 }

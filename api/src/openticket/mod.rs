@@ -5,11 +5,22 @@
 pub mod auth;
 pub mod common;
 pub mod envelope;
+pub mod events;
+pub mod orders;
+pub mod seats;
+pub mod tickets;
+pub mod venues;
 
 use crate::startup::AppState;
 use axum::Router;
 
 /// Every OpenTicket route.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(auth::router())
+    Router::new()
+        .merge(auth::router())
+        .merge(venues::router())
+        .merge(events::router())
+        .merge(seats::router())
+        .merge(orders::router())
+        .merge(tickets::router())
 }

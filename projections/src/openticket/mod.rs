@@ -1,1 +1,111 @@
-//! OpenTicket read models (being written; see docs/read-models.md).
+//! OpenTicket read models (seed 003): venues and their seat maps, events with sessions and price
+//! categories, per-session seat states, orders with one row per seat sold, and tickets — plus the
+//! queries the OpenTicket HTTP routes serve from them (docs/read-models.md documents every table).
+//!
+//! Three projectors share the `ot_` tables, each owning its own:
+//!
+//! * [`CatalogProjector`] (`openticket_catalog`): venues, venue seats, events, sessions, price
+//!   categories and session seats. Session seats are filled from venue seats and price categories,
+//!   so those tables must live in the same projector: only then are they guaranteed to be current
+//!   when `SessionOpened` is applied (each projector follows the log at its own pace).
+//! * [`OrdersProjector`] (`openticket_orders`): orders and order items (the analysts' sales table).
+//! * [`TicketsProjector`] (`openticket_tickets`): tickets.
+//!
+//! No projector reads another's tables while applying events; names, times and seat labels are
+//! joined in at query time instead, so each projector can be rebuilt on its own.
+//!
+//! Event data is parsed with this module's own serde structs (the input contract is
+//! docs/event-catalog.md), not with the domain's event types.
+//!
+//! Storage conventions, identical on both backends so that one SQL text serves both:
+//! money is an exact decimal string (`amount` TEXT, e.g. `"4800"` or `"12.50"`) plus an ISO 4217
+//! `currency` TEXT (sqlx maps `rust_decimal` only on PostgreSQL); instants are UTC (`TIMESTAMPTZ` on
+//! PostgreSQL, RFC 3339 TEXT written by sqlx on SQLite, which compares correctly as text); ids are
+//! lower-case hyphenated UUID TEXT; JSON documents are TEXT.
+
+use crate::projector::{ProjectionError, Projector};
+use std::sync::Arc;
+use tessera_application::RecordedEvent;
+
+/// Fetch all rows of a query through the read pool of either backend. The query expression is
+/// type-checked once per backend, like [`crate::execute!`].
+macro_rules! fetch_all {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_all(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_all(pool).await,
+        }
+    };
+}
+
+/// Fetch at most one row through the read pool of either backend.
+macro_rules! fetch_optional {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_optional(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_optional(pool).await,
+        }
+    };
+}
+
+/// Fetch exactly one row through the read pool of either backend.
+macro_rules! fetch_one {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_one(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_one(pool).await,
+        }
+    };
+}
+
+mod catalog;
+mod events;
+mod orders;
+mod queries;
+mod sql;
+mod tickets;
+mod views;
+
+pub use catalog::CatalogProjector;
+pub use orders::OrdersProjector;
+pub use queries::{OpenTicketQueries, QueryError};
+pub use tickets::TicketsProjector;
+pub use views::*;
+
+/// Every OpenTicket projector, in the order they should be caught up (catalog first: the others'
+/// queries join its tables).
+pub fn projectors() -> Vec<Arc<dyn Projector>> {
+    vec![
+        Arc::new(CatalogProjector),
+        Arc::new(OrdersProjector),
+        Arc::new(TicketsProjector),
+    ]
+}
+
+/// A projection error for an event whose data does not match the catalog.
+fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
+    ProjectionError::BadEvent {
+        position: event.global_position,
+        reason: format!(
+            "{} in {}: {reason}",
+            event.event_type,
+            event.stream_id.as_str()
+        ),
+    }
+}
+
+/// Parse an event's `data` into one of this module's catalog structs.
+fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
+}
+
+/// The aggregate id of an event's stream (`order-{id}` → `id`), as a UUID.
+fn stream_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
+    let id = event
+        .stream_id
+        .as_str()
+        .split_once('-')
+        .map_or("", |(_, id)| id);
+    id.parse()
+        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
+}

@@ -1,0 +1,76 @@
+//! Orders (seed 003 §6), read side: `GET /v1/orders` (the caller's, filter `status`, paged, newest
+//! first) and `GET /v1/orders/{orderId}` (the owner's or any for an admin; someone else's order is a
+//! 404, never a 403). Placing and cancelling are command routes.
+
+use super::common::{Caller, page_request, parse_id};
+use super::envelope::{OtError, ok};
+use crate::startup::AppState;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use std::collections::HashMap;
+use tessera_projections::openticket::OrderDetail;
+use uuid::Uuid;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orders", get(list))
+        .route("/v1/orders/{order_id}", get(detail))
+}
+
+/// §6.4: 200 `{items: [{orderId, event: {eventId, name}, session: {sessionId, startTime},
+/// seatCount, totalAmount, status, createdAt}], pagination}`.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, OtError> {
+    let page = page_request(&query)?;
+    let status = query
+        .get("status")
+        .map(|s| {
+            s.parse().map_err(|_| {
+                OtError::validation(
+                    "status",
+                    "must be Created, Paid, Completed, Cancelled or Expired",
+                )
+            })
+        })
+        .transpose()?;
+    let orders = state
+        .services
+        .openticket_queries
+        .orders_of_user(caller.user_id.as_uuid(), status, page)
+        .await?;
+    Ok(ok(StatusCode::OK, orders))
+}
+
+/// The order if the caller may see it (owner or admin), else 404.
+pub async fn visible_order(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<OrderDetail, OtError> {
+    let id: Uuid = parse_id("orderId", raw_id)?;
+    match state.services.openticket_queries.order(id).await? {
+        Some(order) if order.user_id == caller.user_id.as_uuid() || caller.is_admin() => Ok(order),
+        _ => Err(OtError::not_found("order", raw_id)),
+    }
+}
+
+/// §6.2: 200 `{orderId, status, items: [{seatId, price, ticketId?}], totalAmount, payment:
+/// {paymentId, provider, status, paidAt?, paymentUrl}, refundRequired, createdAt, expiresAt,
+/// completedAt?, cancelledAt?}`; 404.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
+async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(order_id): Path<String>,
+) -> Result<Response, OtError> {
+    let order = visible_order(&state, &caller, &order_id).await?;
+    Ok(ok(StatusCode::OK, order))
+}

@@ -1,0 +1,458 @@
+//! Projector `openticket_catalog`: venues and their seats, events, sessions, price categories and
+//! the state of every seat in every opened session (docs/read-models.md).
+
+use super::events::{
+    EventCreated, SeatsHeldForOrder, SeatsLocked, SeatsReleased, SeatsSold, SessionOpened,
+    VenueCreated,
+};
+use super::sql::{IN_CHUNK, MAX_BINDS, Params, placeholders, value_rows};
+use super::{bad_event, parse, stream_uuid};
+use crate::db::ProjectionTx;
+use crate::execute;
+use crate::projector::{ProjectionError, Projector};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::AssertSqlSafe;
+use tessera_application::RecordedEvent;
+
+/// Seat states stored in `ot_session_seats.status`.
+pub(crate) mod seat_state {
+    /// Free.
+    pub const AVAILABLE: &str = "Available";
+    /// Locked by a buyer until `lock_expires_at`.
+    pub const LOCKED: &str = "Locked";
+    /// Held for an unpaid order (until it is paid, cancelled or expires).
+    pub const HELD_FOR_ORDER: &str = "HeldForOrder";
+    /// Sold.
+    pub const SOLD: &str = "Sold";
+}
+
+/// Columns of one `ot_venue_seats` row in the multi-row insert.
+const VENUE_SEAT_COLUMNS: usize = 10;
+
+/// Writes `ot_venues`, `ot_venue_seats`, `ot_events`, `ot_sessions`, `ot_price_categories`,
+/// `ot_category_areas` and `ot_session_seats` from the `venue`, `event` and `seatSession` streams.
+///
+/// Session seats are derived from venue seats and price categories, which is why all of these
+/// belong to one projector: its own earlier events are always applied before `SessionOpened`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogProjector;
+
+#[async_trait]
+impl Projector for CatalogProjector {
+    fn name(&self) -> &'static str {
+        "openticket_catalog"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn handles(&self) -> &'static [&'static str] {
+        &[
+            "VenueCreated",
+            "EventCreated",
+            "SessionOpened",
+            "SeatsLocked",
+            "SeatsReleased",
+            "SeatsHeldForOrder",
+            "SeatsSold",
+        ]
+    }
+
+    async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
+        for table in [
+            "ot_session_seats",
+            "ot_category_areas",
+            "ot_price_categories",
+            "ot_sessions",
+            "ot_events",
+            "ot_venue_seats",
+            "ot_venues",
+        ] {
+            let sql = format!("DELETE FROM {table}");
+            execute!(&mut *tx, sqlx::query(AssertSqlSafe(sql.as_str())))?;
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut ProjectionTx,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        match event.event_type.as_str() {
+            "VenueCreated" => venue_created(tx, event, parse(event)?).await,
+            "EventCreated" => event_created(tx, event, parse(event)?).await,
+            "SessionOpened" => session_opened(tx, parse(event)?).await,
+            "SeatsLocked" => {
+                let d: SeatsLocked = parse(event)?;
+                let change = SeatChange {
+                    status: seat_state::LOCKED,
+                    lock_id: Some(d.lock_id.to_string()),
+                    user_id: Some(d.user_id.to_string()),
+                    lock_expires_at: Some(d.expires_at),
+                    order_id: None,
+                    held_until: None,
+                    at: d.locked_at,
+                };
+                change_seats(tx, event, &d.seat_ids, &change).await
+            }
+            "SeatsReleased" => {
+                let d: SeatsReleased = parse(event)?;
+                let change = SeatChange {
+                    status: seat_state::AVAILABLE,
+                    lock_id: None,
+                    user_id: None,
+                    lock_expires_at: None,
+                    order_id: None,
+                    held_until: None,
+                    at: d.released_at,
+                };
+                change_seats(tx, event, &d.seat_ids, &change).await
+            }
+            "SeatsHeldForOrder" => {
+                let d: SeatsHeldForOrder = parse(event)?;
+                let change = SeatChange {
+                    status: seat_state::HELD_FOR_ORDER,
+                    lock_id: None,
+                    user_id: Some(d.user_id.to_string()),
+                    lock_expires_at: None,
+                    order_id: Some(d.order_id.to_string()),
+                    held_until: Some(d.held_until),
+                    at: d.held_at,
+                };
+                change_seats(tx, event, &d.seat_ids, &change).await
+            }
+            "SeatsSold" => {
+                let d: SeatsSold = parse(event)?;
+                let change = SeatChange {
+                    status: seat_state::SOLD,
+                    lock_id: None,
+                    user_id: Some(d.user_id.to_string()),
+                    lock_expires_at: None,
+                    order_id: Some(d.order_id.to_string()),
+                    held_until: None,
+                    at: d.sold_at,
+                };
+                change_seats(tx, event, &d.seat_ids, &change).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn venue_created(
+    tx: &mut ProjectionTx,
+    event: &RecordedEvent,
+    d: VenueCreated,
+) -> Result<(), ProjectionError> {
+    let venue_id = d.venue_id.to_string();
+    let seat_count: usize = d.areas.iter().map(|a| a.seats.len()).sum();
+    // The seat map is stored exactly as `GET /venues/{id}` returns it, so that reading a
+    // 15,000-seat venue is one row and one JSON parse, not 15,000 rows.
+    let seat_map = serde_json::to_string(&d.areas).map_err(|e| bad_event(event, e))?;
+    let inserted = execute!(
+        &mut *tx,
+        sqlx::query(
+            "INSERT INTO ot_venues (venue_id, seat_map_id, seat_map_version, name, country, city, \
+             street, postal_code, capacity, seat_count, area_count, status, seat_map, created_by, \
+             created_at) \
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, 'Active', $11, $12, $13) \
+             ON CONFLICT (venue_id) DO NOTHING",
+        )
+        .bind(&venue_id)
+        .bind(d.seat_map_id.to_string())
+        .bind(&d.name)
+        .bind(&d.address.country)
+        .bind(&d.address.city)
+        .bind(&d.address.street)
+        .bind(&d.address.postal_code)
+        .bind(d.capacity)
+        .bind(seat_count as i64)
+        .bind(d.areas.len() as i64)
+        .bind(&seat_map)
+        .bind(d.created_by.map(|u| u.to_string()))
+        .bind(d.created_at)
+    )?;
+    if inserted == 0 {
+        return Ok(()); // already projected
+    }
+
+    struct Row<'a> {
+        seat_id: &'a str,
+        area_id: &'a str,
+        area_name: &'a str,
+        order: i64,
+        row: &'a str,
+        number: i64,
+        x: f64,
+        y: f64,
+        seat_type: &'a str,
+    }
+    let mut rows = Vec::with_capacity(seat_count);
+    for area in &d.areas {
+        for seat in &area.seats {
+            rows.push(Row {
+                seat_id: &seat.seat_id,
+                area_id: &area.area_id,
+                area_name: &area.name,
+                order: rows.len() as i64,
+                row: &seat.row,
+                number: seat.number,
+                x: seat.x.as_f64().unwrap_or_default(),
+                y: seat.y.as_f64().unwrap_or_default(),
+                seat_type: &seat.seat_type,
+            });
+        }
+    }
+    // Multi-row inserts in chunks that stay under SQLite's bind-parameter limit: a 15,000-seat
+    // venue takes 5 statements.
+    let params = match tx {
+        ProjectionTx::Sqlite(_) => Params::Anonymous,
+        ProjectionTx::Postgres(_) => Params::Numbered,
+    };
+    for chunk in rows.chunks(MAX_BINDS / VENUE_SEAT_COLUMNS) {
+        let sql = format!(
+            "INSERT INTO ot_venue_seats (venue_id, seat_id, area_id, area_name, seat_order, \
+             row_label, seat_number, x, y, seat_type) VALUES {} \
+             ON CONFLICT (venue_id, seat_id) DO NOTHING",
+            value_rows(chunk.len(), VENUE_SEAT_COLUMNS, params)
+        );
+        execute!(&mut *tx, {
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for r in chunk {
+                q = q
+                    .bind(venue_id.as_str())
+                    .bind(r.seat_id)
+                    .bind(r.area_id)
+                    .bind(r.area_name)
+                    .bind(r.order)
+                    .bind(r.row)
+                    .bind(r.number)
+                    .bind(r.x)
+                    .bind(r.y)
+                    .bind(r.seat_type);
+            }
+            q
+        })?;
+    }
+    Ok(())
+}
+
+/// A session time as the organizer wrote it, and as a UTC instant.
+fn instant(
+    event: &RecordedEvent,
+    field: &str,
+    text: &str,
+) -> Result<DateTime<Utc>, ProjectionError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad_event(event, format!("{field} {text:?} is not RFC 3339: {e}")))
+}
+
+async fn event_created(
+    tx: &mut ProjectionTx,
+    event: &RecordedEvent,
+    d: EventCreated,
+) -> Result<(), ProjectionError> {
+    let event_id = d.event_id.to_string();
+    let venue_id = d.venue_id.to_string();
+
+    struct Times {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        sale_start: DateTime<Utc>,
+        sale_end: DateTime<Utc>,
+    }
+    let mut times = Vec::with_capacity(d.sessions.len());
+    for s in &d.sessions {
+        times.push(Times {
+            start: instant(event, "startTime", &s.start_time)?,
+            end: instant(event, "endTime", &s.end_time)?,
+            sale_start: instant(event, "saleStartTime", &s.sale_start_time)?,
+            sale_end: instant(event, "saleEndTime", &s.sale_end_time)?,
+        });
+    }
+    // Events without sessions sort by their creation.
+    let first_start = times.iter().map(|t| t.start).min().unwrap_or(d.created_at);
+    let last_end = times.iter().map(|t| t.end).max().unwrap_or(d.created_at);
+
+    // An event is priced in one currency (the domain checks it); the range is taken over the
+    // categories in the first category's currency.
+    let currency = d.price_categories.first().map(|c| c.price.currency.clone());
+    let amounts: Vec<Decimal> = d
+        .price_categories
+        .iter()
+        .filter(|c| Some(&c.price.currency) == currency.as_ref())
+        .map(|c| c.price.amount)
+        .collect();
+    let min_price = amounts.iter().min().map(|a| a.to_string());
+    let max_price = amounts.iter().max().map(|a| a.to_string());
+
+    let inserted = execute!(
+        &mut *tx,
+        sqlx::query(
+            "INSERT INTO ot_events (event_id, organizer_id, name, description, venue_id, venue_name, \
+             currency, min_price, max_price, session_count, first_start_at, last_end_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&event_id)
+        .bind(d.organizer_id.to_string())
+        .bind(&d.name)
+        .bind(d.description.as_deref())
+        .bind(&venue_id)
+        .bind(&d.venue_name)
+        .bind(currency.as_deref())
+        .bind(min_price.as_deref())
+        .bind(max_price.as_deref())
+        .bind(d.sessions.len() as i64)
+        .bind(first_start)
+        .bind(last_end)
+        .bind(d.created_at)
+    )?;
+    if inserted == 0 {
+        return Ok(()); // already projected
+    }
+
+    for (i, (s, t)) in d.sessions.iter().zip(&times).enumerate() {
+        execute!(
+            &mut *tx,
+            sqlx::query(
+                "INSERT INTO ot_sessions (session_id, event_id, venue_id, session_order, start_time, \
+                 end_time, sale_start_time, sale_end_time, start_at, end_at, sale_start_at, \
+                 sale_end_at, opened, opened_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL) \
+                 ON CONFLICT (session_id) DO NOTHING",
+            )
+            .bind(s.session_id.to_string())
+            .bind(&event_id)
+            .bind(&venue_id)
+            .bind(i as i64)
+            .bind(&s.start_time)
+            .bind(&s.end_time)
+            .bind(&s.sale_start_time)
+            .bind(&s.sale_end_time)
+            .bind(t.start)
+            .bind(t.end)
+            .bind(t.sale_start)
+            .bind(t.sale_end)
+            .bind(false)
+        )?;
+    }
+
+    for (i, c) in d.price_categories.iter().enumerate() {
+        let area_ids = serde_json::to_string(&c.area_ids).map_err(|e| bad_event(event, e))?;
+        execute!(
+            &mut *tx,
+            sqlx::query(
+                "INSERT INTO ot_price_categories (event_id, category_id, category_order, name, \
+                 area_ids, amount, currency) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (event_id, category_id) DO NOTHING",
+            )
+            .bind(&event_id)
+            .bind(&c.category_id)
+            .bind(i as i64)
+            .bind(&c.name)
+            .bind(&area_ids)
+            .bind(c.price.amount.to_string())
+            .bind(&c.price.currency)
+        )?;
+        for area_id in &c.area_ids {
+            // An area priced by two categories keeps the first (the domain refuses that anyway).
+            execute!(
+                &mut *tx,
+                sqlx::query(
+                    "INSERT INTO ot_category_areas (event_id, area_id, category_id) \
+                     VALUES ($1, $2, $3) ON CONFLICT (event_id, area_id) DO NOTHING",
+                )
+                .bind(&event_id)
+                .bind(area_id)
+                .bind(&c.category_id)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn session_opened(tx: &mut ProjectionTx, d: SessionOpened) -> Result<(), ProjectionError> {
+    let session_id = d.session_id.to_string();
+    execute!(
+        &mut *tx,
+        sqlx::query("UPDATE ot_sessions SET opened = $1, opened_at = $2 WHERE session_id = $3")
+            .bind(true)
+            .bind(d.opened_at)
+            .bind(&session_id)
+    )?;
+    // One row per venue seat, priced by its area's category, in a single statement whatever the
+    // venue's size.
+    execute!(
+        &mut *tx,
+        sqlx::query(
+            "INSERT INTO ot_session_seats (session_id, seat_id, event_id, area_id, seat_order, \
+             category_id, amount, currency, status, updated_at) \
+             SELECT $1, vs.seat_id, $2, vs.area_id, vs.seat_order, pc.category_id, pc.amount, \
+             pc.currency, 'Available', $3 \
+             FROM ot_venue_seats vs \
+             LEFT JOIN ot_category_areas ca ON ca.event_id = $2 AND ca.area_id = vs.area_id \
+             LEFT JOIN ot_price_categories pc \
+               ON pc.event_id = ca.event_id AND pc.category_id = ca.category_id \
+             WHERE vs.venue_id = $4 \
+             ON CONFLICT (session_id, seat_id) DO NOTHING",
+        )
+        .bind(&session_id)
+        .bind(d.event_id.to_string())
+        .bind(d.opened_at)
+        .bind(d.venue_id.to_string())
+    )?;
+    Ok(())
+}
+
+/// The new state of some seats of a session.
+struct SeatChange {
+    status: &'static str,
+    lock_id: Option<String>,
+    user_id: Option<String>,
+    lock_expires_at: Option<DateTime<Utc>>,
+    order_id: Option<String>,
+    held_until: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+}
+
+/// Set the state of `seat_ids` in the session of `event`'s stream. Every seat event states the
+/// seats' whole new state, so applying one twice changes nothing.
+async fn change_seats(
+    tx: &mut ProjectionTx,
+    event: &RecordedEvent,
+    seat_ids: &[String],
+    c: &SeatChange,
+) -> Result<(), ProjectionError> {
+    const FIXED: usize = 8;
+    let session_id = stream_uuid(event)?.to_string();
+    for chunk in seat_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE ot_session_seats SET status = $1, lock_id = $2, user_id = $3, \
+             lock_expires_at = $4, order_id = $5, held_until = $6, updated_at = $7 \
+             WHERE session_id = $8 AND seat_id IN ({})",
+            placeholders(FIXED + 1, chunk.len())
+        );
+        execute!(&mut *tx, {
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(c.status)
+                .bind(c.lock_id.as_deref())
+                .bind(c.user_id.as_deref())
+                .bind(c.lock_expires_at)
+                .bind(c.order_id.as_deref())
+                .bind(c.held_until)
+                .bind(c.at)
+                .bind(session_id.as_str());
+            for seat in chunk {
+                q = q.bind(seat.as_str());
+            }
+            q
+        })?;
+    }
+    Ok(())
+}
