@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::{AccessTokens, IdentityService};
 use tessera_application::payments::{PaymentGateway, TicketCodes};
+use tessera_application::ticketing::{TicketingService, TicketingSettings};
 use tessera_infrastructure::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
 };
@@ -23,6 +24,8 @@ pub struct Services {
     pub identity: IdentityService,
     /// Access-token verification (also inside `identity`; kept here for extractors).
     pub tokens: Arc<dyn AccessTokens>,
+    /// OpenTicket commands (seed 003), its deadlines and its fulfilment process manager.
+    pub ticketing: Arc<TicketingService>,
     /// OpenTicket read models (seed 003 §3–§7 queries).
     pub openticket_queries: OpenTicketQueries,
     /// Signs and checks the codes printed on OpenTicket tickets.
@@ -134,8 +137,19 @@ impl Services {
         if let Some(secret) = &stripe_webhook_secret {
             webhook_secrets.insert("stripe".to_owned(), secret.clone());
         }
+        let ticketing = Arc::new(TicketingService::new(
+            engine.events.clone(),
+            engine.clock.clone(),
+            gateways.clone(),
+            TicketingSettings {
+                lock_ttl: chrono::Duration::seconds(config.seat_lock_ttl_secs as i64),
+                order_ttl: chrono::Duration::seconds(config.order_ttl_secs as i64),
+                max_seats_per_lock: config.max_seats_per_lock,
+            },
+        ));
         Ok(Services {
             identity,
+            ticketing,
             tokens,
             openticket_queries: OpenTicketQueries::new(engine.read_models.clone()),
             ticket_codes,

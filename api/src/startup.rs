@@ -186,8 +186,8 @@ impl RunningServer {
         server: ServerConfig,
         extra_handlers: Vec<(String, Arc<dyn DeadlineHandler>)>,
     ) -> Result<Self, StartupError> {
+        let mut server = server;
         let engine = Arc::new(Engine::open(config).await?);
-        let services = Arc::new(Services::build(&engine, &server)?);
         let listener =
             TcpListener::bind(server.bind)
                 .await
@@ -199,10 +199,27 @@ impl RunningServer {
             addr: server.bind,
             source,
         })?;
+        if server.public_url.is_none() {
+            // Links to this server (the Mock payment page) use the port actually bound.
+            server.public_url = Some(format!("http://{addr}"));
+        }
+        let services = Arc::new(Services::build(&engine, &server)?);
         let shutdown = CancellationToken::new();
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
+        let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![Arc::new(
+            tessera_application::ticketing::Fulfilment(services.ticketing.clone()),
+        )];
+        let mut process_tasks = Arc::new(tessera_projections::ProcessManagerRunner::new(
+            engine.read_models.clone(),
+            engine.events.clone(),
+            managers,
+        ))
+        .spawn(shutdown.clone());
+        tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 
-        let scheduler = engine.scheduler(extra_handlers);
+        let mut handlers = tessera_application::ticketing::deadline_handlers(&services.ticketing);
+        handlers.extend(extra_handlers);
+        let scheduler = engine.scheduler(handlers);
         let clock = engine.clock.clone();
         let poll = Duration::from_millis(server.deadline_poll_ms.max(10));
         let token = shutdown.clone();

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod payments;
 pub mod process;
 pub mod subscription;
+pub mod ticketing;
 pub mod upcasting;
 
 pub use clock::{Clock, SystemClock};

@@ -7,8 +7,8 @@
 pub mod decider;
 pub mod identity;
 pub mod ids;
-pub mod openticket;
 pub mod testing;
+pub mod ticketing;
 
 pub use decider::{Decider, DomainEvent, EventDecodeError};
 pub use ids::UserId;

@@ -230,7 +230,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, OtError> {
         let missing = message
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next());
-        let parent = if path.is_empty() || path == "." {
+        let parent = if path.is_empty() || path == "." || path == "?" {
             None
         } else {
             Some(path)

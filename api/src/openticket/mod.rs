@@ -3,10 +3,12 @@
 //! docs/openticket.md records what the document left open.
 
 pub mod auth;
+pub mod commands;
 pub mod common;
 pub mod envelope;
 pub mod events;
 pub mod orders;
+pub mod payments;
 pub mod seats;
 pub mod tickets;
 pub mod venues;
@@ -23,4 +25,6 @@ pub fn router() -> Router<AppState> {
         .merge(seats::router())
         .merge(orders::router())
         .merge(tickets::router())
+        .merge(commands::router())
+        .merge(payments::router())
 }

@@ -1,0 +1,605 @@
+//! OpenTicket command routes (seed 003): everything that appends events. Each handler parses the
+//! body (400 naming the field), checks the caller's role, runs the command through
+//! [`TicketingService`], waits until the read models show the write (DESIGN.md §4), and answers in
+//! the document's shape (mostly the same view the matching GET serves).
+//!
+//! - `POST /v1/venues` (admin, §3.3) → 201 venue with seat map
+//! - `POST /v1/events` (organizer, §4.3) → 201 event with sessions and price categories
+//! - `POST /v1/sessions/{sessionId}/seats/lock` (§5.2) → 200 `{lockId, sessionId, seats, expiresAt,
+//!   ttlSeconds}`, or 409 `SEAT_UNAVAILABLE` with `unavailableSeats`
+//! - `DELETE /v1/sessions/{sessionId}/seats/lock` (§5.3) → 200 `{released}` (the caller's own only)
+//! - `POST /v1/orders` (§6.1) → 201 order with `payment.paymentUrl`
+//! - `DELETE /v1/orders/{orderId}` (§6.3) → 200 `{orderId, status: "Cancelled", cancelledAt}`
+//! - `POST /v1/tickets/{ticketId}/verify` (staff, §7.3) → 200 `{valid, ticketId, status, seat, usedAt}`
+
+use super::common::{Caller, caught_up, parse_id};
+use super::envelope::{OtError, OtJson, UnavailableSeat, ok};
+use crate::request::RequestId;
+use crate::startup::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{delete, post};
+use chrono::{DateTime, SecondsFormat};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::str::FromStr;
+use tessera_application::ticketing::{EventInput, NewSession, TicketingError, VenueInput};
+use tessera_domain::identity::Role;
+use tessera_domain::ticketing::event::PriceCategory;
+use tessera_domain::ticketing::order::PaymentOutcome as OrderPayment;
+use tessera_domain::ticketing::venue::{Address, Area, Seat};
+use tessera_domain::ticketing::{
+    AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
+};
+use tessera_infrastructure::payments::{PaymentNotice, PaymentOutcome};
+
+/// Largest `POST /v1/venues` body: a 100,000-seat map is about 10 MiB of JSON.
+const VENUE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/venues",
+            post(create_venue).layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT)),
+        )
+        .route("/v1/events", post(create_event))
+        .route(
+            "/v1/sessions/{session_id}/seats/lock",
+            post(lock_seats).delete(release_seats),
+        )
+        .route("/v1/orders", post(place_order))
+        .route("/v1/orders/{order_id}", delete(cancel_order))
+        .route("/v1/tickets/{ticket_id}/verify", post(verify_ticket))
+}
+
+impl From<TicketingError> for OtError {
+    fn from(e: TicketingError) -> Self {
+        match e {
+            TicketingError::NotFound { resource, id } => OtError::not_found(resource, id),
+            TicketingError::Invalid(f) => OtError::validation(f.field, f.reason),
+            TicketingError::SeatsUnavailable(seats) => OtError::SeatUnavailable(
+                seats
+                    .into_iter()
+                    .map(|s| UnavailableSeat {
+                        seat_id: s.seat_id.to_string(),
+                        reason: s.reason.message().to_owned(),
+                    })
+                    .collect(),
+            ),
+            TicketingError::SaleNotOpen {
+                sale_start_time,
+                sale_end_time,
+            } => OtError::Conflict {
+                message: "The session is not on sale".into(),
+                details: json!({ "saleStartTime": sale_start_time, "saleEndTime": sale_end_time }),
+            },
+            TicketingError::Conflict(message) => OtError::Conflict {
+                message,
+                details: json!({}),
+            },
+            TicketingError::AlreadyUsed { used_at } => OtError::Conflict {
+                message: "The ticket was already used".into(),
+                details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Secs, true) }),
+            },
+            TicketingError::WrongTicket => {
+                OtError::validation("qrCode", "the code belongs to another ticket")
+            }
+            TicketingError::Payment(p) => OtError::PaymentProvider(p.to_string()),
+            TicketingError::Unavailable(d) => OtError::Unavailable(d),
+            TicketingError::Corrupt(d) => OtError::Internal(d),
+        }
+    }
+}
+
+/// Record a provider's payment notice on its order (webhooks and the Mock page); 404 for an
+/// unknown order.
+pub async fn record_payment(
+    state: &AppState,
+    request_id: &RequestId,
+    notice: PaymentNotice,
+) -> Result<(), OtError> {
+    let outcome = match notice.outcome {
+        PaymentOutcome::Succeeded => OrderPayment::Succeeded,
+        PaymentOutcome::Failed { reason } => OrderPayment::Failed { reason },
+        PaymentOutcome::Ignored => return Ok(()),
+    };
+    let position = state
+        .services
+        .ticketing
+        .record_payment(
+            OrderId::from_uuid(notice.order_id),
+            notice.payment_id.map(PaymentId::from_uuid),
+            &notice.provider_event_id,
+            outcome,
+            &request_id.metadata(None),
+        )
+        .await?;
+    caught_up(state, position).await;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------ venues
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressBody {
+    country: String,
+    city: String,
+    #[serde(default)]
+    street: String,
+    #[serde(default)]
+    postal_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatBody {
+    seat_id: String,
+    row: String,
+    number: u32,
+    x: serde_json::Number,
+    y: serde_json::Number,
+    #[serde(rename = "type", default = "normal")]
+    seat_type: String,
+}
+
+fn normal() -> String {
+    "Normal".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AreaBody {
+    area_id: String,
+    name: String,
+    seats: Vec<SeatBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatMapBody {
+    areas: Vec<AreaBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateVenueBody {
+    name: String,
+    address: AddressBody,
+    capacity: u32,
+    seat_map: SeatMapBody,
+}
+
+fn code<T>(
+    field: String,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, OtError> {
+    parse(raw).map_err(|reason| OtError::validation(field, reason))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+async fn create_venue(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    OtJson(body): OtJson<CreateVenueBody>,
+) -> Result<Response, OtError> {
+    caller.require(Role::Admin)?;
+    let mut areas = Vec::with_capacity(body.seat_map.areas.len());
+    for (i, a) in body.seat_map.areas.into_iter().enumerate() {
+        let at = format!("seatMap.areas[{i}]");
+        let mut seats = Vec::with_capacity(a.seats.len());
+        for (j, s) in a.seats.into_iter().enumerate() {
+            seats.push(Seat {
+                seat_id: code(format!("{at}.seats[{j}].seatId"), &s.seat_id, SeatId::parse)?,
+                row: s.row,
+                number: s.number,
+                x: s.x,
+                y: s.y,
+                seat_type: s.seat_type,
+            });
+        }
+        areas.push(Area {
+            area_id: code(format!("{at}.areaId"), &a.area_id, AreaId::parse)?,
+            name: a.name,
+            seats,
+        });
+    }
+    let address = Address {
+        country: body.address.country,
+        city: body.address.city,
+        street: body.address.street,
+        postal_code: body.address.postal_code,
+    };
+    let (venue, position) = state
+        .services
+        .ticketing
+        .create_venue(
+            VenueInput {
+                name: body.name,
+                address,
+                capacity: body.capacity,
+                areas,
+            },
+            caller.user_id,
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await?;
+    caught_up(&state, position).await;
+    let view = state
+        .services
+        .openticket_queries
+        .venue(venue.venue_id.as_uuid())
+        .await?
+        .ok_or_else(|| OtError::Unavailable("the venue is not readable yet".into()))?;
+    Ok(ok(StatusCode::CREATED, view))
+}
+
+// ------------------------------------------------------------------------------------ events
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionBody {
+    start_time: String,
+    end_time: String,
+    sale_start_time: String,
+    sale_end_time: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoneyBody {
+    amount: Value,
+    currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CategoryBody {
+    category_id: String,
+    name: String,
+    area_ids: Vec<String>,
+    price: MoneyBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateEventBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    venue_id: String,
+    sessions: Vec<SessionBody>,
+    price_categories: Vec<CategoryBody>,
+}
+
+fn time(field: String, raw: &str) -> Result<DateTime<chrono::FixedOffset>, OtError> {
+    DateTime::parse_from_rfc3339(raw).map_err(|_| {
+        OtError::validation(
+            field,
+            "must be an RFC 3339 time with an offset, e.g. 2025-03-15T19:00:00+08:00",
+        )
+    })
+}
+
+/// Seed 003 money: `{"amount": <number or decimal string>, "currency": "TWD"}`, exact, within the
+/// currency's minor unit.
+fn money(at: &str, m: &MoneyBody) -> Result<Money, OtError> {
+    let currency = Currency::parse(&m.currency)
+        .map_err(|e| OtError::validation(format!("{at}.currency"), e.to_string()))?;
+    let text = match &m.amount {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(OtError::validation(
+                format!("{at}.amount"),
+                "must be a number",
+            ));
+        }
+    };
+    let amount = Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| OtError::validation(format!("{at}.amount"), "must be a decimal number"))?;
+    Money::new(amount, currency)
+        .map_err(|e| OtError::validation(format!("{at}.amount"), e.to_string()))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+async fn create_event(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    OtJson(body): OtJson<CreateEventBody>,
+) -> Result<Response, OtError> {
+    caller.require(Role::Organizer)?;
+    let venue_id: VenueId = parse_id("venueId", &body.venue_id)?;
+    let mut sessions = Vec::with_capacity(body.sessions.len());
+    for (i, s) in body.sessions.iter().enumerate() {
+        let at = format!("sessions[{i}]");
+        sessions.push(NewSession {
+            start_time: time(format!("{at}.startTime"), &s.start_time)?,
+            end_time: time(format!("{at}.endTime"), &s.end_time)?,
+            sale_start_time: time(format!("{at}.saleStartTime"), &s.sale_start_time)?,
+            sale_end_time: time(format!("{at}.saleEndTime"), &s.sale_end_time)?,
+        });
+    }
+    let mut categories = Vec::with_capacity(body.price_categories.len());
+    for (i, c) in body.price_categories.iter().enumerate() {
+        let at = format!("priceCategories[{i}]");
+        let mut area_ids = Vec::with_capacity(c.area_ids.len());
+        for (j, a) in c.area_ids.iter().enumerate() {
+            area_ids.push(code(format!("{at}.areaIds[{j}]"), a, AreaId::parse)?);
+        }
+        categories.push(PriceCategory {
+            category_id: code(
+                format!("{at}.categoryId"),
+                &c.category_id,
+                CategoryId::parse,
+            )?,
+            name: c.name.clone(),
+            area_ids,
+            price: money(&format!("{at}.price"), &c.price)?,
+        });
+    }
+    let created = state
+        .services
+        .ticketing
+        .create_event(
+            caller.user_id,
+            EventInput {
+                name: body.name,
+                description: body.description,
+                venue_id,
+                sessions,
+                price_categories: categories,
+            },
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await?;
+    caught_up(&state, created.position).await;
+    let view = state
+        .services
+        .openticket_queries
+        .event(created.event.event_id.as_uuid(), chrono::Utc::now())
+        .await?
+        .ok_or_else(|| OtError::Unavailable("the event is not readable yet".into()))?;
+    Ok(ok(StatusCode::CREATED, view))
+}
+
+// ------------------------------------------------------------------------------------- seats
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatIdsBody {
+    seat_ids: Vec<String>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
+async fn lock_seats(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    Path(session_id): Path<String>,
+    OtJson(body): OtJson<SeatIdsBody>,
+) -> Result<Response, OtError> {
+    let session: SessionId = parse_id("sessionId", &session_id)?;
+    let lock = state
+        .services
+        .ticketing
+        .lock_seats(
+            caller.user_id,
+            session,
+            &body.seat_ids,
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await
+        .map_err(|e| match e {
+            TicketingError::NotFound {
+                resource: "session",
+                ..
+            } => OtError::not_found("session", &session_id),
+            e => e.into(),
+        })?;
+    caught_up(&state, lock.position).await;
+    let seats: Vec<Value> = lock
+        .seat_ids
+        .iter()
+        .map(|s| json!({ "seatId": s, "status": "Locked" }))
+        .collect();
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "lockId": lock.lock_id,
+            "sessionId": session,
+            "seats": seats,
+            "expiresAt": lock.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "ttlSeconds": lock.ttl_seconds,
+        }),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
+async fn release_seats(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    Path(session_id): Path<String>,
+    OtJson(body): OtJson<SeatIdsBody>,
+) -> Result<Response, OtError> {
+    let session: SessionId = parse_id("sessionId", &session_id)?;
+    let (released, position) = state
+        .services
+        .ticketing
+        .release_seats(
+            caller.user_id,
+            session,
+            &body.seat_ids,
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await
+        .map_err(|e| match e {
+            TicketingError::NotFound {
+                resource: "session",
+                ..
+            } => OtError::not_found("session", &session_id),
+            e => e.into(),
+        })?;
+    caught_up(&state, position).await;
+    Ok(ok(StatusCode::OK, json!({ "released": released })))
+}
+
+// ------------------------------------------------------------------------------------ orders
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlaceOrderBody {
+    session_id: String,
+    seat_ids: Vec<String>,
+    payment_provider: String,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+async fn place_order(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    OtJson(body): OtJson<PlaceOrderBody>,
+) -> Result<Response, OtError> {
+    let session: SessionId = parse_id("sessionId", &body.session_id)?;
+    let ticketing = &state.services.ticketing;
+    let provider = ticketing
+        .providers()
+        .into_iter()
+        .find(|p| p.eq_ignore_ascii_case(body.payment_provider.trim()))
+        .ok_or_else(|| {
+            OtError::validation(
+                "paymentProvider",
+                format!("must be one of {}", ticketing.providers().join(", ")),
+            )
+        })?;
+    let (order, position) = ticketing
+        .place_order(
+            caller.user_id,
+            session,
+            &body.seat_ids,
+            &provider,
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await
+        .map_err(|e| match e {
+            TicketingError::NotFound {
+                resource: "session",
+                ..
+            } => OtError::not_found("session", &body.session_id),
+            e => e.into(),
+        })?;
+    caught_up(&state, position).await;
+    let order_id = order
+        .data
+        .as_ref()
+        .map(|d| d.order_id.as_uuid())
+        .ok_or_else(|| OtError::Internal("order without data".into()))?;
+    let view = state
+        .services
+        .openticket_queries
+        .order(order_id)
+        .await?
+        .ok_or_else(|| OtError::Unavailable("the order is not readable yet".into()))?;
+    Ok(ok(StatusCode::CREATED, view))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    Path(order_id): Path<String>,
+) -> Result<Response, OtError> {
+    let id: OrderId = parse_id("orderId", &order_id)?;
+    let (order, position) = state
+        .services
+        .ticketing
+        .cancel_order(
+            caller.user_id,
+            caller.is_admin(),
+            id,
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await
+        .map_err(|e| match e {
+            TicketingError::NotFound { .. } => OtError::not_found("order", &order_id),
+            e => e.into(),
+        })?;
+    caught_up(&state, position).await;
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "orderId": id,
+            "status": "Cancelled",
+            "cancelledAt": order.cancelled_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        }),
+    ))
+}
+
+// ----------------------------------------------------------------------------------- tickets
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifyBody {
+    qr_code: String,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
+async fn verify_ticket(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    caller: Caller,
+    Path(ticket_id): Path<String>,
+    OtJson(body): OtJson<VerifyBody>,
+) -> Result<Response, OtError> {
+    caller.require(Role::Staff)?;
+    let id: TicketId = parse_id("ticketId", &ticket_id)?;
+    let code_id = state
+        .services
+        .ticket_codes
+        .verify(body.qr_code.trim())
+        .map_err(|e| OtError::validation("qrCode", e.to_string()))?;
+    let (_, position) = state
+        .services
+        .ticketing
+        .use_ticket(
+            caller.user_id,
+            id,
+            TicketId::from_uuid(code_id),
+            &request_id.metadata(Some(caller.user_id.to_string())),
+        )
+        .await?;
+    caught_up(&state, position).await;
+    let ticket = state
+        .services
+        .openticket_queries
+        .ticket(id.as_uuid())
+        .await?
+        .ok_or_else(|| OtError::not_found("ticket", &ticket_id))?;
+    let seat = serde_json::to_value(&ticket.seat).unwrap_or(Value::Null);
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "valid": true,
+            "ticketId": id,
+            "status": ticket.status,
+            "seat": {
+                "seatId": seat["seatId"],
+                "area": seat["areaName"],
+                "row": seat["row"],
+                "number": seat["number"],
+            },
+            "usedAt": ticket.used_at,
+        }),
+    ))
+}

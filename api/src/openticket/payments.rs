@@ -1,0 +1,244 @@
+//! Payments (seed 003 §6.1 `payment`, §10): the provider webhooks and the Mock provider's page.
+//!
+//! - `POST /v1/webhooks/payment/{provider}` (`mock` or `stripe`): the raw body must carry a valid
+//!   `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the body>` (§10.1), or for `stripe` Stripe's
+//!   own `Stripe-Signature: t=…,v1=…` (300 s tolerance). A missing or bad signature is 401 and
+//!   changes nothing; a malformed payload 400 naming the field; an unknown order 404; event types
+//!   that change nothing are acknowledged with 200. Duplicates are harmless: the order aggregate
+//!   deduplicates on the provider's event id and payment states only move forward.
+//! - `GET /v1/mock-payment/{paymentId}`: an HTML page with the amount and Confirm / Decline buttons;
+//!   `POST /v1/mock-payment/{paymentId}/confirm` and `…/decline` record the outcome (200 JSON, or a
+//!   303 back to the page for a browser form post).
+
+use super::common::parse_id;
+use super::envelope::{OtError, ok};
+use crate::request::RequestId;
+use crate::startup::AppState;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde_json::json;
+use tessera_infrastructure::payments::{
+    MockWebhookEvent, ParseError, PaymentNotice, PaymentOutcome, STRIPE_DEFAULT_TOLERANCE,
+    StripeEvent, verify_stripe_signature, verify_webhook_signature,
+};
+use tessera_projections::openticket::OrderDetail;
+use uuid::Uuid;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/webhooks/payment/{provider}", post(webhook))
+        .route("/v1/mock-payment/{payment_id}", get(mock_page))
+        .route("/v1/mock-payment/{payment_id}/confirm", post(mock_confirm))
+        .route("/v1/mock-payment/{payment_id}/decline", post(mock_decline))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Check the delivery's signature for `provider` (lower-case path segment).
+fn verify(
+    state: &AppState,
+    provider: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OtError> {
+    let unauthorized =
+        |e: &dyn std::fmt::Display| OtError::Unauthorized(format!("webhook signature: {e}"));
+    if provider == "stripe"
+        && let Some(stripe_sig) = header_str(headers, "stripe-signature")
+    {
+        let secret = state
+            .services
+            .stripe_webhook_secret
+            .as_deref()
+            .ok_or_else(|| unauthorized(&"no Stripe webhook secret is configured"))?;
+        return verify_stripe_signature(
+            Some(stripe_sig),
+            body,
+            secret,
+            Utc::now(),
+            STRIPE_DEFAULT_TOLERANCE,
+        )
+        .map_err(|e| unauthorized(&e));
+    }
+    let secret = state
+        .services
+        .webhook_secrets
+        .get(provider)
+        .ok_or_else(|| unauthorized(&"no webhook secret is configured for this provider"))?;
+    verify_webhook_signature(
+        header_str(headers, "x-webhook-signature"),
+        body,
+        secret.as_bytes(),
+    )
+    .map_err(|e| unauthorized(&e))
+}
+
+fn parse_error(e: ParseError) -> OtError {
+    match e {
+        ParseError::MissingField(field) => OtError::validation(field, "is required"),
+        ParseError::InvalidField { field, reason } => OtError::validation(field, reason),
+        other => OtError::validation("body", other.to_string()),
+    }
+}
+
+/// §10.1 `POST /v1/webhooks/payment/{provider}` → 200 `{received: true}`.
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+async fn webhook(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OtError> {
+    let provider = provider.to_ascii_lowercase();
+    if provider != "mock" && provider != "stripe" {
+        return Err(OtError::not_found("payment provider", provider));
+    }
+    verify(&state, &provider, &headers, &body)?;
+    let parsed = if provider == "stripe" {
+        StripeEvent::parse(&body).map(|e| e.notice())
+    } else {
+        MockWebhookEvent::parse(&body).map(|e| e.notice())
+    };
+    let notice = match parsed {
+        Ok(notice) => notice,
+        Err(ParseError::UnhandledEventType(t)) => {
+            tracing::info!(event_type = %t, "webhook event type ignored");
+            return Ok(ok(
+                StatusCode::OK,
+                json!({ "received": true, "ignored": true }),
+            ));
+        }
+        Err(e) => return Err(parse_error(e)),
+    };
+    record(&state, &request_id, notice).await?;
+    Ok(ok(StatusCode::OK, json!({ "received": true })))
+}
+
+/// Apply a payment notice to its order (unless it changes nothing).
+async fn record(
+    state: &AppState,
+    request_id: &RequestId,
+    notice: PaymentNotice,
+) -> Result<(), OtError> {
+    if notice.outcome == PaymentOutcome::Ignored {
+        return Ok(());
+    }
+    super::commands::record_payment(state, request_id, notice).await
+}
+
+/// The order a Mock payment belongs to (read model; the page is opened after the order exists).
+async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderDetail, OtError> {
+    let payment_id: Uuid = parse_id("paymentId", raw_payment_id)?;
+    state
+        .services
+        .openticket_queries
+        .order_by_payment(payment_id)
+        .await?
+        .filter(|o| o.payment.provider == "Mock")
+        .ok_or_else(|| OtError::not_found("payment", raw_payment_id))
+}
+
+/// The Mock provider's payment page.
+#[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
+async fn mock_page(
+    State(state): State<AppState>,
+    Path(payment_id): Path<String>,
+) -> Result<Response, OtError> {
+    let order = mock_order(&state, &payment_id).await?;
+    let amount = serde_json::to_value(&order.total_amount)
+        .map(|m| format!("{} {}", m["amount"], order.total_amount.currency))
+        .unwrap_or_default();
+    let seats: Vec<String> = order.items.iter().map(|i| escape(&i.seat_id)).collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Mock payment</title></head>\
+         <body><h1>Mock payment</h1><p>Order {order_id}: seats {seats}</p>\
+         <p>Amount due: <strong>{amount}</strong></p><p>Status: {status}</p>\
+         <form method=\"post\" action=\"/v1/mock-payment/{payment}/confirm\"><button>Confirm payment</button></form>\
+         <form method=\"post\" action=\"/v1/mock-payment/{payment}/decline\"><button>Decline</button></form>\
+         </body></html>",
+        order_id = order.order_id,
+        seats = seats.join(", "),
+        amount = escape(&amount),
+        status = escape(order.payment.status.as_str()),
+        payment = escape(&payment_id),
+    );
+    Ok(Html(page).into_response())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn mock_outcome(
+    state: &AppState,
+    request_id: &RequestId,
+    headers: &HeaderMap,
+    raw_payment_id: &str,
+    outcome: PaymentOutcome,
+) -> Result<Response, OtError> {
+    let order = mock_order(state, raw_payment_id).await?;
+    let verb = if outcome == PaymentOutcome::Succeeded {
+        "confirm"
+    } else {
+        "decline"
+    };
+    let notice = PaymentNotice {
+        provider_event_id: format!("mock-{raw_payment_id}-{verb}"),
+        order_id: order.order_id,
+        payment_id: Some(order.payment.payment_id),
+        outcome,
+    };
+    record(state, request_id, notice).await?;
+    let from_form = header_str(headers, "content-type")
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if from_form {
+        let back = format!("/v1/mock-payment/{raw_payment_id}");
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response());
+    }
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "paymentId": order.payment.payment_id, "orderId": order.order_id, "result": verb }),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
+async fn mock_confirm(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    headers: HeaderMap,
+    Path(payment_id): Path<String>,
+) -> Result<Response, OtError> {
+    mock_outcome(
+        &state,
+        &request_id,
+        &headers,
+        &payment_id,
+        PaymentOutcome::Succeeded,
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
+async fn mock_decline(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    headers: HeaderMap,
+    Path(payment_id): Path<String>,
+) -> Result<Response, OtError> {
+    let outcome = PaymentOutcome::Failed {
+        reason: "declined on the Mock payment page".into(),
+    };
+    mock_outcome(&state, &request_id, &headers, &payment_id, outcome).await
+}

@@ -1,1 +1,0 @@
-//! OpenTicket aggregates (placeholder; being written).

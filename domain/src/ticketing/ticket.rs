@@ -1,0 +1,236 @@
+//! Ticket (seed 003 §7): one per sold seat, issued by the fulfilment process manager, used once at
+//! the gate.
+
+use super::{AreaId, EventId, Money, OrderId, SeatId, SessionId, TicketId};
+use crate::{Decider, DomainEvent, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Commands of a ticket.
+#[derive(Debug, Clone)]
+pub enum TicketCommand {
+    /// Issue it (a second issue is a no-op).
+    Issue {
+        /// Id ([`TicketId::for_seat`]).
+        ticket_id: TicketId,
+        /// Order.
+        order_id: OrderId,
+        /// Holder.
+        user_id: UserId,
+        /// Event.
+        event_id: EventId,
+        /// Session.
+        session_id: SessionId,
+        /// Seat.
+        seat_id: SeatId,
+        /// Area.
+        area_id: AreaId,
+        /// Price paid.
+        price: Money,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// Scan at the gate with the code's ticket id (already signature-checked).
+    Use {
+        /// The ticket the presented code names.
+        code_ticket_id: TicketId,
+        /// Staff member.
+        staff_id: UserId,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+}
+
+/// Events of `ticket-{ticketId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
+pub enum TicketEvent {
+    /// Issued.
+    TicketIssued {
+        /// Id.
+        ticket_id: TicketId,
+        /// Order.
+        order_id: OrderId,
+        /// Holder.
+        user_id: UserId,
+        /// Event.
+        event_id: EventId,
+        /// Session.
+        session_id: SessionId,
+        /// Seat.
+        seat_id: SeatId,
+        /// Area.
+        area_id: AreaId,
+        /// Price.
+        price: Money,
+        /// When.
+        issued_at: DateTime<Utc>,
+    },
+    /// Used at the gate.
+    TicketUsed {
+        /// Staff member.
+        verified_by: UserId,
+        /// When.
+        used_at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for TicketEvent {}
+
+/// Why a ticket command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TicketError {
+    /// No such ticket.
+    #[error("the ticket does not exist")]
+    NotFound,
+    /// The code belongs to another ticket.
+    #[error("the code belongs to another ticket")]
+    WrongTicket,
+    /// Used before.
+    #[error("the ticket was already used at {used_at}")]
+    AlreadyUsed {
+        /// The first scan.
+        used_at: DateTime<Utc>,
+    },
+}
+
+/// The ticket aggregate.
+#[derive(Debug, Clone, Default)]
+pub struct Ticket {
+    /// Id once issued.
+    pub ticket_id: Option<TicketId>,
+    /// Holder.
+    pub user_id: Option<UserId>,
+    /// Seat.
+    pub seat_id: Option<SeatId>,
+    /// First scan.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+impl Decider for Ticket {
+    const CATEGORY: &'static str = "ticket";
+    type Command = TicketCommand;
+    type Event = TicketEvent;
+    type Error = TicketError;
+
+    fn decide(&self, command: &TicketCommand) -> Result<Vec<TicketEvent>, TicketError> {
+        match command {
+            TicketCommand::Issue {
+                ticket_id,
+                order_id,
+                user_id,
+                event_id,
+                session_id,
+                seat_id,
+                area_id,
+                price,
+                now,
+            } => {
+                if self.ticket_id.is_some() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![TicketEvent::TicketIssued {
+                    ticket_id: *ticket_id,
+                    order_id: *order_id,
+                    user_id: *user_id,
+                    event_id: *event_id,
+                    session_id: *session_id,
+                    seat_id: seat_id.clone(),
+                    area_id: area_id.clone(),
+                    price: *price,
+                    issued_at: *now,
+                }])
+            }
+            TicketCommand::Use {
+                code_ticket_id,
+                staff_id,
+                now,
+            } => {
+                let id = self.ticket_id.ok_or(TicketError::NotFound)?;
+                if id != *code_ticket_id {
+                    return Err(TicketError::WrongTicket);
+                }
+                if let Some(used_at) = self.used_at {
+                    return Err(TicketError::AlreadyUsed { used_at });
+                }
+                Ok(vec![TicketEvent::TicketUsed {
+                    verified_by: *staff_id,
+                    used_at: *now,
+                }])
+            }
+        }
+    }
+
+    fn evolve(mut self, event: &TicketEvent) -> Self {
+        match event {
+            TicketEvent::TicketIssued {
+                ticket_id,
+                user_id,
+                seat_id,
+                ..
+            } => {
+                self.ticket_id = Some(*ticket_id);
+                self.user_id = Some(*user_id);
+                self.seat_id = Some(seat_id.clone());
+            }
+            TicketEvent::TicketUsed { used_at, .. } => self.used_at = Some(*used_at),
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::given;
+    use crate::ticketing::Currency;
+
+    fn id<T: From<uuid::Uuid>>(n: u128) -> T {
+        T::from(uuid::Uuid::from_u128(n))
+    }
+    fn issued() -> TicketEvent {
+        TicketEvent::TicketIssued {
+            ticket_id: id(1),
+            order_id: id(2),
+            user_id: id(3),
+            event_id: id(4),
+            session_id: id(5),
+            seat_id: SeatId::parse("A-001").unwrap(),
+            area_id: AreaId::parse("A").unwrap(),
+            price: Money::zero(Currency::parse("TWD").unwrap()),
+            issued_at: DateTime::UNIX_EPOCH,
+        }
+    }
+    fn scan(code: u128) -> TicketCommand {
+        TicketCommand::Use {
+            code_ticket_id: id(code),
+            staff_id: id(9),
+            now: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn used_once_with_its_own_code() {
+        given::<Ticket>([issued()])
+            .when(scan(2))
+            .then_err(TicketError::WrongTicket);
+        given::<Ticket>([])
+            .when(scan(1))
+            .then_err(TicketError::NotFound);
+        given::<Ticket>([issued()])
+            .when(scan(1))
+            .then([TicketEvent::TicketUsed {
+                verified_by: id(9),
+                used_at: DateTime::UNIX_EPOCH,
+            }]);
+        let used = TicketEvent::TicketUsed {
+            verified_by: id(9),
+            used_at: DateTime::UNIX_EPOCH,
+        };
+        given::<Ticket>([issued(), used])
+            .when(scan(1))
+            .then_err(TicketError::AlreadyUsed {
+                used_at: DateTime::UNIX_EPOCH,
+            });
+    }
+}
