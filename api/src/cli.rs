@@ -260,14 +260,22 @@ async fn users(
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let user = identity.create_admin(&email, password).await?;
-            println!("admin {} ({})", user.email, user.user_id);
+            println!(
+                "admin {} ({})",
+                user.email.as_ref().map_or("-", |e| e.as_str()),
+                user.user_id
+            );
         }
         UsersCommand::GrantRole { email, role } => {
             let role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = identity.user_by_email(&email).await?;
             let user = identity.grant_role(None, user.user_id, role).await?;
             let roles: Vec<String> = user.roles.iter().map(ToString::to_string).collect();
-            println!("{} now has roles {}", user.email, roles.join(", "));
+            println!(
+                "{} now has roles {}",
+                user.email.as_ref().map_or("-", |e| e.as_str()),
+                roles.join(", ")
+            );
         }
     }
     Ok(Outcome::Success)

@@ -131,6 +131,146 @@ pub struct ServerConfig {
     /// `X-Webhook-Signature` on the Stripe webhook route.
     #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET")]
     pub stripe_webhook_secret: Option<Secret>,
+
+    /// The meeting-ticket system's settings (seed 000).
+    #[command(flatten)]
+    pub meeting: MeetingConfig,
+}
+
+/// Settings of the meeting-ticket system (seed 000): order expiry, SMS codes and gateway, the
+/// WeChat app and WeChat Pay. docs/meeting-tickets.md explains each.
+#[derive(Debug, Clone, Args)]
+pub struct MeetingConfig {
+    /// How long an unpaid meeting order holds its stock, in seconds.
+    #[arg(long, env = "TESSERA_MEETING_ORDER_TTL_SECS", default_value_t = 900)]
+    pub meeting_order_ttl_secs: u64,
+
+    /// Offer the `mock` payment method (development; ids `mock_…` count as paid).
+    #[arg(long, env = "TESSERA_MEETING_MOCK_PAYMENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub mock_payments: bool,
+
+    /// HMAC key for stored SMS codes (≥ 32 bytes; random per run when unset).
+    #[arg(long, env = "TESSERA_SMS_CODE_SECRET")]
+    pub sms_code_secret: Option<Secret>,
+
+    /// How long an SMS code is valid, in seconds.
+    #[arg(long, env = "TESSERA_SMS_CODE_TTL_SECS", default_value_t = 300)]
+    pub sms_code_ttl_secs: u64,
+
+    /// Minimum time between two SMS codes for one phone, in seconds.
+    #[arg(long, env = "TESSERA_SMS_COOLDOWN_SECS", default_value_t = 60)]
+    pub sms_cooldown_secs: u64,
+
+    /// Wrong attempts allowed per SMS code.
+    #[arg(long, env = "TESSERA_SMS_MAX_ATTEMPTS", default_value_t = 5)]
+    pub sms_max_attempts: u32,
+
+    /// Tencent Cloud SMS `SecretId`; without it codes go to the log (console sender).
+    #[arg(long, env = "TESSERA_TENCENT_SMS_SECRET_ID")]
+    pub tencent_sms_secret_id: Option<String>,
+
+    /// Tencent Cloud SMS `SecretKey`.
+    #[arg(long, env = "TESSERA_TENCENT_SMS_SECRET_KEY")]
+    pub tencent_sms_secret_key: Option<Secret>,
+
+    /// Tencent Cloud SMS application id (`SmsSdkAppId`).
+    #[arg(long, env = "TESSERA_TENCENT_SMS_SDK_APP_ID", default_value = "")]
+    pub tencent_sms_sdk_app_id: String,
+
+    /// Approved SMS signature (`SignName`).
+    #[arg(long, env = "TESSERA_TENCENT_SMS_SIGN_NAME", default_value = "")]
+    pub tencent_sms_sign_name: String,
+
+    /// Approved template id (`TemplateId`) with parameters {1} code and {2} minutes.
+    #[arg(long, env = "TESSERA_TENCENT_SMS_TEMPLATE_ID", default_value = "")]
+    pub tencent_sms_template_id: String,
+
+    /// Tencent Cloud SMS endpoint (tests point it at a local server).
+    #[arg(
+        long,
+        env = "TESSERA_TENCENT_SMS_ENDPOINT",
+        default_value = "https://sms.tencentcloudapi.com"
+    )]
+    pub tencent_sms_endpoint: String,
+
+    /// WeChat app id; without it WeChat tokens are checked by the development verifier, which
+    /// accepts exactly `dev:{wechatId}`.
+    #[arg(long, env = "TESSERA_WECHAT_APP_ID")]
+    pub wechat_app_id: Option<String>,
+
+    /// WeChat app secret.
+    #[arg(long, env = "TESSERA_WECHAT_APP_SECRET")]
+    pub wechat_app_secret: Option<Secret>,
+
+    /// WeChat API base URL (tests point it at a local server).
+    #[arg(
+        long,
+        env = "TESSERA_WECHAT_API_BASE",
+        default_value = "https://api.weixin.qq.com"
+    )]
+    pub wechat_api_base: String,
+
+    /// WeChat Pay merchant id (`mchid`); without it WeChat Pay is not offered.
+    #[arg(long, env = "TESSERA_WECHATPAY_MCH_ID")]
+    pub wechatpay_mch_id: Option<String>,
+
+    /// Serial number of the merchant API certificate.
+    #[arg(long, env = "TESSERA_WECHATPAY_SERIAL_NO", default_value = "")]
+    pub wechatpay_serial_no: String,
+
+    /// File holding the merchant private key (PKCS#8 PEM).
+    #[arg(long, env = "TESSERA_WECHATPAY_PRIVATE_KEY_FILE")]
+    pub wechatpay_private_key_file: Option<std::path::PathBuf>,
+
+    /// The APIv3 key (32 bytes).
+    #[arg(long, env = "TESSERA_WECHATPAY_API_V3_KEY")]
+    pub wechatpay_api_v3_key: Option<Secret>,
+
+    /// WeChat Pay platform keys: `serial=path,serial=path` (certificate or `PUB_KEY_ID_…` public
+    /// key PEM files).
+    #[arg(long, env = "TESSERA_WECHATPAY_PLATFORM_KEYS", default_value = "")]
+    pub wechatpay_platform_keys: String,
+
+    /// WeChat Pay API base URL (tests point it at a local server).
+    #[arg(
+        long,
+        env = "TESSERA_WECHATPAY_API_BASE",
+        default_value = "https://api.mch.weixin.qq.com"
+    )]
+    pub wechatpay_api_base: String,
+
+    /// The notification URL given to WeChat Pay; `{public URL}/wechatpay/notify` by default.
+    #[arg(long, env = "TESSERA_WECHATPAY_NOTIFY_URL")]
+    pub wechatpay_notify_url: Option<String>,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        Self {
+            meeting_order_ttl_secs: 900,
+            mock_payments: true,
+            sms_code_secret: None,
+            sms_code_ttl_secs: 300,
+            sms_cooldown_secs: 60,
+            sms_max_attempts: 5,
+            tencent_sms_secret_id: None,
+            tencent_sms_secret_key: None,
+            tencent_sms_sdk_app_id: String::new(),
+            tencent_sms_sign_name: String::new(),
+            tencent_sms_template_id: String::new(),
+            tencent_sms_endpoint: "https://sms.tencentcloudapi.com".to_owned(),
+            wechat_app_id: None,
+            wechat_app_secret: None,
+            wechat_api_base: "https://api.weixin.qq.com".to_owned(),
+            wechatpay_mch_id: None,
+            wechatpay_serial_no: String::new(),
+            wechatpay_private_key_file: None,
+            wechatpay_api_v3_key: None,
+            wechatpay_platform_keys: String::new(),
+            wechatpay_api_base: "https://api.mch.weixin.qq.com".to_owned(),
+            wechatpay_notify_url: None,
+        }
+    }
 }
 
 /// A secret setting: usable as a string, but never printed by `Debug` or `Display`.
@@ -181,6 +321,7 @@ impl Default for ServerConfig {
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
+            meeting: MeetingConfig::default(),
         }
     }
 }

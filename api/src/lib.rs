@@ -5,6 +5,8 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod meeting;
+pub mod openapi;
 pub mod openticket;
 pub mod panic;
 pub mod request;

@@ -1,20 +1,34 @@
 //! The application services every route shares, built once at start from the engine and the
 //! server settings: identity (users, tokens) now; each API document adds its own.
 
-use crate::config::ServerConfig;
+use crate::config::{MeetingConfig, ServerConfig};
 use crate::startup::Engine;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::{AccessTokens, IdentityService};
+use tessera_application::meeting::{MeetingService, MeetingSettings};
 use tessera_application::payments::{PaymentGateway, TicketCodes};
+use tessera_application::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
 use tessera_application::ticketing::{TicketingService, TicketingSettings};
+use tessera_application::wechat::{SmsSender, WechatAuth, WechatPay};
+use tessera_infrastructure::auth::HmacSignInCodes;
 use tessera_infrastructure::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
 };
 use tessera_infrastructure::payments::{
     MockGateway, StripeConfig, StripeConfigError, StripeGateway, StripeSecretKey,
 };
+use tessera_infrastructure::sms::{
+    ConsoleSmsSender, TencentSecretKey, TencentSmsConfig, TencentSmsConfigError, TencentSmsSender,
+};
 use tessera_infrastructure::ticket_codes::{HmacTicketCodes, TicketKeyError};
+use tessera_infrastructure::wechat_api::{
+    DevWechatAuth, WechatApiClient, WechatApiConfig, WechatApiConfigError, WechatAppSecret,
+};
+use tessera_infrastructure::wechatpay::{
+    WechatPayClient, WechatPayConfig, WechatPayConfigError, WechatPaySecret,
+};
+use tessera_projections::meeting::MeetingQueries;
 use tessera_projections::openticket::OpenTicketQueries;
 
 /// Services shared by the routes of all documents.
@@ -38,6 +52,16 @@ pub struct Services {
     pub stripe_webhook_secret: Option<String>,
     /// Where clients reach this server (no trailing slash).
     pub public_url: String,
+    /// Seed 000 sign-in: SMS codes, WeChat tokens, phone users, their access tokens.
+    pub phone_signin: PhoneSignIn,
+    /// Seed 000 commands: meetings, orders, payments, tickets.
+    pub meetings: Arc<MeetingService>,
+    /// Seed 000 read models.
+    pub meeting_queries: MeetingQueries,
+    /// WeChat Pay, when configured (verifies notifications).
+    pub wechat_pay: Option<Arc<dyn WechatPay>>,
+    /// The console SMS sender, when no SMS gateway is configured (its last code per phone).
+    pub console_sms: Option<ConsoleSmsSender>,
 }
 
 /// Why the services could not be built from the settings.
@@ -52,6 +76,115 @@ pub enum ServicesError {
     /// The Stripe settings are unusable.
     #[error("Stripe settings: {0}")]
     Stripe(#[from] StripeConfigError),
+    /// The Tencent Cloud SMS settings are unusable.
+    #[error("Tencent Cloud SMS settings: {0}")]
+    Sms(#[from] TencentSmsConfigError),
+    /// The WeChat app settings are unusable.
+    #[error("WeChat settings: {0}")]
+    Wechat(#[from] WechatApiConfigError),
+    /// The WeChat Pay settings are unusable.
+    #[error("WeChat Pay settings: {0}")]
+    WechatPay(#[from] WechatPayConfigError),
+    /// A key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn read_key(path: &std::path::Path) -> Result<String, ServicesError> {
+    std::fs::read_to_string(path).map_err(|source| ServicesError::KeyFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The SMS gateway: Tencent Cloud SMS when its `SecretId` is set, else the console sender (also
+/// returned, so tests and tools can read the codes it sent).
+fn sms_sender(
+    m: &MeetingConfig,
+) -> Result<(Arc<dyn SmsSender>, Option<ConsoleSmsSender>), ServicesError> {
+    match (&m.tencent_sms_secret_id, &m.tencent_sms_secret_key) {
+        (Some(id), Some(key)) => {
+            let mut c = TencentSmsConfig::new(
+                id.clone(),
+                TencentSecretKey::new(key.expose()),
+                m.tencent_sms_sdk_app_id.clone(),
+                m.tencent_sms_sign_name.clone(),
+                m.tencent_sms_template_id.clone(),
+            );
+            c.endpoint = m.tencent_sms_endpoint.clone();
+            Ok((Arc::new(TencentSmsSender::new(c)?), None))
+        }
+        _ => {
+            tracing::warn!("no SMS gateway configured: sign-in codes are written to the log");
+            let console = ConsoleSmsSender::new();
+            Ok((Arc::new(console.clone()), Some(console)))
+        }
+    }
+}
+
+/// The WeChat API: the real one when an app id is set, else the development verifier.
+fn wechat_auth(m: &MeetingConfig) -> Result<Arc<dyn WechatAuth>, ServicesError> {
+    match (&m.wechat_app_id, &m.wechat_app_secret) {
+        (Some(app), Some(secret)) => {
+            let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::new(secret.expose()));
+            c.base_url = m.wechat_api_base.clone();
+            Ok(Arc::new(WechatApiClient::new(c)?))
+        }
+        _ => {
+            tracing::warn!(
+                "no WeChat app configured: WeChat tokens are checked by the development verifier (dev:{{wechatId}})"
+            );
+            Ok(Arc::new(DevWechatAuth))
+        }
+    }
+}
+
+/// A WeChat Pay client and its merchant id.
+type WechatPayWithPayee = (Arc<dyn WechatPay>, String);
+
+/// WeChat Pay with its merchant id, when a merchant id is set.
+fn wechat_pay(
+    m: &MeetingConfig,
+    public_url: &str,
+) -> Result<Option<WechatPayWithPayee>, ServicesError> {
+    let Some(mch_id) = &m.wechatpay_mch_id else {
+        return Ok(None);
+    };
+    let key = match &m.wechatpay_private_key_file {
+        Some(p) => read_key(p)?,
+        None => String::new(),
+    };
+    let mut c = WechatPayConfig::new(
+        m.wechat_app_id.clone().unwrap_or_default(),
+        mch_id.clone(),
+        m.wechatpay_serial_no.clone(),
+        WechatPaySecret::new(key),
+        WechatPaySecret::new(
+            m.wechatpay_api_v3_key
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
+        ),
+        m.wechatpay_notify_url
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/wechatpay/notify")),
+    );
+    c.base_url = m.wechatpay_api_base.clone();
+    for entry in m
+        .wechatpay_platform_keys
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+    {
+        let (serial, path) = entry.split_once('=').unwrap_or((entry, ""));
+        c = c.with_platform_key(serial.trim(), read_key(std::path::Path::new(path.trim()))?);
+    }
+    let client: Arc<dyn WechatPay> = Arc::new(WechatPayClient::new(c)?);
+    Ok(Some((client, mch_id.clone())))
 }
 
 /// `configured` when set, else 48 random bytes as text (base64url), with a warning: keys made up at
@@ -147,7 +280,46 @@ impl Services {
                 max_seats_per_lock: config.max_seats_per_lock,
             },
         ));
+        let m = &config.meeting;
+        let code_key = key_or_random(
+            m.sms_code_secret.as_ref().map(|s| s.expose()),
+            "TESSERA_SMS_CODE_SECRET",
+        );
+        let (sms, console_sms) = sms_sender(m)?;
+        let phone_signin = PhoneSignIn::new(
+            SignInPorts {
+                store: engine.events.clone(),
+                clock: engine.clock.clone(),
+                sms,
+                wechat: wechat_auth(m)?,
+                tokens: tokens.clone(),
+                secrets: Arc::new(RandomSecrets),
+                codes: Arc::new(HmacSignInCodes::new(code_key.as_bytes())?),
+            },
+            SignInSettings {
+                sms_ttl: chrono::Duration::seconds(m.sms_code_ttl_secs as i64),
+                sms_cooldown: chrono::Duration::seconds(m.sms_cooldown_secs as i64),
+                sms_max_attempts: m.sms_max_attempts.max(1),
+                ..SignInSettings::default()
+            },
+        );
+        let pay = wechat_pay(m, &public_url)?;
+        let wechat_pay_port = pay.as_ref().map(|(p, _)| p.clone());
+        let meetings = Arc::new(MeetingService::new(
+            engine.events.clone(),
+            engine.clock.clone(),
+            pay,
+            MeetingSettings {
+                order_ttl: chrono::Duration::seconds(m.meeting_order_ttl_secs as i64),
+                mock_payments: m.mock_payments,
+            },
+        ));
         Ok(Services {
+            phone_signin,
+            meetings,
+            meeting_queries: MeetingQueries::new(engine.read_models.clone()),
+            wechat_pay: wechat_pay_port,
+            console_sms,
             identity,
             ticketing,
             tokens,

@@ -19,7 +19,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -49,6 +48,7 @@ pub enum StartupError {
 pub fn projectors() -> Vec<Arc<dyn Projector>> {
     let mut all: Vec<Arc<dyn Projector>> = vec![Arc::new(EventTypeStatsProjector)];
     all.extend(tessera_projections::openticket::projectors());
+    all.extend(tessera_projections::meeting::projectors());
     all
 }
 
@@ -144,8 +144,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::audit::router())
         .merge(crate::openticket::router())
+        .merge(crate::meeting::router())
+        .merge(crate::openapi::router())
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // A default for every body extractor; routes that need more (venues) raise it themselves.
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(CatchPanicLayer::custom(crate::panic::into_response))
         .layer(axum::middleware::from_fn(crate::request::scope_request_id))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -206,9 +209,14 @@ impl RunningServer {
         let services = Arc::new(Services::build(&engine, &server)?);
         let shutdown = CancellationToken::new();
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
-        let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![Arc::new(
-            tessera_application::ticketing::Fulfilment(services.ticketing.clone()),
-        )];
+        let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![
+            Arc::new(tessera_application::ticketing::Fulfilment(
+                services.ticketing.clone(),
+            )),
+            Arc::new(tessera_application::meeting::MeetingTicketIssuing(
+                services.meetings.clone(),
+            )),
+        ];
         let mut process_tasks = Arc::new(tessera_projections::ProcessManagerRunner::new(
             engine.read_models.clone(),
             engine.events.clone(),
@@ -218,6 +226,12 @@ impl RunningServer {
         tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 
         let mut handlers = tessera_application::ticketing::deadline_handlers(&services.ticketing);
+        handlers.push((
+            tessera_application::meeting::MEETING_ORDER_EXPIRY.to_owned(),
+            Arc::new(tessera_application::meeting::MeetingOrderExpiry(
+                services.meetings.clone(),
+            )),
+        ));
         handlers.extend(extra_handlers);
         let scheduler = engine.scheduler(handlers);
         let clock = engine.clock.clone();

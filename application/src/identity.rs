@@ -250,8 +250,12 @@ pub trait Secrets: Send + Sync {
 pub struct UserView {
     /// The user's id.
     pub user_id: UserId,
-    /// Lower-cased address.
-    pub email: Email,
+    /// Lower-cased address (users registered by phone have none).
+    pub email: Option<Email>,
+    /// Mainland phone number, for users registered by phone (seed 000).
+    pub phone: Option<String>,
+    /// WeChat openid, for users registered through WeChat (seed 000).
+    pub wechat_id: Option<String>,
     /// Name to show, if given.
     pub display_name: Option<String>,
     /// Roles held, in [`Role`] order (always including customer).
@@ -267,7 +271,9 @@ impl UserView {
     pub fn from_state(user: &User) -> Option<Self> {
         Some(UserView {
             user_id: user.user_id()?,
-            email: user.email()?.clone(),
+            email: user.email().cloned(),
+            phone: user.phone().map(str::to_owned),
+            wechat_id: user.wechat_id().map(str::to_owned),
             display_name: user.display_name().map(str::to_owned),
             roles: user.roles().iter().copied().collect(),
             disabled: user.is_disabled(),

@@ -10,11 +10,14 @@ pub mod command;
 pub mod deadlines;
 pub mod event_store;
 pub mod identity;
+pub mod meeting;
 pub mod payments;
+pub mod phone_signin;
 pub mod process;
 pub mod subscription;
 pub mod ticketing;
 pub mod upcasting;
+pub mod wechat;
 
 pub use clock::{Clock, SystemClock};
 pub use command::{CommandError, Decided, execute};

@@ -219,8 +219,10 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq)]
 struct Registration {
     user_id: UserId,
-    email: Email,
-    password_hash: String,
+    email: Option<Email>,
+    password_hash: Option<String>,
+    phone: Option<String>,
+    wechat_id: Option<String>,
     display_name: Option<String>,
     registered_at: DateTime<Utc>,
 }
@@ -238,12 +240,26 @@ impl User {
 
     /// The registered email, once registered.
     pub fn email(&self) -> Option<&Email> {
-        self.registration.as_ref().map(|r| &r.email)
+        self.registration.as_ref().and_then(|r| r.email.as_ref())
+    }
+
+    /// The mainland phone number (11 digits), for users registered by phone (seed 000).
+    pub fn phone(&self) -> Option<&str> {
+        self.registration.as_ref().and_then(|r| r.phone.as_deref())
+    }
+
+    /// The WeChat openid, for users registered through WeChat (seed 000).
+    pub fn wechat_id(&self) -> Option<&str> {
+        self.registration
+            .as_ref()
+            .and_then(|r| r.wechat_id.as_deref())
     }
 
     /// The current Argon2id PHC string, once registered.
     pub fn password_hash(&self) -> Option<&str> {
-        self.registration.as_ref().map(|r| r.password_hash.as_str())
+        self.registration
+            .as_ref()
+            .and_then(|r| r.password_hash.as_deref())
     }
 
     /// The display name given at registration, if any.
@@ -302,6 +318,20 @@ pub enum UserCommand {
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
+    /// Create an account identified by a WeChat id and a phone number proven by an SMS code (seed
+    /// 000 `POST /users`), both already claimed in their guard streams. No password.
+    RegisterWithPhone {
+        /// The new user's id (made by the caller).
+        user_id: UserId,
+        /// Mainland phone number, 11 digits.
+        phone: String,
+        /// WeChat openid.
+        wechat_id: String,
+        /// Roles to start with (customer is added).
+        roles: BTreeSet<Role>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
     /// Replace the password hash.
     ChangePassword {
         /// Argon2id PHC string of the new password.
@@ -350,6 +380,19 @@ pub enum UserEvent {
         password_hash: String,
         /// Name to show, or null.
         display_name: Option<String>,
+        /// Roles held from the start (always including customer).
+        roles: BTreeSet<Role>,
+        /// When (UTC).
+        registered_at: DateTime<Utc>,
+    },
+    /// The account was created from a WeChat id and a verified phone number (seed 000).
+    UserRegisteredWithPhone {
+        /// The user's id.
+        user_id: UserId,
+        /// Mainland phone number, 11 digits.
+        phone: String,
+        /// WeChat openid.
+        wechat_id: String,
         /// Roles held from the start (always including customer).
         roles: BTreeSet<Role>,
         /// When (UTC).
@@ -438,6 +481,26 @@ impl Decider for User {
                     registered_at: *now,
                 }])
             }
+            UserCommand::RegisterWithPhone {
+                user_id,
+                phone,
+                wechat_id,
+                roles,
+                now,
+            } => {
+                if self.is_registered() {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                let mut roles = roles.clone();
+                roles.insert(Role::Customer);
+                Ok(vec![UserEvent::UserRegisteredWithPhone {
+                    user_id: *user_id,
+                    phone: phone.clone(),
+                    wechat_id: wechat_id.clone(),
+                    roles,
+                    registered_at: *now,
+                }])
+            }
             UserCommand::ChangePassword { password_hash, now } => {
                 self.require_active()?;
                 Ok(vec![UserEvent::PasswordChanged {
@@ -500,9 +563,30 @@ impl Decider for User {
             } => {
                 self.registration = Some(Registration {
                     user_id: *user_id,
-                    email: email.clone(),
-                    password_hash: password_hash.clone(),
+                    email: Some(email.clone()),
+                    password_hash: Some(password_hash.clone()),
+                    phone: None,
+                    wechat_id: None,
                     display_name: display_name.clone(),
+                    registered_at: *registered_at,
+                });
+                self.roles = roles.clone();
+                self.roles.insert(Role::Customer);
+            }
+            UserEvent::UserRegisteredWithPhone {
+                user_id,
+                phone,
+                wechat_id,
+                roles,
+                registered_at,
+            } => {
+                self.registration = Some(Registration {
+                    user_id: *user_id,
+                    email: None,
+                    password_hash: None,
+                    phone: Some(phone.clone()),
+                    wechat_id: Some(wechat_id.clone()),
+                    display_name: None,
                     registered_at: *registered_at,
                 });
                 self.roles = roles.clone();
@@ -510,7 +594,7 @@ impl Decider for User {
             }
             UserEvent::PasswordChanged { password_hash, .. } => {
                 if let Some(r) = self.registration.as_mut() {
-                    r.password_hash = password_hash.clone();
+                    r.password_hash = Some(password_hash.clone());
                 }
             }
             UserEvent::RoleGranted { role, .. } => {

@@ -4,9 +4,11 @@
 //! random source: time and new ids arrive inside commands, so `decide` gives the same answer for
 //! the same history and command every time (../shared/DESIGN.md §2).
 
+pub mod claim;
 pub mod decider;
 pub mod identity;
 pub mod ids;
+pub mod meeting;
 pub mod testing;
 pub mod ticketing;
 

@@ -10,9 +10,12 @@ pub mod hashing;
 pub mod notify;
 pub mod payments;
 pub mod postgres;
+pub mod sms;
 pub mod sqlite;
 pub mod stored;
 pub mod ticket_codes;
+pub mod wechat_api;
+pub mod wechatpay;
 
 use std::sync::Arc;
 use tessera_application::{DeadlineStore, EventStore, StoreError};

@@ -5,6 +5,7 @@
 //! depend on the infrastructure adapters or on HTTP.
 
 pub mod db;
+pub mod meeting;
 pub mod openticket;
 pub mod process_manager;
 pub mod projector;

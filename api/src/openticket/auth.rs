@@ -11,31 +11,30 @@
 
 use super::common::{Caller, parse_id};
 use super::envelope::{OtError, OtJson, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::request::RequestId;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use tessera_application::identity::{IdentityError, TokenPair, UserView};
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/register", post(register))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/me", get(me))
-        .route("/v1/admin/users/{user_id}/roles", post(grant_role))
-        .route(
-            "/v1/admin/users/{user_id}/roles/{role}",
-            delete(revoke_role),
-        )
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(grant_role))
+        .routes(routes!(revoke_role))
 }
 
 impl From<IdentityError> for OtError {
@@ -73,7 +72,7 @@ impl From<IdentityError> for OtError {
 #[serde(rename_all = "camelCase")]
 struct UserBody {
     user_id: UserId,
-    email: String,
+    email: Option<String>,
     display_name: Option<String>,
     roles: Vec<Role>,
     /// RFC 3339, UTC.
@@ -84,7 +83,7 @@ impl From<UserView> for UserBody {
     fn from(u: UserView) -> Self {
         UserBody {
             user_id: u.user_id,
-            email: u.email.to_string(),
+            email: u.email.map(|e| e.to_string()),
             display_name: u.display_name,
             roles: u.roles,
             registered_at: u
@@ -155,6 +154,23 @@ fn identity(
         .with_metadata(request_id.metadata(actor.map(|a| a.to_string())))
 }
 
+/// Register a user. Not in the seed document; every new user holds `customer`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    operation_id = "register",
+    tag = tags::AUTH,
+    summary = "Register",
+    request_body = s::RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = s::UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, bad email, weak password or unknown member", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the email is already registered (`details.field` = `email`)", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
@@ -167,6 +183,23 @@ async fn register(
     Ok(ok(StatusCode::CREATED, UserBody::from(user)))
 }
 
+/// Sign in (seed 003 §2.2).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "login",
+    tag = tags::AUTH,
+    summary = "Sign in",
+    request_body = s::LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = s::TokensResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: unknown email, wrong password or disabled user alike", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
@@ -179,6 +212,25 @@ async fn login(
     Ok(ok(StatusCode::OK, TokenBody::from(pair)))
 }
 
+/// Exchange a refresh token for a new pair (seed 003 §2.2). The presented token is spent;
+/// presenting a spent one revokes every token of its sign-in.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    operation_id = "refreshTokens",
+    tag = tags::AUTH,
+    summary = "Refresh tokens",
+    request_body = s::RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = s::TokensResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: unknown, expired, revoked or reused refresh token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the user is disabled", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn refresh(
     State(state): State<AppState>,
@@ -191,6 +243,23 @@ async fn refresh(
     Ok(ok(StatusCode::OK, TokenBody::from(pair)))
 }
 
+/// Sign out: revoke the refresh token's whole family. Signing out twice is fine.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "logout",
+    tag = tags::AUTH,
+    summary = "Sign out",
+    request_body = s::RefreshRequest,
+    responses(
+        (status = 200, description = "Revoked", body = s::LogoutResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: not a refresh token of this server", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,
@@ -203,6 +272,23 @@ async fn logout(
     Ok(ok(StatusCode::OK, serde_json::json!({ "revoked": true })))
 }
 
+/// The signed-in caller.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me",
+    operation_id = "getMe",
+    tag = tags::AUTH,
+    summary = "The caller",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller", body = s::UserResponse),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the user is disabled", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: the token's user does not exist", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, OtError> {
     let user = state.services.identity.user(caller.user_id).await?;
@@ -218,6 +304,27 @@ fn parse_role(raw: &str, field: &str) -> Result<Role, OtError> {
     })
 }
 
+/// Grant a role (admins only). The user's new token carries it; tokens issued before do not.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{userId}/roles",
+    operation_id = "grantRole",
+    tag = tags::ADMIN,
+    summary = "Grant a role",
+    security(("bearerAuth" = [])),
+    params(("userId" = Uuid, Path, description = "The user")),
+    request_body = s::RoleRequest,
+    responses(
+        (status = 200, description = "The user with the role", body = s::UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such user", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %caller.user_id))]
 async fn grant_role(
     State(state): State<AppState>,
@@ -239,6 +346,28 @@ async fn grant_role(
     Ok(ok(StatusCode::OK, UserBody::from(user)))
 }
 
+/// Revoke a role (admins only). Tokens already issued keep it until they expire.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/users/{userId}/roles/{role}",
+    operation_id = "revokeRole",
+    tag = tags::ADMIN,
+    summary = "Revoke a role",
+    security(("bearerAuth" = [])),
+    params(
+        ("userId" = Uuid, Path, description = "The user"),
+        ("role" = s::RoleName, Path, description = "The role to revoke"),
+    ),
+    responses(
+        (status = 200, description = "The user without the role", body = s::UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such user", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %caller.user_id))]
 async fn revoke_role(
     State(state): State<AppState>,

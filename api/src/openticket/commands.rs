@@ -14,13 +14,13 @@
 
 use super::common::{Caller, caught_up, parse_id};
 use super::envelope::{OtError, OtJson, UnavailableSeat, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::request::RequestId;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, post};
 use chrono::{DateTime, SecondsFormat};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -35,25 +35,23 @@ use tessera_domain::ticketing::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
 };
 use tessera_infrastructure::payments::{PaymentNotice, PaymentOutcome};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest `POST /v1/venues` body: a 100,000-seat map is about 10 MiB of JSON.
 const VENUE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/venues",
-            post(create_venue).layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT)),
-        )
-        .route("/v1/events", post(create_event))
-        .route(
-            "/v1/sessions/{session_id}/seats/lock",
-            post(lock_seats).delete(release_seats),
-        )
-        .route("/v1/orders", post(place_order))
-        .route("/v1/orders/{order_id}", delete(cancel_order))
-        .route("/v1/tickets/{ticket_id}/verify", post(verify_ticket))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, create_venue) = routes!(create_venue);
+    let create_venue = create_venue.layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT));
+    OpenApiRouter::default()
+        .routes((schemas, paths, create_venue))
+        .routes(routes!(create_event))
+        .routes(routes!(lock_seats, release_seats))
+        .routes(routes!(place_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(verify_ticket))
 }
 
 impl From<TicketingError> for OtError {
@@ -182,6 +180,26 @@ fn code<T>(
     parse(raw).map_err(|reason| OtError::validation(field, reason))
 }
 
+/// Create a venue with its seat map (seed 003 §3.3; admins only).
+#[utoipa::path(
+    post,
+    path = "/v1/venues",
+    operation_id = "createVenue",
+    tag = tags::VENUES,
+    summary = "Create a venue",
+    description = "Admins only. At most 100,000 seats.",
+    security(("bearerAuth" = [])),
+    request_body = s::CreateVenueRequest,
+    responses(
+        (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = s::VenueResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn create_venue(
     State(state): State<AppState>,
@@ -309,6 +327,26 @@ fn money(at: &str, m: &MoneyBody) -> Result<Money, OtError> {
         .map_err(|e| OtError::validation(format!("{at}.amount"), e.to_string()))
 }
 
+/// Create an event with its sessions and price categories (seed 003 §4.3; organizers only).
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "createEvent",
+    tag = tags::EVENTS,
+    summary = "Create an event",
+    description = "Organizers (and admins) only. Events are published when created.",
+    security(("bearerAuth" = [])),
+    request_body = s::CreateEventRequest,
+    responses(
+        (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = s::EventResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn create_event(
     State(state): State<AppState>,
@@ -379,6 +417,28 @@ struct SeatIdsBody {
     seat_ids: Vec<String>,
 }
 
+/// Lock seats of a session for the caller (seed 003 §5.2): all or none, at most 10.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/{sessionId}/seats/lock",
+    operation_id = "lockSeats",
+    tag = tags::SEATS,
+    summary = "Lock seats",
+    description = "All or none, at most 10 seats; the lock lapses after `ttlSeconds` (120 by default). A seat the caller already holds is unavailable (`Already locked by you`), not extended.",
+    security(("bearerAuth" = [])),
+    params(("sessionId" = Uuid, Path, description = "The session")),
+    request_body = s::SeatIdsRequest,
+    responses(
+        (status = 200, description = "Locked", body = s::SeatLockResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `sessionId`, no seats, too many, unknown or repeated seat ids", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE with `details.unavailableSeats`, or CONFLICT: the session is not on sale", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
 async fn lock_seats(
     State(state): State<AppState>,
@@ -423,6 +483,28 @@ async fn lock_seats(
     ))
 }
 
+/// Release the caller's own locks on seats of a session (seed 003 §5.3).
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{sessionId}/seats/lock",
+    operation_id = "releaseSeats",
+    tag = tags::SEATS,
+    summary = "Release seat locks",
+    description = "Releases only locks the caller holds; `released` lists them.",
+    security(("bearerAuth" = [])),
+    params(("sessionId" = Uuid, Path, description = "The session")),
+    request_body = s::SeatIdsRequest,
+    responses(
+        (status = 200, description = "Released", body = s::SeatReleaseResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `sessionId` or seat ids", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the seats cannot be released in their state", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
 async fn release_seats(
     State(state): State<AppState>,
@@ -463,6 +545,28 @@ struct PlaceOrderBody {
     payment_provider: String,
 }
 
+/// Place an order for seats the caller has locked (seed 003 §6.1).
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    operation_id = "placeOrder",
+    tag = tags::ORDERS,
+    summary = "Place an order",
+    description = "The seats must be locked by the caller. The order expires unless paid within 10 minutes; pay at `payment.paymentUrl`.",
+    security(("bearerAuth" = [])),
+    request_body = s::PlaceOrderRequest,
+    responses(
+        (status = 201, description = "The order with its payment", body = s::OrderResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE: seats not locked by the caller; or CONFLICT: the session is not on sale", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 502, description = "PAYMENT_PROVIDER_ERROR: the provider could not start the payment", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn place_order(
     State(state): State<AppState>,
@@ -513,6 +617,26 @@ async fn place_order(
     Ok(ok(StatusCode::CREATED, view))
 }
 
+/// Cancel an unpaid order (seed 003 §6.3); its seats become available.
+#[utoipa::path(
+    delete,
+    path = "/v1/orders/{orderId}",
+    operation_id = "cancelOrder",
+    tag = tags::ORDERS,
+    summary = "Cancel an order",
+    description = "Only unpaid orders; the owner's or, for an admin, any.",
+    security(("bearerAuth" = [])),
+    params(("orderId" = Uuid, Path, description = "The order")),
+    responses(
+        (status = 200, description = "Cancelled", body = s::CancelledOrderResponse),
+        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such order, or another user's", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the order is paid, completed or expired", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
 async fn cancel_order(
     State(state): State<AppState>,
@@ -554,6 +678,29 @@ struct VerifyBody {
     qr_code: String,
 }
 
+/// Check a ticket at the entrance (seed 003 §7.3; staff only). The first valid scan uses it.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{ticketId}/verify",
+    operation_id = "verifyTicket",
+    tag = tags::TICKETS,
+    summary = "Verify a ticket at the gate",
+    description = "Staff (and admins) only. The first valid scan marks the ticket `Used`; a second is 409 with the first `usedAt`; a forged code or another ticket's is 400 on `qrCode`.",
+    security(("bearerAuth" = [])),
+    params(("ticketId" = Uuid, Path, description = "The ticket")),
+    request_body = s::VerifyRequest,
+    responses(
+        (status = 200, description = "Valid: the ticket is now used", body = s::TicketVerificationResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `ticketId`, or `qrCode` forged or of another ticket", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not staff", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such ticket", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: already used (`details.usedAt`)", body = s::ErrorBody),
+        (status = 413, response = s::PayloadTooLarge),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
 async fn verify_ticket(
     State(state): State<AppState>,

@@ -7,22 +7,24 @@
 
 use super::common::{page_request, parse_id};
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use tessera_projections::openticket::EventFilter;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", get(list))
-        .route("/v1/events/{event_id}", get(detail))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }
 
 /// A `startDate`/`endDate` value: the instant it names, or for a plain date the start of that UTC
@@ -44,6 +46,27 @@ fn parse_bound(field: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, OtErr
 
 /// §4.1: 200 `{items: [{eventId, name, description, venueId, venueName, status, sessions:
 /// [{sessionId, startTime, status, availableSeats}], priceRange: {min, max}}], pagination}`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "listEvents",
+    tag = tags::EVENTS,
+    summary = "List events",
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
+        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+        ("venueId" = Option<Uuid>, Query, description = "Only events at this venue"),
+        ("status" = Option<s::EventStatus>, Query, description = "Only events with this status now"),
+        ("startDate" = Option<String>, Query, description = "Only events with a session starting at or after this date (`YYYY-MM-DD`, a UTC day) or RFC 3339 instant"),
+        ("endDate" = Option<String>, Query, description = "Only events with a session starting on or before this date (its whole UTC day) or before this RFC 3339 instant"),
+    ),
+    responses(
+        (status = 200, description = "One page of events", body = s::EventPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -82,6 +105,21 @@ async fn list(
 
 /// §4.2: 200 `{eventId, name, description, venue: {venueId, name}, sessions: [{sessionId,
 /// startTime, endTime, saleStartTime, saleEndTime, status}], priceCategories}`; 404.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{eventId}",
+    operation_id = "getEvent",
+    tag = tags::EVENTS,
+    summary = "An event with its sessions and prices",
+    params(("eventId" = Uuid, Path, description = "The event")),
+    responses(
+        (status = 200, description = "The event", body = s::EventResponse),
+        (status = 400, description = "VALIDATION_ERROR: `eventId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such event", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(event_id = %event_id))]
 async fn detail(
     State(state): State<AppState>,

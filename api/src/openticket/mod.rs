@@ -14,11 +14,11 @@ pub mod tickets;
 pub mod venues;
 
 use crate::startup::AppState;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
-/// Every OpenTicket route.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every OpenTicket route with its OpenAPI operation (`crate::openapi` serves the document).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
         .merge(auth::router())
         .merge(venues::router())
         .merge(events::router())

@@ -4,25 +4,47 @@
 
 use super::common::{Caller, page_request, parse_id};
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use std::collections::HashMap;
 use tessera_projections::openticket::OrderDetail;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", get(list))
-        .route("/v1/orders/{order_id}", get(detail))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }
 
 /// §6.4: 200 `{items: [{orderId, event: {eventId, name}, session: {sessionId, startTime},
 /// seatCount, totalAmount, status, createdAt}], pagination}`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    operation_id = "listOrders",
+    tag = tags::ORDERS,
+    summary = "The caller's orders",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
+        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+        ("status" = Option<s::OrderStatus>, Query, description = "Only orders with this status"),
+    ),
+    responses(
+        (status = 200, description = "One page of the caller's orders, newest first", body = s::OrderPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn list(
     State(state): State<AppState>,
@@ -65,6 +87,23 @@ pub async fn visible_order(
 /// §6.2: 200 `{orderId, status, items: [{seatId, price, ticketId?}], totalAmount, payment:
 /// {paymentId, provider, status, paidAt?, paymentUrl}, refundRequired, createdAt, expiresAt,
 /// completedAt?, cancelledAt?}`; 404.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{orderId}",
+    operation_id = "getOrder",
+    tag = tags::ORDERS,
+    summary = "An order",
+    security(("bearerAuth" = [])),
+    params(("orderId" = Uuid, Path, description = "The order")),
+    responses(
+        (status = 200, description = "The order", body = s::OrderResponse),
+        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such order, or another user's (admins see all)", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
 async fn detail(
     State(state): State<AppState>,

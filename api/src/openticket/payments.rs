@@ -12,14 +12,14 @@
 
 use super::common::parse_id;
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::request::RequestId;
 use crate::startup::AppState;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::json;
 use tessera_infrastructure::payments::{
@@ -27,15 +27,17 @@ use tessera_infrastructure::payments::{
     StripeEvent, verify_stripe_signature, verify_webhook_signature,
 };
 use tessera_projections::openticket::OrderDetail;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks/payment/{provider}", post(webhook))
-        .route("/v1/mock-payment/{payment_id}", get(mock_page))
-        .route("/v1/mock-payment/{payment_id}/confirm", post(mock_confirm))
-        .route("/v1/mock-payment/{payment_id}/decline", post(mock_decline))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(webhook))
+        .routes(routes!(mock_page))
+        .routes(routes!(mock_confirm))
+        .routes(routes!(mock_decline))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -90,6 +92,34 @@ fn parse_error(e: ParseError) -> OtError {
 }
 
 /// §10.1 `POST /v1/webhooks/payment/{provider}` → 200 `{received: true}`.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/payment/{provider}",
+    operation_id = "receivePaymentWebhook",
+    tag = tags::WEBHOOKS,
+    summary = "Receive a payment provider's notice",
+    description = "Signed with `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, or for `stripe` Stripe's own `Stripe-Signature: t=…,v1=…` (300 s tolerance). Deliveries are deduplicated on the event id and payment states only move forward, so repeats and out-of-order deliveries are harmless. Event types that change nothing are acknowledged with `ignored: true`.",
+    params(
+        ("provider" = String, Path, description = "`mock` or `stripe` (case-insensitive)", example = "mock"),
+        ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=<hex HMAC-SHA256 of the raw body>` with the provider's webhook secret"),
+        ("Stripe-Signature" = Option<String>, Header, description = "Stripe's signature header (`stripe` only), used instead of `X-Webhook-Signature` when present"),
+    ),
+    request_body(
+        content = s::WebhookEvent,
+        content_type = "application/json",
+        description = "The provider's event: the Mock format for `mock`, a Stripe Checkout event for `stripe`",
+    ),
+    responses(
+        (status = 200, description = "Accepted (recorded, a duplicate, or ignored)", body = s::WebhookAckResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the payload field (e.g. `data.orderId`) or `body`", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing or bad signature; nothing changed", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: unknown provider or order", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
+        (status = 413, description = "The body is over the 1 MiB limit (plain text)", body = String, content_type = "text/plain"),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(provider = %provider))]
 async fn webhook(
     State(state): State<AppState>,
@@ -148,6 +178,23 @@ async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderDetai
 }
 
 /// The Mock provider's payment page.
+/// The Mock provider's payment page: the amount, and Confirm / Decline buttons.
+#[utoipa::path(
+    get,
+    path = "/v1/mock-payment/{paymentId}",
+    operation_id = "getMockPaymentPage",
+    tag = tags::MOCK_PAYMENT,
+    summary = "The Mock payment page",
+    description = "An HTML page (the order's `payment.paymentUrl` for the Mock provider) with the amount due and two forms posting to `…/confirm` and `…/decline`.",
+    params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
 async fn mock_page(
     State(state): State<AppState>,
@@ -213,6 +260,25 @@ async fn mock_outcome(
     ))
 }
 
+/// Confirm a Mock payment: the order is paid, then completed with its tickets.
+#[utoipa::path(
+    post,
+    path = "/v1/mock-payment/{paymentId}/confirm",
+    operation_id = "confirmMockPayment",
+    tag = tags::MOCK_PAYMENT,
+    summary = "Confirm a Mock payment",
+    params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
+    responses(
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = s::MockPaymentResponse),
+        (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
+            headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
 async fn mock_confirm(
     State(state): State<AppState>,
@@ -230,6 +296,25 @@ async fn mock_confirm(
     .await
 }
 
+/// Decline a Mock payment: the attempt fails and the order stays open until it expires.
+#[utoipa::path(
+    post,
+    path = "/v1/mock-payment/{paymentId}/decline",
+    operation_id = "declineMockPayment",
+    tag = tags::MOCK_PAYMENT,
+    summary = "Decline a Mock payment",
+    params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
+    responses(
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = s::MockPaymentResponse),
+        (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
+            headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = s::ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
 async fn mock_decline(
     State(state): State<AppState>,

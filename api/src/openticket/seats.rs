@@ -5,24 +5,41 @@
 
 use super::common::parse_id;
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions/{session_id}/seats", get(all))
-        .route("/v1/sessions/{session_id}/seats/{seat_id}", get(one))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(all))
+        .routes(routes!(one))
 }
 
 /// §5.1: 200 `{sessionId, areas: [{areaId, seats: [{seatId, status, price?}]}], summary:
 /// {total, available, locked, sold}}`; 404 for an unknown session.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{sessionId}/seats",
+    operation_id = "listSessionSeats",
+    tag = tags::SEATS,
+    summary = "Every seat of a session",
+    params(("sessionId" = Uuid, Path, description = "The session")),
+    responses(
+        (status = 200, description = "Seats by area, and counts", body = s::SessionSeatsResponse),
+        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
 async fn all(
     State(state): State<AppState>,
@@ -42,6 +59,24 @@ async fn all(
 
 /// §5.4: 200 `{seatId, sessionId, status, areaId, row, number, price, type}`; 404 for an unknown
 /// session or seat.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{sessionId}/seats/{seatId}",
+    operation_id = "getSessionSeat",
+    tag = tags::SEATS,
+    summary = "One seat of a session",
+    params(
+        ("sessionId" = Uuid, Path, description = "The session"),
+        ("seatId" = String, Path, description = "The seat, e.g. `A-001`"),
+    ),
+    responses(
+        (status = 200, description = "The seat", body = s::SeatResponse),
+        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session or seat", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(session_id = %session_id, seat_id = %seat_id))]
 async fn one(
     State(state): State<AppState>,

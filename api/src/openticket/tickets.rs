@@ -4,21 +4,23 @@
 
 use super::common::{Caller, page_request, parse_id};
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use std::collections::HashMap;
 use tessera_infrastructure::ticket_codes::qr_png_data_uri;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tickets", get(list))
-        .route("/v1/tickets/{ticket_id}", get(detail))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }
 
 /// The PNG data URI of a code.
@@ -28,6 +30,25 @@ fn qr_image(code: &str) -> Result<String, OtError> {
 
 /// §7.1: 200 `{items: [{ticketId, event, session: {sessionId, startTime, venue}, seat: {seatId,
 /// area, row, number}, status, qrCode (PNG data URI)}], pagination}`.
+#[utoipa::path(
+    get,
+    path = "/v1/tickets",
+    operation_id = "listTickets",
+    tag = tags::TICKETS,
+    summary = "The caller's tickets",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
+        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "One page of the caller's tickets", body = s::TicketPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn list(
     State(state): State<AppState>,
@@ -49,6 +70,23 @@ async fn list(
 
 /// §7.2: 200 `{ticketId, orderId, event, session, venue, seat, price, status, qrCode,
 /// qrCodeImage, issuedAt, usedAt?}`; 404 (also for someone else's ticket).
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{ticketId}",
+    operation_id = "getTicket",
+    tag = tags::TICKETS,
+    summary = "A ticket with its code",
+    security(("bearerAuth" = [])),
+    params(("ticketId" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The ticket", body = s::TicketResponse),
+        (status = 400, description = "VALIDATION_ERROR: `ticketId` is not a UUID", body = s::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such ticket, or another user's (admins see all)", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
 async fn detail(
     State(state): State<AppState>,

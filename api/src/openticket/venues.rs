@@ -3,23 +3,43 @@
 
 use super::common::{page_request, parse_id};
 use super::envelope::{OtError, ok};
+use crate::openapi::schemas as s;
+use crate::openapi::tags;
 use crate::startup::AppState;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use std::collections::HashMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/venues", get(list))
-        .route("/v1/venues/{venue_id}", get(detail))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }
 
 /// §3.1: 200 `{items: [{venueId, name, address, capacity, status}], pagination}`.
+#[utoipa::path(
+    get,
+    path = "/v1/venues",
+    operation_id = "listVenues",
+    tag = tags::VENUES,
+    summary = "List venues",
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
+        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+        ("city" = Option<String>, Query, description = "Only venues in this city (exact match)"),
+    ),
+    responses(
+        (status = 200, description = "One page of venues", body = s::VenuePageResponse),
+        (status = 400, description = "VALIDATION_ERROR: `page` or `pageSize` out of range or not a number", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -35,6 +55,21 @@ async fn list(
 }
 
 /// §3.2: 200 `{venueId, name, address, capacity, seatMap: {seatMapId, version, areas}}`; 404.
+#[utoipa::path(
+    get,
+    path = "/v1/venues/{venueId}",
+    operation_id = "getVenue",
+    tag = tags::VENUES,
+    summary = "A venue with its seat map",
+    params(("venueId" = Uuid, Path, description = "The venue")),
+    responses(
+        (status = 200, description = "The venue", body = s::VenueResponse),
+        (status = 400, description = "VALIDATION_ERROR: `venueId` is not a UUID", body = s::ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such venue", body = s::ErrorBody),
+        (status = 500, response = s::InternalError),
+        (status = 503, response = s::ServiceUnavailable),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(venue_id = %venue_id))]
 async fn detail(
     State(state): State<AppState>,

@@ -1,0 +1,358 @@
+//! Seed 000 §4 and §6: `GET /meetings`, `GET /meetings/:id`, `GET /payment_methods`, and the
+//! organizer's writes the document leaves out, in the same style: `POST /meetings`,
+//! `PATCH /meetings/:id` (`status`: `onSale` | `closed`), `POST /meetings/:id/ticket_grades`,
+//! `PATCH /meetings/:id/ticket_grades/:gradeId` (organizer of the meeting, or admin).
+
+use super::error::{MtCaller, MtError, MtJson};
+use crate::openticket::common::caught_up;
+use crate::request::RequestId;
+use crate::startup::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::str::FromStr;
+use tessera_application::meeting::{Caller, MeetingInput};
+use tessera_domain::identity::Role;
+use tessera_domain::meeting::grades::{MeetingCommand, NewGrade};
+use tessera_domain::meeting::{MeetingId, TicketGradeId};
+use uuid::Uuid;
+
+/// Longest title, in characters.
+const MAX_TITLE: usize = 200;
+/// Longest description or location, in characters.
+const MAX_TEXT: usize = 5_000;
+/// Most grades one meeting is created with.
+const MAX_GRADES: usize = 50;
+/// Largest stock of one grade.
+const MAX_STOCK: u64 = 1_000_000;
+/// Largest price, in yuan.
+const MAX_PRICE_YUAN: i64 = 1_000_000;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/meetings", get(list).post(create))
+        .route("/meetings/{id}", get(detail).patch(set_status))
+        .route("/meetings/{id}/ticket_grades", post(add_grade))
+        .route(
+            "/meetings/{id}/ticket_grades/{grade_id}",
+            patch(change_grade),
+        )
+        .route("/payment_methods", get(payment_methods))
+}
+
+/// Parse a UUID path segment; 404 for anything else (an id that cannot exist).
+pub fn path_id(what: &str, raw: &str) -> Result<Uuid, MtError> {
+    Uuid::try_parse(raw).map_err(|_| MtError::NotFound(format!("{what} {raw} not found")))
+}
+
+/// A price in yuan (JSON number or numeric string, at most 2 decimals, 0 ≤ price ≤ 1,000,000)
+/// as fen.
+pub fn yuan_to_fen(field: &str, v: &Value) -> Result<i64, MtError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return Err(MtError::field(field, "应为数字（元）")),
+    };
+    let d = Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| MtError::field(field, "应为数字（元）"))?;
+    if d.is_sign_negative() || d > Decimal::from(MAX_PRICE_YUAN) {
+        return Err(MtError::field(field, "价格应在 0 到 1000000 元之间"));
+    }
+    let fen = d * Decimal::from(100);
+    if fen.fract() != Decimal::ZERO {
+        return Err(MtError::field(field, "价格最多两位小数"));
+    }
+    i64::from_str(&fen.trunc().to_string()).map_err(|_| MtError::field(field, "价格无效"))
+}
+
+fn text(field: &str, v: Option<&str>, max: usize, required: bool) -> Result<String, MtError> {
+    let s = v.map(str::trim).unwrap_or_default();
+    if required && s.is_empty() {
+        return Err(MtError::field(field, "不能为空"));
+    }
+    if s.chars().count() > max {
+        return Err(MtError::field(field, format!("不能超过{max}个字符")));
+    }
+    Ok(s.to_owned())
+}
+
+fn stock(field: &str, v: u64) -> Result<u32, MtError> {
+    if v > MAX_STOCK {
+        return Err(MtError::field(field, format!("库存不能超过{MAX_STOCK}")));
+    }
+    u32::try_from(v).map_err(|_| MtError::field(field, "库存无效"))
+}
+
+fn caller(c: &MtCaller) -> Caller {
+    Caller {
+        user_id: c.user_id,
+        admin: c.has(Role::Admin),
+        wechat_id: None,
+    }
+}
+
+fn require_organizer(c: &MtCaller) -> Result<(), MtError> {
+    if c.has(Role::Organizer) {
+        Ok(())
+    } else {
+        Err(MtError::Forbidden("需要组织者（organizer）权限".into()))
+    }
+}
+
+async fn meeting_response(
+    state: &AppState,
+    id: Uuid,
+    position: Option<u64>,
+    status: StatusCode,
+) -> Result<Response, MtError> {
+    caught_up(state, position).await;
+    let view = state
+        .services
+        .meeting_queries
+        .meeting(id)
+        .await?
+        .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?;
+    Ok((status, Json(view)).into_response())
+}
+
+/// §4.1: 200 `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`
+/// (from 1), `pageSize` (1–100, default 20). A bad number is a 400 naming it.
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, MtError> {
+    let num = |k: &str, default: u32, max: u32| -> Result<u32, MtError> {
+        match q.get(k) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(MtError::field(k, format!("应为 1 到 {max} 的整数"))),
+            },
+        }
+    };
+    let page = num("page", 1, 1_000_000)?;
+    let size = num("pageSize", 20, 100)?;
+    let status = q.get("status").map(String::as_str);
+    if let Some(s) = status
+        && !["draft", "onSale", "closed"].contains(&s)
+    {
+        return Err(MtError::field("status", "应为 draft、onSale 或 closed"));
+    }
+    let items = state
+        .services
+        .meeting_queries
+        .meetings(status, page, size)
+        .await?;
+    Ok(Json(items).into_response())
+}
+
+/// §4: 200 `{...meeting, ticketGrades}` with each grade's remaining stock; 404.
+async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, MtError> {
+    let id = path_id("meeting", &id)?;
+    meeting_response(&state, id, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GradeBody {
+    name: Option<String>,
+    price: Option<Value>,
+    stock: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MeetingBody {
+    title: Option<String>,
+    description: Option<String>,
+    location: Option<String>,
+    start_time: DateTime<Utc>,
+    end_time: DateTime<Utc>,
+    #[serde(default)]
+    ticket_grades: Vec<GradeBody>,
+    status: Option<String>,
+}
+
+fn new_grade(prefix: &str, g: &GradeBody) -> Result<(String, i64, u32), MtError> {
+    let name = text(&format!("{prefix}name"), g.name.as_deref(), 100, true)?;
+    let price = g
+        .price
+        .as_ref()
+        .ok_or_else(|| MtError::field(format!("{prefix}price"), "不能为空"))?;
+    let price = yuan_to_fen(&format!("{prefix}price"), price)?;
+    let stock = stock(
+        &format!("{prefix}stock"),
+        g.stock
+            .ok_or_else(|| MtError::field(format!("{prefix}stock"), "不能为空"))?,
+    )?;
+    Ok((name, price, stock))
+}
+
+/// Create a meeting (organizer or admin): body `{title, description?, location?, startTime,
+/// endTime (RFC 3339 with offset), ticketGrades: [{name, price (yuan), stock}], status?: 'draft' |
+/// 'onSale'}` → 201 meeting.
+async fn create(
+    State(state): State<AppState>,
+    rid: RequestId,
+    c: MtCaller,
+    MtJson(body, raw): MtJson<MeetingBody>,
+) -> Result<Response, MtError> {
+    require_organizer(&c)?;
+    let built = (|| -> Result<MeetingInput, MtError> {
+        let title = text("title", body.title.as_deref(), MAX_TITLE, true)?;
+        let description = text("description", body.description.as_deref(), MAX_TEXT, false)?;
+        let location = text("location", body.location.as_deref(), MAX_TEXT, false)?;
+        if body.ticket_grades.len() > MAX_GRADES {
+            return Err(MtError::field(
+                "ticketGrades",
+                format!("最多{MAX_GRADES}个票种"),
+            ));
+        }
+        let grades = body
+            .ticket_grades
+            .iter()
+            .enumerate()
+            .map(|(i, g)| new_grade(&format!("ticketGrades[{i}]."), g))
+            .collect::<Result<Vec<_>, _>>()?;
+        let open_sales = match body.status.as_deref() {
+            None | Some("draft") => false,
+            Some("onSale") => true,
+            Some(_) => return Err(MtError::field("status", "应为 draft 或 onSale")),
+        };
+        Ok(MeetingInput {
+            title,
+            description,
+            location,
+            start_time: body.start_time,
+            end_time: body.end_time,
+            grades,
+            open_sales,
+        })
+    })()
+    .map_err(|e| e.with_payload(&raw))?;
+    let meta = rid.metadata(Some(c.user_id.to_string()));
+    let (id, pos) = state
+        .services
+        .meetings
+        .create_meeting(&caller(&c), built, &meta)
+        .await
+        .map_err(|e| MtError::from(e).with_payload(&raw))?;
+    meeting_response(&state, id.as_uuid(), pos, StatusCode::CREATED).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+/// Open or close sales: `{status: 'onSale' | 'closed'}` → 200 meeting; 403 for anyone but the
+/// organizer or an admin.
+async fn set_status(
+    State(state): State<AppState>,
+    rid: RequestId,
+    c: MtCaller,
+    Path(id): Path<String>,
+    MtJson(body, raw): MtJson<StatusBody>,
+) -> Result<Response, MtError> {
+    let id = path_id("meeting", &id)?;
+    let now = Utc::now();
+    let command = match body.status.as_str() {
+        "onSale" => MeetingCommand::OpenSales { now },
+        "closed" => MeetingCommand::CloseSales { now },
+        _ => return Err(MtError::field("status", "应为 onSale 或 closed").with_payload(&raw)),
+    };
+    manage(&state, &rid, &c, id, command).await
+}
+
+async fn manage(
+    state: &AppState,
+    rid: &RequestId,
+    c: &MtCaller,
+    id: Uuid,
+    command: MeetingCommand,
+) -> Result<Response, MtError> {
+    let meta = rid.metadata(Some(c.user_id.to_string()));
+    let (_, pos) = state
+        .services
+        .meetings
+        .manage(&caller(c), MeetingId::from_uuid(id), command, &meta)
+        .await?;
+    meeting_response(state, id, pos, StatusCode::OK).await
+}
+
+/// Add a grade `{name, price, stock}` → 201 meeting.
+async fn add_grade(
+    State(state): State<AppState>,
+    rid: RequestId,
+    c: MtCaller,
+    Path(id): Path<String>,
+    MtJson(body, raw): MtJson<GradeBody>,
+) -> Result<Response, MtError> {
+    let id = path_id("meeting", &id)?;
+    let (name, price_fen, stock) = new_grade("", &body).map_err(|e| e.with_payload(&raw))?;
+    let command = MeetingCommand::AddGrade {
+        grade: NewGrade {
+            ticket_grade_id: TicketGradeId::from_uuid(Uuid::now_v7()),
+            name,
+            price_fen,
+            stock,
+        },
+        now: Utc::now(),
+    };
+    let response = manage(&state, &rid, &c, id, command).await?;
+    let (mut parts, body) = response.into_parts();
+    parts.status = StatusCode::CREATED;
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Change a grade `{name?, price?, stock?}` → 200 meeting; stock below what is held and sold is a
+/// 400 naming `stock`.
+async fn change_grade(
+    State(state): State<AppState>,
+    rid: RequestId,
+    c: MtCaller,
+    Path((id, grade_id)): Path<(String, String)>,
+    MtJson(body, raw): MtJson<GradeBody>,
+) -> Result<Response, MtError> {
+    let id = path_id("meeting", &id)?;
+    let grade_id = path_id("ticket grade", &grade_id)?;
+    let parsed = (|| -> Result<MeetingCommand, MtError> {
+        let name = match &body.name {
+            Some(n) => Some(text("name", Some(n), 100, true)?),
+            None => None,
+        };
+        let price_fen = body
+            .price
+            .as_ref()
+            .map(|p| yuan_to_fen("price", p))
+            .transpose()?;
+        let stock = body.stock.map(|s| stock("stock", s)).transpose()?;
+        Ok(MeetingCommand::ChangeGrade {
+            ticket_grade_id: TicketGradeId::from_uuid(grade_id),
+            name,
+            price_fen,
+            stock,
+            now: Utc::now(),
+        })
+    })()
+    .map_err(|e| e.with_payload(&raw))?;
+    manage(&state, &rid, &c, id, parsed).await
+}
+
+/// §6: 200 `[{id, name, type}]`: `wechatpay` when WeChat Pay is configured, `mock` when enabled.
+async fn payment_methods(State(state): State<AppState>, _c: MtCaller) -> Response {
+    Json(state.services.meetings.payment_methods()).into_response()
+}

@@ -1,0 +1,714 @@
+//! Sign-in of the meeting-ticket document (seed 000 §1–§3): SMS codes, WeChat tokens, users made
+//! of a WeChat id and a phone number, and access tokens for either.
+//!
+//! Users made here are the same [`User`] aggregate as email users (one identity for all five
+//! documents); they carry a phone and a WeChat id instead of an email and a password.
+//!
+//! # Unique phone and WeChat id
+//! Both are guarded by [`IdentifierClaim`] streams (DESIGN.md §5). `POST /users` claims the WeChat
+//! id, then the phone, then writes the user. When the phone is taken the WeChat id claim is
+//! released again, so a failed registration leaves nothing behind. A crash between the steps can
+//! leave a claim whose user was never written; such a claim older than [`ORPHAN_AFTER_SECS`] is
+//! released by the next registration that needs the value (with the claim's expected version, so
+//! of several racing registrations one wins).
+
+use crate::clock::Clock;
+use crate::command::{CommandError, execute, load};
+use crate::event_store::{EventMetadata, EventStore, StoreError, StreamId};
+use crate::identity::{AccessTokens, IssuedToken, Secrets, UserView};
+use crate::wechat::{SmsError, SmsSender, WechatAuth, WechatAuthError};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tessera_domain::claim::{
+    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
+};
+use tessera_domain::identity::{Role, User, UserCommand};
+use tessera_domain::meeting::Phone;
+use tessera_domain::meeting::sms::{
+    SmsChallenge, SmsChallengeError, SmsCommand, SmsEvent, sms_stream_id,
+};
+use tessera_domain::meeting::wechat::{RecordWechatToken, WechatAccount, wechat_stream_id};
+use tessera_domain::{Decider, UserId};
+use uuid::Uuid;
+
+/// A claim whose user stream is still missing after this many seconds is treated as left behind
+/// by a crashed registration.
+pub const ORPHAN_AFTER_SECS: i64 = 60;
+
+/// Longest WeChat id or token accepted, in bytes (openids are 28 characters; tokens about 100).
+pub const MAX_WECHAT_FIELD_LEN: usize = 512;
+
+/// Tunables (docs/meeting-tickets.md).
+#[derive(Debug, Clone, Copy)]
+pub struct SignInSettings {
+    /// How long an SMS code is valid (default 5 minutes).
+    pub sms_ttl: Duration,
+    /// Minimum time between two codes for one phone (default 60 s).
+    pub sms_cooldown: Duration,
+    /// Wrong attempts allowed per code (default 5).
+    pub sms_max_attempts: u32,
+    /// How long a WeChat token verified with WeChat is accepted for sign-in (default 7200 s, the
+    /// lifetime WeChat gives web access tokens).
+    pub wechat_token_ttl: Duration,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            sms_ttl: Duration::minutes(5),
+            sms_cooldown: Duration::seconds(60),
+            sms_max_attempts: 5,
+            wechat_token_ttl: Duration::seconds(7200),
+        }
+    }
+}
+
+/// Random sign-in codes and their keyed hashes.
+pub trait SignInCodes: Send + Sync {
+    /// A fresh uniformly random 6-digit code (`"042917"`).
+    ///
+    /// Errors: [`SignInError::Crypto`] when the random source fails.
+    fn new_code(&self) -> Result<String, SignInError>;
+    /// The stored form of `code` for `phone`: a keyed hash (HMAC-SHA256 with a server secret,
+    /// lower-case hex), so the log of events does not reveal codes even to someone who can try all
+    /// million of them.
+    fn hash(&self, phone: &str, code: &str) -> String;
+}
+
+/// Why a sign-in request failed. The HTTP layer maps each to seed 000's `{type, message, errors}`.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// 400 'Validation Error': `field` is wrong (`message` in the document's language).
+    #[error("{field}: {message}")]
+    Validation {
+        /// Field name as the client sent it.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// 409 'Duplicated Wechat Id'.
+    #[error("the WeChat id belongs to another user")]
+    DuplicatedWechatId,
+    /// 409 'Duplicated Phone'.
+    #[error("the phone number belongs to another user")]
+    DuplicatedPhone,
+    /// 429-like: a code was sent too recently (mapped to 400 'Too Many Requests' style).
+    #[error("a code was sent recently; retry in {retry_after_secs} s")]
+    CoolingDown {
+        /// Seconds to wait.
+        retry_after_secs: i64,
+    },
+    /// 401: credentials do not sign anyone in.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 404: no user for this WeChat id / id.
+    #[error("no such user")]
+    NotFound,
+    /// 502: WeChat or the SMS gateway failed.
+    #[error("upstream: {0}")]
+    Upstream(String),
+    /// 503: the store failed or stayed contended.
+    #[error("store: {0}")]
+    Unavailable(String),
+    /// 500: stored data could not be decoded, or crypto failed.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+impl SignInError {
+    fn validation(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+fn from_command<E: std::error::Error + 'static>(
+    e: CommandError<E>,
+    rejected: impl FnOnce(E) -> SignInError,
+) -> SignInError {
+    match e {
+        CommandError::Rejected(e) => rejected(e),
+        other => SignInError::Unavailable(other.to_string()),
+    }
+}
+
+fn stream(id: String) -> Result<StreamId, SignInError> {
+    StreamId::parse(id).map_err(|e| SignInError::Unavailable(e.to_string()))
+}
+
+/// Parse a phone, naming the field `phone`.
+pub fn parse_phone(raw: &str) -> Result<Phone, SignInError> {
+    Phone::parse(raw).map_err(|e| SignInError::validation("phone", e.to_string()))
+}
+
+fn check_wechat_field(field: &'static str, raw: &str) -> Result<String, SignInError> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err(SignInError::validation(field, "不能为空"));
+    }
+    if v.len() > MAX_WECHAT_FIELD_LEN || v.chars().any(char::is_control) {
+        return Err(SignInError::validation(field, "格式不正确"));
+    }
+    Ok(v.to_owned())
+}
+
+/// What `GET /users/current` finds (seed 000 §1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentUser {
+    /// 200: signed in.
+    SignedIn(UserView),
+    /// 401: not signed in (or a known user without a valid access token).
+    NotSignedIn,
+    /// 404: a WeChat id with no user yet.
+    NewUser {
+        /// The openid.
+        wechat_id: String,
+    },
+}
+
+/// The sign-in use cases of seed 000.
+#[derive(Clone)]
+pub struct PhoneSignIn {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    sms: Arc<dyn SmsSender>,
+    wechat: Arc<dyn WechatAuth>,
+    tokens: Arc<dyn AccessTokens>,
+    secrets: Arc<dyn Secrets>,
+    codes: Arc<dyn SignInCodes>,
+    settings: SignInSettings,
+}
+
+impl std::fmt::Debug for PhoneSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneSignIn")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ports [`PhoneSignIn`] needs.
+pub struct SignInPorts {
+    /// Event store.
+    pub store: Arc<dyn EventStore>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// SMS gateway.
+    pub sms: Arc<dyn SmsSender>,
+    /// WeChat API.
+    pub wechat: Arc<dyn WechatAuth>,
+    /// Access tokens (the same JWTs as every document).
+    pub tokens: Arc<dyn AccessTokens>,
+    /// SHA-256 digests (WeChat tokens are stored as digests).
+    pub secrets: Arc<dyn Secrets>,
+    /// SMS codes.
+    pub codes: Arc<dyn SignInCodes>,
+}
+
+impl PhoneSignIn {
+    /// A service over the given ports.
+    pub fn new(ports: SignInPorts, settings: SignInSettings) -> Self {
+        Self {
+            store: ports.store,
+            clock: ports.clock,
+            sms: ports.sms,
+            wechat: ports.wechat,
+            tokens: ports.tokens,
+            secrets: ports.secrets,
+            codes: ports.codes,
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> SignInSettings {
+        self.settings
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    /// `POST /smsCodes`: send a new code unless one was sent within the cool-down. The code is
+    /// recorded (hashed) before it is sent, so a code that reached a phone can always be checked;
+    /// if sending fails the caller may retry after the cool-down. Returns `createdAt` (UTC).
+    ///
+    /// Errors: `Validation(phone)`, `CoolingDown`, `Upstream` (gateway refused or down).
+    pub async fn request_sms_code(
+        &self,
+        raw_phone: &str,
+        meta: &EventMetadata,
+    ) -> Result<DateTime<Utc>, SignInError> {
+        let phone = parse_phone(raw_phone)?;
+        let code = self.codes.new_code()?;
+        let now = self.now();
+        let command = SmsCommand::Issue {
+            phone: phone.clone(),
+            code_hash: self.codes.hash(phone.as_str(), &code),
+            ttl: self.settings.sms_ttl,
+            cooldown: self.settings.sms_cooldown,
+            now,
+        };
+        execute::<SmsChallenge, _>(
+            self.store.as_ref(),
+            &stream(sms_stream_id(&phone))?,
+            &command,
+            meta,
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| {
+            from_command(e, |e| match e {
+                SmsChallengeError::CoolingDown { retry_after_secs } => {
+                    SignInError::CoolingDown { retry_after_secs }
+                }
+                SmsChallengeError::NoActiveCode => SignInError::Unavailable(e.to_string()),
+            })
+        })?;
+        let ttl_minutes = u32::try_from(self.settings.sms_ttl.num_minutes().max(1)).unwrap_or(5);
+        self.sms
+            .send_code(phone.as_str(), &code, ttl_minutes)
+            .await
+            .map_err(|e| match e {
+                SmsError::Rejected { .. } | SmsError::Unavailable(_) => {
+                    SignInError::Upstream(e.to_string())
+                }
+            })?;
+        Ok(now)
+    }
+
+    /// Check (and use up) an SMS code; a wrong code counts an attempt.
+    async fn check_sms_code(
+        &self,
+        phone: &Phone,
+        code: &str,
+        meta: &EventMetadata,
+    ) -> Result<(), SignInError> {
+        let code = code.trim();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SignInError::validation("smsCode", "验证码应为6位数字"));
+        }
+        let command = SmsCommand::Verify {
+            code_hash: self.codes.hash(phone.as_str(), code),
+            max_attempts: self.settings.sms_max_attempts,
+            now: self.now(),
+        };
+        let decided = execute::<SmsChallenge, _>(
+            self.store.as_ref(),
+            &stream(sms_stream_id(phone))?,
+            &command,
+            meta,
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| {
+            from_command(e, |_| {
+                SignInError::validation("smsCode", "验证码已失效，请重新获取")
+            })
+        })?;
+        match decided.events.first() {
+            Some(SmsEvent::SmsCodeVerified { .. }) => Ok(()),
+            Some(SmsEvent::SmsCodeRejected {
+                failed_attempts, ..
+            }) => {
+                let left = self
+                    .settings
+                    .sms_max_attempts
+                    .saturating_sub(*failed_attempts);
+                Err(SignInError::validation(
+                    "smsCode",
+                    format!("验证码错误，还可尝试{left}次"),
+                ))
+            }
+            _ => Err(SignInError::validation(
+                "smsCode",
+                "验证码已失效，请重新获取",
+            )),
+        }
+    }
+
+    /// `POST /wechat_tokens`: ask WeChat whether `token` belongs to `wechat_id`, and record it.
+    /// Returns when it stops being accepted (UTC) and the append's global position (for
+    /// read-your-writes), `None` when it was already recorded.
+    ///
+    /// Errors: `Validation(wechatId|wechatToken)` (also when WeChat says the token is invalid or
+    /// expired), `Upstream` (WeChat down or busy).
+    pub async fn record_wechat_token(
+        &self,
+        raw_wechat_id: &str,
+        raw_token: &str,
+        meta: &EventMetadata,
+    ) -> Result<(DateTime<Utc>, Option<u64>), SignInError> {
+        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
+        let token = check_wechat_field("wechatToken", raw_token)?;
+        self.wechat
+            .verify_token(&wechat_id, &token)
+            .await
+            .map_err(|e| match e {
+                WechatAuthError::Refused { errcode, errmsg } => SignInError::validation(
+                    "wechatToken",
+                    format!("微信验证失败 ({errcode}: {errmsg})"),
+                ),
+                WechatAuthError::Unavailable(m) => SignInError::Upstream(m),
+            })?;
+        let now = self.now();
+        let expires_at = now + self.settings.wechat_token_ttl;
+        let command = RecordWechatToken {
+            wechat_id: wechat_id.clone(),
+            token_hash: self.secrets.digest(&token),
+            expires_at,
+            now,
+        };
+        let decided = execute::<WechatAccount, _>(
+            self.store.as_ref(),
+            &stream(wechat_stream_id(&wechat_id))?,
+            &command,
+            meta,
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(|e| from_command(e, |never| match never {}))?;
+        let position = crate::ticketing::position(&decided);
+        Ok((expires_at, position))
+    }
+
+    /// `POST /users`: create a user from a WeChat id WeChat vouched for (via `POST /wechat_tokens`)
+    /// and a phone proven by an SMS code.
+    ///
+    /// Errors: `Validation(wechatId|phone|smsCode)`, `DuplicatedWechatId`, `DuplicatedPhone`.
+    pub async fn register(
+        &self,
+        raw_wechat_id: &str,
+        raw_phone: &str,
+        sms_code: &str,
+        meta: &EventMetadata,
+    ) -> Result<(UserView, Option<u64>), SignInError> {
+        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
+        let phone = parse_phone(raw_phone)?;
+        let (account, _) =
+            load::<WechatAccount>(self.store.as_ref(), &stream(wechat_stream_id(&wechat_id))?)
+                .await
+                .map_err(|e| from_command(e, |never| match never {}))?;
+        if !account.is_verified() {
+            return Err(SignInError::validation(
+                "wechatId",
+                "微信身份未验证，请先提交 /wechat_tokens",
+            ));
+        }
+        // Cheap checks first, so a duplicate does not burn the SMS code.
+        if self
+            .holder(ClaimKind::WechatId, &wechat_id)
+            .await?
+            .is_some()
+        {
+            return Err(SignInError::DuplicatedWechatId);
+        }
+        if self
+            .holder(ClaimKind::Phone, phone.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(SignInError::DuplicatedPhone);
+        }
+        self.check_sms_code(&phone, sms_code, meta).await?;
+
+        let user_id = UserId::from_uuid(Uuid::now_v7());
+        let owner = user_id.as_uuid();
+        self.claim(ClaimKind::WechatId, &wechat_id, owner, meta)
+            .await?
+            .then_some(())
+            .ok_or(SignInError::DuplicatedWechatId)?;
+        if !self
+            .claim(ClaimKind::Phone, phone.as_str(), owner, meta)
+            .await?
+        {
+            self.release(ClaimKind::WechatId, &wechat_id, owner, meta)
+                .await;
+            return Err(SignInError::DuplicatedPhone);
+        }
+        let command = UserCommand::RegisterWithPhone {
+            user_id,
+            phone: phone.as_str().to_owned(),
+            wechat_id: wechat_id.clone(),
+            roles: BTreeSet::from([Role::Customer]),
+            now: self.now(),
+        };
+        let mut meta = meta.clone();
+        meta.actor_user_id
+            .get_or_insert_with(|| user_id.to_string());
+        let written = execute::<User, _>(
+            self.store.as_ref(),
+            &self.user_stream(user_id)?,
+            &command,
+            &meta,
+            |_, _| Vec::new(),
+        )
+        .await;
+        let decided = match written {
+            Ok(d) => d,
+            Err(e) => {
+                self.release(ClaimKind::Phone, phone.as_str(), owner, &meta)
+                    .await;
+                self.release(ClaimKind::WechatId, &wechat_id, owner, &meta)
+                    .await;
+                return Err(from_command(e, |_| SignInError::DuplicatedWechatId));
+            }
+        };
+        let position = crate::ticketing::position(&decided);
+        let view = UserView::from_state(&decided.state).ok_or(SignInError::NotFound)?;
+        Ok((view, position))
+    }
+
+    /// `POST /tokens` with `type: 'wechat'`: a token recorded by `POST /wechat_tokens` (or, failing
+    /// that, one WeChat vouches for now) signs in the user holding the WeChat id.
+    ///
+    /// Errors: `Validation` for empty fields, `InvalidCredentials` for a token WeChat refuses,
+    /// `NotFound` when the WeChat id has no user yet.
+    pub async fn token_by_wechat(
+        &self,
+        raw_wechat_id: &str,
+        raw_token: &str,
+        meta: &EventMetadata,
+    ) -> Result<(IssuedToken, UserView), SignInError> {
+        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
+        let token = check_wechat_field("wechatToken", raw_token)?;
+        let (account, _) =
+            load::<WechatAccount>(self.store.as_ref(), &stream(wechat_stream_id(&wechat_id))?)
+                .await
+                .map_err(|e| from_command(e, |never| match never {}))?;
+        if !account.accepts(&self.secrets.digest(&token), self.now()) {
+            match self.record_wechat_token(&wechat_id, &token, meta).await {
+                Ok(_) => {}
+                Err(SignInError::Validation { .. }) => return Err(SignInError::InvalidCredentials),
+                Err(e) => return Err(e),
+            }
+        }
+        let user = self
+            .user_holding(ClaimKind::WechatId, &wechat_id)
+            .await?
+            .ok_or(SignInError::NotFound)?;
+        self.issue(user)
+    }
+
+    /// `POST /tokens` with `phone` and `smsCode` (any `type` other than `wechat`).
+    ///
+    /// Errors: `Validation(phone|smsCode)`, `NotFound` when no user has the phone.
+    pub async fn token_by_sms(
+        &self,
+        raw_phone: &str,
+        sms_code: &str,
+        meta: &EventMetadata,
+    ) -> Result<(IssuedToken, UserView), SignInError> {
+        let phone = parse_phone(raw_phone)?;
+        let user = self.user_holding(ClaimKind::Phone, phone.as_str()).await?;
+        // Check the code even for an unknown phone: it counts the attempt either way.
+        self.check_sms_code(&phone, sms_code, meta).await?;
+        self.issue(user.ok_or(SignInError::NotFound)?)
+    }
+
+    /// `GET /users/current`: the user of a valid access token; else, for a WeChat id (found by the
+    /// caller from the `wechatToken` cookie), whether it is a known user (401) or new (404).
+    ///
+    /// Errors: store failures only.
+    pub async fn current_user(
+        &self,
+        access_token: Option<&str>,
+        wechat_id: Option<&str>,
+    ) -> Result<CurrentUser, SignInError> {
+        if let Some(token) = access_token
+            && let Ok(claims) = self.tokens.verify(token, self.clock.now())
+        {
+            let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(claims.user_id)?)
+                .await
+                .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+            if !user.is_disabled()
+                && let Some(view) = UserView::from_state(&user)
+            {
+                return Ok(CurrentUser::SignedIn(view));
+            }
+        }
+        if let Some(wechat_id) = wechat_id
+            && self
+                .user_holding(ClaimKind::WechatId, wechat_id)
+                .await?
+                .is_none()
+        {
+            return Ok(CurrentUser::NewUser {
+                wechat_id: wechat_id.to_owned(),
+            });
+        }
+        Ok(CurrentUser::NotSignedIn)
+    }
+
+    /// SHA-256 digest of a WeChat token, as stored in `WechatTokenVerified`.
+    pub fn token_digest(&self, token: &str) -> String {
+        self.secrets.digest(token)
+    }
+
+    /// A user by id, if registered.
+    pub async fn user(&self, user_id: UserId) -> Result<Option<UserView>, SignInError> {
+        let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(user_id)?)
+            .await
+            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        Ok(UserView::from_state(&user))
+    }
+
+    fn issue(&self, user: (UserId, User)) -> Result<(IssuedToken, UserView), SignInError> {
+        let (user_id, user) = user;
+        if user.is_disabled() {
+            return Err(SignInError::InvalidCredentials);
+        }
+        let roles: Vec<Role> = user.roles().iter().copied().collect();
+        let token = self
+            .tokens
+            .issue(user_id, &roles, self.clock.now())
+            .map_err(|e| SignInError::Crypto(e.to_string()))?;
+        let view = UserView::from_state(&user).ok_or(SignInError::NotFound)?;
+        Ok((token, view))
+    }
+
+    fn user_stream(&self, user_id: UserId) -> Result<StreamId, SignInError> {
+        StreamId::for_aggregate(User::CATEGORY, user_id)
+            .map_err(|e| SignInError::Unavailable(e.to_string()))
+    }
+
+    /// The registered user holding a value, if any (a claim left by a failed registration counts
+    /// as none).
+    async fn user_holding(
+        &self,
+        kind: ClaimKind,
+        value: &str,
+    ) -> Result<Option<(UserId, User)>, SignInError> {
+        let Some(owner) = self.holder(kind, value).await? else {
+            return Ok(None);
+        };
+        let user_id = UserId::from_uuid(owner);
+        let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(user_id)?)
+            .await
+            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        Ok(user.is_registered().then_some((user_id, user)))
+    }
+
+    /// Who holds a value, ignoring claims whose user never registered.
+    async fn holder(&self, kind: ClaimKind, value: &str) -> Result<Option<Uuid>, SignInError> {
+        let (claim, _) =
+            load::<IdentifierClaim>(self.store.as_ref(), &stream(claim_stream_id(kind, value))?)
+                .await
+                .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        let Some(owner) = claim.owner() else {
+            return Ok(None);
+        };
+        let (user, _) = load::<User>(
+            self.store.as_ref(),
+            &self.user_stream(UserId::from_uuid(owner))?,
+        )
+        .await
+        .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        Ok(user.is_registered().then_some(owner))
+    }
+
+    /// Claim a value for `owner`; `false` when a registered user (or a registration in flight)
+    /// holds it. A claim left behind by a crashed registration is released first.
+    async fn claim(
+        &self,
+        kind: ClaimKind,
+        value: &str,
+        owner: Uuid,
+        meta: &EventMetadata,
+    ) -> Result<bool, SignInError> {
+        let stream_id = stream(claim_stream_id(kind, value))?;
+        for _ in 0..2 {
+            let command = ClaimCommand::Claim {
+                kind,
+                value: value.to_owned(),
+                owner,
+                now: self.now(),
+            };
+            match execute::<IdentifierClaim, _>(
+                self.store.as_ref(),
+                &stream_id,
+                &command,
+                meta,
+                |_, _| Vec::new(),
+            )
+            .await
+            {
+                Ok(_) => return Ok(true),
+                Err(CommandError::Rejected(ClaimError::Taken { owner: holder })) => {
+                    if !self.is_orphan(&stream_id, holder).await? {
+                        return Ok(false);
+                    }
+                    tracing::info!(%holder, kind = kind.as_str(), "releasing a claim left by a failed registration");
+                    let release = ClaimCommand::Release {
+                        owner: holder,
+                        reason: "left behind by a registration that never completed".into(),
+                        now: self.now(),
+                    };
+                    execute::<IdentifierClaim, _>(
+                        self.store.as_ref(),
+                        &stream_id,
+                        &release,
+                        meta,
+                        |_, _| Vec::new(),
+                    )
+                    .await
+                    .map_err(|e| from_command(e, |_| SignInError::DuplicatedPhone))?;
+                }
+                Err(e) => return Err(from_command(e, |_| SignInError::DuplicatedPhone)),
+            }
+        }
+        Ok(false)
+    }
+
+    async fn is_orphan(&self, stream_id: &StreamId, holder: Uuid) -> Result<bool, SignInError> {
+        let (claim, _) = load::<IdentifierClaim>(self.store.as_ref(), stream_id)
+            .await
+            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        let old = claim
+            .claimed_at()
+            .is_some_and(|at| self.now() - at > Duration::seconds(ORPHAN_AFTER_SECS));
+        if !old {
+            return Ok(false);
+        }
+        let (user, _) = load::<User>(
+            self.store.as_ref(),
+            &self.user_stream(UserId::from_uuid(holder))?,
+        )
+        .await
+        .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        Ok(!user.is_registered())
+    }
+
+    /// Best-effort release of a claim this registration made (failures are logged: the claim is
+    /// then an orphan the next registration releases).
+    async fn release(&self, kind: ClaimKind, value: &str, owner: Uuid, meta: &EventMetadata) {
+        let command = ClaimCommand::Release {
+            owner,
+            reason: "registration failed".into(),
+            now: self.now(),
+        };
+        let result = match stream(claim_stream_id(kind, value)) {
+            Ok(s) => {
+                execute::<IdentifierClaim, _>(self.store.as_ref(), &s, &command, meta, |_, _| {
+                    Vec::new()
+                })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, kind = kind.as_str(), "could not release a claim");
+        }
+    }
+}
+
+impl From<StoreError> for SignInError {
+    fn from(e: StoreError) -> Self {
+        SignInError::Unavailable(e.to_string())
+    }
+}

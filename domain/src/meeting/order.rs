@@ -1,0 +1,514 @@
+//! A meeting-ticket order (seed 000 §5): its items, its payment and its status.
+//!
+//! Statuses are the document's Chinese strings ([`OrderStatus::as_str`]):
+//!
+//! | status | meaning | reached by |
+//! | --- | --- | --- |
+//! | 待支付 | placed, stock reserved, waiting for payment | `MeetingOrderPlaced` |
+//! | 已支付 | paid, tickets issued | `MeetingOrderPaid` from 待支付 (or from 已取消/已过期 when the stock could be taken again) |
+//! | 已取消 | cancelled by the buyer, stock returned | `MeetingOrderCancelled` from 待支付 only |
+//! | 已过期 | unpaid past `expiresAt`, stock returned | `MeetingOrderExpired` from 待支付 only |
+//! | 待退款 | a payment arrived for a cancelled/expired order whose stock is gone: the money must go back | `MeetingOrderRefundRequired` |
+//!
+//! Payment states only move forward: a second report of the same transaction changes nothing.
+
+use super::{MeetingId, TicketGradeId};
+use crate::{Decider, DomainEvent, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An order's status; see the module docs for the transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderStatus {
+    /// 待支付: waiting for payment.
+    #[serde(rename = "待支付")]
+    PendingPayment,
+    /// 已支付: paid.
+    #[serde(rename = "已支付")]
+    Paid,
+    /// 已取消: cancelled.
+    #[serde(rename = "已取消")]
+    Cancelled,
+    /// 已过期: expired unpaid.
+    #[serde(rename = "已过期")]
+    Expired,
+    /// 待退款: paid too late, to be refunded.
+    #[serde(rename = "待退款")]
+    RefundPending,
+}
+
+impl OrderStatus {
+    /// The document's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "待支付",
+            OrderStatus::Paid => "已支付",
+            OrderStatus::Cancelled => "已取消",
+            OrderStatus::Expired => "已过期",
+            OrderStatus::RefundPending => "待退款",
+        }
+    }
+
+    /// Parse the document's string.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::PendingPayment,
+            Self::Paid,
+            Self::Cancelled,
+            Self::Expired,
+            Self::RefundPending,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    /// The grade.
+    pub ticket_grade_id: TicketGradeId,
+    /// The grade's name when ordered.
+    pub ticket_grade_name: String,
+    /// Unit price in fen.
+    pub ticket_price: i64,
+    /// Number of tickets.
+    pub ticket_amount: u32,
+}
+
+/// The order's facts once placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedOrder {
+    /// Buyer.
+    pub user_id: UserId,
+    /// Meeting.
+    pub meeting_id: MeetingId,
+    /// Lines.
+    pub items: Vec<OrderItem>,
+    /// Payment method id (`wechatpay`, `mock`).
+    pub payment_method_id: String,
+    /// Total in fen.
+    pub total_fen: i64,
+    /// When it expires unpaid (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// When placed (UTC).
+    pub placed_at: DateTime<Utc>,
+}
+
+/// A meeting-ticket order (stream `meetingOrder-{orderId}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeetingOrder {
+    placed: Option<PlacedOrder>,
+    status: Option<OrderStatus>,
+    transaction_id: Option<String>,
+    out_trade_no: Option<String>,
+}
+
+impl MeetingOrder {
+    /// The order's facts, once placed.
+    pub fn placed(&self) -> Option<&PlacedOrder> {
+        self.placed.as_ref()
+    }
+
+    /// Current status, once placed.
+    pub fn status(&self) -> Option<OrderStatus> {
+        self.status
+    }
+
+    /// The provider's transaction id, once paid (or refund-pending).
+    pub fn transaction_id(&self) -> Option<&str> {
+        self.transaction_id.as_deref()
+    }
+
+    /// Our trade number at the provider, once a payment was requested.
+    pub fn out_trade_no(&self) -> Option<&str> {
+        self.out_trade_no.as_deref()
+    }
+
+    fn require(&self) -> Result<(&PlacedOrder, OrderStatus), OrderError> {
+        match (&self.placed, self.status) {
+            (Some(p), Some(s)) => Ok((p, s)),
+            _ => Err(OrderError::NotFound),
+        }
+    }
+}
+
+/// Commands for [`MeetingOrder`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderCommand {
+    /// Place the order (its stock already reserved). Placing it again changes nothing.
+    Place {
+        /// The order's facts.
+        order: PlacedOrder,
+    },
+    /// Record that a payment was opened with the provider.
+    RequestPayment {
+        /// `wechatpay` or `mock`.
+        provider: String,
+        /// Our trade number at the provider.
+        out_trade_no: String,
+        /// What the client needs to pay (`thirdPartyTransactionInfo`), if anything.
+        info: Option<serde_json::Value>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Cancel an unpaid order (`PATCH /orders/:id` with `status: '已取消'`).
+    Cancel {
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Expire an unpaid order whose `expiresAt` has passed (deadline); otherwise nothing.
+    Expire {
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// A confirmed payment. `stock_sold` says whether the meeting's stock was sold to this order
+    /// (always for a pending order; for a cancelled or expired one only if it could be taken
+    /// again).
+    RecordPayment {
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// Amount paid in fen.
+        amount_fen: i64,
+        /// Whether the stock is sold to the order.
+        stock_sold: bool,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+}
+
+/// Events of [`MeetingOrder`] (docs/event-catalog.md, "Meeting tickets").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
+pub enum OrderEvent {
+    /// The order was placed; status 待支付.
+    MeetingOrderPlaced {
+        /// Buyer.
+        user_id: UserId,
+        /// Meeting.
+        meeting_id: MeetingId,
+        /// Lines (prices in fen).
+        items: Vec<OrderItem>,
+        /// Payment method id.
+        payment_method_id: String,
+        /// Total in fen.
+        total_fen: i64,
+        /// Unpaid expiry (UTC).
+        expires_at: DateTime<Utc>,
+        /// When (UTC).
+        placed_at: DateTime<Utc>,
+    },
+    /// A payment was opened with the provider.
+    MeetingPaymentRequested {
+        /// `wechatpay` or `mock`.
+        provider: String,
+        /// Our trade number at the provider.
+        out_trade_no: String,
+        /// The client's payment parameters, if any.
+        third_party_transaction_info: Option<serde_json::Value>,
+        /// When (UTC).
+        requested_at: DateTime<Utc>,
+    },
+    /// Paid; status 已支付.
+    MeetingOrderPaid {
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Whether it was paid after being cancelled or expired.
+        late: bool,
+        /// When (UTC).
+        paid_at: DateTime<Utc>,
+    },
+    /// Cancelled by the buyer; status 已取消.
+    MeetingOrderCancelled {
+        /// When (UTC).
+        cancelled_at: DateTime<Utc>,
+    },
+    /// Expired unpaid; status 已过期.
+    MeetingOrderExpired {
+        /// When (UTC).
+        expired_at: DateTime<Utc>,
+    },
+    /// Money arrived that cannot buy anything; status 待退款.
+    MeetingOrderRefundRequired {
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Why.
+        reason: String,
+        /// When (UTC).
+        recorded_at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for OrderEvent {}
+
+/// Why an [`OrderCommand`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// No such order.
+    #[error("the order does not exist")]
+    NotFound,
+    /// Only 待支付 orders can be cancelled or asked to pay.
+    #[error("the order is {}", .0.as_str())]
+    NotPending(OrderStatus),
+    /// The paid amount is not the order's total.
+    #[error("paid {paid_fen} fen, the order is {total_fen} fen")]
+    AmountMismatch {
+        /// Paid, in fen.
+        paid_fen: i64,
+        /// Due, in fen.
+        total_fen: i64,
+    },
+}
+
+impl Decider for MeetingOrder {
+    const CATEGORY: &'static str = "meetingOrder";
+    type Command = OrderCommand;
+    type Event = OrderEvent;
+    type Error = OrderError;
+
+    fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+        use OrderCommand as C;
+        use OrderEvent as E;
+        use OrderStatus as S;
+        if let C::Place { order } = command {
+            if self.placed.is_some() {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![E::MeetingOrderPlaced {
+                user_id: order.user_id,
+                meeting_id: order.meeting_id,
+                items: order.items.clone(),
+                payment_method_id: order.payment_method_id.clone(),
+                total_fen: order.total_fen,
+                expires_at: order.expires_at,
+                placed_at: order.placed_at,
+            }]);
+        }
+        let (placed, status) = self.require()?;
+        match command {
+            C::Place { .. } => Ok(Vec::new()),
+            C::RequestPayment {
+                provider,
+                out_trade_no,
+                info,
+                now,
+            } => {
+                if status != S::PendingPayment {
+                    return Err(OrderError::NotPending(status));
+                }
+                Ok(vec![E::MeetingPaymentRequested {
+                    provider: provider.clone(),
+                    out_trade_no: out_trade_no.clone(),
+                    third_party_transaction_info: info.clone(),
+                    requested_at: *now,
+                }])
+            }
+            C::Cancel { now } => match status {
+                S::PendingPayment => Ok(vec![E::MeetingOrderCancelled { cancelled_at: *now }]),
+                S::Cancelled => Ok(Vec::new()),
+                other => Err(OrderError::NotPending(other)),
+            },
+            C::Expire { now } => Ok(
+                if status == S::PendingPayment && *now >= placed.expires_at {
+                    vec![E::MeetingOrderExpired { expired_at: *now }]
+                } else {
+                    Vec::new()
+                },
+            ),
+            C::RecordPayment {
+                transaction_id,
+                amount_fen,
+                stock_sold,
+                now,
+            } => {
+                if self.transaction_id.as_deref() == Some(transaction_id.as_str()) {
+                    return Ok(Vec::new());
+                }
+                if *amount_fen != placed.total_fen {
+                    return Err(OrderError::AmountMismatch {
+                        paid_fen: *amount_fen,
+                        total_fen: placed.total_fen,
+                    });
+                }
+                let refund = |reason: &str| E::MeetingOrderRefundRequired {
+                    transaction_id: transaction_id.clone(),
+                    amount_fen: *amount_fen,
+                    reason: reason.to_owned(),
+                    recorded_at: *now,
+                };
+                Ok(vec![match status {
+                    S::Paid | S::RefundPending => refund("the order was already paid"),
+                    _ if !stock_sold => refund(
+                        "paid after the order was cancelled or expired and its tickets were sold out",
+                    ),
+                    _ => E::MeetingOrderPaid {
+                        transaction_id: transaction_id.clone(),
+                        amount_fen: *amount_fen,
+                        late: status != S::PendingPayment,
+                        paid_at: *now,
+                    },
+                }])
+            }
+        }
+    }
+
+    fn evolve(mut self, event: &OrderEvent) -> Self {
+        use OrderEvent as E;
+        match event {
+            E::MeetingOrderPlaced {
+                user_id,
+                meeting_id,
+                items,
+                payment_method_id,
+                total_fen,
+                expires_at,
+                placed_at,
+            } => {
+                self.placed = Some(PlacedOrder {
+                    user_id: *user_id,
+                    meeting_id: *meeting_id,
+                    items: items.clone(),
+                    payment_method_id: payment_method_id.clone(),
+                    total_fen: *total_fen,
+                    expires_at: *expires_at,
+                    placed_at: *placed_at,
+                });
+                self.status = Some(OrderStatus::PendingPayment);
+            }
+            E::MeetingPaymentRequested { out_trade_no, .. } => {
+                self.out_trade_no = Some(out_trade_no.clone());
+            }
+            E::MeetingOrderPaid { transaction_id, .. } => {
+                self.status = Some(OrderStatus::Paid);
+                self.transaction_id = Some(transaction_id.clone());
+            }
+            E::MeetingOrderCancelled { .. } => self.status = Some(OrderStatus::Cancelled),
+            E::MeetingOrderExpired { .. } => self.status = Some(OrderStatus::Expired),
+            E::MeetingOrderRefundRequired { transaction_id, .. } => {
+                // A refund for a second payment of a paid order leaves it paid.
+                if self.status != Some(OrderStatus::Paid) {
+                    self.status = Some(OrderStatus::RefundPending);
+                    self.transaction_id = Some(transaction_id.clone());
+                }
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::given;
+    use uuid::Uuid;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default()
+    }
+    fn placed() -> OrderEvent {
+        OrderEvent::MeetingOrderPlaced {
+            user_id: UserId::from_uuid(Uuid::from_u128(1)),
+            meeting_id: MeetingId::from_uuid(Uuid::from_u128(2)),
+            items: vec![OrderItem {
+                ticket_grade_id: TicketGradeId::from_uuid(Uuid::from_u128(3)),
+                ticket_grade_name: "普通票".into(),
+                ticket_price: 9900,
+                ticket_amount: 2,
+            }],
+            payment_method_id: "wechatpay".into(),
+            total_fen: 19800,
+            expires_at: t(900),
+            placed_at: t(0),
+        }
+    }
+    fn pay(txn: &str, stock_sold: bool) -> OrderCommand {
+        OrderCommand::RecordPayment {
+            transaction_id: txn.into(),
+            amount_fen: 19800,
+            stock_sold,
+            now: t(10),
+        }
+    }
+    fn paid(txn: &str, late: bool) -> OrderEvent {
+        OrderEvent::MeetingOrderPaid {
+            transaction_id: txn.into(),
+            amount_fen: 19800,
+            late,
+            paid_at: t(10),
+        }
+    }
+
+    #[test]
+    fn only_pending_orders_cancel() {
+        given::<MeetingOrder>([placed()])
+            .when(OrderCommand::Cancel { now: t(1) })
+            .then([OrderEvent::MeetingOrderCancelled { cancelled_at: t(1) }]);
+        given::<MeetingOrder>([placed(), paid("w1", false)])
+            .when(OrderCommand::Cancel { now: t(1) })
+            .then_err(OrderError::NotPending(OrderStatus::Paid));
+        given::<MeetingOrder>([])
+            .when(OrderCommand::Cancel { now: t(1) })
+            .then_err(OrderError::NotFound);
+    }
+
+    #[test]
+    fn expiry_waits_for_expires_at() {
+        given::<MeetingOrder>([placed()])
+            .when(OrderCommand::Expire { now: t(899) })
+            .then([]);
+        given::<MeetingOrder>([placed()])
+            .when(OrderCommand::Expire { now: t(900) })
+            .then([OrderEvent::MeetingOrderExpired { expired_at: t(900) }]);
+    }
+
+    #[test]
+    fn payments_move_forward_once() {
+        given::<MeetingOrder>([placed()])
+            .when(pay("w1", true))
+            .then([paid("w1", false)]);
+        given::<MeetingOrder>([placed(), paid("w1", false)])
+            .when(pay("w1", true))
+            .then([]);
+        given::<MeetingOrder>([placed()])
+            .when(OrderCommand::RecordPayment {
+                transaction_id: "w1".into(),
+                amount_fen: 1,
+                stock_sold: true,
+                now: t(10),
+            })
+            .then_err(OrderError::AmountMismatch {
+                paid_fen: 1,
+                total_fen: 19800,
+            });
+    }
+
+    #[test]
+    fn late_payments_sell_if_stock_remains_else_need_a_refund() {
+        let expired = OrderEvent::MeetingOrderExpired { expired_at: t(900) };
+        given::<MeetingOrder>([placed(), expired.clone()])
+            .when(pay("w1", true))
+            .then([paid("w1", true)]);
+        let state = MeetingOrder::replay(&[placed(), expired.clone()]);
+        let events = state.decide(&pay("w1", false)).unwrap_or_default();
+        assert!(matches!(
+            events.as_slice(),
+            [OrderEvent::MeetingOrderRefundRequired { .. }]
+        ));
+        let state = events.iter().fold(state, |s, e| s.evolve(e));
+        assert_eq!(state.status(), Some(OrderStatus::RefundPending));
+        assert_eq!(state.decide(&pay("w1", false)), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn statuses_round_trip_as_the_documents_strings() {
+        for s in ["待支付", "已支付", "已取消", "已过期", "待退款"] {
+            assert_eq!(OrderStatus::parse(s).map(OrderStatus::as_str), Some(s));
+        }
+        assert_eq!(OrderStatus::parse("paid"), None);
+    }
+}
