@@ -82,6 +82,25 @@ async fn load_from<D: Decider>(
     Ok((state, version))
 }
 
+/// [`execute`] storing the same `deadlines` with whatever the command appends (none when it
+/// appends nothing).
+pub async fn execute_scheduling<D>(
+    store: &dyn EventStore,
+    stream_id: &StreamId,
+    command: &D::Command,
+    metadata: &EventMetadata,
+    deadlines: Vec<NewDeadline>,
+) -> Result<Decided<D>, CommandError<D::Error>>
+where
+    D: Decider,
+    D::Command: Sync,
+{
+    execute::<D, _>(store, stream_id, command, metadata, move |_, _| {
+        deadlines.clone()
+    })
+    .await
+}
+
 /// Run `command` against the aggregate stored in `stream_id`.
 ///
 /// Commands on one stream in this process run one at a time (they queue on the stream's slot

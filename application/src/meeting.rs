@@ -8,7 +8,7 @@
 //! steps are idempotent, so a repeated notification finishes what a crash interrupted.
 
 use crate::clock::Clock;
-use crate::command::{CommandError, Decided, execute, load};
+use crate::command::{CommandError, Decided, load};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
 use crate::process::ProcessManager;
@@ -334,14 +334,8 @@ impl MeetingService {
     where
         D::Command: Sync,
     {
-        execute::<D, _>(
-            self.store.as_ref(),
-            stream_id,
-            command,
-            meta,
-            move |_, _| deadlines.clone(),
-        )
-        .await
+        crate::command::execute_scheduling(self.store.as_ref(), stream_id, command, meta, deadlines)
+            .await
     }
 
     async fn state<D: Decider>(&self, stream_id: &StreamId) -> Result<D, MeetingServiceError> {
@@ -597,10 +591,20 @@ impl MeetingService {
             info,
             now: self.now(),
         };
+        self.order_command(order_id, &command, meta).await
+    }
+
+    /// Run `command` on an order; the append's position, if it wrote.
+    async fn order_command(
+        &self,
+        order_id: MeetingOrderId,
+        command: &OrderCommand,
+        meta: &EventMetadata,
+    ) -> Result<Option<u64>, MeetingServiceError> {
         let decided = self
             .run::<MeetingOrder>(
                 &stream::<MeetingOrder>(order_id)?,
-                &command,
+                command,
                 meta,
                 Vec::new(),
             )
@@ -632,15 +636,9 @@ impl MeetingService {
         meta: &EventMetadata,
     ) -> Result<Option<u64>, MeetingServiceError> {
         let order = self.owned_order(caller, order_id).await?;
-        let decided = self
-            .run::<MeetingOrder>(
-                &stream::<MeetingOrder>(order_id)?,
-                &OrderCommand::Cancel { now: self.now() },
-                meta,
-                Vec::new(),
-            )
-            .await
-            .map_err(|e| from_command(e, order_error))?;
+        let cancelled = self
+            .order_command(order_id, &OrderCommand::Cancel { now: self.now() }, meta)
+            .await?;
         let meeting_id = order
             .placed()
             .map(|p| p.meeting_id)
@@ -648,7 +646,7 @@ impl MeetingService {
         let released = self
             .release_stock(meeting_id, order_id, "cancelled", meta)
             .await?;
-        Ok(released.or(position(&decided)))
+        Ok(released.or(cancelled))
     }
 
     async fn release_stock(
@@ -670,38 +668,34 @@ impl MeetingService {
         Ok(position(&decided))
     }
 
-    /// The order-expiry deadline: expire the order if still unpaid, and return its stock (also
-    /// when the order was never written).
+    /// The order-expiry deadline: return the stock of an order that is still unpaid at its
+    /// `expiresAt` (also when the order was never written), then mark the order expired. The stock
+    /// goes back first, so an order that reads 已过期 never still holds stock; a payment landing
+    /// between the two steps takes the stock again if it is there (see [`Self::record_payment`]).
     pub async fn expire_order(
         &self,
         order_id: MeetingOrderId,
         meeting_id: MeetingId,
     ) -> Result<(), MeetingServiceError> {
         let meta = deadline_meta();
+        let now = self.now();
         let order = self.order(order_id).await?;
-        let status = match order.status() {
-            Some(OrderStatus::PendingPayment) => {
-                let decided = self
-                    .run::<MeetingOrder>(
-                        &stream::<MeetingOrder>(order_id)?,
-                        &OrderCommand::Expire { now: self.now() },
-                        &meta,
-                        Vec::new(),
-                    )
-                    .await
-                    .map_err(|e| from_command(e, order_error))?;
-                decided.state.status()
-            }
-            other => other,
+        let due = match (order.status(), order.placed()) {
+            (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
+            (None, _) => true,
+            // Paid, cancelled (stock already returned) or already expired.
+            _ => matches!(order.status(), Some(OrderStatus::Expired)),
         };
-        match status {
-            // Not yet due (a clock skew) or paid meanwhile: keep the stock.
-            Some(OrderStatus::PendingPayment | OrderStatus::Paid) => Ok(()),
-            _ => self
-                .release_stock(meeting_id, order_id, "expired", &meta)
-                .await
-                .map(drop),
+        if !due {
+            return Ok(());
         }
+        self.release_stock(meeting_id, order_id, "expired", &meta)
+            .await?;
+        if order.status() == Some(OrderStatus::PendingPayment) {
+            self.order_command(order_id, &OrderCommand::Expire { now }, &meta)
+                .await?;
+        }
+        Ok(())
     }
 
     /// `POST /transactions` (§7): the amount and payee of an unpaid order, opening its payment
@@ -885,16 +879,7 @@ impl MeetingService {
             stock_sold,
             now: self.now(),
         };
-        let decided = self
-            .run::<MeetingOrder>(
-                &stream::<MeetingOrder>(order_id)?,
-                &command,
-                meta,
-                Vec::new(),
-            )
-            .await
-            .map_err(|e| from_command(e, order_error))?;
-        Ok(position(&decided))
+        self.order_command(order_id, &command, meta).await
     }
 
     /// Issue the tickets of a paid order: `ticketAmount` per line, with stable ids, to the buyer.

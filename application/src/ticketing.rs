@@ -9,7 +9,7 @@
 //! never written are released when that deadline fires.
 
 use crate::clock::Clock;
-use crate::command::{CommandError, Decided, execute, load};
+use crate::command::{CommandError, Decided, load};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
 use crate::payments::{CheckoutRequest, PaymentError, PaymentGateway};
@@ -288,14 +288,8 @@ impl TicketingService {
     where
         D::Command: Sync,
     {
-        execute::<D, _>(
-            self.store.as_ref(),
-            stream_id,
-            command,
-            meta,
-            move |_, _| deadlines.clone(),
-        )
-        .await
+        crate::command::execute_scheduling(self.store.as_ref(), stream_id, command, meta, deadlines)
+            .await
     }
 
     async fn state<D: Decider>(&self, stream_id: &StreamId) -> Result<(D, u64), TicketingError> {
