@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -26,7 +27,8 @@ BASE = "http://127.0.0.1:8080"
 
 def call(method, path, token=None, body=None, show=True, quiet_body=False):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
+    # Non-ASCII query values (台北市) must be percent-encoded on the wire.
+    req = urllib.request.Request(BASE + urllib.parse.quote(path, safe="/?&=:"), data=data, method=method)
     if body is not None:
         req.add_header("Content-Type", "application/json")
     if token:

@@ -56,6 +56,8 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Run a local WeChat Pay API v3 stand-in for development (docs/meeting-tickets.md).
+    WechatpaySandbox(crate::sandbox::SandboxArgs),
 }
 
 /// `tessera projections …`
@@ -160,6 +162,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let mut out = std::io::BufWriter::new(std::io::stdout());
             export(&cli.config, from, stream, &mut out).await?;
             out.flush()?;
+            Ok(Outcome::Success)
+        }
+        Command::WechatpaySandbox(args) => {
+            crate::sandbox::run(args).await?;
             Ok(Outcome::Success)
         }
     }

@@ -11,6 +11,7 @@ pub mod openticket;
 pub mod panic;
 pub mod request;
 pub mod routes;
+pub mod sandbox;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
         .case("meetings_orders_payments_tickets", order_flow)
         .case("unpaid_orders_expire_and_late_payments", expiry)
         .case("bad_input_is_a_clear_4xx", bad_input)
+        .case("organizer_writes_meetings_and_grades", organizer_writes)
         .case("hundred_buyers_thirty_tickets", stock_race)
         .case("concurrent_claims", claim_races)
         .run()
@@ -1061,4 +1062,159 @@ async fn claim_races(db: Arc<TestDb>) {
         claimed[1]["participant"]["phone"]
     );
     Arc::try_unwrap(t).ok().unwrap().stop().await;
+}
+
+async fn organizer_writes(db: Arc<TestDb>) {
+    let t = TestServer::start_with(&db, config()).await;
+    let admin = t.admin().await;
+    let (_, buyer) = phone_user(&t, 1).await;
+    let (meeting_id, grade) = meeting(&t, &admin, 5).await;
+    let path = format!("/meetings/{meeting_id}");
+    let grade_path = format!("{path}/ticket_grades/{grade}");
+    // Only the organizer (or an admin) may change a meeting.
+    let r = call(
+        &t,
+        Method::PATCH,
+        &path,
+        Some(&buyer),
+        json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["type"], "Forbidden");
+    let r = call(
+        &t,
+        Method::PATCH,
+        &grade_path,
+        Some(&buyer),
+        json!({"price": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // Closing sales stops orders; reopening allows them again.
+    let r = call(
+        &t,
+        Method::PATCH,
+        &path,
+        Some(&admin),
+        json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "closed");
+    let r = call(
+        &t,
+        Method::POST,
+        "/orders",
+        Some(&buyer),
+        order_body(&meeting_id, &grade, 1, json!(99.5)),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["meetingId"].is_string(), "{:?}", r.body);
+    let r = call(
+        &t,
+        Method::PATCH,
+        &path,
+        Some(&admin),
+        json!({"status": "draft"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = call(
+        &t,
+        Method::PATCH,
+        &path,
+        Some(&admin),
+        json!({"status": "onSale"}),
+    )
+    .await;
+    assert_eq!(r.body["status"], "onSale");
+    // A price change: the old price is now a validation error, the new one sells.
+    let r = call(
+        &t,
+        Method::PATCH,
+        &grade_path,
+        Some(&admin),
+        json!({"price": "120"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["ticketGrades"][0]["price"], json!(120));
+    let r = call(
+        &t,
+        Method::POST,
+        "/orders",
+        Some(&buyer),
+        order_body(&meeting_id, &grade, 3, json!(99.5)),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["items[0].ticketPrice"].is_string());
+    let r = call(
+        &t,
+        Method::POST,
+        "/orders",
+        Some(&buyer),
+        order_body(&meeting_id, &grade, 3, json!(120)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // Stock cannot drop below what is held; raising it shows in the remaining count.
+    let r = call(
+        &t,
+        Method::PATCH,
+        &grade_path,
+        Some(&admin),
+        json!({"stock": 2}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["stock"].is_string());
+    let r = call(
+        &t,
+        Method::PATCH,
+        &grade_path,
+        Some(&admin),
+        json!({"stock": 10, "name": "早鸟票"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["ticketGrades"][0]["name"], "早鸟票");
+    assert_eq!(r.body["ticketGrades"][0]["remaining"], 7);
+    let r = call(
+        &t,
+        Method::PATCH,
+        &format!("{path}/ticket_grades/{}", uuid::Uuid::now_v7()),
+        Some(&admin),
+        json!({"stock": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // A new grade.
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("{path}/ticket_grades"),
+        Some(&admin),
+        json!({"name": "VIP", "price": 999.99, "stock": 2}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["ticketGrades"][1]["price"], json!(999.99));
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("{path}/ticket_grades"),
+        Some(&admin),
+        json!({"name": "VIP", "price": -1, "stock": 2}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["price"].is_string());
+    let r = t.get("/meetings?status=closed", None).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 0);
+    let r = t.get("/meetings?status=onSale", None).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    t.stop().await;
 }

@@ -34,6 +34,7 @@ const PUB_KEY_ID: &str = "PUB_KEY_ID_0119000001092026112300000000000001";
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("wechatpay_order_notify_and_client_report", flow)
+        .case("wechatpay_sandbox_pays_an_order", sandbox)
         .run()
 }
 
@@ -117,6 +118,140 @@ async fn notify(t: &TestServer, headers: &[(&str, &str)], body: Vec<u8>) -> u16 
         .as_u16()
 }
 
+/// A WeChat user `o-pay-1` (development WeChat verifier: no app secret configured); its token.
+async fn wechat_user(t: &TestServer) -> String {
+    let r = call(
+        t,
+        Method::POST,
+        "/smsCodes",
+        None,
+        json!({"phone": "13800000001"}),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let code = t
+        .server
+        .services
+        .console_sms
+        .as_ref()
+        .unwrap()
+        .last_code("13800000001")
+        .unwrap();
+    let token_body = json!({"wechatId": "o-pay-1", "wechatToken": "dev:o-pay-1"});
+    assert_eq!(
+        call(t, Method::POST, "/wechat_tokens", None, token_body.clone())
+            .await
+            .status,
+        201
+    );
+    let r = call(
+        t,
+        Method::POST,
+        "/users",
+        None,
+        json!({"wechatId": "o-pay-1", "phone": "13800000001", "smsCode": code}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let mut login = token_body.clone();
+    login["type"] = json!("wechat");
+    let r = call(t, Method::POST, "/tokens", None, login).await;
+    r.body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A meeting on sale with one grade at 0.01 yuan × 10; (meeting id, grade id).
+async fn meeting_on_sale(t: &TestServer, admin: &str) -> (String, String) {
+    let start = Utc::now() + ChronoDuration::days(3);
+    let r = call(
+        t,
+        Method::POST,
+        "/meetings",
+        Some(admin),
+        json!({"title": "支付测试会", "startTime": start.to_rfc3339(),
+               "endTime": (start + ChronoDuration::hours(2)).to_rfc3339(),
+               "ticketGrades": [{"name": "普通票", "price": 0.01, "stock": 10}], "status": "onSale"}),
+    )
+    .await;
+    let meeting = r.body["id"].as_str().unwrap().to_owned();
+    let grade = r.body["ticketGrades"][0]["id"].as_str().unwrap().to_owned();
+    (meeting, grade)
+}
+
+/// `tessera wechatpay-sandbox` (the walkthrough's WeChat Pay stand-in) pays an order end to end:
+/// Tessera configured with the settings it writes, the sandbox's notification accepted.
+async fn sandbox(db: Arc<TestDb>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prepared = tessera_api::sandbox::prepare(dir.path(), addr).unwrap();
+    tokio::spawn(async move { axum::serve(listener, prepared.router).await });
+    let env: HashMap<String, String> = prepared.env.into_iter().collect();
+    assert!(
+        std::fs::read_to_string(dir.path().join("env"))
+            .unwrap()
+            .contains("TESSERA_WECHATPAY_API_BASE=http://")
+    );
+    let mut config = server_config();
+    let m = &mut config.meeting;
+    m.wechat_app_id = Some(env["TESSERA_WECHAT_APP_ID"].clone());
+    m.wechatpay_mch_id = Some(env["TESSERA_WECHATPAY_MCH_ID"].clone());
+    m.wechatpay_serial_no = env["TESSERA_WECHATPAY_SERIAL_NO"].clone();
+    m.wechatpay_private_key_file = Some(env["TESSERA_WECHATPAY_PRIVATE_KEY_FILE"].clone().into());
+    m.wechatpay_api_v3_key = Some(tessera_api::config::Secret::new(
+        env["TESSERA_WECHATPAY_API_V3_KEY"].clone(),
+    ));
+    m.wechatpay_platform_keys = env["TESSERA_WECHATPAY_PLATFORM_KEYS"].clone();
+    m.wechatpay_api_base = env["TESSERA_WECHATPAY_API_BASE"].clone();
+    let t = TestServer::start_with(&db, config).await;
+    let admin = t.admin().await;
+    let buyer = wechat_user(&t).await;
+    let (meeting, grade) = meeting_on_sale(&t, &admin).await;
+    let r = call(&t, Method::POST, "/orders", Some(&buyer), json!({
+        "items": [{"ticketGradeId": grade, "ticketPrice": 0.01, "ticketAmount": 1, "meetingId": meeting}],
+        "meetingId": meeting, "paymentMethodId": "wechatpay",
+    })).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(r.body["transaction"]["thirdPartyTransactionInfo"]["paySign"].is_string());
+    let order = r.body["id"].as_str().unwrap().to_owned();
+    // Not paid yet: the order query says NOTPAY, so a client report is refused.
+    let report = |txn: &str| json!({"orderId": order, "transactionId": txn});
+    let r = call(
+        &t,
+        Method::POST,
+        "/third_party_transactions",
+        Some(&buyer),
+        report("4200000000"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let paid: Value = t
+        .http
+        .post(format!(
+            "http://{addr}/sandbox/pay/{}",
+            order.replace('-', "")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["notifyStatus"], 204, "{paid}");
+    let r = t.get(&format!("/orders/{order}"), Some(&buyer)).await;
+    assert_eq!(r.body["status"], "已支付");
+    assert_eq!(r.body["transactionId"], paid["transactionId"]);
+    let r = call(
+        &t,
+        Method::POST,
+        "/third_party_transactions",
+        Some(&buyer),
+        report(paid["transactionId"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    t.stop().await;
+}
+
 async fn flow(db: Arc<TestDb>) {
     let merchant = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let platform = simulate::generate_rsa_key_pair().unwrap();
@@ -154,58 +289,8 @@ async fn flow(db: Arc<TestDb>) {
     let t = TestServer::start_with(&db, config).await;
     let admin = t.admin().await;
 
-    // A WeChat user (development WeChat verifier: no app secret configured).
-    let r = call(
-        &t,
-        Method::POST,
-        "/smsCodes",
-        None,
-        json!({"phone": "13800000001"}),
-    )
-    .await;
-    assert_eq!(r.status, 202);
-    let code = t
-        .server
-        .services
-        .console_sms
-        .as_ref()
-        .unwrap()
-        .last_code("13800000001")
-        .unwrap();
-    let token_body = json!({"wechatId": "o-pay-1", "wechatToken": "dev:o-pay-1"});
-    assert_eq!(
-        call(&t, Method::POST, "/wechat_tokens", None, token_body.clone())
-            .await
-            .status,
-        201
-    );
-    let r = call(
-        &t,
-        Method::POST,
-        "/users",
-        None,
-        json!({"wechatId": "o-pay-1", "phone": "13800000001", "smsCode": code}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let mut login = token_body.clone();
-    login["type"] = json!("wechat");
-    let r = call(&t, Method::POST, "/tokens", None, login).await;
-    let buyer = r.body["access_token"].as_str().unwrap().to_owned();
-
-    let start = Utc::now() + ChronoDuration::days(3);
-    let r = call(
-        &t,
-        Method::POST,
-        "/meetings",
-        Some(&admin),
-        json!({"title": "支付测试会", "startTime": start.to_rfc3339(),
-               "endTime": (start + ChronoDuration::hours(2)).to_rfc3339(),
-               "ticketGrades": [{"name": "普通票", "price": 0.01, "stock": 10}], "status": "onSale"}),
-    )
-    .await;
-    let meeting = r.body["id"].as_str().unwrap().to_owned();
-    let grade = r.body["ticketGrades"][0]["id"].as_str().unwrap().to_owned();
+    let buyer = wechat_user(&t).await;
+    let (meeting, grade) = meeting_on_sale(&t, &admin).await;
     let r = t.get("/payment_methods", Some(&buyer)).await;
     let ids: Vec<&str> = r
         .body
