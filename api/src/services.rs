@@ -5,25 +5,27 @@ use crate::config::{MeetingConfig, ServerConfig};
 use crate::startup::Engine;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tessera_application::identity::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
+use tessera_application::identity::ports::{SmsSender, WechatAuth};
 use tessera_application::identity::{AccessTokens, IdentityService};
 use tessera_application::meeting::{MeetingService, MeetingSettings};
-use tessera_application::payments::{PaymentGateway, TicketCodes};
-use tessera_application::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
-use tessera_application::ticketing::{TicketingService, TicketingSettings};
-use tessera_application::wechat::{SmsSender, WechatAuth, WechatPay};
-use tessera_infrastructure::auth::HmacSignInCodes;
-use tessera_infrastructure::auth::{
+use tessera_application::openticket::ports::TicketCodes;
+use tessera_application::openticket::{TicketingService, TicketingSettings};
+use tessera_application::payments::PaymentGateway;
+use tessera_application::payments::wechatpay::WechatPay;
+use tessera_infrastructure::identity::auth::HmacSignInCodes;
+use tessera_infrastructure::identity::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
 };
-use tessera_infrastructure::payments::{
-    MockGateway, StripeConfig, StripeConfigError, StripeGateway, StripeSecretKey,
-};
-use tessera_infrastructure::sms::{
+use tessera_infrastructure::identity::sms::{
     ConsoleSmsSender, TencentSecretKey, TencentSmsConfig, TencentSmsConfigError, TencentSmsSender,
 };
-use tessera_infrastructure::ticket_codes::{HmacTicketCodes, TicketKeyError};
-use tessera_infrastructure::wechat_api::{
+use tessera_infrastructure::identity::wechat_api::{
     DevWechatAuth, WechatApiClient, WechatApiConfig, WechatApiConfigError, WechatAppSecret,
+};
+use tessera_infrastructure::openticket::ticket_codes::{HmacTicketCodes, TicketKeyError};
+use tessera_infrastructure::payments::{
+    MockGateway, StripeConfig, StripeConfigError, StripeGateway, StripeSecretKey,
 };
 use tessera_infrastructure::wechatpay::{
     WechatPayClient, WechatPayConfig, WechatPayConfigError, WechatPaySecret,

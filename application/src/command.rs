@@ -265,3 +265,7 @@ mod slots {
         slot
     }
 }
+/// The global position an accepted command's append reached (for read-your-writes), if it wrote.
+pub fn position<D: Decider>(decided: &Decided<D>) -> Option<u64> {
+    decided.outcome.as_ref().map(|o| o.last_position())
+}

@@ -4,25 +4,13 @@
 //! Handlers must make a second firing harmless (the scheduler may fire again when it crashed after
 //! the handler succeeded but before it recorded the firing).
 
+pub use crate::event_store::NewDeadline;
 use crate::event_store::{StoreError, StreamId};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// A deadline to store with an append.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewDeadline {
-    /// Unique id; storing the same id twice keeps the first.
-    pub deadline_id: Uuid,
-    /// Which handler fires it, e.g. `seat-lock-expiry`.
-    pub kind: String,
-    /// When it becomes due (UTC).
-    pub due_at: DateTime<Utc>,
-    /// What the handler needs (a JSON value).
-    pub payload: serde_json::Value,
-}
 
 /// A stored deadline that is due or pending.
 #[derive(Debug, Clone, PartialEq)]

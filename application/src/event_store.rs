@@ -9,13 +9,25 @@
 //! - each event carries `hash` = SHA-256 over its content and the previous event's hash in the same
 //!   stream (`prev_hash`; 64 zeros for the first event), see docs/architecture.md.
 
-use crate::deadlines::NewDeadline;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// A deadline to store with an append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeadline {
+    /// Unique id; storing the same id twice keeps the first.
+    pub deadline_id: Uuid,
+    /// Which handler fires it, e.g. `seat-lock-expiry`.
+    pub kind: String,
+    /// When it becomes due (UTC).
+    pub due_at: DateTime<Utc>,
+    /// What the handler needs (a JSON value).
+    pub payload: serde_json::Value,
+}
 
 /// Name of one stream: `{category}-{id}`, e.g. `order-0193…`.
 ///

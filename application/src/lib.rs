@@ -7,17 +7,18 @@
 
 pub mod clock;
 pub mod command;
+pub mod courtesy;
 pub mod deadlines;
 pub mod event_store;
 pub mod identity;
 pub mod meeting;
+pub mod openticket;
 pub mod payments;
-pub mod phone_signin;
+pub mod plans;
 pub mod process;
+pub mod shop;
 pub mod subscription;
-pub mod ticketing;
 pub mod upcasting;
-pub mod wechat;
 
 pub use clock::{Clock, SystemClock};
 pub use command::{CommandError, Decided, execute};

@@ -4,13 +4,15 @@
 //! random source: time and new ids arrive inside commands, so `decide` gives the same answer for
 //! the same history and command every time (../shared/DESIGN.md §2).
 
-pub mod claim;
+pub mod courtesy;
 pub mod decider;
 pub mod identity;
-pub mod ids;
 pub mod meeting;
+pub mod openticket;
+pub mod plans;
+pub mod shared;
+pub mod shop;
 pub mod testing;
-pub mod ticketing;
 
 pub use decider::{Decider, DomainEvent, EventDecodeError};
-pub use ids::UserId;
+pub use shared::UserId;

@@ -5,16 +5,14 @@
 //! projections; the api crate wires them together.
 
 pub mod audit;
-pub mod auth;
 pub mod hashing;
+pub mod identity;
 pub mod notify;
+pub mod openticket;
 pub mod payments;
 pub mod postgres;
-pub mod sms;
 pub mod sqlite;
 pub mod stored;
-pub mod ticket_codes;
-pub mod wechat_api;
 pub mod wechatpay;
 
 use std::sync::Arc;

@@ -13,7 +13,9 @@ use tessera_application::{
 };
 use tessera_domain::UserId;
 use tessera_domain::identity::{Email, Role, email_stream_id};
-use tessera_infrastructure::auth::{Argon2PasswordHasher, JwtAccessTokens, RandomSecrets};
+use tessera_infrastructure::identity::auth::{
+    Argon2PasswordHasher, JwtAccessTokens, RandomSecrets,
+};
 use tessera_tests::{Suite, TestDb, new_event};
 
 fn main() -> std::process::ExitCode {

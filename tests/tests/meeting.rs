@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_application::StreamId;
 use tessera_application::command::load;
-use tessera_domain::meeting::grades::Meeting;
+use tessera_domain::meeting::Meeting;
 use tessera_tests::http::{Reply, TestServer, server_config};
 use tessera_tests::{Suite, TestDb};
 

@@ -20,14 +20,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tessera_application::wechat::{
+use tessera_application::identity::ports::{
     SmsError, SmsSender, WechatAuth, WechatAuthError, WechatSession,
 };
-use tessera_infrastructure::sms::{
+use tessera_infrastructure::identity::sms::{
     ConsoleSmsSender, Tc3Request, TencentSecretKey, TencentSmsConfig, TencentSmsConfigError,
     TencentSmsSender, console_sms_log_line,
 };
-use tessera_infrastructure::wechat_api::{
+use tessera_infrastructure::identity::wechat_api::{
     WechatApiClient, WechatApiConfig, WechatApiConfigError, WechatAppSecret,
 };
 

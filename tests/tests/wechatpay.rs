@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tessera_application::wechat::{
+use tessera_application::payments::wechatpay::{
     JsapiOrder, TradeState, WechatPay, WechatPayError, WechatPaySignatureHeaders,
 };
 use tessera_infrastructure::wechatpay::simulate::{self, PlatformSigner};

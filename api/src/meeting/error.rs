@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use tessera_application::identity::phone_signin::SignInError;
 use tessera_application::meeting::MeetingServiceError;
-use tessera_application::phone_signin::SignInError;
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
 

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use tessera_application::meeting::{Caller, MeetingInput};
 use tessera_domain::identity::Role;
-use tessera_domain::meeting::grades::{MeetingCommand, NewGrade};
+use tessera_domain::meeting::{MeetingCommand, NewGrade};
 use tessera_domain::meeting::{MeetingId, TicketGradeId};
 use uuid::Uuid;
 

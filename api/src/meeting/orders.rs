@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use tessera_application::meeting::{
     Caller, MAX_ORDER_LINES, MAX_TICKETS_PER_LINE, MeetingServiceError, OrderLineInput,
 };
-use tessera_application::wechat::{TradeState, WechatPaySignatureHeaders};
+use tessera_application::payments::wechatpay::{TradeState, WechatPaySignatureHeaders};
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::order::OrderStatus;
 use tessera_domain::meeting::{MeetingId, MeetingOrderId, TicketGradeId};
@@ -314,7 +314,7 @@ async fn wechatpay_notify(
     };
     let notification = match pay.parse_notification(&sig, &body, chrono::Utc::now()) {
         Ok(n) => n,
-        Err(e @ tessera_application::wechat::WechatPayError::BadSignature(_)) => {
+        Err(e @ tessera_application::payments::wechatpay::WechatPayError::BadSignature(_)) => {
             tracing::warn!(error = %e, "WeChat Pay notification refused");
             return fail(StatusCode::UNAUTHORIZED, "signature verification failed");
         }

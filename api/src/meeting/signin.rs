@@ -16,7 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_application::identity::UserView;
-use tessera_application::phone_signin::CurrentUser;
+use tessera_application::identity::phone_signin::CurrentUser;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -14,9 +14,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use tessera_application::meeting::Caller;
+use tessera_domain::identity::Phone;
 use tessera_domain::identity::Role;
+use tessera_domain::meeting::MeetingTicketId;
 use tessera_domain::meeting::ticket::Participant;
-use tessera_domain::meeting::{MeetingTicketId, Phone};
 use uuid::Uuid;
 
 /// Routes of this module.

@@ -26,12 +26,12 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::str::FromStr;
-use tessera_application::ticketing::{EventInput, NewSession, TicketingError, VenueInput};
+use tessera_application::openticket::{EventInput, NewSession, TicketingError, VenueInput};
 use tessera_domain::identity::Role;
-use tessera_domain::ticketing::event::PriceCategory;
-use tessera_domain::ticketing::order::PaymentOutcome as OrderPayment;
-use tessera_domain::ticketing::venue::{Address, Area, Seat};
-use tessera_domain::ticketing::{
+use tessera_domain::openticket::event::PriceCategory;
+use tessera_domain::openticket::order::PaymentOutcome as OrderPayment;
+use tessera_domain::openticket::venue::{Address, Area, Seat};
+use tessera_domain::openticket::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
 };
 use tessera_infrastructure::payments::{PaymentNotice, PaymentOutcome};

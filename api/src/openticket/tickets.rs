@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
-use tessera_infrastructure::ticket_codes::qr_png_data_uri;
+use tessera_infrastructure::openticket::ticket_codes::qr_png_data_uri;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;

@@ -1,9 +1,10 @@
 //! A meeting ticket and its attendee (seed 000 §8): issued to the buyer when the order is paid;
 //! its one allowed change is naming the participant, once (`PATCH /tickets/:id`). A second claim
 //! is 410 'Already Taken'; one seat per person per meeting is guarded separately
-//! ([`crate::claim::ClaimKind::MeetingAttendee`]).
+//! ([`crate::shared::claim::ClaimKind::MeetingAttendee`]).
 
-use super::{MeetingId, MeetingOrderId, MeetingTicketId, Phone, TicketGradeId};
+use super::{MeetingId, MeetingOrderId, MeetingTicketId, TicketGradeId};
+use crate::identity::Phone;
 use crate::{Decider, DomainEvent, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

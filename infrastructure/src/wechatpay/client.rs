@@ -13,7 +13,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tessera_application::wechat::{
+use tessera_application::payments::wechatpay::{
     JsapiOrder, JsapiPayParams, WechatPay, WechatPayError, WechatPayNotification,
     WechatPaySignatureHeaders, WechatPayTransaction,
 };

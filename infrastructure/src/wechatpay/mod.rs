@@ -1,6 +1,6 @@
 //! WeChat Pay API v3 for JSAPI payments (mini-programs and official accounts): the
 //! [`WechatPayClient`] adapter of the application's
-//! [`WechatPay`](tessera_application::wechat::WechatPay) port, helpers for the HTTP layer that
+//! [`WechatPay`](tessera_application::payments::wechatpay::WechatPay) port, helpers for the HTTP layer that
 //! receives payment notifications, and [`simulate`], WeChat Pay's own side for tests.
 //!
 //! What is signed and checked (WeChat Pay API v3 developer guide: "签名生成", "签名验证",
@@ -15,7 +15,7 @@
 //!   `appId\ntimeStamp\nnonceStr\npackage\n`.
 //!
 //! Must not know axum: the api crate turns HTTP headers into
-//! [`WechatPaySignatureHeaders`](tessera_application::wechat::WechatPaySignatureHeaders) with
+//! [`WechatPaySignatureHeaders`](tessera_application::payments::wechatpay::WechatPaySignatureHeaders) with
 //! [`signature_headers`] and answers failures with [`notification_failure_body`].
 
 mod client;
@@ -31,7 +31,7 @@ pub use config::{
 };
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use tessera_application::wechat::WechatPaySignatureHeaders;
+use tessera_application::payments::wechatpay::WechatPaySignatureHeaders;
 
 /// The `Authorization` scheme of API v3 requests.
 pub const AUTHORIZATION_SCHEMA: &str = "WECHATPAY2-SHA256-RSA2048";

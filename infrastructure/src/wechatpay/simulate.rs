@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use tessera_application::wechat::WechatPaySignatureHeaders;
+use tessera_application::payments::wechatpay::WechatPaySignatureHeaders;
 
 /// Why a simulated WeChat Pay message could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

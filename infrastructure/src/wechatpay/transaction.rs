@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tessera_application::wechat::{TradeState, WechatPayTransaction};
+use tessera_application::payments::wechatpay::{TradeState, WechatPayTransaction};
 
 /// The fields of a transaction that Tessera reads; others are ignored.
 #[derive(Deserialize)]

@@ -15,20 +15,20 @@
 use crate::clock::Clock;
 use crate::command::{CommandError, execute, load};
 use crate::event_store::{EventMetadata, EventStore, StoreError, StreamId};
+use crate::identity::ports::{SmsError, SmsSender, WechatAuth, WechatAuthError};
 use crate::identity::{AccessTokens, IssuedToken, Secrets, UserView};
-use crate::wechat::{SmsError, SmsSender, WechatAuth, WechatAuthError};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tessera_domain::claim::{
-    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
-};
-use tessera_domain::identity::{Role, User, UserCommand};
-use tessera_domain::meeting::Phone;
-use tessera_domain::meeting::sms::{
+use tessera_domain::identity::Phone;
+use tessera_domain::identity::sms::{
     SmsChallenge, SmsChallengeError, SmsCommand, SmsEvent, sms_stream_id,
 };
-use tessera_domain::meeting::wechat::{RecordWechatToken, WechatAccount, wechat_stream_id};
+use tessera_domain::identity::wechat::{RecordWechatToken, WechatAccount, wechat_stream_id};
+use tessera_domain::identity::{Role, User, UserCommand};
+use tessera_domain::shared::claim::{
+    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
+};
 use tessera_domain::{Decider, UserId};
 use uuid::Uuid;
 
@@ -371,7 +371,7 @@ impl PhoneSignIn {
         )
         .await
         .map_err(|e| from_command(e, |never| match never {}))?;
-        let position = crate::ticketing::position(&decided);
+        let position = crate::command::position(&decided);
         Ok((expires_at, position))
     }
 
@@ -457,7 +457,7 @@ impl PhoneSignIn {
                 return Err(from_command(e, |_| SignInError::DuplicatedWechatId));
             }
         };
-        let position = crate::ticketing::position(&decided);
+        let position = crate::command::position(&decided);
         let view = UserView::from_state(&decided.state).ok_or(SignInError::NotFound)?;
         Ok((view, position))
     }

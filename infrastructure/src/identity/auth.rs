@@ -346,14 +346,14 @@ impl HmacSignInCodes {
     }
 }
 
-impl tessera_application::phone_signin::SignInCodes for HmacSignInCodes {
-    fn new_code(&self) -> Result<String, tessera_application::phone_signin::SignInError> {
+impl tessera_application::identity::phone_signin::SignInCodes for HmacSignInCodes {
+    fn new_code(&self) -> Result<String, tessera_application::identity::phone_signin::SignInError> {
         // Rejection sampling below the largest multiple of 10^6 keeps every code equally likely.
         const LIMIT: u32 = 4_294_000_000;
         loop {
             let mut bytes = [0u8; 4];
             aws_lc_rs::rand::fill(&mut bytes).map_err(|_| {
-                tessera_application::phone_signin::SignInError::Crypto(
+                tessera_application::identity::phone_signin::SignInError::Crypto(
                     "the random source failed".into(),
                 )
             })?;

@@ -8,8 +8,10 @@
 //! deadline in the same append) before the order is written, so seats held for an order that was
 //! never written are released when that deadline fires.
 
+pub mod ports;
+
 use crate::clock::Clock;
-use crate::command::{CommandError, Decided, load};
+use crate::command::{CommandError, Decided, load, position};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
 use crate::payments::{CheckoutRequest, PaymentError, PaymentGateway};
@@ -18,16 +20,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use tessera_domain::ticketing::event::{CreateEvent, Event, EventData, PriceCategory, SessionSpec};
-use tessera_domain::ticketing::order::{
+use tessera_domain::openticket::event::{
+    CreateEvent, Event, EventData, PriceCategory, SessionSpec,
+};
+use tessera_domain::openticket::order::{
     Order, OrderCommand, OrderError, OrderItem, OrderStatus, PaymentInfo, PaymentOutcome,
 };
-use tessera_domain::ticketing::seat_session::{
+use tessera_domain::openticket::seat_session::{
     ReleaseReason, SeatSession, SeatSessionCommand, SeatSessionError, UnavailableSeat,
 };
-use tessera_domain::ticketing::ticket::{Ticket, TicketCommand, TicketError};
-use tessera_domain::ticketing::venue::{Address, Area, CreateVenue, Venue, VenueData, VenueError};
-use tessera_domain::ticketing::{
+use tessera_domain::openticket::ticket::{Ticket, TicketCommand, TicketError};
+use tessera_domain::openticket::venue::{Address, Area, CreateVenue, Venue, VenueData, VenueError};
+use tessera_domain::openticket::{
     AreaId, EventId, FieldError, LockId, OrderId, PaymentId, SeatId, SeatMapId, SessionId,
     TicketId, VenueId,
 };
@@ -168,11 +172,6 @@ fn order_error(e: OrderError) -> TicketingError {
 fn stream<D: Decider>(id: impl std::fmt::Display) -> Result<StreamId, TicketingError> {
     StreamId::parse(format!("{}-{id}", D::CATEGORY))
         .map_err(|e| TicketingError::Corrupt(e.to_string()))
-}
-
-/// The global position an accepted command's append reached (for read-your-writes), if it wrote.
-pub fn position<D: Decider>(decided: &Decided<D>) -> Option<u64> {
-    decided.outcome.as_ref().map(|o| o.last_position())
 }
 
 /// A session as an organizer sends it (times with their offset).
@@ -418,7 +417,7 @@ impl TicketingService {
             .await
             .map_err(|e| {
                 from_command(e, |e| match e {
-                    tessera_domain::ticketing::event::EventError::Invalid(f) => f.into(),
+                    tessera_domain::openticket::event::EventError::Invalid(f) => f.into(),
                     other => TicketingError::Conflict(other.to_string()),
                 })
             })?;
@@ -594,7 +593,7 @@ impl TicketingService {
             .events
             .iter()
             .flat_map(|e| match e {
-                tessera_domain::ticketing::seat_session::SeatSessionEvent::SeatsReleased {
+                tessera_domain::openticket::seat_session::SeatSessionEvent::SeatsReleased {
                     seat_ids,
                     ..
                 } => seat_ids.clone(),
@@ -658,7 +657,7 @@ impl TicketingService {
 
         let order_id = OrderId::from_uuid(Uuid::now_v7());
         let payment_id = PaymentId::from_uuid(Uuid::now_v7());
-        let mut total = tessera_domain::ticketing::Money::zero(items[0].price.currency());
+        let mut total = tessera_domain::openticket::Money::zero(items[0].price.currency());
         for item in &items {
             total = total
                 .checked_add(&item.price)

@@ -300,8 +300,8 @@ impl Decider for Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openticket::Currency;
     use crate::testing::given;
-    use crate::ticketing::Currency;
     use rust_decimal::Decimal;
 
     fn t(s: &str) -> DateTime<FixedOffset> {

@@ -452,8 +452,8 @@ impl Decider for Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openticket::Currency;
     use crate::testing::given;
-    use crate::ticketing::Currency;
     use rust_decimal::Decimal;
 
     fn id<T: From<uuid::Uuid>>(n: u128) -> T {

@@ -1,5 +1,5 @@
-//! Payment ports: starting a provider's checkout for an order, and signing the codes printed on
-//! tickets. Adapters live in the infrastructure crate (Mock, Stripe; HMAC ticket codes).
+//! Payment ports shared by the documents: starting a provider's checkout for an order (Mock,
+//! Stripe) and WeChat Pay API v3 ([`wechatpay`]). Adapters live in the infrastructure crate.
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -49,21 +49,4 @@ pub trait PaymentGateway: Send + Sync {
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<Checkout, PaymentError>;
 }
 
-/// Why a ticket code was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TicketCodeError {
-    /// Not of the form Tessera issues.
-    #[error("the code is malformed")]
-    Malformed,
-    /// The signature does not match (forged or altered).
-    #[error("the code's signature is invalid")]
-    BadSignature,
-}
-
-/// Signs and verifies the codes printed as QR codes on tickets (OpenTicket seed 003 §7.2 `qrCode`).
-pub trait TicketCodes: Send + Sync {
-    /// The code for a ticket, e.g. `OPENTICKET-<ticket id>.<signature>`.
-    fn sign(&self, ticket_id: Uuid) -> String;
-    /// The ticket id a genuine code names.
-    fn verify(&self, code: &str) -> Result<Uuid, TicketCodeError>;
-}
+pub mod wechatpay;

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder, Luma};
 use qrcode::{EcLevel, QrCode};
-use tessera_application::payments::{TicketCodeError, TicketCodes};
+use tessera_application::openticket::ports::{TicketCodeError, TicketCodes};
 use uuid::Uuid;
 
 /// What every code starts with.

@@ -8,28 +8,28 @@
 //! steps are idempotent, so a repeated notification finishes what a crash interrupted.
 
 use crate::clock::Clock;
+use crate::command::position;
 use crate::command::{CommandError, Decided, load};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
+use crate::payments::wechatpay::{JsapiOrder, TradeState, WechatPay, WechatPayError};
 use crate::process::ProcessManager;
-use crate::ticketing::position;
-use crate::wechat::{JsapiOrder, TradeState, WechatPay, WechatPayError};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Arc;
-use tessera_domain::claim::{
-    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
-};
-use tessera_domain::meeting::grades::{
-    Meeting, MeetingCommand, MeetingError, NewGrade, PricedLine, StockLine,
-};
 use tessera_domain::meeting::order::{
     MeetingOrder, OrderCommand, OrderError, OrderItem, OrderStatus, PlacedOrder,
 };
 use tessera_domain::meeting::ticket::{
     IssuedTicket, MeetingTicket, Participant, TicketCommand, TicketError,
 };
+use tessera_domain::meeting::{
+    Meeting, MeetingCommand, MeetingError, NewGrade, PricedLine, StockLine,
+};
 use tessera_domain::meeting::{MeetingId, MeetingOrderId, MeetingTicketId, TicketGradeId};
+use tessera_domain::shared::claim::{
+    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
+};
 use tessera_domain::{Decider, UserId};
 use uuid::Uuid;
 

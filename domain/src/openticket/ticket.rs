@@ -182,8 +182,8 @@ impl Decider for Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openticket::Currency;
     use crate::testing::given;
-    use crate::ticketing::Currency;
 
     fn id<T: From<uuid::Uuid>>(n: u128) -> T {
         T::from(uuid::Uuid::from_u128(n))

@@ -6,13 +6,13 @@
 //! Stored event shapes are listed in docs/event-catalog.md (camelCase `data`).
 
 pub mod event;
-pub mod money;
 pub mod order;
 pub mod seat_session;
 pub mod ticket;
 pub mod venue;
 
-pub use money::{Currency, Money, MoneyError};
+pub use crate::shared::{Currency, Money, MoneyError};
+pub use crate::shared::{FieldError, check_text};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -60,46 +60,6 @@ impl TicketId {
             name.as_bytes(),
         ))
     }
-}
-
-/// A rejected input, naming the field as the client sent it (a JSON path such as
-/// `seatMap.areas[0].seats[3].seatId`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    /// JSON path of the field.
-    pub field: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl FieldError {
-    /// A field error.
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Check a free-text field: trimmed length between `min` and `max` characters, no control
-/// characters.
-pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), FieldError> {
-    let n = value.trim().chars().count();
-    if n < min || n > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
 }
 
 macro_rules! code_id {

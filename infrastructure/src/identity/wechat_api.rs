@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
-use tessera_application::wechat::{WechatAuth, WechatAuthError, WechatSession};
+use tessera_application::identity::ports::{WechatAuth, WechatAuthError, WechatSession};
 
 /// The WeChat server API's production base URL.
 pub const WECHAT_API_BASE: &str = "https://api.weixin.qq.com";

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tessera_application::wechat::{SmsError, SmsSender};
+use tessera_application::identity::ports::{SmsError, SmsSender};
 
 /// The `tracing` target the console sender logs to; filter with `RUST_LOG=tessera::sms=info`.
 pub const CONSOLE_SMS_LOG_TARGET: &str = "tessera::sms";

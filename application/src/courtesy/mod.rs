@@ -1,0 +1,1 @@
+//! Courtesy (seed 001): its use cases arrive with its issue (docs/architecture.md, "Adding a document").

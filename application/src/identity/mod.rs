@@ -1,0 +1,9 @@
+//! Identity use cases shared by every document (DESIGN.md §7): email/password accounts, access and
+//! refresh tokens, roles ([`accounts`]); phone + SMS code and WeChat sign-in ([`phone_signin`]); and
+//! the ports to SMS gateways and the WeChat API ([`ports`]).
+
+mod accounts;
+pub mod phone_signin;
+pub mod ports;
+
+pub use accounts::*;
