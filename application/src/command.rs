@@ -4,8 +4,10 @@
 use crate::deadlines::NewDeadline;
 use crate::event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError,
-    StreamId,
+    StreamId, StreamIdError,
 };
+use std::fmt::Display;
+use std::sync::Arc;
 use tessera_domain::{Decider, DomainEvent, EventDecodeError};
 use uuid::Uuid;
 
@@ -26,12 +28,10 @@ pub struct Decided<D: Decider> {
     pub outcome: Option<AppendOutcome>,
 }
 
-/// Why a command was not carried out.
+/// Why the engine could not carry out a command, whatever the aggregate would have decided: these
+/// are never the client's fault (services answer them as "unavailable" or "internal").
 #[derive(Debug, thiserror::Error)]
-pub enum CommandError<E: std::error::Error + 'static> {
-    /// The aggregate refused the command.
-    #[error(transparent)]
-    Rejected(E),
+pub enum EngineError {
     /// Lost the race for the stream more than [`MAX_ATTEMPTS`] times.
     #[error("gave up on {stream} after {attempts} version conflicts")]
     Contended {
@@ -46,6 +46,43 @@ pub enum CommandError<E: std::error::Error + 'static> {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An aggregate id made no valid stream name (a bug: ids are validated before commands).
+    #[error(transparent)]
+    StreamId(#[from] StreamIdError),
+}
+
+/// Why a command was not carried out: the aggregate refused it, or the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    /// The engine failed; see [`EngineError`].
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl<E: std::error::Error + 'static> CommandError<E> {
+    /// Translate into a service's error: a refusal through `rejected`, an engine failure through
+    /// the service error's `From<EngineError>`.
+    pub fn map_rejected<X: From<EngineError>>(self, rejected: impl FnOnce(E) -> X) -> X {
+        match self {
+            CommandError::Rejected(e) => rejected(e),
+            CommandError::Engine(e) => X::from(e),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> From<StoreError> for CommandError<E> {
+    fn from(e: StoreError) -> Self {
+        CommandError::Engine(e.into())
+    }
+}
+
+impl<E: std::error::Error + 'static> From<EventDecodeError> for CommandError<E> {
+    fn from(e: EventDecodeError) -> Self {
+        CommandError::Engine(e.into())
+    }
 }
 
 /// Load the aggregate in `stream_id` and its version (0 when the stream does not exist).
@@ -185,10 +222,110 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    Err(CommandError::Contended {
+    Err(EngineError::Contended {
         stream: stream_id.clone(),
         attempts: MAX_ATTEMPTS,
-    })
+    }
+    .into())
+}
+
+impl<D: Decider> Decided<D> {
+    /// The global position the append reached (for read-your-writes); `None` when nothing was
+    /// written.
+    pub fn position(&self) -> Option<u64> {
+        self.outcome.as_ref().map(AppendOutcome::last_position)
+    }
+}
+
+/// The one command runner every application service uses: stream names from aggregate ids, load,
+/// decide, append with the expected version, retry on conflict, deadlines stored with the append.
+/// Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct CommandRunner {
+    store: Arc<dyn EventStore>,
+}
+
+impl std::fmt::Debug for CommandRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandRunner").finish_non_exhaustive()
+    }
+}
+
+impl CommandRunner {
+    /// A runner over `store` (upcasting already applied by the caller, as for every read path).
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    /// The store it appends to.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The stream of aggregate `D` with id `id`: `{D::CATEGORY}-{id}`.
+    pub fn stream<D: Decider>(id: impl Display) -> Result<StreamId, EngineError> {
+        Ok(StreamId::parse(format!("{}-{id}", D::CATEGORY))?)
+    }
+
+    /// The aggregate in `stream_id` and its version (`D::default()` and 0 when the stream does not
+    /// exist).
+    pub async fn load<D: Decider>(&self, stream_id: &StreamId) -> Result<(D, u64), EngineError> {
+        load::<D>(self.store.as_ref(), stream_id)
+            .await
+            .map_err(|e| match e {
+                CommandError::Engine(e) => e,
+                // `load` decides nothing, so it refuses nothing.
+                CommandError::Rejected(e) => EngineError::Store(StoreError::Corrupt(e.to_string())),
+            })
+    }
+
+    /// Run `command` against the aggregate in `stream_id` ([`execute`]), storing no deadlines.
+    pub async fn run<D>(
+        &self,
+        stream_id: &StreamId,
+        command: &D::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Decided<D>, CommandError<D::Error>>
+    where
+        D: Decider,
+        D::Command: Sync,
+    {
+        execute::<D, _>(self.store.as_ref(), stream_id, command, metadata, |_, _| {
+            Vec::new()
+        })
+        .await
+    }
+
+    /// [`CommandRunner::run`] storing `deadlines` with whatever the command appends.
+    pub async fn run_scheduling<D>(
+        &self,
+        stream_id: &StreamId,
+        command: &D::Command,
+        metadata: &EventMetadata,
+        deadlines: Vec<NewDeadline>,
+    ) -> Result<Decided<D>, CommandError<D::Error>>
+    where
+        D: Decider,
+        D::Command: Sync,
+    {
+        execute_scheduling::<D>(self.store.as_ref(), stream_id, command, metadata, deadlines).await
+    }
+
+    /// [`CommandRunner::run`] with deadlines computed from the new state and events ([`execute`]).
+    pub async fn run_with<D, S>(
+        &self,
+        stream_id: &StreamId,
+        command: &D::Command,
+        metadata: &EventMetadata,
+        schedule: S,
+    ) -> Result<Decided<D>, CommandError<D::Error>>
+    where
+        D: Decider,
+        D::Command: Sync,
+        S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
+    {
+        execute::<D, S>(self.store.as_ref(), stream_id, command, metadata, schedule).await
+    }
 }
 
 /// Per-stream slots: an async lock that queues this process's commands on one stream, holding the
@@ -267,5 +404,5 @@ mod slots {
 }
 /// The global position an accepted command's append reached (for read-your-writes), if it wrote.
 pub fn position<D: Decider>(decided: &Decided<D>) -> Option<u64> {
-    decided.outcome.as_ref().map(|o| o.last_position())
+    decided.position()
 }

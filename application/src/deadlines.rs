@@ -6,6 +6,7 @@
 
 pub use crate::event_store::NewDeadline;
 use crate::event_store::{StoreError, StreamId};
+use crate::process::HandlerError;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use std::collections::HashMap;
@@ -61,7 +62,7 @@ pub trait DeadlineStore: Send + Sync {
 pub trait DeadlineHandler: Send + Sync {
     /// Carry out the deadline. Must be harmless when called twice for the same deadline.
     /// An `Err` is retried later with back-off.
-    async fn fire(&self, deadline: &Deadline) -> Result<(), String>;
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError>;
 }
 
 /// What one pass of the scheduler did.
@@ -112,7 +113,7 @@ impl DeadlineScheduler {
             for deadline in due {
                 let outcome = match self.handlers.get(&deadline.kind) {
                     Some(handler) => handler.fire(&deadline).await,
-                    None => Err(format!("no handler for deadline kind `{}`", deadline.kind)),
+                    None => Err(format!("no handler for deadline kind `{}`", deadline.kind).into()),
                 };
                 match outcome {
                     Ok(()) => {
@@ -123,7 +124,7 @@ impl DeadlineScheduler {
                         tracing::warn!(deadline_id = %deadline.deadline_id, kind = %deadline.kind, %error, "deadline failed");
                         let retry_at = now + Self::backoff(deadline.attempts + 1);
                         self.store
-                            .mark_failed(deadline.deadline_id, &error, retry_at)
+                            .mark_failed(deadline.deadline_id, &error.to_string(), retry_at)
                             .await?;
                         report.failed += 1;
                     }

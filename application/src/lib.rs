@@ -11,6 +11,7 @@ pub mod courtesy;
 pub mod deadlines;
 pub mod event_store;
 pub mod identity;
+pub mod in_memory;
 pub mod meeting;
 pub mod openticket;
 pub mod payments;
@@ -21,7 +22,7 @@ pub mod subscription;
 pub mod upcasting;
 
 pub use clock::{Clock, SystemClock};
-pub use command::{CommandError, Decided, execute};
+pub use command::{CommandError, CommandRunner, Decided, EngineError, execute};
 pub use deadlines::{
     Deadline, DeadlineHandler, DeadlineScheduler, DeadlineStore, FireReport, NewDeadline,
 };
@@ -29,6 +30,6 @@ pub use event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent,
     RecordedEvent, StoreError, StreamId, StreamIdError,
 };
-pub use process::ProcessManager;
+pub use process::{HandlerError, ProcessManager};
 pub use subscription::Subscription;
 pub use upcasting::{Upcaster, UpcasterRegistry, UpcastingEventStore};

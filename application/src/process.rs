@@ -8,6 +8,10 @@
 use crate::event_store::RecordedEvent;
 use async_trait::async_trait;
 
+/// Why a process manager or deadline handler could not do its work this time; the runner logs it
+/// and retries. Any error type with a source chain fits (`?` converts).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Reacts to events of the global log.
 #[async_trait]
 pub trait ProcessManager: Send + Sync {
@@ -16,6 +20,6 @@ pub trait ProcessManager: Send + Sync {
     /// Event types it reacts to; the runner only advances its checkpoint past the others.
     fn handles(&self) -> &'static [&'static str];
     /// React to one event. `Err` makes the runner retry the same event later (with back-off), so
-    /// a failure is never skipped; the error text is logged.
-    async fn handle(&self, event: &RecordedEvent) -> Result<(), String>;
+    /// a failure is never skipped; the error is logged.
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError>;
 }

@@ -105,7 +105,7 @@ impl ProcessManagerRunner {
                         }
                         return Err(ProjectionError::BadEvent {
                             position: event.global_position,
-                            reason,
+                            reason: reason.to_string(),
                         });
                     }
                     // Saved per handled event: a crash then repeats at most this one.

@@ -12,7 +12,7 @@ use tessera_api::cli::{Cli, Outcome};
 use tessera_api::{RunningServer, ServerConfig};
 use tessera_application::{
     AppendRequest, Deadline, DeadlineHandler, DeadlineScheduler, EventStore, ExpectedVersion,
-    NewDeadline, Subscription, Upcaster, UpcasterRegistry, UpcastingEventStore,
+    HandlerError, NewDeadline, Subscription, Upcaster, UpcasterRegistry, UpcastingEventStore,
 };
 use tessera_infrastructure::{FindingKind, verify};
 use tessera_projections::{ProjectionError, ProjectionRunner, ProjectionTx, Projector, execute};
@@ -225,7 +225,7 @@ struct Recorder(mpsc::UnboundedSender<Deadline>);
 
 #[async_trait]
 impl DeadlineHandler for Recorder {
-    async fn fire(&self, deadline: &Deadline) -> Result<(), String> {
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
         self.0.send(deadline.clone()).map_err(|e| e.to_string())
     }
 }
@@ -300,7 +300,7 @@ struct FlakyOnce(AtomicU64);
 
 #[async_trait]
 impl DeadlineHandler for FlakyOnce {
-    async fn fire(&self, _deadline: &Deadline) -> Result<(), String> {
+    async fn fire(&self, _deadline: &Deadline) -> Result<(), HandlerError> {
         if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
             Err("gateway timeout".into())
         } else {

@@ -25,7 +25,7 @@
 //! state — strict, but it is what a stolen token looks like from here.
 
 use crate::clock::Clock;
-use crate::command::{CommandError, execute, load};
+use crate::command::{CommandError, EngineError, execute, load};
 use crate::event_store::{
     AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
 };
@@ -128,11 +128,14 @@ impl IdentityError {
     ) -> Self {
         match error {
             CommandError::Rejected(e) => rejected(e),
-            CommandError::Contended { stream, attempts } => {
+            CommandError::Engine(EngineError::Contended { stream, attempts }) => {
                 IdentityError::Contended { stream, attempts }
             }
-            CommandError::Decode(e) => IdentityError::Decode(e),
-            CommandError::Store(e) => IdentityError::Store(e),
+            CommandError::Engine(EngineError::Decode(e)) => IdentityError::Decode(e),
+            CommandError::Engine(EngineError::Store(e)) => IdentityError::Store(e),
+            CommandError::Engine(EngineError::StreamId(e)) => {
+                IdentityError::Store(StoreError::InvalidRequest(e.to_string()))
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::command::{CommandError, Decided, load};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
 use crate::payments::wechatpay::{JsapiOrder, TradeState, WechatPay, WechatPayError};
-use crate::process::ProcessManager;
+use crate::process::{HandlerError, ProcessManager};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Arc;
@@ -1019,7 +1019,7 @@ impl ProcessManager for MeetingTicketIssuing {
         &["MeetingOrderPaid"]
     }
 
-    async fn handle(&self, event: &RecordedEvent) -> Result<(), String> {
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         if event.stream_id.category() != MeetingOrder::CATEGORY {
             return Ok(());
         }
@@ -1036,7 +1036,7 @@ impl ProcessManager for MeetingTicketIssuing {
         self.0
             .issue_tickets(MeetingOrderId::from_uuid(id), &meta)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(HandlerError::from)
     }
 }
 
@@ -1045,7 +1045,7 @@ pub struct MeetingOrderExpiry(pub Arc<MeetingService>);
 
 #[async_trait]
 impl DeadlineHandler for MeetingOrderExpiry {
-    async fn fire(&self, deadline: &Deadline) -> Result<(), String> {
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
         let get = |key: &str| {
             deadline.payload[key]
                 .as_str()
@@ -1057,7 +1057,7 @@ impl DeadlineHandler for MeetingOrderExpiry {
         self.0
             .expire_order(order, meeting)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(HandlerError::from)
     }
 }
 

@@ -11,11 +11,11 @@
 pub mod ports;
 
 use crate::clock::Clock;
-use crate::command::{CommandError, Decided, load, position};
+use crate::command::{CommandError, Decided, EngineError, load, position};
 use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
 use crate::event_store::{EventMetadata, EventStore, RecordedEvent, StreamId};
 use crate::payments::{CheckoutRequest, PaymentError, PaymentGateway};
-use crate::process::ProcessManager;
+use crate::process::{HandlerError, ProcessManager};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
@@ -118,10 +118,8 @@ fn from_command<E: std::error::Error + 'static>(
 ) -> TicketingError {
     match e {
         CommandError::Rejected(e) => rejected(e),
-        CommandError::Contended { .. } | CommandError::Store(_) => {
-            TicketingError::Unavailable(e.to_string())
-        }
-        CommandError::Decode(d) => TicketingError::Corrupt(d.to_string()),
+        CommandError::Engine(EngineError::Decode(d)) => TicketingError::Corrupt(d.to_string()),
+        CommandError::Engine(_) => TicketingError::Unavailable(e.to_string()),
     }
 }
 
@@ -1000,7 +998,7 @@ impl ProcessManager for Fulfilment {
         &["PaymentSucceeded"]
     }
 
-    async fn handle(&self, event: &RecordedEvent) -> Result<(), String> {
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         if event.stream_id.category() != Order::CATEGORY {
             return Ok(());
         }
@@ -1021,7 +1019,7 @@ impl ProcessManager for Fulfilment {
         self.0
             .fulfil_order(OrderId::from_uuid(id), &meta)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(HandlerError::from)
     }
 }
 
@@ -1038,13 +1036,13 @@ pub struct LockExpiry(pub Arc<TicketingService>);
 
 #[async_trait]
 impl DeadlineHandler for LockExpiry {
-    async fn fire(&self, deadline: &Deadline) -> Result<(), String> {
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
         let session: SessionId = payload_id(deadline, "sessionId")?;
         let lock: LockId = payload_id(deadline, "lockId")?;
         self.0
             .expire_lock(session, lock)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(HandlerError::from)
     }
 }
 
@@ -1053,13 +1051,13 @@ pub struct OrderExpiry(pub Arc<TicketingService>);
 
 #[async_trait]
 impl DeadlineHandler for OrderExpiry {
-    async fn fire(&self, deadline: &Deadline) -> Result<(), String> {
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
         let order: OrderId = payload_id(deadline, "orderId")?;
         let session: SessionId = payload_id(deadline, "sessionId")?;
         self.0
             .expire_order(order, session)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(HandlerError::from)
     }
 }
 
