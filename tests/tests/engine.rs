@@ -226,7 +226,9 @@ struct Recorder(mpsc::UnboundedSender<Deadline>);
 #[async_trait]
 impl DeadlineHandler for Recorder {
     async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
-        self.0.send(deadline.clone()).map_err(|e| e.to_string())
+        self.0
+            .send(deadline.clone())
+            .map_err(|e| e.to_string().into())
     }
 }
 
