@@ -3,7 +3,7 @@
 //! contract rather than on the domain's types. Unknown fields are ignored: a later event version
 //! that adds fields does not break projection.
 
-use super::views::{Address, SeatMapArea};
+use super::rows::{Address, SeatMapArea};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;

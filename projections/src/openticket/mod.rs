@@ -1,6 +1,8 @@
 //! OpenTicket read models (seed 003): venues and their seat maps, events with sessions and price
 //! categories, per-session seat states, orders with one row per seat sold, and tickets — plus the
-//! queries the OpenTicket HTTP routes serve from them (docs/read-models.md documents every table).
+//! queries the OpenTicket HTTP routes serve from them, which return plain rows ([`VenueRow`],
+//! [`OrderRow`] …) that the API turns into seed 003's JSON (docs/read-models.md documents every
+//! table).
 //!
 //! Three projectors share the `ot_` tables, each owning its own:
 //!
@@ -62,15 +64,15 @@ mod catalog;
 mod events;
 mod orders;
 mod queries;
+mod rows;
 mod sql;
 mod tickets;
-mod views;
 
 pub use catalog::CatalogProjector;
 pub use orders::OrdersProjector;
 pub use queries::{OpenTicketQueries, QueryError};
 pub use tickets::TicketsProjector;
-pub use views::*;
+pub use rows::*;
 
 /// Every OpenTicket projector, in the order they should be caught up (catalog first: the others'
 /// queries join its tables).

@@ -6,13 +6,14 @@
 
 use super::catalog::seat_state;
 use super::sql::placeholders;
-use super::views::*;
+use super::rows::*;
 use crate::db::ReadModelDb;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 use std::str::FromStr;
+use tessera_domain::shared::{Currency, Money};
 use uuid::Uuid;
 
 /// Why a query failed.
@@ -41,10 +42,12 @@ fn uuid(s: &str) -> Result<Uuid, QueryError> {
         .map_err(|_| corrupt(format!("{s:?} is not a UUID")))
 }
 
+/// Stored money (`amount` a decimal string, `currency` an ISO 4217 code) as the shared [`Money`].
 fn money(amount: &str, currency: &str) -> Result<Money, QueryError> {
-    let amount = Decimal::from_str(amount)
+    let value = Decimal::from_str(amount)
         .map_err(|_| corrupt(format!("{amount:?} is not a decimal amount")))?;
-    Ok(Money::new(amount, currency))
+    let currency = Currency::parse(currency).map_err(corrupt)?;
+    Money::new(value, currency).map_err(|e| corrupt(format!("{amount} {currency}: {e}")))
 }
 
 fn opt_money(amount: Option<&str>, currency: Option<&str>) -> Result<Option<Money>, QueryError> {
@@ -76,7 +79,7 @@ fn seat_status(
 // ---------------------------------------------------------------------------------- row types
 
 #[derive(sqlx::FromRow)]
-struct VenueRow {
+struct VenueRecord {
     venue_id: String,
     name: String,
     country: String,
@@ -87,9 +90,9 @@ struct VenueRow {
     status: String,
 }
 
-impl VenueRow {
-    fn summary(self) -> Result<VenueSummary, QueryError> {
-        Ok(VenueSummary {
+impl VenueRecord {
+    fn row(self) -> Result<VenueRow, QueryError> {
+        Ok(VenueRow {
             venue_id: uuid(&self.venue_id)?,
             status: parse_status(&self.status)?,
             address: Address {
@@ -105,9 +108,9 @@ impl VenueRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct VenueMapRow {
+struct VenueMapRecord {
     #[sqlx(flatten)]
-    venue: VenueRow,
+    venue: VenueRecord,
     seat_map_id: String,
     seat_map_version: i64,
     seat_count: i64,
@@ -115,7 +118,7 @@ struct VenueMapRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct EventRow {
+struct EventRecord {
     event_id: String,
     organizer_id: String,
     name: String,
@@ -127,21 +130,27 @@ struct EventRow {
     max_price: Option<String>,
 }
 
-impl EventRow {
-    fn price_range(&self) -> Result<Option<PriceRange>, QueryError> {
-        let (Some(c), Some(min), Some(max)) = (&self.currency, &self.min_price, &self.max_price)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(PriceRange {
-            min: money(min, c)?,
-            max: money(max, c)?,
-        }))
+impl EventRecord {
+    /// The row, with its sessions (already at the query's `now`).
+    fn row(self, sessions: Vec<SessionRow>) -> Result<EventRow, QueryError> {
+        let price = |amount: &Option<String>| opt_money(amount.as_deref(), self.currency.as_deref());
+        Ok(EventRow {
+            event_id: uuid(&self.event_id)?,
+            organizer_id: uuid(&self.organizer_id)?,
+            venue_id: uuid(&self.venue_id)?,
+            status: EventStatus::from_sessions(sessions.iter().map(|s| s.status)),
+            min_price: price(&self.min_price)?,
+            max_price: price(&self.max_price)?,
+            sessions,
+            name: self.name,
+            description: self.description,
+            venue_name: self.venue_name,
+        })
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct SessionRow {
+struct SessionRecord {
     session_id: String,
     event_id: String,
     start_time: String,
@@ -154,14 +163,22 @@ struct SessionRow {
     available_seats: i64,
 }
 
-impl SessionRow {
-    fn status(&self, now: DateTime<Utc>) -> SessionStatus {
-        SessionStatus::at(now, self.sale_start_at, self.sale_end_at, self.end_at)
+impl SessionRecord {
+    fn row(self, now: DateTime<Utc>) -> Result<SessionRow, QueryError> {
+        Ok(SessionRow {
+            session_id: uuid(&self.session_id)?,
+            status: SessionStatus::at(now, self.sale_start_at, self.sale_end_at, self.end_at),
+            start_time: self.start_time,
+            end_time: self.end_time,
+            sale_start_time: self.sale_start_time,
+            sale_end_time: self.sale_end_time,
+            available_seats: self.available_seats,
+        })
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct CategoryRow {
+struct CategoryRecord {
     category_id: String,
     name: String,
     area_ids: String,
@@ -170,7 +187,7 @@ struct CategoryRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct SessionSeatRow {
+struct SessionSeatRecord {
     seat_id: String,
     area_id: String,
     status: String,
@@ -180,7 +197,7 @@ struct SessionSeatRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct SeatDetailRow {
+struct SeatRecord {
     seat_id: String,
     area_id: String,
     status: String,
@@ -193,7 +210,7 @@ struct SeatDetailRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderListRow {
+struct OrderListRecord {
     order_id: String,
     event_id: String,
     event_name: String,
@@ -207,7 +224,7 @@ struct OrderListRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderRow {
+struct OrderRecord {
     order_id: String,
     user_id: String,
     event_id: String,
@@ -230,7 +247,7 @@ struct OrderRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderItemRow {
+struct OrderItemRecord {
     seat_id: String,
     area_id: String,
     category_id: String,
@@ -240,7 +257,7 @@ struct OrderItemRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+struct TicketRecord {
     ticket_id: String,
     order_id: String,
     user_id: String,
@@ -267,6 +284,40 @@ struct TicketRow {
     issued_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     verified_by: Option<String>,
+}
+
+impl TicketRecord {
+    fn row(self) -> Result<TicketRow, QueryError> {
+        Ok(TicketRow {
+            ticket_id: uuid(&self.ticket_id)?,
+            order_id: uuid(&self.order_id)?,
+            user_id: uuid(&self.user_id)?,
+            event_id: uuid(&self.event_id)?,
+            session_id: uuid(&self.session_id)?,
+            venue_id: uuid(&self.venue_id)?,
+            price: money(&self.amount, &self.currency)?,
+            status: parse_status(&self.status)?,
+            event_name: self.event_name,
+            event_description: self.event_description,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            venue_name: self.venue_name,
+            address: Address {
+                country: self.country,
+                city: self.city,
+                street: self.street,
+                postal_code: self.postal_code,
+            },
+            seat_id: self.seat_id,
+            area_id: self.area_id,
+            area_name: self.area_name,
+            row_label: self.row_label,
+            seat_number: self.seat_number,
+            issued_at: self.issued_at,
+            used_at: self.used_at,
+            verified_by: self.verified_by,
+        })
+    }
 }
 
 // ------------------------------------------------------------------------------------- SQL
@@ -342,7 +393,7 @@ impl OpenTicketQueries {
         &self,
         city: Option<&str>,
         page: PageRequest,
-    ) -> Result<Page<VenueSummary>, QueryError> {
+    ) -> Result<Paged<VenueRow>, QueryError> {
         let total: i64 = fetch_one!(
             &self.db,
             sqlx::query_scalar::<_, i64>(
@@ -350,9 +401,9 @@ impl OpenTicketQueries {
             )
             .bind(city)
         )?;
-        let rows: Vec<VenueRow> = fetch_all!(
+        let rows: Vec<VenueRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, VenueRow>(
+            sqlx::query_as::<_, VenueRecord>(
                 "SELECT venue_id, name, country, city, street, postal_code, capacity, status \
                  FROM ot_venues WHERE ($1 IS NULL OR city = $1) \
                  ORDER BY created_at, venue_id LIMIT $2 OFFSET $3"
@@ -363,18 +414,18 @@ impl OpenTicketQueries {
         )?;
         let items = rows
             .into_iter()
-            .map(VenueRow::summary)
+            .map(VenueRecord::row)
             .collect::<Result<_, _>>()?;
-        Ok(Page::new(items, page, total))
+        Ok(Paged::new(items, page, total))
     }
 
     /// `GET /venues/{venueId}` (seed 003 §3.2): the venue with its whole seat map, read from the
     /// stored JSON (one row whatever the venue's size). `None` when unknown.
-    pub async fn venue(&self, venue_id: Uuid) -> Result<Option<VenueDetail>, QueryError> {
+    pub async fn venue(&self, venue_id: Uuid) -> Result<Option<VenueMapRow>, QueryError> {
         let id = venue_id.to_string();
-        let Some(map): Option<VenueMapRow> = fetch_optional!(
+        let Some(map): Option<VenueMapRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, VenueMapRow>(
+            sqlx::query_as::<_, VenueMapRecord>(
                 "SELECT venue_id, name, country, city, street, postal_code, capacity, status, \
                  seat_map_id, seat_map_version, seat_count, seat_map \
                  FROM ot_venues WHERE venue_id = $1"
@@ -386,19 +437,12 @@ impl OpenTicketQueries {
         };
         let areas: Vec<SeatMapArea> = serde_json::from_str(&map.seat_map)
             .map_err(|e| corrupt(format!("seat map of venue {id}: {e}")))?;
-        let v = map.venue.summary()?;
-        Ok(Some(VenueDetail {
-            venue_id: v.venue_id,
-            name: v.name,
-            address: v.address,
-            capacity: v.capacity,
-            status: v.status,
+        Ok(Some(VenueMapRow {
+            venue: map.venue.row()?,
+            seat_map_id: uuid(&map.seat_map_id)?,
+            seat_map_version: map.seat_map_version,
             seat_count: map.seat_count,
-            seat_map: SeatMap {
-                seat_map_id: uuid(&map.seat_map_id)?,
-                version: map.seat_map_version,
-                areas,
-            },
+            areas,
         }))
     }
 
@@ -412,7 +456,7 @@ impl OpenTicketQueries {
         filter: &EventFilter,
         page: PageRequest,
         now: DateTime<Utc>,
-    ) -> Result<Page<EventSummary>, QueryError> {
+    ) -> Result<Paged<EventRow>, QueryError> {
         let venue = filter.venue_id.map(|v| v.to_string());
         let status = filter.status.map(EventStatus::as_str);
         let total: i64 = fetch_one!(
@@ -428,9 +472,9 @@ impl OpenTicketQueries {
             "SELECT {EVENT_COLUMNS} {} ORDER BY e.first_start_at, e.event_id LIMIT $6 OFFSET $7",
             event_filter_sql!()
         );
-        let rows: Vec<EventRow> = fetch_all!(
+        let rows: Vec<EventRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, EventRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(venue.as_deref())
                 .bind(filter.starts_from)
                 .bind(filter.starts_before)
@@ -442,34 +486,15 @@ impl OpenTicketQueries {
         let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
         let mut sessions = self.sessions_of(&ids, now).await?;
         let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let own = sessions.remove(&row.event_id).unwrap_or_default();
-            let sessions = own
-                .iter()
-                .map(|s| {
-                    Ok(EventSessionSummary {
-                        session_id: uuid(&s.session_id)?,
-                        start_time: s.start_time.clone(),
-                        status: s.status(now),
-                        available_seats: s.available_seats,
-                    })
-                })
-                .collect::<Result<Vec<_>, QueryError>>()?;
-            items.push(EventSummary {
-                event_id: uuid(&row.event_id)?,
-                name: row.name.clone(),
-                description: row.description.clone(),
-                venue_id: uuid(&row.venue_id)?,
-                venue_name: row.venue_name.clone(),
-                status: EventStatus::from_sessions(sessions.iter().map(|s| s.status)),
-                sessions,
-                price_range: row.price_range()?,
-            });
+            items.push(row.row(own)?);
         }
-        Ok(Page::new(items, page, total))
+        Ok(Paged::new(items, page, total))
     }
 
-    /// Sessions of these events, in the organizer's order, with available seats at `now`.
+    /// Sessions of these events, in the organizer's order, with status and available seats at
+    /// `now`, by event id.
     async fn sessions_of(
         &self,
         event_ids: &[&str],
@@ -486,15 +511,18 @@ impl OpenTicketQueries {
             session_columns!(),
             placeholders(2, event_ids.len())
         );
-        let rows: Vec<SessionRow> = fetch_all!(&self.db, {
-            let mut q = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql.as_str())).bind(now);
+        let rows: Vec<SessionRecord> = fetch_all!(&self.db, {
+            let mut q = sqlx::query_as::<_, SessionRecord>(AssertSqlSafe(sql.as_str())).bind(now);
             for id in event_ids {
                 q = q.bind(*id);
             }
             q
         })?;
         for row in rows {
-            by_event.entry(row.event_id.clone()).or_default().push(row);
+            by_event
+                .entry(row.event_id.clone())
+                .or_default()
+                .push(row.row(now)?);
         }
         Ok(by_event)
     }
@@ -505,12 +533,12 @@ impl OpenTicketQueries {
         &self,
         event_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<Option<EventDetail>, QueryError> {
+    ) -> Result<Option<EventDetailRow>, QueryError> {
         let id = event_id.to_string();
         let sql = format!("SELECT {EVENT_COLUMNS} FROM ot_events e WHERE e.event_id = $1");
-        let Some(row): Option<EventRow> = fetch_optional!(
+        let Some(row): Option<EventRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql.as_str())).bind(&id)
+            sqlx::query_as::<_, EventRecord>(AssertSqlSafe(sql.as_str())).bind(&id)
         )?
         else {
             return Ok(None);
@@ -519,23 +547,10 @@ impl OpenTicketQueries {
             .sessions_of(&[id.as_str()], now)
             .await?
             .remove(&id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                Ok(SessionView {
-                    session_id: uuid(&s.session_id)?,
-                    status: s.status(now),
-                    start_time: s.start_time,
-                    end_time: s.end_time,
-                    sale_start_time: s.sale_start_time,
-                    sale_end_time: s.sale_end_time,
-                    available_seats: s.available_seats,
-                })
-            })
-            .collect::<Result<Vec<_>, QueryError>>()?;
-        let categories: Vec<CategoryRow> = fetch_all!(
+            .unwrap_or_default();
+        let categories: Vec<CategoryRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, CategoryRow>(
+            sqlx::query_as::<_, CategoryRecord>(
                 "SELECT category_id, name, area_ids, amount, currency FROM ot_price_categories \
                  WHERE event_id = $1 ORDER BY category_order"
             )
@@ -544,7 +559,7 @@ impl OpenTicketQueries {
         let price_categories = categories
             .into_iter()
             .map(|c| {
-                Ok(PriceCategory {
+                Ok(PriceCategoryRow {
                     area_ids: serde_json::from_str(&c.area_ids)
                         .map_err(|e| corrupt(format!("area ids of {}: {e}", c.category_id)))?,
                     price: money(&c.amount, &c.currency)?,
@@ -553,31 +568,22 @@ impl OpenTicketQueries {
                 })
             })
             .collect::<Result<Vec<_>, QueryError>>()?;
-        Ok(Some(EventDetail {
-            event_id: uuid(&row.event_id)?,
-            organizer_id: uuid(&row.organizer_id)?,
-            status: EventStatus::from_sessions(sessions.iter().map(|s| s.status)),
-            venue: VenueRef {
-                venue_id: uuid(&row.venue_id)?,
-                name: row.venue_name,
-            },
-            name: row.name,
-            description: row.description,
-            sessions,
+        Ok(Some(EventDetailRow {
+            event: row.row(sessions)?,
             price_categories,
         }))
     }
 
     // -------------------------------------------------------------------------- sessions
 
-    /// `GET /sessions/{sessionId}/seats` (seed 003 §5.1): every seat of the session at `now`,
-    /// grouped by area in seat-map order, with the price of available seats, and the summary.
-    /// `None` when the session is unknown; no areas before it is opened.
+    /// `GET /sessions/{sessionId}/seats` (seed 003 §5.1): every seat of the session at `now`, in
+    /// seat-map order, with its category's price. `None` when the session is unknown; no seats
+    /// before it is opened.
     pub async fn session_seats(
         &self,
         session_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<Option<SessionSeats>, QueryError> {
+    ) -> Result<Option<SessionSeatsRow>, QueryError> {
         let id = session_id.to_string();
         let known: Option<String> = fetch_optional!(
             &self.db,
@@ -589,48 +595,26 @@ impl OpenTicketQueries {
         if known.is_none() {
             return Ok(None);
         }
-        let rows: Vec<SessionSeatRow> = fetch_all!(
+        let rows: Vec<SessionSeatRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, SessionSeatRow>(
+            sqlx::query_as::<_, SessionSeatRecord>(
                 "SELECT seat_id, area_id, status, amount, currency, lock_expires_at \
                  FROM ot_session_seats WHERE session_id = $1 ORDER BY seat_order"
             )
             .bind(&id)
         )?;
-        let mut summary = SeatSummary::default();
-        let mut areas: Vec<SessionSeatArea> = Vec::new();
-        for row in rows {
-            let status = seat_status(&row.status, row.lock_expires_at, now)?;
-            summary.total += 1;
-            match status {
-                SeatStatus::Available => summary.available += 1,
-                SeatStatus::Locked => summary.locked += 1,
-                SeatStatus::Sold => summary.sold += 1,
-            }
-            let price = if status == SeatStatus::Available {
-                opt_money(row.amount.as_deref(), row.currency.as_deref())?
-            } else {
-                None
-            };
-            let seat = SessionSeat {
-                seat_id: row.seat_id,
-                status,
-                price,
-            };
-            // Seats of an area are contiguous in seat-map order.
-            match areas.last_mut() {
-                Some(area) if area.area_id == row.area_id => area.seats.push(seat),
-                _ => areas.push(SessionSeatArea {
+        let seats = rows
+            .into_iter()
+            .map(|row| {
+                Ok(SessionSeatRow {
+                    status: seat_status(&row.status, row.lock_expires_at, now)?,
+                    price: opt_money(row.amount.as_deref(), row.currency.as_deref())?,
+                    seat_id: row.seat_id,
                     area_id: row.area_id,
-                    seats: vec![seat],
-                }),
-            }
-        }
-        Ok(Some(SessionSeats {
-            session_id,
-            areas,
-            summary,
-        }))
+                })
+            })
+            .collect::<Result<_, QueryError>>()?;
+        Ok(Some(SessionSeatsRow { session_id, seats }))
     }
 
     /// `GET /sessions/{sessionId}/seats/{seatId}` (seed 003 §5.4): one seat at `now`, with its
@@ -640,10 +624,10 @@ impl OpenTicketQueries {
         session_id: Uuid,
         seat_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<SeatDetail>, QueryError> {
-        let row: Option<SeatDetailRow> = fetch_optional!(
+    ) -> Result<Option<SeatRow>, QueryError> {
+        let row: Option<SeatRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, SeatDetailRow>(
+            sqlx::query_as::<_, SeatRecord>(
                 "SELECT ss.seat_id, ss.area_id, ss.status, ss.amount, ss.currency, \
                  ss.lock_expires_at, vs.row_label, vs.seat_number, vs.seat_type \
                  FROM ot_session_seats ss \
@@ -657,14 +641,14 @@ impl OpenTicketQueries {
         let Some(row) = row else {
             return Ok(None);
         };
-        Ok(Some(SeatDetail {
+        Ok(Some(SeatRow {
             status: seat_status(&row.status, row.lock_expires_at, now)?,
             price: opt_money(row.amount.as_deref(), row.currency.as_deref())?,
             seat_id: row.seat_id,
             session_id,
             area_id: row.area_id,
-            row: row.row_label,
-            number: row.seat_number,
+            row_label: row.row_label,
+            seat_number: row.seat_number,
             seat_type: row.seat_type,
         }))
     }
@@ -678,7 +662,7 @@ impl OpenTicketQueries {
         user_id: Uuid,
         status: Option<OrderStatus>,
         page: PageRequest,
-    ) -> Result<Page<OrderSummary>, QueryError> {
+    ) -> Result<Paged<OrderListRow>, QueryError> {
         const FROM: &str = "FROM ot_orders o \
              JOIN ot_events e ON e.event_id = o.event_id \
              JOIN ot_sessions s ON s.session_id = o.session_id \
@@ -697,9 +681,9 @@ impl OpenTicketQueries {
              o.seat_count, o.total_amount, o.currency, o.status, o.created_at {FROM} \
              ORDER BY o.created_at DESC, o.order_id DESC LIMIT $3 OFFSET $4"
         );
-        let rows: Vec<OrderListRow> = fetch_all!(
+        let rows: Vec<OrderListRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, OrderListRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, OrderListRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(&user)
                 .bind(status)
                 .bind(page.limit())
@@ -708,16 +692,12 @@ impl OpenTicketQueries {
         let items = rows
             .into_iter()
             .map(|r| {
-                Ok(OrderSummary {
+                Ok(OrderListRow {
                     order_id: uuid(&r.order_id)?,
-                    event: EventRef {
-                        event_id: uuid(&r.event_id)?,
-                        name: r.event_name,
-                    },
-                    session: SessionRef {
-                        session_id: uuid(&r.session_id)?,
-                        start_time: r.start_time,
-                    },
+                    event_id: uuid(&r.event_id)?,
+                    event_name: r.event_name,
+                    session_id: uuid(&r.session_id)?,
+                    start_time: r.start_time,
                     seat_count: r.seat_count,
                     total_amount: money(&r.total_amount, &r.currency)?,
                     status: parse_status(&r.status)?,
@@ -725,16 +705,16 @@ impl OpenTicketQueries {
                 })
             })
             .collect::<Result<Vec<_>, QueryError>>()?;
-        Ok(Page::new(items, page, total))
+        Ok(Paged::new(items, page, total))
     }
 
     /// `GET /orders/{orderId}` (seed 003 §6.2): the order with its items (and their tickets once
     /// completed), payment and timestamps. `None` when unknown; the caller checks `user_id`.
-    pub async fn order(&self, order_id: Uuid) -> Result<Option<OrderDetail>, QueryError> {
+    pub async fn order(&self, order_id: Uuid) -> Result<Option<OrderRow>, QueryError> {
         let id = order_id.to_string();
-        let row: Option<OrderRow> = fetch_optional!(
+        let row: Option<OrderRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, OrderRow>(
+            sqlx::query_as::<_, OrderRecord>(
                 "SELECT order_id, user_id, event_id, session_id, status, total_amount, currency, \
                  payment_id, payment_provider, payment_url, payment_status, \
                  payment_failure_reason, refund_required, created_at, expires_at, paid_at, \
@@ -745,9 +725,9 @@ impl OpenTicketQueries {
         let Some(o) = row else {
             return Ok(None);
         };
-        let items: Vec<OrderItemRow> = fetch_all!(
+        let items: Vec<OrderItemRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, OrderItemRow>(
+            sqlx::query_as::<_, OrderItemRecord>(
                 "SELECT seat_id, area_id, category_id, amount, currency, ticket_id \
                  FROM ot_order_items WHERE order_id = $1 ORDER BY item_order"
             )
@@ -756,7 +736,7 @@ impl OpenTicketQueries {
         let items = items
             .into_iter()
             .map(|i| {
-                Ok(OrderItem {
+                Ok(OrderItemRow {
                     price: money(&i.amount, &i.currency)?,
                     ticket_id: i.ticket_id.as_deref().map(uuid).transpose()?,
                     seat_id: i.seat_id,
@@ -765,28 +745,26 @@ impl OpenTicketQueries {
                 })
             })
             .collect::<Result<Vec<_>, QueryError>>()?;
-        Ok(Some(OrderDetail {
+        Ok(Some(OrderRow {
             order_id: uuid(&o.order_id)?,
             user_id: uuid(&o.user_id)?,
             event_id: uuid(&o.event_id)?,
             session_id: uuid(&o.session_id)?,
             status: parse_status(&o.status)?,
-            items,
             total_amount: money(&o.total_amount, &o.currency)?,
-            payment: PaymentView {
-                payment_id: uuid(&o.payment_id)?,
-                provider: o.payment_provider,
-                payment_url: o.payment_url,
-                status: parse_status(&o.payment_status)?,
-                paid_at: o.paid_at,
-                failure_reason: o.payment_failure_reason,
-            },
+            payment_id: uuid(&o.payment_id)?,
+            payment_provider: o.payment_provider,
+            payment_url: o.payment_url,
+            payment_status: parse_status(&o.payment_status)?,
+            payment_failure_reason: o.payment_failure_reason,
             refund_required: o.refund_required,
             created_at: o.created_at,
             expires_at: o.expires_at,
+            paid_at: o.paid_at,
             completed_at: o.completed_at,
             cancelled_at: o.cancelled_at,
             expired_at: o.expired_at,
+            items,
         }))
     }
 
@@ -795,7 +773,7 @@ impl OpenTicketQueries {
     pub async fn order_by_payment(
         &self,
         payment_id: Uuid,
-    ) -> Result<Option<OrderDetail>, QueryError> {
+    ) -> Result<Option<OrderRow>, QueryError> {
         let order_id: Option<String> = fetch_optional!(
             &self.db,
             sqlx::query_scalar::<_, String>("SELECT order_id FROM ot_orders WHERE payment_id = $1")
@@ -810,12 +788,11 @@ impl OpenTicketQueries {
     // --------------------------------------------------------------------------- tickets
 
     /// `GET /tickets` (seed 003 §7.1): a user's tickets, newest first (by order, then seat).
-    /// `qrCode` is left for the HTTP layer to fill in.
     pub async fn tickets_of_user(
         &self,
         user_id: Uuid,
         page: PageRequest,
-    ) -> Result<Page<TicketSummary>, QueryError> {
+    ) -> Result<Paged<TicketRow>, QueryError> {
         let user = user_id.to_string();
         let total: i64 = fetch_one!(
             &self.db,
@@ -826,9 +803,9 @@ impl OpenTicketQueries {
             ))
             .bind(&user)
         )?;
-        let rows: Vec<TicketRow> = fetch_all!(
+        let rows: Vec<TicketRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, TicketRow>(concat!(
+            sqlx::query_as::<_, TicketRecord>(concat!(
                 ticket_from_sql!(),
                 "WHERE t.user_id = $1 ORDER BY t.issued_at DESC, t.order_id, t.seat_id \
                  LIMIT $2 OFFSET $3"
@@ -839,83 +816,20 @@ impl OpenTicketQueries {
         )?;
         let items = rows
             .into_iter()
-            .map(|t| {
-                Ok(TicketSummary {
-                    ticket_id: uuid(&t.ticket_id)?,
-                    event: EventRef {
-                        event_id: uuid(&t.event_id)?,
-                        name: t.event_name,
-                    },
-                    session: TicketSessionSummary {
-                        session_id: uuid(&t.session_id)?,
-                        start_time: t.start_time,
-                        venue: t.venue_name,
-                    },
-                    seat: TicketSeatSummary {
-                        seat_id: t.seat_id,
-                        area: t.area_name,
-                        row: t.row_label,
-                        number: t.seat_number,
-                    },
-                    status: parse_status(&t.status)?,
-                    issued_at: t.issued_at,
-                    qr_code: None,
-                })
-            })
+            .map(TicketRecord::row)
             .collect::<Result<Vec<_>, QueryError>>()?;
-        Ok(Page::new(items, page, total))
+        Ok(Paged::new(items, page, total))
     }
 
     /// `GET /tickets/{ticketId}` (seed 003 §7.2): the ticket with its event, session, venue,
-    /// seat and price. `None` when unknown; the caller checks `user_id` and fills in the codes.
-    pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketDetail>, QueryError> {
-        let row: Option<TicketRow> = fetch_optional!(
+    /// seat and price. `None` when unknown; the caller checks `user_id`.
+    pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketRow>, QueryError> {
+        let row: Option<TicketRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, TicketRow>(concat!(ticket_from_sql!(), "WHERE t.ticket_id = $1"))
+            sqlx::query_as::<_, TicketRecord>(concat!(ticket_from_sql!(), "WHERE t.ticket_id = $1"))
                 .bind(ticket_id.to_string())
         )?;
-        let Some(t) = row else {
-            return Ok(None);
-        };
-        Ok(Some(TicketDetail {
-            ticket_id: uuid(&t.ticket_id)?,
-            order_id: uuid(&t.order_id)?,
-            user_id: uuid(&t.user_id)?,
-            event: TicketEvent {
-                event_id: uuid(&t.event_id)?,
-                name: t.event_name,
-                description: t.event_description,
-            },
-            session: TicketSession {
-                session_id: uuid(&t.session_id)?,
-                start_time: t.start_time,
-                end_time: t.end_time,
-            },
-            venue: TicketVenue {
-                venue_id: uuid(&t.venue_id)?,
-                name: t.venue_name,
-                address: Address {
-                    country: t.country,
-                    city: t.city,
-                    street: t.street,
-                    postal_code: t.postal_code,
-                },
-            },
-            seat: TicketSeat {
-                seat_id: t.seat_id,
-                area_id: t.area_id,
-                area_name: t.area_name,
-                row: t.row_label,
-                number: t.seat_number,
-            },
-            price: money(&t.amount, &t.currency)?,
-            status: parse_status(&t.status)?,
-            issued_at: t.issued_at,
-            used_at: t.used_at,
-            verified_by: t.verified_by,
-            qr_code: None,
-            qr_code_image: None,
-        }))
+        row.map(TicketRecord::row).transpose()
     }
 }
 
@@ -945,17 +859,16 @@ mod tests {
     }
 
     #[test]
-    fn money_is_a_json_number() {
-        let m = money("4800", "TWD").unwrap();
+    fn stored_money_reads_back_as_the_shared_money() {
+        let usd = Currency::parse("USD").unwrap();
         assert_eq!(
-            serde_json::to_value(&m).unwrap(),
-            serde_json::json!({"amount": 4800, "currency": "TWD"})
+            money("12.50", "USD").unwrap(),
+            Money::new(Decimal::new(125, 1), usd).unwrap()
         );
-        let m = money("12.50", "USD").unwrap();
-        assert_eq!(
-            serde_json::to_string(&m).unwrap(),
-            r#"{"amount":12.5,"currency":"USD"}"#
-        );
+        assert_eq!(money("4800", "TWD").unwrap().amount(), Decimal::from(4800));
+        assert!(matches!(money("12.345", "USD"), Err(QueryError::Corrupt(_))));
+        assert!(matches!(money("ten", "USD"), Err(QueryError::Corrupt(_))));
+        assert!(matches!(money("10", "usd"), Err(QueryError::Corrupt(_))));
     }
 
     #[test]
@@ -1003,7 +916,8 @@ mod tests {
         );
         let p = PageRequest::new(3, 20);
         assert_eq!(p.offset(), 40);
-        let page: Page<()> = Page::new(vec![], p, 41);
-        assert_eq!(page.pagination.total_pages, 3);
+        let page: Paged<()> = Paged::new(vec![], p, 41);
+        assert_eq!((page.total_items, page.total_pages()), (41, 3));
+        assert_eq!(Paged::<()>::new(vec![], p, 0).total_pages(), 0);
     }
 }
