@@ -70,7 +70,7 @@ mod tickets;
 
 pub use catalog::CatalogProjector;
 pub use orders::OrdersProjector;
-pub use queries::{OpenTicketQueries, QueryError};
+pub use queries::OpenTicketQueries;
 pub use tickets::TicketsProjector;
 pub use rows::*;
 

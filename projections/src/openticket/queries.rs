@@ -8,6 +8,7 @@ use super::catalog::seat_state;
 use super::sql::placeholders;
 use super::rows::*;
 use crate::db::ReadModelDb;
+use crate::query::QueryError;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::AssertSqlSafe;
@@ -15,17 +16,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use tessera_domain::shared::{Currency, Money};
 use uuid::Uuid;
-
-/// Why a query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The read-model database failed.
-    #[error("read-model database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A stored value cannot be read back (a bug in a projector, or a hand-edited row).
-    #[error("read model holds an unreadable value: {0}")]
-    Corrupt(String),
-}
 
 /// Reads the OpenTicket read models. Cheap to clone (it holds pools).
 #[derive(Debug, Clone)]
