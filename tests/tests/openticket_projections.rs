@@ -10,11 +10,15 @@ use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_api::Engine;
+use tessera_api::openticket::views::{
+    EventDetail, EventSummary, Money, OrderDetail, OrderSummary, Page, Pagination, SeatDetail,
+    SessionSeats, TicketDetail, TicketSummary, VenueDetail, VenueSummary,
+};
 use tessera_application::{AppendRequest, EventStore, ExpectedVersion};
 use tessera_projections::ProjectionRunner;
 use tessera_projections::openticket::{
     EventFilter, EventStatus, OpenTicketQueries, OrderStatus, PageRequest, PaymentStatus,
-    SeatStatus, SessionStatus, TicketStatus, projectors,
+    SeatStatus, SessionStatus, TicketRow, TicketStatus, projectors,
 };
 use tessera_tests::{Suite, TestDb, new_event, scalar_i64, stream};
 use uuid::Uuid;
@@ -508,6 +512,30 @@ fn js<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap()
 }
 
+/// The JSON the API builds from a ticket row, less the codes only the HTTP layer can sign
+/// (`qrCode`, `qrCodeImage`).
+fn ticket_js(wire: Value) -> Value {
+    let mut v = wire;
+    let object = v.as_object_mut().unwrap();
+    object.remove("qrCode");
+    object.remove("qrCodeImage");
+    v
+}
+
+/// A §7.1 item as the API sends it for `t`, without its `qrCode`.
+fn ticket_item(t: &TicketRow) -> Value {
+    ticket_js(js(&TicketSummary::new(t.clone(), String::new())))
+}
+
+/// A §7.2 ticket as the API sends it for `t`, without its codes.
+fn ticket_detail(t: &TicketRow) -> Value {
+    ticket_js(js(&TicketDetail::new(
+        t.clone(),
+        String::new(),
+        String::new(),
+    )))
+}
+
 // --------------------------------------------------------------------------------- venues
 
 async fn venues(db: Arc<TestDb>) {
@@ -516,7 +544,7 @@ async fn venues(db: Arc<TestDb>) {
     let all = w.q.venues(None, PageRequest::default()).await.unwrap();
     assert_eq!(all.items.len(), 2);
     assert_eq!(
-        js(&all.items[0]),
+        js(&VenueSummary::from(all.items[0].clone())),
         json!({
             "venueId": w.venue, "name": "台北小巨蛋",
             "address": {"country": "TW", "city": "台北市", "street": "南京東路四段2號", "postalCode": "105"},
@@ -525,7 +553,7 @@ async fn venues(db: Arc<TestDb>) {
         "§3.1 item shape, in creation order"
     );
     assert_eq!(
-        js(&all.pagination),
+        js(&Pagination::from(&all)),
         json!({"page": 1, "pageSize": 20, "totalItems": 2, "totalPages": 1})
     );
 
@@ -533,23 +561,20 @@ async fn venues(db: Arc<TestDb>) {
         w.q.venues(Some("高雄市"), PageRequest::default())
             .await
             .unwrap();
-    assert_eq!(kaohsiung.pagination.total_items, 1);
+    assert_eq!(kaohsiung.total_items, 1);
     assert_eq!(kaohsiung.items[0].venue_id, w.venue2);
     let nowhere =
         w.q.venues(Some("台中市"), PageRequest::default())
             .await
             .unwrap();
-    assert!(nowhere.items.is_empty() && nowhere.pagination.total_pages == 0);
+    assert!(nowhere.items.is_empty() && nowhere.total_pages() == 0);
 
     let second = w.q.venues(None, PageRequest::new(2, 1)).await.unwrap();
     assert_eq!(second.items.len(), 1);
     assert_eq!(second.items[0].venue_id, w.venue2);
-    assert_eq!(
-        (second.pagination.total_items, second.pagination.total_pages),
-        (2, 2)
-    );
+    assert_eq!((second.total_items, second.total_pages()), (2, 2));
 
-    let detail = w.q.venue(w.venue).await.unwrap().expect("venue");
+    let detail: VenueDetail = w.q.venue(w.venue).await.unwrap().expect("venue").into();
     assert_eq!(detail.seat_count, 1500);
     assert_eq!(detail.seat_map.seat_map_id, w.seat_map_id);
     assert_eq!(detail.seat_map.version, 1);
@@ -581,10 +606,11 @@ async fn venues(db: Arc<TestDb>) {
 
 async fn events(db: Arc<TestDb>) {
     let w = World::build(&db).await;
-    let all =
+    let all: Page<EventSummary> =
         w.q.events(&EventFilter::default(), PageRequest::default(), w.now)
             .await
-            .unwrap();
+            .unwrap()
+            .into();
     let ids: Vec<Uuid> = all.items.iter().map(|e| e.event_id).collect();
     assert_eq!(
         ids,
@@ -690,10 +716,11 @@ async fn events(db: Arc<TestDb>) {
         "one session must fall between both bounds"
     );
 
-    let page2 =
+    let page2: Page<EventSummary> =
         w.q.events(&EventFilter::default(), PageRequest::new(2, 1), w.now)
             .await
-            .unwrap();
+            .unwrap()
+            .into();
     assert_eq!(
         page2.items.iter().map(|e| e.event_id).collect::<Vec<_>>(),
         vec![w.event]
@@ -706,7 +733,12 @@ async fn events(db: Arc<TestDb>) {
 
 async fn event_detail(db: Arc<TestDb>) {
     let w = World::build(&db).await;
-    let e = w.q.event(w.event, w.now).await.unwrap().expect("event");
+    let e: EventDetail =
+        w.q.event(w.event, w.now)
+            .await
+            .unwrap()
+            .expect("event")
+            .into();
     assert_eq!(
         js(&e),
         json!({
@@ -729,11 +761,12 @@ async fn event_detail(db: Arc<TestDb>) {
         "§4.2 shape"
     );
     // Exactly at the sale end the session is no longer on sale.
-    let e =
+    let e: EventDetail =
         w.q.event(w.event, at("2025-03-15T10:00:00Z"))
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .into();
     assert_eq!(e.sessions[0].status, SessionStatus::SaleEnded);
     assert!(w.q.event(Uuid::new_v4(), w.now).await.unwrap().is_none());
 }
@@ -742,11 +775,12 @@ async fn event_detail(db: Arc<TestDb>) {
 
 async fn session_seats(db: Arc<TestDb>) {
     let w = World::build(&db).await;
-    let s =
+    let s: SessionSeats =
         w.q.session_seats(w.s1, w.now)
             .await
             .unwrap()
-            .expect("session");
+            .expect("session")
+            .into();
     assert_eq!(
         s.areas
             .iter()
@@ -823,28 +857,35 @@ async fn session_seats(db: Arc<TestDb>) {
     );
 
     // Two minutes later u1's lock on has expired too (no release event yet).
-    let later =
+    let later: SessionSeats =
         w.q.session_seats(w.s1, w.now + ChronoDuration::minutes(2))
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .into();
     assert_eq!(
         js(&later.summary),
         json!({"total": 1500, "available": 1495, "locked": 3, "sold": 2})
     );
 
-    let one =
+    let one: SeatDetail =
         w.q.seat(w.s1, "VIP-001", w.now)
             .await
             .unwrap()
-            .expect("seat");
+            .expect("seat")
+            .into();
     assert_eq!(
         js(&one),
         json!({"seatId": "VIP-001", "sessionId": w.s1, "status": "Sold", "areaId": "VIP", "row": "1",
                "number": 1, "price": {"amount": 6800, "currency": "TWD"}, "type": "VIP"}),
         "§5.4 shape"
     );
-    let a3 = w.q.seat(w.s1, "A-003", w.now).await.unwrap().unwrap();
+    let a3: SeatDetail =
+        w.q.seat(w.s1, "A-003", w.now)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
     assert_eq!(a3.status, SeatStatus::Available);
     assert_eq!(
         w.q.seat(w.s1, "A-001", w.now)
@@ -865,7 +906,12 @@ async fn session_seats(db: Arc<TestDb>) {
     );
     assert!(w.q.seat(w.s1, "Z-999", w.now).await.unwrap().is_none());
 
-    let untouched = w.q.session_seats(w.s2, w.now).await.unwrap().unwrap();
+    let untouched: SessionSeats =
+        w.q.session_seats(w.s2, w.now)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
     assert_eq!(
         js(&untouched.summary),
         json!({"total": 1500, "available": 1500, "locked": 0, "sold": 0})
@@ -906,7 +952,7 @@ async fn orders(db: Arc<TestDb>) {
         "newest first"
     );
     assert_eq!(
-        js(&mine.items[3]),
+        js(&OrderSummary::from(mine.items[3].clone())),
         json!({
             "orderId": w.o1, "event": {"eventId": w.event, "name": "五月天演唱會"},
             "session": {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00"},
@@ -915,10 +961,11 @@ async fn orders(db: Arc<TestDb>) {
         }),
         "§6.4 item shape"
     );
-    let completed =
+    let completed: Page<OrderSummary> =
         w.q.orders_of_user(w.u1, Some(OrderStatus::Completed), PageRequest::default())
             .await
-            .unwrap();
+            .unwrap()
+            .into();
     assert_eq!(
         completed
             .items
@@ -928,10 +975,11 @@ async fn orders(db: Arc<TestDb>) {
         vec![w.o1]
     );
     assert_eq!(completed.pagination.total_items, 1);
-    let paged =
+    let paged: Page<OrderSummary> =
         w.q.orders_of_user(w.u1, None, PageRequest::new(2, 3))
             .await
-            .unwrap();
+            .unwrap()
+            .into();
     assert_eq!(
         paged.items.iter().map(|o| o.order_id).collect::<Vec<_>>(),
         vec![w.o1]
@@ -953,7 +1001,7 @@ async fn orders(db: Arc<TestDb>) {
         vec![(w.o3, OrderStatus::Expired)]
     );
 
-    let o1 = w.q.order(w.o1).await.unwrap().expect("o1");
+    let o1: OrderDetail = w.q.order(w.o1).await.unwrap().expect("o1").into();
     let body = js(&o1);
     assert_eq!(body["status"], "Completed");
     assert_eq!(body["completedAt"], "2025-02-10T03:43:03Z");
@@ -975,7 +1023,7 @@ async fn orders(db: Arc<TestDb>) {
     assert!(body.get("cancelledAt").is_none() && body.get("expiredAt").is_none());
     assert_eq!(o1.user_id, w.u1);
 
-    let o2 = w.q.order(w.o2).await.unwrap().unwrap();
+    let o2: OrderDetail = w.q.order(w.o2).await.unwrap().unwrap().into();
     assert_eq!(o2.status, OrderStatus::Cancelled);
     assert_eq!(o2.payment.status, PaymentStatus::RefundRequired);
     assert!(o2.refund_required);
@@ -988,7 +1036,7 @@ async fn orders(db: Arc<TestDb>) {
 
     let o3 = w.q.order(w.o3).await.unwrap().unwrap();
     assert_eq!(
-        (o3.status, o3.payment.status),
+        (o3.status, o3.payment_status),
         (OrderStatus::Expired, PaymentStatus::Failed)
     );
     assert_eq!(o3.expired_at, Some(at("2025-02-10T03:40:00Z")));
@@ -996,24 +1044,23 @@ async fn orders(db: Arc<TestDb>) {
 
     let o4 = w.q.order(w.o4).await.unwrap().unwrap();
     assert_eq!(
-        (o4.status, o4.payment.status),
+        (o4.status, o4.payment_status),
         (OrderStatus::Paid, PaymentStatus::Succeeded)
     );
     assert!(o4.items.iter().all(|i| i.ticket_id.is_none()));
     assert_eq!(
-        js(&o4.total_amount),
+        js(&Money::from(o4.total_amount)),
         json!({"amount": 9600, "currency": "TWD"})
     );
 
     let o5 = w.q.order(w.o5).await.unwrap().unwrap();
     assert_eq!(
-        (o5.status, o5.payment.status),
+        (o5.status, o5.payment_status),
         (OrderStatus::Created, PaymentStatus::Pending)
     );
     assert_eq!(o5.expires_at, at("2025-02-10T04:07:00Z"));
     assert!(
-        o5.payment
-            .payment_url
+        o5.payment_url
             .as_deref()
             .unwrap()
             .contains("/v1/mock-payment/")
@@ -1054,9 +1101,9 @@ async fn tickets(db: Arc<TestDb>) {
         mine.items.iter().map(|t| t.ticket_id).collect::<Vec<_>>(),
         vec![t1, t2]
     );
-    assert_eq!(mine.pagination.total_items, 2);
+    assert_eq!(mine.total_items, 2);
     assert_eq!(
-        js(&mine.items[1]),
+        ticket_item(&mine.items[1]),
         json!({
             "ticketId": t2, "event": {"eventId": w.event, "name": "五月天演唱會"},
             "session": {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00", "venue": "台北小巨蛋"},
@@ -1075,7 +1122,7 @@ async fn tickets(db: Arc<TestDb>) {
 
     let used = w.q.ticket(t1).await.unwrap().expect("ticket");
     assert_eq!(
-        js(&used),
+        ticket_detail(&used),
         json!({
             "ticketId": t1, "orderId": w.o1, "userId": w.u1,
             "event": {"eventId": w.event, "name": "五月天演唱會", "description": "2025 巡迴演唱會"},
@@ -1291,8 +1338,13 @@ async fn big_venue(db: Arc<TestDb>) {
     let projected = started.elapsed();
 
     let started = Instant::now();
-    let v = q.venue(venue).await.unwrap().unwrap();
-    let seats = q.session_seats(session, at(NOW)).await.unwrap().unwrap();
+    let v: VenueDetail = q.venue(venue).await.unwrap().unwrap().into();
+    let seats: SessionSeats = q
+        .session_seats(session, at(NOW))
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
     let read = started.elapsed();
 
     assert_eq!(v.seat_count, 15_000);

@@ -4,16 +4,21 @@
 //! Every `/v1` route is registered through utoipa-axum's `OpenApiRouter` and `routes!` in its own
 //! module (`crate::openticket::*::router`), so a route cannot be served without its
 //! `#[utoipa::path]` operation; [`document`] adds what is common (title, servers, tags, the bearer
-//! scheme, shared error responses) to the operations those routers collect. The schemas live in
-//! [`schemas`], beside the handlers' own types rather than on them: the read models stay free of
-//! utoipa, and the command routes answer with `json!` bodies that have no type to derive from.
+//! scheme, the shared error responses) to the operations those routers collect.
+//!
+//! The schemas are derived from the types the handlers read and write, so the document cannot
+//! drift from the JSON: request bodies are the handlers' own `Deserialize` types, successes are
+//! `crate::openticket::envelope::Envelope<T>` around the response types of
+//! `crate::openticket::views` (built from the read models' plain rows), and errors are
+//! `crate::openticket::error::ErrorBody`. Only the payment providers' webhook payloads, which
+//! infrastructure parses by hand, are described by types of their own (in
+//! `crate::openticket::payments`).
 
-pub mod schemas;
-
+use crate::openticket::error::ErrorBody;
 use crate::startup::AppState;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToResponse};
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the document is served.
@@ -75,16 +80,38 @@ pub mod tags {
         (name = tags::MOCK_PAYMENT, description = "The Mock provider's payment page (Tessera)"),
     ),
     components(
-        schemas(schemas::ErrorBody),
-        responses(
-            schemas::InternalError,
-            schemas::ServiceUnavailable,
-            schemas::PayloadTooLarge
-        ),
+        schemas(ErrorBody),
+        responses(InternalError, ServiceUnavailable, PayloadTooLarge),
     ),
     modifiers(&BearerScheme),
 )]
 pub struct ApiDoc;
+
+/// 500 `INTERNAL_ERROR`: a bug. The detail is logged with the request id, never sent.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "INTERNAL_ERROR: an unexpected failure; the detail is logged with the request id, never sent"
+)]
+pub struct InternalError(pub ErrorBody);
+
+/// 503 `SERVICE_UNAVAILABLE`: the store failed or is contended.
+#[derive(Debug, ToResponse)]
+#[response(description = "SERVICE_UNAVAILABLE: the store failed or is contended; try again")]
+pub struct ServiceUnavailable(pub ErrorBody);
+
+/// 413 `PAYLOAD_TOO_LARGE`: the body is over the limit (1 MiB for the whole server). A request
+/// whose `Content-Length` is over it is refused before any route sees it, in plain text; a
+/// streamed (chunked) body is refused by the route, in the error format.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "PAYLOAD_TOO_LARGE: the body is over the 1 MiB limit (plain text when `Content-Length` says so up front, else the error format)"
+)]
+pub enum PayloadTooLarge {
+    /// Refused by the route while reading a streamed body.
+    Json(#[content("application/json")] ErrorBody),
+    /// Refused up front from `Content-Length`: `length limit exceeded`.
+    Text(#[content("text/plain")] String),
+}
 
 /// Declares the bearer JWT scheme (seed 003 §2.1) that protected operations name.
 struct BearerScheme;

@@ -11,18 +11,21 @@
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
-use super::error::OtError;
+use super::error::{ErrorBody, OtError};
+use super::views::{
+    LogoutResponse, LogoutResult, RoleName, Tokens, TokensResponse, User, UserResponse,
+};
 use crate::http::RequestId;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use tessera_application::identity::{IdentityError, TokenPair, UserView};
+use serde::Deserialize;
+use tessera_application::identity::IdentityError;
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -68,79 +71,47 @@ impl From<IdentityError> for OtError {
     }
 }
 
-/// A user as OpenTicket clients see it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserBody {
-    user_id: UserId,
-    email: Option<String>,
-    display_name: Option<String>,
-    roles: Vec<Role>,
-    /// RFC 3339, UTC.
-    registered_at: String,
-}
-
-impl From<UserView> for UserBody {
-    fn from(u: UserView) -> Self {
-        UserBody {
-            user_id: u.user_id,
-            email: u.email.map(|e| e.to_string()),
-            display_name: u.display_name,
-            roles: u.roles,
-            registered_at: u
-                .registered_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
-    }
-}
-
-/// Seed 003 §2.2 token response.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenBody {
-    access_token: String,
-    refresh_token: String,
-    /// Seconds until the access token expires.
-    expires_in: u64,
-    token_type: &'static str,
-}
-
-impl From<TokenPair> for TokenBody {
-    fn from(p: TokenPair) -> Self {
-        TokenBody {
-            access_token: p.access_token,
-            refresh_token: p.refresh_token,
-            expires_in: p.expires_in,
-            token_type: p.token_type,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/register` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegisterBody {
+struct RegisterRequest {
+    /// Email address (the sign-in name).
+    #[schema(example = "user@example.com")]
     email: String,
+    /// Password.
+    #[schema(example = "correct horse battery")]
     password: String,
+    /// Name to show; optional.
     #[serde(default)]
     display_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/login` body (seed 003 §2.2).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginBody {
+struct LoginRequest {
+    /// Email address.
+    #[schema(example = "user@example.com")]
     email: String,
+    /// Password.
+    #[schema(example = "correct horse battery")]
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/refresh` and `POST /v1/auth/logout` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
+struct RefreshRequest {
+    /// A refresh token from login or an earlier refresh.
     refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/admin/users/{userId}/roles` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RoleBody {
+struct RoleRequest {
+    /// The role to grant (checked by the handler, which names `role` when it is not one).
+    #[schema(value_type = RoleName)]
     role: String,
 }
 
@@ -162,26 +133,26 @@ fn identity(
     operation_id = "register",
     tag = tags::AUTH,
     summary = "Register",
-    request_body = s::RegisterRequest,
+    request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered", body = s::UserResponse),
-        (status = 400, description = "VALIDATION_ERROR: malformed body, bad email, weak password or unknown member", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the email is already registered (`details.field` = `email`)", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 201, description = "Registered", body = UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, bad email, weak password or unknown member", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the email is already registered (`details.field` = `email`)", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
     request_id: RequestId,
-    OtJson(body): OtJson<RegisterBody>,
+    OtJson(body): OtJson<RegisterRequest>,
 ) -> Result<Response, OtError> {
     let user = identity(&state, &request_id, None)
         .register(&body.email, &body.password, body.display_name.as_deref())
         .await?;
-    Ok(ok(StatusCode::CREATED, UserBody::from(user)))
+    Ok(ok(StatusCode::CREATED, User::from(user)))
 }
 
 /// Sign in (seed 003 §2.2).
@@ -191,26 +162,26 @@ async fn register(
     operation_id = "login",
     tag = tags::AUTH,
     summary = "Sign in",
-    request_body = s::LoginRequest,
+    request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = s::TokensResponse),
-        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: unknown email, wrong password or disabled user alike", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Signed in", body = TokensResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: unknown email, wrong password or disabled user alike", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
     request_id: RequestId,
-    OtJson(body): OtJson<LoginBody>,
+    OtJson(body): OtJson<LoginRequest>,
 ) -> Result<Response, OtError> {
     let pair = identity(&state, &request_id, None)
         .login(&body.email, &body.password)
         .await?;
-    Ok(ok(StatusCode::OK, TokenBody::from(pair)))
+    Ok(ok(StatusCode::OK, Tokens::from(pair)))
 }
 
 /// Exchange a refresh token for a new pair (seed 003 §2.2). The presented token is spent;
@@ -221,27 +192,27 @@ async fn login(
     operation_id = "refreshTokens",
     tag = tags::AUTH,
     summary = "Refresh tokens",
-    request_body = s::RefreshRequest,
+    request_body = RefreshRequest,
     responses(
-        (status = 200, description = "A new token pair", body = s::TokensResponse),
-        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: unknown, expired, revoked or reused refresh token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the user is disabled", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "A new token pair", body = TokensResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: unknown, expired, revoked or reused refresh token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the user is disabled", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn refresh(
     State(state): State<AppState>,
     request_id: RequestId,
-    OtJson(body): OtJson<RefreshBody>,
+    OtJson(body): OtJson<RefreshRequest>,
 ) -> Result<Response, OtError> {
     let pair = identity(&state, &request_id, None)
         .refresh(&body.refresh_token)
         .await?;
-    Ok(ok(StatusCode::OK, TokenBody::from(pair)))
+    Ok(ok(StatusCode::OK, Tokens::from(pair)))
 }
 
 /// Sign out: revoke the refresh token's whole family. Signing out twice is fine.
@@ -251,26 +222,26 @@ async fn refresh(
     operation_id = "logout",
     tag = tags::AUTH,
     summary = "Sign out",
-    request_body = s::RefreshRequest,
+    request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Revoked", body = s::LogoutResponse),
-        (status = 400, description = "VALIDATION_ERROR: malformed body", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: not a refresh token of this server", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Revoked", body = LogoutResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: not a refresh token of this server", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,
     request_id: RequestId,
-    OtJson(body): OtJson<RefreshBody>,
+    OtJson(body): OtJson<RefreshRequest>,
 ) -> Result<Response, OtError> {
     identity(&state, &request_id, None)
         .logout(&body.refresh_token)
         .await?;
-    Ok(ok(StatusCode::OK, serde_json::json!({ "revoked": true })))
+    Ok(ok(StatusCode::OK, LogoutResult { revoked: true }))
 }
 
 /// The signed-in caller.
@@ -282,18 +253,18 @@ async fn logout(
     summary = "The caller",
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "The caller", body = s::UserResponse),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the user is disabled", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: the token's user does not exist", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The caller", body = UserResponse),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the user is disabled", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: the token's user does not exist", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn me(State(state): State<AppState>, caller: OtCaller) -> Result<Response, OtError> {
     let user = state.services.identity.user(caller.user_id).await?;
-    Ok(ok(StatusCode::OK, UserBody::from(user)))
+    Ok(ok(StatusCode::OK, User::from(user)))
 }
 
 fn parse_role(raw: &str, field: &str) -> Result<Role, OtError> {
@@ -314,16 +285,16 @@ fn parse_role(raw: &str, field: &str) -> Result<Role, OtError> {
     summary = "Grant a role",
     security(("bearerAuth" = [])),
     params(("userId" = Uuid, Path, description = "The user")),
-    request_body = s::RoleRequest,
+    request_body = RoleRequest,
     responses(
-        (status = 200, description = "The user with the role", body = s::UserResponse),
-        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such user", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The user with the role", body = UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such user", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %caller.user_id))]
@@ -332,7 +303,7 @@ async fn grant_role(
     request_id: RequestId,
     caller: OtCaller,
     Path(user_id): Path<String>,
-    OtJson(body): OtJson<RoleBody>,
+    OtJson(body): OtJson<RoleRequest>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Admin)?;
     let user_id: UserId = parse_id("userId", &user_id)?;
@@ -344,7 +315,7 @@ async fn grant_role(
             IdentityError::NotFound => OtError::not_found("user", user_id.to_string()),
             e => e.into(),
         })?;
-    Ok(ok(StatusCode::OK, UserBody::from(user)))
+    Ok(ok(StatusCode::OK, User::from(user)))
 }
 
 /// Revoke a role (admins only). Tokens already issued keep it until they expire.
@@ -357,16 +328,16 @@ async fn grant_role(
     security(("bearerAuth" = [])),
     params(
         ("userId" = Uuid, Path, description = "The user"),
-        ("role" = s::RoleName, Path, description = "The role to revoke"),
+        ("role" = RoleName, Path, description = "The role to revoke"),
     ),
     responses(
-        (status = 200, description = "The user without the role", body = s::UserResponse),
-        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such user", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The user without the role", body = UserResponse),
+        (status = 400, description = "VALIDATION_ERROR: `userId` is not a UUID, or `role` is not a role", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such user", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %caller.user_id))]
@@ -386,5 +357,5 @@ async fn revoke_role(
             IdentityError::NotFound => OtError::not_found("user", user_id.to_string()),
             e => e.into(),
         })?;
-    Ok(ok(StatusCode::OK, UserBody::from(user)))
+    Ok(ok(StatusCode::OK, User::from(user)))
 }

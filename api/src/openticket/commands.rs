@@ -14,11 +14,15 @@
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
-use super::error::{OtError, UnavailableSeat};
+use super::error::{ErrorBody, OtError, UnavailableSeat};
+use super::views::{
+    CancelledOrder, CancelledOrderResponse, EventDetail, EventResponse, LockedSeat, OrderDetail,
+    OrderResponse, OrderStatus, SeatLock, SeatLockResponse, SeatRelease, SeatReleaseResponse,
+    SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail, VenueResponse,
+};
 use crate::http::RequestId;
 use crate::http::read_your_writes;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -37,6 +41,9 @@ use tessera_domain::openticket::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
 };
 use tessera_infrastructure::payments::{PaymentNotice, PaymentOutcome};
+use tessera_projections::openticket as rows;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -124,26 +131,48 @@ pub async fn record_payment(
 
 // ------------------------------------------------------------------------------------ venues
 
-#[derive(Debug, Deserialize)]
+/// The address of a new venue.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AddressBody {
+struct NewAddress {
+    /// ISO 3166 country code.
+    #[schema(example = "TW")]
     country: String,
+    /// City.
+    #[schema(example = "台北市")]
     city: String,
+    /// Street and number.
     #[serde(default)]
+    #[schema(example = "南京東路四段2號")]
     street: String,
+    /// Postal code.
     #[serde(default)]
+    #[schema(example = "105")]
     postal_code: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A seat of a new venue's seat map.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SeatBody {
+struct NewSeat {
+    /// Seat id, unique in the venue (letters, digits and `-`).
+    #[schema(example = "A-001")]
     seat_id: String,
+    /// Row label.
+    #[schema(example = "1")]
     row: String,
+    /// Seat number within its row.
+    #[schema(example = 1)]
     number: u32,
+    /// Horizontal position on the drawing, kept exactly as sent.
+    #[schema(value_type = f64, example = 100)]
     x: serde_json::Number,
+    /// Vertical position on the drawing.
+    #[schema(value_type = f64, example = 200)]
     y: serde_json::Number,
+    /// Seat type; `Normal` when omitted.
     #[serde(rename = "type", default = "normal")]
+    #[schema(example = "Normal")]
     seat_type: String,
 }
 
@@ -151,27 +180,42 @@ fn normal() -> String {
     "Normal".to_owned()
 }
 
-#[derive(Debug, Deserialize)]
+/// An area of a new venue's seat map.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AreaBody {
+struct NewArea {
+    /// Area id, unique in the venue.
+    #[schema(example = "A")]
     area_id: String,
+    /// Display name.
+    #[schema(example = "A 區")]
     name: String,
-    seats: Vec<SeatBody>,
+    /// Its seats.
+    seats: Vec<NewSeat>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The seat map of a new venue.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SeatMapBody {
-    areas: Vec<AreaBody>,
+struct NewSeatMap {
+    /// Areas with their seats.
+    areas: Vec<NewArea>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/venues` body (seed 003 §3.3). At most 100,000 seats.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateVenueBody {
+struct CreateVenueRequest {
+    /// Name.
+    #[schema(example = "台北小巨蛋")]
     name: String,
-    address: AddressBody,
+    /// Address.
+    address: NewAddress,
+    /// Capacity (people).
+    #[schema(example = 15000)]
     capacity: u32,
-    seat_map: SeatMapBody,
+    /// The seat map.
+    seat_map: NewSeatMap,
 }
 
 fn code<T>(
@@ -191,15 +235,15 @@ fn code<T>(
     summary = "Create a venue",
     description = "Admins only. At most 100,000 seats.",
     security(("bearerAuth" = [])),
-    request_body = s::CreateVenueRequest,
+    request_body = CreateVenueRequest,
     responses(
-        (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = s::VenueResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
@@ -207,7 +251,7 @@ async fn create_venue(
     State(state): State<AppState>,
     request_id: RequestId,
     caller: OtCaller,
-    OtJson(body): OtJson<CreateVenueBody>,
+    OtJson(body): OtJson<CreateVenueRequest>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Admin)?;
     let mut areas = Vec::with_capacity(body.seat_map.areas.len());
@@ -257,45 +301,95 @@ async fn create_venue(
         .venue(venue.venue_id.as_uuid())
         .await?
         .ok_or_else(|| OtError::Unavailable("the venue is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, view))
+    Ok(ok(StatusCode::CREATED, VenueDetail::from(view)))
 }
 
 // ------------------------------------------------------------------------------------ events
 
-#[derive(Debug, Deserialize)]
+/// A session of a new event: RFC 3339 times with an offset, kept as written.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SessionBody {
+#[schema(as = NewSession)]
+struct NewSessionTimes {
+    /// Start.
+    #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
     start_time: String,
+    /// End.
+    #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     end_time: String,
+    /// Sales open.
+    #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     sale_start_time: String,
+    /// Sales close.
+    #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     sale_end_time: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MoneyBody {
+/// Money in a request: `{"amount": <number or decimal string>, "currency": "TWD"}`, exact, with
+/// at most as many fraction digits as the currency allows; read into the shared `Money`.
+#[derive(Debug, Deserialize, ToSchema)]
+struct MoneyInput {
+    /// Amount in the major unit.
+    #[schema(schema_with = amount_input)]
     amount: Value,
+    /// ISO 4217 code.
+    #[schema(example = "TWD")]
     currency: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CategoryBody {
-    category_id: String,
-    name: String,
-    area_ids: Vec<String>,
-    price: MoneyBody,
+/// The schema of `MoneyInput::amount`: a JSON number, or a decimal string for exactness (any
+/// other JSON is a 400 naming the field, from [`money`]).
+fn amount_input() -> Schema {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .description(Some("A number, e.g. `6800` or `12.5`")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("A decimal string, e.g. `\"12.50\"`")),
+        )
+        .description(Some("Amount in the currency's major unit"))
+        .examples([json!(6800)])
+        .build()
+        .into()
 }
 
-#[derive(Debug, Deserialize)]
+/// A price category of a new event.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateEventBody {
+struct NewPriceCategory {
+    /// Category id.
+    #[schema(example = "VIP")]
+    category_id: String,
+    /// Display name.
+    #[schema(example = "VIP 區")]
     name: String,
+    /// Areas of the venue's seat map it prices.
+    area_ids: Vec<String>,
+    /// Price of one seat.
+    price: MoneyInput,
+}
+
+/// `POST /v1/events` body (seed 003 §4.3).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CreateEventRequest {
+    /// Name.
+    #[schema(example = "五月天演唱會")]
+    name: String,
+    /// Description.
     #[serde(default)]
     description: Option<String>,
+    /// The venue.
+    #[schema(value_type = Uuid)]
     venue_id: String,
-    sessions: Vec<SessionBody>,
-    price_categories: Vec<CategoryBody>,
+    /// Sessions.
+    sessions: Vec<NewSessionTimes>,
+    /// Price categories.
+    price_categories: Vec<NewPriceCategory>,
 }
 
 fn time(field: String, raw: &str) -> Result<DateTime<chrono::FixedOffset>, OtError> {
@@ -309,7 +403,7 @@ fn time(field: String, raw: &str) -> Result<DateTime<chrono::FixedOffset>, OtErr
 
 /// Seed 003 money: `{"amount": <number or decimal string>, "currency": "TWD"}`, exact, within the
 /// currency's minor unit.
-fn money(at: &str, m: &MoneyBody) -> Result<Money, OtError> {
+fn money(at: &str, m: &MoneyInput) -> Result<Money, OtError> {
     let currency = Currency::parse(&m.currency)
         .map_err(|e| OtError::validation(format!("{at}.currency"), e.to_string()))?;
     let text = match &m.amount {
@@ -338,15 +432,15 @@ fn money(at: &str, m: &MoneyBody) -> Result<Money, OtError> {
     summary = "Create an event",
     description = "Organizers (and admins) only. Events are published when created.",
     security(("bearerAuth" = [])),
-    request_body = s::CreateEventRequest,
+    request_body = CreateEventRequest,
     responses(
-        (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = s::EventResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
@@ -354,7 +448,7 @@ async fn create_event(
     State(state): State<AppState>,
     request_id: RequestId,
     caller: OtCaller,
-    OtJson(body): OtJson<CreateEventBody>,
+    OtJson(body): OtJson<CreateEventRequest>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Organizer)?;
     let venue_id: VenueId = parse_id("venueId", &body.venue_id)?;
@@ -408,14 +502,17 @@ async fn create_event(
         .event(created.event.event_id.as_uuid(), chrono::Utc::now())
         .await?
         .ok_or_else(|| OtError::Unavailable("the event is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, view))
+    Ok(ok(StatusCode::CREATED, EventDetail::from(view)))
 }
 
 // ------------------------------------------------------------------------------------- seats
 
-#[derive(Debug, Deserialize)]
+/// `POST`/`DELETE /v1/sessions/{sessionId}/seats/lock` body: at most 10 seats.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SeatIdsBody {
+struct SeatIdsRequest {
+    /// Seat ids of the session.
+    #[schema(example = json!(["A-001", "A-002"]))]
     seat_ids: Vec<String>,
 }
 
@@ -429,16 +526,16 @@ struct SeatIdsBody {
     description = "All or none, at most 10 seats; the lock lapses after `ttlSeconds` (120 by default). A seat the caller already holds is unavailable (`Already locked by you`), not extended.",
     security(("bearerAuth" = [])),
     params(("sessionId" = Uuid, Path, description = "The session")),
-    request_body = s::SeatIdsRequest,
+    request_body = SeatIdsRequest,
     responses(
-        (status = 200, description = "Locked", body = s::SeatLockResponse),
-        (status = 400, description = "VALIDATION_ERROR: bad `sessionId`, no seats, too many, unknown or repeated seat ids", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
-        (status = 409, description = "SEAT_UNAVAILABLE with `details.unavailableSeats`, or CONFLICT: the session is not on sale", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Locked", body = SeatLockResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `sessionId`, no seats, too many, unknown or repeated seat ids", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE with `details.unavailableSeats`, or CONFLICT: the session is not on sale", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
@@ -447,7 +544,7 @@ async fn lock_seats(
     request_id: RequestId,
     caller: OtCaller,
     Path(session_id): Path<String>,
-    OtJson(body): OtJson<SeatIdsBody>,
+    OtJson(body): OtJson<SeatIdsRequest>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &session_id)?;
     let lock = state
@@ -468,20 +565,23 @@ async fn lock_seats(
             e => e.into(),
         })?;
     read_your_writes(&state, lock.position).await;
-    let seats: Vec<Value> = lock
+    let seats = lock
         .seat_ids
-        .iter()
-        .map(|s| json!({ "seatId": s, "status": "Locked" }))
+        .into_iter()
+        .map(|s| LockedSeat {
+            seat_id: s.into(),
+            status: SeatStatus(rows::SeatStatus::Locked),
+        })
         .collect();
     Ok(ok(
         StatusCode::OK,
-        json!({
-            "lockId": lock.lock_id,
-            "sessionId": session,
-            "seats": seats,
-            "expiresAt": lock.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            "ttlSeconds": lock.ttl_seconds,
-        }),
+        SeatLock {
+            lock_id: lock.lock_id.as_uuid(),
+            session_id: session.as_uuid(),
+            seats,
+            expires_at: lock.expires_at,
+            ttl_seconds: u64::try_from(lock.ttl_seconds).unwrap_or_default(),
+        },
     ))
 }
 
@@ -495,16 +595,16 @@ async fn lock_seats(
     description = "Releases only locks the caller holds; `released` lists them.",
     security(("bearerAuth" = [])),
     params(("sessionId" = Uuid, Path, description = "The session")),
-    request_body = s::SeatIdsRequest,
+    request_body = SeatIdsRequest,
     responses(
-        (status = 200, description = "Released", body = s::SeatReleaseResponse),
-        (status = 400, description = "VALIDATION_ERROR: bad `sessionId` or seat ids", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the seats cannot be released in their state", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Released", body = SeatReleaseResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `sessionId` or seat ids", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the seats cannot be released in their state", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
@@ -513,7 +613,7 @@ async fn release_seats(
     request_id: RequestId,
     caller: OtCaller,
     Path(session_id): Path<String>,
-    OtJson(body): OtJson<SeatIdsBody>,
+    OtJson(body): OtJson<SeatIdsRequest>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &session_id)?;
     let (released, position) = state
@@ -534,16 +634,24 @@ async fn release_seats(
             e => e.into(),
         })?;
     read_your_writes(&state, position).await;
-    Ok(ok(StatusCode::OK, json!({ "released": released })))
+    let released = released.into_iter().map(String::from).collect();
+    Ok(ok(StatusCode::OK, SeatRelease { released }))
 }
 
 // ------------------------------------------------------------------------------------ orders
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/orders` body (seed 003 §6.1).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PlaceOrderBody {
+struct PlaceOrderRequest {
+    /// The session.
+    #[schema(value_type = Uuid)]
     session_id: String,
+    /// Seats of the session; they must be locked by the caller.
+    #[schema(example = json!(["A-001", "A-002"]))]
     seat_ids: Vec<String>,
+    /// A configured payment provider, case-insensitive: `Mock`, and `Stripe` when configured.
+    #[schema(example = "Mock")]
     payment_provider: String,
 }
 
@@ -556,17 +664,17 @@ struct PlaceOrderBody {
     summary = "Place an order",
     description = "The seats must be locked by the caller. The order expires unless paid within 10 minutes; pay at `payment.paymentUrl`.",
     security(("bearerAuth" = [])),
-    request_body = s::PlaceOrderRequest,
+    request_body = PlaceOrderRequest,
     responses(
-        (status = 201, description = "The order with its payment", body = s::OrderResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
-        (status = 409, description = "SEAT_UNAVAILABLE: seats not locked by the caller; or CONFLICT: the session is not on sale", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 502, description = "PAYMENT_PROVIDER_ERROR: the provider could not start the payment", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 201, description = "The order with its payment", body = OrderResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE: seats not locked by the caller; or CONFLICT: the session is not on sale", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 502, description = "PAYMENT_PROVIDER_ERROR: the provider could not start the payment", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
@@ -574,7 +682,7 @@ async fn place_order(
     State(state): State<AppState>,
     request_id: RequestId,
     caller: OtCaller,
-    OtJson(body): OtJson<PlaceOrderBody>,
+    OtJson(body): OtJson<PlaceOrderRequest>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &body.session_id)?;
     let ticketing = &state.services.ticketing;
@@ -616,7 +724,7 @@ async fn place_order(
         .order(order_id)
         .await?
         .ok_or_else(|| OtError::Unavailable("the order is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, view))
+    Ok(ok(StatusCode::CREATED, OrderDetail::from(view)))
 }
 
 /// Cancel an unpaid order (seed 003 §6.3); its seats become available.
@@ -630,13 +738,13 @@ async fn place_order(
     security(("bearerAuth" = [])),
     params(("orderId" = Uuid, Path, description = "The order")),
     responses(
-        (status = 200, description = "Cancelled", body = s::CancelledOrderResponse),
-        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such order, or another user's", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the order is paid, completed or expired", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Cancelled", body = CancelledOrderResponse),
+        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such order, or another user's", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the order is paid, completed or expired", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
@@ -664,19 +772,22 @@ async fn cancel_order(
     read_your_writes(&state, position).await;
     Ok(ok(
         StatusCode::OK,
-        json!({
-            "orderId": id,
-            "status": "Cancelled",
-            "cancelledAt": order.cancelled_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        }),
+        CancelledOrder {
+            order_id: id.as_uuid(),
+            status: OrderStatus(rows::OrderStatus::Cancelled),
+            cancelled_at: order.cancelled_at,
+        },
     ))
 }
 
 // ----------------------------------------------------------------------------------- tickets
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/tickets/{ticketId}/verify` body (seed 003 §7.3).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct VerifyBody {
+struct VerifyRequest {
+    /// The scanned code (`qrCode` of `GET /v1/tickets/{ticketId}`).
+    #[schema(example = "OPENTICKET-0190c9a4e0b87d21a1f3c2b4d5e6f708.s1gnatur3")]
     qr_code: String,
 }
 
@@ -690,17 +801,17 @@ struct VerifyBody {
     description = "Staff (and admins) only. The first valid scan marks the ticket `Used`; a second is 409 with the first `usedAt`; a forged code or another ticket's is 400 on `qrCode`.",
     security(("bearerAuth" = [])),
     params(("ticketId" = Uuid, Path, description = "The ticket")),
-    request_body = s::VerifyRequest,
+    request_body = VerifyRequest,
     responses(
-        (status = 200, description = "Valid: the ticket is now used", body = s::TicketVerificationResponse),
-        (status = 400, description = "VALIDATION_ERROR: bad `ticketId`, or `qrCode` forged or of another ticket", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 403, description = "FORBIDDEN: the caller is not staff", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such ticket", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: already used (`details.usedAt`)", body = s::ErrorBody),
-        (status = 413, response = s::PayloadTooLarge),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Valid: the ticket is now used", body = TicketVerificationResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `ticketId`, or `qrCode` forged or of another ticket", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the caller is not staff", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such ticket", body = ErrorBody),
+        (status = 409, description = "CONFLICT: already used (`details.usedAt`)", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
@@ -709,7 +820,7 @@ async fn verify_ticket(
     request_id: RequestId,
     caller: OtCaller,
     Path(ticket_id): Path<String>,
-    OtJson(body): OtJson<VerifyBody>,
+    OtJson(body): OtJson<VerifyRequest>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Staff)?;
     let id: TicketId = parse_id("ticketId", &ticket_id)?;
@@ -735,20 +846,5 @@ async fn verify_ticket(
         .ticket(id.as_uuid())
         .await?
         .ok_or_else(|| OtError::not_found("ticket", &ticket_id))?;
-    let seat = serde_json::to_value(&ticket.seat).unwrap_or(Value::Null);
-    Ok(ok(
-        StatusCode::OK,
-        json!({
-            "valid": true,
-            "ticketId": id,
-            "status": ticket.status,
-            "seat": {
-                "seatId": seat["seatId"],
-                "area": seat["areaName"],
-                "row": seat["row"],
-                "number": seat["number"],
-            },
-            "usedAt": ticket.used_at,
-        }),
-    ))
+    Ok(ok(StatusCode::OK, TicketVerification::from(ticket)))
 }

@@ -8,19 +8,89 @@ use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use std::borrow::Cow;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, RefBuilder, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
-/// The `meta` block of every OpenTicket response: `requestId` (the `x-request-id` of the request)
-/// and `timestamp` (RFC 3339, UTC, milliseconds).
-pub fn meta() -> Value {
-    crate::error::meta(&current_request_id())
+/// The `meta` block of every OpenTicket response, success or error (seed 003 §1.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// The request's `x-request-id` (the client's own, or a UUID the server generated).
+    #[schema(example = "0b6a3f0e-5a43-4d5c-9d7e-2f1f1c7c9a10")]
+    pub request_id: String,
+    /// Server time of the response, RFC 3339 UTC with milliseconds.
+    #[schema(format = DateTime, example = "2025-01-20T10:00:00.000Z")]
+    pub timestamp: String,
 }
 
-/// A success response: `status` with `{"data": data, "meta": …}`.
-pub fn ok<T: Serialize>(status: StatusCode, data: T) -> Response {
-    (status, Json(json!({ "data": data, "meta": meta() }))).into_response()
+/// The `meta` block for the current request, stamped now.
+pub fn meta() -> Meta {
+    Meta {
+        request_id: current_request_id(),
+        timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
+}
+
+/// A success body: `{"data": T, "meta": Meta}` (seed 003 §1.2). [`ok`] serializes it, and the
+/// operations name it as their 2xx body through the aliases of `super::views` (`VenueResponse`
+/// …). In the document it is `{T}Response`, whose `data` refers to `T`'s own schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope<T> {
+    /// The result.
+    pub data: T,
+    /// Request id and server time.
+    pub meta: Meta,
+}
+
+// Written by hand because utoipa inlines the schema of a generic argument (each envelope would
+// repeat its `data` type in full) and names every instance `Envelope`.
+impl<T: ToSchema> PartialSchema for Envelope<T> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some(format!(
+                "`{{\"data\": {}, \"meta\": Meta}}`: a success (seed 003 §1.2).",
+                T::name()
+            )))
+            .property(
+                "data",
+                RefBuilder::new()
+                    .ref_location_from_schema_name(T::name())
+                    .description(Some("The result.")),
+            )
+            .required("data")
+            .property(
+                "meta",
+                RefBuilder::new()
+                    .ref_location_from_schema_name(Meta::name())
+                    .description(Some("Request id and server time.")),
+            )
+            .required("meta")
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for Envelope<T> {
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("{}Response", T::name()))
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+        schemas.push((Meta::name().into_owned(), Meta::schema()));
+        Meta::schemas(schemas);
+    }
+}
+
+/// A success response: `status` with `{"data": data, "meta": …}`. `T` must have a schema, so
+/// that nothing is answered that the OpenAPI document cannot declare.
+pub fn ok<T: Serialize + ToSchema>(status: StatusCode, data: T) -> Response {
+    (status, Json(Envelope { data, meta: meta() })).into_response()
 }
 
 /// A JSON request body (`Content-Type: application/json` required). Rejections are OpenTicket

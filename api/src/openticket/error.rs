@@ -2,7 +2,7 @@
 //! {"requestId", "timestamp"}}`, and how the neutral HTTP errors (auth, body, query parameters,
 //! read models) read in it.
 
-use super::envelope::meta;
+use super::envelope::{Meta, meta};
 use crate::http::errors::ErrorDetail;
 use crate::http::{AuthError, AuthRejection, BodyError, ParamError};
 use axum::Json;
@@ -10,15 +10,109 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// One seat that could not be locked or ordered, as in `details.unavailableSeats` (seed 003 §5.2).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnavailableSeat {
     /// The seat, e.g. `A-002`.
+    #[schema(example = "A-002")]
     pub seat_id: String,
     /// Why, in words, e.g. `Already locked by another user`.
+    #[schema(example = "Already locked by another user")]
     pub reason: String,
+}
+
+/// The body of every OpenTicket error response (seed 003 §1.2–1.3).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorObject,
+    /// Request id and server time.
+    pub meta: Meta,
+}
+
+/// `{"code", "message", "details"}` of an `ErrorBody`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable message (for people, not for parsing).
+    pub message: String,
+    /// Machine-readable context; `{}` when there is none.
+    #[schema(value_type = ErrorDetails)]
+    pub details: Value,
+}
+
+/// Every error code the OpenTicket routes answer with, and its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// 400: a body, path or query field is malformed or out of range; `details` names it.
+    ValidationError,
+    /// 401: no, malformed, forged or expired access token; bad credentials; bad webhook signature.
+    Unauthorized,
+    /// 403: signed in, but the caller's roles do not allow it.
+    Forbidden,
+    /// 404: no such resource (also someone else's order or ticket); `details` names it.
+    NotFound,
+    /// 409: the request contradicts the resource's state; `details` says how.
+    Conflict,
+    /// 409: one or more seats cannot be locked or ordered; `details.unavailableSeats` lists them.
+    SeatUnavailable,
+    /// 413: the body is over the route's limit.
+    PayloadTooLarge,
+    /// 502: the payment provider refused or failed.
+    PaymentProviderError,
+    /// 503: the store failed or is contended; try again.
+    ServiceUnavailable,
+    /// 500: a bug; the detail is logged with the request id, never sent.
+    InternalError,
+}
+
+/// The members `details` may have, by code: `VALIDATION_ERROR` has `field` and `reason`;
+/// `NOT_FOUND` has `resource` and `id`; `SEAT_UNAVAILABLE` has `unavailableSeats`; `CONFLICT` may
+/// have `field` (a taken email), `usedAt` (a ticket already used) or `saleStartTime`/`saleEndTime`
+/// (a session not on sale); the others are `{}`.
+// `OtError` assembles `details` per case (a conflict's comes with the error, from the error
+// mappings), so this type is never built: it declares the members for the OpenAPI document.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetails {
+    /// The offending field: a JSON path such as `seatIds[2]` or `sessions[0].startTime`, a
+    /// query or path parameter, or `body` for malformed JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+    /// What is wrong with `field`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+    /// The kind of resource not found, e.g. `order`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub resource: Option<String>,
+    /// The id asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub id: Option<String>,
+    /// The seats that could not be locked or ordered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub unavailable_seats: Option<Vec<UnavailableSeat>>,
+    /// When the ticket was first used (a second scan), RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub used_at: Option<String>,
+    /// When the session's sale opens (ordering or locking outside the sale).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sale_start_time: Option<String>,
+    /// When the session's sale closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sale_end_time: Option<String>,
 }
 
 /// Every error an OpenTicket route answers with. Each variant's doc names its status and `code`.
@@ -89,60 +183,65 @@ impl OtError {
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+    fn parts(&self) -> (StatusCode, ErrorCode, String, Value) {
         match self {
             OtError::Validation { field, reason } => (
                 StatusCode::BAD_REQUEST,
-                "VALIDATION_ERROR",
+                ErrorCode::ValidationError,
                 format!("Invalid field `{field}`: {reason}"),
                 json!({ "field": field, "reason": reason }),
             ),
             OtError::Unauthorized(m) => (
                 StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
+                ErrorCode::Unauthorized,
                 m.clone(),
                 json!({}),
             ),
-            OtError::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m.clone(), json!({})),
+            OtError::Forbidden(m) => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                m.clone(),
+                json!({}),
+            ),
             OtError::NotFound { resource, id } => (
                 StatusCode::NOT_FOUND,
-                "NOT_FOUND",
+                ErrorCode::NotFound,
                 format!("{resource} not found"),
                 json!({ "resource": resource, "id": id }),
             ),
             OtError::Conflict { message, details } => (
                 StatusCode::CONFLICT,
-                "CONFLICT",
+                ErrorCode::Conflict,
                 message.clone(),
                 details.clone(),
             ),
             OtError::SeatUnavailable(seats) => (
                 StatusCode::CONFLICT,
-                "SEAT_UNAVAILABLE",
+                ErrorCode::SeatUnavailable,
                 "One or more seats are not available".to_owned(),
                 json!({ "unavailableSeats": seats }),
             ),
             OtError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                ErrorCode::PayloadTooLarge,
                 "The request body is too large".to_owned(),
                 json!({}),
             ),
             OtError::PaymentProvider(_) => (
                 StatusCode::BAD_GATEWAY,
-                "PAYMENT_PROVIDER_ERROR",
+                ErrorCode::PaymentProviderError,
                 "The payment provider could not start the payment; try again".to_owned(),
                 json!({}),
             ),
             OtError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
+                ErrorCode::ServiceUnavailable,
                 "The service is temporarily unavailable; try again".to_owned(),
                 json!({}),
             ),
             OtError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
+                ErrorCode::InternalError,
                 "Internal error".to_owned(),
                 json!({}),
             ),
@@ -153,14 +252,15 @@ impl OtError {
 impl IntoResponse for OtError {
     fn into_response(self) -> Response {
         let (status, code, message, details) = self.parts();
-        let mut response = (
-            status,
-            Json(json!({
-                "error": { "code": code, "message": message, "details": details },
-                "meta": meta(),
-            })),
-        )
-            .into_response();
+        let body = ErrorBody {
+            error: ErrorObject {
+                code,
+                message,
+                details,
+            },
+            meta: meta(),
+        };
+        let mut response = (status, Json(body)).into_response();
         if let OtError::PaymentProvider(detail)
         | OtError::Unavailable(detail)
         | OtError::Internal(detail) = &self

@@ -7,9 +7,11 @@
 
 use super::common::{page_request, parse_id};
 use super::envelope::ok;
-use super::error::OtError;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use super::error::{ErrorBody, OtError};
+use super::views::{
+    EventDetail, EventPageResponse, EventResponse, EventStatus, EventSummary, Page,
+};
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -57,15 +59,15 @@ fn parse_bound(field: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, OtErr
         ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
         ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
         ("venueId" = Option<Uuid>, Query, description = "Only events at this venue"),
-        ("status" = Option<s::EventStatus>, Query, description = "Only events with this status now"),
+        ("status" = Option<EventStatus>, Query, description = "Only events with this status now"),
         ("startDate" = Option<String>, Query, description = "Only events with a session starting at or after this date (`YYYY-MM-DD`, a UTC day) or RFC 3339 instant"),
         ("endDate" = Option<String>, Query, description = "Only events with a session starting on or before this date (its whole UTC day) or before this RFC 3339 instant"),
     ),
     responses(
-        (status = 200, description = "One page of events", body = s::EventPageResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "One page of events", body = EventPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -101,7 +103,7 @@ async fn list(
         .openticket_queries
         .events(&filter, page, Utc::now())
         .await?;
-    Ok(ok(StatusCode::OK, events))
+    Ok(ok(StatusCode::OK, Page::<EventSummary>::from(events)))
 }
 
 /// §4.2: 200 `{eventId, name, description, venue: {venueId, name}, sessions: [{sessionId,
@@ -114,11 +116,11 @@ async fn list(
     summary = "An event with its sessions and prices",
     params(("eventId" = Uuid, Path, description = "The event")),
     responses(
-        (status = 200, description = "The event", body = s::EventResponse),
-        (status = 400, description = "VALIDATION_ERROR: `eventId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such event", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The event", body = EventResponse),
+        (status = 400, description = "VALIDATION_ERROR: `eventId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such event", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(event_id = %event_id))]
@@ -133,7 +135,7 @@ async fn detail(
         .event(id, Utc::now())
         .await?
     {
-        Some(event) => Ok(ok(StatusCode::OK, event)),
+        Some(event) => Ok(ok(StatusCode::OK, EventDetail::from(event))),
         None => Err(OtError::not_found("event", event_id)),
     }
 }

@@ -1,6 +1,7 @@
 //! The OpenTicket API (seed 003, `../shared/seeds/003_1d4d99c131c073aa.txt`) under `/v1`: its
-//! envelope and error format, identity, venues, events, seats, orders, payments and tickets.
-//! docs/openticket.md records what the document left open.
+//! envelope and error format, identity, venues, events, seats, orders, payments and tickets, and
+//! the response types they all answer with ([`views`]). docs/openticket.md records what the
+//! document left open.
 
 pub mod auth;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod payments;
 pub mod seats;
 pub mod tickets;
 pub mod venues;
+pub mod views;
 
 use crate::startup::AppState;
 use utoipa_axum::router::OpenApiRouter;

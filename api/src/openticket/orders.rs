@@ -4,16 +4,18 @@
 
 use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
-use super::error::OtError;
+use super::error::{ErrorBody, OtError};
+use super::views::{
+    OrderDetail, OrderPageResponse, OrderResponse, OrderStatus, OrderSummary, Page,
+};
 use crate::http::Caller;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
-use tessera_projections::openticket::OrderDetail;
+use tessera_projections::openticket::OrderRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -37,14 +39,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(
         ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
         ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
-        ("status" = Option<s::OrderStatus>, Query, description = "Only orders with this status"),
+        ("status" = Option<OrderStatus>, Query, description = "Only orders with this status"),
     ),
     responses(
-        (status = 200, description = "One page of the caller's orders, newest first", body = s::OrderPageResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "One page of the caller's orders, newest first", body = OrderPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
@@ -70,7 +72,7 @@ async fn list(
         .openticket_queries
         .orders_of_user(caller.user_id.as_uuid(), status, page)
         .await?;
-    Ok(ok(StatusCode::OK, orders))
+    Ok(ok(StatusCode::OK, Page::<OrderSummary>::from(orders)))
 }
 
 /// The order if the caller may see it (owner or admin), else 404.
@@ -78,7 +80,7 @@ pub async fn visible_order(
     state: &AppState,
     caller: &Caller,
     raw_id: &str,
-) -> Result<OrderDetail, OtError> {
+) -> Result<OrderRow, OtError> {
     let id: Uuid = parse_id("orderId", raw_id)?;
     match state.services.openticket_queries.order(id).await? {
         Some(order) if order.user_id == caller.user_id.as_uuid() || caller.is_admin() => Ok(order),
@@ -98,12 +100,12 @@ pub async fn visible_order(
     security(("bearerAuth" = [])),
     params(("orderId" = Uuid, Path, description = "The order")),
     responses(
-        (status = 200, description = "The order", body = s::OrderResponse),
-        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such order, or another user's (admins see all)", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The order", body = OrderResponse),
+        (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such order, or another user's (admins see all)", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
@@ -113,5 +115,5 @@ async fn detail(
     Path(order_id): Path<String>,
 ) -> Result<Response, OtError> {
     let order = visible_order(&state, &caller, &order_id).await?;
-    Ok(ok(StatusCode::OK, order))
+    Ok(ok(StatusCode::OK, OrderDetail::from(order)))
 }

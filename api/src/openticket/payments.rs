@@ -12,22 +12,24 @@
 
 use super::common::parse_id;
 use super::envelope::ok;
-use super::error::OtError;
+use super::error::{ErrorBody, OtError};
+use super::views::{
+    MockPaymentAction, MockPaymentResponse, MockPaymentResult, Money, WebhookAck,
+    WebhookAckResponse,
+};
 use crate::http::RequestId;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
-use serde_json::json;
 use tessera_infrastructure::payments::{
     MockWebhookEvent, ParseError, PaymentNotice, PaymentOutcome, STRIPE_DEFAULT_TOLERANCE,
     StripeEvent, verify_stripe_signature, verify_webhook_signature,
 };
-use tessera_projections::openticket::OrderDetail;
+use tessera_projections::openticket::OrderRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -106,19 +108,19 @@ fn parse_error(e: ParseError) -> OtError {
         ("Stripe-Signature" = Option<String>, Header, description = "Stripe's signature header (`stripe` only), used instead of `X-Webhook-Signature` when present"),
     ),
     request_body(
-        content = s::WebhookEvent,
+        content = payload::WebhookEvent,
         content_type = "application/json",
         description = "The provider's event: the Mock format for `mock`, a Stripe Checkout event for `stripe`",
     ),
     responses(
-        (status = 200, description = "Accepted (recorded, a duplicate, or ignored)", body = s::WebhookAckResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the payload field (e.g. `data.orderId`) or `body`", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing or bad signature; nothing changed", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: unknown provider or order", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
+        (status = 200, description = "Accepted (recorded, a duplicate, or ignored)", body = WebhookAckResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the payload field (e.g. `data.orderId`) or `body`", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing or bad signature; nothing changed", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: unknown provider or order", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = ErrorBody),
         (status = 413, description = "The body is over the 1 MiB limit (plain text)", body = String, content_type = "text/plain"),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(provider = %provider))]
@@ -143,15 +145,20 @@ async fn webhook(
         Ok(notice) => notice,
         Err(ParseError::UnhandledEventType(t)) => {
             tracing::info!(event_type = %t, "webhook event type ignored");
-            return Ok(ok(
-                StatusCode::OK,
-                json!({ "received": true, "ignored": true }),
-            ));
+            let ack = WebhookAck {
+                received: true,
+                ignored: Some(true),
+            };
+            return Ok(ok(StatusCode::OK, ack));
         }
         Err(e) => return Err(parse_error(e)),
     };
     record(&state, &request_id, notice).await?;
-    Ok(ok(StatusCode::OK, json!({ "received": true })))
+    let ack = WebhookAck {
+        received: true,
+        ignored: None,
+    };
+    Ok(ok(StatusCode::OK, ack))
 }
 
 /// Apply a payment notice to its order (unless it changes nothing).
@@ -167,18 +174,17 @@ async fn record(
 }
 
 /// The order a Mock payment belongs to (read model; the page is opened after the order exists).
-async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderDetail, OtError> {
+async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderRow, OtError> {
     let payment_id: Uuid = parse_id("paymentId", raw_payment_id)?;
     state
         .services
         .openticket_queries
         .order_by_payment(payment_id)
         .await?
-        .filter(|o| o.payment.provider == "Mock")
+        .filter(|o| o.payment_provider == "Mock")
         .ok_or_else(|| OtError::not_found("payment", raw_payment_id))
 }
 
-/// The Mock provider's payment page.
 /// The Mock provider's payment page: the amount, and Confirm / Decline buttons.
 #[utoipa::path(
     get,
@@ -190,10 +196,10 @@ async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderDetai
     params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
-        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such Mock payment", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
@@ -202,8 +208,8 @@ async fn mock_page(
     Path(payment_id): Path<String>,
 ) -> Result<Response, OtError> {
     let order = mock_order(&state, &payment_id).await?;
-    let amount = serde_json::to_value(&order.total_amount)
-        .map(|m| format!("{} {}", m["amount"], order.total_amount.currency))
+    let amount = serde_json::to_value(Money::from(order.total_amount))
+        .map(|m| format!("{} {}", m["amount"], order.total_amount.currency()))
         .unwrap_or_default();
     let seats: Vec<String> = order.items.iter().map(|i| escape(&i.seat_id)).collect();
     let page = format!(
@@ -216,7 +222,7 @@ async fn mock_page(
         order_id = order.order_id,
         seats = seats.join(", "),
         amount = escape(&amount),
-        status = escape(order.payment.status.as_str()),
+        status = escape(order.payment_status.as_str()),
         payment = escape(&payment_id),
     );
     Ok(Html(page).into_response())
@@ -237,15 +243,19 @@ async fn mock_outcome(
     outcome: PaymentOutcome,
 ) -> Result<Response, OtError> {
     let order = mock_order(state, raw_payment_id).await?;
-    let verb = if outcome == PaymentOutcome::Succeeded {
-        "confirm"
+    let action = if outcome == PaymentOutcome::Succeeded {
+        MockPaymentAction::Confirm
     } else {
-        "decline"
+        MockPaymentAction::Decline
+    };
+    let verb = match action {
+        MockPaymentAction::Confirm => "confirm",
+        MockPaymentAction::Decline => "decline",
     };
     let notice = PaymentNotice {
         provider_event_id: format!("mock-{raw_payment_id}-{verb}"),
         order_id: order.order_id,
-        payment_id: Some(order.payment.payment_id),
+        payment_id: Some(order.payment_id),
         outcome,
     };
     record(state, request_id, notice).await?;
@@ -257,7 +267,11 @@ async fn mock_outcome(
     }
     Ok(ok(
         StatusCode::OK,
-        json!({ "paymentId": order.payment.payment_id, "orderId": order.order_id, "result": verb }),
+        MockPaymentResult {
+            payment_id: order.payment_id,
+            order_id: order.order_id,
+            result: action,
+        },
     ))
 }
 
@@ -270,14 +284,14 @@ async fn mock_outcome(
     summary = "Confirm a Mock payment",
     params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
     responses(
-        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = s::MockPaymentResponse),
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResponse),
         (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
             headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
-        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
@@ -306,14 +320,14 @@ async fn mock_confirm(
     summary = "Decline a Mock payment",
     params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
     responses(
-        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = s::MockPaymentResponse),
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResponse),
         (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
             headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
-        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = s::ErrorBody),
-        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such Mock payment, or its order", body = ErrorBody),
+        (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
@@ -327,4 +341,102 @@ async fn mock_decline(
         reason: "declined on the Mock payment page".into(),
     };
     mock_outcome(&state, &request_id, &headers, &payment_id, outcome).await
+}
+
+/// What the payment providers send to `POST /v1/webhooks/payment/{provider}`, for the OpenAPI
+/// document only: the handler reads the raw body (its signature covers the exact bytes) and
+/// `tessera_infrastructure::payments` parses it by hand, naming the field at fault. Never built,
+/// hence never read.
+#[allow(dead_code)]
+mod payload {
+    use utoipa::ToSchema;
+    use uuid::Uuid;
+
+    /// A payment provider's notice: the Mock format or Stripe's.
+    #[derive(ToSchema)]
+    #[serde(untagged)]
+    pub enum WebhookEvent {
+        /// `POST /v1/webhooks/payment/mock`.
+        Mock(MockWebhookEvent),
+        /// `POST /v1/webhooks/payment/stripe`.
+        Stripe(StripeWebhookEvent),
+    }
+
+    /// The Mock provider's webhook (Tessera's own format): `payment.succeeded` or
+    /// `payment.failed`; other types are acknowledged and ignored.
+    #[derive(ToSchema)]
+    pub struct MockWebhookEvent {
+        /// Event id; deliveries are deduplicated on it.
+        #[schema(example = "evt_1")]
+        id: String,
+        /// `payment.succeeded` or `payment.failed`.
+        #[serde(rename = "type")]
+        #[schema(example = "payment.succeeded")]
+        event_type: String,
+        /// The payment.
+        data: MockWebhookData,
+    }
+
+    /// `data` of a [`MockWebhookEvent`].
+    #[derive(ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct MockWebhookData {
+        /// The order.
+        order_id: Uuid,
+        /// The payment.
+        payment_id: Uuid,
+        /// Why the payment failed (`payment.failed`).
+        #[serde(default)]
+        #[schema(nullable = false)]
+        reason: Option<String>,
+    }
+
+    /// A Stripe Checkout event (seed 003 §10.1): `checkout.session.completed`,
+    /// `checkout.session.async_payment_succeeded`, `checkout.session.async_payment_failed` or
+    /// `checkout.session.expired`; other types are acknowledged and ignored. Stripe sends more
+    /// members than these; they are ignored.
+    #[derive(ToSchema)]
+    pub struct StripeWebhookEvent {
+        /// Event id, `evt_…`; deliveries are deduplicated on it.
+        #[schema(example = "evt_1NG8Du2eZvKYlo2CUI79vXWy")]
+        id: String,
+        /// Event type.
+        #[serde(rename = "type")]
+        #[schema(example = "checkout.session.completed")]
+        event_type: String,
+        /// The Checkout Session.
+        data: StripeEventData,
+    }
+
+    /// `data` of a [`StripeWebhookEvent`].
+    #[derive(ToSchema)]
+    pub struct StripeEventData {
+        /// The Checkout Session.
+        object: StripeCheckoutSession,
+    }
+
+    /// The Checkout Session of a [`StripeWebhookEvent`].
+    #[derive(ToSchema)]
+    pub struct StripeCheckoutSession {
+        /// Session id, `cs_…`.
+        #[schema(example = "cs_test_a1b2c3")]
+        id: String,
+        /// `paid`, `unpaid` or `no_payment_required`.
+        #[serde(default)]
+        #[schema(nullable = false, example = "paid")]
+        payment_status: Option<String>,
+        /// Tessera's ids, set when the session was created.
+        metadata: StripeMetadata,
+    }
+
+    /// `metadata` of a [`StripeCheckoutSession`].
+    #[derive(ToSchema)]
+    pub struct StripeMetadata {
+        /// The order.
+        order_id: Uuid,
+        /// The payment.
+        #[serde(default)]
+        #[schema(nullable = false)]
+        payment_id: Option<Uuid>,
+    }
 }

@@ -5,9 +5,9 @@
 
 use super::common::parse_id;
 use super::envelope::ok;
-use super::error::OtError;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use super::error::{ErrorBody, OtError};
+use super::views::{SeatDetail, SeatResponse, SessionSeats, SessionSeatsResponse};
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -34,11 +34,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "Every seat of a session",
     params(("sessionId" = Uuid, Path, description = "The session")),
     responses(
-        (status = 200, description = "Seats by area, and counts", body = s::SessionSeatsResponse),
-        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such session", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "Seats by area, and counts", body = SessionSeatsResponse),
+        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
@@ -53,7 +53,7 @@ async fn all(
         .session_seats(id, Utc::now())
         .await?
     {
-        Some(seats) => Ok(ok(StatusCode::OK, seats)),
+        Some(seats) => Ok(ok(StatusCode::OK, SessionSeats::from(seats))),
         None => Err(OtError::not_found("session", session_id)),
     }
 }
@@ -71,11 +71,11 @@ async fn all(
         ("seatId" = String, Path, description = "The seat, e.g. `A-001`"),
     ),
     responses(
-        (status = 200, description = "The seat", body = s::SeatResponse),
-        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such session or seat", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The seat", body = SeatResponse),
+        (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such session or seat", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(session_id = %session_id, seat_id = %seat_id))]
@@ -90,7 +90,7 @@ async fn one(
         .seat(id, &seat_id, Utc::now())
         .await?
     {
-        Some(seat) => Ok(ok(StatusCode::OK, seat)),
+        Some(seat) => Ok(ok(StatusCode::OK, SeatDetail::from(seat))),
         None => Err(OtError::not_found("seat", seat_id)),
     }
 }

@@ -4,9 +4,11 @@
 
 use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
-use super::error::OtError;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use super::error::{ErrorBody, OtError};
+use super::views::{
+    Page, Pagination, TicketDetail, TicketPageResponse, TicketResponse, TicketSummary,
+};
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -43,11 +45,11 @@ fn qr_image(code: &str) -> Result<String, OtError> {
         ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
     ),
     responses(
-        (status = 200, description = "One page of the caller's tickets", body = s::TicketPageResponse),
-        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "One page of the caller's tickets", body = TicketPageResponse),
+        (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
@@ -57,16 +59,21 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, OtError> {
     let page = page_request(&query)?;
-    let mut tickets = state
+    let tickets = state
         .services
         .openticket_queries
         .tickets_of_user(caller.user_id.as_uuid(), page)
         .await?;
-    for t in &mut tickets.items {
-        let code = state.services.ticket_codes.sign(t.ticket_id);
-        t.qr_code = Some(qr_image(&code)?);
-    }
-    Ok(ok(StatusCode::OK, tickets))
+    let pagination = Pagination::from(&tickets);
+    let items = tickets
+        .items
+        .into_iter()
+        .map(|t| {
+            let code = state.services.ticket_codes.sign(t.ticket_id);
+            Ok(TicketSummary::new(t, qr_image(&code)?))
+        })
+        .collect::<Result<_, OtError>>()?;
+    Ok(ok(StatusCode::OK, Page { items, pagination }))
 }
 
 /// §7.2: 200 `{ticketId, orderId, event, session, venue, seat, price, status, qrCode,
@@ -80,12 +87,12 @@ async fn list(
     security(("bearerAuth" = [])),
     params(("ticketId" = Uuid, Path, description = "The ticket")),
     responses(
-        (status = 200, description = "The ticket", body = s::TicketResponse),
-        (status = 400, description = "VALIDATION_ERROR: `ticketId` is not a UUID", body = s::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such ticket, or another user's (admins see all)", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The ticket", body = TicketResponse),
+        (status = 400, description = "VALIDATION_ERROR: `ticketId` is not a UUID", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such ticket, or another user's (admins see all)", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
@@ -95,14 +102,13 @@ async fn detail(
     Path(ticket_id): Path<String>,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("ticketId", &ticket_id)?;
-    let Some(mut ticket) = state.services.openticket_queries.ticket(id).await? else {
+    let Some(ticket) = state.services.openticket_queries.ticket(id).await? else {
         return Err(OtError::not_found("ticket", ticket_id));
     };
     if ticket.user_id != caller.user_id.as_uuid() && !caller.is_admin() {
         return Err(OtError::not_found("ticket", ticket_id));
     }
     let code = state.services.ticket_codes.sign(ticket.ticket_id);
-    ticket.qr_code_image = Some(qr_image(&code)?);
-    ticket.qr_code = Some(code);
-    Ok(ok(StatusCode::OK, ticket))
+    let image = qr_image(&code)?;
+    Ok(ok(StatusCode::OK, TicketDetail::new(ticket, code, image)))
 }

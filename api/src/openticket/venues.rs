@@ -3,9 +3,9 @@
 
 use super::common::{page_request, parse_id};
 use super::envelope::ok;
-use super::error::OtError;
-use crate::openapi::schemas as s;
-use crate::openapi::tags;
+use super::error::{ErrorBody, OtError};
+use super::views::{Page, VenueDetail, VenuePageResponse, VenueResponse, VenueSummary};
+use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -35,10 +35,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("city" = Option<String>, Query, description = "Only venues in this city (exact match)"),
     ),
     responses(
-        (status = 200, description = "One page of venues", body = s::VenuePageResponse),
-        (status = 400, description = "VALIDATION_ERROR: `page` or `pageSize` out of range or not a number", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "One page of venues", body = VenuePageResponse),
+        (status = 400, description = "VALIDATION_ERROR: `page` or `pageSize` out of range or not a number", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -52,7 +52,7 @@ async fn list(
         .map(|c| c.trim())
         .filter(|c| !c.is_empty());
     let venues = state.services.openticket_queries.venues(city, page).await?;
-    Ok(ok(StatusCode::OK, venues))
+    Ok(ok(StatusCode::OK, Page::<VenueSummary>::from(venues)))
 }
 
 /// §3.2: 200 `{venueId, name, address, capacity, seatMap: {seatMapId, version, areas}}`; 404.
@@ -64,11 +64,11 @@ async fn list(
     summary = "A venue with its seat map",
     params(("venueId" = Uuid, Path, description = "The venue")),
     responses(
-        (status = 200, description = "The venue", body = s::VenueResponse),
-        (status = 400, description = "VALIDATION_ERROR: `venueId` is not a UUID", body = s::ErrorBody),
-        (status = 404, description = "NOT_FOUND: no such venue", body = s::ErrorBody),
-        (status = 500, response = s::InternalError),
-        (status = 503, response = s::ServiceUnavailable),
+        (status = 200, description = "The venue", body = VenueResponse),
+        (status = 400, description = "VALIDATION_ERROR: `venueId` is not a UUID", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such venue", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 #[tracing::instrument(skip_all, fields(venue_id = %venue_id))]
@@ -78,7 +78,7 @@ async fn detail(
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("venueId", &venue_id)?;
     match state.services.openticket_queries.venue(id).await? {
-        Some(venue) => Ok(ok(StatusCode::OK, venue)),
+        Some(venue) => Ok(ok(StatusCode::OK, VenueDetail::from(venue))),
         None => Err(OtError::not_found("venue", venue_id)),
     }
 }

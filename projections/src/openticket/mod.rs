@@ -71,8 +71,8 @@ mod tickets;
 pub use catalog::CatalogProjector;
 pub use orders::OrdersProjector;
 pub use queries::OpenTicketQueries;
-pub use tickets::TicketsProjector;
 pub use rows::*;
+pub use tickets::TicketsProjector;
 
 /// Every OpenTicket projector, in the order they should be caught up (catalog first: the others'
 /// queries join its tables).

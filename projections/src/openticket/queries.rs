@@ -5,8 +5,8 @@
 //! release event has been projected.
 
 use super::catalog::seat_state;
-use super::sql::placeholders;
 use super::rows::*;
+use super::sql::placeholders;
 use crate::db::ReadModelDb;
 use crate::query::QueryError;
 use chrono::{DateTime, Utc};
@@ -123,7 +123,8 @@ struct EventRecord {
 impl EventRecord {
     /// The row, with its sessions (already at the query's `now`).
     fn row(self, sessions: Vec<SessionRow>) -> Result<EventRow, QueryError> {
-        let price = |amount: &Option<String>| opt_money(amount.as_deref(), self.currency.as_deref());
+        let price =
+            |amount: &Option<String>| opt_money(amount.as_deref(), self.currency.as_deref());
         Ok(EventRow {
             event_id: uuid(&self.event_id)?,
             organizer_id: uuid(&self.organizer_id)?,
@@ -760,10 +761,7 @@ impl OpenTicketQueries {
 
     /// The order a payment attempt belongs to (the Mock provider's payment page looks orders up
     /// by `paymentId`). `None` when unknown.
-    pub async fn order_by_payment(
-        &self,
-        payment_id: Uuid,
-    ) -> Result<Option<OrderRow>, QueryError> {
+    pub async fn order_by_payment(&self, payment_id: Uuid) -> Result<Option<OrderRow>, QueryError> {
         let order_id: Option<String> = fetch_optional!(
             &self.db,
             sqlx::query_scalar::<_, String>("SELECT order_id FROM ot_orders WHERE payment_id = $1")
@@ -816,8 +814,11 @@ impl OpenTicketQueries {
     pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketRow>, QueryError> {
         let row: Option<TicketRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, TicketRecord>(concat!(ticket_from_sql!(), "WHERE t.ticket_id = $1"))
-                .bind(ticket_id.to_string())
+            sqlx::query_as::<_, TicketRecord>(concat!(
+                ticket_from_sql!(),
+                "WHERE t.ticket_id = $1"
+            ))
+            .bind(ticket_id.to_string())
         )?;
         row.map(TicketRecord::row).transpose()
     }
@@ -856,7 +857,10 @@ mod tests {
             Money::new(Decimal::new(125, 1), usd).unwrap()
         );
         assert_eq!(money("4800", "TWD").unwrap().amount(), Decimal::from(4800));
-        assert!(matches!(money("12.345", "USD"), Err(QueryError::Corrupt(_))));
+        assert!(matches!(
+            money("12.345", "USD"),
+            Err(QueryError::Corrupt(_))
+        ));
         assert!(matches!(money("ten", "USD"), Err(QueryError::Corrupt(_))));
         assert!(matches!(money("10", "usd"), Err(QueryError::Corrupt(_))));
     }
