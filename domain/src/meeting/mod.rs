@@ -4,9 +4,11 @@
 //! [`wechat::WechatAccount`] (verified WeChat tokens). One attendee seat per person per meeting is
 //! guarded by [`crate::shared::claim::IdentifierClaim`].
 //!
-//! Money is kept in fen (CNY minor units, 1 yuan = 100 fen) as `i64`; the API shows yuan.
+//! Money is CNY [`crate::shared::Money`]; stored events carry it as an integer number of fen (CNY
+//! minor units, 1 yuan = 100 fen) through [`fen`], so the stored shapes never change.
 //! Stored event shapes are listed in docs/event-catalog.md (camelCase `data`).
 
+pub mod fen;
 mod meeting;
 pub mod order;
 pub mod ticket;
