@@ -9,6 +9,8 @@
 //! Stored event shapes are listed in docs/event-catalog.md (camelCase `data`).
 
 pub mod fen;
+// One file per aggregate: the `Meeting` aggregate lives in `meeting/meeting.rs`.
+#[allow(clippy::module_inception)]
 mod meeting;
 pub mod order;
 pub mod ticket;
