@@ -93,13 +93,15 @@ impl MeetingService {
                 .create_jsapi_order(&JsapiOrder {
                     out_trade_no: out_trade_no.clone(),
                     description,
-                    amount_fen: placed.total.to_minor().map_err(MeetingServiceError::Amount)?,
+                    amount_fen: placed
+                        .total
+                        .to_minor()
+                        .map_err(MeetingServiceError::Amount)?,
                     payer_openid: openid.to_owned(),
                     time_expire: Some(placed.expires_at),
                 })
                 .await?;
-            let info =
-                serde_json::to_value(&params).map_err(MeetingServiceError::PaymentParams)?;
+            let info = serde_json::to_value(&params).map_err(MeetingServiceError::PaymentParams)?;
             (WECHAT_PAY, Some(info))
         } else {
             (MOCK_PAY, None)

@@ -97,7 +97,9 @@ impl MeetingService {
         self.runner
             .run::<IdentifierClaim>(&claim_stream, &claim, meta)
             .await
-            .map_err(|e| e.map_rejected(|ClaimError::Taken { .. }| MeetingServiceError::OneForOne))?;
+            .map_err(|e| {
+                e.map_rejected(|ClaimError::Taken { .. }| MeetingServiceError::OneForOne)
+            })?;
         let assign = TicketCommand::AssignParticipant {
             participant,
             by: actor,

@@ -253,7 +253,10 @@ mod tests {
         assert_eq!(yuan("0.01").to_minor(), Ok(1));
         assert_eq!(yuan("1000000").to_minor(), Ok(100_000_000));
         for fen in [0, 1, 99, 100, 9950, 29_900, i64::from(u32::MAX) * 100] {
-            assert_eq!(Money::from_minor(fen, cny).and_then(|m| m.to_minor()), Ok(fen));
+            assert_eq!(
+                Money::from_minor(fen, cny).and_then(|m| m.to_minor()),
+                Ok(fen)
+            );
         }
         assert_eq!(Money::from_minor(-1, cny), Err(MoneyError::Negative));
         // No minor unit: TWD counts whole dollars; three digits: KWD counts fils.
@@ -261,7 +264,10 @@ mod tests {
         assert_eq!(Money::from_minor(4800, twd_c), Ok(twd(4800)));
         assert_eq!(twd(4800).to_minor(), Ok(4800));
         let kwd = Currency::parse("KWD").unwrap();
-        assert_eq!(Money::from_minor(1_250, kwd).map(|m| m.amount()), Ok(Decimal::new(125, 2)));
+        assert_eq!(
+            Money::from_minor(1_250, kwd).map(|m| m.amount()),
+            Ok(Decimal::new(125, 2))
+        );
     }
 
     #[test]
