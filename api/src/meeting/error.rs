@@ -10,7 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use tessera_application::identity::phone_signin::SignInError;
+use tessera_application::identity::phone_signin::{SignInError, WechatField};
+use tessera_application::identity::ports::WechatAuthError;
 use tessera_application::meeting::{MeetingServiceError, Missing, TransactionRefusal};
 use tessera_domain::meeting::MeetingError;
 use tessera_domain::meeting::order::OrderError;
@@ -172,10 +173,35 @@ impl IntoResponse for MtError {
     }
 }
 
+/// Each sign-in failure in seed 000's words: refusals become a 400 naming the request field,
+/// 409 'Duplicated …', 429 (SMS cool-down), 401 or 404; WeChat and SMS gateway failures a 502;
+/// engine and crypto failures an opaque 503 (the detail goes to the log).
 impl From<SignInError> for MtError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::Validation { field, message } => MtError::field(field, message),
+            SignInError::Phone(e) => MtError::field("phone", e.to_string()),
+            SignInError::Wechat { field, empty } => MtError::field(
+                match field {
+                    WechatField::Id => "wechatId",
+                    WechatField::Token => "wechatToken",
+                },
+                if empty {
+                    "不能为空"
+                } else {
+                    "格式不正确"
+                },
+            ),
+            SignInError::SmsCodeFormat => MtError::field("smsCode", "验证码应为6位数字"),
+            SignInError::SmsCodeExpired => MtError::field("smsCode", "验证码已失效，请重新获取"),
+            SignInError::SmsCodeWrong { attempts_left } => {
+                MtError::field("smsCode", format!("验证码错误，还可尝试{attempts_left}次"))
+            }
+            SignInError::WechatRefused { errcode, errmsg } => {
+                MtError::field("wechatToken", format!("微信验证失败 ({errcode}: {errmsg})"))
+            }
+            SignInError::WechatNotVerified => {
+                MtError::field("wechatId", "微信身份未验证，请先提交 /wechat_tokens")
+            }
             SignInError::DuplicatedWechatId => {
                 MtError::Conflict("Duplicated Wechat Id", "该微信号已注册".into())
             }
@@ -187,8 +213,13 @@ impl From<SignInError> for MtError {
             }
             SignInError::InvalidCredentials => MtError::Unauthorized("登录凭证无效".into()),
             SignInError::NotFound => MtError::NotFound("用户不存在".into()),
-            SignInError::Upstream(m) => MtError::Upstream(m),
-            SignInError::Unavailable(m) | SignInError::Crypto(m) => MtError::Unavailable(m),
+            SignInError::Sms(e) => MtError::Upstream(e.to_string()),
+            SignInError::WechatUnavailable(WechatAuthError::Unavailable(m)) => MtError::Upstream(m),
+            SignInError::WechatUnavailable(e) => MtError::Upstream(e.to_string()),
+            SignInError::Crypto(m) => MtError::Unavailable(m),
+            e @ (SignInError::SmsChallenge(_) | SignInError::Token(_) | SignInError::Engine(_)) => {
+                MtError::Unavailable(error_chain(&e))
+            }
         }
     }
 }
