@@ -12,11 +12,11 @@ use tessera_domain::shared::MoneyError;
 /// missing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
-    /// The meeting.
+    /// No meeting with the id.
     Meeting,
-    /// The order.
+    /// No order with the id, or not the caller's.
     Order,
-    /// The ticket.
+    /// No issued ticket with the id.
     Ticket,
 }
 

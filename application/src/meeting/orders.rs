@@ -23,7 +23,7 @@ use uuid::Uuid;
 /// One order line as the buyer sends it (already parsed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderLineInput {
-    /// The grade.
+    /// The grade ordered (one of the meeting's).
     pub ticket_grade_id: TicketGradeId,
     /// The unit price the buyer saw (CNY); it must be the grade's current price.
     pub ticket_price: Money,
@@ -34,7 +34,7 @@ pub struct OrderLineInput {
 /// An order as the buyer places it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
-    /// The meeting.
+    /// The meeting whose grades the lines name.
     pub meeting_id: MeetingId,
     /// `wechatpay` or `mock` ([`super::MeetingService::payment_methods`]).
     pub payment_method_id: String,

@@ -12,7 +12,7 @@ use crate::event_store::EventMetadata;
 use crate::payments::wechatpay::{JsapiOrder, TradeState};
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
-use tessera_domain::meeting::order::{MeetingOrder, OrderCommand, OrderStatus};
+use tessera_domain::meeting::order::{MeetingOrder, OrderCommand, OrderError, OrderStatus};
 use tessera_domain::meeting::{Meeting, MeetingCommand, MeetingError, MeetingOrderId, StockLine};
 use tessera_domain::shared::{Currency, Money};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ pub struct PaymentMethod {
 /// What `POST /transactions` answers (seed 000 §7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionInfo {
-    /// The order.
+    /// The order being paid.
     pub order_id: MeetingOrderId,
     /// Amount due (CNY): the order's total.
     pub amount: Money,
@@ -261,12 +261,10 @@ impl MeetingService {
             return Ok(None);
         }
         if amount != placed.total {
-            return Err(MeetingServiceError::Order(
-                tessera_domain::meeting::order::OrderError::AmountMismatch {
-                    paid: amount,
-                    total: placed.total,
-                },
-            ));
+            return Err(MeetingServiceError::Order(OrderError::AmountMismatch {
+                paid: amount,
+                total: placed.total,
+            }));
         }
         let stock_sold = if matches!(status, OrderStatus::Paid | OrderStatus::RefundPending) {
             false
