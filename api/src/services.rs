@@ -3,6 +3,7 @@
 
 use crate::config::{MeetingConfig, ServerConfig};
 use crate::startup::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
@@ -113,7 +114,7 @@ fn sms_sender(
         (Some(id), Some(key)) => {
             let mut c = TencentSmsConfig::new(
                 id.clone(),
-                TencentSecretKey::new(key.expose()),
+                TencentSecretKey::from(key.clone()),
                 m.tencent_sms_sdk_app_id.clone(),
                 m.tencent_sms_sign_name.clone(),
                 m.tencent_sms_template_id.clone(),
@@ -133,7 +134,7 @@ fn sms_sender(
 fn wechat_auth(m: &MeetingConfig) -> Result<Arc<dyn WechatAuth>, ServicesError> {
     match (&m.wechat_app_id, &m.wechat_app_secret) {
         (Some(app), Some(secret)) => {
-            let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::new(secret.expose()));
+            let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::from(secret.clone()));
             c.base_url = m.wechat_api_base.clone();
             Ok(Arc::new(WechatApiClient::new(c)?))
         }
@@ -166,12 +167,7 @@ fn wechat_pay(
         mch_id.clone(),
         m.wechatpay_serial_no.clone(),
         WechatPaySecret::new(key),
-        WechatPaySecret::new(
-            m.wechatpay_api_v3_key
-                .as_ref()
-                .map(|s| s.expose().to_owned())
-                .unwrap_or_default(),
-        ),
+        WechatPaySecret::from(m.wechatpay_api_v3_key.clone().unwrap_or_default()),
         m.wechatpay_notify_url
             .clone()
             .unwrap_or_else(|| format!("{public_url}/wechatpay/notify")),
@@ -189,11 +185,11 @@ fn wechat_pay(
     Ok(Some((client, mch_id.clone())))
 }
 
-/// `configured` when set, else 48 random bytes as text (base64url), with a warning: keys made up at
+/// `configured` when set, else 48 random bytes as text (hex), with a warning: keys made up at
 /// start do not survive a restart.
-fn key_or_random(configured: Option<&str>, what: &str) -> String {
+fn key_or_random(configured: Option<&SecretString>, what: &str) -> SecretString {
     match configured {
-        Some(key) => key.to_owned(),
+        Some(key) => key.clone(),
         None => {
             tracing::warn!(
                 setting = what,
@@ -204,7 +200,7 @@ fn key_or_random(configured: Option<&str>, what: &str) -> String {
                 // The system random source failing is not recoverable in any useful way.
                 tracing::error!("system random source failed");
             }
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            hex::encode(bytes).into()
         }
     }
 }
@@ -212,12 +208,9 @@ fn key_or_random(configured: Option<&str>, what: &str) -> String {
 impl Services {
     /// Build every service over `engine` with `config`.
     pub fn build(engine: &Engine, config: &ServerConfig) -> Result<Services, ServicesError> {
-        let jwt_key = key_or_random(
-            config.jwt_secret.as_ref().map(|s| s.expose()),
-            "TESSERA_JWT_SECRET",
-        );
+        let jwt_key = key_or_random(config.jwt_secret.as_ref(), "TESSERA_JWT_SECRET");
         let tokens: Arc<dyn AccessTokens> = Arc::new(
-            JwtAccessTokens::new(jwt_key.as_bytes())?
+            JwtAccessTokens::new(jwt_key.expose_secret().as_bytes())?
                 .with_ttl_secs(config.access_token_ttl_secs)?,
         );
         let hasher = Arc::new(Argon2PasswordHasher::with_params(
@@ -233,11 +226,11 @@ impl Services {
             Arc::new(RandomSecrets),
         );
         let code_key = key_or_random(
-            config.ticket_code_secret.as_ref().map(|s| s.expose()),
+            config.ticket_code_secret.as_ref(),
             "TESSERA_TICKET_CODE_SECRET",
         );
         let ticket_codes: Arc<dyn TicketCodes> =
-            Arc::new(HmacTicketCodes::new(code_key.as_bytes())?);
+            Arc::new(HmacTicketCodes::new(code_key.expose_secret().as_bytes())?);
         let public_url = config
             .public_url
             .clone()
@@ -252,11 +245,11 @@ impl Services {
         let mut webhook_secrets = HashMap::new();
         webhook_secrets.insert(
             "mock".to_owned(),
-            config.mock_webhook_secret.expose().to_owned(),
+            config.mock_webhook_secret.expose_secret().to_owned(),
         );
         if let Some(key) = &config.stripe_secret_key {
             let mut stripe = StripeConfig::new(
-                StripeSecretKey::new(key.expose()),
+                StripeSecretKey::from(key.clone()),
                 format!(
                     "{public_url}/v1/payments/stripe/success?session_id={{CHECKOUT_SESSION_ID}}"
                 ),
@@ -268,7 +261,7 @@ impl Services {
         let stripe_webhook_secret = config
             .stripe_webhook_secret
             .as_ref()
-            .map(|s| s.expose().to_owned());
+            .map(|s| s.expose_secret().to_owned());
         if let Some(secret) = &stripe_webhook_secret {
             webhook_secrets.insert("stripe".to_owned(), secret.clone());
         }
@@ -283,10 +276,7 @@ impl Services {
             },
         ));
         let m = &config.meeting;
-        let code_key = key_or_random(
-            m.sms_code_secret.as_ref().map(|s| s.expose()),
-            "TESSERA_SMS_CODE_SECRET",
-        );
+        let code_key = key_or_random(m.sms_code_secret.as_ref(), "TESSERA_SMS_CODE_SECRET");
         let (sms, console_sms) = sms_sender(m)?;
         let phone_signin = PhoneSignIn::new(
             SignInPorts {
@@ -296,7 +286,7 @@ impl Services {
                 wechat: wechat_auth(m)?,
                 tokens: tokens.clone(),
                 secrets: Arc::new(RandomSecrets),
-                codes: Arc::new(HmacSignInCodes::new(code_key.as_bytes())?),
+                codes: Arc::new(HmacSignInCodes::new(code_key.expose_secret().as_bytes())?),
             },
             SignInSettings {
                 sms_ttl: chrono::Duration::seconds(m.sms_code_ttl_secs as i64),
