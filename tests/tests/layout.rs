@@ -6,6 +6,8 @@
 //! `tessera_projections::meeting::` inside another context's folder is a violation, whether in a
 //! `use` line or inline.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
