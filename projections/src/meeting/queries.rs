@@ -1,9 +1,9 @@
 //! The meeting-ticket queries (seed 000 §2.1, §4, §5, §8) over the `mt_` read models, through the
 //! read pool. Money leaves the tables in fen and is shown in yuan ([`Yuan`]); instants are UTC.
 
-use super::QueryError;
 use super::views::*;
 use crate::db::ReadModelDb;
+use crate::query::QueryError;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
