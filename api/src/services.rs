@@ -11,7 +11,7 @@ use tessera_application::identity::ports::{SmsSender, WechatAuth};
 use tessera_application::identity::{AccessTokens, IdentityService};
 use tessera_application::meeting::{MeetingService, MeetingSettings};
 use tessera_application::openticket::ports::TicketCodes;
-use tessera_application::openticket::{TicketingService, TicketingSettings};
+use tessera_application::openticket::{OpenTicketService, OpenTicketSettings};
 use tessera_application::payments::PaymentGateway;
 use tessera_application::payments::wechatpay::WechatPay;
 use tessera_infrastructure::identity::auth::HmacSignInCodes;
@@ -42,7 +42,7 @@ pub struct Services {
     /// Access-token verification (also inside `identity`; kept here for extractors).
     pub tokens: Arc<dyn AccessTokens>,
     /// OpenTicket commands (seed 003), its deadlines and its fulfilment process manager.
-    pub ticketing: Arc<TicketingService>,
+    pub openticket: Arc<OpenTicketService>,
     /// OpenTicket read models (seed 003 §3–§7 queries).
     pub openticket_queries: OpenTicketQueries,
     /// Signs and checks the codes printed on OpenTicket tickets.
@@ -265,11 +265,11 @@ impl Services {
         if let Some(secret) = &stripe_webhook_secret {
             webhook_secrets.insert("stripe".to_owned(), secret.clone());
         }
-        let ticketing = Arc::new(TicketingService::new(
-            engine.events.clone(),
+        let openticket = Arc::new(OpenTicketService::new(
+            tessera_application::CommandRunner::new(engine.events.clone()),
             engine.clock.clone(),
             gateways.clone(),
-            TicketingSettings {
+            OpenTicketSettings {
                 lock_ttl: chrono::Duration::seconds(config.seat_lock_ttl_secs as i64),
                 order_ttl: chrono::Duration::seconds(config.order_ttl_secs as i64),
                 max_seats_per_lock: config.max_seats_per_lock,
@@ -313,7 +313,7 @@ impl Services {
             wechat_pay: wechat_pay_port,
             console_sms,
             identity,
-            ticketing,
+            openticket,
             tokens,
             openticket_queries: OpenTicketQueries::new(engine.read_models.clone()),
             ticket_codes,
