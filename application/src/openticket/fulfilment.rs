@@ -82,8 +82,12 @@ impl ProcessManager for Fulfilment {
         "openticket_fulfilment"
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[Order::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
-        &["PaymentSucceeded"]
+        &["OpenTicketPaymentSucceeded"]
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
