@@ -44,6 +44,11 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// CNY `n` fen (the events store money as integer fen).
+fn fen(n: i64) -> tessera_domain::shared::Money {
+    tessera_domain::meeting::fen::money(n).unwrap()
+}
+
 /// `minutes` after 2025-03-01T02:00:00Z.
 fn t(minutes: i64) -> DateTime<Utc> {
     at("2025-03-01T02:00:00Z") + ChronoDuration::minutes(minutes)
@@ -209,7 +214,7 @@ impl World {
         let item = |g, name: &str, price, amount| OrderItem {
             ticket_grade_id: g,
             ticket_grade_name: name.into(),
-            ticket_price: price,
+            ticket_price: fen(price),
             ticket_amount: amount,
         };
         let meeting = |id, e| ("", Step::Meeting(id, e));
@@ -217,17 +222,17 @@ impl World {
         let grade = |g, name: &str, price_fen, stock, minute| M::TicketGradeAdded {
             ticket_grade_id: g,
             name: name.into(),
-            price_fen,
+            price: fen(price_fen),
             stock,
             added_at: t(minute),
         };
         let placed = |user, items: Vec<OrderItem>, method: &str, minute| O::MeetingOrderPlaced {
             user_id: user,
             meeting_id: m1,
-            total_fen: items
+            total: fen(items
                 .iter()
-                .map(|i| i.ticket_price * i64::from(i.ticket_amount))
-                .sum(),
+                .map(|i| i.ticket_price.to_minor().unwrap() * i64::from(i.ticket_amount))
+                .sum()),
             items,
             payment_method_id: method.into(),
             expires_at: t(minute + 15),
@@ -299,7 +304,7 @@ impl World {
                 M::TicketGradeChanged {
                     ticket_grade_id: vip,
                     name: "VIP 票".into(),
-                    price_fen: 29900,
+                    price: fen(29900),
                     stock: 5,
                     changed_at: t(5),
                 },
@@ -409,7 +414,7 @@ impl World {
                 self.o1,
                 O::MeetingOrderPaid {
                     transaction_id: "mock-o1".into(),
-                    amount_fen: 49800,
+                    amount: fen(49800),
                     late: false,
                     paid_at: t(46),
                 },
@@ -434,7 +439,7 @@ impl World {
                 self.o3,
                 O::MeetingOrderPaid {
                     transaction_id: "4200000001".into(),
-                    amount_fen: 29850,
+                    amount: fen(29850),
                     late: true,
                     paid_at: t(50),
                 },
@@ -472,7 +477,7 @@ impl World {
                 self.o4,
                 O::MeetingOrderRefundRequired {
                     transaction_id: "4200000002".into(),
-                    amount_fen: 59800,
+                    amount: fen(59800),
                     reason: "paid after the order was cancelled or expired and its tickets were sold out".into(),
                     recorded_at: t(68),
                 },
@@ -512,7 +517,7 @@ impl World {
                 self.o1,
                 O::MeetingOrderRefundRequired {
                     transaction_id: "mock-o1-again".into(),
-                    amount_fen: 49800,
+                    amount: fen(49800),
                     reason: "the order was already paid".into(),
                     recorded_at: t(72),
                 },
@@ -1010,7 +1015,7 @@ async fn tickets(db: Arc<TestDb>) {
         MeetingEvent::TicketGradeChanged {
             ticket_grade_id: w.std,
             name: "普通票（早鸟）".into(),
-            price_fen: 9950,
+            price: fen(9950),
             stock: 10,
             changed_at: t(91),
         },
@@ -1163,7 +1168,7 @@ async fn rebuild(db: Arc<TestDb>) {
     append(
         w.engine.events.as_ref(),
         &format!("meeting-{}", Uuid::new_v4()),
-        "StockReserved",
+        "MeetingStockReserved",
         json!({"orderId": "nope", "lines": [], "reservedAt": rfc(0)}),
     )
     .await;
@@ -1172,5 +1177,5 @@ async fn rebuild(db: Arc<TestDb>) {
         .catch_up("meeting_catalog", |_, _| {})
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("StockReserved"), "{err}");
+    assert!(err.to_string().contains("MeetingStockReserved"), "{err}");
 }

@@ -10,8 +10,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use tessera_application::identity::phone_signin::SignInError;
-use tessera_application::meeting::MeetingServiceError;
+use tessera_application::identity::phone_signin::{SignInError, WechatField};
+use tessera_application::identity::ports::WechatAuthError;
+use tessera_application::meeting::{MeetingServiceError, Missing, TransactionRefusal};
+use tessera_domain::meeting::MeetingError;
+use tessera_domain::meeting::order::OrderError;
+use tessera_domain::meeting::ticket::TicketError;
+use tessera_domain::shared::Money;
 
 /// An error of the meeting-ticket API (seed 000). Statuses: 400, 401, 403, 404, 409, 410, 429,
 /// 502, 503, 500.
@@ -168,10 +173,35 @@ impl IntoResponse for MtError {
     }
 }
 
+/// Each sign-in failure in seed 000's words: refusals become a 400 naming the request field,
+/// 409 'Duplicated …', 429 (SMS cool-down), 401 or 404; WeChat and SMS gateway failures a 502;
+/// engine and crypto failures an opaque 503 (the detail goes to the log).
 impl From<SignInError> for MtError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::Validation { field, message } => MtError::field(field, message),
+            SignInError::Phone(e) => MtError::field("phone", e.to_string()),
+            SignInError::Wechat { field, empty } => MtError::field(
+                match field {
+                    WechatField::Id => "wechatId",
+                    WechatField::Token => "wechatToken",
+                },
+                if empty {
+                    "不能为空"
+                } else {
+                    "格式不正确"
+                },
+            ),
+            SignInError::SmsCodeFormat => MtError::field("smsCode", "验证码应为6位数字"),
+            SignInError::SmsCodeExpired => MtError::field("smsCode", "验证码已失效，请重新获取"),
+            SignInError::SmsCodeWrong { attempts_left } => {
+                MtError::field("smsCode", format!("验证码错误，还可尝试{attempts_left}次"))
+            }
+            SignInError::WechatRefused { errcode, errmsg } => {
+                MtError::field("wechatToken", format!("微信验证失败 ({errcode}: {errmsg})"))
+            }
+            SignInError::WechatNotVerified => {
+                MtError::field("wechatId", "微信身份未验证，请先提交 /wechat_tokens")
+            }
             SignInError::DuplicatedWechatId => {
                 MtError::Conflict("Duplicated Wechat Id", "该微信号已注册".into())
             }
@@ -183,29 +213,138 @@ impl From<SignInError> for MtError {
             }
             SignInError::InvalidCredentials => MtError::Unauthorized("登录凭证无效".into()),
             SignInError::NotFound => MtError::NotFound("用户不存在".into()),
-            SignInError::Upstream(m) => MtError::Upstream(m),
-            SignInError::Unavailable(m) | SignInError::Crypto(m) => MtError::Unavailable(m),
+            SignInError::Sms(e) => MtError::Upstream(e.to_string()),
+            SignInError::WechatUnavailable(WechatAuthError::Unavailable(m)) => MtError::Upstream(m),
+            SignInError::WechatUnavailable(e) => MtError::Upstream(e.to_string()),
+            SignInError::Crypto(m) => MtError::Unavailable(m),
+            e @ (SignInError::SmsChallenge(_) | SignInError::Token(_) | SignInError::Engine(_)) => {
+                MtError::Unavailable(error_chain(&e))
+            }
         }
     }
 }
 
+/// Each meeting-ticket failure in seed 000's words: refusals become a 400 naming the field the
+/// client sent (order lines as `items[i]…`), 403, 404, 409 'One for One' or 410 'Already Taken';
+/// WeChat Pay failures a 502; engine failures an opaque 503 (the detail goes to the log).
 impl From<MeetingServiceError> for MtError {
     fn from(e: MeetingServiceError) -> Self {
         use MeetingServiceError as E;
         match e {
-            E::Validation { field, message } => MtError::field(field, message),
-            E::NoStock { remaining } => MtError::NoStock {
-                remaining,
-                payload: Value::Null,
-            },
-            E::NotFound(what) => MtError::NotFound(format!("{what} not found")),
-            E::Forbidden => MtError::Forbidden(e.to_string()),
-            E::OneForOne => MtError::Conflict("One for One", e.to_string()),
-            E::AlreadyTaken => MtError::AlreadyTaken,
-            E::Provider(m) => MtError::Upstream(m),
-            E::Unavailable(m) => MtError::Unavailable(m),
+            E::Meeting(e) => meeting_refusal(e),
+            E::Order(e) => order_refusal(e),
+            E::Ticket(TicketError::AlreadyTaken) => MtError::AlreadyTaken,
+            E::Ticket(TicketError::NotFound) => not_found(Missing::Ticket),
+            E::NotFound(what) => not_found(what),
+            E::Forbidden => {
+                MtError::Forbidden("only the meeting's organizer or an admin may do this".into())
+            }
+            E::UnsupportedPaymentMethod(_) => MtError::field("paymentMethodId", "不支持的支付方式"),
+            E::WechatUserRequired => MtError::field("paymentMethodId", "微信支付需要微信用户"),
+            E::NotPayable(status) => MtError::field(
+                "orderId",
+                format!("订单状态为{}，无需支付", status.as_str()),
+            ),
+            E::Transaction(refusal) => MtError::field(
+                "transactionId",
+                match refusal {
+                    TransactionRefusal::Malformed => "交易号格式不正确",
+                    TransactionRefusal::NotConfirmed => "微信支付未确认该交易",
+                    TransactionRefusal::NotMock => "模拟支付的交易号以 mock_ 开头",
+                },
+            ),
+            E::OneForOne => MtError::Conflict(
+                "One for One",
+                "对于任意一个会议, 一个用户只能拥有的一个参会名额".into(),
+            ),
+            E::WechatPayNotConfigured => MtError::Upstream("WeChat Pay is not configured".into()),
+            E::Payment(pay) => MtError::Upstream(pay.to_string()),
+            E::PaidAmount { fen, .. } => MtError::field("amount", format!("支付金额 {fen} 分无效")),
+            E::PaymentParams(_) | E::Amount(_) | E::Engine(_) => {
+                MtError::Unavailable(error_chain(&e))
+            }
         }
     }
+}
+
+/// 404 `{what} not found`, `what` as the document names it.
+fn not_found(what: Missing) -> MtError {
+    let what = match what {
+        Missing::Meeting => "meeting",
+        Missing::Order => "order",
+        Missing::Ticket => "ticket",
+    };
+    MtError::NotFound(format!("{what} not found"))
+}
+
+fn meeting_refusal(e: MeetingError) -> MtError {
+    match e {
+        MeetingError::NotFound => not_found(Missing::Meeting),
+        MeetingError::AlreadyExists => MtError::Unavailable("meeting id reused".into()),
+        MeetingError::EndBeforeStart => MtError::field("endTime", "结束时间必须晚于开始时间"),
+        MeetingError::DuplicateGrade(_) => MtError::field("ticketGrades", "票种重复"),
+        MeetingError::NotCny(_) => MtError::field("price", "价格应以人民币计"),
+        MeetingError::UnknownGrade { index, .. } => match index {
+            Some(i) => MtError::field(format!("items[{i}].ticketGradeId"), "票种不存在"),
+            None => MtError::NotFound("ticketGrade not found".into()),
+        },
+        MeetingError::StockBelowCommitted { committed } => MtError::field(
+            "stock",
+            format!("库存不能少于已预留和已售出的 {committed} 张"),
+        ),
+        MeetingError::NotOnSale => MtError::field("meetingId", "会议未在售票"),
+        MeetingError::PriceMismatch {
+            index,
+            current_price,
+        } => MtError::field(
+            format!("items[{index}].ticketPrice"),
+            format!("票价已变为 {}", yuan_text(&current_price)),
+        ),
+        MeetingError::NoStock { remaining } => MtError::NoStock {
+            remaining,
+            payload: Value::Null,
+        },
+        MeetingError::EmptyOrder => MtError::field("items", "至少需要一张票"),
+    }
+}
+
+fn order_refusal(e: OrderError) -> MtError {
+    match e {
+        OrderError::NotFound => not_found(Missing::Order),
+        OrderError::NotPending(status) => MtError::field(
+            "status",
+            format!(
+                "订单状态为{}，只能将待支付的订单改为已取消",
+                status.as_str()
+            ),
+        ),
+        OrderError::AmountMismatch { paid, total } => MtError::field(
+            "amount",
+            format!(
+                "支付金额 {} 与订单金额 {} 不符",
+                yuan_text(&paid),
+                yuan_text(&total)
+            ),
+        ),
+    }
+}
+
+/// An amount of money as its major unit with two decimals, the way messages show yuan
+/// (`99.50`, `0.05`, `120.00`).
+pub fn yuan_text(m: &Money) -> String {
+    format!("{:.2}", m.amount())
+}
+
+/// `e` and its sources, `: `-separated, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl From<tessera_projections::QueryError> for MtError {
@@ -272,3 +411,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MtJson<T> {
 /// The signed-in caller of a seed 000 route (seed 000: "以下API全部需要在header中有Authorization";
 /// the `access_token` cookie is accepted too). Rejection: 401 'Unauthorized'.
 pub type MtCaller = SignedIn<MtError>;
+
+#[cfg(test)]
+mod tests {
+    use super::yuan_text;
+    use tessera_domain::meeting::fen;
+
+    #[test]
+    fn yuan_reads_with_two_decimals() {
+        let text = |n| yuan_text(&fen::money(n).unwrap());
+        assert_eq!(text(9950), "99.50");
+        assert_eq!(text(5), "0.05");
+        assert_eq!(text(0), "0.00");
+        assert_eq!(text(12_000), "120.00");
+    }
+}

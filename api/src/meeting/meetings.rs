@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::str::FromStr;
-use tessera_application::meeting::{Caller, MeetingInput};
+use tessera_application::meeting::{GradeInput, MeetingChange, MeetingInput};
 use tessera_domain::identity::Role;
-use tessera_domain::meeting::{MeetingCommand, NewGrade};
 use tessera_domain::meeting::{MeetingId, TicketGradeId};
+use tessera_domain::shared::{Currency, Money, MoneyError};
 use uuid::Uuid;
 
 /// Longest title, in characters.
@@ -54,8 +54,8 @@ pub fn path_id(what: &str, raw: &str) -> Result<Uuid, MtError> {
 }
 
 /// A price in yuan (JSON number or numeric string, at most 2 decimals, 0 ≤ price ≤ 1,000,000)
-/// as fen.
-pub fn yuan_to_fen(field: &str, v: &Value) -> Result<i64, MtError> {
+/// as CNY money; a 400 naming `field` otherwise.
+pub fn yuan(field: &str, v: &Value) -> Result<Money, MtError> {
     let text = match v {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_owned(),
@@ -67,11 +67,10 @@ pub fn yuan_to_fen(field: &str, v: &Value) -> Result<i64, MtError> {
     if d.is_sign_negative() || d > Decimal::from(MAX_PRICE_YUAN) {
         return Err(MtError::field(field, "价格应在 0 到 1000000 元之间"));
     }
-    let fen = d * Decimal::from(100);
-    if fen.fract() != Decimal::ZERO {
-        return Err(MtError::field(field, "价格最多两位小数"));
-    }
-    i64::from_str(&fen.trunc().to_string()).map_err(|_| MtError::field(field, "价格无效"))
+    Money::new(d, Currency::CNY).map_err(|e| match e {
+        MoneyError::Scale { .. } => MtError::field(field, "价格最多两位小数"),
+        _ => MtError::field(field, "价格无效"),
+    })
 }
 
 fn text(field: &str, v: Option<&str>, max: usize, required: bool) -> Result<String, MtError> {
@@ -90,14 +89,6 @@ fn stock(field: &str, v: u64) -> Result<u32, MtError> {
         return Err(MtError::field(field, format!("库存不能超过{MAX_STOCK}")));
     }
     u32::try_from(v).map_err(|_| MtError::field(field, "库存无效"))
-}
-
-fn caller(c: &MtCaller) -> Caller {
-    Caller {
-        user_id: c.user_id,
-        admin: c.has(Role::Admin),
-        wechat_id: None,
-    }
 }
 
 fn require_organizer(c: &MtCaller) -> Result<(), MtError> {
@@ -176,19 +167,19 @@ struct MeetingBody {
     status: Option<String>,
 }
 
-fn new_grade(prefix: &str, g: &GradeBody) -> Result<(String, i64, u32), MtError> {
+fn new_grade(prefix: &str, g: &GradeBody) -> Result<GradeInput, MtError> {
     let name = text(&format!("{prefix}name"), g.name.as_deref(), 100, true)?;
     let price = g
         .price
         .as_ref()
         .ok_or_else(|| MtError::field(format!("{prefix}price"), "不能为空"))?;
-    let price = yuan_to_fen(&format!("{prefix}price"), price)?;
+    let price = yuan(&format!("{prefix}price"), price)?;
     let stock = stock(
         &format!("{prefix}stock"),
         g.stock
             .ok_or_else(|| MtError::field(format!("{prefix}stock"), "不能为空"))?,
     )?;
-    Ok((name, price, stock))
+    Ok(GradeInput { name, price, stock })
 }
 
 /// Create a meeting (organizer or admin): body `{title, description?, location?, startTime,
@@ -237,7 +228,7 @@ async fn create(
     let (id, pos) = state
         .services
         .meetings
-        .create_meeting(&caller(&c), built, &meta)
+        .create_meeting(c.user_id, built, &meta)
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
     meeting_response(&state, id.as_uuid(), pos, StatusCode::CREATED).await
@@ -259,13 +250,12 @@ async fn set_status(
     MtJson(body, raw): MtJson<StatusBody>,
 ) -> Result<Response, MtError> {
     let id = path_id("meeting", &id)?;
-    let now = Utc::now();
-    let command = match body.status.as_str() {
-        "onSale" => MeetingCommand::OpenSales { now },
-        "closed" => MeetingCommand::CloseSales { now },
+    let change = match body.status.as_str() {
+        "onSale" => MeetingChange::OpenSales,
+        "closed" => MeetingChange::CloseSales,
         _ => return Err(MtError::field("status", "应为 onSale 或 closed").with_payload(&raw)),
     };
-    manage(&state, &rid, &c, id, command).await
+    manage(&state, &rid, &c, id, change).await
 }
 
 async fn manage(
@@ -273,13 +263,13 @@ async fn manage(
     rid: &RequestId,
     c: &MtCaller,
     id: Uuid,
-    command: MeetingCommand,
+    change: MeetingChange,
 ) -> Result<Response, MtError> {
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let (_, pos) = state
         .services
         .meetings
-        .manage(&caller(c), MeetingId::from_uuid(id), command, &meta)
+        .manage(c.user_id, &c.roles, MeetingId::from_uuid(id), change, &meta)
         .await?;
     meeting_response(state, id, pos, StatusCode::OK).await
 }
@@ -293,17 +283,8 @@ async fn add_grade(
     MtJson(body, raw): MtJson<GradeBody>,
 ) -> Result<Response, MtError> {
     let id = path_id("meeting", &id)?;
-    let (name, price_fen, stock) = new_grade("", &body).map_err(|e| e.with_payload(&raw))?;
-    let command = MeetingCommand::AddGrade {
-        grade: NewGrade {
-            ticket_grade_id: TicketGradeId::from_uuid(Uuid::now_v7()),
-            name,
-            price_fen,
-            stock,
-        },
-        now: Utc::now(),
-    };
-    let response = manage(&state, &rid, &c, id, command).await?;
+    let grade = new_grade("", &body).map_err(|e| e.with_payload(&raw))?;
+    let response = manage(&state, &rid, &c, id, MeetingChange::AddGrade(grade)).await?;
     let (mut parts, body) = response.into_parts();
     parts.status = StatusCode::CREATED;
     Ok(Response::from_parts(parts, body))
@@ -320,23 +301,18 @@ async fn change_grade(
 ) -> Result<Response, MtError> {
     let id = path_id("meeting", &id)?;
     let grade_id = path_id("ticket grade", &grade_id)?;
-    let parsed = (|| -> Result<MeetingCommand, MtError> {
+    let parsed = (|| -> Result<MeetingChange, MtError> {
         let name = match &body.name {
             Some(n) => Some(text("name", Some(n), 100, true)?),
             None => None,
         };
-        let price_fen = body
-            .price
-            .as_ref()
-            .map(|p| yuan_to_fen("price", p))
-            .transpose()?;
+        let price = body.price.as_ref().map(|p| yuan("price", p)).transpose()?;
         let stock = body.stock.map(|s| stock("stock", s)).transpose()?;
-        Ok(MeetingCommand::ChangeGrade {
+        Ok(MeetingChange::ChangeGrade {
             ticket_grade_id: TicketGradeId::from_uuid(grade_id),
             name,
-            price_fen,
+            price,
             stock,
-            now: Utc::now(),
         })
     })()
     .map_err(|e| e.with_payload(&raw))?;

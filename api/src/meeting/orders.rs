@@ -3,7 +3,7 @@
 //! `POST /wechatpay/notify` (the `notify_url` Tessera gives WeChat Pay).
 
 use super::error::{MtCaller, MtError, MtJson};
-use super::meetings::{path_id, yuan_to_fen};
+use super::meetings::{path_id, yuan};
 use crate::http::RequestId;
 use crate::http::read_your_writes;
 use crate::startup::AppState;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tessera_application::meeting::{
-    Caller, MAX_ORDER_LINES, MAX_TICKETS_PER_LINE, MeetingServiceError, OrderLineInput,
+    MAX_ORDER_LINES, MAX_TICKETS_PER_LINE, MeetingServiceError, Missing, NewOrder, OrderLineInput,
 };
 use tessera_application::payments::wechatpay::{TradeState, WechatPaySignatureHeaders};
 use tessera_domain::identity::Role;
@@ -35,14 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/wechatpay/notify", post(wechatpay_notify))
 }
 
-/// The application's view of a caller, with the WeChat id its account holds.
-async fn caller(state: &AppState, c: &MtCaller) -> Result<Caller, MtError> {
+/// The WeChat openid the caller's account holds (WeChat Pay's payer), if any.
+async fn payer_openid(state: &AppState, c: &MtCaller) -> Result<Option<String>, MtError> {
     let user = state.services.phone_signin.user(c.user_id).await?;
-    Ok(Caller {
-        user_id: c.user_id,
-        admin: c.has(Role::Admin),
-        wechat_id: user.and_then(|u| u.wechat_id),
-    })
+    Ok(user.and_then(|u| u.wechat_id))
 }
 
 async fn order_response(
@@ -103,10 +99,7 @@ fn lines(body: &OrderBody) -> Result<Vec<OrderLineInput>, MtError> {
             }
             Ok(OrderLineInput {
                 ticket_grade_id: TicketGradeId::from_uuid(item.ticket_grade_id),
-                ticket_price_fen: yuan_to_fen(
-                    &format!("items[{i}].ticketPrice"),
-                    &item.ticket_price,
-                )?,
+                ticket_price: yuan(&format!("items[{i}].ticketPrice"), &item.ticket_price)?,
                 ticket_amount: item.ticket_amount as u32,
             })
         })
@@ -124,21 +117,20 @@ async fn create(
     MtJson(body, raw): MtJson<OrderBody>,
 ) -> Result<Response, MtError> {
     let lines = lines(&body).map_err(|e| e.with_payload(&raw))?;
-    let who = caller(&state, &c).await?;
+    let order = NewOrder {
+        meeting_id: MeetingId::from_uuid(body.meeting_id),
+        payment_method_id: body.payment_method_id.trim().to_owned(),
+        lines,
+        payer_openid: payer_openid(&state, &c).await?,
+    };
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let (id, pos) = state
         .services
         .meetings
-        .place_order(
-            &who,
-            MeetingId::from_uuid(body.meeting_id),
-            body.payment_method_id.trim(),
-            &lines,
-            &meta,
-        )
+        .place_order(c.user_id, order, &meta)
         .await
         .map_err(|e| match e {
-            MeetingServiceError::NotFound("meeting") => {
+            MeetingServiceError::NotFound(Missing::Meeting) => {
                 MtError::field("meetingId", "会议不存在").with_payload(&raw)
             }
             other => MtError::from(other).with_payload(&raw),
@@ -198,12 +190,11 @@ async fn cancel(
     if body.status != OrderStatus::Cancelled.as_str() {
         return Err(MtError::field("status", "只能将订单状态改为已取消").with_payload(&raw));
     }
-    let who = caller(&state, &c).await?;
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let pos = state
         .services
         .meetings
-        .cancel_order(&who, MeetingOrderId::from_uuid(id), &meta)
+        .cancel_order(c.user_id, &c.roles, MeetingOrderId::from_uuid(id), &meta)
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
     order_response(&state, &c, id, pos, StatusCode::OK).await
@@ -223,12 +214,18 @@ async fn transactions(
     c: MtCaller,
     MtJson(body, raw): MtJson<TransactionBody>,
 ) -> Result<Response, MtError> {
-    let who = caller(&state, &c).await?;
+    let payer = payer_openid(&state, &c).await?;
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let (info, pos) = state
         .services
         .meetings
-        .open_transaction(&who, MeetingOrderId::from_uuid(body.order_id), &meta)
+        .open_transaction(
+            c.user_id,
+            &c.roles,
+            MeetingOrderId::from_uuid(body.order_id),
+            payer.as_deref(),
+            &meta,
+        )
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
     read_your_writes(&state, pos).await;
@@ -242,7 +239,9 @@ async fn transactions(
         StatusCode::CREATED,
         Json(json!({
             "orderId": info.order_id,
-            "amount": tessera_projections::meeting::Yuan::from_fen(info.amount_fen),
+            "amount": tessera_projections::meeting::Yuan::from_fen(
+                info.amount.to_minor().map_err(|e| MtError::Unavailable(e.to_string()))?,
+            ),
             "thirdPartyPayeeId": info.third_party_payee_id,
             "paymentMethodId": info.payment_method_id,
             "thirdPartyTransactionInfo": third_party,
@@ -267,13 +266,13 @@ async fn third_party(
     c: MtCaller,
     MtJson(body, raw): MtJson<ThirdPartyBody>,
 ) -> Result<Response, MtError> {
-    let who = caller(&state, &c).await?;
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let pos = state
         .services
         .meetings
         .confirm_client_payment(
-            &who,
+            c.user_id,
+            &c.roles,
             MeetingOrderId::from_uuid(body.order_id),
             &body.transaction_id,
             &meta,
@@ -350,8 +349,12 @@ async fn wechatpay_notify(
             tracing::warn!(out_trade_no = %t.out_trade_no, "WeChat Pay paid an unknown order");
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(MeetingServiceError::Validation { message, .. }) => {
-            tracing::error!(out_trade_no = %t.out_trade_no, %message, "WeChat Pay payment does not match its order");
+        Err(
+            e @ (MeetingServiceError::Order(_)
+            | MeetingServiceError::Meeting(_)
+            | MeetingServiceError::PaidAmount { .. }),
+        ) => {
+            tracing::error!(out_trade_no = %t.out_trade_no, error = %e, "WeChat Pay payment does not match its order");
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use tessera_application::meeting::Caller;
 use tessera_domain::identity::Phone;
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::MeetingTicketId;
@@ -111,17 +110,12 @@ async fn claim(
     }
     let phone = Phone::parse(&body.participant.phone)
         .map_err(|e| MtError::field("participant.phone", e.to_string()).with_payload(&raw))?;
-    let caller = Caller {
-        user_id: c.user_id,
-        admin: c.has(Role::Admin),
-        wechat_id: None,
-    };
     let meta = rid.metadata(Some(c.user_id.to_string()));
     let (_, pos) = state
         .services
         .meetings
         .claim_ticket(
-            &caller,
+            c.user_id,
             MeetingTicketId::from_uuid(id),
             Participant { name, phone },
             &meta,

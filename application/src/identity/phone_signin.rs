@@ -13,18 +13,18 @@
 //! of several racing registrations one wins).
 
 use crate::clock::Clock;
-use crate::command::{CommandError, execute, load};
+use crate::command::{CommandError, EngineError, execute, load};
 use crate::event_store::{EventMetadata, EventStore, StoreError, StreamId};
 use crate::identity::ports::{SmsError, SmsSender, WechatAuth, WechatAuthError};
-use crate::identity::{AccessTokens, IssuedToken, Secrets, UserView};
+use crate::identity::{AccessTokens, IdentityError, IssuedToken, Secrets, UserView};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tessera_domain::identity::Phone;
 use tessera_domain::identity::sms::{
     SmsChallenge, SmsChallengeError, SmsCommand, SmsEvent, sms_stream_id,
 };
 use tessera_domain::identity::wechat::{RecordWechatToken, WechatAccount, wechat_stream_id};
+use tessera_domain::identity::{Phone, PhoneError};
 use tessera_domain::identity::{Role, User, UserCommand};
 use tessera_domain::shared::claim::{
     ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
@@ -76,81 +76,116 @@ pub trait SignInCodes: Send + Sync {
     fn hash(&self, phone: &str, code: &str) -> String;
 }
 
-/// Why a sign-in request failed. The HTTP layer maps each to seed 000's `{type, message, errors}`.
+/// Which WeChat input of a sign-in request was unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WechatField {
+    /// The openid (`wechatId`).
+    Id,
+    /// The access token (`wechatToken`).
+    Token,
+}
+
+/// Why a sign-in request failed: typed, without wording; each document's api module words it.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// 400 'Validation Error': `field` is wrong (`message` in the document's language).
-    #[error("{field}: {message}")]
-    Validation {
-        /// Field name as the client sent it.
-        field: &'static str,
-        /// What is wrong.
-        message: String,
+    /// The phone is not a mainland mobile number.
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
+    /// A WeChat input is empty (`empty`), or longer than [`MAX_WECHAT_FIELD_LEN`] bytes or holds
+    /// control characters.
+    #[error("{field:?} is empty or malformed")]
+    Wechat {
+        /// Which input.
+        field: WechatField,
+        /// Empty after trimming (otherwise malformed).
+        empty: bool,
     },
-    /// 409 'Duplicated Wechat Id'.
+    /// The SMS code is not six ASCII digits.
+    #[error("the SMS code must be six digits")]
+    SmsCodeFormat,
+    /// No usable SMS code: none sent, expired, used, or too many wrong attempts.
+    #[error("no valid SMS code: request a new one")]
+    SmsCodeExpired,
+    /// A wrong SMS code; `attempts_left` more tries before the code is void.
+    #[error("wrong SMS code; {attempts_left} attempts left")]
+    SmsCodeWrong {
+        /// Wrong attempts still allowed.
+        attempts_left: u32,
+    },
+    /// WeChat refused the token for this WeChat id (invalid or expired).
+    #[error("WeChat refused the token ({errcode}): {errmsg}")]
+    WechatRefused {
+        /// WeChat's `errcode`.
+        errcode: i64,
+        /// WeChat's `errmsg`.
+        errmsg: String,
+    },
+    /// WeChat never vouched for this WeChat id (`POST /wechat_tokens` first).
+    #[error("the WeChat id is not verified")]
+    WechatNotVerified,
+    /// Another user holds the WeChat id.
     #[error("the WeChat id belongs to another user")]
     DuplicatedWechatId,
-    /// 409 'Duplicated Phone'.
+    /// Another user holds the phone number.
     #[error("the phone number belongs to another user")]
     DuplicatedPhone,
-    /// 429-like: a code was sent too recently (mapped to 400 'Too Many Requests' style).
+    /// A code was sent less than the cool-down ago.
     #[error("a code was sent recently; retry in {retry_after_secs} s")]
     CoolingDown {
         /// Seconds to wait.
         retry_after_secs: i64,
     },
-    /// 401: credentials do not sign anyone in.
+    /// The credentials sign nobody in (or the user is disabled).
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// 404: no user for this WeChat id / id.
+    /// No user for this WeChat id, phone or id.
     #[error("no such user")]
     NotFound,
-    /// 502: WeChat or the SMS gateway failed.
-    #[error("upstream: {0}")]
-    Upstream(String),
-    /// 503: the store failed or stayed contended.
-    #[error("store: {0}")]
-    Unavailable(String),
-    /// 500: stored data could not be decoded, or crypto failed.
+    /// The SMS gateway refused the message or failed.
+    #[error("the SMS gateway failed")]
+    Sms(#[source] SmsError),
+    /// WeChat could not be reached or was busy.
+    #[error("WeChat failed")]
+    WechatUnavailable(#[source] WechatAuthError),
+    /// The SMS challenge refused an operation that cannot be refused (a bug).
+    #[error("SMS challenge")]
+    SmsChallenge(#[source] SmsChallengeError),
+    /// Signing the access token failed.
+    #[error("could not sign the access token")]
+    Token(#[source] IdentityError),
+    /// The random source failed while making a code ([`SignInCodes::new_code`]).
     #[error("{0}")]
     Crypto(String),
+    /// The engine failed (store, contention, encoding); never the client's fault.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
-impl SignInError {
-    fn validation(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-fn from_command<E: std::error::Error + 'static>(
-    e: CommandError<E>,
-    rejected: impl FnOnce(E) -> SignInError,
-) -> SignInError {
-    match e {
-        CommandError::Rejected(e) => rejected(e),
-        other => SignInError::Unavailable(other.to_string()),
+impl From<StoreError> for SignInError {
+    fn from(e: StoreError) -> Self {
+        SignInError::Engine(e.into())
     }
 }
 
 fn stream(id: String) -> Result<StreamId, SignInError> {
-    StreamId::parse(id).map_err(|e| SignInError::Unavailable(e.to_string()))
+    Ok(StreamId::parse(id).map_err(EngineError::from)?)
 }
 
-/// Parse a phone, naming the field `phone`.
+/// Parse a phone; [`SignInError::Phone`] otherwise.
 pub fn parse_phone(raw: &str) -> Result<Phone, SignInError> {
-    Phone::parse(raw).map_err(|e| SignInError::validation("phone", e.to_string()))
+    Ok(Phone::parse(raw)?)
 }
 
-fn check_wechat_field(field: &'static str, raw: &str) -> Result<String, SignInError> {
+fn check_wechat_field(field: WechatField, raw: &str) -> Result<String, SignInError> {
     let v = raw.trim();
     if v.is_empty() {
-        return Err(SignInError::validation(field, "不能为空"));
+        return Err(SignInError::Wechat { field, empty: true });
     }
     if v.len() > MAX_WECHAT_FIELD_LEN || v.chars().any(char::is_control) {
-        return Err(SignInError::validation(field, "格式不正确"));
+        return Err(SignInError::Wechat {
+            field,
+            empty: false,
+        });
     }
     Ok(v.to_owned())
 }
@@ -236,7 +271,7 @@ impl PhoneSignIn {
     /// recorded (hashed) before it is sent, so a code that reached a phone can always be checked;
     /// if sending fails the caller may retry after the cool-down. Returns `createdAt` (UTC).
     ///
-    /// Errors: `Validation(phone)`, `CoolingDown`, `Upstream` (gateway refused or down).
+    /// Errors: `Phone`, `CoolingDown`, `Sms` (gateway refused or down).
     pub async fn request_sms_code(
         &self,
         raw_phone: &str,
@@ -261,22 +296,18 @@ impl PhoneSignIn {
         )
         .await
         .map_err(|e| {
-            from_command(e, |e| match e {
+            e.map_rejected(|e| match e {
                 SmsChallengeError::CoolingDown { retry_after_secs } => {
                     SignInError::CoolingDown { retry_after_secs }
                 }
-                SmsChallengeError::NoActiveCode => SignInError::Unavailable(e.to_string()),
+                other @ SmsChallengeError::NoActiveCode => SignInError::SmsChallenge(other),
             })
         })?;
         let ttl_minutes = u32::try_from(self.settings.sms_ttl.num_minutes().max(1)).unwrap_or(5);
         self.sms
             .send_code(phone.as_str(), &code, ttl_minutes)
             .await
-            .map_err(|e| match e {
-                SmsError::Rejected { .. } | SmsError::Unavailable(_) => {
-                    SignInError::Upstream(e.to_string())
-                }
-            })?;
+            .map_err(SignInError::Sms)?;
         Ok(now)
     }
 
@@ -289,7 +320,7 @@ impl PhoneSignIn {
     ) -> Result<(), SignInError> {
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(SignInError::validation("smsCode", "验证码应为6位数字"));
+            return Err(SignInError::SmsCodeFormat);
         }
         let command = SmsCommand::Verify {
             code_hash: self.codes.hash(phone.as_str(), code),
@@ -304,29 +335,19 @@ impl PhoneSignIn {
             |_, _| Vec::new(),
         )
         .await
-        .map_err(|e| {
-            from_command(e, |_| {
-                SignInError::validation("smsCode", "验证码已失效，请重新获取")
-            })
-        })?;
+        .map_err(|e| e.map_rejected(|_| SignInError::SmsCodeExpired))?;
         match decided.events.first() {
             Some(SmsEvent::SmsCodeVerified { .. }) => Ok(()),
             Some(SmsEvent::SmsCodeRejected {
                 failed_attempts, ..
             }) => {
-                let left = self
+                let attempts_left = self
                     .settings
                     .sms_max_attempts
                     .saturating_sub(*failed_attempts);
-                Err(SignInError::validation(
-                    "smsCode",
-                    format!("验证码错误，还可尝试{left}次"),
-                ))
+                Err(SignInError::SmsCodeWrong { attempts_left })
             }
-            _ => Err(SignInError::validation(
-                "smsCode",
-                "验证码已失效，请重新获取",
-            )),
+            _ => Err(SignInError::SmsCodeExpired),
         }
     }
 
@@ -334,25 +355,24 @@ impl PhoneSignIn {
     /// Returns when it stops being accepted (UTC) and the append's global position (for
     /// read-your-writes), `None` when it was already recorded.
     ///
-    /// Errors: `Validation(wechatId|wechatToken)` (also when WeChat says the token is invalid or
-    /// expired), `Upstream` (WeChat down or busy).
+    /// Errors: `Wechat(Id|Token)`, `WechatRefused` when WeChat says the token is invalid or
+    /// expired, `WechatUnavailable` (WeChat down or busy).
     pub async fn record_wechat_token(
         &self,
         raw_wechat_id: &str,
         raw_token: &str,
         meta: &EventMetadata,
     ) -> Result<(DateTime<Utc>, Option<u64>), SignInError> {
-        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
-        let token = check_wechat_field("wechatToken", raw_token)?;
+        let wechat_id = check_wechat_field(WechatField::Id, raw_wechat_id)?;
+        let token = check_wechat_field(WechatField::Token, raw_token)?;
         self.wechat
             .verify_token(&wechat_id, &token)
             .await
             .map_err(|e| match e {
-                WechatAuthError::Refused { errcode, errmsg } => SignInError::validation(
-                    "wechatToken",
-                    format!("微信验证失败 ({errcode}: {errmsg})"),
-                ),
-                WechatAuthError::Unavailable(m) => SignInError::Upstream(m),
+                WechatAuthError::Refused { errcode, errmsg } => {
+                    SignInError::WechatRefused { errcode, errmsg }
+                }
+                other @ WechatAuthError::Unavailable(_) => SignInError::WechatUnavailable(other),
             })?;
         let now = self.now();
         let expires_at = now + self.settings.wechat_token_ttl;
@@ -370,7 +390,7 @@ impl PhoneSignIn {
             |_, _| Vec::new(),
         )
         .await
-        .map_err(|e| from_command(e, |never| match never {}))?;
+        .map_err(|e| e.map_rejected::<SignInError>(|never| match never {}))?;
         let position = crate::command::position(&decided);
         Ok((expires_at, position))
     }
@@ -378,7 +398,8 @@ impl PhoneSignIn {
     /// `POST /users`: create a user from a WeChat id WeChat vouched for (via `POST /wechat_tokens`)
     /// and a phone proven by an SMS code.
     ///
-    /// Errors: `Validation(wechatId|phone|smsCode)`, `DuplicatedWechatId`, `DuplicatedPhone`.
+    /// Errors: `Wechat(Id)`, `WechatNotVerified`, `Phone`, `SmsCode*`, `DuplicatedWechatId`,
+    /// `DuplicatedPhone`.
     pub async fn register(
         &self,
         raw_wechat_id: &str,
@@ -386,17 +407,14 @@ impl PhoneSignIn {
         sms_code: &str,
         meta: &EventMetadata,
     ) -> Result<(UserView, Option<u64>), SignInError> {
-        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
+        let wechat_id = check_wechat_field(WechatField::Id, raw_wechat_id)?;
         let phone = parse_phone(raw_phone)?;
         let (account, _) =
             load::<WechatAccount>(self.store.as_ref(), &stream(wechat_stream_id(&wechat_id))?)
                 .await
-                .map_err(|e| from_command(e, |never| match never {}))?;
+                .map_err(|e| e.map_rejected::<SignInError>(|never| match never {}))?;
         if !account.is_verified() {
-            return Err(SignInError::validation(
-                "wechatId",
-                "微信身份未验证，请先提交 /wechat_tokens",
-            ));
+            return Err(SignInError::WechatNotVerified);
         }
         // Cheap checks first, so a duplicate does not burn the SMS code.
         if self
@@ -454,7 +472,7 @@ impl PhoneSignIn {
                     .await;
                 self.release(ClaimKind::WechatId, &wechat_id, owner, &meta)
                     .await;
-                return Err(from_command(e, |_| SignInError::DuplicatedWechatId));
+                return Err(e.map_rejected(|_| SignInError::DuplicatedWechatId));
             }
         };
         let position = crate::command::position(&decided);
@@ -465,7 +483,7 @@ impl PhoneSignIn {
     /// `POST /tokens` with `type: 'wechat'`: a token recorded by `POST /wechat_tokens` (or, failing
     /// that, one WeChat vouches for now) signs in the user holding the WeChat id.
     ///
-    /// Errors: `Validation` for empty fields, `InvalidCredentials` for a token WeChat refuses,
+    /// Errors: `Wechat` for empty fields, `InvalidCredentials` for a token WeChat refuses,
     /// `NotFound` when the WeChat id has no user yet.
     pub async fn token_by_wechat(
         &self,
@@ -473,16 +491,18 @@ impl PhoneSignIn {
         raw_token: &str,
         meta: &EventMetadata,
     ) -> Result<(IssuedToken, UserView), SignInError> {
-        let wechat_id = check_wechat_field("wechatId", raw_wechat_id)?;
-        let token = check_wechat_field("wechatToken", raw_token)?;
+        let wechat_id = check_wechat_field(WechatField::Id, raw_wechat_id)?;
+        let token = check_wechat_field(WechatField::Token, raw_token)?;
         let (account, _) =
             load::<WechatAccount>(self.store.as_ref(), &stream(wechat_stream_id(&wechat_id))?)
                 .await
-                .map_err(|e| from_command(e, |never| match never {}))?;
+                .map_err(|e| e.map_rejected::<SignInError>(|never| match never {}))?;
         if !account.accepts(&self.secrets.digest(&token), self.now()) {
             match self.record_wechat_token(&wechat_id, &token, meta).await {
                 Ok(_) => {}
-                Err(SignInError::Validation { .. }) => return Err(SignInError::InvalidCredentials),
+                Err(SignInError::WechatRefused { .. } | SignInError::Wechat { .. }) => {
+                    return Err(SignInError::InvalidCredentials);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -495,7 +515,7 @@ impl PhoneSignIn {
 
     /// `POST /tokens` with `phone` and `smsCode` (any `type` other than `wechat`).
     ///
-    /// Errors: `Validation(phone|smsCode)`, `NotFound` when no user has the phone.
+    /// Errors: `Phone`, `SmsCode*`, `NotFound` when no user has the phone.
     pub async fn token_by_sms(
         &self,
         raw_phone: &str,
@@ -523,7 +543,7 @@ impl PhoneSignIn {
         {
             let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(claims.user_id)?)
                 .await
-                .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+                .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
             if !user.is_disabled()
                 && let Some(view) = UserView::from_state(&user)
             {
@@ -552,7 +572,7 @@ impl PhoneSignIn {
     pub async fn user(&self, user_id: UserId) -> Result<Option<UserView>, SignInError> {
         let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(user_id)?)
             .await
-            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+            .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         Ok(UserView::from_state(&user))
     }
 
@@ -565,14 +585,13 @@ impl PhoneSignIn {
         let token = self
             .tokens
             .issue(user_id, &roles, self.clock.now())
-            .map_err(|e| SignInError::Crypto(e.to_string()))?;
+            .map_err(SignInError::Token)?;
         let view = UserView::from_state(&user).ok_or(SignInError::NotFound)?;
         Ok((token, view))
     }
 
     fn user_stream(&self, user_id: UserId) -> Result<StreamId, SignInError> {
-        StreamId::for_aggregate(User::CATEGORY, user_id)
-            .map_err(|e| SignInError::Unavailable(e.to_string()))
+        Ok(StreamId::for_aggregate(User::CATEGORY, user_id).map_err(EngineError::from)?)
     }
 
     /// The registered user holding a value, if any (a claim left by a failed registration counts
@@ -588,7 +607,7 @@ impl PhoneSignIn {
         let user_id = UserId::from_uuid(owner);
         let (user, _) = load::<User>(self.store.as_ref(), &self.user_stream(user_id)?)
             .await
-            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+            .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         Ok(user.is_registered().then_some((user_id, user)))
     }
 
@@ -597,7 +616,7 @@ impl PhoneSignIn {
         let (claim, _) =
             load::<IdentifierClaim>(self.store.as_ref(), &stream(claim_stream_id(kind, value))?)
                 .await
-                .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+                .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         let Some(owner) = claim.owner() else {
             return Ok(None);
         };
@@ -606,7 +625,7 @@ impl PhoneSignIn {
             &self.user_stream(UserId::from_uuid(owner))?,
         )
         .await
-        .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         Ok(user.is_registered().then_some(owner))
     }
 
@@ -655,9 +674,9 @@ impl PhoneSignIn {
                         |_, _| Vec::new(),
                     )
                     .await
-                    .map_err(|e| from_command(e, |_| SignInError::DuplicatedPhone))?;
+                    .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedPhone))?;
                 }
-                Err(e) => return Err(from_command(e, |_| SignInError::DuplicatedPhone)),
+                Err(e) => return Err(e.map_rejected(|_| SignInError::DuplicatedPhone)),
             }
         }
         Ok(false)
@@ -666,7 +685,7 @@ impl PhoneSignIn {
     async fn is_orphan(&self, stream_id: &StreamId, holder: Uuid) -> Result<bool, SignInError> {
         let (claim, _) = load::<IdentifierClaim>(self.store.as_ref(), stream_id)
             .await
-            .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+            .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         let old = claim
             .claimed_at()
             .is_some_and(|at| self.now() - at > Duration::seconds(ORPHAN_AFTER_SECS));
@@ -678,7 +697,7 @@ impl PhoneSignIn {
             &self.user_stream(UserId::from_uuid(holder))?,
         )
         .await
-        .map_err(|e| from_command(e, |_| SignInError::NotFound))?;
+        .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         Ok(!user.is_registered())
     }
 
@@ -704,11 +723,5 @@ impl PhoneSignIn {
         if let Err(e) = result {
             tracing::warn!(error = %e, kind = kind.as_str(), "could not release a claim");
         }
-    }
-}
-
-impl From<StoreError> for SignInError {
-    fn from(e: StoreError) -> Self {
-        SignInError::Unavailable(e.to_string())
     }
 }

@@ -7,8 +7,11 @@
 //! Sales life cycle: `draft` (created, not selling) → `onSale` ⇄ `closed`. Orders are only taken
 //! while on sale. Grades can be added or changed at any time; stock cannot drop below what is held
 //! and sold.
+//!
+//! Prices are CNY [`Money`]; events store them as integer fen (`priceFen`, see [`super::fen`]).
 
 use super::{MeetingOrderId, TicketGradeId};
+use crate::shared::{Currency, Money};
 use crate::{Decider, DomainEvent, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,8 +46,8 @@ impl SalesStatus {
 pub struct Grade {
     /// Name shown to buyers.
     pub name: String,
-    /// Current price in fen.
-    pub price_fen: i64,
+    /// Current unit price (CNY).
+    pub price: Money,
     /// Total tickets of this grade.
     pub stock: u32,
     /// Reserved by unpaid orders.
@@ -68,8 +71,9 @@ pub struct NewGrade {
     pub ticket_grade_id: TicketGradeId,
     /// Name shown to buyers (1–100 characters, checked by the caller).
     pub name: String,
-    /// Price in fen (≥ 0).
-    pub price_fen: i64,
+    /// Unit price (CNY); stored as integer fen `priceFen`.
+    #[serde(rename = "priceFen", with = "super::fen")]
+    pub price: Money,
     /// Number of tickets.
     pub stock: u32,
 }
@@ -181,8 +185,8 @@ impl Meeting {
 pub struct PricedLine {
     /// The grade.
     pub ticket_grade_id: TicketGradeId,
-    /// The price the buyer saw, in fen.
-    pub ticket_price_fen: i64,
+    /// The unit price the buyer saw (CNY).
+    pub ticket_price: Money,
     /// How many.
     pub amount: u32,
 }
@@ -222,8 +226,8 @@ pub enum MeetingCommand {
         ticket_grade_id: TicketGradeId,
         /// New name.
         name: Option<String>,
-        /// New price in fen; orders placed later must quote it.
-        price_fen: Option<i64>,
+        /// New unit price (CNY); orders placed later must quote it.
+        price: Option<Money>,
         /// New total stock; at least what is held and sold.
         stock: Option<u32>,
         /// Current time (UTC).
@@ -293,42 +297,49 @@ pub enum MeetingEvent {
         created_at: DateTime<Utc>,
     },
     /// A grade was added.
+    #[serde(rename = "MeetingTicketGradeAdded")]
     TicketGradeAdded {
         /// The grade.
         ticket_grade_id: TicketGradeId,
         /// Name.
         name: String,
-        /// Price in fen.
-        price_fen: i64,
+        /// Unit price (CNY), stored as integer fen.
+        #[serde(rename = "priceFen", with = "super::fen")]
+        price: Money,
         /// Total tickets.
         stock: u32,
         /// When (UTC).
         added_at: DateTime<Utc>,
     },
     /// A grade changed; the fields are its values after the change.
+    #[serde(rename = "MeetingTicketGradeChanged")]
     TicketGradeChanged {
         /// The grade.
         ticket_grade_id: TicketGradeId,
         /// Name.
         name: String,
-        /// Price in fen.
-        price_fen: i64,
+        /// Unit price (CNY), stored as integer fen.
+        #[serde(rename = "priceFen", with = "super::fen")]
+        price: Money,
         /// Total tickets.
         stock: u32,
         /// When (UTC).
         changed_at: DateTime<Utc>,
     },
     /// Orders are taken from now on.
+    #[serde(rename = "MeetingSalesOpened")]
     SalesOpened {
         /// When (UTC).
         opened_at: DateTime<Utc>,
     },
     /// No more orders.
+    #[serde(rename = "MeetingSalesClosed")]
     SalesClosed {
         /// When (UTC).
         closed_at: DateTime<Utc>,
     },
     /// Stock was reserved for an unpaid order.
+    #[serde(rename = "MeetingStockReserved")]
     StockReserved {
         /// The order.
         order_id: MeetingOrderId,
@@ -338,6 +349,7 @@ pub enum MeetingEvent {
         reserved_at: DateTime<Utc>,
     },
     /// An unpaid order's reservation returned to stock.
+    #[serde(rename = "MeetingStockReleased")]
     StockReleased {
         /// The order.
         order_id: MeetingOrderId,
@@ -349,6 +361,7 @@ pub enum MeetingEvent {
         released_at: DateTime<Utc>,
     },
     /// A paid order's tickets are sold (from its reservation, or taken again after a release).
+    #[serde(rename = "MeetingStockSold")]
     StockSold {
         /// The order.
         order_id: MeetingOrderId,
@@ -378,9 +391,9 @@ pub enum MeetingError {
     /// A grade id is used twice.
     #[error("ticket grade {0} already exists")]
     DuplicateGrade(TicketGradeId),
-    /// A negative price.
-    #[error("price must not be negative")]
-    NegativePrice,
+    /// A price in another currency than CNY.
+    #[error("prices are in CNY, not {0}")]
+    NotCny(Currency),
     /// No such grade; `index` is the order line (when the command has lines).
     #[error("unknown ticket grade {ticket_grade_id}")]
     UnknownGrade {
@@ -399,12 +412,12 @@ pub enum MeetingError {
     #[error("the meeting is not on sale")]
     NotOnSale,
     /// A line quotes another price than the grade's current one.
-    #[error("line {index}: the price is {current_price_fen} fen")]
+    #[error("line {index}: the price is {} CNY", current_price.amount())]
     PriceMismatch {
-        /// Which line.
+        /// Which line (0-based).
         index: usize,
-        /// The grade's price now, in fen.
-        current_price_fen: i64,
+        /// The grade's unit price now (CNY).
+        current_price: Money,
     },
     /// Not enough stock; per line, how many of its grade remain.
     #[error("not enough stock")]
@@ -467,7 +480,7 @@ impl Decider for Meeting {
             C::ChangeGrade {
                 ticket_grade_id,
                 name,
-                price_fen,
+                price,
                 stock,
                 now,
             } => {
@@ -478,9 +491,9 @@ impl Decider for Meeting {
                         ticket_grade_id: *ticket_grade_id,
                         index: None,
                     })?;
-                let price = price_fen.unwrap_or(g.price_fen);
-                if price < 0 {
-                    return Err(MeetingError::NegativePrice);
+                let price = price.unwrap_or(g.price);
+                if price.currency() != Currency::CNY {
+                    return Err(MeetingError::NotCny(price.currency()));
                 }
                 let stock = stock.unwrap_or(g.stock);
                 if stock < g.held + g.sold {
@@ -489,13 +502,13 @@ impl Decider for Meeting {
                     });
                 }
                 let name = name.clone().unwrap_or_else(|| g.name.clone());
-                if name == g.name && price == g.price_fen && stock == g.stock {
+                if name == g.name && price == g.price && stock == g.stock {
                     return Ok(Vec::new());
                 }
                 Ok(vec![E::TicketGradeChanged {
                     ticket_grade_id: *ticket_grade_id,
                     name,
-                    price_fen: price,
+                    price,
                     stock,
                     changed_at: *now,
                 }])
@@ -532,10 +545,10 @@ impl Decider for Meeting {
                                 ticket_grade_id: l.ticket_grade_id,
                                 index: Some(index),
                             })?;
-                    if g.price_fen != l.ticket_price_fen {
+                    if g.price != l.ticket_price {
                         return Err(MeetingError::PriceMismatch {
                             index,
-                            current_price_fen: g.price_fen,
+                            current_price: g.price,
                         });
                     }
                 }
@@ -615,7 +628,7 @@ impl Decider for Meeting {
             E::TicketGradeAdded {
                 ticket_grade_id,
                 name,
-                price_fen,
+                price,
                 stock,
                 ..
             } => {
@@ -623,7 +636,7 @@ impl Decider for Meeting {
                     *ticket_grade_id,
                     Grade {
                         name: name.clone(),
-                        price_fen: *price_fen,
+                        price: *price,
                         stock: *stock,
                         held: 0,
                         sold: 0,
@@ -633,13 +646,13 @@ impl Decider for Meeting {
             E::TicketGradeChanged {
                 ticket_grade_id,
                 name,
-                price_fen,
+                price,
                 stock,
                 ..
             } => {
                 if let Some(g) = self.grades.get_mut(ticket_grade_id) {
                     g.name = name.clone();
-                    g.price_fen = *price_fen;
+                    g.price = *price;
                     g.stock = *stock;
                 }
             }
@@ -675,13 +688,13 @@ impl Meeting {
         if self.grades.contains_key(&g.ticket_grade_id) {
             return Err(MeetingError::DuplicateGrade(g.ticket_grade_id));
         }
-        if g.price_fen < 0 {
-            return Err(MeetingError::NegativePrice);
+        if g.price.currency() != Currency::CNY {
+            return Err(MeetingError::NotCny(g.price.currency()));
         }
         Ok(MeetingEvent::TicketGradeAdded {
             ticket_grade_id: g.ticket_grade_id,
             name: g.name.clone(),
-            price_fen: g.price_fen,
+            price: g.price,
             stock: g.stock,
             added_at: now,
         })
@@ -696,6 +709,9 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default()
+    }
+    fn fen(n: i64) -> Money {
+        super::super::fen::money(n).unwrap()
     }
     fn grade_id() -> TicketGradeId {
         TicketGradeId::from_uuid(Uuid::from_u128(7))
@@ -717,7 +733,7 @@ mod tests {
             MeetingEvent::TicketGradeAdded {
                 ticket_grade_id: grade_id(),
                 name: "普通票".into(),
-                price_fen: 9900,
+                price: fen(9900),
                 stock,
                 added_at: t(0),
             },
@@ -729,7 +745,7 @@ mod tests {
             order_id: order(o),
             lines: vec![PricedLine {
                 ticket_grade_id: grade_id(),
-                ticket_price_fen: price,
+                ticket_price: fen(price),
                 amount,
             }],
             now: t(1),
@@ -763,7 +779,7 @@ mod tests {
             .when(reserve(2, 1, 9800))
             .then_err(MeetingError::PriceMismatch {
                 index: 0,
-                current_price_fen: 9900,
+                current_price: fen(9900),
             });
         // A retry of the same order changes nothing.
         given::<Meeting>(h).when(reserve(1, 2, 9900)).then([]);
@@ -776,12 +792,12 @@ mod tests {
             lines: vec![
                 PricedLine {
                     ticket_grade_id: grade_id(),
-                    ticket_price_fen: 9900,
+                    ticket_price: fen(9900),
                     amount: 2,
                 },
                 PricedLine {
                     ticket_grade_id: grade_id(),
-                    ticket_price_fen: 9900,
+                    ticket_price: fen(9900),
                     amount: 2,
                 },
             ],
@@ -848,6 +864,21 @@ mod tests {
     }
 
     #[test]
+    fn prices_are_cny() {
+        let usd = crate::shared::Currency::parse("USD").unwrap();
+        let price = Money::from_minor(9900, usd).unwrap();
+        given::<Meeting>(on_sale(5))
+            .when(MeetingCommand::ChangeGrade {
+                ticket_grade_id: grade_id(),
+                name: None,
+                price: Some(price),
+                stock: None,
+                now: t(2),
+            })
+            .then_err(MeetingError::NotCny(usd));
+    }
+
+    #[test]
     fn stock_cannot_drop_below_held_and_sold() {
         let mut h = on_sale(5);
         h.push(reserved(1, 3));
@@ -855,7 +886,7 @@ mod tests {
             .when(MeetingCommand::ChangeGrade {
                 ticket_grade_id: grade_id(),
                 name: None,
-                price_fen: None,
+                price: None,
                 stock: Some(2),
                 now: t(2),
             })

@@ -1,12 +1,14 @@
 //! The meeting-ticket system's aggregates (seed 000, `../shared/seeds/000_2ac7adb1571abbc4.txt`):
-//! [`grades::Meeting`] with its ticket grades and their stock, [`order::MeetingOrder`],
-//! [`ticket::MeetingTicket`] with its attendee, and [`sms::SmsChallenge`] (sign-in codes) and
-//! [`wechat::WechatAccount`] (verified WeChat tokens). One attendee seat per person per meeting is
-//! guarded by [`crate::shared::claim::IdentifierClaim`].
+//! [`Meeting`] with its ticket grades and their stock, [`order::MeetingOrder`] and
+//! [`ticket::MeetingTicket`] with its attendee. Sign-in (SMS codes, WeChat accounts, phones) is
+//! [`crate::identity`]'s. One attendee seat per person per meeting is guarded by
+//! [`crate::shared::claim::IdentifierClaim`].
 //!
-//! Money is kept in fen (CNY minor units, 1 yuan = 100 fen) as `i64`; the API shows yuan.
+//! Money is CNY [`crate::shared::Money`]; stored events carry it as an integer number of fen (CNY
+//! minor units, 1 yuan = 100 fen) through [`fen`], so the stored shapes never change.
 //! Stored event shapes are listed in docs/event-catalog.md (camelCase `data`).
 
+pub mod fen;
 // One file per aggregate: the `Meeting` aggregate lives in `meeting/meeting.rs`.
 #[allow(clippy::module_inception)]
 mod meeting;

@@ -11,8 +11,12 @@
 //! | 待退款 | a payment arrived for a cancelled/expired order whose stock is gone: the money must go back | `MeetingOrderRefundRequired` |
 //!
 //! Payment states only move forward: a second report of the same transaction changes nothing.
+//!
+//! Money is CNY [`Money`]; events store it as integer fen (`ticketPrice`, `totalFen`, `amountFen`,
+//! see [`super::fen`]).
 
 use super::{MeetingId, TicketGradeId};
+use crate::shared::Money;
 use crate::{Decider, DomainEvent, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,8 +75,9 @@ pub struct OrderItem {
     pub ticket_grade_id: TicketGradeId,
     /// The grade's name when ordered.
     pub ticket_grade_name: String,
-    /// Unit price in fen.
-    pub ticket_price: i64,
+    /// Unit price (CNY); stored as integer fen.
+    #[serde(with = "super::fen")]
+    pub ticket_price: Money,
     /// Number of tickets.
     pub ticket_amount: u32,
 }
@@ -88,8 +93,8 @@ pub struct PlacedOrder {
     pub items: Vec<OrderItem>,
     /// Payment method id (`wechatpay`, `mock`).
     pub payment_method_id: String,
-    /// Total in fen.
-    pub total_fen: i64,
+    /// Total (CNY): the lines' unit prices times their ticket amounts.
+    pub total: Money,
     /// When it expires unpaid (UTC).
     pub expires_at: DateTime<Utc>,
     /// When placed (UTC).
@@ -169,8 +174,8 @@ pub enum OrderCommand {
     RecordPayment {
         /// The provider's transaction id.
         transaction_id: String,
-        /// Amount paid in fen.
-        amount_fen: i64,
+        /// Amount paid (CNY).
+        amount: Money,
         /// Whether the stock is sold to the order.
         stock_sold: bool,
         /// Current time (UTC).
@@ -188,12 +193,13 @@ pub enum OrderEvent {
         user_id: UserId,
         /// Meeting.
         meeting_id: MeetingId,
-        /// Lines (prices in fen).
+        /// Lines.
         items: Vec<OrderItem>,
         /// Payment method id.
         payment_method_id: String,
-        /// Total in fen.
-        total_fen: i64,
+        /// Total (CNY), stored as integer fen.
+        #[serde(rename = "totalFen", with = "super::fen")]
+        total: Money,
         /// Unpaid expiry (UTC).
         expires_at: DateTime<Utc>,
         /// When (UTC).
@@ -214,8 +220,9 @@ pub enum OrderEvent {
     MeetingOrderPaid {
         /// The provider's transaction id.
         transaction_id: String,
-        /// Amount in fen.
-        amount_fen: i64,
+        /// Amount paid (CNY), stored as integer fen.
+        #[serde(rename = "amountFen", with = "super::fen")]
+        amount: Money,
         /// Whether it was paid after being cancelled or expired.
         late: bool,
         /// When (UTC).
@@ -235,8 +242,9 @@ pub enum OrderEvent {
     MeetingOrderRefundRequired {
         /// The provider's transaction id.
         transaction_id: String,
-        /// Amount in fen.
-        amount_fen: i64,
+        /// Amount to give back (CNY), stored as integer fen.
+        #[serde(rename = "amountFen", with = "super::fen")]
+        amount: Money,
         /// Why.
         reason: String,
         /// When (UTC).
@@ -256,12 +264,12 @@ pub enum OrderError {
     #[error("the order is {}", .0.as_str())]
     NotPending(OrderStatus),
     /// The paid amount is not the order's total.
-    #[error("paid {paid_fen} fen, the order is {total_fen} fen")]
+    #[error("paid {} CNY, the order is {} CNY", paid.amount(), total.amount())]
     AmountMismatch {
-        /// Paid, in fen.
-        paid_fen: i64,
-        /// Due, in fen.
-        total_fen: i64,
+        /// Paid (CNY).
+        paid: Money,
+        /// Due (CNY).
+        total: Money,
     },
 }
 
@@ -284,7 +292,7 @@ impl Decider for MeetingOrder {
                 meeting_id: order.meeting_id,
                 items: order.items.clone(),
                 payment_method_id: order.payment_method_id.clone(),
-                total_fen: order.total_fen,
+                total: order.total,
                 expires_at: order.expires_at,
                 placed_at: order.placed_at,
             }]);
@@ -322,22 +330,22 @@ impl Decider for MeetingOrder {
             ),
             C::RecordPayment {
                 transaction_id,
-                amount_fen,
+                amount,
                 stock_sold,
                 now,
             } => {
                 if self.transaction_id.as_deref() == Some(transaction_id.as_str()) {
                     return Ok(Vec::new());
                 }
-                if *amount_fen != placed.total_fen {
+                if *amount != placed.total {
                     return Err(OrderError::AmountMismatch {
-                        paid_fen: *amount_fen,
-                        total_fen: placed.total_fen,
+                        paid: *amount,
+                        total: placed.total,
                     });
                 }
                 let refund = |reason: &str| E::MeetingOrderRefundRequired {
                     transaction_id: transaction_id.clone(),
-                    amount_fen: *amount_fen,
+                    amount: *amount,
                     reason: reason.to_owned(),
                     recorded_at: *now,
                 };
@@ -348,7 +356,7 @@ impl Decider for MeetingOrder {
                     ),
                     _ => E::MeetingOrderPaid {
                         transaction_id: transaction_id.clone(),
-                        amount_fen: *amount_fen,
+                        amount: *amount,
                         late: status != S::PendingPayment,
                         paid_at: *now,
                     },
@@ -365,7 +373,7 @@ impl Decider for MeetingOrder {
                 meeting_id,
                 items,
                 payment_method_id,
-                total_fen,
+                total,
                 expires_at,
                 placed_at,
             } => {
@@ -374,7 +382,7 @@ impl Decider for MeetingOrder {
                     meeting_id: *meeting_id,
                     items: items.clone(),
                     payment_method_id: payment_method_id.clone(),
-                    total_fen: *total_fen,
+                    total: *total,
                     expires_at: *expires_at,
                     placed_at: *placed_at,
                 });
@@ -410,6 +418,9 @@ mod tests {
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default()
     }
+    fn fen(n: i64) -> Money {
+        super::super::fen::money(n).unwrap()
+    }
     fn placed() -> OrderEvent {
         OrderEvent::MeetingOrderPlaced {
             user_id: UserId::from_uuid(Uuid::from_u128(1)),
@@ -417,11 +428,11 @@ mod tests {
             items: vec![OrderItem {
                 ticket_grade_id: TicketGradeId::from_uuid(Uuid::from_u128(3)),
                 ticket_grade_name: "普通票".into(),
-                ticket_price: 9900,
+                ticket_price: fen(9900),
                 ticket_amount: 2,
             }],
             payment_method_id: "wechatpay".into(),
-            total_fen: 19800,
+            total: fen(19800),
             expires_at: t(900),
             placed_at: t(0),
         }
@@ -429,7 +440,7 @@ mod tests {
     fn pay(txn: &str, stock_sold: bool) -> OrderCommand {
         OrderCommand::RecordPayment {
             transaction_id: txn.into(),
-            amount_fen: 19800,
+            amount: fen(19800),
             stock_sold,
             now: t(10),
         }
@@ -437,7 +448,7 @@ mod tests {
     fn paid(txn: &str, late: bool) -> OrderEvent {
         OrderEvent::MeetingOrderPaid {
             transaction_id: txn.into(),
-            amount_fen: 19800,
+            amount: fen(19800),
             late,
             paid_at: t(10),
         }
@@ -477,13 +488,13 @@ mod tests {
         given::<MeetingOrder>([placed()])
             .when(OrderCommand::RecordPayment {
                 transaction_id: "w1".into(),
-                amount_fen: 1,
+                amount: fen(1),
                 stock_sold: true,
                 now: t(10),
             })
             .then_err(OrderError::AmountMismatch {
-                paid_fen: 1,
-                total_fen: 19800,
+                paid: fen(1),
+                total: fen(19800),
             });
     }
 

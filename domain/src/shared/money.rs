@@ -41,6 +41,9 @@ pub enum MoneyError {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Chinese yuan renminbi: 2 fraction digits (1 yuan = 100 fen).
+    pub const CNY: Currency = Currency(*b"CNY");
+
     /// Parse `TWD`, `USD` …
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         match code.as_bytes() {
@@ -132,13 +135,42 @@ impl Money {
         self.currency
     }
 
-    /// The amount in minor units (what payment providers take), e.g. USD 12.50 → 1250.
-    pub fn to_minor_units(&self) -> Result<i64, MoneyError> {
+    /// Money from a whole number of `currency`'s minor units (what payment providers and stored
+    /// events carry), e.g. 9950 CNY fen → 99.50 CNY, 4800 TWD → 4800 TWD (no minor unit).
+    ///
+    /// Errors: [`MoneyError::Negative`] below zero.
+    pub fn from_minor(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
+        let amount =
+            Decimal::try_new(minor, currency.minor_units()).map_err(|_| MoneyError::Overflow)?;
+        Money::new(amount, currency)
+    }
+
+    /// The amount as a whole number of minor units, e.g. 12.50 USD → 1250, 99.5 CNY → 9950 fen.
+    /// Exact: an amount never has more fraction digits than its currency.
+    ///
+    /// Errors: [`MoneyError::Overflow`] beyond `i64`.
+    pub fn to_minor(&self) -> Result<i64, MoneyError> {
         let factor = Decimal::from(10_i64.pow(self.currency.minor_units()));
         self.amount
             .checked_mul(factor)
             .and_then(|m| m.to_i64())
             .ok_or(MoneyError::Overflow)
+    }
+
+    /// [`Money::to_minor`] under its earlier name.
+    pub fn to_minor_units(&self) -> Result<i64, MoneyError> {
+        self.to_minor()
+    }
+
+    /// The amount `n` times (a unit price times a quantity), in the same currency.
+    ///
+    /// Errors: [`MoneyError::Overflow`].
+    pub fn checked_mul(&self, n: u32) -> Result<Money, MoneyError> {
+        let amount = self
+            .amount
+            .checked_mul(Decimal::from(n))
+            .ok_or(MoneyError::Overflow)?;
+        Money::new(amount, self.currency)
     }
 
     /// The sum, in the same currency.
@@ -204,6 +236,45 @@ mod tests {
             Money::new(Decimal::new(480000, 2), twd_c).unwrap(),
             twd(4800)
         );
+    }
+
+    #[test]
+    fn minor_units_follow_the_currencys_exponent() {
+        let cny = Currency::CNY;
+        assert_eq!(cny.as_str(), "CNY");
+        assert_eq!(cny.minor_units(), 2);
+        let yuan = |s: &str| Money::new(s.parse().unwrap(), cny).unwrap();
+        // 1 yuan = 100 fen.
+        assert_eq!(Money::from_minor(100, cny), Ok(yuan("1")));
+        assert_eq!(Money::from_minor(9950, cny), Ok(yuan("99.5")));
+        assert_eq!(Money::from_minor(1, cny), Ok(yuan("0.01")));
+        assert_eq!(Money::from_minor(0, cny), Ok(Money::zero(cny)));
+        assert_eq!(yuan("99.50").to_minor(), Ok(9950));
+        assert_eq!(yuan("0.01").to_minor(), Ok(1));
+        assert_eq!(yuan("1000000").to_minor(), Ok(100_000_000));
+        for fen in [0, 1, 99, 100, 9950, 29_900, i64::from(u32::MAX) * 100] {
+            assert_eq!(
+                Money::from_minor(fen, cny).and_then(|m| m.to_minor()),
+                Ok(fen)
+            );
+        }
+        assert_eq!(Money::from_minor(-1, cny), Err(MoneyError::Negative));
+        // No minor unit: TWD counts whole dollars; three digits: KWD counts fils.
+        let twd_c = Currency::parse("TWD").unwrap();
+        assert_eq!(Money::from_minor(4800, twd_c), Ok(twd(4800)));
+        assert_eq!(twd(4800).to_minor(), Ok(4800));
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(
+            Money::from_minor(1_250, kwd).map(|m| m.amount()),
+            Ok(Decimal::new(125, 2))
+        );
+    }
+
+    #[test]
+    fn a_unit_price_times_a_quantity() {
+        let price = Money::from_minor(9950, Currency::CNY).unwrap();
+        assert_eq!(price.checked_mul(3).and_then(|m| m.to_minor()), Ok(29_850));
+        assert_eq!(price.checked_mul(0), Ok(Money::zero(Currency::CNY)));
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! Orders (seed 000 §5): place an order (its stock reserved with the expiry deadline in one append,
+//! then the order written), cancel an unpaid one, and expire it when its deadline fires
+//! ([`MeetingOrderExpiry`]). Cancelling and expiring return the stock.
+
+use super::{MEETING_ORDER_EXPIRY, MeetingService, MeetingServiceError, Missing, is_admin};
+use crate::command::CommandRunner;
+use crate::deadlines::{Deadline, DeadlineHandler, NewDeadline};
+use crate::event_store::EventMetadata;
+use crate::process::HandlerError;
+use async_trait::async_trait;
+use std::sync::Arc;
+use tessera_domain::UserId;
+use tessera_domain::identity::Role;
+use tessera_domain::meeting::order::{
+    MeetingOrder, OrderCommand, OrderItem, OrderStatus, PlacedOrder,
+};
+use tessera_domain::meeting::{
+    Meeting, MeetingCommand, MeetingId, MeetingOrderId, PricedLine, TicketGradeId,
+};
+use tessera_domain::shared::{Currency, Money};
+use uuid::Uuid;
+
+/// One order line as the buyer sends it (already parsed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLineInput {
+    /// The grade ordered (one of the meeting's).
+    pub ticket_grade_id: TicketGradeId,
+    /// The unit price the buyer saw (CNY); it must be the grade's current price.
+    pub ticket_price: Money,
+    /// How many tickets (1–[`super::MAX_TICKETS_PER_LINE`], checked by the caller).
+    pub ticket_amount: u32,
+}
+
+/// An order as the buyer places it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The meeting whose grades the lines name.
+    pub meeting_id: MeetingId,
+    /// `wechatpay` or `mock` ([`super::MeetingService::payment_methods`]).
+    pub payment_method_id: String,
+    /// The lines (1–[`super::MAX_ORDER_LINES`], checked by the caller).
+    pub lines: Vec<OrderLineInput>,
+    /// The buyer's WeChat openid, when registered through WeChat (WeChat Pay needs it).
+    pub payer_openid: Option<String>,
+}
+
+impl MeetingService {
+    /// `POST /orders` (§5): reserve every line's stock (with the expiry deadline), write the order,
+    /// and for WeChat Pay open a JSAPI order whose parameters the order then carries.
+    ///
+    /// Errors: `UnsupportedPaymentMethod`, `WechatUserRequired`, `NotFound(Meeting)`,
+    /// `Meeting(NotOnSale | EmptyOrder | UnknownGrade { index } | PriceMismatch { index, .. } |
+    /// NoStock { remaining })`, `Engine`. A failing WeChat Pay is logged, not returned: the order
+    /// stays 待支付 and `POST /transactions` opens the payment again.
+    pub async fn place_order(
+        &self,
+        buyer: UserId,
+        order: NewOrder,
+        meta: &EventMetadata,
+    ) -> Result<(MeetingOrderId, Option<u64>), MeetingServiceError> {
+        let method = order.payment_method_id.as_str();
+        if !self.payment_methods().iter().any(|m| m.id == method) {
+            return Err(MeetingServiceError::UnsupportedPaymentMethod(
+                order.payment_method_id,
+            ));
+        }
+        if method == super::WECHAT_PAY && order.payer_openid.is_none() {
+            return Err(MeetingServiceError::WechatUserRequired);
+        }
+        let meeting_stream = CommandRunner::stream::<Meeting>(order.meeting_id)?;
+        let (meeting, _) = self.runner.load::<Meeting>(&meeting_stream).await?;
+        if !meeting.exists() {
+            return Err(MeetingServiceError::NotFound(Missing::Meeting));
+        }
+        let order_id = MeetingOrderId::from_uuid(Uuid::now_v7());
+        let now = self.now();
+        let expires_at = now + self.settings.order_ttl;
+        let reserve = MeetingCommand::ReserveStock {
+            order_id,
+            lines: order
+                .lines
+                .iter()
+                .map(|l| PricedLine {
+                    ticket_grade_id: l.ticket_grade_id,
+                    ticket_price: l.ticket_price,
+                    amount: l.ticket_amount,
+                })
+                .collect(),
+            now,
+        };
+        let deadline = NewDeadline {
+            deadline_id: Uuid::now_v7(),
+            kind: MEETING_ORDER_EXPIRY.into(),
+            due_at: expires_at,
+            payload: serde_json::json!({ "orderId": order_id, "meetingId": order.meeting_id }),
+        };
+        let reserved = self
+            .runner
+            .run_scheduling::<Meeting>(&meeting_stream, &reserve, meta, vec![deadline])
+            .await
+            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+        let mut items = Vec::with_capacity(order.lines.len());
+        let mut total = Money::zero(Currency::CNY);
+        for l in &order.lines {
+            let name = reserved
+                .state
+                .grade(l.ticket_grade_id)
+                .map(|g| g.name.clone())
+                .unwrap_or_default();
+            total = l
+                .ticket_price
+                .checked_mul(l.ticket_amount)
+                .and_then(|line| total.checked_add(&line))
+                .map_err(MeetingServiceError::Amount)?;
+            items.push(OrderItem {
+                ticket_grade_id: l.ticket_grade_id,
+                ticket_grade_name: name,
+                ticket_price: l.ticket_price,
+                ticket_amount: l.ticket_amount,
+            });
+        }
+        let place = OrderCommand::Place {
+            order: PlacedOrder {
+                user_id: buyer,
+                meeting_id: order.meeting_id,
+                items,
+                payment_method_id: order.payment_method_id.clone(),
+                total,
+                expires_at,
+                placed_at: now,
+            },
+        };
+        let order_stream = CommandRunner::stream::<MeetingOrder>(order_id)?;
+        let placed = self
+            .runner
+            .run::<MeetingOrder>(&order_stream, &place, meta)
+            .await
+            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+        let mut position = placed.position();
+        let title = reserved
+            .state
+            .info()
+            .map(|i| i.title.clone())
+            .unwrap_or_default();
+        match self
+            .request_payment(
+                order_id,
+                &placed.state,
+                &title,
+                order.payer_openid.as_deref(),
+                meta,
+            )
+            .await
+        {
+            Ok(p) => position = p.or(position),
+            Err(e) => {
+                tracing::warn!(%order_id, error = %e, "could not open the payment; the order stays unpaid")
+            }
+        }
+        Ok((order_id, position))
+    }
+
+    /// Run `command` on an order; the append's position, if it wrote.
+    pub(super) async fn order_command(
+        &self,
+        order_id: MeetingOrderId,
+        command: &OrderCommand,
+        meta: &EventMetadata,
+    ) -> Result<Option<u64>, MeetingServiceError> {
+        let stream = CommandRunner::stream::<MeetingOrder>(order_id)?;
+        let decided = self
+            .runner
+            .run::<MeetingOrder>(&stream, command, meta)
+            .await
+            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+        Ok(decided.position())
+    }
+
+    /// `actor`'s order, or `NotFound(Order)` (also for another user's order, unless `roles` hold
+    /// admin).
+    pub async fn owned_order(
+        &self,
+        actor: UserId,
+        roles: &[Role],
+        order_id: MeetingOrderId,
+    ) -> Result<MeetingOrder, MeetingServiceError> {
+        let order = self.order(order_id).await?;
+        match order.placed() {
+            Some(p) if p.user_id == actor || is_admin(roles) => Ok(order),
+            _ => Err(MeetingServiceError::NotFound(Missing::Order)),
+        }
+    }
+
+    /// `PATCH /orders/:id` with `status: '已取消'`: cancel an unpaid order and return its stock.
+    ///
+    /// Errors: `NotFound(Order)`, `Order(NotPending(status))` when it is not 待支付, `Engine`.
+    pub async fn cancel_order(
+        &self,
+        actor: UserId,
+        roles: &[Role],
+        order_id: MeetingOrderId,
+        meta: &EventMetadata,
+    ) -> Result<Option<u64>, MeetingServiceError> {
+        let order = self.owned_order(actor, roles, order_id).await?;
+        let cancelled = self
+            .order_command(order_id, &OrderCommand::Cancel { now: self.now() }, meta)
+            .await?;
+        let meeting_id = order
+            .placed()
+            .map(|p| p.meeting_id)
+            .ok_or(MeetingServiceError::NotFound(Missing::Order))?;
+        let released = self
+            .release_stock(meeting_id, order_id, "cancelled", meta)
+            .await?;
+        Ok(released.or(cancelled))
+    }
+
+    /// Give an order's reservation back to the meeting (`reason`: `cancelled` or `expired`);
+    /// nothing when it holds none.
+    async fn release_stock(
+        &self,
+        meeting_id: MeetingId,
+        order_id: MeetingOrderId,
+        reason: &str,
+        meta: &EventMetadata,
+    ) -> Result<Option<u64>, MeetingServiceError> {
+        let command = MeetingCommand::ReleaseStock {
+            order_id,
+            reason: reason.into(),
+            now: self.now(),
+        };
+        let stream = CommandRunner::stream::<Meeting>(meeting_id)?;
+        let decided = self
+            .runner
+            .run::<Meeting>(&stream, &command, meta)
+            .await
+            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+        Ok(decided.position())
+    }
+
+    /// The order-expiry deadline: return the stock of an order that is still unpaid at its
+    /// `expiresAt` (also when the order was never written), then mark the order expired. The stock
+    /// goes back first, so an order that reads 已过期 never still holds stock; a payment landing
+    /// between the two steps takes the stock again if it is there (see
+    /// [`MeetingService::record_payment`]).
+    pub async fn expire_order(
+        &self,
+        order_id: MeetingOrderId,
+        meeting_id: MeetingId,
+    ) -> Result<(), MeetingServiceError> {
+        let meta = deadline_meta();
+        let now = self.now();
+        let order = self.order(order_id).await?;
+        let due = match (order.status(), order.placed()) {
+            (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
+            (None, _) => true,
+            // Paid, cancelled (stock already returned) or already expired.
+            _ => matches!(order.status(), Some(OrderStatus::Expired)),
+        };
+        if !due {
+            return Ok(());
+        }
+        self.release_stock(meeting_id, order_id, "expired", &meta)
+            .await?;
+        if order.status() == Some(OrderStatus::PendingPayment) {
+            self.order_command(order_id, &OrderCommand::Expire { now }, &meta)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Metadata of what a deadline does: `{"trigger": "deadline"}`.
+fn deadline_meta() -> EventMetadata {
+    let mut meta = EventMetadata::default();
+    meta.extra
+        .insert("trigger".into(), serde_json::json!("deadline"));
+    meta
+}
+
+/// Why a [`MEETING_ORDER_EXPIRY`] deadline's payload was unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("meeting order-expiry deadline payload has no {0} UUID")]
+pub struct ExpiryPayloadError(&'static str);
+
+/// Fires [`MEETING_ORDER_EXPIRY`] deadlines through [`MeetingService::expire_order`].
+pub struct MeetingOrderExpiry(pub Arc<MeetingService>);
+
+#[async_trait]
+impl DeadlineHandler for MeetingOrderExpiry {
+    async fn fire(&self, deadline: &Deadline) -> Result<(), HandlerError> {
+        let get = |key: &'static str| {
+            deadline.payload[key]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok())
+                .ok_or(ExpiryPayloadError(key))
+        };
+        let order = MeetingOrderId::from_uuid(get("orderId")?);
+        let meeting = MeetingId::from_uuid(get("meetingId")?);
+        Ok(self.0.expire_order(order, meeting).await?)
+    }
+}

@@ -1,0 +1,186 @@
+//! Tickets (seed 000 §8): issued when an order is paid ([`MeetingTicketIssuing`], one ticket per
+//! unit ordered, with stable ids so issuing twice changes nothing), and claimed by their attendee
+//! once. One seat per phone per meeting is guarded by an attendee claim stream.
+
+use super::{MeetingService, MeetingServiceError, Missing};
+use crate::command::CommandRunner;
+use crate::event_store::{EventMetadata, RecordedEvent, StreamId};
+use crate::process::{HandlerError, ProcessManager};
+use async_trait::async_trait;
+use std::sync::Arc;
+use tessera_domain::meeting::order::{MeetingOrder, OrderStatus};
+use tessera_domain::meeting::ticket::{
+    IssuedTicket, MeetingTicket, Participant, TicketCommand, TicketError,
+};
+use tessera_domain::meeting::{MeetingOrderId, MeetingTicketId};
+use tessera_domain::shared::claim::{
+    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
+};
+use tessera_domain::{Decider, UserId};
+use uuid::Uuid;
+
+impl MeetingService {
+    /// Issue the tickets of a paid order to its buyer: `ticketAmount` per line, with ids from
+    /// [`MeetingTicketId::for_order`]. Nothing for an order that is not 已支付.
+    ///
+    /// Errors: `NotFound(Order)`, `Engine`.
+    pub async fn issue_tickets(
+        &self,
+        order_id: MeetingOrderId,
+        meta: &EventMetadata,
+    ) -> Result<(), MeetingServiceError> {
+        let order = self.order(order_id).await?;
+        let placed = order
+            .placed()
+            .ok_or(MeetingServiceError::NotFound(Missing::Order))?;
+        if order.status() != Some(OrderStatus::Paid) {
+            return Ok(());
+        }
+        let now = self.now();
+        for item in &placed.items {
+            for n in 0..item.ticket_amount {
+                let ticket_id = MeetingTicketId::for_order(order_id, item.ticket_grade_id, n);
+                let command = TicketCommand::Issue {
+                    ticket: IssuedTicket {
+                        ticket_id,
+                        order_id,
+                        meeting_id: placed.meeting_id,
+                        ticket_grade_id: item.ticket_grade_id,
+                        owner_id: placed.user_id,
+                    },
+                    now,
+                };
+                let stream = CommandRunner::stream::<MeetingTicket>(ticket_id)?;
+                self.runner
+                    .run::<MeetingTicket>(&stream, &command, meta)
+                    .await
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `PATCH /tickets/:id` with `participant` (§8.2), by `actor`: name the ticket's attendee,
+    /// once. The attendee's seat in the meeting is claimed first (one per phone per meeting); if
+    /// the ticket turns out to be taken, that claim is given back. Naming the same attendee again
+    /// changes nothing.
+    ///
+    /// Errors: `NotFound(Ticket)`, `Ticket(AlreadyTaken)` when another attendee holds it,
+    /// `OneForOne` when this attendee holds another ticket of the meeting, `Engine`.
+    pub async fn claim_ticket(
+        &self,
+        actor: UserId,
+        ticket_id: MeetingTicketId,
+        participant: Participant,
+        meta: &EventMetadata,
+    ) -> Result<(MeetingTicket, Option<u64>), MeetingServiceError> {
+        let ticket_stream = CommandRunner::stream::<MeetingTicket>(ticket_id)?;
+        let (ticket, _) = self.runner.load::<MeetingTicket>(&ticket_stream).await?;
+        let issued = ticket
+            .issued()
+            .cloned()
+            .ok_or(MeetingServiceError::NotFound(Missing::Ticket))?;
+        match ticket.participant() {
+            Some(p) if *p == participant => return Ok((ticket, None)),
+            Some(_) => return Err(MeetingServiceError::Ticket(TicketError::AlreadyTaken)),
+            None => {}
+        }
+        let seat = format!("{}:{}", issued.meeting_id, participant.phone);
+        let claim_stream = StreamId::parse(claim_stream_id(ClaimKind::MeetingAttendee, &seat))
+            .map_err(crate::command::EngineError::from)?;
+        let claim = ClaimCommand::Claim {
+            kind: ClaimKind::MeetingAttendee,
+            value: seat,
+            owner: ticket_id.as_uuid(),
+            now: self.now(),
+        };
+        self.runner
+            .run::<IdentifierClaim>(&claim_stream, &claim, meta)
+            .await
+            .map_err(|e| {
+                e.map_rejected(|ClaimError::Taken { .. }| MeetingServiceError::OneForOne)
+            })?;
+        let assign = TicketCommand::AssignParticipant {
+            participant,
+            by: actor,
+            now: self.now(),
+        };
+        match self
+            .runner
+            .run::<MeetingTicket>(&ticket_stream, &assign, meta)
+            .await
+        {
+            Ok(decided) => {
+                let position = decided.position();
+                Ok((decided.state, position))
+            }
+            Err(e) => {
+                let release = ClaimCommand::Release {
+                    owner: ticket_id.as_uuid(),
+                    reason: "the ticket was claimed by someone else".into(),
+                    now: self.now(),
+                };
+                if let Err(r) = self
+                    .runner
+                    .run::<IdentifierClaim>(&claim_stream, &release, meta)
+                    .await
+                {
+                    tracing::warn!(error = %r, "could not release an attendee claim");
+                }
+                Err(e.map_rejected(MeetingServiceError::from))
+            }
+        }
+    }
+}
+
+/// The id in an aggregate's stream id `{category}-{uuid}`.
+fn id_from_stream(stream: &StreamId) -> Option<Uuid> {
+    stream
+        .as_str()
+        .split_once('-')
+        .and_then(|(_, id)| id.parse::<Uuid>().ok())
+}
+
+/// A `MeetingOrderPaid` whose stream id holds no order id.
+#[derive(Debug, thiserror::Error)]
+#[error("not a meeting order stream: {0}")]
+pub struct NotAnOrderStream(StreamId);
+
+/// The ticket-issuing process manager: on `MeetingOrderPaid`, issue the order's tickets
+/// ([`MeetingService::issue_tickets`]), with the payment event as their cause.
+pub struct MeetingTicketIssuing(pub Arc<MeetingService>);
+
+#[async_trait]
+impl ProcessManager for MeetingTicketIssuing {
+    fn name(&self) -> &'static str {
+        "meeting_ticket_issuing"
+    }
+
+    fn categories(&self) -> &'static [&'static str] {
+        &[MeetingOrder::CATEGORY]
+    }
+
+    fn handles(&self) -> &'static [&'static str] {
+        &["MeetingOrderPaid"]
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        if event.stream_id.category() != MeetingOrder::CATEGORY {
+            return Ok(());
+        }
+        let id = id_from_stream(&event.stream_id)
+            .ok_or_else(|| NotAnOrderStream(event.stream_id.clone()))?;
+        let mut meta = EventMetadata {
+            causation_id: Some(event.event_id),
+            correlation_id: event.metadata.correlation_id,
+            request_id: event.metadata.request_id.clone(),
+            ..EventMetadata::default()
+        };
+        meta.extra
+            .insert("processManager".into(), serde_json::json!(self.name()));
+        Ok(self
+            .0
+            .issue_tickets(MeetingOrderId::from_uuid(id), &meta)
+            .await?)
+    }
+}
