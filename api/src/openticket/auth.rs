@@ -13,7 +13,7 @@ use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
 use super::error::{ErrorBody, OtError};
 use super::views::{
-    LogoutResponse, LogoutResult, RoleName, Tokens, TokensResponse, User, UserResponse,
+    LogoutResult, LogoutResultResponse, RoleName, Tokens, TokensResponse, User, UserResponse,
 };
 use crate::http::RequestId;
 use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
@@ -224,7 +224,7 @@ async fn refresh(
     summary = "Sign out",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Revoked", body = LogoutResponse),
+        (status = 200, description = "Revoked", body = LogoutResultResponse),
         (status = 400, description = "VALIDATION_ERROR: malformed body", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: not a refresh token of this server", body = ErrorBody),
         (status = 413, response = PayloadTooLarge),

@@ -18,9 +18,10 @@ use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
 use super::error::{ErrorBody, OtError, UnavailableSeat};
 use super::views::{
-    CancelledOrder, CancelledOrderResponse, EventDetail, EventResponse, LockedSeat, OrderDetail,
-    OrderResponse, OrderStatus, SeatLock, SeatLockResponse, SeatRelease, SeatReleaseResponse,
-    SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail, VenueResponse,
+    CancelledOrder, CancelledOrderResponse, EventDetail, EventDetailResponse, LockedSeat,
+    OrderDetail, OrderDetailResponse, OrderStatus, SeatLock, SeatLockResponse, SeatRelease,
+    SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail,
+    VenueDetailResponse,
 };
 use crate::http::RequestId;
 use crate::http::read_your_writes;
@@ -307,7 +308,7 @@ fn code<T>(
     security(("bearerAuth" = [])),
     request_body = CreateVenueRequest,
     responses(
-        (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueResponse),
+        (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueDetailResponse),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
@@ -504,7 +505,7 @@ fn money(at: &str, m: &MoneyInput) -> Result<Money, OtError> {
     security(("bearerAuth" = [])),
     request_body = CreateEventRequest,
     responses(
-        (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventResponse),
+        (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventDetailResponse),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = ErrorBody),
@@ -734,7 +735,7 @@ struct PlaceOrderRequest {
     security(("bearerAuth" = [])),
     request_body = PlaceOrderRequest,
     responses(
-        (status = 201, description = "The order with its payment", body = OrderResponse),
+        (status = 201, description = "The order with its payment", body = OrderDetailResponse),
         (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),

@@ -37,8 +37,9 @@ pub fn meta() -> Meta {
 }
 
 /// A success body: `{"data": T, "meta": Meta}` (seed 003 §1.2). [`ok`] serializes it, and the
-/// operations name it as their 2xx body through the aliases of `super::views` (`VenueResponse`
-/// …). In the document it is `{T}Response`, whose `data` refers to `T`'s own schema.
+/// operations name it as their 2xx body through the aliases of `super::views`
+/// (`VenueDetailResponse` …). In the document it is `{T}Response`, whose `data` refers to `T`'s own
+/// schema.
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope<T> {
     /// The result.

@@ -9,7 +9,7 @@ use super::common::{page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
 use super::views::{
-    EventDetail, EventPageResponse, EventResponse, EventStatus, EventSummary, Page,
+    EventDetail, EventDetailResponse, EventStatus, EventSummary, EventSummaryPageResponse, Page,
 };
 use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
@@ -64,7 +64,7 @@ fn parse_bound(field: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, OtErr
         ("endDate" = Option<String>, Query, description = "Only events with a session starting on or before this date (its whole UTC day) or before this RFC 3339 instant"),
     ),
     responses(
-        (status = 200, description = "One page of events", body = EventPageResponse),
+        (status = 200, description = "One page of events", body = EventSummaryPageResponse),
         (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
@@ -116,7 +116,7 @@ async fn list(
     summary = "An event with its sessions and prices",
     params(("eventId" = Uuid, Path, description = "The event")),
     responses(
-        (status = 200, description = "The event", body = EventResponse),
+        (status = 200, description = "The event", body = EventDetailResponse),
         (status = 400, description = "VALIDATION_ERROR: `eventId` is not a UUID", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such event", body = ErrorBody),
         (status = 500, response = InternalError),

@@ -6,7 +6,7 @@ use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
 use super::views::{
-    OrderDetail, OrderPageResponse, OrderResponse, OrderStatus, OrderSummary, Page,
+    OrderDetail, OrderDetailResponse, OrderStatus, OrderSummary, OrderSummaryPageResponse, Page,
 };
 use crate::http::Caller;
 use crate::openapi::{InternalError, ServiceUnavailable, tags};
@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("status" = Option<OrderStatus>, Query, description = "Only orders with this status"),
     ),
     responses(
-        (status = 200, description = "One page of the caller's orders, newest first", body = OrderPageResponse),
+        (status = 200, description = "One page of the caller's orders, newest first", body = OrderSummaryPageResponse),
         (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -100,7 +100,7 @@ pub async fn visible_order(
     security(("bearerAuth" = [])),
     params(("orderId" = Uuid, Path, description = "The order")),
     responses(
-        (status = 200, description = "The order", body = OrderResponse),
+        (status = 200, description = "The order", body = OrderDetailResponse),
         (status = 400, description = "VALIDATION_ERROR: `orderId` is not a UUID", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such order, or another user's (admins see all)", body = ErrorBody),

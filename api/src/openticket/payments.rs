@@ -14,7 +14,7 @@ use super::common::parse_id;
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
 use super::views::{
-    MockPaymentAction, MockPaymentResponse, MockPaymentResult, Money, WebhookAck,
+    MockPaymentAction, MockPaymentResult, MockPaymentResultResponse, Money, WebhookAck,
     WebhookAckResponse,
 };
 use crate::http::RequestId;
@@ -284,7 +284,7 @@ async fn mock_outcome(
     summary = "Confirm a Mock payment",
     params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
     responses(
-        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResponse),
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResultResponse),
         (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
             headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
         (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = ErrorBody),
@@ -320,7 +320,7 @@ async fn mock_confirm(
     summary = "Decline a Mock payment",
     params(("paymentId" = Uuid, Path, description = "The Mock payment (`payment.paymentId` of the order)")),
     responses(
-        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResponse),
+        (status = 200, description = "Recorded (a JSON or empty-bodied request)", body = MockPaymentResultResponse),
         (status = 303, description = "Recorded; back to the payment page (a browser form post, `Content-Type: application/x-www-form-urlencoded`)",
             headers(("Location" = String, description = "`/v1/mock-payment/{paymentId}`"))),
         (status = 400, description = "VALIDATION_ERROR: `paymentId` is not a UUID", body = ErrorBody),

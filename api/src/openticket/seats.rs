@@ -6,7 +6,7 @@
 use super::common::parse_id;
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
-use super::views::{SeatDetail, SeatResponse, SessionSeats, SessionSeatsResponse};
+use super::views::{SeatDetail, SeatDetailResponse, SessionSeats, SessionSeatsResponse};
 use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
@@ -71,7 +71,7 @@ async fn all(
         ("seatId" = String, Path, description = "The seat, e.g. `A-001`"),
     ),
     responses(
-        (status = 200, description = "The seat", body = SeatResponse),
+        (status = 200, description = "The seat", body = SeatDetailResponse),
         (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session or seat", body = ErrorBody),
         (status = 500, response = InternalError),

@@ -6,7 +6,7 @@ use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
 use super::views::{
-    Page, Pagination, TicketDetail, TicketPageResponse, TicketResponse, TicketSummary,
+    Page, Pagination, TicketDetail, TicketDetailResponse, TicketSummary, TicketSummaryPageResponse,
 };
 use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
@@ -45,7 +45,7 @@ fn qr_image(code: &str) -> Result<String, OtError> {
         ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
     ),
     responses(
-        (status = 200, description = "One page of the caller's tickets", body = TicketPageResponse),
+        (status = 200, description = "One page of the caller's tickets", body = TicketSummaryPageResponse),
         (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -87,7 +87,7 @@ async fn list(
     security(("bearerAuth" = [])),
     params(("ticketId" = Uuid, Path, description = "The ticket")),
     responses(
-        (status = 200, description = "The ticket", body = TicketResponse),
+        (status = 200, description = "The ticket", body = TicketDetailResponse),
         (status = 400, description = "VALIDATION_ERROR: `ticketId` is not a UUID", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such ticket, or another user's (admins see all)", body = ErrorBody),

@@ -4,7 +4,9 @@
 use super::common::{page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
-use super::views::{Page, VenueDetail, VenuePageResponse, VenueResponse, VenueSummary};
+use super::views::{
+    Page, VenueDetail, VenueDetailResponse, VenueSummary, VenueSummaryPageResponse,
+};
 use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
@@ -35,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("city" = Option<String>, Query, description = "Only venues in this city (exact match)"),
     ),
     responses(
-        (status = 200, description = "One page of venues", body = VenuePageResponse),
+        (status = 200, description = "One page of venues", body = VenueSummaryPageResponse),
         (status = 400, description = "VALIDATION_ERROR: `page` or `pageSize` out of range or not a number", body = ErrorBody),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
@@ -64,7 +66,7 @@ async fn list(
     summary = "A venue with its seat map",
     params(("venueId" = Uuid, Path, description = "The venue")),
     responses(
-        (status = 200, description = "The venue", body = VenueResponse),
+        (status = 200, description = "The venue", body = VenueDetailResponse),
         (status = 400, description = "VALIDATION_ERROR: `venueId` is not a UUID", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such venue", body = ErrorBody),
         (status = 500, response = InternalError),

@@ -1322,46 +1322,46 @@ pub struct MockPaymentResult {
 
 // ---------------------------------------------------------------------------------- envelopes
 
-/// The 2xx bodies the operations declare: `{"data": …, "meta": …}` around each response type
-/// (named `{data}Response` in the document). An alias, not a type of its own, because utoipa can
-/// name a generic type only through a path without generic arguments.
+/// The 2xx bodies the operations declare: `{"data": …, "meta": …}` around each response type,
+/// named `{data}Response` as in the document. Aliases of what [`ok`](super::envelope::ok) sends,
+/// because an operation can name a generic type's own schema only through a plain path.
 pub type UserResponse = Envelope<User>;
 /// `{"data": Tokens, "meta"}`.
 pub type TokensResponse = Envelope<Tokens>;
 /// `{"data": LogoutResult, "meta"}`.
-pub type LogoutResponse = Envelope<LogoutResult>;
+pub type LogoutResultResponse = Envelope<LogoutResult>;
 /// `{"data": VenueSummaryPage, "meta"}`.
-pub type VenuePageResponse = Envelope<Page<VenueSummary>>;
+pub type VenueSummaryPageResponse = Envelope<Page<VenueSummary>>;
 /// `{"data": VenueDetail, "meta"}`.
-pub type VenueResponse = Envelope<VenueDetail>;
+pub type VenueDetailResponse = Envelope<VenueDetail>;
 /// `{"data": EventSummaryPage, "meta"}`.
-pub type EventPageResponse = Envelope<Page<EventSummary>>;
+pub type EventSummaryPageResponse = Envelope<Page<EventSummary>>;
 /// `{"data": EventDetail, "meta"}`.
-pub type EventResponse = Envelope<EventDetail>;
+pub type EventDetailResponse = Envelope<EventDetail>;
 /// `{"data": SessionSeats, "meta"}`.
 pub type SessionSeatsResponse = Envelope<SessionSeats>;
 /// `{"data": SeatDetail, "meta"}`.
-pub type SeatResponse = Envelope<SeatDetail>;
+pub type SeatDetailResponse = Envelope<SeatDetail>;
 /// `{"data": SeatLock, "meta"}`.
 pub type SeatLockResponse = Envelope<SeatLock>;
 /// `{"data": SeatRelease, "meta"}`.
 pub type SeatReleaseResponse = Envelope<SeatRelease>;
 /// `{"data": OrderDetail, "meta"}`.
-pub type OrderResponse = Envelope<OrderDetail>;
+pub type OrderDetailResponse = Envelope<OrderDetail>;
 /// `{"data": OrderSummaryPage, "meta"}`.
-pub type OrderPageResponse = Envelope<Page<OrderSummary>>;
+pub type OrderSummaryPageResponse = Envelope<Page<OrderSummary>>;
 /// `{"data": CancelledOrder, "meta"}`.
 pub type CancelledOrderResponse = Envelope<CancelledOrder>;
 /// `{"data": TicketSummaryPage, "meta"}`.
-pub type TicketPageResponse = Envelope<Page<TicketSummary>>;
+pub type TicketSummaryPageResponse = Envelope<Page<TicketSummary>>;
 /// `{"data": TicketDetail, "meta"}`.
-pub type TicketResponse = Envelope<TicketDetail>;
+pub type TicketDetailResponse = Envelope<TicketDetail>;
 /// `{"data": TicketVerification, "meta"}`.
 pub type TicketVerificationResponse = Envelope<TicketVerification>;
 /// `{"data": WebhookAck, "meta"}`.
 pub type WebhookAckResponse = Envelope<WebhookAck>;
 /// `{"data": MockPaymentResult, "meta"}`.
-pub type MockPaymentResponse = Envelope<MockPaymentResult>;
+pub type MockPaymentResultResponse = Envelope<MockPaymentResult>;
 
 #[cfg(test)]
 mod tests {
@@ -1401,6 +1401,45 @@ mod tests {
             schema["enum"],
             json!(["Created", "Paid", "Completed", "Cancelled", "Expired"])
         );
+    }
+
+    #[test]
+    fn envelopes_are_named_as_their_aliases_and_refer_to_their_data() {
+        let names = [
+            UserResponse::name(),
+            LogoutResultResponse::name(),
+            VenueSummaryPageResponse::name(),
+            VenueDetailResponse::name(),
+            OrderSummaryPageResponse::name(),
+            MockPaymentResultResponse::name(),
+        ];
+        assert_eq!(
+            names,
+            [
+                "UserResponse",
+                "LogoutResultResponse",
+                "VenueSummaryPageResponse",
+                "VenueDetailResponse",
+                "OrderSummaryPageResponse",
+                "MockPaymentResultResponse",
+            ]
+        );
+        let schema = serde_json::to_value(VenueSummaryPageResponse::schema()).unwrap();
+        assert_eq!(
+            schema["properties"]["data"]["$ref"],
+            "#/components/schemas/VenueSummaryPage"
+        );
+        let page = serde_json::to_value(Page::<VenueSummary>::schema()).unwrap();
+        assert_eq!(
+            page["properties"]["items"]["items"]["$ref"],
+            "#/components/schemas/VenueSummary"
+        );
+        let mut collected = Vec::new();
+        VenueSummaryPageResponse::schemas(&mut collected);
+        let collected: Vec<&str> = collected.iter().map(|(n, _)| n.as_str()).collect();
+        for name in ["VenueSummaryPage", "VenueSummary", "Pagination", "Meta"] {
+            assert!(collected.contains(&name), "{name} not collected");
+        }
     }
 
     #[test]
