@@ -5,11 +5,10 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod meeting;
 pub mod openapi;
 pub mod openticket;
-pub mod panic;
-pub mod request;
 pub mod routes;
 pub mod sandbox;
 pub mod services;

@@ -149,8 +149,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         // A default for every body extractor; routes that need more (venues) raise it themselves.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
-        .layer(CatchPanicLayer::custom(crate::panic::into_response))
-        .layer(axum::middleware::from_fn(crate::request::scope_request_id))
+        .layer(CatchPanicLayer::custom(crate::http::panic::into_response))
+        .layer(axum::middleware::from_fn(crate::http::errors::log_errors))
+        .layer(axum::middleware::from_fn(
+            crate::http::request_id::scope_request_id,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -9,12 +9,14 @@ pub mod meeting;
 pub mod openticket;
 pub mod process_manager;
 pub mod projector;
+pub mod query;
 pub mod runner;
 pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};
 pub use process_manager::ProcessManagerRunner;
 pub use projector::{ProjectionError, Projector};
+pub use query::QueryError;
 pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};
 pub use stats::EventTypeStatsProjector;
 

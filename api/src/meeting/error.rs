@@ -1,20 +1,17 @@
 //! Seed 000's error shape `{ "type", "message", "payload", "errors" }` with the `type` strings the
-//! document names, its JSON body extractor, and the caller extractor (Bearer header or the
-//! `access_token` cookie).
+//! document names, its JSON body extractor, the caller extractor (Bearer header or the
+//! `access_token` cookie), and how the neutral HTTP errors read in this format.
 
-use crate::startup::AppState;
+use crate::http::errors::ErrorDetail;
+use crate::http::{AuthError, AuthRejection, BodyError, ParamError, SignedIn, body};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tessera_application::identity::phone_signin::SignInError;
 use tessera_application::meeting::MeetingServiceError;
-use tessera_domain::UserId;
-use tessera_domain::identity::Role;
 
 /// An error of the meeting-ticket API (seed 000). Statuses: 400, 401, 403, 404, 409, 410, 429,
 /// 502, 503, 500.
@@ -81,6 +78,10 @@ impl MtError {
 
 impl IntoResponse for MtError {
     fn into_response(self) -> Response {
+        let upstream = match &self {
+            MtError::Upstream(m) => Some(m.clone()),
+            _ => None,
+        };
         let (status, kind, message, payload, errors) = match self {
             MtError::Validation { errors, payload } => (
                 StatusCode::BAD_REQUEST,
@@ -138,30 +139,32 @@ impl IntoResponse for MtError {
                 }
                 return response;
             }
-            MtError::Upstream(m) => {
-                tracing::warn!(error = %m, "upstream service failed");
-                (
-                    StatusCode::BAD_GATEWAY,
-                    "Bad Gateway",
-                    m,
-                    Value::Null,
-                    Value::Null,
-                )
-            }
+            MtError::Upstream(m) => (
+                StatusCode::BAD_GATEWAY,
+                "Bad Gateway",
+                m,
+                Value::Null,
+                Value::Null,
+            ),
             MtError::Unavailable(m) => {
-                tracing::error!(error = %m, "meeting API unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Service Unavailable",
-                    "服务暂时不可用，请稍后重试".to_owned(),
-                    Value::Null,
-                    Value::Null,
-                )
+                let body = json!({
+                    "type": "Service Unavailable",
+                    "message": "服务暂时不可用，请稍后重试",
+                    "payload": null,
+                    "errors": null,
+                });
+                let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+                ErrorDetail::attach(&mut response, m);
+                return response;
             }
         };
         let body =
             json!({ "type": kind, "message": message, "payload": payload, "errors": errors });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(detail) = upstream {
+            ErrorDetail::attach(&mut response, detail);
+        }
+        response
     }
 }
 
@@ -205,14 +208,45 @@ impl From<MeetingServiceError> for MtError {
     }
 }
 
-impl From<tessera_projections::openticket::QueryError> for MtError {
-    fn from(e: tessera_projections::openticket::QueryError) -> Self {
+impl From<tessera_projections::QueryError> for MtError {
+    fn from(e: tessera_projections::QueryError) -> Self {
         MtError::Unavailable(e.to_string())
     }
 }
 
+impl From<AuthError> for MtError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => {
+                MtError::Unauthorized("请先登录 (Authorization: Bearer …)".into())
+            }
+            AuthError::Invalid(e) => MtError::Unauthorized(format!("登录已失效: {e}")),
+            AuthError::MissingRole(role) => {
+                MtError::Forbidden(format!("this action needs the {role} role"))
+            }
+        }
+    }
+}
+
+/// Seed 000's clients may keep the access token in the `access_token` cookie.
+impl AuthRejection for MtError {
+    const TOKEN_COOKIE: Option<&'static str> = Some("access_token");
+}
+
+impl From<ParamError> for MtError {
+    fn from(e: ParamError) -> Self {
+        let message = match &e {
+            ParamError::NotANumber { min, max, .. } | ParamError::OutOfRange { min, max, .. } => {
+                format!("应为 {min} 到 {max} 的整数")
+            }
+        };
+        MtError::field(e.field(), message)
+    }
+}
+
 /// A JSON body (any content type is accepted: the document's clients are mini-programs whose
-/// `wx.request` sends JSON). Malformed JSON or a wrong type is a 400 naming the field.
+/// `wx.request` sends JSON). Malformed JSON or a wrong type is a 400 naming the field, with the
+/// submitted object as `payload`.
 #[derive(Debug)]
 pub struct MtJson<T>(pub T, pub Value);
 
@@ -220,14 +254,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MtJson<T> {
     type Rejection = MtError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
+        let bytes = body::read(req, state, false)
             .await
-            .map_err(|e| MtError::field("body", e.body_text()))?;
+            .map_err(|e| MtError::field("body", e.to_string()))?;
         let raw: Value = serde_json::from_slice(&bytes)
             .map_err(|e| MtError::field("body", format!("JSON 格式错误: {e}")))?;
-        match crate::openticket::envelope::parse_json::<T>(&bytes) {
+        match body::parse_json::<T>(&bytes) {
             Ok(v) => Ok(MtJson(v, raw)),
-            Err(crate::openticket::envelope::OtError::Validation { field, reason }) => {
+            Err(BodyError::Invalid { field, reason }) => {
                 Err(MtError::field(field, reason).with_payload(&raw))
             }
             Err(other) => Err(MtError::field("body", other.to_string())),
@@ -235,59 +269,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MtJson<T> {
     }
 }
 
-/// A cookie's value from the `Cookie` header.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// The access token of a request: `Authorization: Bearer …`, else the `access_token` cookie.
-pub fn access_token(parts: &Parts) -> Option<&str> {
-    crate::openticket::common::bearer(parts).or_else(|| cookie(parts, "access_token"))
-}
-
-/// The signed-in caller of a seed 000 route (seed 000: "以下API全部需要在header中有Authorization").
-/// Rejection: 401 'Unauthorized'.
-#[derive(Debug, Clone)]
-pub struct MtCaller {
-    /// Who.
-    pub user_id: UserId,
-    /// Roles granted when the token was issued.
-    pub roles: Vec<Role>,
-}
-
-impl MtCaller {
-    /// Holds `role` (admins hold every role).
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
-    }
-}
-
-impl FromRequestParts<AppState> for MtCaller {
-    type Rejection = MtError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = access_token(parts)
-            .ok_or_else(|| MtError::Unauthorized("请先登录 (Authorization: Bearer …)".into()))?;
-        let claims = state
-            .services
-            .tokens
-            .verify(token, chrono::Utc::now())
-            .map_err(|e| MtError::Unauthorized(format!("登录已失效: {e}")))?;
-        Ok(MtCaller {
-            user_id: claims.user_id,
-            roles: claims.roles,
-        })
-    }
-}
+/// The signed-in caller of a seed 000 route (seed 000: "以下API全部需要在header中有Authorization";
+/// the `access_token` cookie is accepted too). Rejection: 401 'Unauthorized'.
+pub type MtCaller = SignedIn<MtError>;

@@ -4,8 +4,8 @@
 //! `PATCH /meetings/:id/ticket_grades/:gradeId` (organizer of the meeting, or admin).
 
 use super::error::{MtCaller, MtError, MtJson};
-use crate::openticket::common::caught_up;
-use crate::request::RequestId;
+use crate::http::RequestId;
+use crate::http::{params, read_your_writes};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -114,7 +114,7 @@ async fn meeting_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    caught_up(state, position).await;
+    read_your_writes(state, position).await;
     let view = state
         .services
         .meeting_queries
@@ -130,17 +130,8 @@ async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, MtError> {
-    let num = |k: &str, default: u32, max: u32| -> Result<u32, MtError> {
-        match q.get(k) {
-            None => Ok(default),
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(MtError::field(k, format!("应为 1 到 {max} 的整数"))),
-            },
-        }
-    };
-    let page = num("page", 1, 1_000_000)?;
-    let size = num("pageSize", 20, 100)?;
+    let page = params::number(&q, "page", 1, 1, 1_000_000)?;
+    let size = params::number(&q, "pageSize", 20, 1, 100)?;
     let status = q.get("status").map(String::as_str);
     if let Some(s) = status
         && !["draft", "onSale", "closed"].contains(&s)

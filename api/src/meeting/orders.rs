@@ -4,8 +4,8 @@
 
 use super::error::{MtCaller, MtError, MtJson};
 use super::meetings::{path_id, yuan_to_fen};
-use crate::openticket::common::caught_up;
-use crate::request::RequestId;
+use crate::http::RequestId;
+use crate::http::read_your_writes;
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -52,7 +52,7 @@ async fn order_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    caught_up(state, position).await;
+    read_your_writes(state, position).await;
     match state.services.meeting_queries.order(id).await? {
         Some(o) if o.user_id == c.user_id.as_uuid() || c.has(Role::Admin) => {
             Ok((status, Json(o)).into_response())
@@ -231,7 +231,7 @@ async fn transactions(
         .open_transaction(&who, MeetingOrderId::from_uuid(body.order_id), &meta)
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    caught_up(&state, pos).await;
+    read_your_writes(&state, pos).await;
     let third_party = state
         .services
         .meeting_queries
@@ -343,7 +343,7 @@ async fn wechatpay_notify(
         Ok(position) => {
             // Acknowledge once the read models show the payment, so a client polling its order
             // after WeChat Pay's callback sees it paid.
-            caught_up(&state, position).await;
+            read_your_writes(&state, position).await;
             StatusCode::NO_CONTENT.into_response()
         }
         Err(MeetingServiceError::NotFound(_)) => {

@@ -1,9 +1,10 @@
 //! Seed 000 §1–§3: `POST /smsCodes`, `POST /wechat_tokens`, `POST /users`, `GET /users/current`,
 //! `POST /tokens`.
 
-use super::error::{MtError, MtJson, access_token, cookie};
-use crate::openticket::common::caught_up;
-use crate::request::RequestId;
+use super::error::{MtError, MtJson};
+use crate::http::RequestId;
+use crate::http::auth::access_token;
+use crate::http::read_your_writes;
 use crate::startup::AppState;
 use axum::Json;
 use axum::Router;
@@ -12,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -98,7 +100,7 @@ async fn wechat_tokens(
         .record_wechat_token(&body.wechat_id, &body.wechat_token, &rid.metadata(None))
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     let mut response = (
         StatusCode::CREATED,
         Json(json!({ "wechatId": body.wechat_id.trim(), "expiresAt": rfc3339(expires_at) })),
@@ -136,7 +138,7 @@ async fn create_user(
         )
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
 
@@ -151,8 +153,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Credentials {
-            access_token: access_token(parts).map(str::to_owned),
-            wechat_token: cookie(parts, "wechatToken").map(str::to_owned),
+            access_token: access_token(parts, Some("access_token")),
+            wechat_token: CookieJar::from_headers(&parts.headers)
+                .get("wechatToken")
+                .map(|c| c.value().trim().to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 }

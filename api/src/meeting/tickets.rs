@@ -5,8 +5,8 @@
 
 use super::error::{MtCaller, MtError, MtJson};
 use super::meetings::path_id;
-use crate::openticket::common::caught_up;
-use crate::request::RequestId;
+use crate::http::RequestId;
+use crate::http::read_your_writes;
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +53,7 @@ async fn visible_ticket(
     id: Uuid,
     position: Option<u64>,
 ) -> Result<Response, MtError> {
-    caught_up(state, position).await;
+    read_your_writes(state, position).await;
     let ticket = state.services.meeting_queries.ticket(id).await?;
     let phone = phone_of(state, c).await?;
     match ticket {
@@ -127,7 +127,7 @@ async fn claim(
             &meta,
         )
         .await?;
-    caught_up(&state, pos).await;
+    read_your_writes(&state, pos).await;
     let ticket = state
         .services
         .meeting_queries

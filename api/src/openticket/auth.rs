@@ -9,11 +9,12 @@
 //! - `POST /v1/admin/users/{userId}/roles` `{role}` (admin) → 200 user;
 //!   `DELETE /v1/admin/users/{userId}/roles/{role}` (admin) → 200 user
 
-use super::common::{Caller, parse_id};
-use super::envelope::{OtError, OtJson, ok};
+use super::common::{OtCaller, parse_id};
+use super::envelope::{OtJson, ok};
+use super::error::OtError;
+use crate::http::RequestId;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
-use crate::request::RequestId;
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -290,7 +291,7 @@ async fn logout(
     ),
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
-async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, OtError> {
+async fn me(State(state): State<AppState>, caller: OtCaller) -> Result<Response, OtError> {
     let user = state.services.identity.user(caller.user_id).await?;
     Ok(ok(StatusCode::OK, UserBody::from(user)))
 }
@@ -329,7 +330,7 @@ fn parse_role(raw: &str, field: &str) -> Result<Role, OtError> {
 async fn grant_role(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path(user_id): Path<String>,
     OtJson(body): OtJson<RoleBody>,
 ) -> Result<Response, OtError> {
@@ -372,7 +373,7 @@ async fn grant_role(
 async fn revoke_role(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path((user_id, role)): Path<(String, String)>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Admin)?;

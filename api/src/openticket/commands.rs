@@ -12,11 +12,13 @@
 //! - `DELETE /v1/orders/{orderId}` (§6.3) → 200 `{orderId, status: "Cancelled", cancelledAt}`
 //! - `POST /v1/tickets/{ticketId}/verify` (staff, §7.3) → 200 `{valid, ticketId, status, seat, usedAt}`
 
-use super::common::{Caller, caught_up, parse_id};
-use super::envelope::{OtError, OtJson, UnavailableSeat, ok};
+use super::common::{OtCaller, parse_id};
+use super::envelope::{OtJson, ok};
+use super::error::{OtError, UnavailableSeat};
+use crate::http::RequestId;
+use crate::http::read_your_writes;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
-use crate::request::RequestId;
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -116,7 +118,7 @@ pub async fn record_payment(
             &request_id.metadata(None),
         )
         .await?;
-    caught_up(state, position).await;
+    read_your_writes(state, position).await;
     Ok(())
 }
 
@@ -204,7 +206,7 @@ fn code<T>(
 async fn create_venue(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     OtJson(body): OtJson<CreateVenueBody>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Admin)?;
@@ -248,7 +250,7 @@ async fn create_venue(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     let view = state
         .services
         .openticket_queries
@@ -351,7 +353,7 @@ fn money(at: &str, m: &MoneyBody) -> Result<Money, OtError> {
 async fn create_event(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     OtJson(body): OtJson<CreateEventBody>,
 ) -> Result<Response, OtError> {
     caller.require(Role::Organizer)?;
@@ -399,7 +401,7 @@ async fn create_event(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    caught_up(&state, created.position).await;
+    read_your_writes(&state, created.position).await;
     let view = state
         .services
         .openticket_queries
@@ -443,7 +445,7 @@ struct SeatIdsBody {
 async fn lock_seats(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path(session_id): Path<String>,
     OtJson(body): OtJson<SeatIdsBody>,
 ) -> Result<Response, OtError> {
@@ -465,7 +467,7 @@ async fn lock_seats(
             } => OtError::not_found("session", &session_id),
             e => e.into(),
         })?;
-    caught_up(&state, lock.position).await;
+    read_your_writes(&state, lock.position).await;
     let seats: Vec<Value> = lock
         .seat_ids
         .iter()
@@ -509,7 +511,7 @@ async fn lock_seats(
 async fn release_seats(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path(session_id): Path<String>,
     OtJson(body): OtJson<SeatIdsBody>,
 ) -> Result<Response, OtError> {
@@ -531,7 +533,7 @@ async fn release_seats(
             } => OtError::not_found("session", &session_id),
             e => e.into(),
         })?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     Ok(ok(StatusCode::OK, json!({ "released": released })))
 }
 
@@ -571,7 +573,7 @@ struct PlaceOrderBody {
 async fn place_order(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     OtJson(body): OtJson<PlaceOrderBody>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &body.session_id)?;
@@ -602,7 +604,7 @@ async fn place_order(
             } => OtError::not_found("session", &body.session_id),
             e => e.into(),
         })?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     let order_id = order
         .data
         .as_ref()
@@ -641,7 +643,7 @@ async fn place_order(
 async fn cancel_order(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path(order_id): Path<String>,
 ) -> Result<Response, OtError> {
     let id: OrderId = parse_id("orderId", &order_id)?;
@@ -659,7 +661,7 @@ async fn cancel_order(
             TicketingError::NotFound { .. } => OtError::not_found("order", &order_id),
             e => e.into(),
         })?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     Ok(ok(
         StatusCode::OK,
         json!({
@@ -705,7 +707,7 @@ struct VerifyBody {
 async fn verify_ticket(
     State(state): State<AppState>,
     request_id: RequestId,
-    caller: Caller,
+    caller: OtCaller,
     Path(ticket_id): Path<String>,
     OtJson(body): OtJson<VerifyBody>,
 ) -> Result<Response, OtError> {
@@ -726,7 +728,7 @@ async fn verify_ticket(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    caught_up(&state, position).await;
+    read_your_writes(&state, position).await;
     let ticket = state
         .services
         .openticket_queries

@@ -6,7 +6,8 @@
 //! matches when one of its sessions starts within [startDate, endDate] (endDate's whole day).
 
 use super::common::{page_request, parse_id};
-use super::envelope::{OtError, ok};
+use super::envelope::ok;
+use super::error::OtError;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
 use crate::startup::AppState;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod commands;
 pub mod common;
 pub mod envelope;
+pub mod error;
 pub mod events;
 pub mod orders;
 pub mod payments;

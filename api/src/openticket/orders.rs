@@ -2,8 +2,10 @@
 //! first) and `GET /v1/orders/{orderId}` (the owner's or any for an admin; someone else's order is a
 //! 404, never a 403). Placing and cancelling are command routes.
 
-use super::common::{Caller, page_request, parse_id};
-use super::envelope::{OtError, ok};
+use super::common::{OtCaller, page_request, parse_id};
+use super::envelope::ok;
+use super::error::OtError;
+use crate::http::Caller;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
 use crate::startup::AppState;
@@ -48,7 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: OtCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, OtError> {
     let page = page_request(&query)?;
@@ -107,7 +109,7 @@ pub async fn visible_order(
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, order_id = %order_id))]
 async fn detail(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: OtCaller,
     Path(order_id): Path<String>,
 ) -> Result<Response, OtError> {
     let order = visible_order(&state, &caller, &order_id).await?;

@@ -11,10 +11,11 @@
 //!   303 back to the page for a browser form post).
 
 use super::common::parse_id;
-use super::envelope::{OtError, ok};
+use super::envelope::ok;
+use super::error::OtError;
+use crate::http::RequestId;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
-use crate::request::RequestId;
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -4,7 +4,8 @@
 //! Locking and releasing (§5.2–5.3) are command routes.
 
 use super::common::parse_id;
-use super::envelope::{OtError, ok};
+use super::envelope::ok;
+use super::error::OtError;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
 use crate::startup::AppState;

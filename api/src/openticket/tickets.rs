@@ -2,8 +2,9 @@
 //! data URI there, as §7.1 shows) and `GET /v1/tickets/{ticketId}` (owner or admin; `qrCode` is the
 //! signed code, `qrCodeImage` its PNG data URI). Verifying at the gate is a command route.
 
-use super::common::{Caller, page_request, parse_id};
-use super::envelope::{OtError, ok};
+use super::common::{OtCaller, page_request, parse_id};
+use super::envelope::ok;
+use super::error::OtError;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
 use crate::startup::AppState;
@@ -52,7 +53,7 @@ fn qr_image(code: &str) -> Result<String, OtError> {
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: OtCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, OtError> {
     let page = page_request(&query)?;
@@ -90,7 +91,7 @@ async fn list(
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, ticket_id = %ticket_id))]
 async fn detail(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: OtCaller,
     Path(ticket_id): Path<String>,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("ticketId", &ticket_id)?;

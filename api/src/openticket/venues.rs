@@ -2,7 +2,8 @@
 //! `GET /v1/venues/{venueId}` (with the seat map), `POST /v1/venues` (admin).
 
 use super::common::{page_request, parse_id};
-use super::envelope::{OtError, ok};
+use super::envelope::ok;
+use super::error::OtError;
 use crate::openapi::schemas as s;
 use crate::openapi::tags;
 use crate::startup::AppState;

@@ -8,9 +8,7 @@
 //!   default 100), `meta.nextAfter` = the last position returned (or P).
 
 use crate::error::{ApiError, meta};
-use crate::openticket::common::Caller;
-use crate::openticket::envelope::OtError;
-use crate::request::RequestId;
+use crate::http::{RequestId, SignedIn};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -31,10 +29,13 @@ pub fn router() -> Router<AppState> {
         .route("/audit/events", get(all_events))
 }
 
+/// The caller of an audit route (401 `UNAUTHORIZED` without a valid bearer token).
+type Caller = SignedIn<ApiError>;
+
 /// The 403 answer unless the caller is an auditor or an admin.
 fn refuse_unless_auditor(caller: &Caller) -> Option<Response> {
     (!caller.has(Role::Auditor)).then(|| {
-        OtError::Forbidden("the event history is for auditors and admins".into()).into_response()
+        ApiError::Forbidden("the event history is for auditors and admins".into()).into_response()
     })
 }
 

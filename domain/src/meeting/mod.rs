@@ -7,6 +7,8 @@
 //! Money is kept in fen (CNY minor units, 1 yuan = 100 fen) as `i64`; the API shows yuan.
 //! Stored event shapes are listed in docs/event-catalog.md (camelCase `data`).
 
+// One file per aggregate: the `Meeting` aggregate lives in `meeting/meeting.rs`.
+#[allow(clippy::module_inception)]
 mod meeting;
 pub mod order;
 pub mod ticket;

@@ -71,7 +71,6 @@ mod rows;
 mod tickets;
 mod wechat;
 
-pub use crate::openticket::QueryError;
 pub use catalog::{CatalogProjector, meeting_status, stock_state};
 pub use orders::{OrdersProjector, order_status};
 pub use queries::MeetingQueries;

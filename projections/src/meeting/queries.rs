@@ -2,9 +2,9 @@
 //! read pool. They return plain rows ([`MeetingRow`], [`OrderRow`], [`TicketRow`]): money in fen,
 //! instants in UTC; the api layer shapes them into seed 000's JSON.
 
-use super::QueryError;
 use super::rows::*;
 use crate::db::ReadModelDb;
+use crate::query::QueryError;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;

@@ -68,7 +68,7 @@ mod views;
 
 pub use catalog::CatalogProjector;
 pub use orders::OrdersProjector;
-pub use queries::{OpenTicketQueries, QueryError};
+pub use queries::OpenTicketQueries;
 pub use tickets::TicketsProjector;
 pub use views::*;
 

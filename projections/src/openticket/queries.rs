@@ -8,23 +8,13 @@ use super::catalog::seat_state;
 use super::sql::placeholders;
 use super::views::*;
 use crate::db::ReadModelDb;
+use crate::query::QueryError;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 use std::str::FromStr;
 use uuid::Uuid;
-
-/// Why a query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The read-model database failed.
-    #[error("read-model database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A stored value cannot be read back (a bug in a projector, or a hand-edited row).
-    #[error("read model holds an unreadable value: {0}")]
-    Corrupt(String),
-}
 
 /// Reads the OpenTicket read models. Cheap to clone (it holds pools).
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
-//! A panic inside a handler becomes an opaque 500 (logged), never a dropped connection.
+//! A panic inside a handler becomes an opaque 500 (logged once by [`super::errors::log_errors`]),
+//! never a dropped connection.
 
+use super::errors::ErrorDetail;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
@@ -11,11 +13,12 @@ pub fn into_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
-    tracing::error!(detail, "handler panicked");
-    (
+    let mut response = (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "application/json")],
         r#"{"error":{"code":"INTERNAL_ERROR","message":"internal error","details":{}}}"#,
     )
-        .into_response()
+        .into_response();
+    ErrorDetail::attach(&mut response, format!("handler panicked: {detail}"));
+    response
 }

@@ -1,0 +1,21 @@
+//! HTTP plumbing every API document shares and none owns: who is calling ([`auth`]), reading JSON
+//! bodies with errors that name the field ([`body`]), numeric query parameters ([`params`]),
+//! read-your-writes waiting ([`consistency`]), the request id ([`request_id`]), panics
+//! ([`panic`]) and logging failed requests once ([`errors`]).
+//!
+//! Everything here answers with neutral error types; each document's `error.rs` turns them into
+//! its own error format. No module here may import a document's module.
+
+pub mod auth;
+pub mod body;
+pub mod consistency;
+pub mod errors;
+pub mod panic;
+pub mod params;
+pub mod request_id;
+
+pub use auth::{AuthError, AuthRejection, Caller, SignedIn};
+pub use body::BodyError;
+pub use consistency::read_your_writes;
+pub use params::ParamError;
+pub use request_id::RequestId;

@@ -1,0 +1,218 @@
+//! OpenTicket's error format (seed 003 §1.3): `{"error": {"code", "message", "details"}, "meta":
+//! {"requestId", "timestamp"}}`, and how the neutral HTTP errors (auth, body, query parameters,
+//! read models) read in it.
+
+use super::envelope::meta;
+use crate::http::errors::ErrorDetail;
+use crate::http::{AuthError, AuthRejection, BodyError, ParamError};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One seat that could not be locked or ordered, as in `details.unavailableSeats` (seed 003 §5.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnavailableSeat {
+    /// The seat, e.g. `A-002`.
+    pub seat_id: String,
+    /// Why, in words, e.g. `Already locked by another user`.
+    pub reason: String,
+}
+
+/// Every error an OpenTicket route answers with. Each variant's doc names its status and `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum OtError {
+    /// 400 `VALIDATION_ERROR`; `details: {"field", "reason"}` names the offending field (a JSON path
+    /// such as `seatIds[2]`, or a query parameter).
+    #[error("{field}: {reason}")]
+    Validation {
+        /// The field, as the client named it.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// 401 `UNAUTHORIZED`: no, malformed, forged or expired access token, or bad credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 403 `FORBIDDEN`: signed in, but the role does not allow it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 404 `NOT_FOUND`; `details: {"resource", "id"}`.
+    #[error("{resource} {id} not found")]
+    NotFound {
+        /// What kind of thing, e.g. `order`.
+        resource: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// 409 `CONFLICT`: the request contradicts the resource's state; `details` says how.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// Human-readable reason.
+        message: String,
+        /// Machine-readable context.
+        details: Value,
+    },
+    /// 409 `SEAT_UNAVAILABLE`; `details: {"unavailableSeats": [{seatId, reason}]}` (seed 003 §5.2).
+    #[error("seats unavailable")]
+    SeatUnavailable(Vec<UnavailableSeat>),
+    /// 413 `PAYLOAD_TOO_LARGE`: the body is over the route's limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 502 `PAYMENT_PROVIDER_ERROR`: the payment provider refused or failed; detail is logged.
+    #[error("payment provider: {0}")]
+    PaymentProvider(String),
+    /// 503 `SERVICE_UNAVAILABLE`: the store failed or is contended; detail logged, never sent.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// 500 `INTERNAL_ERROR`: a bug; detail logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl OtError {
+    /// A validation error naming `field`.
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        OtError::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A 404 for `resource` with `id`.
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        OtError::NotFound {
+            resource,
+            id: id.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+        match self {
+            OtError::Validation { field, reason } => (
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                format!("Invalid field `{field}`: {reason}"),
+                json!({ "field": field, "reason": reason }),
+            ),
+            OtError::Unauthorized(m) => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                m.clone(),
+                json!({}),
+            ),
+            OtError::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m.clone(), json!({})),
+            OtError::NotFound { resource, id } => (
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("{resource} not found"),
+                json!({ "resource": resource, "id": id }),
+            ),
+            OtError::Conflict { message, details } => (
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                message.clone(),
+                details.clone(),
+            ),
+            OtError::SeatUnavailable(seats) => (
+                StatusCode::CONFLICT,
+                "SEAT_UNAVAILABLE",
+                "One or more seats are not available".to_owned(),
+                json!({ "unavailableSeats": seats }),
+            ),
+            OtError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "The request body is too large".to_owned(),
+                json!({}),
+            ),
+            OtError::PaymentProvider(_) => (
+                StatusCode::BAD_GATEWAY,
+                "PAYMENT_PROVIDER_ERROR",
+                "The payment provider could not start the payment; try again".to_owned(),
+                json!({}),
+            ),
+            OtError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "The service is temporarily unavailable; try again".to_owned(),
+                json!({}),
+            ),
+            OtError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "Internal error".to_owned(),
+                json!({}),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for OtError {
+    fn into_response(self) -> Response {
+        let (status, code, message, details) = self.parts();
+        let mut response = (
+            status,
+            Json(json!({
+                "error": { "code": code, "message": message, "details": details },
+                "meta": meta(),
+            })),
+        )
+            .into_response();
+        if let OtError::PaymentProvider(detail)
+        | OtError::Unavailable(detail)
+        | OtError::Internal(detail) = &self
+        {
+            ErrorDetail::attach(&mut response, detail);
+        }
+        response
+    }
+}
+
+impl From<AuthError> for OtError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => {
+                OtError::Unauthorized("sign in: send `Authorization: Bearer <accessToken>`".into())
+            }
+            AuthError::Invalid(e) => OtError::Unauthorized(format!("invalid access token: {e}")),
+            AuthError::MissingRole(role) => {
+                OtError::Forbidden(format!("this action needs the {role} role"))
+            }
+        }
+    }
+}
+
+/// Seed 003 §2.1: the access token comes in the `Authorization` header only.
+impl AuthRejection for OtError {}
+
+impl From<BodyError> for OtError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => OtError::PayloadTooLarge,
+            BodyError::Invalid { field, reason } => OtError::Validation { field, reason },
+            other @ (BodyError::NotJson | BodyError::Unreadable(_)) => {
+                OtError::validation("body", other.to_string())
+            }
+        }
+    }
+}
+
+impl From<ParamError> for OtError {
+    fn from(e: ParamError) -> Self {
+        let field = e.field().to_owned();
+        let reason = match e {
+            ParamError::NotANumber { raw, .. } => format!("must be a whole number, got {raw:?}"),
+            ParamError::OutOfRange { min, max, .. } => format!("must be between {min} and {max}"),
+        };
+        OtError::Validation { field, reason }
+    }
+}
+
+impl From<tessera_projections::QueryError> for OtError {
+    fn from(e: tessera_projections::QueryError) -> Self {
+        OtError::Unavailable(e.to_string())
+    }
+}
