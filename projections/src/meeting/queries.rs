@@ -281,7 +281,8 @@ impl MeetingQueries {
         );
         let rows: Vec<GradeRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, GradeRecord>(AssertSqlSafe(sql.as_str())).bind(meeting_id.to_string())
+            sqlx::query_as::<_, GradeRecord>(AssertSqlSafe(sql.as_str()))
+                .bind(meeting_id.to_string())
         )?;
         rows.iter()
             .map(|g| Ok((uuid(&g.ticket_grade_id)?, g.stock, g.held, g.sold)))
@@ -394,7 +395,8 @@ impl MeetingQueries {
         let sql = format!("{TICKET_SELECT} WHERE t.ticket_id = $1");
         let row: Option<TicketRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, TicketRecord>(AssertSqlSafe(sql.as_str())).bind(ticket_id.to_string())
+            sqlx::query_as::<_, TicketRecord>(AssertSqlSafe(sql.as_str()))
+                .bind(ticket_id.to_string())
         )?;
         row.map(TicketRecord::row).transpose()
     }
