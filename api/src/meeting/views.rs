@@ -128,9 +128,9 @@ fn whole_seconds<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Err
 #[serde(rename_all = "camelCase")]
 #[schema(as = Meeting)]
 pub struct MeetingView {
-    /// Meeting id.
+    /// Its id, as `GET /meetings/:id` takes it.
     pub id: Uuid,
-    /// Title.
+    /// Title, 1–200 characters.
     pub title: String,
     /// Description (may be empty).
     pub description: String,
@@ -193,7 +193,7 @@ impl PartialEq<&str> for MeetingStatus {
 #[serde(rename_all = "camelCase")]
 #[schema(as = TicketGrade)]
 pub struct TicketGradeView {
-    /// Grade id.
+    /// Its id, as an order item's `ticketGradeId` names it.
     pub id: Uuid,
     /// Name (e.g. 普通票).
     pub name: String,
@@ -263,7 +263,7 @@ impl TicketGradeView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Order)]
 pub struct OrderView {
-    /// Order id.
+    /// Its id, as `GET /orders/:id` takes it.
     pub id: Uuid,
     /// The buyer.
     pub user_id: Uuid,
@@ -414,7 +414,7 @@ impl WechatPayParams {
 pub struct RefundView {
     /// Amount to give back, in yuan.
     pub amount: Yuan,
-    /// Why.
+    /// Why it is to be refunded (for people, English).
     pub reason: String,
 }
 
@@ -520,7 +520,7 @@ impl From<PaymentMethod> for PaymentMethodView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Ticket)]
 pub struct TicketView {
-    /// Ticket id.
+    /// Its id, as `GET /tickets/:id` takes it (the buyer shares it so that someone claims it).
     pub id: Uuid,
     /// The order that bought it.
     pub order_id: Uuid,
@@ -546,7 +546,7 @@ pub struct TicketView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(as = Participant)]
 pub struct ParticipantView {
-    /// Name.
+    /// The attendee's name, 1–50 characters.
     pub name: String,
     /// Mainland mobile number, 11 digits.
     #[schema(pattern = "^1[0-9]{10}$")]
@@ -588,7 +588,7 @@ pub struct MtUserView {
     /// E-mail address, for users who registered with one (not through seed 000); else null.
     #[schema(required = true)]
     pub email: Option<String>,
-    /// User id.
+    /// Its id (one user base serves every document).
     pub id: Uuid,
     /// Mainland mobile number (11 digits), or null for users without one.
     #[schema(required = true)]

@@ -11,11 +11,11 @@ use uuid::Uuid;
 /// A row of `mt_meetings` with its rows of `mt_ticket_grades` (seed 000 §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingRow {
-    /// Meeting id.
+    /// Key of `mt_meetings`.
     pub meeting_id: Uuid,
     /// The organizer who created it.
     pub organizer_id: Uuid,
-    /// Title.
+    /// As the organizer wrote it.
     pub title: String,
     /// Description (may be empty).
     pub description: String,
@@ -36,7 +36,7 @@ pub struct MeetingRow {
 /// A row of `mt_ticket_grades`: a grade's price and its stock counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketGradeRow {
-    /// Grade id.
+    /// Key of the grade within its meeting.
     pub ticket_grade_id: Uuid,
     /// Name (e.g. 普通票).
     pub name: String,
@@ -53,7 +53,7 @@ pub struct TicketGradeRow {
 /// A row of `mt_orders` with its rows of `mt_order_items` (seed 000 §5).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRow {
-    /// Order id.
+    /// Key of `mt_orders`.
     pub order_id: Uuid,
     /// The buyer.
     pub user_id: Uuid,
@@ -104,7 +104,7 @@ pub struct OrderItemRow {
 /// A row of `mt_tickets` with its grade's current name (seed 000 §8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketRow {
-    /// Ticket id.
+    /// Key of `mt_tickets`.
     pub ticket_id: Uuid,
     /// The order that bought it.
     pub order_id: Uuid,
