@@ -1,7 +1,11 @@
 //! Configuration: command-line flags, each also settable by an environment variable
 //! (README.md has the table). Defaults run the embedded SQLite store on 127.0.0.1:8080.
+//!
+//! Secrets are `secrecy::SecretString`: `Debug` prints `[REDACTED]`, and `--help` shows neither
+//! their environment values nor their defaults.
 
 use clap::Args;
+use secrecy::SecretString;
 use std::net::SocketAddr;
 
 /// Settings shared by the server and the command-line tools.
@@ -13,7 +17,9 @@ pub struct Config {
         long,
         env = "TESSERA_DATABASE_URL",
         default_value = "sqlite://data/tessera.db",
-        global = true
+        global = true,
+        // The URL may hold a password: `--help` must not echo it from the environment.
+        hide_env_values = true
     )]
     pub database_url: String,
 
@@ -71,8 +77,8 @@ pub struct ServerConfig {
 
     /// Key signing access tokens (HS256), at least 32 bytes. Without it a random key is made at
     /// start, so tokens do not survive a restart (fine for development only).
-    #[arg(long, env = "TESSERA_JWT_SECRET")]
-    pub jwt_secret: Option<Secret>,
+    #[arg(long, env = "TESSERA_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
 
     /// Lifetime of access tokens, in seconds (OpenTicket `expiresIn`).
     #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL_SECS", default_value_t = 3_600)]
@@ -92,8 +98,8 @@ pub struct ServerConfig {
 
     /// Key signing ticket QR codes, at least 32 bytes. Without it a random key is made at start, so
     /// codes of earlier runs stop verifying (fine for development only).
-    #[arg(long, env = "TESSERA_TICKET_CODE_SECRET")]
-    pub ticket_code_secret: Option<Secret>,
+    #[arg(long, env = "TESSERA_TICKET_CODE_SECRET", hide_env_values = true)]
+    pub ticket_code_secret: Option<SecretString>,
 
     /// How long a seat lock holds, in seconds (OpenTicket `ttlSeconds`).
     #[arg(long, env = "TESSERA_SEAT_LOCK_TTL_SECS", default_value_t = 120)]
@@ -107,13 +113,16 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_MAX_SEATS_PER_LOCK", default_value_t = 10)]
     pub max_seats_per_lock: usize,
 
-    /// Shared secret of the Mock payment provider's webhook (`X-Webhook-Signature: sha256=…`).
+    /// Shared secret of the Mock payment provider's webhook (`X-Webhook-Signature: sha256=…`); a
+    /// development default is built in.
     #[arg(
         long,
         env = "TESSERA_MOCK_WEBHOOK_SECRET",
-        default_value = "mock-webhook-secret"
+        default_value = "mock-webhook-secret",
+        hide_default_value = true,
+        hide_env_values = true
     )]
-    pub mock_webhook_secret: Secret,
+    pub mock_webhook_secret: SecretString,
 
     /// Stripe API base URL (tests point it at a local server).
     #[arg(
@@ -124,13 +133,13 @@ pub struct ServerConfig {
     pub stripe_api_base: String,
 
     /// Stripe secret key (`sk_…`); without it the `Stripe` provider is not offered.
-    #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY")]
-    pub stripe_secret_key: Option<Secret>,
+    #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<SecretString>,
 
     /// Stripe webhook signing secret (`whsec_…`), checked on `Stripe-Signature`, and also used for
     /// `X-Webhook-Signature` on the Stripe webhook route.
-    #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET")]
-    pub stripe_webhook_secret: Option<Secret>,
+    #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<SecretString>,
 
     /// The meeting-ticket system's settings (seed 000).
     #[command(flatten)]
@@ -150,8 +159,8 @@ pub struct MeetingConfig {
     pub mock_payments: bool,
 
     /// HMAC key for stored SMS codes (≥ 32 bytes; random per run when unset).
-    #[arg(long, env = "TESSERA_SMS_CODE_SECRET")]
-    pub sms_code_secret: Option<Secret>,
+    #[arg(long, env = "TESSERA_SMS_CODE_SECRET", hide_env_values = true)]
+    pub sms_code_secret: Option<SecretString>,
 
     /// How long an SMS code is valid, in seconds.
     #[arg(long, env = "TESSERA_SMS_CODE_TTL_SECS", default_value_t = 300)]
@@ -170,8 +179,8 @@ pub struct MeetingConfig {
     pub tencent_sms_secret_id: Option<String>,
 
     /// Tencent Cloud SMS `SecretKey`.
-    #[arg(long, env = "TESSERA_TENCENT_SMS_SECRET_KEY")]
-    pub tencent_sms_secret_key: Option<Secret>,
+    #[arg(long, env = "TESSERA_TENCENT_SMS_SECRET_KEY", hide_env_values = true)]
+    pub tencent_sms_secret_key: Option<SecretString>,
 
     /// Tencent Cloud SMS application id (`SmsSdkAppId`).
     #[arg(long, env = "TESSERA_TENCENT_SMS_SDK_APP_ID", default_value = "")]
@@ -199,8 +208,8 @@ pub struct MeetingConfig {
     pub wechat_app_id: Option<String>,
 
     /// WeChat app secret.
-    #[arg(long, env = "TESSERA_WECHAT_APP_SECRET")]
-    pub wechat_app_secret: Option<Secret>,
+    #[arg(long, env = "TESSERA_WECHAT_APP_SECRET", hide_env_values = true)]
+    pub wechat_app_secret: Option<SecretString>,
 
     /// WeChat API base URL (tests point it at a local server).
     #[arg(
@@ -223,8 +232,8 @@ pub struct MeetingConfig {
     pub wechatpay_private_key_file: Option<std::path::PathBuf>,
 
     /// The APIv3 key (32 bytes).
-    #[arg(long, env = "TESSERA_WECHATPAY_API_V3_KEY")]
-    pub wechatpay_api_v3_key: Option<Secret>,
+    #[arg(long, env = "TESSERA_WECHATPAY_API_V3_KEY", hide_env_values = true)]
+    pub wechatpay_api_v3_key: Option<SecretString>,
 
     /// WeChat Pay platform keys: `serial=path,serial=path` (certificate or `PUB_KEY_ID_…` public
     /// key PEM files).
@@ -273,34 +282,6 @@ impl Default for MeetingConfig {
     }
 }
 
-/// A secret setting: usable as a string, but never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -317,11 +298,76 @@ impl Default for ServerConfig {
             seat_lock_ttl_secs: 120,
             order_ttl_secs: 600,
             max_seats_per_lock: 10,
-            mock_webhook_secret: Secret::new("mock-webhook-secret"),
+            mock_webhook_secret: SecretString::from("mock-webhook-secret"),
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             meeting: MeetingConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use crate::cli::Cli;
+    use clap::{CommandFactory, Parser};
+    use secrecy::ExposeSecret;
+
+    /// Every secret flag, with a value that must never be printed.
+    const SECRETS: [(&str, &str); 9] = [
+        ("--jwt-secret", "jwt-secret-value-0001"),
+        ("--ticket-code-secret", "ticket-code-secret-value-0002"),
+        ("--mock-webhook-secret", "mock-webhook-secret-value-0003"),
+        ("--stripe-secret-key", "sk_test_secret-value-0004"),
+        ("--stripe-webhook-secret", "whsec_secret-value-0005"),
+        ("--sms-code-secret", "sms-code-secret-value-0006"),
+        ("--tencent-sms-secret-key", "tencent-secret-value-0007"),
+        ("--wechat-app-secret", "wechat-app-secret-value-0008"),
+        ("--wechatpay-api-v3-key", "wechatpay-api-v3-key-value-0009"),
+    ];
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let args = SECRETS.iter().flat_map(|(flag, value)| [*flag, *value]);
+        let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args)).unwrap();
+        assert_eq!(
+            cli.server.jwt_secret.as_ref().unwrap().expose_secret(),
+            "jwt-secret-value-0001"
+        );
+        assert_eq!(
+            cli.server.mock_webhook_secret.expose_secret(),
+            "mock-webhook-secret-value-0003"
+        );
+        let printed = format!("{cli:?}");
+        assert!(printed.contains("[REDACTED]"), "{printed}");
+        for (flag, value) in SECRETS {
+            assert!(!printed.contains(value), "{flag} printed: {printed}");
+        }
+    }
+
+    #[test]
+    fn help_shows_no_secret_default_or_environment_value() {
+        let cli = Cli::try_parse_from(["tessera"]).unwrap();
+        assert_eq!(
+            cli.server.mock_webhook_secret.expose_secret(),
+            "mock-webhook-secret"
+        );
+        let mut command = Cli::command();
+        let help = command.render_long_help().to_string();
+        assert!(!help.contains("default: mock-webhook-secret"), "{help}");
+        let flags = SECRETS.iter().map(|(flag, _)| *flag);
+        for flag in flags.chain(["--database-url"]) {
+            let id = flag.trim_start_matches("--").replace('-', "_");
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id() == id.as_str())
+                .unwrap_or_else(|| panic!("no argument {id}"));
+            assert!(
+                arg.is_hide_env_values_set(),
+                "{flag} shows its environment value"
+            );
         }
     }
 }

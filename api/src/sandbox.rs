@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -88,11 +89,11 @@ pub fn prepare(dir: &FsPath, listen: SocketAddr) -> anyhow::Result<PreparedSandb
     let dir = std::fs::canonicalize(dir)?;
     let merchant = simulate::generate_rsa_key_pair()?;
     read_or_make(&dir, "merchant_key.pem", || {
-        Ok(merchant.private_key_pem.clone())
+        Ok(merchant.private_key_pem.expose_secret().to_owned())
     })?;
     let platform = simulate::generate_rsa_key_pair()?;
     let platform_private = read_or_make(&dir, "platform_key.pem", || {
-        Ok(platform.private_key_pem.clone())
+        Ok(platform.private_key_pem.expose_secret().to_owned())
     })?;
     read_or_make(&dir, "platform_public.pem", || {
         Ok(platform.public_key_pem.clone())
@@ -100,7 +101,7 @@ pub fn prepare(dir: &FsPath, listen: SocketAddr) -> anyhow::Result<PreparedSandb
     let api_v3_key = read_or_make(&dir, "api_v3.key", || {
         let mut bytes = [0u8; 16];
         aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
-        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex::encode(bytes))
     })?;
     let env: Vec<(String, String)> = [
         ("TESSERA_WECHAT_APP_ID", SANDBOX_APP_ID.to_owned()),

@@ -3,6 +3,7 @@
 
 use crate::config::{MeetingConfig, ServerConfig};
 use crate::startup::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
@@ -10,7 +11,7 @@ use tessera_application::identity::ports::{SmsSender, WechatAuth};
 use tessera_application::identity::{AccessTokens, IdentityService};
 use tessera_application::meeting::{MeetingService, MeetingSettings};
 use tessera_application::openticket::ports::TicketCodes;
-use tessera_application::openticket::{TicketingService, TicketingSettings};
+use tessera_application::openticket::{OpenTicketService, OpenTicketSettings};
 use tessera_application::payments::PaymentGateway;
 use tessera_application::payments::wechatpay::WechatPay;
 use tessera_infrastructure::identity::auth::HmacSignInCodes;
@@ -41,7 +42,7 @@ pub struct Services {
     /// Access-token verification (also inside `identity`; kept here for extractors).
     pub tokens: Arc<dyn AccessTokens>,
     /// OpenTicket commands (seed 003), its deadlines and its fulfilment process manager.
-    pub ticketing: Arc<TicketingService>,
+    pub openticket: Arc<OpenTicketService>,
     /// OpenTicket read models (seed 003 §3–§7 queries).
     pub openticket_queries: OpenTicketQueries,
     /// Signs and checks the codes printed on OpenTicket tickets.
@@ -113,7 +114,7 @@ fn sms_sender(
         (Some(id), Some(key)) => {
             let mut c = TencentSmsConfig::new(
                 id.clone(),
-                TencentSecretKey::new(key.expose()),
+                TencentSecretKey::from(key.clone()),
                 m.tencent_sms_sdk_app_id.clone(),
                 m.tencent_sms_sign_name.clone(),
                 m.tencent_sms_template_id.clone(),
@@ -133,7 +134,7 @@ fn sms_sender(
 fn wechat_auth(m: &MeetingConfig) -> Result<Arc<dyn WechatAuth>, ServicesError> {
     match (&m.wechat_app_id, &m.wechat_app_secret) {
         (Some(app), Some(secret)) => {
-            let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::new(secret.expose()));
+            let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::from(secret.clone()));
             c.base_url = m.wechat_api_base.clone();
             Ok(Arc::new(WechatApiClient::new(c)?))
         }
@@ -166,12 +167,7 @@ fn wechat_pay(
         mch_id.clone(),
         m.wechatpay_serial_no.clone(),
         WechatPaySecret::new(key),
-        WechatPaySecret::new(
-            m.wechatpay_api_v3_key
-                .as_ref()
-                .map(|s| s.expose().to_owned())
-                .unwrap_or_default(),
-        ),
+        WechatPaySecret::from(m.wechatpay_api_v3_key.clone().unwrap_or_default()),
         m.wechatpay_notify_url
             .clone()
             .unwrap_or_else(|| format!("{public_url}/wechatpay/notify")),
@@ -189,11 +185,11 @@ fn wechat_pay(
     Ok(Some((client, mch_id.clone())))
 }
 
-/// `configured` when set, else 48 random bytes as text (base64url), with a warning: keys made up at
+/// `configured` when set, else 48 random bytes as text (hex), with a warning: keys made up at
 /// start do not survive a restart.
-fn key_or_random(configured: Option<&str>, what: &str) -> String {
+fn key_or_random(configured: Option<&SecretString>, what: &str) -> SecretString {
     match configured {
-        Some(key) => key.to_owned(),
+        Some(key) => key.clone(),
         None => {
             tracing::warn!(
                 setting = what,
@@ -204,7 +200,7 @@ fn key_or_random(configured: Option<&str>, what: &str) -> String {
                 // The system random source failing is not recoverable in any useful way.
                 tracing::error!("system random source failed");
             }
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            hex::encode(bytes).into()
         }
     }
 }
@@ -212,12 +208,9 @@ fn key_or_random(configured: Option<&str>, what: &str) -> String {
 impl Services {
     /// Build every service over `engine` with `config`.
     pub fn build(engine: &Engine, config: &ServerConfig) -> Result<Services, ServicesError> {
-        let jwt_key = key_or_random(
-            config.jwt_secret.as_ref().map(|s| s.expose()),
-            "TESSERA_JWT_SECRET",
-        );
+        let jwt_key = key_or_random(config.jwt_secret.as_ref(), "TESSERA_JWT_SECRET");
         let tokens: Arc<dyn AccessTokens> = Arc::new(
-            JwtAccessTokens::new(jwt_key.as_bytes())?
+            JwtAccessTokens::new(jwt_key.expose_secret().as_bytes())?
                 .with_ttl_secs(config.access_token_ttl_secs)?,
         );
         let hasher = Arc::new(Argon2PasswordHasher::with_params(
@@ -233,11 +226,11 @@ impl Services {
             Arc::new(RandomSecrets),
         );
         let code_key = key_or_random(
-            config.ticket_code_secret.as_ref().map(|s| s.expose()),
+            config.ticket_code_secret.as_ref(),
             "TESSERA_TICKET_CODE_SECRET",
         );
         let ticket_codes: Arc<dyn TicketCodes> =
-            Arc::new(HmacTicketCodes::new(code_key.as_bytes())?);
+            Arc::new(HmacTicketCodes::new(code_key.expose_secret().as_bytes())?);
         let public_url = config
             .public_url
             .clone()
@@ -252,11 +245,11 @@ impl Services {
         let mut webhook_secrets = HashMap::new();
         webhook_secrets.insert(
             "mock".to_owned(),
-            config.mock_webhook_secret.expose().to_owned(),
+            config.mock_webhook_secret.expose_secret().to_owned(),
         );
         if let Some(key) = &config.stripe_secret_key {
             let mut stripe = StripeConfig::new(
-                StripeSecretKey::new(key.expose()),
+                StripeSecretKey::from(key.clone()),
                 format!(
                     "{public_url}/v1/payments/stripe/success?session_id={{CHECKOUT_SESSION_ID}}"
                 ),
@@ -268,25 +261,22 @@ impl Services {
         let stripe_webhook_secret = config
             .stripe_webhook_secret
             .as_ref()
-            .map(|s| s.expose().to_owned());
+            .map(|s| s.expose_secret().to_owned());
         if let Some(secret) = &stripe_webhook_secret {
             webhook_secrets.insert("stripe".to_owned(), secret.clone());
         }
-        let ticketing = Arc::new(TicketingService::new(
-            engine.events.clone(),
+        let openticket = Arc::new(OpenTicketService::new(
+            tessera_application::CommandRunner::new(engine.events.clone()),
             engine.clock.clone(),
             gateways.clone(),
-            TicketingSettings {
+            OpenTicketSettings {
                 lock_ttl: chrono::Duration::seconds(config.seat_lock_ttl_secs as i64),
                 order_ttl: chrono::Duration::seconds(config.order_ttl_secs as i64),
                 max_seats_per_lock: config.max_seats_per_lock,
             },
         ));
         let m = &config.meeting;
-        let code_key = key_or_random(
-            m.sms_code_secret.as_ref().map(|s| s.expose()),
-            "TESSERA_SMS_CODE_SECRET",
-        );
+        let code_key = key_or_random(m.sms_code_secret.as_ref(), "TESSERA_SMS_CODE_SECRET");
         let (sms, console_sms) = sms_sender(m)?;
         let phone_signin = PhoneSignIn::new(
             SignInPorts {
@@ -296,7 +286,7 @@ impl Services {
                 wechat: wechat_auth(m)?,
                 tokens: tokens.clone(),
                 secrets: Arc::new(RandomSecrets),
-                codes: Arc::new(HmacSignInCodes::new(code_key.as_bytes())?),
+                codes: Arc::new(HmacSignInCodes::new(code_key.expose_secret().as_bytes())?),
             },
             SignInSettings {
                 sms_ttl: chrono::Duration::seconds(m.sms_code_ttl_secs as i64),
@@ -323,7 +313,7 @@ impl Services {
             wechat_pay: wechat_pay_port,
             console_sms,
             identity,
-            ticketing,
+            openticket,
             tokens,
             openticket_queries: OpenTicketQueries::new(engine.read_models.clone()),
             ticket_codes,

@@ -214,7 +214,7 @@ impl RunningServer {
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
         let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![
             Arc::new(tessera_application::openticket::Fulfilment(
-                services.ticketing.clone(),
+                services.openticket.clone(),
             )),
             Arc::new(tessera_application::meeting::MeetingTicketIssuing(
                 services.meetings.clone(),
@@ -228,7 +228,7 @@ impl RunningServer {
         .spawn(shutdown.clone());
         tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 
-        let mut handlers = tessera_application::openticket::deadline_handlers(&services.ticketing);
+        let mut handlers = tessera_application::openticket::deadline_handlers(&services.openticket);
         handlers.push((
             tessera_application::meeting::MEETING_ORDER_EXPIRY.to_owned(),
             Arc::new(tessera_application::meeting::MeetingOrderExpiry(

@@ -29,7 +29,7 @@ pub struct NewDeadline {
     pub payload: serde_json::Value,
 }
 
-/// Name of one stream: `{category}-{id}`, e.g. `order-0193…`.
+/// Name of one stream: `{category}-{id}`, e.g. `openticketOrder-0193…`.
 ///
 /// 1 to 200 characters; the category is the part before the first `-`, non-empty and made of ASCII
 /// letters, digits and `_`; the id after it is non-empty and has no control characters or spaces.
@@ -163,7 +163,7 @@ pub struct EventMetadata {
 pub struct NewEvent {
     /// Unique id; re-appending the same ids to the same stream is a no-op.
     pub event_id: Uuid,
-    /// Stored type name, e.g. `SeatsLocked`.
+    /// Stored type name, e.g. `OpenTicketSeatsLocked`.
     pub event_type: String,
     /// Schema version of `data`.
     pub schema_version: u32,

@@ -17,6 +17,9 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait ProcessManager: Send + Sync {
     /// Unique name; its checkpoint is stored under it.
     fn name(&self) -> &'static str;
+    /// Stream categories it reads (DESIGN.md §8), from the domain's `Decider::CATEGORY` constants;
+    /// the runner only advances its checkpoint past events of other categories.
+    fn categories(&self) -> &'static [&'static str];
     /// Event types it reacts to; the runner only advances its checkpoint past the others.
     fn handles(&self) -> &'static [&'static str];
     /// React to one event. `Err` makes the runner retry the same event later (with back-off), so

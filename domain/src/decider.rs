@@ -77,6 +77,47 @@ pub trait DomainEvent:
             reason: e.to_string(),
         })
     }
+
+    /// Every stored event type this enum can write (its variants' serde names, after `rename`).
+    ///
+    /// Read from serde itself rather than kept by hand, so the list cannot drift from what is
+    /// stored: decoding an unknown type makes the derived code report the names it knows through
+    /// `serde::de::Error::unknown_variant`, which [`TypesProbe`] captures. The namespace test
+    /// (tests/tests/namespace.rs, docs/decisions/0005-event-namespace.md) checks these names. Empty
+    /// only if the enum is not an externally or adjacently tagged derive.
+    fn stored_types() -> &'static [&'static str] {
+        let probe = serde::de::value::MapDeserializer::<_, TypesProbe>::new(std::iter::once((
+            "type",
+            "\u{0}not an event type",
+        )));
+        match Self::deserialize(probe) {
+            Err(TypesProbe(Some(types))) => types,
+            _ => &[],
+        }
+    }
+}
+
+/// The error type of [`DomainEvent::stored_types`]' probe: it keeps the variant names serde offers
+/// when it meets an unknown one, and nothing else.
+#[derive(Debug)]
+struct TypesProbe(Option<&'static [&'static str]>);
+
+impl std::fmt::Display for TypesProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("event type probe")
+    }
+}
+
+impl std::error::Error for TypesProbe {}
+
+impl serde::de::Error for TypesProbe {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Self(None)
+    }
+
+    fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+        Self(Some(expected))
+    }
 }
 
 /// A stored event that cannot be turned into a domain event, or a domain event that cannot be stored.
@@ -93,4 +134,61 @@ pub enum EventDecodeError {
     /// The event type is not shaped as `{type, data}`.
     #[error("event shape: {0}")]
     Shape(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
+    enum Sample {
+        Plain {
+            some_field: u32,
+        },
+        #[serde(rename = "SampleRenamed")]
+        Renamed {
+            other_field: String,
+        },
+        Unit,
+    }
+
+    impl DomainEvent for Sample {}
+
+    #[test]
+    fn stored_types_are_the_names_serde_writes() {
+        let events = [
+            Sample::Plain { some_field: 1 },
+            Sample::Renamed {
+                other_field: "x".into(),
+            },
+            Sample::Unit,
+        ];
+        let written: Vec<String> = events
+            .iter()
+            .map(|e| e.to_stored().map(|(t, _)| t))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(Sample::stored_types(), written.as_slice());
+        assert_eq!(Sample::stored_types(), ["Plain", "SampleRenamed", "Unit"]);
+    }
+
+    #[test]
+    fn stored_types_of_a_real_aggregate() {
+        use crate::openticket::order::OrderEvent;
+        let types = OrderEvent::stored_types();
+        assert!(types.contains(&"OpenTicketOrderPlaced"), "{types:?}");
+        assert!(!types.contains(&"OrderPlaced"), "{types:?}");
+    }
+
+    #[test]
+    fn an_enum_that_is_not_tagged_has_no_stored_types() {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        struct NotAnEnum {
+            a: u32,
+        }
+        impl DomainEvent for NotAnEnum {}
+        assert!(NotAnEnum::stored_types().is_empty());
+    }
 }

@@ -65,7 +65,7 @@ pub fn event_hash(input: &HashInput<'_>) -> String {
     write_canonical(input.metadata, &mut buf);
     buf.push(']');
     let digest = digest::digest(&digest::SHA256, buf.as_bytes());
-    to_hex(digest.as_ref())
+    hex::encode(digest)
 }
 
 /// RFC 3339 UTC with six fractional digits, e.g. `2026-11-22T15:30:00.123456Z`. Fixed width, so
@@ -121,16 +121,6 @@ fn write_canonical(value: &Value, buf: &mut String) {
         }
         scalar => buf.push_str(&scalar.to_string()),
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0x0f) as usize] as char);
-    }
-    s
 }
 
 #[cfg(test)]

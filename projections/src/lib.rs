@@ -15,7 +15,7 @@ pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};
 pub use process_manager::ProcessManagerRunner;
-pub use projector::{ProjectionError, Projector};
+pub use projector::{ALL_CATEGORIES, ProjectionError, Projector};
 pub use query::QueryError;
 pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};
 pub use stats::EventTypeStatsProjector;

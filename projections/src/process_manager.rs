@@ -9,7 +9,7 @@
 
 use crate::db::ReadModelDb;
 use crate::execute;
-use crate::projector::ProjectionError;
+use crate::projector::{ProjectionError, reads_category};
 use chrono::Utc;
 use sqlx::Row;
 use std::sync::Arc;
@@ -96,9 +96,12 @@ impl ProcessManagerRunner {
             let Some(last) = batch.last().map(|e| e.global_position) else {
                 return Ok(position);
             };
+            let categories = manager.categories();
             let handles = manager.handles();
             for event in &batch {
-                if handles.contains(&event.event_type.as_str()) {
+                if reads_category(categories, event.stream_id.category())
+                    && handles.contains(&event.event_type.as_str())
+                {
                     if let Err(reason) = manager.handle(event).await {
                         if position > 0 {
                             self.save(manager, position).await?;

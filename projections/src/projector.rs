@@ -30,6 +30,15 @@ pub enum ProjectionError {
     UnknownProjection(String),
 }
 
+/// The [`Projector::categories`] of a projector that reads every stream category. `*` cannot be a
+/// category (`StreamId` allows ASCII letters, digits and `_`), so it cannot be declared by mistake.
+pub const ALL_CATEGORIES: &[&str] = &["*"];
+
+/// Whether a projector or process manager that declared `categories` reads `category`.
+pub fn reads_category(categories: &[&str], category: &str) -> bool {
+    categories == ALL_CATEGORIES || categories.contains(&category)
+}
+
 /// Builds one read model from the global log.
 ///
 /// `apply` runs inside the runner's transaction, which also writes the checkpoint: an event's rows
@@ -41,7 +50,14 @@ pub trait Projector: Send + Sync {
     /// Bump when the read model's meaning changes: a stored checkpoint of another version makes the
     /// runner rebuild this projection from position 0.
     fn version(&self) -> u32;
-    /// Event types it handles; others only advance its checkpoint. Empty means all.
+    /// Stream categories it reads (DESIGN.md §8): the runner passes it only events of these
+    /// categories and only advances its checkpoint past the others, so events of a context it does
+    /// not know never reach it. Use the domain's `Decider::CATEGORY` constants.
+    /// [`ALL_CATEGORIES`] reads every category (for context-free read models such as
+    /// `event_type_stats` only); an empty slice reads none.
+    fn categories(&self) -> &'static [&'static str];
+    /// Event types it handles among those of its categories; others only advance its checkpoint.
+    /// Empty means all of them.
     fn handles(&self) -> &'static [&'static str];
     /// Delete every row this projector wrote (start of a rebuild).
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError>;
@@ -51,4 +67,24 @@ pub trait Projector: Send + Sync {
         tx: &mut ProjectionTx,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_projector_reads_only_what_it_declares() {
+        assert!(reads_category(&["openticketOrder"], "openticketOrder"));
+        assert!(!reads_category(&["openticketOrder"], "shopOrder"));
+        assert!(
+            !reads_category(&[], "openticketOrder"),
+            "empty reads nothing"
+        );
+        assert!(reads_category(ALL_CATEGORIES, "shopOrder"));
+        assert!(
+            !reads_category(&["*", "user"], "shopOrder"),
+            "only the sentinel alone"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::db::{ProjectionTx, ReadModelDb};
 use crate::execute;
-use crate::projector::{ProjectionError, Projector};
+use crate::projector::{ProjectionError, Projector, reads_category};
 use chrono::Utc;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -187,9 +187,12 @@ impl ProjectionRunner {
                 projector.name().to_owned(),
             ));
         }
+        let categories = projector.categories();
         let handles = projector.handles();
         for event in &batch {
-            if handles.is_empty() || handles.contains(&event.event_type.as_str()) {
+            if reads_category(categories, event.stream_id.category())
+                && (handles.is_empty() || handles.contains(&event.event_type.as_str()))
+            {
                 projector.apply(&mut tx, event).await?;
             }
         }

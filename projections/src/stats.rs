@@ -2,12 +2,12 @@
 
 use crate::db::ProjectionTx;
 use crate::execute;
-use crate::projector::{ProjectionError, Projector};
+use crate::projector::{ALL_CATEGORIES, ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
 
 /// Counts events per (stream category, event type), with the first and last position and the last
-/// commit time. Handles every event type.
+/// commit time. Reads every category ([`ALL_CATEGORIES`]) and handles every event type.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventTypeStatsProjector;
 
@@ -19,6 +19,12 @@ impl Projector for EventTypeStatsProjector {
 
     fn version(&self) -> u32 {
         1
+    }
+
+    /// Every category: these counts are the one read model that is about the log itself rather
+    /// than a bounded context, so it is the one user of the sentinel.
+    fn categories(&self) -> &'static [&'static str] {
+        ALL_CATEGORIES
     }
 
     fn handles(&self) -> &'static [&'static str] {

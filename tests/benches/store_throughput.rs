@@ -42,7 +42,7 @@ async fn bench_appends(
             let st = stream(&format!("bench{tag}-{w}"));
             for i in 0..appends_per_writer {
                 let events = (0..per_append)
-                    .map(|j| new_event("OrderPlaced", payload(i * per_append + j)))
+                    .map(|j| new_event("OpenTicketOrderPlaced", payload(i * per_append + j)))
                     .collect();
                 store
                     .append(AppendRequest::new(
@@ -125,7 +125,7 @@ async fn bench_plain(
                 if let Some(pool) = &pg {
                     let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(sql);
                     qb.push_values(&rows, |mut b, r| {
-                        b.push_bind(&r.0).push_bind(r.1).push_bind(r.2).push_bind("OrderPlaced").push_bind(1)
+                        b.push_bind(&r.0).push_bind(r.1).push_bind(r.2).push_bind("OpenTicketOrderPlaced").push_bind(1)
                             .push_bind(sqlx::types::Json(serde_json::from_str::<serde_json::Value>(&r.3).unwrap()))
                             .push_bind(sqlx::types::Json(json!({"request_id": "bench"})))
                             .push_bind(now).push_bind(&hash).push_bind(&hash);
@@ -134,7 +134,7 @@ async fn bench_plain(
                 } else if let Some(pool) = &sqlite {
                     let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(sql);
                     qb.push_values(&rows, |mut b, r| {
-                        b.push_bind(&r.0).push_bind(r.1).push_bind(r.2.to_string()).push_bind("OrderPlaced").push_bind(1)
+                        b.push_bind(&r.0).push_bind(r.1).push_bind(r.2.to_string()).push_bind("OpenTicketOrderPlaced").push_bind(1)
                             .push_bind(&r.3).push_bind(r#"{"request_id":"bench"}"#)
                             .push_bind(now.to_rfc3339()).push_bind(&hash).push_bind(&hash);
                     });
@@ -207,7 +207,7 @@ async fn run_backend(backend: Backend) {
             let mut version = 0u64;
             while (version as usize) < missing / 4 {
                 let events: Vec<_> = (0..500)
-                    .map(|j| new_event("OrderPlaced", payload(j)))
+                    .map(|j| new_event("OpenTicketOrderPlaced", payload(j)))
                     .collect();
                 version = store
                     .append(AppendRequest::new(

@@ -3,17 +3,18 @@
 
 use crate::TestDb;
 use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tessera_api::{RunningServer, ServerConfig, config::Secret};
+use tessera_api::{RunningServer, ServerConfig};
 
 /// Server settings for tests: random port, fast deadlines, fixed keys, cheap password hashing.
 pub fn server_config() -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".parse().expect("address"),
         deadline_poll_ms: 50,
-        jwt_secret: Some(Secret::new("test-jwt-secret-of-at-least-32-bytes!!")),
-        ticket_code_secret: Some(Secret::new("test-ticket-code-secret-32-bytes-long!")),
+        jwt_secret: Some(SecretString::from("test-jwt-secret-of-at-least-32-bytes!!")),
+        ticket_code_secret: Some(SecretString::from("test-ticket-code-secret-32-bytes-long!")),
         password_hash_memory_kib: 1024,
         password_hash_iterations: 1,
         ..ServerConfig::default()

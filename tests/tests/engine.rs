@@ -15,7 +15,10 @@ use tessera_application::{
     HandlerError, NewDeadline, Subscription, Upcaster, UpcasterRegistry, UpcastingEventStore,
 };
 use tessera_infrastructure::{FindingKind, verify};
-use tessera_projections::{ProjectionError, ProjectionRunner, ProjectionTx, Projector, execute};
+use tessera_projections::{
+    ALL_CATEGORIES, ProcessManagerRunner, ProjectionError, ProjectionRunner, ProjectionTx,
+    Projector, execute,
+};
 use tessera_tests::{Suite, TestDb, exec_sql, new_event, scalar_i64, stream};
 use tokio::sync::{Notify, mpsc};
 
@@ -31,6 +34,10 @@ fn main() -> std::process::ExitCode {
         .case("killed_runner_applies_every_event_once", killed_runner)
         .case("two_runners_apply_each_event_once", two_runners)
         .case("rebuild_equals_live_tables", rebuild_equals_live)
+        .case(
+            "runners_skip_categories_not_declared",
+            undeclared_categories,
+        )
         .case("callers_can_wait_for_their_own_writes", read_own_writes)
         .case("audit_verify_passes_an_intact_log", audit_intact)
         .case("audit_verify_names_an_altered_event", audit_altered)
@@ -152,6 +159,9 @@ impl Projector for SchemaSpy {
     fn version(&self) -> u32 {
         1
     }
+    fn categories(&self) -> &'static [&'static str] {
+        &["card"]
+    }
     fn handles(&self) -> &'static [&'static str] {
         &["CardCreated"]
     }
@@ -247,9 +257,12 @@ async fn deadline_after_restart(db: Arc<TestDb>) {
     let deadline_id = uuid::Uuid::now_v7();
     let due = Utc::now() + ChronoDuration::milliseconds(1_500);
     let mut request = AppendRequest::new(
-        stream("seatSession-1"),
+        stream("openticketSeatSession-1"),
         ExpectedVersion::NoStream,
-        vec![new_event("SeatsLocked", json!({"seats": ["A-001"]}))],
+        vec![new_event(
+            "OpenTicketSeatsLocked",
+            json!({"seats": ["A-001"]}),
+        )],
     );
     request.deadlines.push(NewDeadline {
         deadline_id,
@@ -281,7 +294,7 @@ async fn deadline_after_restart(db: Arc<TestDb>) {
         .unwrap();
     assert!(Utc::now() >= due, "not before it was due");
     assert_eq!(fired.deadline_id, deadline_id);
-    assert_eq!(fired.stream_id, stream("seatSession-1"));
+    assert_eq!(fired.stream_id, stream("openticketSeatSession-1"));
     assert_eq!(fired.payload, json!({"seats": ["A-001"]}));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rx.try_recv().is_err(), "fired once");
@@ -315,9 +328,9 @@ async fn deadline_retry(db: Arc<TestDb>) {
     let (_db, stores) = db.stores().await;
     let t0 = Utc::now() + ChronoDuration::minutes(10);
     let mut request = AppendRequest::new(
-        stream("order-1"),
+        stream("openticketOrder-1"),
         ExpectedVersion::NoStream,
-        vec![new_event("OrderPlaced", json!({}))],
+        vec![new_event("OpenTicketOrderPlaced", json!({}))],
     );
     for kind in ["flaky", "nobody-handles-this"] {
         request.deadlines.push(NewDeadline {
@@ -378,6 +391,9 @@ impl Projector for AppliedLog {
     }
     fn version(&self) -> u32 {
         1
+    }
+    fn categories(&self) -> &'static [&'static str] {
+        ALL_CATEGORIES
     }
     fn handles(&self) -> &'static [&'static str] {
         &[]
@@ -667,6 +683,103 @@ async fn read_own_writes(db: Arc<TestDb>) {
         "times out for a position never written"
     );
     server.stop(Duration::from_secs(10)).await;
+}
+
+/// Remembers the positions it was given; reads `card` streams only, whatever their types.
+struct CardsOnly(Arc<std::sync::Mutex<Vec<u64>>>);
+
+#[async_trait]
+impl Projector for CardsOnly {
+    fn name(&self) -> &'static str {
+        "cards_only"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn categories(&self) -> &'static [&'static str] {
+        &["card"]
+    }
+    fn handles(&self) -> &'static [&'static str] {
+        &["CardCreated"]
+    }
+    async fn reset(&self, _tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
+        self.0.lock().unwrap().clear();
+        Ok(())
+    }
+    async fn apply(
+        &self,
+        _tx: &mut ProjectionTx,
+        e: &tessera_application::RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        self.0.lock().unwrap().push(e.global_position);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl tessera_application::ProcessManager for CardsOnly {
+    fn name(&self) -> &'static str {
+        "cards_only"
+    }
+    fn categories(&self) -> &'static [&'static str] {
+        &["card"]
+    }
+    fn handles(&self) -> &'static [&'static str] {
+        &["CardCreated"]
+    }
+    async fn handle(&self, e: &tessera_application::RecordedEvent) -> Result<(), HandlerError> {
+        self.0.lock().unwrap().push(e.global_position);
+        Ok(())
+    }
+}
+
+/// Another context's stream may store an event type of the same name (DESIGN.md §8): a projector
+/// or process manager never sees events of categories it did not declare, and its checkpoint still
+/// moves past them.
+async fn undeclared_categories(db: Arc<TestDb>) {
+    let engine = db.engine().await;
+    let mut cards = Vec::new();
+    for st in ["card-1", "shopCard-1", "card-2", "shopCard-2", "card-1"] {
+        let out = engine
+            .events
+            .append(AppendRequest::new(
+                stream(st),
+                ExpectedVersion::Any,
+                vec![new_event("CardCreated", json!({"title": st}))],
+            ))
+            .await
+            .unwrap();
+        if st.starts_with("card-") {
+            cards.push(out.last_position());
+        }
+    }
+    let head = engine.events.head_position().await.unwrap();
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let runner = ProjectionRunner::new(
+        engine.read_models.clone(),
+        engine.events.clone(),
+        vec![Arc::new(CardsOnly(seen.clone()))],
+    )
+    .with_batch_size(2);
+    runner.prepare().await.unwrap();
+    assert_eq!(
+        runner.catch_up("cards_only", |_, _| {}).await.unwrap(),
+        head
+    );
+    assert_eq!(*seen.lock().unwrap(), cards, "projector");
+    assert_eq!(
+        runner.checkpoint("cards_only").await.unwrap().position,
+        head
+    );
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let manager = CardsOnly(seen.clone());
+    let managers =
+        ProcessManagerRunner::new(engine.read_models.clone(), engine.events.clone(), vec![]);
+    assert_eq!(managers.catch_up(&manager).await.unwrap(), head);
+    assert_eq!(*seen.lock().unwrap(), cards, "process manager");
+    assert_eq!(managers.checkpoint(&manager).await.unwrap(), head);
 }
 
 // ---------------------------------------------------------------- audit

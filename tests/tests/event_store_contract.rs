@@ -32,9 +32,9 @@ fn main() -> std::process::ExitCode {
 async fn append_and_read_back(db: Arc<TestDb>) {
     let (_db, stores) = db.stores().await;
     let s = stores.events;
-    let order = stream("order-1");
+    let order = stream("openticketOrder-1");
     let a = new_event(
-        "OrderPlaced",
+        "OpenTicketOrderPlaced",
         json!({"seats": ["A-001"], "amount": "3200.00"}),
     );
     let b = new_event("OrderPaid", json!({"provider": "Mock"}));
@@ -51,9 +51,9 @@ async fn append_and_read_back(db: Arc<TestDb>) {
     assert!(!out.deduplicated);
     let other = s
         .append(AppendRequest::new(
-            stream("seatSession-9"),
+            stream("openticketSeatSession-9"),
             ExpectedVersion::Any,
-            vec![new_event("SeatsLocked", json!({}))],
+            vec![new_event("OpenTicketSeatsLocked", json!({}))],
         ))
         .await
         .unwrap();
@@ -65,7 +65,7 @@ async fn append_and_read_back(db: Arc<TestDb>) {
     assert_eq!((e1.stream_version, e1.global_position), (1, 1));
     assert_eq!((e2.stream_version, e2.global_position), (2, 2));
     assert_eq!(e1.event_id, a.event_id);
-    assert_eq!(e1.event_type, "OrderPlaced");
+    assert_eq!(e1.event_type, "OpenTicketOrderPlaced");
     assert_eq!(e1.schema_version, 1);
     assert_eq!(e1.data, a.data);
     assert_eq!(e1.metadata.request_id.as_deref(), Some("test-request"));

@@ -1187,7 +1187,7 @@ async fn rebuild(db: Arc<TestDb>) {
     append(
         w.engine.events.as_ref(),
         &format!("meeting-{}", Uuid::new_v4()),
-        "StockReserved",
+        "MeetingStockReserved",
         json!({"orderId": "nope", "lines": [], "reservedAt": rfc(0)}),
     )
     .await;
@@ -1196,5 +1196,5 @@ async fn rebuild(db: Arc<TestDb>) {
         .catch_up("meeting_catalog", |_, _| {})
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("StockReserved"), "{err}");
+    assert!(err.to_string().contains("MeetingStockReserved"), "{err}");
 }

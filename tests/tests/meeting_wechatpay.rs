@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -197,7 +198,7 @@ async fn sandbox(db: Arc<TestDb>) {
     m.wechatpay_mch_id = Some(env["TESSERA_WECHATPAY_MCH_ID"].clone());
     m.wechatpay_serial_no = env["TESSERA_WECHATPAY_SERIAL_NO"].clone();
     m.wechatpay_private_key_file = Some(env["TESSERA_WECHATPAY_PRIVATE_KEY_FILE"].clone().into());
-    m.wechatpay_api_v3_key = Some(tessera_api::config::Secret::new(
+    m.wechatpay_api_v3_key = Some(SecretString::from(
         env["TESSERA_WECHATPAY_API_V3_KEY"].clone(),
     ));
     m.wechatpay_platform_keys = env["TESSERA_WECHATPAY_PLATFORM_KEYS"].clone();
@@ -266,7 +267,9 @@ async fn flow(db: Arc<TestDb>) {
     std::fs::write(&platform_file, &platform.public_key_pem).unwrap();
 
     let fake = Fake {
-        signer: Arc::new(PlatformSigner::from_pem(&platform.private_key_pem, PUB_KEY_ID).unwrap()),
+        signer: Arc::new(
+            PlatformSigner::from_pem(platform.private_key_pem.expose_secret(), PUB_KEY_ID).unwrap(),
+        ),
         orders: Arc::default(),
         paid: Arc::default(),
     };
@@ -283,7 +286,7 @@ async fn flow(db: Arc<TestDb>) {
     config.meeting.wechatpay_mch_id = Some(MCH_ID.into());
     config.meeting.wechatpay_serial_no = "3775B6A45ACD588826D15E583A95F5DD00000001".into();
     config.meeting.wechatpay_private_key_file = Some(merchant_file);
-    config.meeting.wechatpay_api_v3_key = Some(tessera_api::config::Secret::new(API_V3_KEY));
+    config.meeting.wechatpay_api_v3_key = Some(SecretString::from(API_V3_KEY));
     config.meeting.wechatpay_platform_keys = format!("{PUB_KEY_ID}={}", platform_file.display());
     config.meeting.wechatpay_api_base = fake_base;
     let t = TestServer::start_with(&db, config).await;
@@ -342,7 +345,7 @@ async fn flow(db: Arc<TestDb>) {
     // A tampered notification changes nothing.
     let paid_txn = transaction(&out_trade_no, "4200000001202611230000000001", json!(2));
     let (h, body) = simulate::notification(
-        &platform.private_key_pem,
+        platform.private_key_pem.expose_secret(),
         PUB_KEY_ID,
         API_V3_KEY.as_bytes(),
         "notify-1",

@@ -985,8 +985,7 @@ fn sign_mock(body: &[u8]) -> String {
         &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"mock-webhook-secret"),
         body,
     );
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(tag))
 }
 
 fn s(v: &Value) -> String {

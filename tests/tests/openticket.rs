@@ -792,8 +792,7 @@ fn sign_mock(body: &[u8]) -> String {
         &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"mock-webhook-secret"),
         body,
     );
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(tag))
 }
 
 async fn webhook(t: &TestServer, body: &Value, signature: Option<&str>) -> Reply {
@@ -860,10 +859,10 @@ async fn webhooks(db: Arc<TestDb>) {
         "payment states only move forward"
     );
     assert_eq!(done["items"].as_array().unwrap().len(), 1);
-    // Exactly one PaymentSucceeded in the order's stream.
+    // Exactly one OpenTicketPaymentSucceeded in the order's stream.
     let r = t
         .get(
-            &format!("/audit/streams/order-{order_id}/events"),
+            &format!("/audit/streams/openticketOrder-{order_id}/events"),
             Some(&w.admin),
         )
         .await;
@@ -875,7 +874,10 @@ async fn webhooks(db: Arc<TestDb>) {
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(
-        types.iter().filter(|t| **t == "PaymentSucceeded").count(),
+        types
+            .iter()
+            .filter(|t| **t == "OpenTicketPaymentSucceeded")
+            .count(),
         1,
         "{types:?}"
     );
@@ -1206,7 +1208,8 @@ async fn race(db: Arc<TestDb>) {
     }
     assert_eq!(tickets, sold.len());
 
-    // Replay the event store: SeatsSold names each sold seat exactly once, and the auditor is happy.
+    // Replay the event store: OpenTicketSeatsSold names each sold seat exactly once, and the
+    // auditor is happy.
     let mut after = 0;
     let mut sold_in_log: HashMap<String, usize> = HashMap::new();
     loop {
@@ -1222,7 +1225,7 @@ async fn race(db: Arc<TestDb>) {
         }
         after = r.body["meta"]["nextAfter"].as_u64().unwrap();
         for e in events {
-            if e["type"] == "SeatsSold" {
+            if e["type"] == "OpenTicketSeatsSold" {
                 for s in e["data"]["seatIds"].as_array().unwrap() {
                     *sold_in_log
                         .entry(s.as_str().unwrap().to_owned())

@@ -176,8 +176,8 @@ impl World {
     async fn catalog(&self) {
         let admin = Uuid::new_v4();
         self.emit(
-            &format!("venue-{}", self.venue),
-            "VenueCreated",
+            &format!("openticketVenue-{}", self.venue),
+            "OpenTicketVenueCreated",
             json!({
                 "venueId": self.venue, "seatMapId": self.seat_map_id, "name": "台北小巨蛋",
                 "address": {"country": "TW", "city": "台北市", "street": "南京東路四段2號", "postalCode": "105"},
@@ -187,8 +187,8 @@ impl World {
         )
         .await;
         self.emit(
-            &format!("venue-{}", self.venue2),
-            "VenueCreated",
+            &format!("openticketVenue-{}", self.venue2),
+            "OpenTicketVenueCreated",
             json!({
                 "venueId": self.venue2, "seatMapId": Uuid::new_v4(), "name": "高雄巨蛋",
                 "address": {"country": "TW", "city": "高雄市", "street": "博愛二路757號", "postalCode": "813"},
@@ -198,8 +198,8 @@ impl World {
         )
         .await;
         self.emit(
-            &format!("event-{}", self.event),
-            "EventCreated",
+            &format!("openticketEvent-{}", self.event),
+            "OpenTicketEventCreated",
             json!({
                 "eventId": self.event, "organizerId": self.organizer, "name": "五月天演唱會",
                 "description": "2025 巡迴演唱會", "venueId": self.venue, "venueName": "台北小巨蛋",
@@ -220,8 +220,8 @@ impl World {
         )
         .await;
         self.emit(
-            &format!("event-{}", self.event2),
-            "EventCreated",
+            &format!("openticketEvent-{}", self.event2),
+            "OpenTicketEventCreated",
             json!({
                 "eventId": self.event2, "organizerId": self.organizer, "name": "跨年晚會",
                 "description": null, "venueId": self.venue2, "venueName": "高雄巨蛋",
@@ -261,8 +261,8 @@ impl World {
             ),
         ] {
             self.emit(
-                &format!("seatSession-{session}"),
-                "SessionOpened",
+                &format!("openticketSeatSession-{session}"),
+                "OpenTicketSessionOpened",
                 json!({"sessionId": session, "eventId": event, "venueId": venue,
                        "saleStartTime": start, "saleEndTime": end, "openedAt": "2025-01-15T02:00:01Z"}),
             )
@@ -271,14 +271,14 @@ impl World {
     }
 
     fn seats_stream(&self) -> String {
-        format!("seatSession-{}", self.s1)
+        format!("openticketSeatSession-{}", self.s1)
     }
 
     async fn lock(&self, user: Uuid, seats: &[&str], locked_at: &str, expires_at: &str) -> Uuid {
         let lock = Uuid::new_v4();
         self.emit(
             &self.seats_stream(),
-            "SeatsLocked",
+            "OpenTicketSeatsLocked",
             json!({"lockId": lock, "userId": user, "seatIds": seats, "lockedAt": locked_at, "expiresAt": expires_at}),
         )
         .await;
@@ -296,7 +296,7 @@ impl World {
     ) {
         self.emit(
             &self.seats_stream(),
-            "SeatsReleased",
+            "OpenTicketSeatsReleased",
             json!({"seatIds": seats, "userId": user, "lockId": lock, "orderId": order, "reason": reason, "releasedAt": when}),
         )
         .await;
@@ -354,7 +354,7 @@ impl World {
         self.lock(user, &ids, &t(minute), &t(minute + 2)).await;
         self.emit(
             &self.seats_stream(),
-            "SeatsHeldForOrder",
+            "OpenTicketSeatsHeldForOrder",
             json!({"orderId": order, "userId": user, "seatIds": ids, "heldAt": t(minute), "heldUntil": t(minute + 10)}),
         )
         .await;
@@ -367,8 +367,8 @@ impl World {
             .collect();
         let payment = Uuid::new_v4();
         self.emit(
-            &format!("order-{order}"),
-            "OrderPlaced",
+            &format!("openticketOrder-{order}"),
+            "OpenTicketOrderPlaced",
             json!({
                 "orderId": order, "userId": user, "eventId": self.event, "sessionId": self.s1,
                 "items": items, "totalAmount": money(&total.to_string()),
@@ -381,7 +381,8 @@ impl World {
     }
 
     async fn order_event(&self, order: Uuid, event_type: &str, data: Value) {
-        self.emit(&format!("order-{order}"), event_type, data).await;
+        self.emit(&format!("openticketOrder-{order}"), event_type, data)
+            .await;
     }
 
     async fn orders(&self) {
@@ -389,10 +390,10 @@ impl World {
         // O3 (u2): a failed payment, then expiry.
         self.place(self.o3, self.u2, &[("A-020", "A", "A", "4800")], 30)
             .await;
-        self.order_event(self.o3, "PaymentFailed", json!({"paymentId": pid(), "providerEventId": "evt_1", "reason": "card declined", "failedAt": "2025-02-10T03:35:00Z"})).await;
+        self.order_event(self.o3, "OpenTicketPaymentFailed", json!({"paymentId": pid(), "providerEventId": "evt_1", "reason": "card declined", "failedAt": "2025-02-10T03:35:00Z"})).await;
         self.order_event(
             self.o3,
-            "OrderExpired",
+            "OpenTicketOrderExpired",
             json!({"expiredAt": "2025-02-10T03:40:00Z"}),
         )
         .await;
@@ -417,10 +418,10 @@ impl World {
             41,
         )
         .await;
-        self.order_event(self.o1, "PaymentSucceeded", json!({"paymentId": pid(), "providerEventId": "evt_2", "paidAt": "2025-02-10T03:43:00Z"})).await;
+        self.order_event(self.o1, "OpenTicketPaymentSucceeded", json!({"paymentId": pid(), "providerEventId": "evt_2", "paidAt": "2025-02-10T03:43:00Z"})).await;
         self.emit(
             &self.seats_stream(),
-            "SeatsSold",
+            "OpenTicketSeatsSold",
             json!({"orderId": self.o1, "userId": self.u1, "seatIds": ["VIP-001", "VIP-002"], "soldAt": "2025-02-10T03:43:01Z"}),
         )
         .await;
@@ -429,8 +430,8 @@ impl World {
             let ticket = ticket_id(self.o1, seat);
             tickets.push(json!({"seatId": seat, "ticketId": ticket}));
             self.emit(
-                &format!("ticket-{ticket}"),
-                "TicketIssued",
+                &format!("openticketTicket-{ticket}"),
+                "OpenTicketTicketIssued",
                 json!({"ticketId": ticket, "orderId": self.o1, "userId": self.u1, "eventId": self.event,
                        "sessionId": self.s1, "seatId": seat, "areaId": "VIP", "price": money("6800"),
                        "issuedAt": "2025-02-10T03:43:02Z"}),
@@ -439,13 +440,13 @@ impl World {
         }
         self.order_event(
             self.o1,
-            "OrderCompleted",
+            "OpenTicketOrderCompleted",
             json!({"ticketIds": tickets, "completedAt": "2025-02-10T03:43:03Z"}),
         )
         .await;
         self.emit(
-            &format!("ticket-{}", ticket_id(self.o1, "VIP-001")),
-            "TicketUsed",
+            &format!("openticketTicket-{}", ticket_id(self.o1, "VIP-001")),
+            "OpenTicketTicketUsed",
             json!({"verifiedBy": self.staff, "usedAt": "2025-02-10T03:59:30Z"}),
         )
         .await;
@@ -453,10 +454,10 @@ impl World {
         // O2 (u1): a failed payment, cancelled, then the money arrives anyway.
         self.place(self.o2, self.u1, &[("A-010", "A", "A", "4800")], 44)
             .await;
-        self.order_event(self.o2, "PaymentFailed", json!({"paymentId": pid(), "providerEventId": "evt_3", "reason": "insufficient funds", "failedAt": "2025-02-10T03:45:00Z"})).await;
+        self.order_event(self.o2, "OpenTicketPaymentFailed", json!({"paymentId": pid(), "providerEventId": "evt_3", "reason": "insufficient funds", "failedAt": "2025-02-10T03:45:00Z"})).await;
         self.order_event(
             self.o2,
-            "OrderCancelled",
+            "OpenTicketOrderCancelled",
             json!({"cancelledBy": self.u1, "cancelledAt": "2025-02-10T03:46:00Z"}),
         )
         .await;
@@ -469,7 +470,7 @@ impl World {
             "2025-02-10T03:46:00Z",
         )
         .await;
-        self.order_event(self.o2, "LatePaymentReceived", json!({"paymentId": pid(), "providerEventId": "evt_4", "paidAt": "2025-02-10T03:47:00Z", "refundRequired": true})).await;
+        self.order_event(self.o2, "OpenTicketLatePaymentReceived", json!({"paymentId": pid(), "providerEventId": "evt_4", "paidAt": "2025-02-10T03:47:00Z", "refundRequired": true})).await;
 
         // O4 (u1): paid, tickets not issued yet (seats still held).
         self.place(
@@ -479,7 +480,7 @@ impl World {
             55,
         )
         .await;
-        self.order_event(self.o4, "PaymentSucceeded", json!({"paymentId": pid(), "providerEventId": "evt_5", "paidAt": "2025-02-10T03:56:00Z"})).await;
+        self.order_event(self.o4, "OpenTicketPaymentSucceeded", json!({"paymentId": pid(), "providerEventId": "evt_5", "paidAt": "2025-02-10T03:56:00Z"})).await;
 
         // O5 (u1): placed, waiting for payment.
         self.place(self.o5, self.u1, &[("B-100", "B", "A", "4800")], 57)
@@ -1098,8 +1099,8 @@ async fn tickets(db: Arc<TestDb>) {
     // A second scan does not move the first use.
     append(
         w.engine.events.as_ref(),
-        &format!("ticket-{t1}"),
-        "TicketUsed",
+        &format!("openticketTicket-{t1}"),
+        "OpenTicketTicketUsed",
         json!({"verifiedBy": Uuid::new_v4(), "usedAt": "2025-02-10T05:00:00Z"}),
     )
     .await;
@@ -1224,8 +1225,8 @@ async fn rebuild(db: Arc<TestDb>) {
     // with a clear error instead of being skipped.
     append(
         w.engine.events.as_ref(),
-        &format!("order-{}", Uuid::new_v4()),
-        "OrderPlaced",
+        &format!("openticketOrder-{}", Uuid::new_v4()),
+        "OpenTicketOrderPlaced",
         json!({"orderId": "nope"}),
     )
     .await;
@@ -1234,7 +1235,7 @@ async fn rebuild(db: Arc<TestDb>) {
         .catch_up("openticket_orders", |_, _| {})
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("OrderPlaced"), "{err}");
+    assert!(err.to_string().contains("OpenTicketOrderPlaced"), "{err}");
 }
 
 // ---------------------------------------------------------------------------- big venue
@@ -1251,8 +1252,8 @@ async fn big_venue(db: Arc<TestDb>) {
     ]);
     append(
         store.as_ref(),
-        &format!("venue-{venue}"),
-        "VenueCreated",
+        &format!("openticketVenue-{venue}"),
+        "OpenTicketVenueCreated",
         json!({
             "venueId": venue, "seatMapId": Uuid::new_v4(), "name": "大巨蛋",
             "address": {"country": "TW", "city": "台北市", "street": "忠孝東路四段515號", "postalCode": "110"},
@@ -1262,8 +1263,8 @@ async fn big_venue(db: Arc<TestDb>) {
     .await;
     append(
         store.as_ref(),
-        &format!("event-{event}"),
-        "EventCreated",
+        &format!("openticketEvent-{event}"),
+        "OpenTicketEventCreated",
         json!({
             "eventId": event, "organizerId": Uuid::new_v4(), "name": "棒球經典賽", "description": "",
             "venueId": venue, "venueName": "大巨蛋",
@@ -1279,8 +1280,8 @@ async fn big_venue(db: Arc<TestDb>) {
     .await;
     append(
         store.as_ref(),
-        &format!("seatSession-{session}"),
-        "SessionOpened",
+        &format!("openticketSeatSession-{session}"),
+        "OpenTicketSessionOpened",
         json!({"sessionId": session, "eventId": event, "venueId": venue, "saleStartTime": "2025-02-01T04:00:00Z",
                "saleEndTime": "2025-03-15T10:00:00Z", "openedAt": "2025-01-15T02:00:01Z"}),
     )

@@ -50,12 +50,8 @@ async fn closed_port() -> String {
 // TC3-HMAC-SHA256, the verifier's own implementation (Tencent Cloud API 3.0 "Signature v3").
 // ---------------------------------------------------------------------------------------------
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sha256(data: &[u8]) -> String {
-    to_hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data))
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -162,7 +158,7 @@ fn verify_tc3(
     let k_date = hmac(format!("TC3{secret_key}").as_bytes(), date.as_bytes());
     let k_service = hmac(&k_date, service.as_bytes());
     let k_signing = hmac(&k_service, b"tc3_request");
-    let expected = to_hex(&hmac(&k_signing, string_to_sign.as_bytes()));
+    let expected = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
     aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), signature.as_bytes())
         .map_err(|_| failure("signature mismatch".into()))
 }

@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, TimeZone, Utc};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -79,7 +80,7 @@ fn keys() -> &'static TestKeys {
             other_pem: private_pem(&other),
             cert_key_pem: private_pem(&cert_key),
             cert_pem: pem("CERTIFICATE", &cert_der),
-            cert_serial: hex_upper(&serial),
+            cert_serial: hex::encode_upper(serial),
             pub_key_private_pem: private_pem(&pub_key),
             pub_key_pem: pem(
                 "PUBLIC KEY",
@@ -104,10 +105,6 @@ fn pem(label: &str, der: &[u8]) -> String {
         "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
         lines.join("\n")
     )
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// One DER TLV.
@@ -1228,10 +1225,10 @@ fn a_certificate_serial_matches_case_insensitively() {
 #[tokio::test]
 async fn generated_key_pairs_work_as_merchant_keys() {
     let generated = simulate::generate_rsa_key_pair().unwrap();
-    assert!(!format!("{generated:?}").contains(&generated.private_key_pem));
+    assert!(!format!("{generated:?}").contains(generated.private_key_pem.expose_secret()));
     let (base, fake) = fake_wechatpay(Behaviour::WechatPay).await;
     let mut config = settings(&base);
-    config.merchant_private_key_pem = WechatPaySecret::new(generated.private_key_pem.clone());
+    config.merchant_private_key_pem = WechatPaySecret::from(generated.private_key_pem.clone());
     // The fake only trusts the test merchant key, so a generated one must be refused by it ...
     let err = WechatPayClient::new(config)
         .unwrap()
@@ -1241,7 +1238,8 @@ async fn generated_key_pairs_work_as_merchant_keys() {
     assert!(matches!(err, WechatPayError::Rejected { .. }), "{err:?}");
     assert!(!received(&fake)[0].signature_valid);
     // ... while its public half verifies what the private half signs.
-    let signer = PlatformSigner::from_pem(&generated.private_key_pem, PUB_KEY_ID).unwrap();
+    let signer =
+        PlatformSigner::from_pem(generated.private_key_pem.expose_secret(), PUB_KEY_ID).unwrap();
     let now = Utc::now();
     let (headers, body) = signer
         .notification(

@@ -1,7 +1,9 @@
 //! OpenTicket command routes (seed 003): everything that appends events. Each handler parses the
 //! body (400 naming the field), checks the caller's role, runs the command through
-//! [`TicketingService`], waits until the read models show the write (DESIGN.md §4), and answers in
-//! the document's shape (mostly the same view the matching GET serves).
+//! [`OpenTicketService`](tessera_application::openticket::OpenTicketService), waits until the read
+//! models show the write (DESIGN.md §4), and answers in the document's shape (mostly the same view
+//! the matching GET serves). The service's typed [`OpenTicketError`] is worded here, in seed 003's
+//! error format.
 //!
 //! - `POST /v1/venues` (admin, §3.3) → 201 venue with seat map
 //! - `POST /v1/events` (organizer, §4.3) → 201 event with sessions and price categories
@@ -28,10 +30,14 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::str::FromStr;
-use tessera_application::openticket::{EventInput, NewSession, TicketingError, VenueInput};
+use tessera_application::EngineError;
+use tessera_application::openticket::{
+    EventInput, NewSession, OpenTicketError, Resource, SeatRequestError, VenueInput,
+};
 use tessera_domain::identity::Role;
 use tessera_domain::openticket::event::PriceCategory;
-use tessera_domain::openticket::order::PaymentOutcome as OrderPayment;
+use tessera_domain::openticket::order::{OrderError, PaymentOutcome as OrderPayment};
+use tessera_domain::openticket::ticket::TicketError;
 use tessera_domain::openticket::venue::{Address, Area, Seat};
 use tessera_domain::openticket::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
@@ -56,12 +62,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_ticket))
 }
 
-impl From<TicketingError> for OtError {
-    fn from(e: TicketingError) -> Self {
+impl From<OpenTicketError> for OtError {
+    fn from(e: OpenTicketError) -> Self {
+        use OpenTicketError as E;
         match e {
-            TicketingError::NotFound { resource, id } => OtError::not_found(resource, id),
-            TicketingError::Invalid(f) => OtError::validation(f.field, f.reason),
-            TicketingError::SeatsUnavailable(seats) => OtError::SeatUnavailable(
+            E::NotFound(resource) => {
+                let (kind, id) = missing(resource);
+                OtError::not_found(kind, id)
+            }
+            E::UnknownVenue(_) => OtError::validation("venueId", "no venue has this id"),
+            E::SeatRequest(e) => seat_request(e),
+            E::Invalid(f) => OtError::validation(f.field, f.reason),
+            E::UnknownProvider { offered, .. } => OtError::validation(
+                "paymentProvider",
+                format!("must be one of {}", offered.join(", ")),
+            ),
+            E::SeatsUnavailable(seats) => OtError::SeatUnavailable(
                 seats
                     .into_iter()
                     .map(|s| UnavailableSeat {
@@ -70,28 +86,82 @@ impl From<TicketingError> for OtError {
                     })
                     .collect(),
             ),
-            TicketingError::SaleNotOpen {
+            E::SaleNotOpen {
                 sale_start_time,
                 sale_end_time,
             } => OtError::Conflict {
                 message: "The session is not on sale".into(),
                 details: json!({ "saleStartTime": sale_start_time, "saleEndTime": sale_end_time }),
             },
-            TicketingError::Conflict(message) => OtError::Conflict {
-                message,
-                details: json!({}),
-            },
-            TicketingError::AlreadyUsed { used_at } => OtError::Conflict {
+            E::Order(OrderError::UnknownPayment) => {
+                OtError::validation("paymentId", "does not belong to this order")
+            }
+            E::Ticket(TicketError::AlreadyUsed { used_at }) => OtError::Conflict {
                 message: "The ticket was already used".into(),
                 details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Secs, true) }),
             },
-            TicketingError::WrongTicket => {
+            E::Ticket(TicketError::WrongTicket) => {
                 OtError::validation("qrCode", "the code belongs to another ticket")
             }
-            TicketingError::Payment(p) => OtError::PaymentProvider(p.to_string()),
-            TicketingError::Unavailable(d) => OtError::Unavailable(d),
-            TicketingError::Corrupt(d) => OtError::Internal(d),
+            E::SeatSession(e) => conflict(e.to_string()),
+            E::Venue(e) => conflict(e.to_string()),
+            E::Event(e) => conflict(e.to_string()),
+            E::Order(e) => conflict(e.to_string()),
+            E::Ticket(e) => conflict(e.to_string()),
+            E::Money(e) => conflict(e.to_string()),
+            E::OrderNotDue(_) => conflict("the order is not due to expire yet".into()),
+            E::Payment(p) => OtError::PaymentProvider(p.to_string()),
+            E::Engine(e @ (EngineError::Decode(_) | EngineError::StreamId(_))) => {
+                OtError::Internal(e.to_string())
+            }
+            E::Engine(e) => OtError::Unavailable(e.to_string()),
+            e @ (E::DeadlinePayload { .. } | E::NotAnOrderStream(_) | E::Inconsistent(_)) => {
+                OtError::Internal(e.to_string())
+            }
         }
+    }
+}
+
+/// 404 `details`: the resource's name in seed 003 and its id.
+fn missing(resource: Resource) -> (&'static str, String) {
+    match resource {
+        Resource::Venue(id) => ("venue", id.to_string()),
+        Resource::Event(id) => ("event", id.to_string()),
+        Resource::Session(id) => ("session", id.to_string()),
+        Resource::Order(id) => ("order", id.to_string()),
+        Resource::Ticket(id) => ("ticket", id.to_string()),
+    }
+}
+
+/// A bad `seatIds` list (§5.2, §5.3, §6.1), naming the list or the seat's place in it.
+fn seat_request(e: SeatRequestError) -> OtError {
+    let at = |index: usize| format!("seatIds[{index}]");
+    match e {
+        SeatRequestError::NoSeats => {
+            OtError::validation("seatIds", "at least one seat is required")
+        }
+        SeatRequestError::TooMany { max } => {
+            OtError::validation("seatIds", format!("at most {max} seats per request"))
+        }
+        SeatRequestError::Repeated { index, seat } => {
+            OtError::validation(at(index), format!("seat {seat} is listed twice"))
+        }
+        SeatRequestError::Malformed { index, reason } => OtError::validation(at(index), reason),
+        SeatRequestError::UnknownSeat { index, seat } => {
+            OtError::validation(at(index), format!("the venue has no seat {seat}"))
+        }
+        SeatRequestError::NotForSale { index, seat } => OtError::validation(
+            at(index),
+            format!("seat {seat} is not for sale in this event"),
+        ),
+    }
+}
+
+/// 409 `CONFLICT` with `message` and empty `details`.
+fn conflict(message: String) -> OtError {
+    OtError::Conflict {
+        message,
+        details: json!({}),
     }
 }
 
@@ -109,7 +179,7 @@ pub async fn record_payment(
     };
     let position = state
         .services
-        .ticketing
+        .openticket
         .record_payment(
             OrderId::from_uuid(notice.order_id),
             notice.payment_id.map(PaymentId::from_uuid),
@@ -238,7 +308,7 @@ async fn create_venue(
     };
     let (venue, position) = state
         .services
-        .ticketing
+        .openticket
         .create_venue(
             VenueInput {
                 name: body.name,
@@ -388,7 +458,7 @@ async fn create_event(
     }
     let created = state
         .services
-        .ticketing
+        .openticket
         .create_event(
             caller.user_id,
             EventInput {
@@ -452,7 +522,7 @@ async fn lock_seats(
     let session: SessionId = parse_id("sessionId", &session_id)?;
     let lock = state
         .services
-        .ticketing
+        .openticket
         .lock_seats(
             caller.user_id,
             session,
@@ -461,10 +531,9 @@ async fn lock_seats(
         )
         .await
         .map_err(|e| match e {
-            TicketingError::NotFound {
-                resource: "session",
-                ..
-            } => OtError::not_found("session", &session_id),
+            OpenTicketError::NotFound(Resource::Session(_)) => {
+                OtError::not_found("session", &session_id)
+            }
             e => e.into(),
         })?;
     read_your_writes(&state, lock.position).await;
@@ -518,7 +587,7 @@ async fn release_seats(
     let session: SessionId = parse_id("sessionId", &session_id)?;
     let (released, position) = state
         .services
-        .ticketing
+        .openticket
         .release_seats(
             caller.user_id,
             session,
@@ -527,10 +596,9 @@ async fn release_seats(
         )
         .await
         .map_err(|e| match e {
-            TicketingError::NotFound {
-                resource: "session",
-                ..
-            } => OtError::not_found("session", &session_id),
+            OpenTicketError::NotFound(Resource::Session(_)) => {
+                OtError::not_found("session", &session_id)
+            }
             e => e.into(),
         })?;
     read_your_writes(&state, position).await;
@@ -577,18 +645,18 @@ async fn place_order(
     OtJson(body): OtJson<PlaceOrderBody>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &body.session_id)?;
-    let ticketing = &state.services.ticketing;
-    let provider = ticketing
+    let openticket = &state.services.openticket;
+    let provider = openticket
         .providers()
         .into_iter()
         .find(|p| p.eq_ignore_ascii_case(body.payment_provider.trim()))
         .ok_or_else(|| {
             OtError::validation(
                 "paymentProvider",
-                format!("must be one of {}", ticketing.providers().join(", ")),
+                format!("must be one of {}", openticket.providers().join(", ")),
             )
         })?;
-    let (order, position) = ticketing
+    let (order, position) = openticket
         .place_order(
             caller.user_id,
             session,
@@ -598,10 +666,9 @@ async fn place_order(
         )
         .await
         .map_err(|e| match e {
-            TicketingError::NotFound {
-                resource: "session",
-                ..
-            } => OtError::not_found("session", &body.session_id),
+            OpenTicketError::NotFound(Resource::Session(_)) => {
+                OtError::not_found("session", &body.session_id)
+            }
             e => e.into(),
         })?;
     read_your_writes(&state, position).await;
@@ -649,7 +716,7 @@ async fn cancel_order(
     let id: OrderId = parse_id("orderId", &order_id)?;
     let (order, position) = state
         .services
-        .ticketing
+        .openticket
         .cancel_order(
             caller.user_id,
             caller.is_admin(),
@@ -658,7 +725,7 @@ async fn cancel_order(
         )
         .await
         .map_err(|e| match e {
-            TicketingError::NotFound { .. } => OtError::not_found("order", &order_id),
+            OpenTicketError::NotFound(_) => OtError::not_found("order", &order_id),
             e => e.into(),
         })?;
     read_your_writes(&state, position).await;
@@ -720,7 +787,7 @@ async fn verify_ticket(
         .map_err(|e| OtError::validation("qrCode", e.to_string()))?;
     let (_, position) = state
         .services
-        .ticketing
+        .openticket
         .use_ticket(
             caller.user_id,
             id,

@@ -25,7 +25,7 @@
 //! state — strict, but it is what a stolen token looks like from here.
 
 use crate::clock::Clock;
-use crate::command::{CommandError, EngineError, execute, load};
+use crate::command::{CommandRunner, EngineError};
 use crate::event_store::{
     AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
 };
@@ -120,20 +120,17 @@ impl IdentityError {
             reason: reason.into(),
         }
     }
+}
 
-    /// Translate a command-handler error, mapping the aggregate's refusal with `rejected`.
-    fn from_command<E: std::error::Error + 'static>(
-        error: CommandError<E>,
-        rejected: impl FnOnce(E) -> IdentityError,
-    ) -> Self {
-        match error {
-            CommandError::Rejected(e) => rejected(e),
-            CommandError::Engine(EngineError::Contended { stream, attempts }) => {
+impl From<EngineError> for IdentityError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Contended { stream, attempts } => {
                 IdentityError::Contended { stream, attempts }
             }
-            CommandError::Engine(EngineError::Decode(e)) => IdentityError::Decode(e),
-            CommandError::Engine(EngineError::Store(e)) => IdentityError::Store(e),
-            CommandError::Engine(EngineError::StreamId(e)) => {
+            EngineError::Decode(e) => IdentityError::Decode(e),
+            EngineError::Store(e) => IdentityError::Store(e),
+            EngineError::StreamId(e) => {
                 IdentityError::Store(StoreError::InvalidRequest(e.to_string()))
             }
         }
@@ -308,6 +305,7 @@ pub struct TokenPair {
 #[derive(Clone)]
 pub struct IdentityService {
     store: Arc<dyn EventStore>,
+    runner: CommandRunner,
     clock: Arc<dyn Clock>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn AccessTokens>,
@@ -338,6 +336,7 @@ impl IdentityService {
         secrets: Arc<dyn Secrets>,
     ) -> Self {
         Self {
+            runner: CommandRunner::new(store.clone()),
             store,
             clock,
             hasher,
@@ -429,15 +428,14 @@ impl IdentityService {
             now,
             expires_at: now + self.refresh_ttl,
         };
-        execute::<RefreshFamily, _>(
-            self.store.as_ref(),
-            &family_stream(family_id)?,
-            &command,
-            &self.metadata_for(Some(user_id)),
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        self.runner
+            .run::<RefreshFamily>(
+                &family_stream(family_id)?,
+                &command,
+                &self.metadata_for(Some(user_id)),
+            )
+            .await
+            .map_err(|e| e.map_rejected(|_| IdentityError::InvalidRefreshToken))?;
         self.token_pair(&user, refresh_token, now)
     }
 
@@ -450,9 +448,7 @@ impl IdentityService {
         let family_id = parse_refresh_token(refresh_token)?;
         let stream = family_stream(family_id)?;
         let presented_hash = self.secrets.digest(refresh_token);
-        let (family, _) = load::<RefreshFamily>(self.store.as_ref(), &stream)
-            .await
-            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        let (family, _) = self.runner.load::<RefreshFamily>(&stream).await?;
         let Some(user_id) = family.user_id() else {
             return Err(IdentityError::InvalidRefreshToken);
         };
@@ -474,15 +470,11 @@ impl IdentityService {
             now,
             expires_at: now + self.refresh_ttl,
         };
-        let decided = execute::<RefreshFamily, _>(
-            self.store.as_ref(),
-            &stream,
-            &command,
-            &self.metadata_for(Some(user_id)),
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        let decided = self
+            .runner
+            .run::<RefreshFamily>(&stream, &command, &self.metadata_for(Some(user_id)))
+            .await
+            .map_err(|e| e.map_rejected(|_| IdentityError::InvalidRefreshToken))?;
         let reused = decided.events.iter().any(|e| {
             matches!(
                 e,
@@ -506,9 +498,7 @@ impl IdentityService {
         let family_id = parse_refresh_token(refresh_token)?;
         let stream = family_stream(family_id)?;
         let presented_hash = self.secrets.digest(refresh_token);
-        let (family, _) = load::<RefreshFamily>(self.store.as_ref(), &stream)
-            .await
-            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        let (family, _) = self.runner.load::<RefreshFamily>(&stream).await?;
         if !family.knows_hash(&presented_hash) {
             return Err(IdentityError::InvalidRefreshToken);
         }
@@ -516,15 +506,10 @@ impl IdentityService {
             reason: RevokeReason::Logout,
             now: self.now(),
         };
-        execute::<RefreshFamily, _>(
-            self.store.as_ref(),
-            &stream,
-            &command,
-            &self.metadata_for(family.user_id()),
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(|e| IdentityError::from_command(e, |_| IdentityError::InvalidRefreshToken))?;
+        self.runner
+            .run::<RefreshFamily>(&stream, &command, &self.metadata_for(family.user_id()))
+            .await
+            .map_err(|e| e.map_rejected(|_| IdentityError::InvalidRefreshToken))?;
         Ok(())
     }
 
@@ -690,9 +675,7 @@ impl IdentityService {
         let password_hash = self.hasher.hash(password)?;
         let claim_stream = StreamId::parse(email_stream_id(&email))
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
-        let (claim, _) = load::<EmailClaim>(self.store.as_ref(), &claim_stream)
-            .await
-            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::EmailTaken))?;
+        let (claim, _) = self.runner.load::<EmailClaim>(&claim_stream).await?;
         let now = self.now();
         let user_id = match claim.user_id() {
             Some(owner) => {
@@ -760,9 +743,7 @@ impl IdentityService {
     }
 
     async fn load_user(&self, user_id: UserId) -> Result<User, IdentityError> {
-        let (user, _) = load::<User>(self.store.as_ref(), &user_stream(user_id)?)
-            .await
-            .map_err(|e| IdentityError::from_command(e, user_rejected))?;
+        let (user, _) = self.runner.load::<User>(&user_stream(user_id)?).await?;
         Ok(user)
     }
 
@@ -770,9 +751,7 @@ impl IdentityService {
     async fn find_by_email(&self, email: &Email) -> Result<Option<(UserId, User)>, IdentityError> {
         let stream = StreamId::parse(email_stream_id(email))
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
-        let (claim, _) = load::<EmailClaim>(self.store.as_ref(), &stream)
-            .await
-            .map_err(|e| IdentityError::from_command(e, |_| IdentityError::NotFound))?;
+        let (claim, _) = self.runner.load::<EmailClaim>(&stream).await?;
         let Some(user_id) = claim.user_id() else {
             return Ok(None);
         };
@@ -786,15 +765,11 @@ impl IdentityService {
         command: &UserCommand,
         actor: Option<UserId>,
     ) -> Result<UserView, IdentityError> {
-        let decided = execute::<User, _>(
-            self.store.as_ref(),
-            &user_stream(user_id)?,
-            command,
-            &self.metadata_for(actor),
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(|e| IdentityError::from_command(e, user_rejected))?;
+        let decided = self
+            .runner
+            .run::<User>(&user_stream(user_id)?, command, &self.metadata_for(actor))
+            .await
+            .map_err(|e| e.map_rejected(user_rejected))?;
         UserView::from_state(&decided.state).ok_or(IdentityError::NotFound)
     }
 
@@ -888,13 +863,11 @@ fn parse_refresh_token(token: &str) -> Result<Uuid, IdentityError> {
 }
 
 fn user_stream(user_id: UserId) -> Result<StreamId, IdentityError> {
-    StreamId::for_aggregate(User::CATEGORY, user_id)
-        .map_err(|e| StoreError::InvalidRequest(e.to_string()).into())
+    Ok(CommandRunner::stream::<User>(user_id)?)
 }
 
 fn family_stream(family_id: Uuid) -> Result<StreamId, IdentityError> {
-    StreamId::for_aggregate(RefreshFamily::CATEGORY, family_id)
-        .map_err(|e| StoreError::InvalidRequest(e.to_string()).into())
+    Ok(CommandRunner::stream::<RefreshFamily>(family_id)?)
 }
 
 #[cfg(test)]

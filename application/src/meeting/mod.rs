@@ -1015,6 +1015,10 @@ impl ProcessManager for MeetingTicketIssuing {
         "meeting_ticket_issuing"
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[MeetingOrder::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
         &["MeetingOrderPaid"]
     }

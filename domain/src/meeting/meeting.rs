@@ -293,6 +293,7 @@ pub enum MeetingEvent {
         created_at: DateTime<Utc>,
     },
     /// A grade was added.
+    #[serde(rename = "MeetingTicketGradeAdded")]
     TicketGradeAdded {
         /// The grade.
         ticket_grade_id: TicketGradeId,
@@ -306,6 +307,7 @@ pub enum MeetingEvent {
         added_at: DateTime<Utc>,
     },
     /// A grade changed; the fields are its values after the change.
+    #[serde(rename = "MeetingTicketGradeChanged")]
     TicketGradeChanged {
         /// The grade.
         ticket_grade_id: TicketGradeId,
@@ -319,16 +321,19 @@ pub enum MeetingEvent {
         changed_at: DateTime<Utc>,
     },
     /// Orders are taken from now on.
+    #[serde(rename = "MeetingSalesOpened")]
     SalesOpened {
         /// When (UTC).
         opened_at: DateTime<Utc>,
     },
     /// No more orders.
+    #[serde(rename = "MeetingSalesClosed")]
     SalesClosed {
         /// When (UTC).
         closed_at: DateTime<Utc>,
     },
     /// Stock was reserved for an unpaid order.
+    #[serde(rename = "MeetingStockReserved")]
     StockReserved {
         /// The order.
         order_id: MeetingOrderId,
@@ -338,6 +343,7 @@ pub enum MeetingEvent {
         reserved_at: DateTime<Utc>,
     },
     /// An unpaid order's reservation returned to stock.
+    #[serde(rename = "MeetingStockReleased")]
     StockReleased {
         /// The order.
         order_id: MeetingOrderId,
@@ -349,6 +355,7 @@ pub enum MeetingEvent {
         released_at: DateTime<Utc>,
     },
     /// A paid order's tickets are sold (from its reservation, or taken again after a release).
+    #[serde(rename = "MeetingStockSold")]
     StockSold {
         /// The order.
         order_id: MeetingOrderId,

@@ -94,6 +94,7 @@ pub enum TicketEvent {
         issued_at: DateTime<Utc>,
     },
     /// The attendee was named.
+    #[serde(rename = "MeetingParticipantAssigned")]
     ParticipantAssigned {
         /// The attendee.
         participant: Participant,

@@ -62,11 +62,12 @@ pub struct CreateEvent {
     pub now: DateTime<Utc>,
 }
 
-/// Events of an event (`event-{eventId}`).
+/// Events of an event (`openticketEvent-{eventId}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum EventEvent {
     /// The event is published with its sessions and prices.
+    #[serde(rename = "OpenTicketEventCreated")]
     EventCreated {
         /// Id.
         event_id: EventId,
@@ -243,7 +244,7 @@ fn validate(c: &CreateEvent) -> Result<(), FieldError> {
 }
 
 impl Decider for Event {
-    const CATEGORY: &'static str = "event";
+    const CATEGORY: &'static str = "openticketEvent";
     type Command = CreateEvent;
     type Event = EventEvent;
     type Error = EventError;

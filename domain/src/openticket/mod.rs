@@ -30,7 +30,7 @@ crate::uuid_id!(
     EventId
 );
 crate::uuid_id!(
-    /// One session (performance) of an event; also names its `seatSession-…` stream.
+    /// One session (performance) of an event; also names its `openticketSeatSession-…` stream.
     SessionId
 );
 crate::uuid_id!(

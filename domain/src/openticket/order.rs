@@ -128,11 +128,12 @@ pub struct SeatTicket {
     pub ticket_id: TicketId,
 }
 
-/// Events of `order-{orderId}`.
+/// Events of `openticketOrder-{orderId}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum OrderEvent {
     /// Placed.
+    #[serde(rename = "OpenTicketOrderPlaced")]
     OrderPlaced {
         /// Id.
         order_id: OrderId,
@@ -154,6 +155,7 @@ pub enum OrderEvent {
         expires_at: DateTime<Utc>,
     },
     /// Paid.
+    #[serde(rename = "OpenTicketPaymentSucceeded")]
     PaymentSucceeded {
         /// Attempt.
         payment_id: PaymentId,
@@ -163,6 +165,7 @@ pub enum OrderEvent {
         paid_at: DateTime<Utc>,
     },
     /// An attempt failed (the order stays open).
+    #[serde(rename = "OpenTicketPaymentFailed")]
     PaymentFailed {
         /// Attempt.
         payment_id: PaymentId,
@@ -174,6 +177,7 @@ pub enum OrderEvent {
         failed_at: DateTime<Utc>,
     },
     /// Paid after cancellation or expiry: refund needed.
+    #[serde(rename = "OpenTicketLatePaymentReceived")]
     LatePaymentReceived {
         /// Attempt.
         payment_id: PaymentId,
@@ -185,6 +189,7 @@ pub enum OrderEvent {
         refund_required: bool,
     },
     /// Tickets issued.
+    #[serde(rename = "OpenTicketOrderCompleted")]
     OrderCompleted {
         /// Ticket per seat.
         ticket_ids: Vec<SeatTicket>,
@@ -192,6 +197,7 @@ pub enum OrderEvent {
         completed_at: DateTime<Utc>,
     },
     /// Cancelled.
+    #[serde(rename = "OpenTicketOrderCancelled")]
     OrderCancelled {
         /// Who.
         cancelled_by: UserId,
@@ -199,6 +205,7 @@ pub enum OrderEvent {
         cancelled_at: DateTime<Utc>,
     },
     /// Expired unpaid.
+    #[serde(rename = "OpenTicketOrderExpired")]
     OrderExpired {
         /// When.
         expired_at: DateTime<Utc>,
@@ -271,7 +278,7 @@ pub struct Order {
 }
 
 impl Decider for Order {
-    const CATEGORY: &'static str = "order";
+    const CATEGORY: &'static str = "openticketOrder";
     type Command = OrderCommand;
     type Event = OrderEvent;
     type Error = OrderError;
@@ -574,7 +581,7 @@ mod tests {
             })
             .then([]);
         let (t, data) = placed().to_stored().unwrap();
-        assert_eq!(t, "OrderPlaced");
+        assert_eq!(t, "OpenTicketOrderPlaced");
         assert_eq!(
             data["totalAmount"],
             serde_json::json!({"amount": "4800", "currency": "TWD"})

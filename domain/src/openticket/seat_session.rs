@@ -1,8 +1,9 @@
-//! Every seat of one event session (seed 003 §5), in one stream `seatSession-{sessionId}`: a seat is
-//! Available (absent from the map), Locked by one user until a time, Held for an order, or Sold.
-//! Deciding every lock, hold, sale and release against this one history with an expected version is
-//! what keeps a seat from being locked or sold twice. A lock whose time has passed counts as
-//! Available in every decision, before its expiry deadline fires (DESIGN.md §2).
+//! Every seat of one event session (seed 003 §5), in one stream
+//! `openticketSeatSession-{sessionId}`: a seat is Available (absent from the map), Locked by one
+//! user until a time, Held for an order, or Sold. Deciding every lock, hold, sale and release
+//! against this one history with an expected version is what keeps a seat from being locked or sold
+//! twice. A lock whose time has passed counts as Available in every decision, before its expiry
+//! deadline fires (DESIGN.md §2).
 
 use super::{EventId, LockId, OrderId, SeatId, SessionId, VenueId};
 use crate::{Decider, DomainEvent, UserId};
@@ -183,11 +184,12 @@ pub enum SeatSessionCommand {
     },
 }
 
-/// Events of `seatSession-{sessionId}`.
+/// Events of `openticketSeatSession-{sessionId}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum SeatSessionEvent {
     /// The session accepts locks within its sale window.
+    #[serde(rename = "OpenTicketSessionOpened")]
     SessionOpened {
         /// Session.
         session_id: SessionId,
@@ -203,6 +205,7 @@ pub enum SeatSessionEvent {
         opened_at: DateTime<Utc>,
     },
     /// Seats locked for a user until `expiresAt`.
+    #[serde(rename = "OpenTicketSeatsLocked")]
     SeatsLocked {
         /// Lock.
         lock_id: LockId,
@@ -216,6 +219,7 @@ pub enum SeatSessionEvent {
         expires_at: DateTime<Utc>,
     },
     /// Seats became available again.
+    #[serde(rename = "OpenTicketSeatsReleased")]
     SeatsReleased {
         /// Seats.
         seat_ids: Vec<SeatId>,
@@ -231,6 +235,7 @@ pub enum SeatSessionEvent {
         released_at: DateTime<Utc>,
     },
     /// Seats held for an unpaid order.
+    #[serde(rename = "OpenTicketSeatsHeldForOrder")]
     SeatsHeldForOrder {
         /// Order.
         order_id: OrderId,
@@ -244,6 +249,7 @@ pub enum SeatSessionEvent {
         held_until: DateTime<Utc>,
     },
     /// Seats sold to a paid order.
+    #[serde(rename = "OpenTicketSeatsSold")]
     SeatsSold {
         /// Order.
         order_id: OrderId,
@@ -395,7 +401,7 @@ impl SeatSession {
 }
 
 impl Decider for SeatSession {
-    const CATEGORY: &'static str = "seatSession";
+    const CATEGORY: &'static str = "openticketSeatSession";
     type Command = SeatSessionCommand;
     type Event = SeatSessionEvent;
     type Error = SeatSessionError;

@@ -41,11 +41,12 @@ pub enum TicketCommand {
     },
 }
 
-/// Events of `ticket-{ticketId}`.
+/// Events of `openticketTicket-{ticketId}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum TicketEvent {
     /// Issued.
+    #[serde(rename = "OpenTicketTicketIssued")]
     TicketIssued {
         /// Id.
         ticket_id: TicketId,
@@ -67,6 +68,7 @@ pub enum TicketEvent {
         issued_at: DateTime<Utc>,
     },
     /// Used at the gate.
+    #[serde(rename = "OpenTicketTicketUsed")]
     TicketUsed {
         /// Staff member.
         verified_by: UserId,
@@ -108,7 +110,7 @@ pub struct Ticket {
 }
 
 impl Decider for Ticket {
-    const CATEGORY: &'static str = "ticket";
+    const CATEGORY: &'static str = "openticketTicket";
     type Command = TicketCommand;
     type Event = TicketEvent;
     type Error = TicketError;

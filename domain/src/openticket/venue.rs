@@ -77,11 +77,12 @@ pub struct CreateVenue {
     pub now: DateTime<Utc>,
 }
 
-/// Events of a venue (`venue-{venueId}`).
+/// Events of a venue (`openticketVenue-{venueId}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum VenueEvent {
     /// The venue and its seat map exist.
+    #[serde(rename = "OpenTicketVenueCreated")]
     VenueCreated {
         /// Id.
         venue_id: VenueId,
@@ -217,7 +218,7 @@ fn validate(c: &CreateVenue) -> Result<(), FieldError> {
 }
 
 impl Decider for Venue {
-    const CATEGORY: &'static str = "venue";
+    const CATEGORY: &'static str = "openticketVenue";
     type Command = CreateVenue;
     type Event = VenueEvent;
     type Error = VenueError;
@@ -340,7 +341,7 @@ mod tests {
         assert!(data.seat(&SeatId::parse("B-1").unwrap()).is_none());
         assert_eq!(venue.decide(&c).unwrap_err(), VenueError::AlreadyExists);
         let (t, data) = events[0].to_stored().unwrap();
-        assert_eq!(t, "VenueCreated");
+        assert_eq!(t, "OpenTicketVenueCreated");
         assert_eq!(data["areas"][0]["seats"][1]["type"], "Normal");
         assert_eq!(data["address"]["postalCode"], "105");
     }

@@ -159,20 +159,14 @@ struct Claims {
 /// `exp` (seconds since the Unix epoch, UTC), `jti` (random UUID). Verification accepts HS256 only
 /// (so `alg: none` and RS/ES tokens fail), requires `sub`, `aud`, `iss` and `exp`, and checks `exp`
 /// against the `now` it is given with no leeway: a token is expired from second `exp` on.
+///
+/// `Debug` is derived: jsonwebtoken's keys print `[redacted]` in place of the secret.
+#[derive(Debug)]
 pub struct JwtAccessTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     ttl_secs: u64,
-}
-
-impl std::fmt::Debug for JwtAccessTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtAccessTokens")
-            .field("secret", &"[redacted]")
-            .field("ttl_secs", &self.ttl_secs)
-            .finish()
-    }
 }
 
 impl JwtAccessTokens {
@@ -297,20 +291,8 @@ impl Secrets for RandomSecrets {
     }
 
     fn digest(&self, token: &str) -> String {
-        to_hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
+        hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
     }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Lower-case hex of `bytes`.
-fn to_hex(bytes: &[u8]) -> String {
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,14 +301,11 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// SMS sign-in codes (seed 000 §3): 6 uniformly random digits from aws-lc-rs, stored as
 /// HMAC-SHA256(key, `"{phone}:{code}"`) in lower-case hex, so the event log does not reveal codes.
+///
+/// `Debug` is derived: aws-lc-rs prints only the algorithm of an HMAC key.
+#[derive(Debug)]
 pub struct HmacSignInCodes {
     key: aws_lc_rs::hmac::Key,
-}
-
-impl std::fmt::Debug for HmacSignInCodes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HmacSignInCodes { key: <redacted> }")
-    }
 }
 
 impl HmacSignInCodes {
@@ -365,7 +344,10 @@ impl tessera_application::identity::phone_signin::SignInCodes for HmacSignInCode
     }
 
     fn hash(&self, phone: &str, code: &str) -> String {
-        to_hex(aws_lc_rs::hmac::sign(&self.key, format!("{phone}:{code}").as_bytes()).as_ref())
+        hex::encode(aws_lc_rs::hmac::sign(
+            &self.key,
+            format!("{phone}:{code}").as_bytes(),
+        ))
     }
 }
 
@@ -552,6 +534,12 @@ mod tests {
         assert!(tokens().with_ttl_secs(MAX_ACCESS_TTL_SECS + 1).is_err());
         assert!(Argon2PasswordHasher::with_params(1, 1, 1).is_err());
         assert!(!format!("{:?}", tokens()).contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn sign_in_codes_debug_hides_the_key() {
+        let codes = HmacSignInCodes::new(SECRET).unwrap();
+        assert!(!format!("{codes:?}").contains("0123456789abcdef"));
     }
 
     #[test]

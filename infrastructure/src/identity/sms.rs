@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,25 +85,28 @@ pub const TENCENT_SMS_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
 const ACTION: &str = "SendSms";
 
-/// A Tencent Cloud API SecretKey. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TencentSecretKey(String);
+/// A Tencent Cloud API SecretKey.
+/// Held by `secrecy`: `Debug` shows `[REDACTED]` and the text is zeroed on drop.
+#[derive(Clone, Debug)]
+pub struct TencentSecretKey(SecretString);
 
 impl TencentSecretKey {
     /// Wrap a key read from configuration.
     pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key itself, for signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Self(SecretString::from(key.into()))
     }
 }
 
-impl std::fmt::Debug for TencentSecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TencentSecretKey(<redacted>)")
+impl From<SecretString> for TencentSecretKey {
+    fn from(secret: SecretString) -> Self {
+        Self(secret)
+    }
+}
+
+impl ExposeSecret<str> for TencentSecretKey {
+    /// The key itself, for signing only.
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -198,7 +202,7 @@ impl TencentSmsSender {
         };
         for (name, value) in [
             ("secret_id", config.secret_id.as_str()),
-            ("secret_key", config.secret_key.expose()),
+            ("secret_key", config.secret_key.expose_secret()),
             ("sdk_app_id", config.sdk_app_id.as_str()),
             ("sign_name", config.sign_name.as_str()),
             ("template_id", config.template_id.as_str()),
@@ -461,10 +465,13 @@ impl Tc3Request<'_> {
     /// `"TC3" + secret key`, then of the service, then of `tc3_request`, signs the string to sign.
     pub fn signature(&self, secret_key: &TencentSecretKey) -> String {
         let date = self.time.format("%Y-%m-%d").to_string();
-        let secret_date = hmac_sha256(format!("TC3{}", secret_key.expose()).as_bytes(), &date);
+        let secret_date = hmac_sha256(
+            format!("TC3{}", secret_key.expose_secret()).as_bytes(),
+            &date,
+        );
         let secret_service = hmac_sha256(&secret_date, self.service);
         let secret_signing = hmac_sha256(&secret_service, "tc3_request");
-        hex(&hmac_sha256(&secret_signing, &self.string_to_sign()))
+        hex::encode(hmac_sha256(&secret_signing, &self.string_to_sign()))
     }
 
     /// The `Authorization` header value: `TC3-HMAC-SHA256 Credential={secret id}/{scope},
@@ -488,15 +495,5 @@ fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data))
 }

@@ -7,6 +7,7 @@
 //! URLs are never logged and transport errors are stripped of their URL.
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
 use tessera_application::identity::ports::{WechatAuth, WechatAuthError, WechatSession};
@@ -19,25 +20,28 @@ pub const WECHAT_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// WeChat's "system busy, try again" errcode, the one error worth retrying.
 const ERRCODE_BUSY: i64 = -1;
 
-/// A WeChat app secret (`AppSecret`). `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WechatAppSecret(String);
+/// A WeChat app secret (`AppSecret`).
+/// Held by `secrecy`: `Debug` shows `[REDACTED]` and the text is zeroed on drop.
+#[derive(Clone, Debug)]
+pub struct WechatAppSecret(SecretString);
 
 impl WechatAppSecret {
     /// Wrap a secret read from configuration.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself, for the `jscode2session` query only.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Self(SecretString::from(secret.into()))
     }
 }
 
-impl std::fmt::Debug for WechatAppSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WechatAppSecret(<redacted>)")
+impl From<SecretString> for WechatAppSecret {
+    fn from(secret: SecretString) -> Self {
+        Self(secret)
+    }
+}
+
+impl ExposeSecret<str> for WechatAppSecret {
+    /// The secret itself, for the `jscode2session` query only.
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -110,7 +114,7 @@ impl WechatApiClient {
         if config.app_id.trim().is_empty() {
             return Err(WechatApiConfigError::MissingAppId);
         }
-        if config.app_secret.expose().trim().is_empty() {
+        if config.app_secret.expose_secret().trim().is_empty() {
             return Err(WechatApiConfigError::MissingAppSecret);
         }
         let client = reqwest::Client::builder()
@@ -230,7 +234,7 @@ impl WechatAuth for WechatApiClient {
                 "/sns/jscode2session",
                 &[
                     ("appid", self.config.app_id.as_str()),
-                    ("secret", self.config.app_secret.expose()),
+                    ("secret", self.config.app_secret.expose_secret()),
                     ("js_code", js_code),
                     ("grant_type", "authorization_code"),
                 ],

@@ -48,6 +48,7 @@ pub struct HmacTicketCodes {
     key: hmac::Key,
 }
 
+// Manual: states `<redacted>` (checked below) rather than relying on what aws-lc-rs's `Key` prints.
 impl std::fmt::Debug for HmacTicketCodes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HmacTicketCodes")

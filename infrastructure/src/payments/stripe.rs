@@ -6,6 +6,7 @@
 //! [`super::webhook::StripeEvent`] reads from `checkout.session.*` webhooks.
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
 use tessera_application::payments::{Checkout, CheckoutRequest, PaymentError, PaymentGateway};
@@ -15,25 +16,28 @@ pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
 /// How long one call to Stripe may take before it counts as unavailable: 10 seconds.
 pub const STRIPE_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A Stripe secret API key (`sk_live_…`, `sk_test_…` or a restricted `rk_…`). `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StripeSecretKey(String);
+/// A Stripe secret API key (`sk_live_…`, `sk_test_…` or a restricted `rk_…`).
+/// Held by `secrecy`: `Debug` shows `[REDACTED]` and the text is zeroed on drop.
+#[derive(Clone, Debug)]
+pub struct StripeSecretKey(SecretString);
 
 impl StripeSecretKey {
     /// Wrap a key read from configuration.
     pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key itself, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Self(SecretString::from(key.into()))
     }
 }
 
-impl std::fmt::Debug for StripeSecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StripeSecretKey(<redacted>)")
+impl From<SecretString> for StripeSecretKey {
+    fn from(secret: SecretString) -> Self {
+        Self(secret)
+    }
+}
+
+impl ExposeSecret<str> for StripeSecretKey {
+    /// The key itself, for the `Authorization` header only.
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -108,7 +112,7 @@ impl StripeGateway {
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(StripeConfigError::BadApiBase(config.api_base.clone()));
         }
-        if config.secret_key.expose().is_empty() {
+        if config.secret_key.expose_secret().is_empty() {
             return Err(StripeConfigError::MissingSecretKey);
         }
         if config.success_url.is_empty() {
@@ -199,7 +203,7 @@ impl PaymentGateway for StripeGateway {
         let response = self
             .client
             .post(&self.sessions_url)
-            .bearer_auth(self.config.secret_key.expose())
+            .bearer_auth(self.config.secret_key.expose_secret())
             .header("Idempotency-Key", request.payment_id.to_string())
             .header(
                 reqwest::header::CONTENT_TYPE,

@@ -79,7 +79,7 @@ pub fn verify_webhook_signature(
 /// Used by the Mock provider and by tests.
 pub fn sign_webhook(body: &[u8], secret: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    format!("sha256={}", encode_hex(hmac::sign(&key, body).as_ref()))
+    format!("sha256={}", hex::encode(hmac::sign(&key, body).as_ref()))
 }
 
 /// Check a `Stripe-Signature` header as Stripe documents it: `t=<Unix seconds>` and one or more
@@ -160,37 +160,18 @@ pub fn sign_stripe_webhook(body: &[u8], secret: &str, timestamp: i64) -> String 
     ctx.update(timestamp.to_string().as_bytes());
     ctx.update(b".");
     ctx.update(body);
-    format!("t={timestamp},v1={}", encode_hex(ctx.sign().as_ref()))
+    format!("t={timestamp},v1={}", hex::encode(ctx.sign().as_ref()))
 }
 
 /// 64 lower-case hex digits → 32 bytes; anything else → `None`.
 fn decode_hex_sha256(text: &str) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
+    // `hex` also reads upper case; the header formats ask for lower case only.
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
     let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *slot = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// What a payment webhook means for an order, whoever the provider.
@@ -585,7 +566,7 @@ mod tests {
         message.extend_from_slice(BODY);
         let header = format!(
             "t={T},v1={}",
-            encode_hex(hmac::sign(&key, &message).as_ref())
+            hex::encode(hmac::sign(&key, &message).as_ref())
         );
         assert_eq!(
             verify_stripe_signature(Some(&header), BODY, WHSEC, at(T), STRIPE_DEFAULT_TOLERANCE),

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tessera_application::payments::wechatpay::{
@@ -39,6 +40,7 @@ pub struct WechatPayClient {
     keys: Arc<Keys>,
 }
 
+// Manual: the base URL as text, no HTTP-client internals; `Keys` prints no key material.
 impl std::fmt::Debug for WechatPayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WechatPayClient")
@@ -513,7 +515,7 @@ impl WechatPay for WechatPayClient {
             )));
         }
         let plain = crypto::decrypt(
-            &self.keys.api_v3_key,
+            self.keys.api_v3_key.expose_secret(),
             &resource.nonce,
             resource.associated_data.as_deref().unwrap_or(""),
             &resource.ciphertext,

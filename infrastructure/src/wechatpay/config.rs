@@ -7,6 +7,7 @@ use aws_lc_rs::rsa;
 use aws_lc_rs::signature::RsaKeyPair;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, SubjectPublicKeyInfoDer};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -23,26 +24,28 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// 密钥").
 pub const API_V3_KEY_LEN: usize = 32;
 
-/// A secret read from configuration (the merchant private key PEM, the APIv3 key). `Debug` never
-/// prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WechatPaySecret(String);
+/// A secret read from configuration (the merchant private key PEM, the APIv3 key).
+/// Held by `secrecy`: `Debug` shows `[REDACTED]` and the text is zeroed on drop.
+#[derive(Clone, Debug)]
+pub struct WechatPaySecret(SecretString);
 
 impl WechatPaySecret {
     /// Wrap a secret read from configuration.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself, for building the adapter only.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Self(SecretString::from(secret.into()))
     }
 }
 
-impl std::fmt::Debug for WechatPaySecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WechatPaySecret(<redacted>)")
+impl From<SecretString> for WechatPaySecret {
+    fn from(secret: SecretString) -> Self {
+        Self(secret)
+    }
+}
+
+impl ExposeSecret<str> for WechatPaySecret {
+    /// The secret itself, for building the adapter only.
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -179,9 +182,10 @@ pub enum PlatformKeyKind {
 pub(crate) struct Keys {
     pub(crate) merchant: RsaKeyPair,
     pub(crate) platform: HashMap<String, (PlatformKeyKind, rsa::PublicKey)>,
-    pub(crate) api_v3_key: [u8; API_V3_KEY_LEN],
+    pub(crate) api_v3_key: SecretBox<[u8; API_V3_KEY_LEN]>,
 }
 
+// Manual: platform serials in a stable order instead of aws-lc-rs's full public-key dumps.
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut serials: Vec<_> = self.platform.iter().map(|(s, (k, _))| (s, k)).collect();
@@ -189,7 +193,7 @@ impl std::fmt::Debug for Keys {
         f.debug_struct("Keys")
             .field("merchant", &"<redacted>")
             .field("platform", &serials)
-            .field("api_v3_key", &"<redacted>")
+            .field("api_v3_key", &self.api_v3_key)
             .finish()
     }
 }
@@ -197,13 +201,12 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// Read and check every key of `config`.
     pub(crate) fn load(config: &WechatPayConfig) -> Result<Self, WechatPayConfigError> {
-        let merchant = merchant_key(config.merchant_private_key_pem.expose())?;
-        let api_v3_key: [u8; API_V3_KEY_LEN] = config
-            .api_v3_key
-            .expose()
-            .as_bytes()
-            .try_into()
-            .map_err(|_| WechatPayConfigError::ApiV3KeyLength(config.api_v3_key.0.len()))?;
+        let merchant = merchant_key(config.merchant_private_key_pem.expose_secret())?;
+        let api_v3_key = config.api_v3_key.expose_secret().as_bytes();
+        let api_v3_key = SecretBox::try_init_with(|| {
+            <[u8; API_V3_KEY_LEN]>::try_from(api_v3_key)
+                .map_err(|_| WechatPayConfigError::ApiV3KeyLength(api_v3_key.len()))
+        })?;
         if config.platform_keys.is_empty() {
             return Err(WechatPayConfigError::NoPlatformKeys);
         }
@@ -252,7 +255,7 @@ fn platform_key(
         Ok(cert_der) => {
             let cert = webpki::EndEntityCert::try_from(&cert_der)
                 .map_err(|e| bad(format!("not an X.509 v3 certificate: {e}")))?;
-            let certificate_serial = super::crypto::hex_upper(strip_leading_zeros(cert.serial()));
+            let certificate_serial = hex::encode_upper(strip_leading_zeros(cert.serial()));
             if !certificate_serial
                 .trim_start_matches('0')
                 .eq_ignore_ascii_case(serial.trim_start_matches('0'))

@@ -18,18 +18,7 @@ pub(crate) const GCM_NONCE_LEN: usize = 12;
 pub(crate) fn random_nonce() -> Result<String, Unspecified> {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes)?;
-    Ok(hex_upper(&bytes))
-}
-
-/// `bytes` as upper-case hex.
-pub(crate) fn hex_upper(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    Ok(hex::encode_upper(bytes))
 }
 
 /// The message a merchant signs for a request ("签名生成"): method, path with query, timestamp,

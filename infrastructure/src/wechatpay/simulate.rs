@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
+use secrecy::SecretString;
 use tessera_application::payments::wechatpay::WechatPaySignatureHeaders;
 
 /// Why a simulated WeChat Pay message could not be made.
@@ -29,22 +30,13 @@ pub enum SimulateError {
 }
 
 /// An RSA key pair in PEM, like a merchant's `apiclient_key.pem` or WeChat Pay's platform key.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct GeneratedKeyPair {
-    /// The private key, PKCS#8 PEM (`BEGIN PRIVATE KEY`).
-    pub private_key_pem: String,
+    /// The private key, PKCS#8 PEM (`BEGIN PRIVATE KEY`), held by `secrecy` so `Debug` hides it.
+    pub private_key_pem: SecretString,
     /// The public key, SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`), as WeChat Pay hands out its
     /// `PUB_KEY_ID_…` public keys.
     pub public_key_pem: String,
-}
-
-impl std::fmt::Debug for GeneratedKeyPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKeyPair")
-            .field("private_key_pem", &"<redacted>")
-            .field("public_key_pem", &self.public_key_pem)
-            .finish()
-    }
 }
 
 /// A fresh RSA-2048 key pair (a few tens of milliseconds).
@@ -61,7 +53,7 @@ pub fn generate_rsa_key_pair() -> Result<GeneratedKeyPair, SimulateError> {
         .as_der()
         .map_err(|_| SimulateError::Crypto("cannot encode the RSA public key"))?;
     Ok(GeneratedKeyPair {
-        private_key_pem: pem("PRIVATE KEY", private.as_ref()),
+        private_key_pem: pem("PRIVATE KEY", private.as_ref()).into(),
         public_key_pem: pem("PUBLIC KEY", public.as_ref()),
     })
 }
@@ -86,6 +78,7 @@ pub struct PlatformSigner {
     serial: String,
 }
 
+// Manual: aws-lc-rs would print the whole public key; the serial says which key this is.
 impl std::fmt::Debug for PlatformSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlatformSigner")
@@ -212,7 +205,7 @@ pub fn notification_body(
 ) -> Result<Vec<u8>, SimulateError> {
     let mut nonce_bytes = [0u8; crypto::GCM_NONCE_LEN / 2];
     aws_lc_rs::rand::fill(&mut nonce_bytes).map_err(|_| SimulateError::Crypto("no randomness"))?;
-    let nonce = crypto::hex_upper(&nonce_bytes);
+    let nonce = hex::encode_upper(nonce_bytes);
     let ciphertext = encrypt_resource(api_v3_key, &nonce, associated_data, plaintext)?;
     let body = serde_json::json!({
         "id": notification_id,

@@ -12,14 +12,16 @@ use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::meeting::Meeting;
 
 /// Sales statuses stored in `mt_meetings.status` (the API's strings).
 pub mod meeting_status {
     /// Created; sales not opened yet.
     pub const DRAFT: &str = "draft";
-    /// Taking orders (`SalesOpened`).
+    /// Taking orders (`MeetingSalesOpened`).
     pub const ON_SALE: &str = "onSale";
-    /// Sales closed (`SalesClosed`; may be reopened).
+    /// Sales closed (`MeetingSalesClosed`; may be reopened).
     pub const CLOSED: &str = "closed";
 }
 
@@ -36,10 +38,11 @@ pub mod stock_state {
 /// Writes `mt_meetings`, `mt_ticket_grades` and `mt_stock_holds` from the `meeting` streams.
 ///
 /// Per grade, `held` and `sold` follow the stock events exactly as the aggregate counts them:
-/// `StockReserved` adds to `held`; `StockReleased` takes the order's held lines off `held`;
-/// `StockSold` takes the order's held lines (if it still holds them: not when `retaken`, whose
-/// reservation was released before) off `held` and adds the sold lines to `sold`. Every change goes
-/// through a state change of a `mt_stock_holds` row, so applying an event twice counts it once.
+/// `MeetingStockReserved` adds to `held`; `MeetingStockReleased` takes the order's held lines off
+/// `held`; `MeetingStockSold` takes the order's held lines (if it still holds them: not when
+/// `retaken`, whose reservation was released before) off `held` and adds the sold lines to `sold`.
+/// Every change goes through a state change of a `mt_stock_holds` row, so applying an event twice
+/// counts it once.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CatalogProjector;
 
@@ -53,16 +56,20 @@ impl Projector for CatalogProjector {
         1
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[Meeting::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
         &[
             "MeetingCreated",
-            "TicketGradeAdded",
-            "TicketGradeChanged",
-            "SalesOpened",
-            "SalesClosed",
-            "StockReserved",
-            "StockReleased",
-            "StockSold",
+            "MeetingTicketGradeAdded",
+            "MeetingTicketGradeChanged",
+            "MeetingSalesOpened",
+            "MeetingSalesClosed",
+            "MeetingStockReserved",
+            "MeetingStockReleased",
+            "MeetingStockSold",
         ]
     }
 
@@ -101,7 +108,7 @@ impl Projector for CatalogProjector {
                     .bind(d.created_at)
                 )?;
             }
-            "TicketGradeAdded" => {
+            "MeetingTicketGradeAdded" => {
                 let d: TicketGradeAdded = parse(event)?;
                 // `grade_order` is the grade's place among its meeting's grades (0-based), in the
                 // order they were added.
@@ -122,7 +129,7 @@ impl Projector for CatalogProjector {
                     .bind(d.added_at)
                 )?;
             }
-            "TicketGradeChanged" => {
+            "MeetingTicketGradeChanged" => {
                 let d: TicketGradeChanged = parse(event)?;
                 execute!(
                     &mut *tx,
@@ -138,15 +145,15 @@ impl Projector for CatalogProjector {
                     .bind(d.ticket_grade_id.to_string())
                 )?;
             }
-            "SalesOpened" => {
+            "MeetingSalesOpened" => {
                 let d: SalesOpened = parse(event)?;
                 set_status(tx, &meeting_id, meeting_status::ON_SALE, d.opened_at).await?;
             }
-            "SalesClosed" => {
+            "MeetingSalesClosed" => {
                 let d: SalesClosed = parse(event)?;
                 set_status(tx, &meeting_id, meeting_status::CLOSED, d.closed_at).await?;
             }
-            "StockReserved" => {
+            "MeetingStockReserved" => {
                 let d: StockReserved = parse(event)?;
                 let order_id = d.order_id.to_string();
                 for (line_no, line) in d.lines.iter().enumerate() {
@@ -166,7 +173,7 @@ impl Projector for CatalogProjector {
                     }
                 }
             }
-            "StockReleased" => {
+            "MeetingStockReleased" => {
                 let d: StockReleased = parse(event)?;
                 let order_id = d.order_id.to_string();
                 take_off_held(tx, &meeting_id, &order_id, d.released_at).await?;
@@ -182,7 +189,7 @@ impl Projector for CatalogProjector {
                     .bind(stock_state::HELD)
                 )?;
             }
-            "StockSold" => {
+            "MeetingStockSold" => {
                 let d: StockSold = parse(event)?;
                 let order_id = d.order_id.to_string();
                 // The reservation, if the order still holds it, stops counting as held; its rows

@@ -23,7 +23,7 @@ pub(crate) struct MeetingCreated {
     pub created_at: DateTime<Utc>,
 }
 
-/// `TicketGradeAdded`.
+/// `MeetingTicketGradeAdded`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TicketGradeAdded {
@@ -34,7 +34,7 @@ pub(crate) struct TicketGradeAdded {
     pub added_at: DateTime<Utc>,
 }
 
-/// `TicketGradeChanged`: the grade's values after the change.
+/// `MeetingTicketGradeChanged`: the grade's values after the change.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TicketGradeChanged {
@@ -45,14 +45,14 @@ pub(crate) struct TicketGradeChanged {
     pub changed_at: DateTime<Utc>,
 }
 
-/// `SalesOpened`.
+/// `MeetingSalesOpened`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SalesOpened {
     pub opened_at: DateTime<Utc>,
 }
 
-/// `SalesClosed`.
+/// `MeetingSalesClosed`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SalesClosed {
@@ -67,7 +67,7 @@ pub(crate) struct StockLine {
     pub amount: i64,
 }
 
-/// `StockReserved`.
+/// `MeetingStockReserved`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StockReserved {
@@ -76,7 +76,7 @@ pub(crate) struct StockReserved {
     pub reserved_at: DateTime<Utc>,
 }
 
-/// `StockReleased` (`reason`, `cancelled` or `expired`, is informational here: every release
+/// `MeetingStockReleased` (`reason`, `cancelled` or `expired`, is informational here: every release
 /// returns the order's held lines).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,7 +85,7 @@ pub(crate) struct StockReleased {
     pub released_at: DateTime<Utc>,
 }
 
-/// `StockSold`.
+/// `MeetingStockSold`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StockSold {
@@ -176,14 +176,14 @@ pub(crate) struct MeetingTicketIssued {
     pub issued_at: DateTime<Utc>,
 }
 
-/// `{name, phone}` of `ParticipantAssigned`.
+/// `{name, phone}` of `MeetingParticipantAssigned`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ParticipantData {
     pub name: String,
     pub phone: String,
 }
 
-/// `ParticipantAssigned`.
+/// `MeetingParticipantAssigned`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ParticipantAssigned {

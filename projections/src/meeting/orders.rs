@@ -11,6 +11,8 @@ use crate::execute;
 use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::meeting::order::MeetingOrder;
 
 /// Order statuses stored in `mt_orders.status`: the document's Chinese strings (seed 000 §5).
 pub mod order_status {
@@ -44,6 +46,10 @@ impl Projector for OrdersProjector {
 
     fn version(&self) -> u32 {
         1
+    }
+
+    fn categories(&self) -> &'static [&'static str] {
+        &[MeetingOrder::CATEGORY]
     }
 
     fn handles(&self) -> &'static [&'static str] {

@@ -8,12 +8,14 @@ use crate::execute;
 use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::meeting::ticket::MeetingTicket;
 
 /// Writes `mt_tickets` from the `meetingTicket` streams. The grade's name is joined in by the
 /// queries from `mt_ticket_grades`.
 ///
-/// Only the first `ParticipantAssigned` counts, as in the aggregate (a second one for another
-/// person is refused by the domain anyway: 410 'Already Taken').
+/// Only the first `MeetingParticipantAssigned` counts, as in the aggregate (a second one for
+/// another person is refused by the domain anyway: 410 'Already Taken').
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TicketsProjector;
 
@@ -27,8 +29,12 @@ impl Projector for TicketsProjector {
         1
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[MeetingTicket::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
-        &["MeetingTicketIssued", "ParticipantAssigned"]
+        &["MeetingTicketIssued", "MeetingParticipantAssigned"]
     }
 
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
@@ -59,7 +65,7 @@ impl Projector for TicketsProjector {
                     .bind(d.issued_at)
                 )?;
             }
-            "ParticipantAssigned" => {
+            "MeetingParticipantAssigned" => {
                 let d: ParticipantAssigned = parse(event)?;
                 execute!(
                     &mut *tx,

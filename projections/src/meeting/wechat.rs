@@ -8,6 +8,8 @@ use crate::execute;
 use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::identity::wechat::WechatAccount;
 
 /// Writes `mt_wechat_tokens` from the `wechatAccount` streams: one row per token digest, the
 /// latest verification winning (a token verified again after it expired gets its new expiry).
@@ -23,6 +25,10 @@ impl Projector for WechatTokensProjector {
 
     fn version(&self) -> u32 {
         1
+    }
+
+    fn categories(&self) -> &'static [&'static str] {
+        &[WechatAccount::CATEGORY]
     }
 
     fn handles(&self) -> &'static [&'static str] {

@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::AssertSqlSafe;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::openticket::{event::Event, seat_session::SeatSession, venue::Venue};
 
 /// Seat states stored in `ot_session_seats.status`.
 pub(crate) mod seat_state {
@@ -35,7 +37,8 @@ const VENUE_SEAT_COLUMNS: usize = 10;
 /// `ot_category_areas` and `ot_session_seats` from the `venue`, `event` and `seatSession` streams.
 ///
 /// Session seats are derived from venue seats and price categories, which is why all of these
-/// belong to one projector: its own earlier events are always applied before `SessionOpened`.
+/// belong to one projector: its own earlier events are always applied before
+/// `OpenTicketSessionOpened`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CatalogProjector;
 
@@ -49,15 +52,19 @@ impl Projector for CatalogProjector {
         1
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[Venue::CATEGORY, Event::CATEGORY, SeatSession::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
         &[
-            "VenueCreated",
-            "EventCreated",
-            "SessionOpened",
-            "SeatsLocked",
-            "SeatsReleased",
-            "SeatsHeldForOrder",
-            "SeatsSold",
+            "OpenTicketVenueCreated",
+            "OpenTicketEventCreated",
+            "OpenTicketSessionOpened",
+            "OpenTicketSeatsLocked",
+            "OpenTicketSeatsReleased",
+            "OpenTicketSeatsHeldForOrder",
+            "OpenTicketSeatsSold",
         ]
     }
 
@@ -83,10 +90,10 @@ impl Projector for CatalogProjector {
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
         match event.event_type.as_str() {
-            "VenueCreated" => venue_created(tx, event, parse(event)?).await,
-            "EventCreated" => event_created(tx, event, parse(event)?).await,
-            "SessionOpened" => session_opened(tx, parse(event)?).await,
-            "SeatsLocked" => {
+            "OpenTicketVenueCreated" => venue_created(tx, event, parse(event)?).await,
+            "OpenTicketEventCreated" => event_created(tx, event, parse(event)?).await,
+            "OpenTicketSessionOpened" => session_opened(tx, parse(event)?).await,
+            "OpenTicketSeatsLocked" => {
                 let d: SeatsLocked = parse(event)?;
                 let change = SeatChange {
                     status: seat_state::LOCKED,
@@ -99,7 +106,7 @@ impl Projector for CatalogProjector {
                 };
                 change_seats(tx, event, &d.seat_ids, &change).await
             }
-            "SeatsReleased" => {
+            "OpenTicketSeatsReleased" => {
                 let d: SeatsReleased = parse(event)?;
                 let change = SeatChange {
                     status: seat_state::AVAILABLE,
@@ -112,7 +119,7 @@ impl Projector for CatalogProjector {
                 };
                 change_seats(tx, event, &d.seat_ids, &change).await
             }
-            "SeatsHeldForOrder" => {
+            "OpenTicketSeatsHeldForOrder" => {
                 let d: SeatsHeldForOrder = parse(event)?;
                 let change = SeatChange {
                     status: seat_state::HELD_FOR_ORDER,
@@ -125,7 +132,7 @@ impl Projector for CatalogProjector {
                 };
                 change_seats(tx, event, &d.seat_ids, &change).await
             }
-            "SeatsSold" => {
+            "OpenTicketSeatsSold" => {
                 let d: SeatsSold = parse(event)?;
                 let change = SeatChange {
                     status: seat_state::SOLD,

@@ -16,7 +16,7 @@ pub(crate) struct MoneyData {
     pub currency: String,
 }
 
-/// `VenueCreated` on `venue-{venueId}`.
+/// `OpenTicketVenueCreated` on `openticketVenue-{venueId}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct VenueCreated {
@@ -31,7 +31,7 @@ pub(crate) struct VenueCreated {
     pub created_at: DateTime<Utc>,
 }
 
-/// `EventCreated` on `event-{eventId}`.
+/// `OpenTicketEventCreated` on `openticketEvent-{eventId}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EventCreated {
@@ -47,8 +47,8 @@ pub(crate) struct EventCreated {
     pub created_at: DateTime<Utc>,
 }
 
-/// A session inside `EventCreated`. Times stay strings: they are shown exactly as the organizer
-/// wrote them (offset kept), and parsed separately for the UTC instant.
+/// A session inside `OpenTicketEventCreated`. Times stay strings: they are shown exactly as the
+/// organizer wrote them (offset kept), and parsed separately for the UTC instant.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionData {
@@ -59,7 +59,7 @@ pub(crate) struct SessionData {
     pub sale_end_time: String,
 }
 
-/// A price category inside `EventCreated`.
+/// A price category inside `OpenTicketEventCreated`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PriceCategoryData {
@@ -69,7 +69,7 @@ pub(crate) struct PriceCategoryData {
     pub price: MoneyData,
 }
 
-/// `SessionOpened`, first event of `seatSession-{sessionId}`.
+/// `OpenTicketSessionOpened`, first event of `openticketSeatSession-{sessionId}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionOpened {
@@ -79,7 +79,7 @@ pub(crate) struct SessionOpened {
     pub opened_at: DateTime<Utc>,
 }
 
-/// `SeatsLocked`.
+/// `OpenTicketSeatsLocked`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatsLocked {
@@ -90,7 +90,7 @@ pub(crate) struct SeatsLocked {
     pub expires_at: DateTime<Utc>,
 }
 
-/// `SeatsReleased` (`reason` is informational here: every release frees the seats).
+/// `OpenTicketSeatsReleased` (`reason` is informational here: every release frees the seats).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatsReleased {
@@ -98,7 +98,7 @@ pub(crate) struct SeatsReleased {
     pub released_at: DateTime<Utc>,
 }
 
-/// `SeatsHeldForOrder`.
+/// `OpenTicketSeatsHeldForOrder`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatsHeldForOrder {
@@ -109,7 +109,7 @@ pub(crate) struct SeatsHeldForOrder {
     pub held_until: DateTime<Utc>,
 }
 
-/// `SeatsSold`.
+/// `OpenTicketSeatsSold`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatsSold {
@@ -119,7 +119,7 @@ pub(crate) struct SeatsSold {
     pub sold_at: DateTime<Utc>,
 }
 
-/// `OrderPlaced` on `order-{orderId}`.
+/// `OpenTicketOrderPlaced` on `openticketOrder-{orderId}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderPlaced {
@@ -134,7 +134,7 @@ pub(crate) struct OrderPlaced {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An item of `OrderPlaced`.
+/// An item of `OpenTicketOrderPlaced`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderItemData {
@@ -144,7 +144,7 @@ pub(crate) struct OrderItemData {
     pub price: MoneyData,
 }
 
-/// The payment of `OrderPlaced`.
+/// The payment of `OpenTicketOrderPlaced`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PaymentData {
@@ -156,14 +156,14 @@ pub(crate) struct PaymentData {
     pub payment_url: Option<String>,
 }
 
-/// `PaymentSucceeded`.
+/// `OpenTicketPaymentSucceeded`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PaymentSucceeded {
     pub paid_at: DateTime<Utc>,
 }
 
-/// `PaymentFailed`.
+/// `OpenTicketPaymentFailed`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PaymentFailed {
@@ -172,14 +172,14 @@ pub(crate) struct PaymentFailed {
     pub failed_at: DateTime<Utc>,
 }
 
-/// `LatePaymentReceived`.
+/// `OpenTicketLatePaymentReceived`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LatePaymentReceived {
     pub paid_at: DateTime<Utc>,
 }
 
-/// `OrderCompleted`.
+/// `OpenTicketOrderCompleted`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderCompleted {
@@ -187,7 +187,7 @@ pub(crate) struct OrderCompleted {
     pub completed_at: DateTime<Utc>,
 }
 
-/// `{seatId, ticketId}` of `OrderCompleted`.
+/// `{seatId, ticketId}` of `OpenTicketOrderCompleted`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatTicket {
@@ -195,8 +195,8 @@ pub(crate) struct SeatTicket {
     pub ticket_id: Uuid,
 }
 
-/// `OrderCancelled`. `cancelledBy` is kept as text: a user id, or whatever the domain writes for a
-/// system cancellation.
+/// `OpenTicketOrderCancelled`. `cancelledBy` is kept as text: a user id, or whatever the domain
+/// writes for a system cancellation.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderCancelled {
@@ -205,14 +205,14 @@ pub(crate) struct OrderCancelled {
     pub cancelled_at: DateTime<Utc>,
 }
 
-/// `OrderExpired`.
+/// `OpenTicketOrderExpired`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderExpired {
     pub expired_at: DateTime<Utc>,
 }
 
-/// `TicketIssued` on `ticket-{ticketId}`.
+/// `OpenTicketTicketIssued` on `openticketTicket-{ticketId}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TicketIssued {
@@ -227,7 +227,7 @@ pub(crate) struct TicketIssued {
     pub issued_at: DateTime<Utc>,
 }
 
-/// `TicketUsed`.
+/// `OpenTicketTicketUsed`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TicketUsed {

@@ -7,7 +7,7 @@
 //! * [`CatalogProjector`] (`openticket_catalog`): venues, venue seats, events, sessions, price
 //!   categories and session seats. Session seats are filled from venue seats and price categories,
 //!   so those tables must live in the same projector: only then are they guaranteed to be current
-//!   when `SessionOpened` is applied (each projector follows the log at its own pace).
+//!   when `OpenTicketSessionOpened` is applied (each projector follows the log at its own pace).
 //! * [`OrdersProjector`] (`openticket_orders`): orders and order items (the analysts' sales table).
 //! * [`TicketsProjector`] (`openticket_tickets`): tickets.
 //!
@@ -99,7 +99,7 @@ fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, Pro
     T::deserialize(&event.data).map_err(|e| bad_event(event, e))
 }
 
-/// The aggregate id of an event's stream (`order-{id}` → `id`), as a UUID.
+/// The aggregate id of an event's stream (`openticketOrder-{id}` → `id`), as a UUID.
 fn stream_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
     let id = event
         .stream_id

@@ -12,10 +12,12 @@ use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::openticket::{order::Order, seat_session::SeatSession};
 
 /// Writes `ot_orders` and `ot_order_items` from the `order` streams, and the items' `sold_at` from
-/// `SeatsSold`. Reads no other projector's tables: event names and session times are joined in by
-/// the queries.
+/// `OpenTicketSeatsSold`. Reads no other projector's tables: event names and session times are
+/// joined in by the queries.
 ///
 /// Statuses only move forward (an event applied twice, or a late duplicate, cannot move an order
 /// back): `Created` → `Paid` → `Completed`, `Created` → `Cancelled` | `Expired`.
@@ -32,16 +34,20 @@ impl Projector for OrdersProjector {
         1
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[Order::CATEGORY, SeatSession::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
         &[
-            "OrderPlaced",
-            "PaymentSucceeded",
-            "PaymentFailed",
-            "LatePaymentReceived",
-            "OrderCompleted",
-            "OrderCancelled",
-            "OrderExpired",
-            "SeatsSold",
+            "OpenTicketOrderPlaced",
+            "OpenTicketPaymentSucceeded",
+            "OpenTicketPaymentFailed",
+            "OpenTicketLatePaymentReceived",
+            "OpenTicketOrderCompleted",
+            "OpenTicketOrderCancelled",
+            "OpenTicketOrderExpired",
+            "OpenTicketSeatsSold",
         ]
     }
 
@@ -57,12 +63,12 @@ impl Projector for OrdersProjector {
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
         match event.event_type.as_str() {
-            "OrderPlaced" => order_placed(tx, parse(event)?).await,
-            "SeatsSold" => seats_sold(tx, parse(event)?).await,
+            "OpenTicketOrderPlaced" => order_placed(tx, parse(event)?).await,
+            "OpenTicketSeatsSold" => seats_sold(tx, parse(event)?).await,
             other => {
                 let order_id = stream_uuid(event)?.to_string();
                 match other {
-                    "PaymentSucceeded" => {
+                    "OpenTicketPaymentSucceeded" => {
                         let d: PaymentSucceeded = parse(event)?;
                         execute!(
                             &mut *tx,
@@ -76,7 +82,7 @@ impl Projector for OrdersProjector {
                             .bind(&order_id)
                         )?;
                     }
-                    "PaymentFailed" => {
+                    "OpenTicketPaymentFailed" => {
                         let d: PaymentFailed = parse(event)?;
                         execute!(
                             &mut *tx,
@@ -90,7 +96,7 @@ impl Projector for OrdersProjector {
                             .bind(&order_id)
                         )?;
                     }
-                    "LatePaymentReceived" => {
+                    "OpenTicketLatePaymentReceived" => {
                         let d: LatePaymentReceived = parse(event)?;
                         execute!(
                             &mut *tx,
@@ -104,7 +110,7 @@ impl Projector for OrdersProjector {
                             .bind(&order_id)
                         )?;
                     }
-                    "OrderCompleted" => {
+                    "OpenTicketOrderCompleted" => {
                         let d: OrderCompleted = parse(event)?;
                         execute!(
                             &mut *tx,
@@ -128,7 +134,7 @@ impl Projector for OrdersProjector {
                             )?;
                         }
                     }
-                    "OrderCancelled" => {
+                    "OpenTicketOrderCancelled" => {
                         let d: OrderCancelled = parse(event)?;
                         execute!(
                             &mut *tx,
@@ -142,7 +148,7 @@ impl Projector for OrdersProjector {
                             .bind(&order_id)
                         )?;
                     }
-                    "OrderExpired" => {
+                    "OpenTicketOrderExpired" => {
                         let d: OrderExpired = parse(event)?;
                         execute!(
                             &mut *tx,

@@ -8,6 +8,8 @@ use crate::execute;
 use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
+use tessera_domain::Decider;
+use tessera_domain::openticket::ticket::Ticket;
 
 /// Writes `ot_tickets` from the `ticket` streams. Event, session, venue and seat labels are joined
 /// in by the queries from the catalog tables.
@@ -24,8 +26,12 @@ impl Projector for TicketsProjector {
         1
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &[Ticket::CATEGORY]
+    }
+
     fn handles(&self) -> &'static [&'static str] {
-        &["TicketIssued", "TicketUsed"]
+        &["OpenTicketTicketIssued", "OpenTicketTicketUsed"]
     }
 
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
@@ -39,7 +45,7 @@ impl Projector for TicketsProjector {
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
         match event.event_type.as_str() {
-            "TicketIssued" => {
+            "OpenTicketTicketIssued" => {
                 let d: TicketIssued = parse(event)?;
                 execute!(
                     &mut *tx,
@@ -61,7 +67,7 @@ impl Projector for TicketsProjector {
                     .bind(d.issued_at)
                 )?;
             }
-            "TicketUsed" => {
+            "OpenTicketTicketUsed" => {
                 let d: TicketUsed = parse(event)?;
                 // Only the first scan counts (a second one is refused by the domain anyway).
                 execute!(

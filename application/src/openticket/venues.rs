@@ -1,0 +1,99 @@
+//! Venues (seed 003 §3): create one with its seat map, and read venues through a cache (a venue
+//! and its seat map never change once created, so a cached copy is never stale).
+
+use super::OpenTicketService;
+use super::error::{OpenTicketError, Resource};
+use crate::command::CommandRunner;
+use crate::event_store::EventMetadata;
+use std::sync::Arc;
+use tessera_domain::UserId;
+use tessera_domain::openticket::venue::{Address, Area, CreateVenue, Venue, VenueData, VenueError};
+use tessera_domain::openticket::{AreaId, SeatId, SeatMapId, VenueId};
+use uuid::Uuid;
+
+/// A venue as an admin sends it (seed 003 §3.3), its seat codes already parsed.
+#[derive(Debug, Clone)]
+pub struct VenueInput {
+    /// 1–200 characters.
+    pub name: String,
+    /// Postal address.
+    pub address: Address,
+    /// Capacity, at least the number of seats.
+    pub capacity: u32,
+    /// Seat map: areas with their seats (at most 100,000 seats).
+    pub areas: Vec<Area>,
+}
+
+impl OpenTicketService {
+    /// A venue with its seat map; [`Resource::Venue`] when there is none.
+    pub async fn venue(&self, venue_id: VenueId) -> Result<Arc<VenueData>, OpenTicketError> {
+        if let Some(v) = self
+            .venues
+            .read()
+            .ok()
+            .and_then(|m| m.get(&venue_id).cloned())
+        {
+            return Ok(v);
+        }
+        let stream = CommandRunner::stream::<Venue>(venue_id)?;
+        let (venue, _) = self.runner.load::<Venue>(&stream).await?;
+        let data = venue
+            .0
+            .ok_or(OpenTicketError::NotFound(Resource::Venue(venue_id)))?;
+        if let Ok(mut m) = self.venues.write() {
+            m.insert(venue_id, data.clone());
+        }
+        Ok(data)
+    }
+
+    /// `POST /venues` (§3.3): the new venue and the global position of its append. A seat map the
+    /// domain refuses is [`OpenTicketError::Invalid`] naming the field.
+    pub async fn create_venue(
+        &self,
+        input: VenueInput,
+        created_by: UserId,
+        meta: &EventMetadata,
+    ) -> Result<(Arc<VenueData>, Option<u64>), OpenTicketError> {
+        let VenueInput {
+            name,
+            address,
+            capacity,
+            areas,
+        } = input;
+        let venue_id = VenueId::from_uuid(Uuid::now_v7());
+        let command = CreateVenue {
+            venue_id,
+            seat_map_id: SeatMapId::from_uuid(Uuid::now_v7()),
+            name,
+            address,
+            capacity,
+            areas,
+            created_by,
+            now: self.clock.now(),
+        };
+        let decided = self
+            .runner
+            .run::<Venue>(&CommandRunner::stream::<Venue>(venue_id)?, &command, meta)
+            .await
+            .map_err(|e| {
+                e.map_rejected(|e| match e {
+                    VenueError::Invalid(f) => f.into(),
+                    other => OpenTicketError::Venue(other),
+                })
+            })?;
+        let position = decided.position();
+        let data = decided
+            .state
+            .0
+            .ok_or(OpenTicketError::Inconsistent("venue not created"))?;
+        Ok((data, position))
+    }
+
+    /// The area id and name of `seat` in a venue, `None` when the venue or the seat is unknown.
+    pub async fn seat_area(&self, venue_id: VenueId, seat: &SeatId) -> Option<(AreaId, String)> {
+        let venue = self.venue(venue_id).await.ok()?;
+        venue
+            .seat(seat)
+            .map(|(a, _)| (a.area_id.clone(), a.name.clone()))
+    }
+}
