@@ -12,6 +12,7 @@
 
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -756,7 +757,7 @@ async fn server_with_sandbox(db: &TestDb) -> (TestServer, std::net::SocketAddr, 
     m.wechatpay_mch_id = Some(env["TESSERA_WECHATPAY_MCH_ID"].clone());
     m.wechatpay_serial_no = env["TESSERA_WECHATPAY_SERIAL_NO"].clone();
     m.wechatpay_private_key_file = Some(env["TESSERA_WECHATPAY_PRIVATE_KEY_FILE"].clone().into());
-    m.wechatpay_api_v3_key = Some(tessera_api::config::Secret::new(
+    m.wechatpay_api_v3_key = Some(SecretString::from(
         env["TESSERA_WECHATPAY_API_V3_KEY"].clone(),
     ));
     m.wechatpay_platform_keys = env["TESSERA_WECHATPAY_PLATFORM_KEYS"].clone();
