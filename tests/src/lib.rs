@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+pub mod openapi;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use sqlx::Connection;

@@ -11,6 +11,7 @@ use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tessera_api::Engine;
+use tessera_api::meeting::views::{MeetingView, OrderView, TicketView};
 use tessera_application::{AppendRequest, EventStore, ExpectedVersion};
 use tessera_domain::identity::Phone;
 use tessera_domain::identity::wechat::{WechatAccountEvent, wechat_stream_id};
@@ -20,7 +21,7 @@ use tessera_domain::meeting::{Meeting, MeetingEvent, StockLine};
 use tessera_domain::meeting::{MeetingId, MeetingOrderId, MeetingTicketId, TicketGradeId};
 use tessera_domain::{Decider, DomainEvent, UserId};
 use tessera_projections::ProjectionRunner;
-use tessera_projections::meeting::{MeetingQueries, projectors};
+use tessera_projections::meeting::{MeetingQueries, MeetingRow, OrderRow, TicketRow, projectors};
 use tessera_tests::{Suite, TestDb, new_event, scalar_i64, stream};
 use uuid::Uuid;
 
@@ -589,6 +590,16 @@ fn js<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap()
 }
 
+/// A meeting row as the HTTP layer shows it (`GET /meetings/:id`).
+fn meeting_view(row: MeetingRow) -> MeetingView {
+    MeetingView::from_row(row).unwrap()
+}
+
+/// An order row as the HTTP layer shows it (`GET /orders/:id`).
+fn order_view(row: OrderRow) -> OrderView {
+    OrderView::from_row(row).unwrap()
+}
+
 /// A grade's `(stock, held, sold)` by grade id.
 type Counts = BTreeMap<Uuid, (i64, i64, i64)>;
 
@@ -701,7 +712,7 @@ async fn stock(db: Arc<TestDb>) {
 
 async fn meetings(db: Arc<TestDb>) {
     let w = World::build(&db).await;
-    let m1 = w.q.meeting(w.m1.as_uuid()).await.unwrap().expect("m1");
+    let m1 = meeting_view(w.q.meeting(w.m1.as_uuid()).await.unwrap().expect("m1"));
     assert_eq!(
         js(&m1),
         json!({
@@ -723,9 +734,7 @@ async fn meetings(db: Arc<TestDb>) {
     );
     assert!(w.q.meeting(Uuid::new_v4()).await.unwrap().is_none());
 
-    let ids = |v: Vec<tessera_projections::meeting::MeetingView>| {
-        v.into_iter().map(|m| m.id).collect::<Vec<_>>()
-    };
+    let ids = |v: Vec<MeetingRow>| v.into_iter().map(|m| m.meeting_id).collect::<Vec<_>>();
     let (m1, m2, m3) = (w.m1.as_uuid(), w.m2.as_uuid(), w.m3.as_uuid());
     assert_eq!(
         ids(w.q.meetings(None, 1, 20).await.unwrap()),
@@ -762,7 +771,13 @@ async fn meetings(db: Arc<TestDb>) {
     assert_eq!(w.q.meeting_count(Some("closed")).await.unwrap(), 1);
 
     // Each listed meeting carries its own grades.
-    let listed = w.q.meetings(None, 1, 20).await.unwrap();
+    let listed: Vec<MeetingView> =
+        w.q.meetings(None, 1, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(meeting_view)
+            .collect();
     assert_eq!(
         js(&listed[0].ticket_grades),
         json!([{"id": w.free, "name": "免费票", "price": 0, "stock": 100, "remaining": 100, "sold": 0}])
@@ -785,9 +800,9 @@ async fn orders(db: Arc<TestDb>) {
         w.o4.as_uuid(),
         w.o5.as_uuid(),
     );
-    let status_of = |v: &[tessera_projections::meeting::OrderView]| {
+    let status_of = |v: &[OrderRow]| {
         v.iter()
-            .map(|o| (o.id, o.status.clone()))
+            .map(|o| (o.order_id, o.status.clone()))
             .collect::<Vec<_>>()
     };
     let mine = w.q.orders_of(w.u1.as_uuid(), None).await.unwrap();
@@ -831,10 +846,17 @@ async fn orders(db: Arc<TestDb>) {
         "expiresAt": rfc(85), "createdAt": rfc(70), "paidAt": null, "transactionId": null,
         "transaction": {"thirdPartyTransactionInfo": wechat_info()}, "refund": null,
     });
-    assert_eq!(js(&w.q.order(o5).await.unwrap().expect("o5")), expected_o5);
-    assert_eq!(js(&mine[0]), expected_o5, "the list shows the same body");
+    assert_eq!(
+        js(&order_view(w.q.order(o5).await.unwrap().expect("o5"))),
+        expected_o5
+    );
+    assert_eq!(
+        js(&order_view(mine[0].clone())),
+        expected_o5,
+        "the list shows the same body"
+    );
 
-    let o1v = js(&w.q.order(o1).await.unwrap().unwrap());
+    let o1v = js(&order_view(w.q.order(o1).await.unwrap().unwrap()));
     assert_eq!(o1v["status"], "已支付", "a second payment leaves it paid");
     assert_eq!(o1v["paidAt"], rfc(46));
     assert_eq!(o1v["transactionId"], "mock-o1");
@@ -855,17 +877,17 @@ async fn orders(db: Arc<TestDb>) {
         ])
     );
 
-    let o2v = w.q.order(o2).await.unwrap().unwrap();
+    let o2v = order_view(w.q.order(o2).await.unwrap().unwrap());
     assert_eq!((o2v.status.as_str(), o2v.paid_at), ("已取消", None));
     assert_eq!(o2v.refund, None);
 
-    let o3v = w.q.order(o3).await.unwrap().unwrap();
+    let o3v = order_view(w.q.order(o3).await.unwrap().unwrap());
     assert_eq!(o3v.status, "已支付", "paid late, stock taken again");
     assert_eq!(o3v.paid_at, Some(t(50)));
     assert_eq!(o3v.transaction_id.as_deref(), Some("4200000001"));
     assert_eq!(js(&o3v.duy_payment), json!(298.5));
 
-    let o4v = js(&w.q.order(o4).await.unwrap().unwrap());
+    let o4v = js(&order_view(w.q.order(o4).await.unwrap().unwrap()));
     assert_eq!(o4v["status"], "待退款");
     assert_eq!(o4v["paidAt"], Value::Null);
     assert_eq!(o4v["transactionId"], "4200000002");
@@ -935,7 +957,9 @@ async fn tickets(db: Arc<TestDb>) {
     let t5 = tid(w.o3, w.std, 1);
     let t6 = tid(w.o3, w.std, 2);
 
-    let given = js(&w.q.ticket(t1).await.unwrap().expect("t1"));
+    let given = js(&TicketView::from_row(
+        w.q.ticket(t1).await.unwrap().expect("t1"),
+    ));
     assert_eq!(
         given,
         json!({
@@ -946,15 +970,15 @@ async fn tickets(db: Arc<TestDb>) {
         }),
         "GET /tickets/:id shape"
     );
-    let free = js(&w.q.ticket(t3).await.unwrap().unwrap());
+    let free = js(&TicketView::from_row(
+        w.q.ticket(t3).await.unwrap().unwrap(),
+    ));
     assert_eq!(free["participant"], Value::Null);
     assert_eq!(free["claimedAt"], Value::Null);
     assert_eq!(free["ticketGradeName"], "VIP 票");
     assert!(w.q.ticket(Uuid::new_v4()).await.unwrap().is_none());
 
-    let ids = |v: Vec<tessera_projections::meeting::TicketView>| {
-        v.into_iter().map(|t| t.id).collect::<Vec<_>>()
-    };
+    let ids = |v: Vec<TicketRow>| v.into_iter().map(|t| t.ticket_id).collect::<Vec<_>>();
     // Same issue time: ties by id.
     let sorted = |mut v: Vec<Uuid>| {
         v.sort();
@@ -1022,7 +1046,7 @@ async fn tickets(db: Arc<TestDb>) {
     ))
     .await;
     w.catch_up().await;
-    let after = w.q.ticket(t1).await.unwrap().unwrap();
+    let after = TicketView::from_row(w.q.ticket(t1).await.unwrap().unwrap());
     assert_eq!(js(&after.participant), json!({"name": "张三", "phone": P3}));
     assert_eq!(after.claimed_at, Some(t(80)));
     assert_eq!(after.ticket_grade_name, "普通票（早鸟）");

@@ -2,6 +2,7 @@
 //! document names, its JSON body extractor, the caller extractor (Bearer header or the
 //! `access_token` cookie), and how the neutral HTTP errors read in this format.
 
+use super::views::ErrorBody;
 use crate::http::errors::ErrorDetail;
 use crate::http::{AuthError, AuthRejection, BodyError, ParamError, SignedIn, body};
 use axum::Json;
@@ -132,12 +133,12 @@ impl IntoResponse for MtError {
                 Value::Null,
             ),
             MtError::TooManyRequests(secs) => {
-                let body = json!({
-                    "type": "Too Many Requests",
-                    "message": format!("验证码发送过于频繁，请{secs}秒后再试"),
-                    "payload": null,
-                    "errors": { "phone": format!("请{secs}秒后再试") },
-                });
+                let body = ErrorBody {
+                    errors: json!({ "phone": format!("请{secs}秒后再试") }),
+                    message: format!("验证码发送过于频繁，请{secs}秒后再试"),
+                    payload: Value::Null,
+                    kind: "Too Many Requests".into(),
+                };
                 let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
                 if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -152,19 +153,23 @@ impl IntoResponse for MtError {
                 Value::Null,
             ),
             MtError::Unavailable(m) => {
-                let body = json!({
-                    "type": "Service Unavailable",
-                    "message": "服务暂时不可用，请稍后重试",
-                    "payload": null,
-                    "errors": null,
-                });
+                let body = ErrorBody {
+                    errors: Value::Null,
+                    message: "服务暂时不可用，请稍后重试".into(),
+                    payload: Value::Null,
+                    kind: "Service Unavailable".into(),
+                };
                 let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
                 ErrorDetail::attach(&mut response, m);
                 return response;
             }
         };
-        let body =
-            json!({ "type": kind, "message": message, "payload": payload, "errors": errors });
+        let body = ErrorBody {
+            errors,
+            message,
+            payload,
+            kind: kind.into(),
+        };
         let mut response = (status, Json(body)).into_response();
         if let Some(detail) = upstream {
             ErrorDetail::attach(&mut response, detail);

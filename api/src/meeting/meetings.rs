@@ -4,14 +4,15 @@
 //! `PATCH /meetings/:id/ticket_grades/:gradeId` (organizer of the meeting, or admin).
 
 use super::error::{MtCaller, MtError, MtJson};
+use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
+use super::views::{ErrorBody, MeetingStatus, MeetingView, PaymentMethodView, yuan_input_schema};
 use crate::http::RequestId;
 use crate::http::{params, read_your_writes};
 use crate::startup::AppState;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -22,6 +23,9 @@ use tessera_application::meeting::{GradeInput, MeetingChange, MeetingInput};
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::{MeetingId, TicketGradeId};
 use tessera_domain::shared::{Currency, Money, MoneyError};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Longest title, in characters.
@@ -35,17 +39,14 @@ const MAX_STOCK: u64 = 1_000_000;
 /// Largest price, in yuan.
 const MAX_PRICE_YUAN: i64 = 1_000_000;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/meetings", get(list).post(create))
-        .route("/meetings/{id}", get(detail).patch(set_status))
-        .route("/meetings/{id}/ticket_grades", post(add_grade))
-        .route(
-            "/meetings/{id}/ticket_grades/{grade_id}",
-            patch(change_grade),
-        )
-        .route("/payment_methods", get(payment_methods))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(detail, set_status))
+        .routes(routes!(add_grade))
+        .routes(routes!(change_grade))
+        .routes(routes!(payment_methods))
 }
 
 /// Parse a UUID path segment; 404 for anything else (an id that cannot exist).
@@ -106,17 +107,35 @@ async fn meeting_response(
     status: StatusCode,
 ) -> Result<Response, MtError> {
     read_your_writes(state, position).await;
-    let view = state
+    let row = state
         .services
         .meeting_queries
         .meeting(id)
         .await?
         .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?;
-    Ok((status, Json(view)).into_response())
+    Ok((status, Json(MeetingView::from_row(row)?)).into_response())
 }
 
 /// §4.1: 200 `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`
 /// (from 1), `pageSize` (1–100, default 20). A bad number is a 400 naming it.
+#[utoipa::path(
+    get,
+    path = "/meetings",
+    operation_id = "listMeetings",
+    tag = tags::MEETINGS,
+    summary = "Meetings, latest start first",
+    params(
+        ("status" = Option<MeetingStatus>, Query, description = "Only meetings with this sales status"),
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1, maximum = 1000000),
+        ("pageSize" = Option<u32>, Query, description = "Meetings per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "One page of meetings with their ticket grades", body = Vec<MeetingView>),
+        (status = 400, description = "'Validation Error' naming the bad query parameter", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -129,15 +148,33 @@ async fn list(
     {
         return Err(MtError::field("status", "应为 draft、onSale 或 closed"));
     }
-    let items = state
+    let rows = state
         .services
         .meeting_queries
         .meetings(status, page, size)
         .await?;
+    let items = rows
+        .into_iter()
+        .map(MeetingView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(items).into_response())
 }
 
 /// §4: 200 `{...meeting, ticketGrades}` with each grade's remaining stock; 404.
+#[utoipa::path(
+    get,
+    path = "/meetings/{id}",
+    operation_id = "getMeeting",
+    tag = tags::MEETINGS,
+    summary = "A meeting with its ticket grades",
+    params(("id" = Uuid, Path, description = "The meeting")),
+    responses(
+        (status = 200, description = "The meeting, each grade with its remaining stock", body = MeetingView),
+        (status = 404, description = "'Not Found': no such meeting", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -146,24 +183,43 @@ async fn detail(
     meeting_response(&state, id, None, StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
+/// A ticket grade to add (`{name, price, stock}`, all required) or the changes to one (any of
+/// them).
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = TicketGradeRequest)]
 struct GradeBody {
+    /// Name, 1–100 characters.
+    #[schema(example = "普通票")]
     name: Option<String>,
+    /// Price of one ticket in yuan.
+    #[schema(schema_with = yuan_input_schema)]
     price: Option<Value>,
+    /// Total tickets, at most 1,000,000; a change may not go below what is held and sold.
+    #[schema(maximum = 1000000)]
     stock: Option<u64>,
 }
 
-#[derive(Deserialize)]
+/// `POST /meetings`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = MeetingRequest)]
 struct MeetingBody {
+    /// Title, 1–200 characters.
     title: Option<String>,
+    /// Description, at most 5,000 characters.
     description: Option<String>,
+    /// Where it takes place, at most 5,000 characters.
     location: Option<String>,
+    /// Start, RFC 3339 with an offset.
     start_time: DateTime<Utc>,
+    /// End, RFC 3339 with an offset; after the start.
     end_time: DateTime<Utc>,
+    /// Ticket grades, at most 50.
     #[serde(default)]
     ticket_grades: Vec<GradeBody>,
+    /// `draft` (default) or `onSale`.
+    #[schema(example = "onSale")]
     status: Option<String>,
 }
 
@@ -185,6 +241,23 @@ fn new_grade(prefix: &str, g: &GradeBody) -> Result<GradeInput, MtError> {
 /// Create a meeting (organizer or admin): body `{title, description?, location?, startTime,
 /// endTime (RFC 3339 with offset), ticketGrades: [{name, price (yuan), stock}], status?: 'draft' |
 /// 'onSale'}` → 201 meeting.
+#[utoipa::path(
+    post,
+    path = "/meetings",
+    operation_id = "createMeeting",
+    tag = tags::MEETINGS,
+    summary = "Create a meeting (organizers and admins; Tessera's addition)",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    request_body = MeetingBody,
+    responses(
+        (status = 201, description = "The new meeting", body = MeetingView),
+        (status = 400, description = "'Validation Error' naming the field (`ticketGrades[0].price`, `endTime`, …)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "'Forbidden': the caller is not an organizer", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     rid: RequestId,
@@ -234,14 +307,37 @@ async fn create(
     meeting_response(&state, id.as_uuid(), pos, StatusCode::CREATED).await
 }
 
-#[derive(Deserialize)]
+/// `PATCH /meetings/:id`: `{status}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MeetingStatusRequest)]
 struct StatusBody {
+    /// `onSale` to open sales, `closed` to close them.
+    #[schema(example = "closed")]
     status: String,
 }
 
 /// Open or close sales: `{status: 'onSale' | 'closed'}` → 200 meeting; 403 for anyone but the
 /// organizer or an admin.
+#[utoipa::path(
+    patch,
+    path = "/meetings/{id}",
+    operation_id = "setMeetingStatus",
+    tag = tags::MEETINGS,
+    summary = "Open or close sales (its organizer or an admin; Tessera's addition)",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The meeting")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The meeting", body = MeetingView),
+        (status = 400, description = "'Validation Error' naming `status`", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "'Forbidden': neither the meeting's organizer nor an admin", body = ErrorBody),
+        (status = 404, description = "'Not Found': no such meeting", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn set_status(
     State(state): State<AppState>,
     rid: RequestId,
@@ -275,6 +371,25 @@ async fn manage(
 }
 
 /// Add a grade `{name, price, stock}` → 201 meeting.
+#[utoipa::path(
+    post,
+    path = "/meetings/{id}/ticket_grades",
+    operation_id = "addTicketGrade",
+    tag = tags::MEETINGS,
+    summary = "Add a ticket grade (its organizer or an admin; Tessera's addition)",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The meeting")),
+    request_body = GradeBody,
+    responses(
+        (status = 201, description = "The meeting with the new grade last", body = MeetingView),
+        (status = 400, description = "'Validation Error' naming `name`, `price` or `stock`", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "'Forbidden': neither the meeting's organizer nor an admin", body = ErrorBody),
+        (status = 404, description = "'Not Found': no such meeting", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn add_grade(
     State(state): State<AppState>,
     rid: RequestId,
@@ -292,6 +407,28 @@ async fn add_grade(
 
 /// Change a grade `{name?, price?, stock?}` → 200 meeting; stock below what is held and sold is a
 /// 400 naming `stock`.
+#[utoipa::path(
+    patch,
+    path = "/meetings/{id}/ticket_grades/{gradeId}",
+    operation_id = "changeTicketGrade",
+    tag = tags::MEETINGS,
+    summary = "Change a ticket grade's name, price or stock (its organizer or an admin; Tessera's addition)",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The meeting"),
+        ("gradeId" = Uuid, Path, description = "The ticket grade"),
+    ),
+    request_body = GradeBody,
+    responses(
+        (status = 200, description = "The meeting", body = MeetingView),
+        (status = 400, description = "'Validation Error' naming the field (`stock` below what is held and sold)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "'Forbidden': neither the meeting's organizer nor an admin", body = ErrorBody),
+        (status = 404, description = "'Not Found': no such meeting or grade", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn change_grade(
     State(state): State<AppState>,
     rid: RequestId,
@@ -320,6 +457,26 @@ async fn change_grade(
 }
 
 /// §6: 200 `[{id, name, type}]`: `wechatpay` when WeChat Pay is configured, `mock` when enabled.
+#[utoipa::path(
+    get,
+    path = "/payment_methods",
+    operation_id = "listPaymentMethods",
+    tag = tags::PAYMENTS,
+    summary = "Payment methods",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    responses(
+        (status = 200, description = "`wechatpay` when WeChat Pay is configured, `mock` when enabled", body = Vec<PaymentMethodView>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+    ),
+)]
 async fn payment_methods(State(state): State<AppState>, _c: MtCaller) -> Response {
-    Json(state.services.meetings.payment_methods()).into_response()
+    let methods: Vec<PaymentMethodView> = state
+        .services
+        .meetings
+        .payment_methods()
+        .into_iter()
+        .map(PaymentMethodView::from)
+        .collect();
+    Json(methods).into_response()
 }

@@ -4,17 +4,21 @@
 
 use super::error::{MtCaller, MtError, MtJson};
 use super::meetings::{path_id, yuan};
+use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
+use super::views::{
+    ErrorBody, OrderStatusName, OrderView, TransactionInfoView, WechatPayAck, WechatPayParams,
+    Yuan, yuan_input_schema,
+};
 use crate::http::RequestId;
 use crate::http::read_your_writes;
 use crate::startup::AppState;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use tessera_application::meeting::{
     MAX_ORDER_LINES, MAX_TICKETS_PER_LINE, MeetingServiceError, Missing, NewOrder, OrderLineInput,
@@ -23,16 +27,19 @@ use tessera_application::payments::wechatpay::{TradeState, WechatPaySignatureHea
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::order::OrderStatus;
 use tessera_domain::meeting::{MeetingId, MeetingOrderId, TicketGradeId};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orders", get(list).post(create))
-        .route("/orders/{id}", get(detail).patch(cancel))
-        .route("/transactions", post(transactions))
-        .route("/third_party_transactions", post(third_party))
-        .route("/wechatpay/notify", post(wechatpay_notify))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(detail, cancel))
+        .routes(routes!(transactions))
+        .routes(routes!(third_party))
+        .routes(routes!(wechatpay_notify))
 }
 
 /// The WeChat openid the caller's account holds (WeChat Pay's payer), if any.
@@ -51,26 +58,40 @@ async fn order_response(
     read_your_writes(state, position).await;
     match state.services.meeting_queries.order(id).await? {
         Some(o) if o.user_id == c.user_id.as_uuid() || c.has(Role::Admin) => {
-            Ok((status, Json(o)).into_response())
+            Ok((status, Json(OrderView::from_row(o)?)).into_response())
         }
         _ => Err(MtError::NotFound(format!("order {id} not found"))),
     }
 }
 
-#[derive(Deserialize)]
+/// An order line of `POST /orders`: `{ticketGradeId, ticketPrice, ticketAmount, meetingId?}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = OrderItemRequest)]
 struct ItemBody {
+    /// The grade.
     ticket_grade_id: Uuid,
+    /// The grade's current price of one ticket, in yuan (a stale price is a 400 naming it).
+    #[schema(schema_with = yuan_input_schema)]
     ticket_price: Value,
+    /// Number of tickets, 1 to 50.
+    #[schema(minimum = 1, maximum = 50)]
     ticket_amount: i64,
+    /// The order's meeting, if repeated here.
     meeting_id: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+/// `POST /orders` (seed 000 §5): `{items, meetingId, paymentMethodId}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = OrderRequest)]
 struct OrderBody {
+    /// One to 20 lines.
     items: Vec<ItemBody>,
+    /// The meeting.
     meeting_id: Uuid,
+    /// One of `GET /payment_methods`' ids.
+    #[schema(example = "mock")]
     payment_method_id: String,
 }
 
@@ -109,7 +130,27 @@ fn lines(body: &OrderBody) -> Result<Vec<OrderLineInput>, MtError> {
 /// §5: 201 order `{id, items, meetingId, paymentMethodId, duyPayment, status: '待支付',
 /// transaction: {thirdPartyTransactionInfo}, …}`; 400 'No Stock' with `errors.items[].amount`;
 /// 400 'Validation Error' naming the field (a price that is not the grade's current one names
-/// `items[i].ticketPrice`); 404 unknown meeting.
+/// `items[i].ticketPrice`; an unknown meeting names `meetingId`).
+#[utoipa::path(
+    post,
+    path = "/orders",
+    operation_id = "createOrder",
+    tag = tags::ORDERS,
+    summary = "Order tickets",
+    description = "Reserves the tickets until the order expires (15 minutes by default) and, for \
+        WeChat Pay, opens the payment: `transaction.thirdPartyTransactionInfo` holds what the \
+        mini-program passes to `wx.requestPayment`.",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    request_body = OrderBody,
+    responses(
+        (status = 201, description = "The order, 待支付", body = OrderView),
+        (status = 400, description = "'No Stock' (`errors.items[i].amount`: how many of line i's grade remain) or 'Validation Error' naming the field; `payload` is the submitted order", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 502, description = "'Bad Gateway': WeChat Pay could not open the payment", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     rid: RequestId,
@@ -139,6 +180,22 @@ async fn create(
 }
 
 /// §5.1: 200 the caller's orders, newest first; query `status` (one of the document's strings).
+#[utoipa::path(
+    get,
+    path = "/orders",
+    operation_id = "listOrders",
+    tag = tags::ORDERS,
+    summary = "The caller's orders, newest first",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("status" = Option<OrderStatusName>, Query, description = "Only orders with this status")),
+    responses(
+        (status = 200, description = "The caller's orders", body = Vec<OrderView>),
+        (status = 400, description = "'Validation Error' naming `status`", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     c: MtCaller,
@@ -153,15 +210,35 @@ async fn list(
             "应为 待支付、已支付、已取消、已过期 或 待退款",
         ));
     }
-    let orders = state
+    let rows = state
         .services
         .meeting_queries
         .orders_of(c.user_id.as_uuid(), status)
         .await?;
+    let orders = rows
+        .into_iter()
+        .map(OrderView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(orders).into_response())
 }
 
 /// §5.2: 200 order; 404 for an unknown order or another user's.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    operation_id = "getOrder",
+    tag = tags::ORDERS,
+    summary = "An order",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such order, or another user's (admins see all)", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn detail(
     State(state): State<AppState>,
     c: MtCaller,
@@ -171,14 +248,36 @@ async fn detail(
     order_response(&state, &c, id, None, StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
+/// `PATCH /orders/:id` (seed 000 §5.3): `{status: '已取消'}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OrderPatchRequest)]
 struct PatchBody {
+    /// Only `已取消` (cancel) is accepted.
+    #[schema(example = "已取消")]
     status: String,
 }
 
 /// §5.3: `{status: '已取消'}` → 200 order (stock returned); any other change, or an order that is
 /// not 待支付, is a 400 naming `status`.
+#[utoipa::path(
+    patch,
+    path = "/orders/{id}",
+    operation_id = "cancelOrder",
+    tag = tags::ORDERS,
+    summary = "Cancel an unpaid order (the only change the document allows)",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The order")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The order, 已取消 (cancelling twice changes nothing); its tickets return to stock", body = OrderView),
+        (status = 400, description = "'Validation Error' naming `status`: another status, or an order that is not 待支付", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn cancel(
     State(state): State<AppState>,
     rid: RequestId,
@@ -200,14 +299,35 @@ async fn cancel(
     order_response(&state, &c, id, pos, StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
+/// `POST /transactions` (seed 000 §7): `{orderId}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = TransactionRequest)]
 struct TransactionBody {
+    /// The caller's unpaid order.
     order_id: Uuid,
 }
 
 /// §7: 201 `{orderId, amount (yuan), thirdPartyPayeeId, paymentMethodId,
 /// thirdPartyTransactionInfo}`; opens the WeChat Pay order if that had failed at `POST /orders`.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    operation_id = "createTransaction",
+    tag = tags::PAYMENTS,
+    summary = "The payment of an order: what to pay, to whom, and how",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    request_body = TransactionBody,
+    responses(
+        (status = 201, description = "The payment; opens the WeChat Pay order if `POST /orders` could not", body = TransactionInfoView),
+        (status = 400, description = "'Validation Error' naming the field (an order that is not 待支付 names `orderId`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
+        (status = 502, description = "'Bad Gateway': WeChat Pay could not open the payment", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn transactions(
     State(state): State<AppState>,
     rid: RequestId,
@@ -234,32 +354,59 @@ async fn transactions(
         .meeting_queries
         .order(body.order_id)
         .await?
-        .map(|o| o.transaction.third_party_transaction_info);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "orderId": info.order_id,
-            "amount": tessera_projections::meeting::Yuan::from_fen(
-                info.amount.to_minor().map_err(|e| MtError::Unavailable(e.to_string()))?,
-            ),
-            "thirdPartyPayeeId": info.third_party_payee_id,
-            "paymentMethodId": info.payment_method_id,
-            "thirdPartyTransactionInfo": third_party,
-        })),
-    )
-        .into_response())
+        .and_then(|o| o.third_party_transaction_info)
+        .map(|v| WechatPayParams::from_stored(v, format_args!("order {}", body.order_id)))
+        .transpose()?;
+    let view = TransactionInfoView {
+        amount: Yuan::from_fen(
+            info.amount
+                .to_minor()
+                .map_err(|e| MtError::Unavailable(e.to_string()))?,
+        ),
+        order_id: info.order_id.as_uuid(),
+        payment_method_id: info.payment_method_id,
+        third_party_payee_id: info.third_party_payee_id,
+        third_party_transaction_info: third_party,
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-#[derive(Deserialize)]
+/// `POST /third_party_transactions` (seed 000 §7.1): `{orderId, transactionId}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ThirdPartyTransactionRequest)]
 struct ThirdPartyBody {
+    /// The caller's order.
     order_id: Uuid,
+    /// The payment provider's transaction id (WeChat Pay's `transaction_id`; Mock: any id starting
+    /// `mock_`).
+    #[schema(example = "mock_1")]
     transaction_id: String,
 }
 
 /// §7.1: the client reports a payment; it counts only once WeChat Pay's order query confirms it
 /// (Mock: ids starting `mock_`). 201 the order (已支付, or 待退款 for a late payment whose tickets
 /// are gone); 400 naming `transactionId` when the provider does not confirm it.
+#[utoipa::path(
+    post,
+    path = "/third_party_transactions",
+    operation_id = "reportThirdPartyTransaction",
+    tag = tags::PAYMENTS,
+    summary = "Report a payment the client made",
+    description = "It counts only once WeChat Pay's order query confirms it (Mock: ids starting \
+        `mock_`). Reporting a payment twice is harmless.",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    request_body = ThirdPartyBody,
+    responses(
+        (status = 201, description = "The order: 已支付, or 待退款 for a late payment whose tickets are gone", body = OrderView),
+        (status = 400, description = "'Validation Error' naming the field (`transactionId` when the provider does not confirm it)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
+        (status = 502, description = "'Bad Gateway': WeChat Pay could not be asked", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn third_party(
     State(state): State<AppState>,
     rid: RequestId,
@@ -282,14 +429,45 @@ async fn third_party(
     order_response(&state, &c, body.order_id, pos, StatusCode::CREATED).await
 }
 
-fn fail(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "code": "FAIL", "message": message }))).into_response()
+fn fail(status: StatusCode, message: &'static str) -> Response {
+    (
+        status,
+        Json(WechatPayAck {
+            code: "FAIL",
+            message,
+        }),
+    )
+        .into_response()
 }
 
 /// WeChat Pay's payment notification (API v3): verified (`Wechatpay-Signature`, timestamp within
 /// 5 minutes) and decrypted by the WeChat Pay adapter. 204 when handled (also for repeats and for
 /// events that change nothing); 401 `{"code":"FAIL"}` for a bad signature; 400 for a malformed
 /// body; 500 when the store failed, so WeChat Pay retries.
+#[utoipa::path(
+    post,
+    path = "/wechatpay/notify",
+    operation_id = "wechatPayNotify",
+    tag = tags::PAYMENTS,
+    summary = "WeChat Pay's payment notification (Tessera's `notify_url`)",
+    description = "Called by WeChat Pay, not by clients: API v3's signed, encrypted notification \
+        (docs/wechatpay.md). Signed by the `Wechatpay-*` headers, not by a token.",
+    params(
+        ("Wechatpay-Signature" = String, Header, description = "Base64 RSA-SHA256 signature by the platform key"),
+        ("Wechatpay-Timestamp" = String, Header, description = "Unix seconds; refused when more than 5 minutes off"),
+        ("Wechatpay-Nonce" = String, Header, description = "Random string signed with the body"),
+        ("Wechatpay-Serial" = String, Header, description = "Serial number of the platform key that signed"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "`{id, create_time, event_type, resource_type, resource: {algorithm, ciphertext, associated_data, original_type, nonce}, summary}`"),
+    responses(
+        (status = 204, description = "Handled (also repeats and events that change nothing)"),
+        (status = 400, description = "A malformed notification", body = WechatPayAck),
+        (status = 401, description = "The signature does not verify", body = WechatPayAck),
+        (status = 404, description = "WeChat Pay is not configured", body = WechatPayAck),
+        (status = 500, description = "Not recorded (the store failed); WeChat Pay retries", body = WechatPayAck),
+    ),
+)]
 async fn wechatpay_notify(
     State(state): State<AppState>,
     headers: HeaderMap,

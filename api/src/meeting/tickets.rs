@@ -5,25 +5,29 @@
 
 use super::error::{MtCaller, MtError, MtJson};
 use super::meetings::path_id;
+use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
+use super::views::{ErrorBody, TicketView};
 use crate::http::RequestId;
 use crate::http::read_your_writes;
 use crate::startup::AppState;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use tessera_domain::identity::Phone;
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::MeetingTicketId;
 use tessera_domain::meeting::ticket::Participant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tickets", get(list))
-        .route("/tickets/{id}", get(detail).patch(claim))
+/// Routes of this module, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(detail, claim))
 }
 
 async fn phone_of(state: &AppState, c: &MtCaller) -> Result<Option<String>, MtError> {
@@ -36,13 +40,30 @@ async fn phone_of(state: &AppState, c: &MtCaller) -> Result<Option<String>, MtEr
 }
 
 /// §8: 200 the tickets the caller bought or attends, newest first.
+#[utoipa::path(
+    get,
+    path = "/tickets",
+    operation_id = "listTickets",
+    tag = tags::TICKETS,
+    summary = "The tickets the caller bought or attends, newest first",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    responses(
+        (status = 200, description = "Tickets the caller bought, and those whose participant has the caller's phone", body = Vec<TicketView>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn list(State(state): State<AppState>, c: MtCaller) -> Result<Response, MtError> {
     let phone = phone_of(&state, &c).await?;
-    let tickets = state
+    let tickets: Vec<TicketView> = state
         .services
         .meeting_queries
         .tickets_of(c.user_id.as_uuid(), phone.as_deref())
-        .await?;
+        .await?
+        .into_iter()
+        .map(TicketView::from_row)
+        .collect();
     Ok(Json(tickets).into_response())
 }
 
@@ -60,9 +81,10 @@ async fn visible_ticket(
             if t.owner_id == c.user_id.as_uuid()
                 || c.has(Role::Admin)
                 || (phone.is_some()
-                    && t.participant.as_ref().map(|p| p.phone.as_str()) == phone.as_deref()) =>
+                    && t.participant_name.is_some()
+                    && t.participant_phone.as_deref() == phone.as_deref()) =>
         {
-            Ok(Json(t).into_response())
+            Ok(Json(TicketView::from_row(t)).into_response())
         }
         _ => Err(MtError::NotFound(format!("ticket {id} not found"))),
     }
@@ -71,6 +93,22 @@ async fn visible_ticket(
 /// §8.1: 200 ticket `{id, orderId, meetingId, ticketGradeId, ticketGradeName, ownerId,
 /// participant, issuedAt, claimedAt}`; 404 for an unknown ticket or one the caller neither bought
 /// nor attends.
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}",
+    operation_id = "getTicket",
+    tag = tags::TICKETS,
+    summary = "A ticket",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such ticket, or one the caller neither bought nor attends", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn detail(
     State(state): State<AppState>,
     c: MtCaller,
@@ -80,22 +118,52 @@ async fn detail(
     visible_ticket(&state, &c, id, None).await
 }
 
-#[derive(Deserialize)]
+/// The attendee of a claim: `{name, phone}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ParticipantRequest)]
 struct ParticipantBody {
+    /// Name, 1–50 characters.
+    #[schema(example = "张三")]
     name: String,
+    /// Mainland mobile number, 11 digits starting with 1.
+    #[schema(example = "13900000001")]
     phone: String,
 }
 
-#[derive(Deserialize)]
+/// `PATCH /tickets/:id` (seed 000 §8.2): `{participant}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ClaimRequest)]
 struct ClaimBody {
+    /// Who attends on the ticket.
     participant: ParticipantBody,
 }
 
 /// §8.2: `{participant: {name, phone}}` → 200 ticket; 410 'Already Taken' when someone else
 /// already attends on it; 409 'One for One' when that person already attends the meeting on
 /// another ticket; 400 naming `participant.name` / `participant.phone`; 404.
+#[utoipa::path(
+    patch,
+    path = "/tickets/{id}",
+    operation_id = "claimTicket",
+    tag = tags::TICKETS,
+    summary = "Name the ticket's participant (the only change the document allows), once",
+    description = "Any signed-in user who has the ticket's id may claim it (the buyer shares it).",
+    security(("bearerAuth" = []), ("accessTokenCookie" = [])),
+    params(("id" = Uuid, Path, description = "The ticket")),
+    request_body = ClaimBody,
+    responses(
+        (status = 200, description = "The ticket with its participant", body = TicketView),
+        (status = 400, description = "'Validation Error' naming `participant.name` or `participant.phone`", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "'Not Found': no such ticket", body = ErrorBody),
+        (status = 409, description = "'One for One': that person already attends the meeting on another ticket (对于任意一个会议, 一个用户只能拥有的一个参会名额)", body = ErrorBody),
+        (status = 410, description = "'Already Taken': someone else already attends on it (门票已被他人领取)", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 async fn claim(
     State(state): State<AppState>,
     rid: RequestId,
@@ -122,11 +190,11 @@ async fn claim(
         )
         .await?;
     read_your_writes(&state, pos).await;
-    let ticket = state
+    let row = state
         .services
         .meeting_queries
         .ticket(id)
         .await?
         .ok_or_else(|| MtError::NotFound(format!("ticket {id} not found")))?;
-    Ok(Json(ticket).into_response())
+    Ok(Json(TicketView::from_row(row)).into_response())
 }

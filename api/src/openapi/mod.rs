@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of the OpenTicket API (`/v1`), generated from the code, and the routes
 //! that publish it: `GET /v1/openapi.json` and the Swagger UI page at `GET /docs`, both public.
+//! `/docs` lists the other documents' OpenAPI documents too.
 //!
 //! Every `/v1` route is registered through utoipa-axum's `OpenApiRouter` and `routes!` in its own
 //! module (`crate::openticket::*::router`), so a route cannot be served without its
@@ -14,12 +15,13 @@
 //! infrastructure parses by hand, are described by types of their own (in
 //! `crate::openticket::payments`).
 
+use crate::meeting::openapi as meeting;
 use crate::openticket::error::ErrorBody;
 use crate::startup::AppState;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{SwaggerUi, Url};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/v1/openapi.json";
@@ -141,9 +143,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// `GET /v1/openapi.json` and Swagger UI at `GET /docs` (public).
+/// `GET /v1/openapi.json` and Swagger UI at `GET /docs` (public). The page lists every API
+/// document, each served at its own path: OpenTicket's (first, shown on opening) and the
+/// meeting-ticket document's (`crate::meeting::openapi`).
 pub fn router() -> Router<AppState> {
     SwaggerUi::new(DOCS_PATH)
-        .url(DOCUMENT_PATH, document())
+        .url(Url::new("OpenTicket (seed 003)", DOCUMENT_PATH), document())
+        .url(
+            Url::new("Meeting tickets (seed 000)", meeting::DOCUMENT_PATH),
+            meeting::document(),
+        )
         .into()
 }

@@ -23,7 +23,7 @@
 //!
 //! Storage conventions, identical on both backends so that one SQL text serves both: money is an
 //! INTEGER (`BIGINT`) number of fen (CNY minor units, 1 yuan = 100 fen) in columns named `*_fen`,
-//! exactly as the events carry it; the queries turn it into yuan ([`Yuan`]) only for responses.
+//! exactly as the events carry it, and the queries return it in fen too (the api layer shows yuan).
 //! Instants are UTC (`TIMESTAMPTZ` on PostgreSQL, RFC 3339 TEXT written by sqlx on SQLite, which
 //! compares correctly as text); ids are lower-case hyphenated UUID TEXT; JSON documents are TEXT;
 //! booleans are `BOOLEAN` (0/1 on SQLite).
@@ -67,15 +67,15 @@ mod catalog;
 mod events;
 mod orders;
 mod queries;
+mod rows;
 mod tickets;
-mod views;
 mod wechat;
 
 pub use catalog::{CatalogProjector, meeting_status, stock_state};
 pub use orders::{OrdersProjector, order_status};
 pub use queries::MeetingQueries;
+pub use rows::*;
 pub use tickets::TicketsProjector;
-pub use views::*;
 pub use wechat::WechatTokensProjector;
 
 /// Every meeting-ticket projector, in the order they should be caught up (catalog first: ticket

@@ -1,7 +1,8 @@
 //! The meeting-ticket queries (seed 000 §2.1, §4, §5, §8) over the `mt_` read models, through the
-//! read pool. Money leaves the tables in fen and is shown in yuan ([`Yuan`]); instants are UTC.
+//! read pool. They return plain rows ([`MeetingRow`], [`OrderRow`], [`TicketRow`]): money in fen,
+//! instants in UTC; the api layer shapes them into seed 000's JSON.
 
-use super::views::*;
+use super::rows::*;
 use crate::db::ReadModelDb;
 use crate::query::QueryError;
 use chrono::{DateTime, Utc};
@@ -36,10 +37,10 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-// ---------------------------------------------------------------------------------- row types
+// ------------------------------------------------------------------------- records as stored
 
 #[derive(sqlx::FromRow)]
-struct MeetingRow {
+struct MeetingRecord {
     meeting_id: String,
     organizer_id: String,
     title: String,
@@ -52,7 +53,7 @@ struct MeetingRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct GradeRow {
+struct GradeRecord {
     meeting_id: String,
     ticket_grade_id: String,
     name: String,
@@ -62,21 +63,21 @@ struct GradeRow {
     sold: i64,
 }
 
-impl GradeRow {
-    fn view(&self) -> Result<TicketGradeView, QueryError> {
-        Ok(TicketGradeView {
-            id: uuid(&self.ticket_grade_id)?,
+impl GradeRecord {
+    fn row(&self) -> Result<TicketGradeRow, QueryError> {
+        Ok(TicketGradeRow {
+            ticket_grade_id: uuid(&self.ticket_grade_id)?,
             name: self.name.clone(),
-            price: Yuan::from_fen(self.price_fen),
+            price_fen: self.price_fen,
             stock: self.stock,
-            remaining: (self.stock - self.held - self.sold).max(0),
+            held: self.held,
             sold: self.sold,
         })
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderRow {
+struct OrderRecord {
     order_id: String,
     user_id: String,
     meeting_id: String,
@@ -93,7 +94,7 @@ struct OrderRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderItemRow {
+struct OrderItemRecord {
     order_id: String,
     meeting_id: String,
     ticket_grade_id: String,
@@ -102,12 +103,12 @@ struct OrderItemRow {
     ticket_amount: i64,
 }
 
-impl OrderItemRow {
-    fn view(&self) -> Result<OrderItemView, QueryError> {
-        Ok(OrderItemView {
+impl OrderItemRecord {
+    fn row(&self) -> Result<OrderItemRow, QueryError> {
+        Ok(OrderItemRow {
             ticket_grade_id: uuid(&self.ticket_grade_id)?,
             ticket_grade_name: self.ticket_grade_name.clone(),
-            ticket_price: Yuan::from_fen(self.ticket_price_fen),
+            ticket_price_fen: self.ticket_price_fen,
             ticket_amount: self.ticket_amount,
             meeting_id: uuid(&self.meeting_id)?,
         })
@@ -115,7 +116,7 @@ impl OrderItemRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+struct TicketRecord {
     ticket_id: String,
     order_id: String,
     meeting_id: String,
@@ -128,20 +129,17 @@ struct TicketRow {
     claimed_at: Option<DateTime<Utc>>,
 }
 
-impl TicketRow {
-    fn view(self) -> Result<TicketView, QueryError> {
-        let participant = match (self.participant_name, self.participant_phone) {
-            (Some(name), Some(phone)) => Some(ParticipantView { name, phone }),
-            _ => None,
-        };
-        Ok(TicketView {
-            id: uuid(&self.ticket_id)?,
+impl TicketRecord {
+    fn row(self) -> Result<TicketRow, QueryError> {
+        Ok(TicketRow {
+            ticket_id: uuid(&self.ticket_id)?,
             order_id: uuid(&self.order_id)?,
             meeting_id: uuid(&self.meeting_id)?,
             ticket_grade_id: uuid(&self.ticket_grade_id)?,
             ticket_grade_name: self.ticket_grade_name,
             owner_id: uuid(&self.owner_id)?,
-            participant,
+            participant_name: self.participant_name,
+            participant_phone: self.participant_phone,
             issued_at: self.issued_at,
             claimed_at: self.claimed_at,
         })
@@ -187,16 +185,16 @@ impl MeetingQueries {
         status: Option<&str>,
         page: u32,
         page_size: u32,
-    ) -> Result<Vec<MeetingView>, QueryError> {
+    ) -> Result<Vec<MeetingRow>, QueryError> {
         let limit = i64::from(page_size.clamp(1, MAX_PAGE_SIZE));
         let offset = i64::from(page.max(1) - 1) * limit;
         let sql = format!(
             "SELECT {MEETING_COLUMNS} FROM mt_meetings WHERE ($1 IS NULL OR status = $1) \
              ORDER BY start_time DESC, meeting_id LIMIT $2 OFFSET $3"
         );
-        let rows: Vec<MeetingRow> = fetch_all!(
+        let rows: Vec<MeetingRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, MeetingRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, MeetingRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(status)
                 .bind(limit)
                 .bind(offset)
@@ -218,18 +216,18 @@ impl MeetingQueries {
     }
 
     /// `GET /meetings/:id` (seed 000 §4): the meeting with its grades; `None` when unknown.
-    pub async fn meeting(&self, meeting_id: Uuid) -> Result<Option<MeetingView>, QueryError> {
+    pub async fn meeting(&self, meeting_id: Uuid) -> Result<Option<MeetingRow>, QueryError> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM mt_meetings WHERE meeting_id = $1");
-        let row: Option<MeetingRow> = fetch_optional!(
+        let row: Option<MeetingRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, MeetingRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, MeetingRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(meeting_id.to_string())
         )?;
         Ok(self.with_grades(row.into_iter().collect()).await?.pop())
     }
 
     /// The meetings of `rows` with their grades (one query for all of them), in `rows`' order.
-    async fn with_grades(&self, rows: Vec<MeetingRow>) -> Result<Vec<MeetingView>, QueryError> {
+    async fn with_grades(&self, rows: Vec<MeetingRecord>) -> Result<Vec<MeetingRow>, QueryError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -238,24 +236,24 @@ impl MeetingQueries {
              ORDER BY meeting_id, grade_order",
             placeholders(1, rows.len())
         );
-        let grades: Vec<GradeRow> = fetch_all!(&self.db, {
-            let mut q = sqlx::query_as::<_, GradeRow>(AssertSqlSafe(sql.as_str()));
+        let grades: Vec<GradeRecord> = fetch_all!(&self.db, {
+            let mut q = sqlx::query_as::<_, GradeRecord>(AssertSqlSafe(sql.as_str()));
             for r in &rows {
                 q = q.bind(r.meeting_id.as_str());
             }
             q
         })?;
-        let mut by_meeting: HashMap<&str, Vec<TicketGradeView>> = HashMap::new();
+        let mut by_meeting: HashMap<&str, Vec<TicketGradeRow>> = HashMap::new();
         for g in &grades {
             by_meeting
                 .entry(g.meeting_id.as_str())
                 .or_default()
-                .push(g.view()?);
+                .push(g.row()?);
         }
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            out.push(MeetingView {
-                id: uuid(&r.meeting_id)?,
+            out.push(MeetingRow {
+                meeting_id: uuid(&r.meeting_id)?,
                 title: r.title.clone(),
                 description: r.description.clone(),
                 location: r.location.clone(),
@@ -264,7 +262,7 @@ impl MeetingQueries {
                 status: r.status.clone(),
                 organizer_id: uuid(&r.organizer_id)?,
                 created_at: r.created_at,
-                ticket_grades: by_meeting.remove(r.meeting_id.as_str()).unwrap_or_default(),
+                grades: by_meeting.remove(r.meeting_id.as_str()).unwrap_or_default(),
             });
         }
         Ok(out)
@@ -281,9 +279,10 @@ impl MeetingQueries {
             "SELECT {GRADE_COLUMNS} FROM mt_ticket_grades WHERE meeting_id = $1 \
              ORDER BY grade_order"
         );
-        let rows: Vec<GradeRow> = fetch_all!(
+        let rows: Vec<GradeRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, GradeRow>(AssertSqlSafe(sql.as_str())).bind(meeting_id.to_string())
+            sqlx::query_as::<_, GradeRecord>(AssertSqlSafe(sql.as_str()))
+                .bind(meeting_id.to_string())
         )?;
         rows.iter()
             .map(|g| Ok((uuid(&g.ticket_grade_id)?, g.stock, g.held, g.sold)))
@@ -298,15 +297,15 @@ impl MeetingQueries {
         &self,
         user_id: Uuid,
         status: Option<&str>,
-    ) -> Result<Vec<OrderView>, QueryError> {
+    ) -> Result<Vec<OrderRow>, QueryError> {
         let user = user_id.to_string();
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM mt_orders o WHERE o.user_id = $1 \
              AND ($2 IS NULL OR o.status = $2) ORDER BY o.created_at DESC, o.order_id"
         );
-        let orders: Vec<OrderRow> = fetch_all!(
+        let orders: Vec<OrderRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, OrderRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, OrderRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(&user)
                 .bind(status)
         )?;
@@ -319,36 +318,36 @@ impl MeetingQueries {
             "SELECT {ITEM_COLUMNS} FROM mt_order_items i JOIN mt_orders o ON o.order_id = i.order_id \
              WHERE o.user_id = $1 AND ($2 IS NULL OR o.status = $2) ORDER BY i.order_id, i.line_no"
         );
-        let items: Vec<OrderItemRow> = fetch_all!(
+        let items: Vec<OrderItemRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, OrderItemRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, OrderItemRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(&user)
                 .bind(status)
         )?;
-        let mut by_order: HashMap<&str, Vec<OrderItemView>> = HashMap::new();
+        let mut by_order: HashMap<&str, Vec<OrderItemRow>> = HashMap::new();
         for i in &items {
             by_order
                 .entry(i.order_id.as_str())
                 .or_default()
-                .push(i.view()?);
+                .push(i.row()?);
         }
         orders
             .into_iter()
             .map(|o| {
                 let items = by_order.remove(o.order_id.as_str()).unwrap_or_default();
-                order_view(o, items)
+                order_row(o, items)
             })
             .collect()
     }
 
     /// `GET /orders/:id` (seed 000 §5.2): the order with its items; `None` when unknown. The HTTP
     /// layer checks `userId` against the caller.
-    pub async fn order(&self, order_id: Uuid) -> Result<Option<OrderView>, QueryError> {
+    pub async fn order(&self, order_id: Uuid) -> Result<Option<OrderRow>, QueryError> {
         let id = order_id.to_string();
         let sql = format!("SELECT {ORDER_COLUMNS} FROM mt_orders o WHERE o.order_id = $1");
-        let Some(order): Option<OrderRow> = fetch_optional!(
+        let Some(order): Option<OrderRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, OrderRow>(AssertSqlSafe(sql.as_str())).bind(&id)
+            sqlx::query_as::<_, OrderRecord>(AssertSqlSafe(sql.as_str())).bind(&id)
         )?
         else {
             return Ok(None);
@@ -356,15 +355,15 @@ impl MeetingQueries {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM mt_order_items i WHERE i.order_id = $1 ORDER BY i.line_no"
         );
-        let items: Vec<OrderItemRow> = fetch_all!(
+        let items: Vec<OrderItemRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, OrderItemRow>(AssertSqlSafe(sql.as_str())).bind(&id)
+            sqlx::query_as::<_, OrderItemRecord>(AssertSqlSafe(sql.as_str())).bind(&id)
         )?;
         let items = items
             .iter()
-            .map(OrderItemRow::view)
+            .map(OrderItemRecord::row)
             .collect::<Result<_, _>>()?;
-        order_view(order, items).map(Some)
+        order_row(order, items).map(Some)
     }
 
     // ------------------------------------------------------------------------------- tickets
@@ -376,29 +375,30 @@ impl MeetingQueries {
         &self,
         user_id: Uuid,
         phone: Option<&str>,
-    ) -> Result<Vec<TicketView>, QueryError> {
+    ) -> Result<Vec<TicketRow>, QueryError> {
         let sql = format!(
             "{TICKET_SELECT} WHERE t.owner_id = $1 OR t.participant_phone = $2 \
              ORDER BY t.issued_at DESC, t.ticket_id"
         );
-        let rows: Vec<TicketRow> = fetch_all!(
+        let rows: Vec<TicketRecord> = fetch_all!(
             &self.db,
-            sqlx::query_as::<_, TicketRow>(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as::<_, TicketRecord>(AssertSqlSafe(sql.as_str()))
                 .bind(user_id.to_string())
                 .bind(phone)
         )?;
-        rows.into_iter().map(TicketRow::view).collect()
+        rows.into_iter().map(TicketRecord::row).collect()
     }
 
     /// `GET /tickets/:id` (seed 000 §8.1): the ticket; `None` when unknown. The HTTP layer checks
     /// `ownerId` (or the attendee's phone) against the caller.
-    pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketView>, QueryError> {
+    pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketRow>, QueryError> {
         let sql = format!("{TICKET_SELECT} WHERE t.ticket_id = $1");
-        let row: Option<TicketRow> = fetch_optional!(
+        let row: Option<TicketRecord> = fetch_optional!(
             &self.db,
-            sqlx::query_as::<_, TicketRow>(AssertSqlSafe(sql.as_str())).bind(ticket_id.to_string())
+            sqlx::query_as::<_, TicketRecord>(AssertSqlSafe(sql.as_str()))
+                .bind(ticket_id.to_string())
         )?;
-        row.map(TicketRow::view).transpose()
+        row.map(TicketRecord::row).transpose()
     }
 
     // ------------------------------------------------------------------------------- WeChat
@@ -421,35 +421,27 @@ impl MeetingQueries {
     }
 }
 
-fn order_view(o: OrderRow, items: Vec<OrderItemView>) -> Result<OrderView, QueryError> {
+fn order_row(o: OrderRecord, items: Vec<OrderItemRow>) -> Result<OrderRow, QueryError> {
     let info = o
         .third_party_transaction_info
         .as_deref()
         .map(serde_json::from_str::<serde_json::Value>)
         .transpose()
         .map_err(|e| corrupt(format!("payment parameters of order {}: {e}", o.order_id)))?;
-    let refund = match (o.refund_amount_fen, o.refund_reason) {
-        (Some(fen), Some(reason)) => Some(RefundView {
-            amount: Yuan::from_fen(fen),
-            reason,
-        }),
-        _ => None,
-    };
-    Ok(OrderView {
-        id: uuid(&o.order_id)?,
+    Ok(OrderRow {
+        order_id: uuid(&o.order_id)?,
         user_id: uuid(&o.user_id)?,
-        items,
         meeting_id: uuid(&o.meeting_id)?,
         payment_method_id: o.payment_method_id,
-        duy_payment: Yuan::from_fen(o.total_fen),
+        total_fen: o.total_fen,
         status: o.status,
         expires_at: o.expires_at,
         created_at: o.created_at,
         paid_at: o.paid_at,
         transaction_id: o.transaction_id,
-        transaction: TransactionView {
-            third_party_transaction_info: info,
-        },
-        refund,
+        third_party_transaction_info: info,
+        refund_amount_fen: o.refund_amount_fen,
+        refund_reason: o.refund_reason,
+        items,
     })
 }
