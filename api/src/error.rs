@@ -93,6 +93,7 @@ impl From<AuthError> for ApiError {
             AuthError::MissingRole(role) => {
                 ApiError::Forbidden(format!("this action needs the {role} role"))
             }
+            AuthError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

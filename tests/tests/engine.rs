@@ -1025,7 +1025,9 @@ async fn http_routes(db: Arc<TestDb>) {
             .unwrap();
     }
     let base = format!("http://{}", server.addr);
-    let http = auditor_client(&server);
+    // `/health` and `/ready` are public; the auditor (whose registration adds events) comes after
+    // the checks of the log's head.
+    let http = reqwest::Client::new();
 
     let r = http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -1044,6 +1046,7 @@ async fn http_routes(db: Arc<TestDb>) {
     assert_eq!(body["status"], "ready");
     assert_eq!(body["head"], 3);
     assert_eq!(body["projections"]["event_type_stats"], 3);
+    let http = auditor_client(&server).await;
 
     let r = http
         .get(format!("{base}/audit/events?after=1&limit=2"))
@@ -1106,21 +1109,39 @@ async fn http_routes(db: Arc<TestDb>) {
     );
 }
 
-/// A client whose requests carry an access token with the auditor role.
-fn auditor_client(server: &RunningServer) -> reqwest::Client {
-    let issued = server
+/// An access token carrying `roles` for a newly registered user `email` (tokens of users that do
+/// not exist are refused).
+async fn token_for(
+    server: &RunningServer,
+    email: &str,
+    roles: &[tessera_domain::identity::Role],
+) -> String {
+    let user = server
+        .services
+        .identity
+        .register(email, "correct horse battery", None)
+        .await
+        .unwrap();
+    server
         .services
         .tokens
-        .issue(
-            tessera_domain::UserId::from_uuid(uuid::Uuid::now_v7()),
-            &[tessera_domain::identity::Role::Auditor],
-            Utc::now(),
-        )
-        .unwrap();
+        .issue(user.user_id, roles, None, Utc::now())
+        .unwrap()
+        .token
+}
+
+/// A client whose requests carry an access token with the auditor role.
+async fn auditor_client(server: &RunningServer) -> reqwest::Client {
+    let token = token_for(
+        server,
+        "auditor@example.com",
+        &[tessera_domain::identity::Role::Auditor],
+    )
+    .await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", issued.token).parse().unwrap(),
+        format!("Bearer {token}").parse().unwrap(),
     );
     reqwest::Client::builder()
         .default_headers(headers)
@@ -1135,23 +1156,25 @@ async fn http_audit_needs_a_role(db: Arc<TestDb>) {
     let url = format!("http://{}/audit/events", server.addr);
     let r = reqwest::get(&url).await.unwrap();
     assert_eq!(r.status(), 401);
-    let customer = server
-        .services
-        .tokens
-        .issue(
-            tessera_domain::UserId::from_uuid(uuid::Uuid::now_v7()),
-            &[tessera_domain::identity::Role::Customer],
-            Utc::now(),
-        )
-        .unwrap();
+    let customer = token_for(
+        &server,
+        "customer@example.com",
+        &[tessera_domain::identity::Role::Customer],
+    )
+    .await;
     let r = reqwest::Client::new()
         .get(&url)
-        .bearer_auth(&customer.token)
+        .bearer_auth(&customer)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = auditor_client(&server).get(&url).send().await.unwrap();
+    let r = auditor_client(&server)
+        .await
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     server.stop(Duration::from_secs(10)).await;
 }

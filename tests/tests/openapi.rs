@@ -1107,6 +1107,19 @@ async fn conformance(db: Arc<TestDb>) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // Signing out ends the session's access tokens too; the buyer signs in again for the rest.
+    let r = c.get("/v1/auth/me", "/v1/auth/me", Some(&buyer)).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = c
+        .post(
+            "/v1/auth/login",
+            "/v1/auth/login",
+            None,
+            login("buyer@example.com"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let buyer = s(&r.data()["accessToken"]);
     let r = c.get("/v1/auth/me", "/v1/auth/me", Some(&buyer)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = c.get("/v1/auth/me", "/v1/auth/me", None).await;

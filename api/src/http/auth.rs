@@ -9,12 +9,12 @@ use axum::response::IntoResponse;
 use axum_extra::extract::cookie::CookieJar;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use tessera_application::identity::TokenError;
+use tessera_application::identity::{AccessError, TokenError};
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
 
 /// Who is calling: the user and the roles their access token was issued with (a role revoked
-/// since lasts until the token expires).
+/// since lasts until the token expires; a disabled user or an ended session does not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The signed-in user.
@@ -51,9 +51,14 @@ pub enum AuthError {
     /// No bearer token (nor token cookie, where the document accepts one).
     #[error("no access token")]
     Missing,
-    /// The token is malformed, forged, expired or for another audience.
+    /// The token is malformed, forged, expired, not valid yet or for another audience, or its
+    /// user is unknown or disabled, or its session was signed out.
     #[error("invalid access token: {0}")]
     Invalid(#[source] TokenError),
+    /// Whether the token's user and session still stand could not be read (a 503: the client
+    /// keeps its token and retries).
+    #[error("{0}")]
+    Unavailable(#[source] AccessError),
     /// Signed in, but without the role the action needs.
     #[error("this action needs the {0} role")]
     MissingRole(Role),
@@ -125,8 +130,12 @@ pub fn access_token(parts: &Parts, cookie: Option<&str>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Verify the request's access token and return its caller.
-pub fn authenticate(
+/// Verify the request's access token, check that its user exists and is enabled and that its
+/// session was not signed out ([`IdentityService::authorize`], which reads the event store), and
+/// return its caller.
+///
+/// [`IdentityService::authorize`]: tessera_application::identity::IdentityService::authorize
+pub async fn authenticate(
     parts: &Parts,
     state: &AppState,
     cookie: Option<&str>,
@@ -134,9 +143,13 @@ pub fn authenticate(
     let token = access_token(parts, cookie).ok_or(AuthError::Missing)?;
     let claims = state
         .services
-        .tokens
-        .verify(&token, chrono::Utc::now())
-        .map_err(AuthError::Invalid)?;
+        .identity
+        .authorize(&token)
+        .await
+        .map_err(|e| match e {
+            AccessError::Refused(e) => AuthError::Invalid(e),
+            e @ AccessError::Unavailable(_) => AuthError::Unavailable(e),
+        })?;
     Ok(Caller {
         user_id: claims.user_id,
         roles: claims.roles,
@@ -151,6 +164,7 @@ impl<E: AuthRejection + IntoResponse> FromRequestParts<AppState> for SignedIn<E>
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         authenticate(parts, state, E::TOKEN_COOKIE)
+            .await
             .map(|caller| SignedIn(caller, PhantomData))
             .map_err(E::from)
     }

@@ -368,6 +368,7 @@ impl From<AuthError> for MtError {
             AuthError::MissingRole(role) => {
                 MtError::Forbidden(format!("this action needs the {role} role"))
             }
+            AuthError::Unavailable(e) => MtError::Unavailable(e.to_string()),
         }
     }
 }

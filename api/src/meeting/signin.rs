@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tessera_application::identity::AccessError;
 use tessera_application::identity::phone_signin::CurrentUser;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -240,8 +241,18 @@ async fn current_user(
         }
         None => None,
     };
+    // A token whose user or sign-in session no longer stands counts as none, as on every
+    // signed-in route.
+    let access_token = match creds.access_token.as_deref() {
+        Some(token) => match state.services.identity.authorize(token).await {
+            Ok(_) => Some(token),
+            Err(AccessError::Refused(_)) => None,
+            Err(e) => return Err(MtError::Unavailable(e.to_string())),
+        },
+        None => None,
+    };
     match signin
-        .current_user(creds.access_token.as_deref(), wechat_id.as_deref())
+        .current_user(access_token, wechat_id.as_deref())
         .await?
     {
         CurrentUser::SignedIn(user) => Ok(Json(MtUserView::from(&user)).into_response()),

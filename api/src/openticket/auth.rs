@@ -4,7 +4,8 @@
 //! - `POST /v1/auth/register` `{email, password, displayName?}` → 201 user
 //! - `POST /v1/auth/login` `{email, password}` → 200 `{accessToken, refreshToken, expiresIn (s), tokenType}`
 //! - `POST /v1/auth/refresh` `{refreshToken}` → 200 same shape; the presented token is spent
-//! - `POST /v1/auth/logout` `{refreshToken}` → 200 `{revoked: true}`
+//! - `POST /v1/auth/logout` `{refreshToken}` → 200 `{revoked: true}`; the session's access tokens
+//!   stop working at once
 //! - `GET /v1/auth/me` → 200 user
 //! - `POST /v1/admin/users/{userId}/roles` `{role}` (admin) → 200 user;
 //!   `DELETE /v1/admin/users/{userId}/roles/{role}` (admin) → 200 user
@@ -215,7 +216,9 @@ async fn refresh(
     Ok(ok(StatusCode::OK, Tokens::from(pair)))
 }
 
-/// Sign out: revoke the refresh token's whole family. Signing out twice is fine.
+/// Sign out: revoke the refresh token's whole family (the sign-in session). The access tokens of
+/// that session are refused from the next request on; the user's other sign-ins keep working.
+/// Signing out twice is fine.
 #[utoipa::path(
     post,
     path = "/v1/auth/logout",
@@ -254,9 +257,9 @@ async fn logout(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The caller", body = UserResponse),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the user is disabled", body = ErrorBody),
-        (status = 404, description = "NOT_FOUND: the token's user does not exist", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, forged, expired or not yet valid access token; its user does not exist or is disabled; its session was signed out", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the user was disabled while the request ran", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: never in practice (the token's user is checked first)", body = ErrorBody),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
     ),

@@ -281,6 +281,7 @@ impl From<AuthError> for OtError {
             AuthError::MissingRole(role) => {
                 OtError::Forbidden(format!("this action needs the {role} role"))
             }
+            AuthError::Unavailable(e) => OtError::Unavailable(e.to_string()),
         }
     }
 }

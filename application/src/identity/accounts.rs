@@ -24,6 +24,7 @@
 //! racing with the same token count as a reuse too: the loser re-decides against the rotated
 //! state — strict, but it is what a stolen token looks like from here.
 
+use super::access::{AccessCheck, AccessError};
 use crate::clock::Clock;
 use crate::command::{CommandRunner, EngineError};
 use crate::event_store::{
@@ -165,6 +166,19 @@ pub enum TokenError {
     /// `aud` is not this service's audience.
     #[error("access token is for another audience")]
     WrongAudience,
+    /// `nbf` is after the current time: the token is not valid yet.
+    #[error("access token not valid yet")]
+    NotYetValid,
+    /// The token's user (`sub`) was never registered.
+    #[error("the token's user does not exist")]
+    UnknownUser,
+    /// The token's user has been disabled since it was issued.
+    #[error("the token's user is disabled")]
+    UserDisabled,
+    /// The sign-in session the token belongs to (`sid`) was ended: signed out, or revoked after a
+    /// refresh token was reused.
+    #[error("the session of this access token has ended")]
+    SessionEnded,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +219,9 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// `jti`: unique token id.
     pub token_id: Uuid,
+    /// `sid`: the refresh family (sign-in session) the token was issued for; `None` for tokens of
+    /// sign-ins without refresh tokens (phone and WeChat, seed 000).
+    pub session_id: Option<Uuid>,
 }
 
 impl AccessClaims {
@@ -216,17 +233,21 @@ impl AccessClaims {
 
 /// Short-lived access tokens (HS256 JWTs in production).
 pub trait AccessTokens: Send + Sync {
-    /// Sign a token for `user` with `roles`, issued at `now` (UTC).
+    /// Sign a token for `user` with `roles`, issued at and valid from `now` (UTC), belonging to
+    /// the sign-in session `session` (a refresh family id), if any.
     ///
     /// Errors: [`IdentityError::Crypto`] when signing fails.
     fn issue(
         &self,
         user: UserId,
         roles: &[Role],
+        session: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, IdentityError>;
 
-    /// Check a token's signature, algorithm, audience, issuer and expiry against `now` (UTC).
+    /// Check a token's signature, algorithm, audience, issuer, expiry and not-before time against
+    /// `now` (UTC). Whether its user and session still stand is [`IdentityService::authorize`]'s
+    /// part.
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError>;
 }
 
@@ -315,6 +336,8 @@ pub struct IdentityService {
     /// A hash of a throw-away password, verified against when the email is unknown so that
     /// unknown and known addresses take about as long (no account enumeration by timing).
     dummy_hash: Arc<OnceLock<Option<String>>>,
+    /// Last seen user and refresh-family states, for [`IdentityService::authorize`].
+    access: Arc<AccessCheck>,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -345,6 +368,7 @@ impl IdentityService {
             refresh_ttl: chrono::Duration::seconds(DEFAULT_REFRESH_TTL_SECS),
             metadata: EventMetadata::default(),
             dummy_hash: Arc::new(OnceLock::new()),
+            access: Arc::new(AccessCheck::new()),
         }
     }
 
@@ -372,6 +396,20 @@ impl IdentityService {
     /// Errors: see [`TokenError`].
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
         self.tokens.verify(token, self.clock.now())
+    }
+
+    /// Verify an access token and check, against the event store, that its user exists and is
+    /// not disabled and that its sign-in session (`sid`) has not been revoked: what every
+    /// signed-in request needs. Reads only the events appended since the last check of the same
+    /// user and session (usually none; see the `access` module).
+    ///
+    /// Errors: [`AccessError::Refused`] with [`TokenError::UnknownUser`],
+    /// [`TokenError::UserDisabled`], [`TokenError::SessionEnded`] or a verification failure;
+    /// [`AccessError::Unavailable`] when the store cannot be read.
+    pub async fn authorize(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        let claims = self.tokens.verify(token, self.clock.now())?;
+        self.access.check(self.store.as_ref(), &claims).await?;
+        Ok(claims)
     }
 
     /// Register a customer.
@@ -436,7 +474,7 @@ impl IdentityService {
             )
             .await
             .map_err(|e| e.map_rejected(|_| IdentityError::InvalidRefreshToken))?;
-        self.token_pair(&user, refresh_token, now)
+        self.token_pair(&user, family_id, refresh_token, now)
     }
 
     /// Exchange a refresh token for a new pair (rotation).
@@ -488,10 +526,12 @@ impl IdentityService {
             tracing::warn!(%family_id, %user_id, "refresh token reuse: family revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
-        self.token_pair(&user, new_token, now)
+        self.token_pair(&user, family_id, new_token, now)
     }
 
-    /// Sign out: revoke the refresh token's whole family. Signing out twice is fine.
+    /// Sign out: revoke the refresh token's whole family. The access tokens issued for the family
+    /// (its `sid`) are refused by [`IdentityService::authorize`] from then on; other sign-ins of
+    /// the same user are untouched. Signing out twice is fine.
     ///
     /// Errors: [`IdentityError::InvalidRefreshToken`] when the token is not one of the family's.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
@@ -549,8 +589,8 @@ impl IdentityService {
         self.run_user_command(user_id, &command, by).await
     }
 
-    /// Disable `user_id`: sign-in and refresh stop working (access tokens already issued live
-    /// until they expire). Disabling twice changes nothing.
+    /// Disable `user_id`: sign-in and refresh stop working, and [`IdentityService::authorize`]
+    /// refuses the user's access tokens from the next request on. Disabling twice changes nothing.
     ///
     /// Errors: [`IdentityError::NotFound`], store failures.
     pub async fn disable_user(
@@ -783,11 +823,14 @@ impl IdentityService {
     fn token_pair(
         &self,
         user: &User,
+        family_id: Uuid,
         refresh_token: String,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, IdentityError> {
         let view = UserView::from_state(user).ok_or(IdentityError::NotFound)?;
-        let access = self.tokens.issue(view.user_id, &view.roles, now)?;
+        let access = self
+            .tokens
+            .issue(view.user_id, &view.roles, Some(family_id), now)?;
         Ok(TokenPair {
             access_token: access.token,
             refresh_token,
@@ -862,11 +905,11 @@ fn parse_refresh_token(token: &str) -> Result<Uuid, IdentityError> {
     Uuid::try_parse(family).map_err(|_| IdentityError::InvalidRefreshToken)
 }
 
-fn user_stream(user_id: UserId) -> Result<StreamId, IdentityError> {
+pub(super) fn user_stream(user_id: UserId) -> Result<StreamId, IdentityError> {
     Ok(CommandRunner::stream::<User>(user_id)?)
 }
 
-fn family_stream(family_id: Uuid) -> Result<StreamId, IdentityError> {
+pub(super) fn family_stream(family_id: Uuid) -> Result<StreamId, IdentityError> {
     Ok(CommandRunner::stream::<RefreshFamily>(family_id)?)
 }
 

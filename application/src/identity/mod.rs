@@ -2,8 +2,10 @@
 //! refresh tokens, roles ([`accounts`]); phone + SMS code and WeChat sign-in ([`phone_signin`]); and
 //! the ports to SMS gateways and the WeChat API ([`ports`]).
 
+mod access;
 mod accounts;
 pub mod phone_signin;
 pub mod ports;
 
+pub use access::AccessError;
 pub use accounts::*;

@@ -584,7 +584,7 @@ impl PhoneSignIn {
         let roles: Vec<Role> = user.roles().iter().copied().collect();
         let token = self
             .tokens
-            .issue(user_id, &roles, self.clock.now())
+            .issue(user_id, &roles, None, self.clock.now())
             .map_err(SignInError::Token)?;
         let view = UserView::from_state(&user).ok_or(SignInError::NotFound)?;
         Ok((token, view))

@@ -31,8 +31,8 @@ pub const TOKEN_ISSUER: &str = "tessera";
 /// Default access-token lifetime, in seconds (one hour).
 pub const DEFAULT_ACCESS_TTL_SECS: u64 = 3600;
 
-/// Longest configurable access-token lifetime, in seconds (one day): access tokens cannot be
-/// revoked, so they must stay short.
+/// Longest configurable access-token lifetime, in seconds (one day): a token stolen while its
+/// session stays signed in works until it expires, so it must stay short.
 pub const MAX_ACCESS_TTL_SECS: u64 = 24 * 3600;
 
 /// Shortest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the hash size).
@@ -149,16 +149,24 @@ struct Claims {
     aud: String,
     iss: String,
     iat: i64,
+    /// Absent in tokens issued before `nbf` was added; those are valid from `iat` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     exp: i64,
     jti: String,
+    /// The refresh family (sign-in session); absent for sign-ins without refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// HS256 access tokens (RFC 7519) over jsonwebtoken.
 ///
-/// Claims: `sub` (user id), `roles` (lower-case names), `aud` and `iss` = `"tessera"`, `iat` and
-/// `exp` (seconds since the Unix epoch, UTC), `jti` (random UUID). Verification accepts HS256 only
+/// Claims: `sub` (user id), `roles` (lower-case names), `aud` and `iss` = `"tessera"`, `iat`,
+/// `nbf` (= `iat`) and `exp` (seconds since the Unix epoch, UTC), `jti` (random UUID) and, for
+/// sign-ins with a refresh token, `sid` (the refresh family id). Verification accepts HS256 only
 /// (so `alg: none` and RS/ES tokens fail), requires `sub`, `aud`, `iss` and `exp`, and checks `exp`
-/// against the `now` it is given with no leeway: a token is expired from second `exp` on.
+/// and `nbf` (when present) against the `now` it is given with no leeway, as RFC 7519 §4.1.4–5
+/// words them: a token is expired from second `exp` on and valid from second `nbf` on.
 ///
 /// `Debug` is derived: jsonwebtoken's keys print `[redacted]` in place of the secret.
 #[derive(Debug)]
@@ -224,6 +232,7 @@ impl AccessTokens for JwtAccessTokens {
         &self,
         user: UserId,
         roles: &[Role],
+        session: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, IdentityError> {
         let iat = now.timestamp();
@@ -240,8 +249,10 @@ impl AccessTokens for JwtAccessTokens {
             aud: TOKEN_AUDIENCE.to_owned(),
             iss: TOKEN_ISSUER.to_owned(),
             iat,
+            nbf: Some(iat),
             exp,
             jti: Uuid::new_v4().to_string(),
+            sid: session.map(|s| s.to_string()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| IdentityError::Crypto(e.to_string()))?;
@@ -264,11 +275,18 @@ impl AccessTokens for JwtAccessTokens {
         if now.timestamp() >= claims.exp {
             return Err(TokenError::Expired);
         }
+        if claims.nbf.is_some_and(|nbf| now.timestamp() < nbf) {
+            return Err(TokenError::NotYetValid);
+        }
         Ok(AccessClaims {
             user_id: claims.sub.parse().map_err(|_| TokenError::Malformed)?,
             roles: claims.roles,
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(TokenError::Malformed)?,
             token_id: Uuid::try_parse(&claims.jti).map_err(|_| TokenError::Malformed)?,
+            session_id: claims
+                .sid
+                .map(|sid| Uuid::try_parse(&sid).map_err(|_| TokenError::Malformed))
+                .transpose()?,
         })
     }
 }
@@ -369,6 +387,10 @@ mod tests {
         UserId::from_uuid(Uuid::from_u128(42))
     }
 
+    fn session() -> Uuid {
+        Uuid::from_u128(7)
+    }
+
     fn tokens() -> JwtAccessTokens {
         JwtAccessTokens::new(SECRET).unwrap()
     }
@@ -400,7 +422,12 @@ mod tests {
     fn issued_tokens_verify_with_their_claims() {
         let t = tokens();
         let issued = t
-            .issue(user(), &[Role::Customer, Role::Admin], now())
+            .issue(
+                user(),
+                &[Role::Customer, Role::Admin],
+                Some(session()),
+                now(),
+            )
             .unwrap();
         assert_eq!(issued.expires_in_secs, 3600);
         assert_eq!(issued.expires_at, now() + chrono::Duration::seconds(3600));
@@ -418,7 +445,10 @@ mod tests {
         assert_eq!(payload["iss"], "tessera");
         assert_eq!(payload["sub"], user().to_string());
         assert_eq!(payload["iat"], now().timestamp());
+        assert_eq!(payload["nbf"], now().timestamp());
         assert_eq!(payload["exp"], now().timestamp() + 3600);
+        assert_eq!(payload["sid"], session().to_string());
+        assert_eq!(claims.session_id, Some(session()));
         assert_eq!(payload["roles"], json!(["customer", "admin"]));
         assert_eq!(payload["jti"], claims.token_id.to_string());
     }
@@ -437,7 +467,10 @@ mod tests {
     #[test]
     fn a_flipped_signature_byte_is_rejected() {
         let t = tokens();
-        let token = t.issue(user(), &[Role::Customer], now()).unwrap().token;
+        let token = t
+            .issue(user(), &[Role::Customer], None, now())
+            .unwrap()
+            .token;
         let (input, signature) = token.rsplit_once('.').unwrap();
         let mut sig = URL_SAFE_NO_PAD.decode(signature).unwrap();
         sig[0] ^= 0x01;
@@ -513,15 +546,49 @@ mod tests {
     #[test]
     fn expiry_follows_the_given_clock_without_leeway() {
         let t = tokens().with_ttl_secs(60).unwrap();
-        let issued = t.issue(user(), &[Role::Customer], now()).unwrap();
+        let issued = t.issue(user(), &[Role::Customer], None, now()).unwrap();
         let at = |secs| now() + chrono::Duration::seconds(secs);
         assert!(t.verify(&issued.token, at(59)).is_ok());
         assert_eq!(t.verify(&issued.token, at(60)), Err(TokenError::Expired));
         assert_eq!(t.verify(&issued.token, at(3600)), Err(TokenError::Expired));
         // A token jsonwebtoken would deem long expired (system clock) is judged by `now` alone.
         let old = now() - chrono::Duration::days(3650);
-        let ancient = t.issue(user(), &[Role::Customer], old).unwrap();
+        let ancient = t.issue(user(), &[Role::Customer], None, old).unwrap();
         assert!(t.verify(&ancient.token, old).is_ok());
+    }
+
+    #[test]
+    fn not_before_follows_the_given_clock_without_leeway() {
+        let t = tokens();
+        let at = |secs| now() + chrono::Duration::seconds(secs);
+        let mut claims = claims_json("tessera", now().timestamp() + 600);
+        claims["nbf"] = json!(now().timestamp() + 60);
+        let token = hs256(&json!({"alg": "HS256"}), &claims, SECRET);
+        assert_eq!(t.verify(&token, now()), Err(TokenError::NotYetValid));
+        assert_eq!(t.verify(&token, at(59)), Err(TokenError::NotYetValid));
+        assert!(t.verify(&token, at(60)).is_ok());
+        // Tokens issued before `nbf` existed carry none and stay valid.
+        let old = hs256(
+            &json!({"alg": "HS256"}),
+            &claims_json("tessera", now().timestamp() + 60),
+            SECRET,
+        );
+        assert_eq!(t.verify(&old, now()).unwrap().session_id, None);
+        // An issued token is valid from the second it was issued.
+        let issued = t.issue(user(), &[Role::Customer], None, now()).unwrap();
+        assert!(t.verify(&issued.token, now()).is_ok());
+        assert_eq!(
+            t.verify(&issued.token, at(-1)),
+            Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn a_malformed_session_id_is_rejected() {
+        let mut claims = claims_json("tessera", now().timestamp() + 60);
+        claims["sid"] = json!("not-a-uuid");
+        let token = hs256(&json!({"alg": "HS256"}), &claims, SECRET);
+        assert_eq!(tokens().verify(&token, now()), Err(TokenError::Malformed));
     }
 
     #[test]

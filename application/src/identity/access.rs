@@ -1,0 +1,157 @@
+//! Whether a validly signed access token may still act: its user exists and is not disabled, and
+//! the sign-in session (refresh family, the token's `sid`) it was issued for has not been revoked.
+//!
+//! The answer comes from the event store itself, not from a read model, so it is never behind: a
+//! logout or a disable that has been acknowledged refuses the very next request, on every server
+//! sharing the database. To keep that cheap, the last state of each `user-{id}` and
+//! `refreshFamily-{id}` stream seen is kept in process with its version; a request then reads only
+//! the events after that version — one indexed query per stream that usually returns no row. A
+//! revoked family never changes again (the aggregate refuses every later command), so once seen
+//! revoked it is answered from memory alone. See docs/decisions/0014-access-token-revocation.md.
+
+use crate::event_store::{EventStore, StoreError, StreamId};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tessera_domain::identity::{RefreshFamily, User};
+use tessera_domain::{Decider, DomainEvent};
+
+use super::{AccessClaims, IdentityError, TokenError};
+
+/// Streams remembered per kind; past it the memory is dropped and refilled by later requests (a
+/// bound on memory, not on correctness: a forgotten stream is simply read again from version 1).
+const MAX_REMEMBERED: usize = 50_000;
+
+/// Events read per query while catching a stream up.
+const READ_BATCH: usize = 500;
+
+/// Why a signed-in request is refused or could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The token is not acceptable (401).
+    #[error(transparent)]
+    Refused(#[from] TokenError),
+    /// The event store could not be read (503): neither accepted nor refused.
+    #[error("cannot check the access token: {0}")]
+    Unavailable(#[source] IdentityError),
+}
+
+/// The last known state of some streams of one aggregate type, with their versions.
+struct Remembered<D> {
+    states: Mutex<HashMap<String, (D, u64)>>,
+}
+
+impl<D: Decider> Remembered<D> {
+    fn new() -> Self {
+        Self {
+            states: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, stream: &StreamId) -> Option<(D, u64)> {
+        // A poisoned lock only means another request panicked mid-insert; the map is still a
+        // cache of true prefixes, so use it.
+        let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        states.get(stream.as_str()).cloned()
+    }
+
+    fn put(&self, stream: &StreamId, state: &D, version: u64) {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states
+            .get(stream.as_str())
+            .is_some_and(|(_, v)| *v >= version)
+        {
+            return;
+        }
+        if states.len() >= MAX_REMEMBERED {
+            states.clear();
+        }
+        states.insert(stream.as_str().to_owned(), (state.clone(), version));
+    }
+
+    /// The stream's current state: the remembered one caught up with the events after it, or the
+    /// whole stream when none is remembered (`D::default()` when the stream does not exist).
+    /// `settled` states are known not to change any more and are returned without a read.
+    async fn current(
+        &self,
+        store: &dyn EventStore,
+        stream: &StreamId,
+        settled: impl Fn(&D) -> bool,
+    ) -> Result<D, IdentityError> {
+        let (mut state, mut version) = self.get(stream).unwrap_or_default();
+        if version > 0 && settled(&state) {
+            return Ok(state);
+        }
+        let known = version;
+        loop {
+            let batch = match store.read_stream(stream, version + 1, READ_BATCH).await {
+                Ok(batch) => batch,
+                Err(StoreError::StreamNotFound(_)) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let n = batch.len();
+            for recorded in batch {
+                let event = D::Event::from_stored(&recorded.event_type, &recorded.data)?;
+                state = state.evolve(&event);
+                version = recorded.stream_version;
+            }
+            if n < READ_BATCH {
+                break;
+            }
+        }
+        if version > known {
+            self.put(stream, &state, version);
+        }
+        Ok(state)
+    }
+}
+
+/// The check behind every signed-in request (see the module docs). Shared by all clones of the
+/// identity service.
+pub(super) struct AccessCheck {
+    users: Remembered<User>,
+    families: Remembered<RefreshFamily>,
+}
+
+impl AccessCheck {
+    pub(super) fn new() -> Self {
+        Self {
+            users: Remembered::new(),
+            families: Remembered::new(),
+        }
+    }
+
+    /// `Ok` when the user of `claims` is registered and enabled and its session, if it names one,
+    /// belongs to that user and is not revoked.
+    pub(super) async fn check(
+        &self,
+        store: &dyn EventStore,
+        claims: &AccessClaims,
+    ) -> Result<(), AccessError> {
+        let stream =
+            super::accounts::user_stream(claims.user_id).map_err(AccessError::Unavailable)?;
+        let user = self
+            .users
+            .current(store, &stream, |_| false)
+            .await
+            .map_err(AccessError::Unavailable)?;
+        if !user.is_registered() {
+            return Err(TokenError::UnknownUser.into());
+        }
+        if user.is_disabled() {
+            return Err(TokenError::UserDisabled.into());
+        }
+        let Some(session) = claims.session_id else {
+            return Ok(());
+        };
+        let stream = super::accounts::family_stream(session).map_err(AccessError::Unavailable)?;
+        let family = self
+            .families
+            .current(store, &stream, |f| f.revoked().is_some())
+            .await
+            .map_err(AccessError::Unavailable)?;
+        if family.user_id() != Some(claims.user_id) || family.revoked().is_some() {
+            return Err(TokenError::SessionEnded.into());
+        }
+        Ok(())
+    }
+}
