@@ -155,3 +155,230 @@ impl AccessCheck {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::event_store::{AppendOutcome, AppendRequest, RecordedEvent};
+    use crate::identity::accounts::{family_stream, user_stream};
+    use crate::in_memory::InMemoryEventStore;
+    use async_trait::async_trait;
+    use chrono::{TimeZone, Utc};
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use tessera_domain::UserId;
+    use tessera_domain::identity::{Email, RefreshFamilyCommand, RevokeReason, Role, UserCommand};
+    use uuid::Uuid;
+
+    /// The in-memory store, counting stream reads.
+    #[derive(Default)]
+    struct Counting {
+        inner: InMemoryEventStore,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl EventStore for Counting {
+        async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+            self.inner.append(request).await
+        }
+        async fn read_stream(
+            &self,
+            stream_id: &StreamId,
+            from_version: u64,
+            max_count: usize,
+        ) -> Result<Vec<RecordedEvent>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner
+                .read_stream(stream_id, from_version, max_count)
+                .await
+        }
+        async fn read_all(
+            &self,
+            after: u64,
+            max_count: usize,
+        ) -> Result<Vec<RecordedEvent>, StoreError> {
+            self.inner.read_all(after, max_count).await
+        }
+        async fn head_position(&self) -> Result<u64, StoreError> {
+            self.inner.head_position().await
+        }
+        async fn stream_version(&self, stream_id: &StreamId) -> Result<u64, StoreError> {
+            self.inner.stream_version(stream_id).await
+        }
+        async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {
+            self.inner.wait_for_append(after, max_wait).await
+        }
+    }
+
+    impl Counting {
+        fn reads(&self) -> usize {
+            self.reads.load(Ordering::SeqCst)
+        }
+        fn given<D: Decider>(&self, stream: &StreamId, state: &D, command: &D::Command) -> D {
+            let events = state.decide(command).unwrap();
+            self.inner.given::<D>(stream, &events).unwrap();
+            events.iter().fold(state.clone(), |s, e| s.evolve(e))
+        }
+    }
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 20, 10, 0, 0).unwrap()
+    }
+
+    fn claims(user: UserId, session: Option<Uuid>) -> AccessClaims {
+        AccessClaims {
+            user_id: user,
+            roles: vec![Role::Customer],
+            expires_at: now(),
+            token_id: Uuid::now_v7(),
+            session_id: session,
+        }
+    }
+
+    fn register(store: &Counting, user: UserId) -> User {
+        store.given(
+            &user_stream(user).unwrap(),
+            &User::default(),
+            &UserCommand::RegisterUser {
+                user_id: user,
+                email: Email::parse(&format!("{user}@example.com")).unwrap(),
+                password_hash: "$argon2id$…".into(),
+                display_name: None,
+                roles: BTreeSet::from([Role::Customer]),
+                now: now(),
+            },
+        )
+    }
+
+    fn start(store: &Counting, user: UserId) -> (Uuid, RefreshFamily) {
+        let family = Uuid::now_v7();
+        let state = store.given(
+            &family_stream(family).unwrap(),
+            &RefreshFamily::default(),
+            &RefreshFamilyCommand::Start {
+                family_id: family,
+                user_id: user,
+                token_hash: "h1".into(),
+                now: now(),
+                expires_at: now() + chrono::Duration::days(30),
+            },
+        );
+        (family, state)
+    }
+
+    fn refused(result: Result<(), AccessError>) -> Option<TokenError> {
+        match result {
+            Err(AccessError::Refused(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_and_disabled_users_are_refused() {
+        let store = Counting::default();
+        let check = AccessCheck::new();
+        let user = UserId::from_uuid(Uuid::now_v7());
+        assert_eq!(
+            refused(check.check(&store, &claims(user, None)).await),
+            Some(TokenError::UnknownUser)
+        );
+        let state = register(&store, user);
+        check.check(&store, &claims(user, None)).await.unwrap();
+        store.given(
+            &user_stream(user).unwrap(),
+            &state,
+            &UserCommand::DisableUser {
+                by: None,
+                now: now(),
+            },
+        );
+        // The remembered state is caught up with the event appended since.
+        assert_eq!(
+            refused(check.check(&store, &claims(user, None)).await),
+            Some(TokenError::UserDisabled)
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_end_with_their_family_and_belong_to_their_user() {
+        let store = Counting::default();
+        let check = AccessCheck::new();
+        let user = UserId::from_uuid(Uuid::now_v7());
+        let other = UserId::from_uuid(Uuid::now_v7());
+        register(&store, user);
+        register(&store, other);
+        let (family, state) = start(&store, user);
+        let (kept, _) = start(&store, user);
+        check
+            .check(&store, &claims(user, Some(family)))
+            .await
+            .unwrap();
+        assert_eq!(
+            refused(check.check(&store, &claims(other, Some(family))).await),
+            Some(TokenError::SessionEnded),
+            "another user's session"
+        );
+        assert_eq!(
+            refused(
+                check
+                    .check(&store, &claims(user, Some(Uuid::now_v7())))
+                    .await
+            ),
+            Some(TokenError::SessionEnded),
+            "a session that never started"
+        );
+        store.given(
+            &family_stream(family).unwrap(),
+            &state,
+            &RefreshFamilyCommand::Revoke {
+                reason: RevokeReason::Logout,
+                now: now(),
+            },
+        );
+        assert_eq!(
+            refused(check.check(&store, &claims(user, Some(family))).await),
+            Some(TokenError::SessionEnded)
+        );
+        check
+            .check(&store, &claims(user, Some(kept)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn remembered_streams_are_caught_up_and_revoked_families_not_read_again() {
+        let store = Counting::default();
+        let check = AccessCheck::new();
+        let user = UserId::from_uuid(Uuid::now_v7());
+        register(&store, user);
+        let (family, state) = start(&store, user);
+        check
+            .check(&store, &claims(user, Some(family)))
+            .await
+            .unwrap();
+        // Each stream is read from its first event once, then only past its last seen version:
+        // one read per stream per check (a short read ends the catch-up).
+        let before = store.reads();
+        check
+            .check(&store, &claims(user, Some(family)))
+            .await
+            .unwrap();
+        assert_eq!(store.reads() - before, 2);
+        store.given(
+            &family_stream(family).unwrap(),
+            &state,
+            &RefreshFamilyCommand::Revoke {
+                reason: RevokeReason::Reuse,
+                now: now(),
+            },
+        );
+        assert!(refused(check.check(&store, &claims(user, Some(family))).await).is_some());
+        let before = store.reads();
+        assert!(refused(check.check(&store, &claims(user, Some(family))).await).is_some());
+        assert_eq!(store.reads() - before, 1, "only the user stream is read");
+    }
+}
