@@ -39,7 +39,8 @@ use tessera_projections::openticket::OpenTicketQueries;
 pub struct Services {
     /// Users, sign-in, refresh tokens, roles (one identity for all five documents).
     pub identity: IdentityService,
-    /// Access-token verification (also inside `identity`; kept here for extractors).
+    /// Access-token signing and signature checks (also inside `identity`). Signed-in requests go
+    /// through `identity.authorize`, which also checks the user and the session in the log.
     pub tokens: Arc<dyn AccessTokens>,
     /// OpenTicket commands (seed 003), its deadlines and its fulfilment process manager.
     pub openticket: Arc<OpenTicketService>,
