@@ -13,12 +13,12 @@
 use super::common::parse_id;
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     MockPaymentAction, MockPaymentResult, MockPaymentResultResponse, Money, WebhookAck,
     WebhookAckResponse,
 };
 use crate::http::RequestId;
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -6,8 +6,8 @@
 use super::common::parse_id;
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{SeatDetail, SeatDetailResponse, SessionSeats, SessionSeatsResponse};
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
