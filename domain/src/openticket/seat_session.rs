@@ -27,7 +27,7 @@ pub enum Hold {
     HeldForOrder {
         /// The unpaid order the seat is held for.
         order_id: OrderId,
-        /// The order's buyer.
+        /// The order's buyer, who had the seats locked.
         user_id: UserId,
     },
     /// Sold to a paid order; final.
@@ -253,7 +253,7 @@ pub enum SeatSessionEvent {
     SeatsSold {
         /// The paid order the seats are sold to.
         order_id: OrderId,
-        /// The order's buyer.
+        /// The order's buyer, who had the seats locked.
         user_id: UserId,
         /// The seats sold: all those held for the order.
         seat_ids: Vec<SeatId>,
