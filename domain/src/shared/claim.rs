@@ -89,7 +89,7 @@ pub enum ClaimCommand {
     },
 }
 
-/// Events of [`IdentifierClaim`] (docs/event-catalog.md, "Guard streams").
+/// Events of [`IdentifierClaim`] (docs/event-catalog.md, "Meeting tickets (seed 000)").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum ClaimEvent {
