@@ -641,6 +641,54 @@ mod tests {
     ];
 
     #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        use super::TrustedProxy;
+        let cli = Cli::try_parse_from([
+            "tessera",
+            "--env",
+            "production",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.168.1.7,fd00::/8",
+        ])
+        .unwrap();
+        assert!(cli.server.is_production());
+        let t = &cli.server.trusted_proxies;
+        assert_eq!(t.len(), 3);
+        assert!(t[0].contains("10.200.3.4".parse().unwrap()));
+        assert!(t[0].contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(!t[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(t[1].contains("192.168.1.7".parse().unwrap()));
+        assert!(!t[1].contains("192.168.1.8".parse().unwrap()));
+        assert!(t[2].contains("fd12::1".parse().unwrap()));
+        assert!(!t[2].contains("10.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "proxy.local", "fd00::/129", ""] {
+            assert!(bad.parse::<TrustedProxy>().is_err(), "{bad}");
+        }
+        assert!(
+            "0.0.0.0/0"
+                .parse::<TrustedProxy>()
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        let cli = Cli::try_parse_from(["tessera"]).unwrap();
+        assert!(!cli.server.is_production(), "development is the default");
+    }
+
+    #[test]
+    fn secrets_folder_follows_the_database() {
+        let c = super::ServerConfig::default();
+        let dir = |url: &str| c.secrets_dir(url).map(|p| p.display().to_string());
+        assert_eq!(dir("sqlite://data/tessera.db").as_deref(), Some("data"));
+        assert_eq!(
+            dir("sqlite:///var/lib/t/x.db?mode=rwc").as_deref(),
+            Some("/var/lib/t")
+        );
+        assert_eq!(dir("sqlite://x.db").as_deref(), Some("."));
+        assert_eq!(dir("sqlite::memory:"), None);
+        assert_eq!(dir("postgres://u@h/db").as_deref(), Some("data"));
+    }
+
+    #[test]
     fn debug_never_prints_a_secret() {
         let args = SECRETS.iter().flat_map(|(flag, value)| [*flag, *value]);
         let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args)).unwrap();

@@ -437,3 +437,36 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::client_ip;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        h.append("x-forwarded-for", "10.0.0.2".parse().unwrap());
+        let ip =
+            |peer: &str, h: &HeaderMap| client_ip(peer.parse().unwrap(), h, &trusted).to_string();
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(ip("198.51.100.1", &h), "198.51.100.1");
+        // Through trusted proxies: the nearest hop that is not one; a spoofed left part is ignored.
+        assert_eq!(ip("10.0.0.1", &h), "203.0.113.9");
+        // No header: the proxy itself.
+        assert_eq!(ip("10.0.0.1", &HeaderMap::new()), "10.0.0.1");
+        // An unreadable hop ends the chain there.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "203.0.113.9, garbage".parse().unwrap());
+        assert_eq!(ip("10.0.0.1", &h), "10.0.0.1");
+        // Nothing trusted: the header means nothing.
+        assert_eq!(
+            client_ip("10.0.0.1".parse().unwrap(), &h, &[]).to_string(),
+            "10.0.0.1"
+        );
+    }
+}

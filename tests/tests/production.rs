@@ -376,7 +376,6 @@ async fn no_conveniences(db: Arc<TestDb>) {
     // Without a WeChat app or an SMS gateway, production offers neither sign-in: a clear error,
     // no `dev:` verifier, no codes in a log.
     let t = TestServer::start_with(&db, production_config()).await;
-    assert!(t.server.services.console_sms.is_none());
     let r = t
         .post(
             "/wechat_tokens",
@@ -402,6 +401,10 @@ async fn no_conveniences(db: Arc<TestDb>) {
         r.body.to_string().contains("SMS sign-in is not offered"),
         "{:?}",
         r.body
+    );
+    assert!(
+        t.server.services.console_sms.is_none(),
+        "no console SMS sender"
     );
     t.stop().await;
 }
