@@ -257,7 +257,7 @@ async fn users(
 ) -> anyhow::Result<Outcome> {
     // The same secrets as the server (development file or production settings), so that what
     // this command writes matches what the server checks.
-    let server = server.clone().prepare(&config.database_url)?;
+    let server = server.clone().prepare(config)?;
     let engine = Engine::open(config).await?;
     let services = crate::services::Services::build(&engine, &server)?;
     let identity = &services.identity;

@@ -24,6 +24,11 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Folder for files kept besides the database: the development secrets file (`secrets.json`).
+    /// Default: the SQLite file's folder, or `./data` with PostgreSQL. Unused in production.
+    #[arg(long, env = "TESSERA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
     /// Largest PostgreSQL connection pool.
     #[arg(
         long,
@@ -123,6 +128,28 @@ impl std::str::FromStr for TrustedProxy {
     }
 }
 
+impl Config {
+    /// The folder of the development secrets file: `TESSERA_DATA_DIR`, else the SQLite file's
+    /// folder, else `./data` (PostgreSQL). `None` for an in-memory SQLite database.
+    pub fn secrets_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Some(dir.clone());
+        }
+        let Some(rest) = self.database_url.strip_prefix("sqlite:") else {
+            return Some(PathBuf::from("data"));
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        match Path::new(path).parent() {
+            Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
+            _ => Some(PathBuf::from(".")),
+        }
+    }
+}
+
 /// Settings of the HTTP server only.
 #[derive(Debug, Clone, Args)]
 pub struct ServerConfig {
@@ -131,11 +158,6 @@ pub struct ServerConfig {
     /// console SMS; `Secure` cookies).
     #[arg(long = "env", env = "TESSERA_ENV", value_enum, default_value_t = Environment::Development)]
     pub environment: Environment,
-
-    /// Folder for the development secrets file (`secrets.json`). Default: the SQLite file's
-    /// folder, or `./data` with PostgreSQL. Unused in production.
-    #[arg(long, env = "TESSERA_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
 
     /// Origins (`https://app.example.com`, comma-separated) whose browsers may call the API
     /// cross-origin; none by default, so no CORS headers are sent.
@@ -379,7 +401,6 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             environment: Environment::Development,
-            data_dir: None,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -485,31 +506,11 @@ impl ServerConfig {
         problems
     }
 
-    /// The folder of the development secrets file: `TESSERA_DATA_DIR`, else the SQLite file's
-    /// folder, else `./data` (PostgreSQL). `None` for an in-memory SQLite database.
-    pub fn secrets_dir(&self, database_url: &str) -> Option<PathBuf> {
-        if let Some(dir) = &self.data_dir {
-            return Some(dir.clone());
-        }
-        let Some(rest) = database_url.strip_prefix("sqlite:") else {
-            return Some(PathBuf::from("data"));
-        };
-        let path = rest.trim_start_matches("//");
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        if path.is_empty() || path == ":memory:" {
-            return None;
-        }
-        match Path::new(path).parent() {
-            Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
-            _ => Some(PathBuf::from(".")),
-        }
-    }
-
     /// Make the settings ready to serve. Production: refuse (naming every problem) unless
     /// [`ServerConfig::production_problems`] is empty. Development: fill each unset secret of
-    /// [`GENERATED_SECRETS`] from `secrets.json` in [`ServerConfig::secrets_dir`], generating and
+    /// [`GENERATED_SECRETS`] from `secrets.json` in [`Config::secrets_dir`], generating and
     /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
-    pub fn prepare(mut self, database_url: &str) -> Result<ServerConfig, ConfigError> {
+    pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
         if self.is_production() {
             let problems = self.production_problems();
             return if problems.is_empty() {
@@ -525,7 +526,7 @@ impl ServerConfig {
         if unset.is_empty() {
             return Ok(self);
         }
-        let Some(dir) = self.secrets_dir(database_url) else {
+        let Some(dir) = config.secrets_dir() else {
             return Ok(self);
         };
         let file = dir.join("secrets.json");
@@ -545,7 +546,7 @@ impl ServerConfig {
     }
 
     /// The development conveniences that are on, one line each (empty in production).
-    pub fn development_conveniences(&self, database_url: &str) -> Vec<String> {
+    pub fn development_conveniences(&self, config: &Config) -> Vec<String> {
         if self.is_production() {
             return Vec::new();
         }
@@ -567,7 +568,7 @@ impl ServerConfig {
         if self.meeting.tencent_sms_secret_id.is_none() {
             on.push("console SMS sender (sign-in codes are written to the log)".to_owned());
         }
-        if let Some(dir) = self.secrets_dir(database_url) {
+        if let Some(dir) = config.secrets_dir() {
             on.push(format!(
                 "secrets not configured are generated and kept in {}",
                 dir.join("secrets.json").display()
@@ -676,8 +677,10 @@ mod tests {
 
     #[test]
     fn secrets_folder_follows_the_database() {
-        let c = super::ServerConfig::default();
-        let dir = |url: &str| c.secrets_dir(url).map(|p| p.display().to_string());
+        let dir = |url: &str| {
+            let cli = Cli::try_parse_from(["tessera", "--database-url", url]).unwrap();
+            cli.config.secrets_dir().map(|p| p.display().to_string())
+        };
         assert_eq!(dir("sqlite://data/tessera.db").as_deref(), Some("data"));
         assert_eq!(
             dir("sqlite:///var/lib/t/x.db?mode=rwc").as_deref(),

@@ -291,9 +291,9 @@ impl RunningServer {
         extra_handlers: Vec<(String, Arc<dyn DeadlineHandler>)>,
     ) -> Result<Self, StartupError> {
         // Before touching the database: production refuses here, development fills its secrets.
-        let mut server = server.prepare(&config.database_url)?;
+        let mut server = server.prepare(config)?;
         cors_layer(&server.cors_allowed_origins)?;
-        let conveniences = server.development_conveniences(&config.database_url);
+        let conveniences = server.development_conveniences(config);
         if conveniences.is_empty() {
             tracing::info!("production mode (TESSERA_ENV=production)");
         } else {

@@ -411,20 +411,20 @@ async fn no_conveniences(db: Arc<TestDb>) {
 
 async fn secrets_persist(db: Arc<TestDb>) {
     // No secret configured at all: development makes them up once and keeps them.
-    let folder = tempfile::tempdir().unwrap();
     let mut c = server_config();
     c.jwt_secret = None;
     c.ticket_code_secret = None;
-    let file = if db.url.starts_with("sqlite:") {
-        // Next to the SQLite file by default.
-        let path = db.url.trim_start_matches("sqlite://");
-        std::path::Path::new(path)
-            .parent()
-            .unwrap()
-            .join("secrets.json")
-    } else {
-        c.data_dir = Some(folder.path().to_path_buf());
-        folder.path().join("secrets.json")
+    let file = match db.config().data_dir {
+        // PostgreSQL: the test's own `TESSERA_DATA_DIR`.
+        Some(dir) => dir.join("secrets.json"),
+        // SQLite: next to the database file by default.
+        None => {
+            let path = db.url.trim_start_matches("sqlite://");
+            std::path::Path::new(path)
+                .parent()
+                .unwrap()
+                .join("secrets.json")
+        }
     };
     let t = TestServer::start_with(&db, c.clone()).await;
     let (_, token) = t.customer("alice@example.com").await;
