@@ -69,7 +69,7 @@ async fn order_response(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = OrderItemRequest)]
 struct ItemBody {
-    /// Ticket grade id, of the order's meeting.
+    /// Ticket grade id.
     ticket_grade_id: Uuid,
     /// The grade's current price of one ticket, in yuan (a stale price is a 400 naming it).
     #[schema(schema_with = yuan_input_schema)]

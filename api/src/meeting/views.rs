@@ -530,7 +530,7 @@ pub struct TicketView {
     pub ticket_grade_id: Uuid,
     /// The grade's current name (empty if the catalog projection has not seen the grade yet).
     pub ticket_grade_name: String,
-    /// User id of the buyer (who may name the attendee).
+    /// User id of the buyer.
     pub owner_id: Uuid,
     /// The attendee, or null until named.
     #[schema(required = true)]

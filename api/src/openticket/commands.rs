@@ -608,7 +608,7 @@ async fn release_seats(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PlaceOrderRequest {
-    /// Session id; the seats must be locked by the caller in it.
+    /// Session id (an unknown one is a 404).
     #[schema(value_type = Uuid)]
     session_id: String,
     /// Seats of the session; they must be locked by the caller.

@@ -434,7 +434,7 @@ mod payload {
     pub struct StripeMetadata {
         /// Tessera's order id, set when the Checkout Session was created.
         order_id: Uuid,
-        /// Tessera's payment id, set when the Checkout Session was created.
+        /// Tessera's payment id, set when the Checkout Session was created; may be absent.
         #[serde(default)]
         #[schema(nullable = false)]
         payment_id: Option<Uuid>,

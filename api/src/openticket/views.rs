@@ -343,7 +343,7 @@ pub struct VenueSummary {
     pub address: Address,
     /// Capacity (people) as declared by its creator.
     pub capacity: i64,
-    /// Always `Active` (venues cannot be closed yet).
+    /// Always `Active` (the only venue status so far).
     pub status: VenueStatus,
 }
 
@@ -371,7 +371,7 @@ pub struct VenueDetail {
     pub address: Address,
     /// Capacity (people) as declared by its creator.
     pub capacity: i64,
-    /// Always `Active` (venues cannot be closed yet).
+    /// Always `Active` (the only venue status so far).
     pub status: VenueStatus,
     /// Seats in the seat map.
     pub seat_count: i64,
@@ -1266,7 +1266,7 @@ pub struct TicketVerification {
     pub ticket_id: Uuid,
     /// `Used`.
     pub status: TicketStatus,
-    /// Seat id, area name, row and number, to direct the holder.
+    /// Seat id, area name, row and number.
     pub seat: TicketSeatSummary,
     /// When it was scanned.
     #[schema(required = true)]
@@ -1302,7 +1302,7 @@ pub struct WebhookAck {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MockPaymentAction {
-    /// Pay: the order is paid and its tickets issued, as with a `payment.succeeded` webhook.
+    /// Pay: records the payment as succeeded, as a `payment.succeeded` webhook would.
     Confirm,
     /// The payment was declined.
     Decline,

@@ -26,7 +26,7 @@ pub(crate) mod seat_state {
     pub const LOCKED: &str = "Locked";
     /// Held for an unpaid order (until it is paid, cancelled or expires).
     pub const HELD_FOR_ORDER: &str = "HeldForOrder";
-    /// Sold to a paid order (`OpenTicketSeatsSold`); final.
+    /// Sold to a paid order (`OpenTicketSeatsSold`).
     pub const SOLD: &str = "Sold";
 }
 
