@@ -156,7 +156,7 @@ struct NewArea {
     /// Display name.
     #[schema(example = "A 區")]
     name: String,
-    /// Its seats.
+    /// Its seats: at least one, seat ids unique in the venue.
     seats: Vec<NewSeat>,
 }
 
@@ -283,10 +283,10 @@ struct NewSessionTimes {
     /// Session end, after `startTime` and not before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with an offset; before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with an offset; not after `endTime`.
     #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     sale_end_time: String,
 }

@@ -419,7 +419,7 @@ pub struct SeatMapArea {
     pub area_id: String,
     /// Display name.
     pub name: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SeatMapSeat>,
 }
 
@@ -516,9 +516,9 @@ impl From<rows::EventRow> for EventSummary {
 /// `{"min", "max"}` over an event's price categories.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PriceRange {
-    /// Cheapest category.
+    /// Price of the cheapest price category.
     pub min: Money,
-    /// Dearest category.
+    /// Price of the dearest price category.
     pub max: Money,
 }
 
@@ -628,10 +628,10 @@ pub struct SessionView {
     /// Session end (after the start), RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     pub end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     pub sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     pub sale_end_time: String,
     /// Derived status now.
@@ -736,7 +736,7 @@ impl From<rows::SessionSeatsRow> for SessionSeats {
 pub struct SessionSeatArea {
     /// Area id.
     pub area_id: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SessionSeat>,
 }
 
@@ -746,7 +746,7 @@ pub struct SessionSeatArea {
 pub struct SessionSeat {
     /// Seat id.
     pub seat_id: String,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
     pub status: SeatStatus,
     /// Price; only for `Available` seats in a priced area (omitted otherwise, as in the document).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -775,7 +775,7 @@ pub struct SeatDetail {
     pub seat_id: String,
     /// Session id.
     pub session_id: Uuid,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
     pub status: SeatStatus,
     /// Area id.
     pub area_id: String,
@@ -855,7 +855,7 @@ pub struct OrderSummary {
     pub session: SessionRef,
     /// Seats in the order.
     pub seat_count: i64,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
     /// `Created` → `Paid` → `Completed`, or `Created` → `Cancelled`/`Expired`.
     pub status: OrderStatus,
@@ -920,7 +920,7 @@ pub struct OrderDetail {
     pub status: OrderStatus,
     /// One item per seat, in the order they were placed.
     pub items: Vec<OrderItem>,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
     /// Payment id, provider, where to pay, and its status.
     pub payment: PaymentView,
@@ -1141,7 +1141,7 @@ pub struct TicketDetail {
     pub venue: TicketVenue,
     /// Seat id, area id and name, row and number.
     pub seat: TicketSeat,
-    /// Price paid.
+    /// Price paid for the seat, in the event's currency.
     pub price: Money,
     /// `Issued` (valid for entry) or `Used` (scanned at the entrance).
     pub status: TicketStatus,

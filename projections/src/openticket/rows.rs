@@ -290,7 +290,7 @@ pub struct SeatMapArea {
     pub area_id: String,
     /// Display name, e.g. `A 區`.
     pub name: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SeatMapSeat>,
 }
 
@@ -396,9 +396,9 @@ pub struct SessionRow {
     pub start_time: String,
     /// End, RFC 3339 with the organizer's offset.
     pub end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with the organizer's offset, as written.
     pub sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with the organizer's offset, as written.
     pub sale_end_time: String,
     /// Derived from the times ([`SessionStatus::at`]).
     pub status: SessionStatus,
@@ -468,7 +468,7 @@ pub struct SeatRow {
     pub seat_number: i64,
     /// Seat type, e.g. `Normal`.
     pub seat_type: String,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
     pub status: SeatStatus,
     /// Price of the seat's category, whatever its status (`None` in an unpriced area).
     pub price: Option<Money>,
@@ -491,7 +491,7 @@ pub struct OrderListRow {
     pub start_time: String,
     /// Seats in the order.
     pub seat_count: i64,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
     /// Status (`ot_orders.status`).
     pub status: OrderStatus,
@@ -512,7 +512,7 @@ pub struct OrderRow {
     pub session_id: Uuid,
     /// Status (`ot_orders.status`); only moves forward.
     pub status: OrderStatus,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
     /// Payment id.
     pub payment_id: Uuid,
@@ -596,7 +596,7 @@ pub struct TicketRow {
     pub row_label: String,
     /// Seat number within its row.
     pub seat_number: i64,
-    /// Price paid.
+    /// Price paid for the seat, in the event's currency.
     pub price: Money,
     /// `Issued` or `Used`.
     pub status: TicketStatus,
