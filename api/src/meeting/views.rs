@@ -613,7 +613,7 @@ pub enum RoleName {
     Staff,
     /// Reads the raw event log.
     Auditor,
-    /// Manages everything.
+    /// Counts as holding every other role; grants roles and may read any user's orders and tickets.
     Admin,
 }
 
