@@ -102,7 +102,9 @@ impl ProjectionRunner {
         self
     }
 
-    /// A handle on the projections' live positions, shared with the runner (clones see its updates).
+    /// A handle on the projections' live positions, shared with the runner (clones see its
+
+    /// updates).
     pub fn status(&self) -> ProjectionStatus {
         self.status.clone()
     }

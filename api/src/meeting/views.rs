@@ -613,7 +613,8 @@ pub enum RoleName {
     Staff,
     /// Reads the raw event log.
     Auditor,
-    /// Counts as holding every other role; grants roles and may read any user's orders and tickets.
+    /// Counts as holding every other role; grants roles and may read any user's orders and
+    /// tickets.
     Admin,
 }
 

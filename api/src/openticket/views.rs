@@ -746,7 +746,8 @@ pub struct SessionSeatArea {
 pub struct SessionSeat {
     /// Seat id.
     pub seat_id: String,
-    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Price; only for `Available` seats in a priced area (omitted otherwise, as in the document).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -775,7 +776,8 @@ pub struct SeatDetail {
     pub seat_id: String,
     /// Session id.
     pub session_id: Uuid,
-    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Area id.
     pub area_id: String,
@@ -1014,7 +1016,8 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub payment_url: Option<String>,
-    /// `Pending`, `Succeeded`, `Failed` (the payer may retry until the order expires) or `RefundRequired`.
+    /// `Pending`, `Succeeded`, `Failed` (the payer may retry until the order expires) or
+    /// `RefundRequired`.
     pub status: PaymentStatus,
     /// When the money arrived.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -468,7 +468,8 @@ pub struct SeatRow {
     pub seat_number: i64,
     /// Seat type, e.g. `Normal`.
     pub seat_type: String,
-    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order `Locked`.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Price of the seat's category, whatever its status (`None` in an unpriced area).
     pub price: Option<Money>,
