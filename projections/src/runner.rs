@@ -103,7 +103,6 @@ impl ProjectionRunner {
     }
 
     /// A handle on the projections' live positions, shared with the runner (clones see its
-
     /// updates).
     pub fn status(&self) -> ProjectionStatus {
         self.status.clone()
