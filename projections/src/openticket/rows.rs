@@ -207,7 +207,7 @@ status_enum!(
     PaymentStatus, "payment", {
         /// Waiting for the provider.
         Pending,
-        /// The money arrived.
+        /// The provider reported the money arrived (`OpenTicketPaymentSucceeded`).
         Succeeded,
         /// The last attempt failed (the payer may try again until the order expires).
         Failed,
