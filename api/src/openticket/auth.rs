@@ -78,7 +78,7 @@ struct RegisterRequest {
     /// Email address (the sign-in name).
     #[schema(example = "user@example.com")]
     email: String,
-    /// Password.
+    /// Password, 8 to 128 characters.
     #[schema(example = "correct horse battery")]
     password: String,
     /// Name to show; optional.
@@ -93,7 +93,7 @@ struct LoginRequest {
     /// Email address.
     #[schema(example = "user@example.com")]
     email: String,
-    /// Password.
+    /// The account's password.
     #[schema(example = "correct horse battery")]
     password: String,
 }

@@ -104,7 +104,7 @@ struct NewAddress {
     /// ISO 3166 country code.
     #[schema(example = "TW")]
     country: String,
-    /// City.
+    /// City, 1–100 characters.
     #[schema(example = "台北市")]
     city: String,
     /// Street and number.
@@ -156,7 +156,7 @@ struct NewArea {
     /// Display name.
     #[schema(example = "A 區")]
     name: String,
-    /// Its seats.
+    /// Its seats: at least one, seat ids unique in the venue.
     seats: Vec<NewSeat>,
 }
 
@@ -172,15 +172,15 @@ struct NewSeatMap {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateVenueRequest {
-    /// Name.
+    /// Venue name, 1–200 characters (trimmed).
     #[schema(example = "台北小巨蛋")]
     name: String,
-    /// Address.
+    /// Postal address; `street` and `postalCode` may be omitted.
     address: NewAddress,
     /// Capacity (people).
     #[schema(example = 15000)]
     capacity: u32,
-    /// The seat map.
+    /// At least one area, each with at least one seat; 100,000 seats at most.
     seat_map: NewSeatMap,
 }
 
@@ -277,16 +277,16 @@ async fn create_venue(
 #[serde(rename_all = "camelCase")]
 #[schema(as = NewSession)]
 struct NewSessionTimes {
-    /// Start.
+    /// Session start, RFC 3339 with an offset (kept as written).
     #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
     start_time: String,
-    /// End.
+    /// Session end, after `startTime` and not before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with an offset; before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with an offset; not after `endTime`.
     #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     sale_end_time: String,
 }
@@ -343,16 +343,16 @@ struct NewPriceCategory {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateEventRequest {
-    /// Name.
+    /// Event name, 1–200 characters (trimmed).
     #[schema(example = "五月天演唱會")]
     name: String,
-    /// Description.
+    /// Description, up to 5,000 characters; optional.
     #[serde(default)]
     description: Option<String>,
-    /// The venue.
+    /// Id of an existing venue (an unknown one is a 400 naming `venueId`).
     #[schema(value_type = Uuid)]
     venue_id: String,
-    /// Sessions.
+    /// 1 to 100 sessions.
     sessions: Vec<NewSessionTimes>,
     /// Price categories.
     price_categories: Vec<NewPriceCategory>,
@@ -608,7 +608,7 @@ async fn release_seats(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PlaceOrderRequest {
-    /// The session.
+    /// Session id (an unknown one is a 404).
     #[schema(value_type = Uuid)]
     session_id: String,
     /// Seats of the session; they must be locked by the caller.

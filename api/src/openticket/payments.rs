@@ -381,7 +381,7 @@ mod payload {
         #[serde(rename = "type")]
         #[schema(example = "payment.succeeded")]
         event_type: String,
-        /// The payment.
+        /// The order and payment it concerns, and for `payment.failed` the reason.
         data: MockWebhookData,
     }
 
@@ -389,9 +389,9 @@ mod payload {
     #[derive(ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct MockWebhookData {
-        /// The order.
+        /// Tessera's order id.
         order_id: Uuid,
-        /// The payment.
+        /// Tessera's payment id of that order.
         payment_id: Uuid,
         /// Why the payment failed (`payment.failed`).
         #[serde(default)]
@@ -440,9 +440,9 @@ mod payload {
     /// `metadata` of a [`StripeCheckoutSession`].
     #[derive(ToSchema)]
     pub struct StripeMetadata {
-        /// The order.
+        /// Tessera's order id, set when the Checkout Session was created.
         order_id: Uuid,
-        /// The payment.
+        /// Tessera's payment id, set when the Checkout Session was created; may be absent.
         #[serde(default)]
         #[schema(nullable = false)]
         payment_id: Option<Uuid>,
