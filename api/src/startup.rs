@@ -2,10 +2,11 @@
 //! serve it with graceful shutdown.
 
 use crate::config::{Config, ServerConfig};
+use crate::http::connections::ConnectionLimits;
 use crate::routes;
 use crate::services::{Services, ServicesError};
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Errors while starting.
@@ -139,7 +139,6 @@ pub struct AppState {
 
 /// The whole HTTP application (without serving it).
 pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(routes::health::router())
         .merge(routes::audit::router())
@@ -154,7 +153,6 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::http::request_id::scope_request_id,
         ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -165,7 +163,10 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost, so that tracing, logs, handlers and events all see only the decided id.
+        .layer(axum::middleware::from_fn(
+            crate::http::request_id::assign_request_id,
+        ))
 }
 
 /// A server running in the background (tests and `serve`).
@@ -257,15 +258,16 @@ impl RunningServer {
             server: Arc::new(server),
             services: services.clone(),
         };
+        let limits = ConnectionLimits {
+            // Zero would close every connection at once; a second is the least that works.
+            header_read_timeout: Duration::from_secs(state.server.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(state.server.idle_timeout_secs.max(1)),
+            max_connections: state.server.max_connections.max(1),
+        };
         let router = app(state);
         let token = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(token.clone().cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            crate::http::connections::serve(listener, router, limits, token.clone()).await;
             token.cancel();
         });
         tracing::info!(%addr, backend = ?engine.database.backend(), "tessera listening");
