@@ -19,7 +19,9 @@ use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 /// Errors while starting.
@@ -146,6 +148,9 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
         .with_state(state)
+        // gzip or br as the client accepts, for bodies over 32 bytes that are not already
+        // compressed (images) or streams; the big read models (session seats) shrink ~20×.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         // A default for every body extractor; routes that need more (venues) raise it themselves.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(CatchPanicLayer::custom(crate::http::panic::into_response))

@@ -1,7 +1,8 @@
 //! Bounded resources over real HTTP, on SQLite and PostgreSQL: client request ids are kept only when
 //! they are short safe tokens (otherwise replaced, and the replacement is what the response and the
 //! stored events carry), half-sent request heads and idle connections are closed after their
-//! timeouts, and connections beyond the cap wait until a slot frees.
+//! timeouts, connections beyond the cap wait until a slot frees, and the big session-seats read is
+//! compressed and revalidated with an `ETag`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::header::HeaderValue;
@@ -19,6 +20,10 @@ fn main() -> std::process::ExitCode {
         .case("half_sent_headers_are_cut_off", half_sent_headers)
         .case("idle_connections_are_closed", idle_connections)
         .case("connections_beyond_the_cap_wait", connection_cap)
+        .case(
+            "session_seats_compressed_with_etag",
+            seats_compressed_with_etag,
+        )
         .run()
 }
 
@@ -265,4 +270,151 @@ async fn connection_cap(db: Arc<TestDb>) {
         started.elapsed()
     );
     drop(second);
+}
+
+/// A session of a venue with `seats` seats in area A (priced), its id, and a customer's token.
+async fn big_session(t: &TestServer, seats: usize) -> (String, String) {
+    let admin = t.admin().await;
+    let (_, organizer) = t
+        .with_role(&admin, "organizer@tessera.test", "organizer")
+        .await;
+    let areas: Vec<Value> = [("VIP", 20), ("A", seats)]
+        .iter()
+        .map(|(area, n)| {
+            let seats: Vec<Value> = (1..=*n)
+                .map(|i| {
+                    json!({"seatId": format!("{area}-{i:04}"), "row": ((i - 1) / 50 + 1).to_string(),
+                           "number": i, "x": (i - 1) % 50, "y": (i - 1) / 50, "type": "Normal"})
+                })
+                .collect();
+            json!({"areaId": area, "name": format!("{area} 區"), "seats": seats})
+        })
+        .collect();
+    let venue = json!({
+        "name": "台北小巨蛋",
+        "address": {"country": "TW", "city": "台北市", "street": "南京東路四段2號", "postalCode": "105"},
+        "capacity": seats + 20,
+        "seatMap": {"areas": areas},
+    });
+    let r = t.post("/v1/venues", Some(&admin), venue).await;
+    assert_eq!(r.status, 201, "venue: {:?}", r.body);
+    let venue_id = r.data()["venueId"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now();
+    let at = |hours: i64| (now + chrono::Duration::hours(hours)).to_rfc3339();
+    let event = json!({
+        "name": "五月天演唱會",
+        "description": "2025 巡迴演唱會",
+        "venueId": venue_id,
+        "sessions": [{"startTime": at(48), "endTime": at(51), "saleStartTime": at(-1), "saleEndTime": at(24)}],
+        "priceCategories": [
+            {"categoryId": "VIP", "name": "VIP 區", "areaIds": ["VIP"], "price": {"amount": 6800, "currency": "TWD"}},
+            {"categoryId": "A", "name": "A 區", "areaIds": ["A"], "price": {"amount": 4800, "currency": "TWD"}},
+        ],
+    });
+    let r = t.post("/v1/events", Some(&organizer), event).await;
+    assert_eq!(r.status, 201, "event: {:?}", r.body);
+    let session_id = r.data()["sessions"][0]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, customer) = t.customer("buyer@tessera.test").await;
+    (session_id, customer)
+}
+
+async fn seats_compressed_with_etag(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let (session_id, customer) = big_session(&t, 3_000).await;
+    let url = format!("{}/v1/sessions/{session_id}/seats", t.base);
+
+    // Uncompressed for a client that accepts no encoding.
+    let plain = t.http.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let plain = plain.bytes().await.unwrap();
+    let plain_json: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(
+        plain_json["data"]["summary"]["total"], 3_020,
+        "{:.300}",
+        plain_json
+    );
+
+    // gzip: much smaller, and the same data once inflated.
+    let gz = t
+        .http
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.status(), 200);
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        gz.headers()["etag"].to_str().unwrap(),
+        etag,
+        "same data, same tag"
+    );
+    let gz = gz.bytes().await.unwrap();
+    assert!(
+        gz.len() * 5 < plain.len(),
+        "gzip {} vs {}",
+        gz.len(),
+        plain.len()
+    );
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut inflated).unwrap();
+    let inflated: Value = serde_json::from_slice(&inflated).unwrap();
+    assert_eq!(inflated["data"], plain_json["data"]);
+
+    // br when preferred.
+    let br = t
+        .http
+        .get(&url)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert!(br.bytes().await.unwrap().len() * 5 < plain.len());
+
+    // Revalidation: the current tag is a 304 without a body; another tag is a 200.
+    let same = t
+        .http
+        .get(&url)
+        .header("if-none-match", etag.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 304);
+    assert_eq!(same.headers()["etag"].to_str().unwrap(), etag);
+    assert!(same.bytes().await.unwrap().is_empty());
+    let other = t
+        .http
+        .get(&url)
+        .header("if-none-match", "W/\"0000\", \"1111\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+
+    // A seat changes: the old tag no longer matches, and the new one differs.
+    let r = t
+        .post(
+            &format!("/v1/sessions/{session_id}/seats/lock"),
+            Some(&customer),
+            json!({"seatIds": ["A-0001"]}),
+        )
+        .await;
+    assert!(r.status.is_success(), "lock: {:?}", r.body);
+    let after = t
+        .http
+        .get(&url)
+        .header("if-none-match", etag.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
+    t.stop().await;
 }

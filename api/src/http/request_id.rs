@@ -102,3 +102,32 @@ pub async fn scope_request_id(request: Request, next: Next) -> Response {
 pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_acceptable;
+
+    #[test]
+    fn only_short_safe_tokens_are_kept() {
+        for kept in [
+            "a",
+            "client.req_42-A",
+            "0b9c7f0e-6a4e-4c2f-9d1a-3f5e8b7c6d5a",
+        ] {
+            assert!(is_acceptable(kept.as_bytes()), "{kept}");
+        }
+        assert!(is_acceptable("x".repeat(64).as_bytes()));
+        assert!(!is_acceptable("x".repeat(65).as_bytes()));
+        for refused in [
+            "",
+            "with space",
+            "tab\there",
+            "nul\0",
+            "ünï",
+            "a/b",
+            "{uuid}",
+        ] {
+            assert!(!is_acceptable(refused.as_bytes()), "{refused:?}");
+        }
+    }
+}
