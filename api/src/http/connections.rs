@@ -12,7 +12,7 @@
 //!
 //! Graceful shutdown: on cancellation the listener closes, idle connections close at once, and
 //! connections with a request in progress close after answering it.
-//! docs/decisions/0012-bounded-connections-and-request-ids.md records the choices.
+//! docs/decisions/0017-bounded-connections-and-request-ids.md records the choices.
 
 use axum::Router;
 use hyper::body::Incoming;

@@ -4,7 +4,7 @@
 //! The id ends up in every event's metadata, kept forever, so [`assign_request_id`] is the one place
 //! that decides it: a client's `X-Request-Id` is kept only when it is a short, safe token
 //! ([`is_acceptable`]); anything else is replaced by a fresh UUID, which the response carries back
-//! so the client can still correlate (docs/decisions/0012-bounded-connections-and-request-ids.md).
+//! so the client can still correlate (docs/decisions/0017-bounded-connections-and-request-ids.md).
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
