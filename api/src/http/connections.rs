@@ -15,10 +15,12 @@
 //! docs/decisions/0017-bounded-connections-and-request-ids.md records the choices.
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -64,10 +66,10 @@ pub async fn serve(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -78,6 +80,7 @@ pub async fn serve(
         };
         connections.spawn(serve_connection(
             stream,
+            peer,
             router.clone(),
             limits,
             shutdown.clone(),
@@ -90,6 +93,7 @@ pub async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     shutdown: CancellationToken,
@@ -102,8 +106,10 @@ async fn serve_connection(
         activity: activity.clone(),
     });
     let counter = activity.clone();
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let in_flight = InFlight::enter(counter.clone());
+        // What `into_make_service_with_connect_info` gave handlers: the peer's address.
+        request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
         async move {
             let response = router.oneshot(request.map(axum::body::Body::new)).await;

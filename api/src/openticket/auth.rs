@@ -12,11 +12,11 @@
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     LogoutResult, LogoutResultResponse, RoleName, Tokens, TokensResponse, User, UserResponse,
 };
 use crate::http::RequestId;
-use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -11,8 +11,8 @@
 use super::common::parse_id;
 use super::envelope::{meta, ok};
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{SeatDetail, SeatDetailResponse, SessionSeats, SessionSeatsResponse};
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -1,6 +1,6 @@
 //! The `data` objects of the OpenTicket API (seed 003 §2–§7, §10), written once: each type is what
 //! a handler serializes and, through `utoipa::ToSchema`, what the OpenAPI document declares
-//! (`crate::openapi`). Most are built from the plain rows of `tessera_projections::openticket`
+//! (`super::openapi`). Most are built from the plain rows of `tessera_projections::openticket`
 //! (`From<…Row>`); the command routes build theirs from what the application service returns.
 //!
 //! JSON conventions: camelCase members; money is [`Money`] (`{"amount": <JSON number>,
