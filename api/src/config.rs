@@ -173,6 +173,20 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Longest wait for a complete request head (request line and headers), in seconds; on a
+    /// kept-alive connection the wait starts when the previous response is sent.
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
+    /// A connection on which no byte moved either way for this long is closed, in seconds.
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections served at once; further ones wait in the listen backlog until one
+    /// closes.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1_024)]
+    pub max_connections: usize,
+
     /// `/ready` fails when any projection is more than this many events behind the log head.
     #[arg(long, env = "TESSERA_READY_MAX_LAG", default_value_t = 1_000)]
     pub ready_max_lag: u64,
@@ -404,6 +418,9 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1_024,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
             shutdown_grace_secs: 30,

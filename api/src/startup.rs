@@ -2,6 +2,7 @@
 //! serve it with graceful shutdown.
 
 use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
+use crate::http::connections::ConnectionLimits;
 use crate::routes;
 use crate::services::{Services, ServicesError};
 use axum::Router;
@@ -19,9 +20,10 @@ use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Errors while starting.
@@ -226,7 +228,6 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) ->
 /// The whole HTTP application (without serving it). `TESSERA_CORS_ALLOWED_ORIGINS` is checked by
 /// [`RunningServer::start`]; here an unusable list means no CORS headers.
 pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
     let trusted = Arc::new(state.server.trusted_proxies.clone());
     let router = Router::new()
@@ -236,6 +237,9 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
         .with_state(state)
+        // gzip or br as the client accepts, for bodies over 32 bytes that are not already
+        // compressed (images) or streams; the big read models (session seats) shrink ~20×.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         // A default for every body extractor; routes that need more (venues) raise it themselves.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(CatchPanicLayer::custom(crate::http::panic::into_response))
@@ -243,7 +247,6 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::http::request_id::scope_request_id,
         ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(move |req: &Request<_>| {
                 let id = req
@@ -259,7 +262,10 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_ip = %client)
             }),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+        // Outside tracing, logs and handlers, so that all of them see only the decided id.
+        .layer(axum::middleware::from_fn(
+            crate::http::request_id::assign_request_id,
+        ));
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
@@ -366,18 +372,16 @@ impl RunningServer {
             server: Arc::new(server),
             services: services.clone(),
         };
+        let limits = ConnectionLimits {
+            // Zero would close every connection at once; a second is the least that works.
+            header_read_timeout: Duration::from_secs(state.server.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(state.server.idle_timeout_secs.max(1)),
+            max_connections: state.server.max_connections.max(1),
+        };
         let router = app(state);
         let token = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            crate::http::connections::serve(listener, router, limits, token.clone()).await;
             token.cancel();
         });
         tracing::info!(%addr, backend = ?engine.database.backend(), "tessera listening");
