@@ -255,8 +255,11 @@ async fn users(
     server: &ServerConfig,
     command: UsersCommand,
 ) -> anyhow::Result<Outcome> {
+    // The same secrets as the server (development file or production settings), so that what
+    // this command writes matches what the server checks.
+    let server = server.clone().prepare(config)?;
     let engine = Engine::open(config).await?;
-    let services = crate::services::Services::build(&engine, server)?;
+    let services = crate::services::Services::build(&engine, &server)?;
     let identity = &services.identity;
     match command {
         UsersCommand::CreateAdmin { email, .. } => {

@@ -5,8 +5,9 @@
 //! their environment values nor their defaults.
 
 use clap::Args;
-use secrecy::SecretString;
-use std::net::SocketAddr;
+use secrecy::{ExposeSecret, SecretString};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 /// Settings shared by the server and the command-line tools.
 #[derive(Debug, Clone, Args)]
@@ -22,6 +23,11 @@ pub struct Config {
         hide_env_values = true
     )]
     pub database_url: String,
+
+    /// Folder for files kept besides the database: the development secrets file (`secrets.json`).
+    /// Default: the SQLite file's folder, or `./data` with PostgreSQL. Unused in production.
+    #[arg(long, env = "TESSERA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
 
     /// Largest PostgreSQL connection pool.
     #[arg(
@@ -51,12 +57,135 @@ pub struct Config {
     pub log_format: String,
 }
 
+/// The public default of `TESSERA_MOCK_WEBHOOK_SECRET`, printed in README.md: production refuses it.
+pub const DEFAULT_MOCK_WEBHOOK_SECRET: &str = "mock-webhook-secret";
+
+/// What the server is run for (docs/decisions/0012-production-mode.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    /// A developer's machine: Mock payments, the development WeChat verifier, SMS codes in the
+    /// log, secrets generated once and kept under the data folder; a warning at start lists them.
+    #[default]
+    Development,
+    /// A deployment: every secret must be configured (start fails naming each one missing or left
+    /// at a default), development conveniences do not exist, cookies are `Secure`.
+    Production,
+}
+
+/// One entry of `TESSERA_TRUSTED_PROXIES`: an address (`10.0.0.7`) or a network in CIDR notation
+/// (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxy {
+    /// Whether `ip` is this address or inside this network (an IPv4-mapped IPv6 address counts as
+    /// its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR network"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}`: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
+impl Config {
+    /// The folder of the development secrets file: `TESSERA_DATA_DIR`, else the SQLite file's
+    /// folder, else `./data` (PostgreSQL). `None` for an in-memory SQLite database.
+    pub fn secrets_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Some(dir.clone());
+        }
+        let Some(rest) = self.database_url.strip_prefix("sqlite:") else {
+            return Some(PathBuf::from("data"));
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        match Path::new(path).parent() {
+            Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
+            _ => Some(PathBuf::from(".")),
+        }
+    }
+}
+
 /// Settings of the HTTP server only.
 #[derive(Debug, Clone, Args)]
 pub struct ServerConfig {
+    /// `development` (the default: conveniences on, listed in a warning at start) or `production`
+    /// (refuses to start without every secret; no Mock payments, development WeChat verifier or
+    /// console SMS; `Secure` cookies).
+    #[arg(long = "env", env = "TESSERA_ENV", value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+
+    /// Origins (`https://app.example.com`, comma-separated) whose browsers may call the API
+    /// cross-origin; none by default, so no CORS headers are sent.
+    #[arg(long, env = "TESSERA_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Reverse proxies (IPs or CIDR networks, comma-separated) whose `X-Forwarded-For` is believed
+    /// for the client address logged with each request; none by default.
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<TrustedProxy>,
+
     /// Address to listen on.
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+
+    /// Longest wait for a complete request head (request line and headers), in seconds; on a
+    /// kept-alive connection the wait starts when the previous response is sent.
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
+    /// A connection on which no byte moved either way for this long is closed, in seconds.
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections served at once; further ones wait in the listen backlog until one
+    /// closes.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1_024)]
+    pub max_connections: usize,
 
     /// `/ready` fails when any projection is more than this many events behind the log head.
     #[arg(long, env = "TESSERA_READY_MAX_LAG", default_value_t = 1_000)]
@@ -118,7 +247,7 @@ pub struct ServerConfig {
     #[arg(
         long,
         env = "TESSERA_MOCK_WEBHOOK_SECRET",
-        default_value = "mock-webhook-secret",
+        default_value = DEFAULT_MOCK_WEBHOOK_SECRET,
         hide_default_value = true,
         hide_env_values = true
     )]
@@ -285,7 +414,13 @@ impl Default for MeetingConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            environment: Environment::Development,
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1_024,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
             shutdown_grace_secs: 30,
@@ -298,13 +433,208 @@ impl Default for ServerConfig {
             seat_lock_ttl_secs: 120,
             order_ttl_secs: 600,
             max_seats_per_lock: 10,
-            mock_webhook_secret: SecretString::from("mock-webhook-secret"),
+            mock_webhook_secret: SecretString::from(DEFAULT_MOCK_WEBHOOK_SECRET),
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             meeting: MeetingConfig::default(),
         }
     }
+}
+
+/// Why the server settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Production mode, with every setting that must change (one per line).
+    #[error(
+        "TESSERA_ENV=production refuses to start; fix these settings:\n  - {}",
+        .0.join("\n  - ")
+    )]
+    Production(Vec<String>),
+}
+
+/// The secrets that production requires and development generates (and keeps) when unset.
+const GENERATED_SECRETS: [&str; 3] = [
+    "TESSERA_JWT_SECRET",
+    "TESSERA_TICKET_CODE_SECRET",
+    "TESSERA_SMS_CODE_SECRET",
+];
+
+impl ServerConfig {
+    /// Whether this is production mode.
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    fn generated_secret(&mut self, name: &str) -> &mut Option<SecretString> {
+        match name {
+            "TESSERA_JWT_SECRET" => &mut self.jwt_secret,
+            "TESSERA_TICKET_CODE_SECRET" => &mut self.ticket_code_secret,
+            _ => &mut self.meeting.sms_code_secret,
+        }
+    }
+
+    /// Every setting production refuses: secrets missing or left at their public default, and
+    /// providers configured halfway (an id without its secret). Empty in a usable configuration.
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let missing = |v: &Option<SecretString>| {
+            v.as_ref()
+                .is_none_or(|s| s.expose_secret().trim().is_empty())
+        };
+        for (name, value) in [
+            ("TESSERA_JWT_SECRET", &self.jwt_secret),
+            ("TESSERA_TICKET_CODE_SECRET", &self.ticket_code_secret),
+            ("TESSERA_SMS_CODE_SECRET", &self.meeting.sms_code_secret),
+        ] {
+            if missing(value) {
+                problems.push(format!("{name} is not set (at least 32 random bytes)"));
+            }
+        }
+        if self.mock_webhook_secret.expose_secret() == DEFAULT_MOCK_WEBHOOK_SECRET {
+            problems.push(format!(
+                "TESSERA_MOCK_WEBHOOK_SECRET is left at its public default `{DEFAULT_MOCK_WEBHOOK_SECRET}`"
+            ));
+        }
+        if self.stripe_secret_key.is_some() && missing(&self.stripe_webhook_secret) {
+            problems.push(
+                "TESSERA_STRIPE_WEBHOOK_SECRET is not set although TESSERA_STRIPE_SECRET_KEY is"
+                    .into(),
+            );
+        }
+        let m = &self.meeting;
+        if m.tencent_sms_secret_id.is_some() && missing(&m.tencent_sms_secret_key) {
+            problems.push(
+                "TESSERA_TENCENT_SMS_SECRET_KEY is not set although TESSERA_TENCENT_SMS_SECRET_ID is"
+                    .into(),
+            );
+        }
+        if m.wechat_app_id.is_some() && missing(&m.wechat_app_secret) {
+            problems.push(
+                "TESSERA_WECHAT_APP_SECRET is not set although TESSERA_WECHAT_APP_ID is".into(),
+            );
+        }
+        if m.wechatpay_mch_id.is_some() && missing(&m.wechatpay_api_v3_key) {
+            problems.push(
+                "TESSERA_WECHATPAY_API_V3_KEY is not set although TESSERA_WECHATPAY_MCH_ID is"
+                    .into(),
+            );
+        }
+        problems
+    }
+
+    /// Make the settings ready to serve. Production: refuse (naming every problem) unless
+    /// [`ServerConfig::production_problems`] is empty. Development: fill each unset secret of
+    /// [`GENERATED_SECRETS`] from `secrets.json` in [`Config::secrets_dir`], generating and
+    /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
+    pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
+        if self.is_production() {
+            let problems = self.production_problems();
+            return if problems.is_empty() {
+                Ok(self)
+            } else {
+                Err(ConfigError::Production(problems))
+            };
+        }
+        let unset: Vec<&str> = GENERATED_SECRETS
+            .into_iter()
+            .filter(|name| self.generated_secret(name).is_none())
+            .collect();
+        if unset.is_empty() {
+            return Ok(self);
+        }
+        let Some(dir) = config.secrets_dir() else {
+            return Ok(self);
+        };
+        let file = dir.join("secrets.json");
+        let mut saved = read_secrets(&file);
+        let mut changed = false;
+        for name in unset {
+            let value = saved.entry(name.to_owned()).or_insert_with(|| {
+                changed = true;
+                random_secret()
+            });
+            *self.generated_secret(name) = Some(SecretString::from(value.clone()));
+        }
+        if changed && let Err(e) = write_secrets(&dir, &file, &saved) {
+            tracing::warn!(file = %file.display(), error = %e, "cannot save the generated development secrets: they last for this run only");
+        }
+        Ok(self)
+    }
+
+    /// The development conveniences that are on, one line each (empty in production).
+    pub fn development_conveniences(&self, config: &Config) -> Vec<String> {
+        if self.is_production() {
+            return Vec::new();
+        }
+        let mut on = vec![
+            "OpenTicket `Mock` payment provider and POST /v1/mock-payment/{id}/confirm (anyone holding a paymentId can pay)".to_owned(),
+            "cookies are set without `Secure`".to_owned(),
+        ];
+        if self.mock_webhook_secret.expose_secret() == DEFAULT_MOCK_WEBHOOK_SECRET {
+            on.push(format!(
+                "Mock webhook secret is the public default `{DEFAULT_MOCK_WEBHOOK_SECRET}`"
+            ));
+        }
+        if self.meeting.mock_payments {
+            on.push("meeting `mock` payment method (ids `mock_…` count as paid)".to_owned());
+        }
+        if self.meeting.wechat_app_id.is_none() {
+            on.push("development WeChat verifier (accepts `dev:{wechatId}` tokens)".to_owned());
+        }
+        if self.meeting.tencent_sms_secret_id.is_none() {
+            on.push("console SMS sender (sign-in codes are written to the log)".to_owned());
+        }
+        if let Some(dir) = config.secrets_dir() {
+            on.push(format!(
+                "secrets not configured are generated and kept in {}",
+                dir.join("secrets.json").display()
+            ));
+        }
+        on
+    }
+}
+
+/// 48 random bytes as hex.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        // Start-up only: without a random source no key can be made.
+        tracing::error!("system random source failed");
+    }
+    hex::encode(bytes)
+}
+
+fn read_secrets(file: &Path) -> std::collections::BTreeMap<String, String> {
+    match std::fs::read(file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(file = %file.display(), error = %e, "unreadable development secrets file: generating new secrets");
+            Default::default()
+        }),
+        Err(_) => Default::default(),
+    }
+}
+
+/// Write `secrets` to `file` atomically (a temporary file renamed over it), readable by the owner
+/// only.
+fn write_secrets(
+    dir: &Path,
+    file: &Path,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(".secrets.json.tmp");
+    // A leftover from an interrupted write may have other permissions; `mode` applies on creation.
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(&tmp)?;
+    out.write_all(&serde_json::to_vec_pretty(secrets).map_err(std::io::Error::other)?)?;
+    out.sync_all()?;
+    std::fs::rename(&tmp, file)
 }
 
 #[cfg(test)]
@@ -327,6 +657,56 @@ mod tests {
         ("--wechat-app-secret", "wechat-app-secret-value-0008"),
         ("--wechatpay-api-v3-key", "wechatpay-api-v3-key-value-0009"),
     ];
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        use super::TrustedProxy;
+        let cli = Cli::try_parse_from([
+            "tessera",
+            "--env",
+            "production",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.168.1.7,fd00::/8",
+        ])
+        .unwrap();
+        assert!(cli.server.is_production());
+        let t = &cli.server.trusted_proxies;
+        assert_eq!(t.len(), 3);
+        assert!(t[0].contains("10.200.3.4".parse().unwrap()));
+        assert!(t[0].contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(!t[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(t[1].contains("192.168.1.7".parse().unwrap()));
+        assert!(!t[1].contains("192.168.1.8".parse().unwrap()));
+        assert!(t[2].contains("fd12::1".parse().unwrap()));
+        assert!(!t[2].contains("10.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "proxy.local", "fd00::/129", ""] {
+            assert!(bad.parse::<TrustedProxy>().is_err(), "{bad}");
+        }
+        assert!(
+            "0.0.0.0/0"
+                .parse::<TrustedProxy>()
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        let cli = Cli::try_parse_from(["tessera"]).unwrap();
+        assert!(!cli.server.is_production(), "development is the default");
+    }
+
+    #[test]
+    fn secrets_folder_follows_the_database() {
+        let dir = |url: &str| {
+            let cli = Cli::try_parse_from(["tessera", "--database-url", url]).unwrap();
+            cli.config.secrets_dir().map(|p| p.display().to_string())
+        };
+        assert_eq!(dir("sqlite://data/tessera.db").as_deref(), Some("data"));
+        assert_eq!(
+            dir("sqlite:///var/lib/t/x.db?mode=rwc").as_deref(),
+            Some("/var/lib/t")
+        );
+        assert_eq!(dir("sqlite://x.db").as_deref(), Some("."));
+        assert_eq!(dir("sqlite::memory:"), None);
+        assert_eq!(dir("postgres://u@h/db").as_deref(), Some("data"));
+    }
 
     #[test]
     fn debug_never_prints_a_secret() {

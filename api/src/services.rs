@@ -7,7 +7,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_application::identity::phone_signin::{PhoneSignIn, SignInPorts, SignInSettings};
-use tessera_application::identity::ports::{SmsSender, WechatAuth};
+use tessera_application::identity::ports::{
+    SmsError, SmsSender, WechatAuth, WechatAuthError, WechatSession,
+};
 use tessera_application::identity::{AccessTokens, IdentityService};
 use tessera_application::meeting::{MeetingService, MeetingSettings};
 use tessera_application::openticket::ports::TicketCodes;
@@ -106,10 +108,48 @@ fn read_key(path: &std::path::Path) -> Result<String, ServicesError> {
     })
 }
 
+/// The SMS gateway of a production server without Tencent Cloud SMS settings: every send fails
+/// (502 to the client), so SMS sign-in is plainly not offered instead of codes going to a log.
+struct NoSmsGateway;
+
+#[async_trait::async_trait]
+impl SmsSender for NoSmsGateway {
+    async fn send_code(
+        &self,
+        _phone: &str,
+        _code: &str,
+        _ttl_minutes: u32,
+    ) -> Result<(), SmsError> {
+        Err(SmsError::Unavailable(
+            "SMS sign-in is not offered by this server (no SMS gateway configured)".into(),
+        ))
+    }
+}
+
+/// The WeChat API of a production server without a WeChat app: nothing is vouched for, so WeChat
+/// sign-in is not offered (and `dev:{wechatId}` tokens mean nothing).
+struct NoWechatApp;
+
+#[async_trait::async_trait]
+impl WechatAuth for NoWechatApp {
+    async fn verify_token(&self, _openid: &str, _token: &str) -> Result<(), WechatAuthError> {
+        Err(WechatAuthError::Unavailable(
+            "WeChat sign-in is not offered by this server (no WeChat app configured)".into(),
+        ))
+    }
+
+    async fn code_to_session(&self, _js_code: &str) -> Result<WechatSession, WechatAuthError> {
+        Err(WechatAuthError::Unavailable(
+            "WeChat sign-in is not offered by this server (no WeChat app configured)".into(),
+        ))
+    }
+}
+
 /// The SMS gateway: Tencent Cloud SMS when its `SecretId` is set, else the console sender (also
-/// returned, so tests and tools can read the codes it sent).
+/// returned, so tests and tools can read the codes it sent) in development, or none in production.
 fn sms_sender(
     m: &MeetingConfig,
+    production: bool,
 ) -> Result<(Arc<dyn SmsSender>, Option<ConsoleSmsSender>), ServicesError> {
     match (&m.tencent_sms_secret_id, &m.tencent_sms_secret_key) {
         (Some(id), Some(key)) => {
@@ -123,28 +163,25 @@ fn sms_sender(
             c.endpoint = m.tencent_sms_endpoint.clone();
             Ok((Arc::new(TencentSmsSender::new(c)?), None))
         }
+        _ if production => Ok((Arc::new(NoSmsGateway), None)),
         _ => {
-            tracing::warn!("no SMS gateway configured: sign-in codes are written to the log");
             let console = ConsoleSmsSender::new();
             Ok((Arc::new(console.clone()), Some(console)))
         }
     }
 }
 
-/// The WeChat API: the real one when an app id is set, else the development verifier.
-fn wechat_auth(m: &MeetingConfig) -> Result<Arc<dyn WechatAuth>, ServicesError> {
+/// The WeChat API: the real one when an app id is set, else the development verifier in
+/// development, or none in production.
+fn wechat_auth(m: &MeetingConfig, production: bool) -> Result<Arc<dyn WechatAuth>, ServicesError> {
     match (&m.wechat_app_id, &m.wechat_app_secret) {
         (Some(app), Some(secret)) => {
             let mut c = WechatApiConfig::new(app.clone(), WechatAppSecret::from(secret.clone()));
             c.base_url = m.wechat_api_base.clone();
             Ok(Arc::new(WechatApiClient::new(c)?))
         }
-        _ => {
-            tracing::warn!(
-                "no WeChat app configured: WeChat tokens are checked by the development verifier (dev:{{wechatId}})"
-            );
-            Ok(Arc::new(DevWechatAuth))
-        }
+        _ if production => Ok(Arc::new(NoWechatApp)),
+        _ => Ok(Arc::new(DevWechatAuth)),
     }
 }
 
@@ -187,7 +224,9 @@ fn wechat_pay(
 }
 
 /// `configured` when set, else 48 random bytes as text (hex), with a warning: keys made up at
-/// start do not survive a restart.
+/// start do not survive a restart. [`ServerConfig::prepare`] fills these before a server starts
+/// (from the development secrets file) or refuses production without them; this is the fallback
+/// of callers that build services from raw settings.
 fn key_or_random(configured: Option<&SecretString>, what: &str) -> SecretString {
     match configured {
         Some(key) => key.clone(),
@@ -238,16 +277,20 @@ impl Services {
             .unwrap_or_else(|| format!("http://{}", config.bind))
             .trim_end_matches('/')
             .to_owned();
+        let production = config.is_production();
         let mut gateways: HashMap<String, Arc<dyn PaymentGateway>> = HashMap::new();
-        gateways.insert(
-            "Mock".into(),
-            Arc::new(MockGateway::new(public_url.clone())),
-        );
         let mut webhook_secrets = HashMap::new();
-        webhook_secrets.insert(
-            "mock".to_owned(),
-            config.mock_webhook_secret.expose_secret().to_owned(),
-        );
+        // Production has no Mock provider at all: not offered, no payment page, no webhook.
+        if !production {
+            gateways.insert(
+                "Mock".into(),
+                Arc::new(MockGateway::new(public_url.clone())),
+            );
+            webhook_secrets.insert(
+                "mock".to_owned(),
+                config.mock_webhook_secret.expose_secret().to_owned(),
+            );
+        }
         if let Some(key) = &config.stripe_secret_key {
             let mut stripe = StripeConfig::new(
                 StripeSecretKey::from(key.clone()),
@@ -278,13 +321,13 @@ impl Services {
         ));
         let m = &config.meeting;
         let code_key = key_or_random(m.sms_code_secret.as_ref(), "TESSERA_SMS_CODE_SECRET");
-        let (sms, console_sms) = sms_sender(m)?;
+        let (sms, console_sms) = sms_sender(m, production)?;
         let phone_signin = PhoneSignIn::new(
             SignInPorts {
                 store: engine.events.clone(),
                 clock: engine.clock.clone(),
                 sms,
-                wechat: wechat_auth(m)?,
+                wechat: wechat_auth(m, production)?,
                 tokens: tokens.clone(),
                 secrets: Arc::new(RandomSecrets),
                 codes: Arc::new(HmacSignInCodes::new(code_key.expose_secret().as_bytes())?),
@@ -304,7 +347,8 @@ impl Services {
             pay,
             MeetingSettings {
                 order_ttl: chrono::Duration::seconds(m.meeting_order_ttl_secs as i64),
-                mock_payments: m.mock_payments,
+                // `TESSERA_MEETING_MOCK_PAYMENTS` cannot turn it on in production.
+                mock_payments: m.mock_payments && !production,
             },
         ));
         Ok(Services {

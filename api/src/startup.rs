@@ -1,12 +1,14 @@
 //! Wiring: open the engine (database, event store, projections, deadlines), build the router, and
 //! serve it with graceful shutdown.
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
+use crate::http::connections::ConnectionLimits;
 use crate::routes;
 use crate::services::{Services, ServicesError};
 use axum::Router;
-use axum::http::{HeaderName, Request};
-use std::net::SocketAddr;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_application::{
@@ -18,13 +20,23 @@ use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 /// Errors while starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// Settings that cannot be served (production mode refusing, a bad CORS origin).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A `TESSERA_CORS_ALLOWED_ORIGINS` entry that is not an origin.
+    #[error(
+        "TESSERA_CORS_ALLOWED_ORIGINS: `{0}` is not an origin (scheme://host[:port], no path, no `*`)"
+    )]
+    CorsOrigin(String),
     /// Database connection, migration or store start-up.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -137,16 +149,97 @@ pub struct AppState {
     pub services: Arc<Services>,
 }
 
-/// The whole HTTP application (without serving it).
-pub fn app(state: AppState) -> Router {
+/// The CORS layer for the configured origins; `None` (no CORS headers at all) when none is set.
+/// Credentials are not allowed: cross-origin clients send `Authorization: Bearer`.
+pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError> {
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/'))
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let mut values = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let value = rest
+            .filter(|host| !host.is_empty() && !host.contains(['/', '*', '?', '#']))
+            .and_then(|_| HeaderValue::from_str(origin).ok())
+            .ok_or_else(|| StartupError::CorsOrigin(origin.to_owned()))?;
+        values.push(value);
+    }
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(values))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                request_id.clone(),
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([request_id])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the nearest
+/// `X-Forwarded-For` hop (read from the right) that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let hop = hop.trim();
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        else {
+            // A hop we cannot read: stop believing the chain there.
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// The whole HTTP application (without serving it). `TESSERA_CORS_ALLOWED_ORIGINS` is checked by
+/// [`RunningServer::start`]; here an unusable list means no CORS headers.
+pub fn app(state: AppState) -> Router {
+    let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
+    let trusted = Arc::new(state.server.trusted_proxies.clone());
+    let router = Router::new()
         .merge(routes::health::router())
         .merge(routes::audit::router())
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
         .with_state(state)
+        // gzip or br as the client accepts, for bodies over 32 bytes that are not already
+        // compressed (images) or streams; the big read models (session seats) shrink ~20×.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         // A default for every body extractor; routes that need more (venues) raise it themselves.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(CatchPanicLayer::custom(crate::http::panic::into_response))
@@ -154,18 +247,29 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::http::request_id::scope_request_id,
         ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            TraceLayer::new_for_http().make_span_with(move |req: &Request<_>| {
                 let id = req
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                let client = req
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| client_ip(c.0.ip(), req.headers(), &trusted));
+                let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_ip = %client)
             }),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outside tracing, logs and handlers, so that all of them see only the decided id.
+        .layer(axum::middleware::from_fn(
+            crate::http::request_id::assign_request_id,
+        ));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// A server running in the background (tests and `serve`).
@@ -192,7 +296,18 @@ impl RunningServer {
         server: ServerConfig,
         extra_handlers: Vec<(String, Arc<dyn DeadlineHandler>)>,
     ) -> Result<Self, StartupError> {
-        let mut server = server;
+        // Before touching the database: production refuses here, development fills its secrets.
+        let mut server = server.prepare(config)?;
+        cors_layer(&server.cors_allowed_origins)?;
+        let conveniences = server.development_conveniences(config);
+        if conveniences.is_empty() {
+            tracing::info!("production mode (TESSERA_ENV=production)");
+        } else {
+            tracing::warn!(
+                "DEVELOPMENT MODE (TESSERA_ENV=development): do not deploy this. Conveniences on:\n  - {}\nSet TESSERA_ENV=production for a deployment (README.md, \"Production\").",
+                conveniences.join("\n  - ")
+            );
+        }
         let engine = Arc::new(Engine::open(config).await?);
         let listener =
             TcpListener::bind(server.bind)
@@ -257,15 +372,16 @@ impl RunningServer {
             server: Arc::new(server),
             services: services.clone(),
         };
+        let limits = ConnectionLimits {
+            // Zero would close every connection at once; a second is the least that works.
+            header_read_timeout: Duration::from_secs(state.server.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(state.server.idle_timeout_secs.max(1)),
+            max_connections: state.server.max_connections.max(1),
+        };
         let router = app(state);
         let token = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(token.clone().cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            crate::http::connections::serve(listener, router, limits, token.clone()).await;
             token.cancel();
         });
         tracing::info!(%addr, backend = ?engine.database.backend(), "tessera listening");
@@ -323,5 +439,38 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::client_ip;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        h.append("x-forwarded-for", "10.0.0.2".parse().unwrap());
+        let ip =
+            |peer: &str, h: &HeaderMap| client_ip(peer.parse().unwrap(), h, &trusted).to_string();
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(ip("198.51.100.1", &h), "198.51.100.1");
+        // Through trusted proxies: the nearest hop that is not one; a spoofed left part is ignored.
+        assert_eq!(ip("10.0.0.1", &h), "203.0.113.9");
+        // No header: the proxy itself.
+        assert_eq!(ip("10.0.0.1", &HeaderMap::new()), "10.0.0.1");
+        // An unreadable hop ends the chain there.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "203.0.113.9, garbage".parse().unwrap());
+        assert_eq!(ip("10.0.0.1", &h), "10.0.0.1");
+        // Nothing trusted: the header means nothing.
+        assert_eq!(
+            client_ip("10.0.0.1".parse().unwrap(), &h, &[]).to_string(),
+            "10.0.0.1"
+        );
     }
 }

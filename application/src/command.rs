@@ -35,15 +35,16 @@ pub enum EngineError {
     /// Lost the race for the stream more than [`MAX_ATTEMPTS`] times.
     #[error("gave up on {stream} after {attempts} version conflicts")]
     Contended {
-        /// The contended stream.
+        /// The stream whose expected version kept losing to other writers.
         stream: StreamId,
-        /// Attempts made.
+        /// Always [`MAX_ATTEMPTS`]: each attempt re-read the stream and decided again.
         attempts: u32,
     },
     /// A stored event could not be decoded, or a new one encoded.
     #[error(transparent)]
     Decode(#[from] EventDecodeError),
-    /// The store failed.
+    /// The event store failed: unreachable, unreadable, or refusing the append for a reason other
+    /// than a version conflict (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An aggregate id made no valid stream name (a bug: ids are validated before commands).

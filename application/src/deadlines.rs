@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// A stored deadline that is due or pending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deadline {
-    /// Unique id.
+    /// Unique id, made by the command that scheduled it (a UUID v7).
     pub deadline_id: Uuid,
     /// The stream whose append scheduled it.
     pub stream_id: StreamId,

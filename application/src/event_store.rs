@@ -81,7 +81,7 @@ impl StreamId {
         self.0.split_once('-').map_or("", |(c, _)| c)
     }
 
-    /// The whole name.
+    /// The whole `{category}-{id}` name, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -232,11 +232,11 @@ pub struct RecordedEvent {
     pub stream_version: u64,
     /// Unique event id.
     pub event_id: Uuid,
-    /// Stored type name.
+    /// Stored type name, e.g. `OpenTicketSeatsLocked` (docs/event-catalog.md).
     pub event_type: String,
     /// Schema version of `data` (after upcasting, when read through an [`crate::UpcastingEventStore`]).
     pub schema_version: u32,
-    /// The event's content.
+    /// The event's `data`: a JSON object with camelCase fields (docs/event-catalog.md).
     pub data: serde_json::Value,
     /// Correlation, causation, actor and request ids.
     pub metadata: EventMetadata,
@@ -267,7 +267,7 @@ pub enum StoreError {
     /// Some (not all) of the batch's event ids are stored already, or stored in another stream.
     #[error("event id {event_id} is already stored in stream {stored_in}")]
     DuplicateEventId {
-        /// The clashing id.
+        /// The event id that is stored already.
         event_id: Uuid,
         /// Where it is stored.
         stored_in: StreamId,

@@ -65,7 +65,7 @@ impl std::fmt::Debug for InMemoryEventStore {
 }
 
 impl InMemoryEventStore {
-    /// An empty store.
+    /// An empty store: no streams, and the global log's first position will be 1.
     pub fn new() -> Self {
         Self::default()
     }

@@ -15,7 +15,7 @@ pub trait Upcaster: Send + Sync {
     fn event_type(&self) -> &str;
     /// The version it reads; it produces `source_version + 1`.
     fn source_version(&self) -> u32;
-    /// Convert the data.
+    /// `data` as written at `source_version`, rewritten into the shape of `source_version + 1`.
     fn upcast(&self, data: serde_json::Value) -> serde_json::Value;
 }
 

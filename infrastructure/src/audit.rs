@@ -60,9 +60,9 @@ pub struct AuditFinding {
 /// The result of a full verification.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
-    /// Events read.
+    /// Events read and checked: the whole log.
     pub events_checked: u64,
-    /// Streams seen.
+    /// Distinct streams among them.
     pub streams_checked: u64,
     /// Problems, in global order (at most [`MAX_FINDINGS`]).
     pub findings: Vec<AuditFinding>,

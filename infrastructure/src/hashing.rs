@@ -21,21 +21,21 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub struct HashInput<'a> {
     /// Hash of the previous event in the stream, or [`GENESIS_HASH`].
     pub prev_hash: &'a str,
-    /// Stream name.
+    /// Stream name, `{category}-{id}`.
     pub stream_id: &'a str,
     /// Version in the stream (from 1).
     pub stream_version: u64,
-    /// Event id.
+    /// Hashed as its hyphenated lower-case text.
     pub event_id: Uuid,
-    /// Stored type name.
+    /// Type name as stored, e.g. `OpenTicketSeatsLocked`.
     pub event_type: &'a str,
-    /// Stored schema version.
+    /// Schema version as stored (before any upcasting).
     pub schema_version: u32,
     /// Commit time (microsecond precision).
     pub recorded_at: DateTime<Utc>,
-    /// Stored data.
+    /// The `data` object as stored, hashed as canonical JSON.
     pub data: &'a Value,
-    /// Stored metadata.
+    /// The metadata object as stored, hashed as canonical JSON.
     pub metadata: &'a Value,
 }
 

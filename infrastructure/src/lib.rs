@@ -54,7 +54,8 @@ pub enum InfraError {
     /// The database could not be opened or reached.
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
-    /// A migration failed.
+    /// Applying the embedded migrations (`infrastructure/migrations/{sqlite,postgres}`, recorded in
+    /// `_tessera_event_store_migrations`) failed, or those applied do not match the embedded files.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The store could not start.

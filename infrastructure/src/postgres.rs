@@ -95,7 +95,7 @@ impl PostgresEventStore {
         })
     }
 
-    /// The pool.
+    /// The migrated pool it appends and reads through, as given to [`PostgresEventStore::new`].
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -54,7 +54,7 @@ const INSERT_CHUNK: usize = 500;
 pub struct SqlitePools {
     /// One connection: every write of the process queues here instead of spinning on SQLITE_BUSY.
     pub writer: SqlitePool,
-    /// Read-only connections.
+    /// Up to 4 read-only connections, for every read.
     pub reader: SqlitePool,
 }
 

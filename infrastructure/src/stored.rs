@@ -16,28 +16,28 @@ pub struct StoredEvent {
     pub stream_id: String,
     /// Version in the stream (from 1).
     pub stream_version: u64,
-    /// Event id.
+    /// The event's UUID, unique across the whole log.
     pub event_id: Uuid,
-    /// Stored type name.
+    /// Type name as stored, e.g. `OpenTicketSeatsLocked`.
     pub event_type: String,
-    /// Stored schema version.
+    /// Schema version of `data` as stored (before any upcasting).
     pub schema_version: u32,
-    /// Stored data.
+    /// The `data` JSON object as stored.
     pub data: Value,
-    /// Stored metadata.
+    /// The metadata JSON object as stored (correlation, causation, actor and request ids).
     pub metadata: Value,
     /// Commit time (UTC, microseconds).
     pub recorded_at: DateTime<Utc>,
     /// Hash of the previous event in the stream.
     pub prev_hash: String,
-    /// Stored hash.
+    /// The hash stored with it; [`StoredEvent::computed_hash`] recomputes it for audits.
     pub hash: String,
 }
 
 /// A stream's row in the `streams` table: its version and the hash of its last event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamHead {
-    /// Stream name.
+    /// Stream name, `{category}-{id}`.
     pub stream_id: String,
     /// Version of its last event.
     pub version: u64,

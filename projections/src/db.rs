@@ -56,7 +56,7 @@ impl ReadModelDb {
 }
 
 impl ProjectionTx {
-    /// Commit.
+    /// Commit every write made in it (dropping it uncommitted rolls back).
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             ProjectionTx::Sqlite(t) => t.commit().await,

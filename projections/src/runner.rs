@@ -102,7 +102,8 @@ impl ProjectionRunner {
         self
     }
 
-    /// The live positions.
+    /// A handle on the projections' live positions, shared with the runner (clones see its
+    /// updates).
     pub fn status(&self) -> ProjectionStatus {
         self.status.clone()
     }

@@ -77,6 +77,8 @@ impl TestDb {
                 }
             }
             Backend::Postgres => {
+                // The data folder (development secrets) of a PostgreSQL test, instead of `./data`.
+                let dir = tempfile::tempdir().expect("temp dir");
                 let admin = postgres_admin_url();
                 let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = sqlx::PgConnection::connect(&admin)
@@ -91,17 +93,22 @@ impl TestDb {
                 TestDb {
                     backend,
                     url: format!("{base}/{name}"),
-                    _dir: None,
+                    _dir: Some(dir),
                     pg_name: Some(name),
                 }
             }
         }
     }
 
-    /// Settings pointing at this database.
+    /// Settings pointing at this database; with PostgreSQL, a data folder of its own (SQLite's
+    /// is the database file's folder, the default).
     pub fn config(&self) -> Config {
         Config {
             database_url: self.url.clone(),
+            data_dir: match self.backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => self._dir.as_ref().map(|d| d.path().to_path_buf()),
+            },
             database_max_connections: 40,
             log: "warn".into(),
             log_format: "text".into(),

@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_tests::http::TestServer;
+use tessera_tests::openapi::{
+    deref, errors_of, fill, operations, path_params, resolve_ref, response_schema,
+};
 use tessera_tests::{Suite, TestDb};
 
 fn main() -> std::process::ExitCode {
@@ -108,10 +111,6 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ),
 ];
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "patch", "head", "options", "trace",
-];
-
 fn access_of(method: &str, path: &str) -> Access {
     EXPECTED
         .iter()
@@ -131,19 +130,6 @@ fn sample_param(name: &str) -> &'static str {
         "provider" => "mock",
         other => panic!("no sample value for path parameter {other}: add one"),
     }
-}
-
-fn fill(template: &str, mut value: impl FnMut(&str) -> String) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let close = rest[open..].find('}').expect("closing brace") + open;
-        out.push_str(&value(&rest[open + 1..close]));
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 // ------------------------------------------------------------------------------------- fetching
@@ -169,59 +155,6 @@ fn content_type(resp: &reqwest::Response) -> String {
         .to_owned()
 }
 
-/// Every (method, path, operation) of the document.
-fn operations(doc: &Value) -> Vec<(String, String, Value)> {
-    let mut out = Vec::new();
-    for (path, item) in doc["paths"].as_object().expect("paths") {
-        for m in METHODS {
-            if let Some(op) = item.get(m) {
-                out.push((m.to_ascii_uppercase(), path.clone(), op.clone()));
-            }
-        }
-    }
-    out
-}
-
-/// Follow a local `$ref` (`#/components/...`); `None` when it does not resolve.
-fn resolve_ref<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
-    let pointer = reference.strip_prefix('#')?;
-    if !pointer.starts_with("/components/") {
-        return None;
-    }
-    doc.pointer(pointer)
-}
-
-/// The value itself, or what its `$ref` points at (repeatedly).
-fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
-    for _ in 0..16 {
-        match v.get("$ref").and_then(Value::as_str) {
-            Some(r) => v = resolve_ref(doc, r).unwrap_or_else(|| panic!("dangling $ref {r}")),
-            None => return v,
-        }
-    }
-    panic!("$ref chain too long")
-}
-
-fn path_params(doc: &Value, op: &Value) -> Vec<String> {
-    op["parameters"]
-        .as_array()
-        .map(|ps| {
-            ps.iter()
-                .map(|p| deref(doc, p))
-                .filter(|p| p["in"] == "path")
-                .map(|p| p["name"].as_str().unwrap_or("").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The JSON schema of `op`'s response `status`, if it has an `application/json` body.
-fn response_schema<'a>(doc: &'a Value, op: &'a Value, status: u16) -> Option<&'a Value> {
-    let response = op["responses"].get(status.to_string())?;
-    let response = deref(doc, response);
-    response["content"].get("application/json")?.get("schema")
-}
-
 fn is_bearer(op: &Value) -> bool {
     op["security"]
         .as_array()
@@ -229,151 +162,6 @@ fn is_bearer(op: &Value) -> bool {
 }
 
 // ------------------------------------------------------------------------------------ validator
-
-/// Validate `value` against `schema` (the subset of JSON Schema 2020-12 that utoipa emits) and
-/// collect what is wrong, with JSON paths. Objects are closed: a property the schema does not
-/// declare is an error unless `additionalProperties` allows it, because the document claims to
-/// describe the API's JSON exactly.
-fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(b) = schema.as_bool() {
-        if !b {
-            errors.push(format!("{at}: schema `false` admits nothing"));
-        }
-        return;
-    }
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        match resolve_ref(doc, r) {
-            Some(target) => validate(doc, target, value, at, errors),
-            None => errors.push(format!("{at}: dangling $ref {r}")),
-        }
-        return;
-    }
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for s in all {
-            validate(doc, s, value, at, errors);
-        }
-    }
-    for (keyword, exactly_one) in [("oneOf", true), ("anyOf", false)] {
-        if let Some(options) = schema.get(keyword).and_then(Value::as_array) {
-            let matching = options
-                .iter()
-                .filter(|s| {
-                    let mut e = Vec::new();
-                    validate(doc, s, value, at, &mut e);
-                    e.is_empty()
-                })
-                .count();
-            let ok = if exactly_one {
-                matching == 1
-            } else {
-                matching >= 1
-            };
-            if !ok {
-                errors.push(format!(
-                    "{at}: {matching} of the {keyword} options match {value}"
-                ));
-            }
-        }
-    }
-    if let Some(types) = schema.get("type") {
-        let allowed: Vec<&str> = match types {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        if !allowed.iter().any(|t| type_matches(t, value)) {
-            errors.push(format!("{at}: {value} is not of type {allowed:?}"));
-            return;
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.contains(value)
-    {
-        errors.push(format!("{at}: {value} is not one of {options:?}"));
-    }
-    if let Some(c) = schema.get("const")
-        && c != value
-    {
-        errors.push(format!("{at}: {value} is not {c}"));
-    }
-    if let (Some(format), Some(text)) =
-        (schema.get("format").and_then(Value::as_str), value.as_str())
-    {
-        let ok = match format {
-            "uuid" => uuid::Uuid::parse_str(text).is_ok(),
-            "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
-            _ => true,
-        };
-        if !ok {
-            errors.push(format!("{at}: {text:?} is not a {format}"));
-        }
-    }
-    if let Some(n) = value.as_f64() {
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-            && n < min
-        {
-            errors.push(format!("{at}: {n} < minimum {min}"));
-        }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-            && n > max
-        {
-            errors.push(format!("{at}: {n} > maximum {max}"));
-        }
-    }
-    if let Some(object) = value.as_object() {
-        if let Some(required) = schema.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !object.contains_key(name) {
-                    errors.push(format!("{at}: required property `{name}` is missing"));
-                }
-            }
-        }
-        let properties = schema.get("properties").and_then(Value::as_object);
-        let additional = schema.get("additionalProperties");
-        for (name, member) in object {
-            let member_at = format!("{at}.{name}");
-            match properties.and_then(|p| p.get(name)) {
-                Some(s) => validate(doc, s, member, &member_at, errors),
-                None => match additional {
-                    Some(Value::Bool(true)) => {}
-                    Some(Value::Bool(false)) => {
-                        errors.push(format!("{member_at}: not allowed by the schema"))
-                    }
-                    Some(s) => validate(doc, s, member, &member_at, errors),
-                    // Closed world: only a schema that declares no properties at all is free-form.
-                    None if properties.is_some() => {
-                        errors.push(format!("{member_at}: not declared by the schema"))
-                    }
-                    None => {}
-                },
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (i, item) in array.iter().enumerate() {
-            validate(doc, items, item, &format!("{at}[{i}]"), errors);
-        }
-    }
-}
-
-fn type_matches(t: &str, v: &Value) -> bool {
-    match t {
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "string" => v.is_string(),
-        "boolean" => v.is_boolean(),
-        "null" => v.is_null(),
-        "number" => v.is_number(),
-        "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
-        _ => false,
-    }
-}
-
-fn errors_of(doc: &Value, schema: &Value, value: &Value) -> Vec<String> {
-    let mut e = Vec::new();
-    validate(doc, schema, value, "$", &mut e);
-    e
-}
 
 /// The validator itself must be able to fail, or the conformance case proves nothing.
 fn validator_rejects_what_it_should(doc: &Value) {

@@ -1,13 +1,15 @@
 //! HTTP plumbing every API document shares and none owns: who is calling ([`auth`]), reading JSON
 //! bodies with errors that name the field ([`body`]), numeric query parameters ([`params`]),
 //! read-your-writes waiting ([`consistency`]), the request id ([`request_id`]), panics
-//! ([`panic`]) and logging failed requests once ([`errors`]).
+//! ([`panic`]), logging failed requests once ([`errors`]) and serving connections within timeouts
+//! and a cap ([`connections`]).
 //!
 //! Everything here answers with neutral error types; each document's `error.rs` turns them into
 //! its own error format. No module here may import a document's module.
 
 pub mod auth;
 pub mod body;
+pub mod connections;
 pub mod consistency;
 pub mod errors;
 pub mod panic;

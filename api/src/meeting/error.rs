@@ -34,7 +34,7 @@ pub enum MtError {
     NoStock {
         /// Remaining per line.
         remaining: Vec<u32>,
-        /// The submitted order.
+        /// The submitted order, echoed as the body's `payload`.
         payload: Value,
     },
     /// 401 'Unauthorized'.

@@ -69,7 +69,7 @@ async fn order_response(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = OrderItemRequest)]
 struct ItemBody {
-    /// The grade.
+    /// Ticket grade id.
     ticket_grade_id: Uuid,
     /// The grade's current price of one ticket, in yuan (a stale price is a 400 naming it).
     #[schema(schema_with = yuan_input_schema)]
@@ -88,7 +88,7 @@ struct ItemBody {
 struct OrderBody {
     /// One to 20 lines.
     items: Vec<ItemBody>,
-    /// The meeting.
+    /// Meeting id (an unknown one is a 400 naming `meetingId`).
     meeting_id: Uuid,
     /// One of `GET /payment_methods`' ids.
     #[schema(example = "mock")]

@@ -32,11 +32,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens))
 }
 
-/// A `Set-Cookie` value: HttpOnly, path `/`, SameSite=Lax, expiring at `until`.
-fn set_cookie(name: &str, value: &str, until: DateTime<Utc>) -> Option<HeaderValue> {
+/// A `Set-Cookie` value: HttpOnly, path `/`, SameSite=Lax, expiring at `until`; also `Secure`
+/// in production mode, so browsers send it over HTTPS only.
+fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    until: DateTime<Utc>,
+) -> Option<HeaderValue> {
     let max_age = (until - Utc::now()).num_seconds().max(0);
+    let secure = if state.server.is_production() {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
@@ -129,7 +140,7 @@ async fn wechat_tokens(
         wechat_id: body.wechat_id.trim().to_owned(),
     };
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
-    if let Some(c) = set_cookie("wechatToken", body.wechat_token.trim(), expires_at) {
+    if let Some(c) = set_cookie(&state, "wechatToken", body.wechat_token.trim(), expires_at) {
         response.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(response)
@@ -331,7 +342,7 @@ async fn tokens(
         }
     }
     .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    let cookie = set_cookie("access_token", &token.token, token.expires_at);
+    let cookie = set_cookie(&state, "access_token", &token.token, token.expires_at);
     let view = AccessTokenView {
         access_token: token.token,
         expires_at: token.expires_at,

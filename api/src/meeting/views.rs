@@ -265,11 +265,11 @@ impl TicketGradeView {
 pub struct OrderView {
     /// Its id, as `GET /orders/:id` takes it.
     pub id: Uuid,
-    /// The buyer.
+    /// User id of the buyer.
     pub user_id: Uuid,
     /// One item per order line, in the order the buyer gave them.
     pub items: Vec<OrderItemView>,
-    /// The meeting.
+    /// Id of the meeting every line is for.
     pub meeting_id: Uuid,
     /// Payment method id (`wechatpay`, `mock`).
     pub payment_method_id: String,
@@ -354,7 +354,7 @@ impl PartialEq<&str> for OrderStatusName {
 #[serde(rename_all = "camelCase")]
 #[schema(as = OrderItem)]
 pub struct OrderItemView {
-    /// The grade.
+    /// Ticket grade id.
     pub ticket_grade_id: Uuid,
     /// The grade's name when ordered.
     pub ticket_grade_name: String,
@@ -477,7 +477,7 @@ impl OrderItemView {
 pub struct TransactionInfoView {
     /// The amount to pay, in yuan.
     pub amount: Yuan,
-    /// The order.
+    /// Id of the order being paid.
     pub order_id: Uuid,
     /// The order's payment method (`wechatpay`, `mock`).
     pub payment_method_id: String,
@@ -524,13 +524,13 @@ pub struct TicketView {
     pub id: Uuid,
     /// The order that bought it.
     pub order_id: Uuid,
-    /// The meeting.
+    /// Id of the meeting it admits to.
     pub meeting_id: Uuid,
-    /// The grade.
+    /// Ticket grade id.
     pub ticket_grade_id: Uuid,
     /// The grade's current name (empty if the catalog projection has not seen the grade yet).
     pub ticket_grade_name: String,
-    /// The buyer.
+    /// User id of the buyer.
     pub owner_id: Uuid,
     /// The attendee, or null until named.
     #[schema(required = true)]
@@ -613,7 +613,8 @@ pub enum RoleName {
     Staff,
     /// Reads the raw event log.
     Auditor,
-    /// Manages everything.
+    /// Counts as holding every other role; grants roles and may read any user's orders and
+    /// tickets.
     Admin,
 }
 

@@ -13,11 +13,11 @@
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     LogoutResult, LogoutResultResponse, RoleName, Tokens, TokensResponse, User, UserResponse,
 };
 use crate::http::RequestId;
-use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -79,7 +79,7 @@ struct RegisterRequest {
     /// Email address (the sign-in name).
     #[schema(example = "user@example.com")]
     email: String,
-    /// Password.
+    /// Password, 8 to 128 characters.
     #[schema(example = "correct horse battery")]
     password: String,
     /// Name to show; optional.
@@ -94,7 +94,7 @@ struct LoginRequest {
     /// Email address.
     #[schema(example = "user@example.com")]
     email: String,
-    /// Password.
+    /// The account's password.
     #[schema(example = "correct horse battery")]
     password: String,
 }

@@ -16,7 +16,8 @@
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
-use super::error::{ErrorBody, OtError, UnavailableSeat};
+use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     CancelledOrder, CancelledOrderResponse, EventDetail, EventDetailResponse, LockedSeat,
     OrderDetail, OrderDetailResponse, OrderStatus, SeatLock, SeatLockResponse, SeatRelease,
@@ -25,24 +26,21 @@ use super::views::{
 };
 use crate::http::RequestId;
 use crate::http::read_your_writes;
-use crate::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, SecondsFormat};
+use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::str::FromStr;
-use tessera_application::EngineError;
 use tessera_application::openticket::{
-    EventInput, NewSession, OpenTicketError, Resource, SeatRequestError, VenueInput,
+    EventInput, NewSession, OpenTicketError, Resource, VenueInput,
 };
 use tessera_domain::identity::Role;
 use tessera_domain::openticket::event::PriceCategory;
-use tessera_domain::openticket::order::{OrderError, PaymentOutcome as OrderPayment};
-use tessera_domain::openticket::ticket::TicketError;
+use tessera_domain::openticket::order::PaymentOutcome as OrderPayment;
 use tessera_domain::openticket::venue::{Address, Area, Seat};
 use tessera_domain::openticket::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
@@ -68,109 +66,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(place_order))
         .routes(routes!(cancel_order))
         .routes(routes!(verify_ticket))
-}
-
-impl From<OpenTicketError> for OtError {
-    fn from(e: OpenTicketError) -> Self {
-        use OpenTicketError as E;
-        match e {
-            E::NotFound(resource) => {
-                let (kind, id) = missing(resource);
-                OtError::not_found(kind, id)
-            }
-            E::UnknownVenue(_) => OtError::validation("venueId", "no venue has this id"),
-            E::SeatRequest(e) => seat_request(e),
-            E::Invalid(f) => OtError::validation(f.field, f.reason),
-            E::UnknownProvider { offered, .. } => OtError::validation(
-                "paymentProvider",
-                format!("must be one of {}", offered.join(", ")),
-            ),
-            E::SeatsUnavailable(seats) => OtError::SeatUnavailable(
-                seats
-                    .into_iter()
-                    .map(|s| UnavailableSeat {
-                        seat_id: s.seat_id.to_string(),
-                        reason: s.reason.message().to_owned(),
-                    })
-                    .collect(),
-            ),
-            E::SaleNotOpen {
-                sale_start_time,
-                sale_end_time,
-            } => OtError::Conflict {
-                message: "The session is not on sale".into(),
-                details: json!({ "saleStartTime": sale_start_time, "saleEndTime": sale_end_time }),
-            },
-            E::Order(OrderError::UnknownPayment) => {
-                OtError::validation("paymentId", "does not belong to this order")
-            }
-            E::Ticket(TicketError::AlreadyUsed { used_at }) => OtError::Conflict {
-                message: "The ticket was already used".into(),
-                details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Secs, true) }),
-            },
-            E::Ticket(TicketError::WrongTicket) => {
-                OtError::validation("qrCode", "the code belongs to another ticket")
-            }
-            E::SeatSession(e) => conflict(e.to_string()),
-            E::Venue(e) => conflict(e.to_string()),
-            E::Event(e) => conflict(e.to_string()),
-            E::Order(e) => conflict(e.to_string()),
-            E::Ticket(e) => conflict(e.to_string()),
-            E::Money(e) => conflict(e.to_string()),
-            E::OrderNotDue(_) => conflict("the order is not due to expire yet".into()),
-            E::Payment(p) => OtError::PaymentProvider(p.to_string()),
-            E::Engine(e @ (EngineError::Decode(_) | EngineError::StreamId(_))) => {
-                OtError::Internal(e.to_string())
-            }
-            E::Engine(e) => OtError::Unavailable(e.to_string()),
-            e @ (E::DeadlinePayload { .. } | E::NotAnOrderStream(_) | E::Inconsistent(_)) => {
-                OtError::Internal(e.to_string())
-            }
-        }
-    }
-}
-
-/// 404 `details`: the resource's name in seed 003 and its id.
-fn missing(resource: Resource) -> (&'static str, String) {
-    match resource {
-        Resource::Venue(id) => ("venue", id.to_string()),
-        Resource::Event(id) => ("event", id.to_string()),
-        Resource::Session(id) => ("session", id.to_string()),
-        Resource::Order(id) => ("order", id.to_string()),
-        Resource::Ticket(id) => ("ticket", id.to_string()),
-    }
-}
-
-/// A bad `seatIds` list (§5.2, §5.3, §6.1), naming the list or the seat's place in it.
-fn seat_request(e: SeatRequestError) -> OtError {
-    let at = |index: usize| format!("seatIds[{index}]");
-    match e {
-        SeatRequestError::NoSeats => {
-            OtError::validation("seatIds", "at least one seat is required")
-        }
-        SeatRequestError::TooMany { max } => {
-            OtError::validation("seatIds", format!("at most {max} seats per request"))
-        }
-        SeatRequestError::Repeated { index, seat } => {
-            OtError::validation(at(index), format!("seat {seat} is listed twice"))
-        }
-        SeatRequestError::Malformed { index, reason } => OtError::validation(at(index), reason),
-        SeatRequestError::UnknownSeat { index, seat } => {
-            OtError::validation(at(index), format!("the venue has no seat {seat}"))
-        }
-        SeatRequestError::NotForSale { index, seat } => OtError::validation(
-            at(index),
-            format!("seat {seat} is not for sale in this event"),
-        ),
-    }
-}
-
-/// 409 `CONFLICT` with `message` and empty `details`.
-fn conflict(message: String) -> OtError {
-    OtError::Conflict {
-        message,
-        details: json!({}),
-    }
 }
 
 /// Record a provider's payment notice on its order (webhooks and the Mock page); 404 for an
@@ -209,7 +104,7 @@ struct NewAddress {
     /// ISO 3166 country code.
     #[schema(example = "TW")]
     country: String,
-    /// City.
+    /// City, 1–100 characters.
     #[schema(example = "台北市")]
     city: String,
     /// Street and number.
@@ -261,7 +156,7 @@ struct NewArea {
     /// Display name.
     #[schema(example = "A 區")]
     name: String,
-    /// Its seats.
+    /// Its seats: at least one, seat ids unique in the venue.
     seats: Vec<NewSeat>,
 }
 
@@ -277,15 +172,15 @@ struct NewSeatMap {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateVenueRequest {
-    /// Name.
+    /// Venue name, 1–200 characters (trimmed).
     #[schema(example = "台北小巨蛋")]
     name: String,
-    /// Address.
+    /// Postal address; `street` and `postalCode` may be omitted.
     address: NewAddress,
     /// Capacity (people).
     #[schema(example = 15000)]
     capacity: u32,
-    /// The seat map.
+    /// At least one area, each with at least one seat; 100,000 seats at most.
     seat_map: NewSeatMap,
 }
 
@@ -382,16 +277,16 @@ async fn create_venue(
 #[serde(rename_all = "camelCase")]
 #[schema(as = NewSession)]
 struct NewSessionTimes {
-    /// Start.
+    /// Session start, RFC 3339 with an offset (kept as written).
     #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
     start_time: String,
-    /// End.
+    /// Session end, after `startTime` and not before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with an offset; before `saleEndTime`.
     #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with an offset; not after `endTime`.
     #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     sale_end_time: String,
 }
@@ -448,16 +343,16 @@ struct NewPriceCategory {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateEventRequest {
-    /// Name.
+    /// Event name, 1–200 characters (trimmed).
     #[schema(example = "五月天演唱會")]
     name: String,
-    /// Description.
+    /// Description, up to 5,000 characters; optional.
     #[serde(default)]
     description: Option<String>,
-    /// The venue.
+    /// Id of an existing venue (an unknown one is a 400 naming `venueId`).
     #[schema(value_type = Uuid)]
     venue_id: String,
-    /// Sessions.
+    /// 1 to 100 sessions.
     sessions: Vec<NewSessionTimes>,
     /// Price categories.
     price_categories: Vec<NewPriceCategory>,
@@ -713,7 +608,7 @@ async fn release_seats(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PlaceOrderRequest {
-    /// The session.
+    /// Session id (an unknown one is a 404).
     #[schema(value_type = Uuid)]
     session_id: String,
     /// Seats of the session; they must be locked by the caller.

@@ -42,7 +42,7 @@ pub fn meta() -> Meta {
 /// schema.
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope<T> {
-    /// The result.
+    /// The response's own body, `T`.
     pub data: T,
     /// Request id and server time.
     pub meta: Meta,

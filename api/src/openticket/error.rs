@@ -8,8 +8,13 @@ use crate::http::{AuthError, AuthRejection, BodyError, ParamError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::{Value, json};
+use tessera_application::EngineError;
+use tessera_application::openticket::{OpenTicketError, Resource, SeatRequestError};
+use tessera_domain::openticket::order::OrderError;
+use tessera_domain::openticket::ticket::TicketError;
 use utoipa::ToSchema;
 
 /// One seat that could not be locked or ordered, as in `details.unavailableSeats` (seed 003 §5.2).
@@ -315,5 +320,110 @@ impl From<ParamError> for OtError {
 impl From<tessera_projections::QueryError> for OtError {
     fn from(e: tessera_projections::QueryError) -> Self {
         OtError::Unavailable(e.to_string())
+    }
+}
+
+/// How the application's refusals read in seed 003's format (statuses and wording as the
+/// document and docs/openticket.md give them).
+impl From<OpenTicketError> for OtError {
+    fn from(e: OpenTicketError) -> Self {
+        use OpenTicketError as E;
+        match e {
+            E::NotFound(resource) => {
+                let (kind, id) = missing(resource);
+                OtError::not_found(kind, id)
+            }
+            E::UnknownVenue(_) => OtError::validation("venueId", "no venue has this id"),
+            E::SeatRequest(e) => seat_request(e),
+            E::Invalid(f) => OtError::validation(f.field, f.reason),
+            E::UnknownProvider { offered, .. } => OtError::validation(
+                "paymentProvider",
+                format!("must be one of {}", offered.join(", ")),
+            ),
+            E::SeatsUnavailable(seats) => OtError::SeatUnavailable(
+                seats
+                    .into_iter()
+                    .map(|s| UnavailableSeat {
+                        seat_id: s.seat_id.to_string(),
+                        reason: s.reason.message().to_owned(),
+                    })
+                    .collect(),
+            ),
+            E::SaleNotOpen {
+                sale_start_time,
+                sale_end_time,
+            } => OtError::Conflict {
+                message: "The session is not on sale".into(),
+                details: json!({ "saleStartTime": sale_start_time, "saleEndTime": sale_end_time }),
+            },
+            E::Order(OrderError::UnknownPayment) => {
+                OtError::validation("paymentId", "does not belong to this order")
+            }
+            E::Ticket(TicketError::AlreadyUsed { used_at }) => OtError::Conflict {
+                message: "The ticket was already used".into(),
+                details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Secs, true) }),
+            },
+            E::Ticket(TicketError::WrongTicket) => {
+                OtError::validation("qrCode", "the code belongs to another ticket")
+            }
+            E::SeatSession(e) => conflict(e.to_string()),
+            E::Venue(e) => conflict(e.to_string()),
+            E::Event(e) => conflict(e.to_string()),
+            E::Order(e) => conflict(e.to_string()),
+            E::Ticket(e) => conflict(e.to_string()),
+            E::Money(e) => conflict(e.to_string()),
+            E::OrderNotDue(_) => conflict("the order is not due to expire yet".into()),
+            E::Payment(p) => OtError::PaymentProvider(p.to_string()),
+            E::Engine(e @ (EngineError::Decode(_) | EngineError::StreamId(_))) => {
+                OtError::Internal(e.to_string())
+            }
+            E::Engine(e) => OtError::Unavailable(e.to_string()),
+            e @ (E::DeadlinePayload { .. } | E::NotAnOrderStream(_) | E::Inconsistent(_)) => {
+                OtError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+/// 404 `details`: the resource's name in seed 003 and its id.
+fn missing(resource: Resource) -> (&'static str, String) {
+    match resource {
+        Resource::Venue(id) => ("venue", id.to_string()),
+        Resource::Event(id) => ("event", id.to_string()),
+        Resource::Session(id) => ("session", id.to_string()),
+        Resource::Order(id) => ("order", id.to_string()),
+        Resource::Ticket(id) => ("ticket", id.to_string()),
+    }
+}
+
+/// A bad `seatIds` list (§5.2, §5.3, §6.1), naming the list or the seat's place in it.
+fn seat_request(e: SeatRequestError) -> OtError {
+    let at = |index: usize| format!("seatIds[{index}]");
+    match e {
+        SeatRequestError::NoSeats => {
+            OtError::validation("seatIds", "at least one seat is required")
+        }
+        SeatRequestError::TooMany { max } => {
+            OtError::validation("seatIds", format!("at most {max} seats per request"))
+        }
+        SeatRequestError::Repeated { index, seat } => {
+            OtError::validation(at(index), format!("seat {seat} is listed twice"))
+        }
+        SeatRequestError::Malformed { index, reason } => OtError::validation(at(index), reason),
+        SeatRequestError::UnknownSeat { index, seat } => {
+            OtError::validation(at(index), format!("the venue has no seat {seat}"))
+        }
+        SeatRequestError::NotForSale { index, seat } => OtError::validation(
+            at(index),
+            format!("seat {seat} is not for sale in this event"),
+        ),
+    }
+}
+
+/// 409 `CONFLICT` with `message` and empty `details`.
+fn conflict(message: String) -> OtError {
+    OtError::Conflict {
+        message,
+        details: json!({}),
     }
 }

@@ -8,10 +8,10 @@
 use super::common::{page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     EventDetail, EventDetailResponse, EventStatus, EventSummary, EventSummaryPageResponse, Page,
 };
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

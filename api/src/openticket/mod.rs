@@ -9,6 +9,7 @@ pub mod common;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod openapi;
 pub mod orders;
 pub mod payments;
 pub mod seats;
@@ -19,7 +20,7 @@ pub mod views;
 use crate::startup::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
-/// Every OpenTicket route with its OpenAPI operation (`crate::openapi` serves the document).
+/// Every OpenTicket route with its OpenAPI operation (`openapi` builds the document from them).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(auth::router())

@@ -5,11 +5,11 @@
 use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     OrderDetail, OrderDetailResponse, OrderStatus, OrderSummary, OrderSummaryPageResponse, Page,
 };
 use crate::http::Caller;
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

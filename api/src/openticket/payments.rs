@@ -13,12 +13,12 @@
 use super::common::parse_id;
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     MockPaymentAction, MockPaymentResult, MockPaymentResultResponse, Money, WebhookAck,
     WebhookAckResponse,
 };
 use crate::http::RequestId;
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -132,7 +132,10 @@ async fn webhook(
     body: Bytes,
 ) -> Result<Response, OtError> {
     let provider = provider.to_ascii_lowercase();
-    if provider != "mock" && provider != "stripe" {
+    // Production offers no Mock provider: its webhook does not exist there either.
+    let offered = provider == "stripe"
+        || (provider == "mock" && state.services.gateways.contains_key("Mock"));
+    if !offered {
         return Err(OtError::not_found("payment provider", provider));
     }
     verify(&state, &provider, &headers, &body)?;
@@ -175,6 +178,11 @@ async fn record(
 
 /// The order a Mock payment belongs to (read model; the page is opened after the order exists).
 async fn mock_order(state: &AppState, raw_payment_id: &str) -> Result<OrderRow, OtError> {
+    // Production offers no Mock provider: its pages do not exist there, even for orders placed
+    // with it before the switch.
+    if !state.services.gateways.contains_key("Mock") {
+        return Err(OtError::not_found("payment", raw_payment_id));
+    }
     let payment_id: Uuid = parse_id("paymentId", raw_payment_id)?;
     state
         .services
@@ -373,7 +381,7 @@ mod payload {
         #[serde(rename = "type")]
         #[schema(example = "payment.succeeded")]
         event_type: String,
-        /// The payment.
+        /// The order and payment it concerns, and for `payment.failed` the reason.
         data: MockWebhookData,
     }
 
@@ -381,9 +389,9 @@ mod payload {
     #[derive(ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct MockWebhookData {
-        /// The order.
+        /// Tessera's order id.
         order_id: Uuid,
-        /// The payment.
+        /// Tessera's payment id of that order.
         payment_id: Uuid,
         /// Why the payment failed (`payment.failed`).
         #[serde(default)]
@@ -432,9 +440,9 @@ mod payload {
     /// `metadata` of a [`StripeCheckoutSession`].
     #[derive(ToSchema)]
     pub struct StripeMetadata {
-        /// The order.
+        /// Tessera's order id, set when the Checkout Session was created.
         order_id: Uuid,
-        /// The payment.
+        /// Tessera's payment id, set when the Checkout Session was created; may be absent.
         #[serde(default)]
         #[schema(nullable = false)]
         payment_id: Option<Uuid>,

@@ -2,16 +2,21 @@
 //! by area with its status and, while available, its price; plus `summary` counts) and
 //! `GET /v1/sessions/{sessionId}/seats/{seatId}`. A lock whose time has passed shows as Available.
 //! Locking and releasing (§5.2–5.3) are command routes.
+//!
+//! The whole-session read can be megabytes and is anonymous, so it carries a weak `ETag` over its
+//! `data` (the seat states as of now, lock expiry included; `meta` differs on every answer, hence
+//! weak) and answers `If-None-Match` with a 304 and no body. `Cache-Control: no-cache` makes clients
+//! ask again each time, since seats change at any moment.
 
 use super::common::parse_id;
-use super::envelope::ok;
+use super::envelope::{meta, ok};
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{SeatDetail, SeatDetailResponse, SessionSeats, SessionSeatsResponse};
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,7 +39,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "Every seat of a session",
     params(("sessionId" = Uuid, Path, description = "The session")),
     responses(
-        (status = 200, description = "Seats by area, and counts", body = SessionSeatsResponse),
+        (status = 200, description = "Seats by area, and counts; with a weak `ETag` over `data`", body = SessionSeatsResponse,
+            headers(("ETag" = String, description = "Weak validator of `data`, e.g. `W/\"3f…\"`; send it back in `If-None-Match`"))),
+        (status = 304, description = "`If-None-Match` named the current `ETag`: nothing changed, no body"),
         (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -45,6 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn all(
     State(state): State<AppState>,
     Path(session_id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("sessionId", &session_id)?;
     match state
@@ -53,9 +61,54 @@ async fn all(
         .session_seats(id, Utc::now())
         .await?
     {
-        Some(seats) => Ok(ok(StatusCode::OK, SessionSeats::from(seats))),
+        Some(seats) => tagged(&headers, &SessionSeats::from(seats)),
         None => Err(OtError::not_found("session", session_id)),
     }
+}
+
+/// The envelope around `data`, serialized once, with a weak `ETag` over `data`'s bytes; a 304 when
+/// `If-None-Match` already names it.
+fn tagged(headers: &HeaderMap, data: &SessionSeats) -> Result<Response, OtError> {
+    let data = serde_json::to_vec(data).map_err(|e| OtError::Internal(e.to_string()))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data);
+    let tag = format!("W/\"{}\"", hex::encode(&digest.as_ref()[..16]));
+    let etag = HeaderValue::from_str(&tag).map_err(|e| OtError::Internal(e.to_string()))?;
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if matches_any(headers, &tag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), cache]).into_response());
+    }
+    let meta = serde_json::to_vec(&meta()).map_err(|e| OtError::Internal(e.to_string()))?;
+    let mut body = Vec::with_capacity(data.len() + meta.len() + 20);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(&data);
+    body.extend_from_slice(b",\"meta\":");
+    body.extend_from_slice(&meta);
+    body.push(b'}');
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag),
+            cache,
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Whether `If-None-Match` lists `tag` or `*`, compared weakly (RFC 9110 §13.1.2).
+fn matches_any(headers: &HeaderMap, tag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let ours = bare(tag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || bare(t) == ours)
 }
 
 /// §5.4: 200 `{seatId, sessionId, status, areaId, row, number, price, type}`; 404 for an unknown

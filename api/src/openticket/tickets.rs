@@ -5,10 +5,10 @@
 use super::common::{OtCaller, page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     Page, Pagination, TicketDetail, TicketDetailResponse, TicketSummary, TicketSummaryPageResponse,
 };
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -4,10 +4,10 @@
 use super::common::{page_request, parse_id};
 use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
+use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
     Page, VenueDetail, VenueDetailResponse, VenueSummary, VenueSummaryPageResponse,
 };
-use crate::openapi::{InternalError, ServiceUnavailable, tags};
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! The `data` objects of the OpenTicket API (seed 003 §2–§7, §10), written once: each type is what
 //! a handler serializes and, through `utoipa::ToSchema`, what the OpenAPI document declares
-//! (`crate::openapi`). Most are built from the plain rows of `tessera_projections::openticket`
+//! (`super::openapi`). Most are built from the plain rows of `tessera_projections::openticket`
 //! (`From<…Row>`); the command routes build theirs from what the application service returns.
 //!
 //! JSON conventions: camelCase members; money is [`Money`] (`{"amount": <JSON number>,
@@ -311,7 +311,7 @@ pub struct Address {
     /// ISO 3166 country code.
     #[schema(example = "TW")]
     pub country: String,
-    /// City.
+    /// City, 1–100 characters, e.g. `台北市` (what `GET /v1/venues?city=` filters on).
     #[schema(example = "台北市")]
     pub city: String,
     /// Street and number (empty when none was given).
@@ -337,13 +337,13 @@ impl From<rows::Address> for Address {
 pub struct VenueSummary {
     /// Venue id.
     pub venue_id: Uuid,
-    /// Name.
+    /// Venue name, 1–200 characters.
     pub name: String,
-    /// Address.
+    /// Postal address.
     pub address: Address,
     /// Capacity (people) as declared by its creator.
     pub capacity: i64,
-    /// Status.
+    /// Always `Active` (the only venue status so far).
     pub status: VenueStatus,
 }
 
@@ -365,17 +365,17 @@ impl From<rows::VenueRow> for VenueSummary {
 pub struct VenueDetail {
     /// Venue id.
     pub venue_id: Uuid,
-    /// Name.
+    /// Venue name, 1–200 characters.
     pub name: String,
-    /// Address.
+    /// Postal address.
     pub address: Address,
     /// Capacity (people) as declared by its creator.
     pub capacity: i64,
-    /// Status.
+    /// Always `Active` (the only venue status so far).
     pub status: VenueStatus,
     /// Seats in the seat map.
     pub seat_count: i64,
-    /// The seat map.
+    /// Seat map: areas in the creator's order, each with its seats.
     pub seat_map: SeatMap,
 }
 
@@ -419,7 +419,7 @@ pub struct SeatMapArea {
     pub area_id: String,
     /// Display name.
     pub name: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SeatMapSeat>,
 }
 
@@ -476,7 +476,7 @@ impl From<rows::SeatMapSeat> for SeatMapSeat {
 pub struct EventSummary {
     /// Event id.
     pub event_id: Uuid,
-    /// Name.
+    /// Event name, 1–200 characters.
     pub name: String,
     /// Description (null when the organizer gave none).
     #[schema(required = true)]
@@ -516,9 +516,9 @@ impl From<rows::EventRow> for EventSummary {
 /// `{"min", "max"}` over an event's price categories.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PriceRange {
-    /// Cheapest category.
+    /// Price of the cheapest price category.
     pub min: Money,
-    /// Dearest category.
+    /// Price of the dearest price category.
     pub max: Money,
 }
 
@@ -568,14 +568,14 @@ pub struct EventDetail {
     pub event_id: Uuid,
     /// The organizer who created it.
     pub organizer_id: Uuid,
-    /// Name.
+    /// Event name, 1–200 characters.
     pub name: String,
     /// Description (null when none).
     #[schema(required = true)]
     pub description: Option<String>,
     /// Derived status now (not in the document's §4.2 example; §4.1 shows it).
     pub status: EventStatus,
-    /// The venue.
+    /// Venue id and its name as it was when the event was created.
     pub venue: VenueRef,
     /// Sessions, in the organizer's order.
     pub sessions: Vec<SessionView>,
@@ -622,16 +622,16 @@ pub struct VenueRef {
 pub struct SessionView {
     /// Session id.
     pub session_id: Uuid,
-    /// Start.
+    /// Session start, RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
     pub start_time: String,
-    /// End.
+    /// Session end (after the start), RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
     pub end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
     pub sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with the organizer's offset, as written.
     #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
     pub sale_end_time: String,
     /// Derived status now.
@@ -690,7 +690,7 @@ pub struct SessionSeats {
     pub session_id: Uuid,
     /// Areas with their seats, in seat-map order (empty until the session is opened).
     pub areas: Vec<SessionSeatArea>,
-    /// Counts.
+    /// Seat counts by client-visible status; zero until the session is opened.
     pub summary: SeatSummary,
 }
 
@@ -736,7 +736,7 @@ impl From<rows::SessionSeatsRow> for SessionSeats {
 pub struct SessionSeatArea {
     /// Area id.
     pub area_id: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SessionSeat>,
 }
 
@@ -746,7 +746,8 @@ pub struct SessionSeatArea {
 pub struct SessionSeat {
     /// Seat id.
     pub seat_id: String,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Price; only for `Available` seats in a priced area (omitted otherwise, as in the document).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -763,7 +764,7 @@ pub struct SeatSummary {
     pub available: u64,
     /// Locked (unexpired) or held for an unpaid order.
     pub locked: u64,
-    /// Sold.
+    /// Sold to a paid order.
     pub sold: u64,
 }
 
@@ -775,7 +776,8 @@ pub struct SeatDetail {
     pub seat_id: String,
     /// Session id.
     pub session_id: Uuid,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Area id.
     pub area_id: String,
@@ -849,15 +851,15 @@ pub struct SeatRelease {
 pub struct OrderSummary {
     /// Order id.
     pub order_id: Uuid,
-    /// The event.
+    /// Event id and name.
     pub event: EventRef,
-    /// The session.
+    /// Session id and start time as the organizer wrote it.
     pub session: SessionRef,
     /// Seats in the order.
     pub seat_count: i64,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
-    /// Status.
+    /// `Created` → `Paid` → `Completed`, or `Created` → `Cancelled`/`Expired`.
     pub status: OrderStatus,
     /// When it was placed.
     pub created_at: DateTime<Utc>,
@@ -910,19 +912,19 @@ pub struct SessionRef {
 pub struct OrderDetail {
     /// Order id.
     pub order_id: Uuid,
-    /// The buyer.
+    /// User id of the buyer.
     pub user_id: Uuid,
-    /// The event.
+    /// Event id.
     pub event_id: Uuid,
-    /// The session.
+    /// Session id.
     pub session_id: Uuid,
-    /// Status.
+    /// `Created` → `Paid` → `Completed`, or `Created` → `Cancelled`/`Expired`.
     pub status: OrderStatus,
     /// One item per seat, in the order they were placed.
     pub items: Vec<OrderItem>,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
-    /// The payment.
+    /// Payment id, provider, where to pay, and its status.
     pub payment: PaymentView,
     /// True when a payment arrived after the order was cancelled or expired.
     pub refund_required: bool,
@@ -1014,7 +1016,8 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub payment_url: Option<String>,
-    /// Status.
+    /// `Pending`, `Succeeded`, `Failed` (the payer may retry until the order expires) or
+    /// `RefundRequired`.
     pub status: PaymentStatus,
     /// When the money arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1048,13 +1051,13 @@ pub struct CancelledOrder {
 pub struct TicketSummary {
     /// Ticket id.
     pub ticket_id: Uuid,
-    /// The event.
+    /// Event id and name.
     pub event: EventRef,
     /// The session and its venue's name.
     pub session: TicketSessionSummary,
-    /// The seat.
+    /// Seat id, area name, row and number.
     pub seat: TicketSeatSummary,
-    /// Status.
+    /// `Issued` (valid for entry) or `Used` (scanned at the entrance).
     pub status: TicketStatus,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
@@ -1133,17 +1136,17 @@ pub struct TicketDetail {
     pub order_id: Uuid,
     /// Its owner.
     pub user_id: Uuid,
-    /// The event.
+    /// Event id, name and description.
     pub event: TicketEvent,
-    /// The session.
+    /// Session id, start and end times as the organizer wrote them.
     pub session: TicketSession,
-    /// The venue.
+    /// Venue id, name and address.
     pub venue: TicketVenue,
-    /// The seat.
+    /// Seat id, area id and name, row and number.
     pub seat: TicketSeat,
-    /// Price paid.
+    /// Price paid for the seat, in the event's currency.
     pub price: Money,
-    /// Status.
+    /// `Issued` (valid for entry) or `Used` (scanned at the entrance).
     pub status: TicketStatus,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
@@ -1207,7 +1210,7 @@ impl TicketDetail {
 pub struct TicketEvent {
     /// Event id.
     pub event_id: Uuid,
-    /// Name.
+    /// Event name.
     pub name: String,
     /// Description (null when none).
     #[schema(required = true)]
@@ -1234,9 +1237,9 @@ pub struct TicketSession {
 pub struct TicketVenue {
     /// Venue id.
     pub venue_id: Uuid,
-    /// Name.
+    /// Venue name.
     pub name: String,
-    /// Address.
+    /// Venue postal address.
     pub address: Address,
 }
 
@@ -1266,7 +1269,7 @@ pub struct TicketVerification {
     pub ticket_id: Uuid,
     /// `Used`.
     pub status: TicketStatus,
-    /// The seat.
+    /// Seat id, area name, row and number.
     pub seat: TicketSeatSummary,
     /// When it was scanned.
     #[schema(required = true)]
@@ -1302,7 +1305,7 @@ pub struct WebhookAck {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MockPaymentAction {
-    /// The payment succeeded.
+    /// Pay: records the payment as succeeded, as a `payment.succeeded` webhook would.
     Confirm,
     /// The payment was declined.
     Decline,
@@ -1312,7 +1315,7 @@ pub enum MockPaymentAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MockPaymentResult {
-    /// The payment.
+    /// Payment id from the Mock page's URL.
     pub payment_id: Uuid,
     /// Its order.
     pub order_id: Uuid,

@@ -101,7 +101,7 @@ pub enum IdentityError {
     /// Lost the race for a stream too many times (503, retry).
     #[error("gave up on {stream} after {attempts} version conflicts")]
     Contended {
-        /// The contended stream.
+        /// The stream whose expected version kept losing to other writers.
         stream: StreamId,
         /// Attempts made.
         attempts: u32,
@@ -269,7 +269,7 @@ pub trait Secrets: Send + Sync {
 /// A registered user as the use cases return it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
-    /// The user's id.
+    /// The user's id (stream `user-{userId}`).
     pub user_id: UserId,
     /// Lower-cased address (users registered by phone have none).
     pub email: Option<Email>,

@@ -199,7 +199,7 @@ pub enum CurrentUser {
     NotSignedIn,
     /// 404: a WeChat id with no user yet.
     NewUser {
-        /// The openid.
+        /// The WeChat openid the `wechatToken` cookie was verified for; no user has it yet.
         wechat_id: String,
     },
 }
@@ -227,19 +227,19 @@ impl std::fmt::Debug for PhoneSignIn {
 
 /// The ports [`PhoneSignIn`] needs.
 pub struct SignInPorts {
-    /// Event store.
+    /// Where users, SMS codes, WeChat tokens and identifier claims are stored.
     pub store: Arc<dyn EventStore>,
-    /// Clock.
+    /// Source of the current time (UTC); the service cuts it to microseconds before storing.
     pub clock: Arc<dyn Clock>,
-    /// SMS gateway.
+    /// Sends the 6-digit codes (Tencent Cloud SMS, or the log in development).
     pub sms: Arc<dyn SmsSender>,
-    /// WeChat API.
+    /// Asks WeChat whether a `wechatToken` belongs to a `wechatId` (`/sns/auth`).
     pub wechat: Arc<dyn WechatAuth>,
     /// Access tokens (the same JWTs as every document).
     pub tokens: Arc<dyn AccessTokens>,
     /// SHA-256 digests (WeChat tokens are stored as digests).
     pub secrets: Arc<dyn Secrets>,
-    /// SMS codes.
+    /// Makes random 6-digit codes and their keyed (HMAC-SHA256) hashes.
     pub codes: Arc<dyn SignInCodes>,
 }
 
@@ -258,7 +258,7 @@ impl PhoneSignIn {
         }
     }
 
-    /// The settings.
+    /// The tunables it was built with: SMS code TTL, cool-down and attempts; WeChat token TTL.
     pub fn settings(&self) -> SignInSettings {
         self.settings
     }

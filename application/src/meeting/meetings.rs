@@ -53,7 +53,7 @@ pub enum MeetingChange {
     AddGrade(GradeInput),
     /// Change a grade; absent fields stay as they are.
     ChangeGrade {
-        /// The grade.
+        /// The grade to change; it must belong to this meeting.
         ticket_grade_id: TicketGradeId,
         /// New name.
         name: Option<String>,

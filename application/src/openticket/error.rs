@@ -54,7 +54,7 @@ pub enum SeatRequestError {
     /// The list is longer than `max` (`OpenTicketSettings::max_seats_per_lock`).
     #[error("more than {max} seats were asked for")]
     TooMany {
-        /// The cap.
+        /// `OpenTicketSettings::max_seats_per_lock` (`TESSERA_MAX_SEATS_PER_LOCK`, 10 by default).
         max: usize,
     },
     /// The seat at `index` repeats an earlier one.
@@ -86,7 +86,7 @@ pub enum SeatRequestError {
     NotForSale {
         /// Place in the list.
         index: usize,
-        /// The seat.
+        /// The seat, as the venue's seat map names it.
         seat: SeatId,
     },
 }
@@ -159,7 +159,7 @@ pub enum OpenTicketError {
     /// A stored deadline of this context lacks an id in its payload.
     #[error("deadline {deadline_id} has no {key} in its payload")]
     DeadlinePayload {
-        /// The deadline.
+        /// The stored deadline's id.
         deadline_id: Uuid,
         /// The missing key, e.g. `orderId`.
         key: &'static str,

@@ -27,7 +27,7 @@ pub const LOCK_EXPIRY: &str = "openticket.lock-expiry";
 /// A granted lock (seed 003 §5.2).
 #[derive(Debug, Clone)]
 pub struct LockResult {
-    /// The new lock.
+    /// The new lock's id (UUID v7); its expiry deadline and its release events name it.
     pub lock_id: LockId,
     /// Seats locked, in request order.
     pub seat_ids: Vec<SeatId>,

@@ -67,7 +67,7 @@ pub fn user(n: u128) -> UserId {
     UserId::from_uuid(Uuid::from_u128(n))
 }
 
-/// A seat code.
+/// `code` as a [`SeatId`]; panics if it is not a seat code.
 pub fn seat(code: &str) -> SeatId {
     SeatId::parse(code).unwrap()
 }
@@ -96,11 +96,11 @@ pub struct World {
     pub clock: Arc<FixedClock>,
     /// The service under test (default settings, the `Mock` gateway).
     pub service: Arc<OpenTicketService>,
-    /// The venue.
+    /// The venue: 台北小巨蛋, area `A` with seats `A-001`…`A-004`.
     pub venue_id: VenueId,
-    /// The event.
+    /// The event: one `VIP` category pricing area `A` at 2,800 TWD a seat.
     pub event_id: EventId,
-    /// Its one session.
+    /// Its one session, on sale from 28 days before [`now`] to 14 days after.
     pub session_id: SessionId,
 }
 

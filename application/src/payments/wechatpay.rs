@@ -77,11 +77,11 @@ impl TradeState {
 /// A WeChat Pay transaction as the order query and the payment notification describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WechatPayTransaction {
-    /// Our order number.
+    /// Our `out_trade_no` (for a meeting order, its id as 32 hex digits).
     pub out_trade_no: String,
     /// WeChat Pay's transaction id (`transaction_id`), present once paid.
     pub transaction_id: Option<String>,
-    /// The payment's state.
+    /// WeChat Pay's `trade_state`; only [`TradeState::Success`] means paid.
     pub trade_state: TradeState,
     /// Amount paid in fen (`amount.payer_total`, else `amount.total`), when WeChat Pay says.
     pub amount_fen: Option<i64>,

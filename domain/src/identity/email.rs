@@ -82,7 +82,7 @@ impl Email {
         Ok(Self(email))
     }
 
-    /// The normalised address.
+    /// The address trimmed and lower-cased, as stored (`userEmail` stream names use it).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -174,7 +174,7 @@ pub enum EmailClaimEvent {
     EmailClaimed {
         /// Lower-cased address.
         email: Email,
-        /// Its owner.
+        /// The user it belongs to; the stream holds no other claim.
         user_id: UserId,
         /// When (UTC).
         claimed_at: DateTime<Utc>,

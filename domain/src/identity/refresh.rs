@@ -96,7 +96,7 @@ pub enum RefreshFamilyCommand {
     },
     /// End the family; revoking a revoked family changes nothing.
     Revoke {
-        /// Why.
+        /// [`RevokeReason::Logout`] on sign-out; [`RevokeReason::Reuse`] if a spent token returns.
         reason: RevokeReason,
         /// Current time (UTC).
         now: DateTime<Utc>,
@@ -109,7 +109,7 @@ pub enum RefreshFamilyCommand {
 pub enum RefreshFamilyEvent {
     /// A sign-in issued its first refresh token.
     RefreshFamilyStarted {
-        /// The family's id.
+        /// Also in the stream id, and the prefix of each of its tokens (`{familyId}.{random}`).
         family_id: Uuid,
         /// Who signed in.
         user_id: UserId,

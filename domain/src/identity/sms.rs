@@ -48,7 +48,7 @@ pub enum SmsCommand {
     /// Issue a new code (replacing any earlier one), unless the last was issued less than
     /// `cooldown` ago.
     Issue {
-        /// The phone.
+        /// The mainland number to text (seed 000 §3 `phone`); names the stream ([`sms_stream_id`]).
         phone: Phone,
         /// Keyed hash of the code (lower-case hex).
         code_hash: String,
@@ -76,7 +76,7 @@ pub enum SmsCommand {
 pub enum SmsEvent {
     /// A code was sent.
     SmsCodeIssued {
-        /// The phone.
+        /// The mainland number texted; also names the stream ([`sms_stream_id`]).
         phone: Phone,
         /// Keyed hash of the code (never the code).
         code_hash: String,

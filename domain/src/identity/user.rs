@@ -210,7 +210,7 @@ pub enum UserCommand {
     },
     /// Grant a role; granting one already held changes nothing.
     GrantRole {
-        /// The role.
+        /// The role to add; [`Role::Customer`] is always held already.
         role: Role,
         /// The admin acting, or `None` for the command-line tool.
         by: Option<UserId>,
@@ -219,7 +219,7 @@ pub enum UserCommand {
     },
     /// Take a role away; revoking one not held changes nothing. Customer cannot be revoked.
     RevokeRole {
-        /// The role.
+        /// The role to take away; not [`Role::Customer`] ([`UserError::CustomerRoleIsPermanent`]).
         role: Role,
         /// The admin acting, or `None` for the command-line tool.
         by: Option<UserId>,
@@ -241,7 +241,7 @@ pub enum UserCommand {
 pub enum UserEvent {
     /// The account was created.
     UserRegistered {
-        /// The user's id.
+        /// The user's id, also in the stream id `user-{userId}`.
         user_id: UserId,
         /// Lower-cased address.
         email: Email,
@@ -256,7 +256,7 @@ pub enum UserEvent {
     },
     /// The account was created from a WeChat id and a verified phone number (seed 000).
     UserRegisteredWithPhone {
-        /// The user's id.
+        /// The user's id, also in the stream id `user-{userId}`.
         user_id: UserId,
         /// Mainland phone number, 11 digits.
         phone: String,
@@ -276,7 +276,7 @@ pub enum UserEvent {
     },
     /// A role was granted.
     RoleGranted {
-        /// The role.
+        /// The role added (never one the user already held).
         role: Role,
         /// Who granted it (null for the command-line tool).
         granted_by: Option<UserId>,
@@ -285,7 +285,7 @@ pub enum UserEvent {
     },
     /// A role was taken away.
     RoleRevoked {
-        /// The role.
+        /// The role taken away (never [`Role::Customer`]).
         role: Role,
         /// Who revoked it (null for the command-line tool).
         revoked_by: Option<UserId>,

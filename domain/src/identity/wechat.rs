@@ -38,7 +38,7 @@ impl WechatAccount {
 /// Record a token WeChat vouched for; recording a live one again changes nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordWechatToken {
-    /// The openid.
+    /// WeChat's openid (seed 000 §2.1 `wechatId`); [`wechat_stream_id`] names its stream.
     pub wechat_id: String,
     /// SHA-256 hex digest of the token.
     pub token_hash: String,
@@ -54,7 +54,7 @@ pub struct RecordWechatToken {
 pub enum WechatAccountEvent {
     /// WeChat confirmed the token belongs to the id.
     WechatTokenVerified {
-        /// The openid.
+        /// WeChat's openid (seed 000 `wechatId`); [`wechat_stream_id`] names its stream.
         wechat_id: String,
         /// SHA-256 hex digest of the token.
         token_hash: String,

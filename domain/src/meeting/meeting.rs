@@ -82,7 +82,7 @@ pub struct NewGrade {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StockLine {
-    /// The grade.
+    /// The grade taken from; an order may have two lines of one grade.
     pub ticket_grade_id: TicketGradeId,
     /// How many tickets.
     pub amount: u32,
@@ -91,9 +91,9 @@ pub struct StockLine {
 /// The meeting's facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingInfo {
-    /// Who created it.
+    /// The organizer who created it; only they or an admin may change it.
     pub organizer_id: UserId,
-    /// Title.
+    /// 1–200 characters (checked by the caller).
     pub title: String,
     /// Start (UTC).
     pub start_time: DateTime<Utc>,
@@ -122,7 +122,7 @@ impl Meeting {
         self.info.as_ref()
     }
 
-    /// Sales status.
+    /// `Draft` until sales first open, then `OnSale` or `Closed`; orders only while `OnSale`.
     pub fn status(&self) -> SalesStatus {
         self.status
     }
@@ -132,7 +132,7 @@ impl Meeting {
         self.grades.get(&id)
     }
 
-    /// Every grade.
+    /// Every grade by id; grades are added and changed, never removed.
     pub fn grades(&self) -> &BTreeMap<TicketGradeId, Grade> {
         &self.grades
     }
@@ -183,11 +183,11 @@ impl Meeting {
 /// A line of an order as the buyer priced it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PricedLine {
-    /// The grade.
+    /// The grade to take from; it must belong to this meeting ([`MeetingError::UnknownGrade`]).
     pub ticket_grade_id: TicketGradeId,
     /// The unit price the buyer saw (CNY).
     pub ticket_price: Money,
-    /// How many.
+    /// Tickets wanted, at least 1 ([`MeetingError::EmptyOrder`]).
     pub amount: u32,
 }
 
@@ -202,7 +202,7 @@ pub enum MeetingCommand {
         title: String,
         /// Description, may be empty.
         description: String,
-        /// Where.
+        /// Where it takes place (free text, may be empty).
         location: String,
         /// Start (UTC).
         start_time: DateTime<Utc>,
@@ -215,14 +215,14 @@ pub enum MeetingCommand {
     },
     /// Add a grade.
     AddGrade {
-        /// The grade.
+        /// The grade: an id new to this meeting ([`MeetingError::DuplicateGrade`]), a CNY price.
         grade: NewGrade,
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
     /// Change a grade's name, price or stock (absent fields stay).
     ChangeGrade {
-        /// The grade.
+        /// The grade to change ([`MeetingError::UnknownGrade`] if not in this meeting).
         ticket_grade_id: TicketGradeId,
         /// New name.
         name: Option<String>,
@@ -246,7 +246,7 @@ pub enum MeetingCommand {
     /// Reserve stock for an unpaid order: every line or none. Reserving again for the same order
     /// changes nothing.
     ReserveStock {
-        /// The order.
+        /// The unpaid order to hold the stock for.
         order_id: MeetingOrderId,
         /// What it takes, with the prices the buyer quoted.
         lines: Vec<PricedLine>,
@@ -255,7 +255,7 @@ pub enum MeetingCommand {
     },
     /// Give an unpaid order's reservation back (cancelled or expired); no-op if it holds none.
     ReleaseStock {
-        /// The order.
+        /// The order whose reservation returns (cancelled or expired).
         order_id: MeetingOrderId,
         /// `cancelled` or `expired`.
         reason: String,
@@ -266,7 +266,7 @@ pub enum MeetingCommand {
     /// already released (a payment after expiry), the stock is taken again if it is still there;
     /// if not, [`MeetingError::NoStock`]. Selling twice changes nothing.
     SellStock {
-        /// The order.
+        /// The paid order the tickets are sold to.
         order_id: MeetingOrderId,
         /// What it takes (used when the reservation is gone).
         lines: Vec<StockLine>,
@@ -281,13 +281,13 @@ pub enum MeetingCommand {
 pub enum MeetingEvent {
     /// The meeting was created (grades follow as [`MeetingEvent::TicketGradeAdded`]).
     MeetingCreated {
-        /// Organizer.
+        /// The user who created it; only they or an admin may change it.
         organizer_id: UserId,
-        /// Title.
+        /// 1–200 characters.
         title: String,
-        /// Description.
+        /// Free text; may be empty.
         description: String,
-        /// Where.
+        /// Where it takes place; free text, may be empty.
         location: String,
         /// Start (UTC).
         start_time: DateTime<Utc>,
@@ -299,9 +299,9 @@ pub enum MeetingEvent {
     /// A grade was added.
     #[serde(rename = "MeetingTicketGradeAdded")]
     TicketGradeAdded {
-        /// The grade.
+        /// The new grade's id, unique within the meeting.
         ticket_grade_id: TicketGradeId,
-        /// Name.
+        /// Shown to buyers (e.g. 普通票, VIP).
         name: String,
         /// Unit price (CNY), stored as integer fen.
         #[serde(rename = "priceFen", with = "super::fen")]
@@ -314,9 +314,9 @@ pub enum MeetingEvent {
     /// A grade changed; the fields are its values after the change.
     #[serde(rename = "MeetingTicketGradeChanged")]
     TicketGradeChanged {
-        /// The grade.
+        /// Which grade changed; the other fields are its values after the change.
         ticket_grade_id: TicketGradeId,
-        /// Name.
+        /// Shown to buyers, after the change.
         name: String,
         /// Unit price (CNY), stored as integer fen.
         #[serde(rename = "priceFen", with = "super::fen")]
@@ -341,7 +341,7 @@ pub enum MeetingEvent {
     /// Stock was reserved for an unpaid order.
     #[serde(rename = "MeetingStockReserved")]
     StockReserved {
-        /// The order.
+        /// The unpaid order holding the stock.
         order_id: MeetingOrderId,
         /// Per grade, how many.
         lines: Vec<StockLine>,
@@ -351,9 +351,9 @@ pub enum MeetingEvent {
     /// An unpaid order's reservation returned to stock.
     #[serde(rename = "MeetingStockReleased")]
     StockReleased {
-        /// The order.
+        /// The order whose reservation returned.
         order_id: MeetingOrderId,
-        /// What returned.
+        /// The order's held lines, as reserved.
         lines: Vec<StockLine>,
         /// `cancelled` or `expired`.
         reason: String,
@@ -363,9 +363,9 @@ pub enum MeetingEvent {
     /// A paid order's tickets are sold (from its reservation, or taken again after a release).
     #[serde(rename = "MeetingStockSold")]
     StockSold {
-        /// The order.
+        /// The paid order the tickets are sold to.
         order_id: MeetingOrderId,
-        /// What was sold.
+        /// The order's held lines, or when `retaken` the lines taken again.
         lines: Vec<StockLine>,
         /// Whether the reservation had been released and the stock was taken again.
         retaken: bool,
@@ -405,7 +405,7 @@ pub enum MeetingError {
     /// Stock below what is held and sold.
     #[error("stock cannot be below the {committed} tickets held or sold")]
     StockBelowCommitted {
-        /// Held + sold.
+        /// Tickets held by unpaid orders plus those sold: the lowest stock allowed.
         committed: u32,
     },
     /// Not on sale.

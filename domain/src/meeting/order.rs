@@ -42,7 +42,7 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    /// The document's string.
+    /// The status as seed 000 spells it (`待支付`, `已支付`, `已取消`, `已过期`, `待退款`), as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::PendingPayment => "待支付",
@@ -71,7 +71,7 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderItem {
-    /// The grade.
+    /// The meeting's grade this line buys (seed 000 `items[].ticketGradeId`).
     pub ticket_grade_id: TicketGradeId,
     /// The grade's name when ordered.
     pub ticket_grade_name: String,
@@ -85,11 +85,11 @@ pub struct OrderItem {
 /// The order's facts once placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedOrder {
-    /// Buyer.
+    /// The buyer, who placed it; tickets are issued to them, and only they or an admin may read it.
     pub user_id: UserId,
-    /// Meeting.
+    /// The meeting every line's grade belongs to.
     pub meeting_id: MeetingId,
-    /// Lines.
+    /// At least one line, in the order the buyer sent them; two lines may name one grade.
     pub items: Vec<OrderItem>,
     /// Payment method id (`wechatpay`, `mock`).
     pub payment_method_id: String,
@@ -189,13 +189,13 @@ pub enum OrderCommand {
 pub enum OrderEvent {
     /// The order was placed; status 待支付.
     MeetingOrderPlaced {
-        /// Buyer.
+        /// The buyer, who placed it.
         user_id: UserId,
-        /// Meeting.
+        /// The meeting every line's grade belongs to.
         meeting_id: MeetingId,
-        /// Lines.
+        /// At least one line, as the buyer sent them; two lines may name one grade.
         items: Vec<OrderItem>,
-        /// Payment method id.
+        /// `wechatpay` or `mock` (seed 000 `paymentMethodId`).
         payment_method_id: String,
         /// Total (CNY), stored as integer fen.
         #[serde(rename = "totalFen", with = "super::fen")]
@@ -245,7 +245,7 @@ pub enum OrderEvent {
         /// Amount to give back (CNY), stored as integer fen.
         #[serde(rename = "amountFen", with = "super::fen")]
         amount: Money,
-        /// Why.
+        /// For auditors: `the order was already paid`, or that a late payment found no stock.
         reason: String,
         /// When (UTC).
         recorded_at: DateTime<Utc>,

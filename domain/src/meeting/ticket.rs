@@ -22,15 +22,15 @@ pub struct Participant {
 /// The ticket's facts once issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedTicket {
-    /// Its id.
+    /// From [`MeetingTicketId::for_order`], so issuing twice lands on the same stream.
     pub ticket_id: MeetingTicketId,
     /// The order that bought it.
     pub order_id: MeetingOrderId,
-    /// The meeting.
+    /// The meeting the ticket admits to.
     pub meeting_id: MeetingId,
-    /// The grade.
+    /// The grade bought, from the order's line.
     pub ticket_grade_id: TicketGradeId,
-    /// The buyer.
+    /// The buyer, who may name the attendee or share the id with them.
     pub owner_id: UserId,
 }
 
@@ -58,16 +58,16 @@ impl MeetingTicket {
 pub enum TicketCommand {
     /// Issue the ticket (process manager on payment); issuing again changes nothing.
     Issue {
-        /// Facts.
+        /// What the ticket is; its `ticket_id` names the stream.
         ticket: IssuedTicket,
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
     /// Name the attendee; naming the same attendee again changes nothing.
     AssignParticipant {
-        /// The attendee.
+        /// The attendee; the caller has claimed their phone's one seat at this meeting.
         participant: Participant,
-        /// Who asked.
+        /// The signed-in user naming the attendee (the buyer or anyone given the ticket id).
         by: UserId,
         /// Current time (UTC).
         now: DateTime<Utc>,
@@ -80,15 +80,15 @@ pub enum TicketCommand {
 pub enum TicketEvent {
     /// The ticket was issued to the buyer.
     MeetingTicketIssued {
-        /// Its id.
+        /// Also the stream's id ([`MeetingTicketId::for_order`]).
         ticket_id: MeetingTicketId,
-        /// The order.
+        /// The paid order that bought it.
         order_id: MeetingOrderId,
-        /// The meeting.
+        /// The meeting the ticket admits to.
         meeting_id: MeetingId,
-        /// The grade.
+        /// Which of the meeting's grades was bought.
         ticket_grade_id: TicketGradeId,
-        /// The buyer.
+        /// The buyer (`ownerId`), who may name the attendee or share the ticket id.
         owner_id: UserId,
         /// When (UTC).
         issued_at: DateTime<Utc>,
@@ -96,9 +96,9 @@ pub enum TicketEvent {
     /// The attendee was named.
     #[serde(rename = "MeetingParticipantAssigned")]
     ParticipantAssigned {
-        /// The attendee.
+        /// The attendee, named once; another person afterwards is [`TicketError::AlreadyTaken`].
         participant: Participant,
-        /// Who asked.
+        /// The signed-in user who named the attendee (the buyer or anyone given the ticket id).
         assigned_by: UserId,
         /// When (UTC).
         assigned_at: DateTime<Utc>,

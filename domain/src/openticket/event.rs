@@ -13,13 +13,13 @@ use std::collections::{HashMap, HashSet};
 pub struct SessionSpec {
     /// Id (made by the server).
     pub session_id: SessionId,
-    /// Doors/show start.
+    /// When the show starts, with the organizer's offset (e.g. `2025-03-15T19:00:00+08:00`).
     pub start_time: DateTime<FixedOffset>,
-    /// Show end.
+    /// When the show ends, after the start; the session is `Ended` from then.
     pub end_time: DateTime<FixedOffset>,
-    /// Sales open.
+    /// When seats go on sale; the session is `OnSale` from then.
     pub sale_start_time: DateTime<FixedOffset>,
-    /// Sales close.
+    /// When sales close: after the sale start, not after the show's end.
     pub sale_end_time: DateTime<FixedOffset>,
 }
 
@@ -27,13 +27,13 @@ pub struct SessionSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PriceCategory {
-    /// E.g. `VIP`.
+    /// Unique within the event, e.g. `VIP`.
     pub category_id: CategoryId,
-    /// Display name.
+    /// Shown to buyers, 1–100 characters.
     pub name: String,
     /// Areas priced by it.
     pub area_ids: Vec<AreaId>,
-    /// Price of one seat.
+    /// Price of one seat; all categories of an event share one currency.
     pub price: Money,
 }
 
@@ -42,13 +42,13 @@ pub struct PriceCategory {
 pub struct CreateEvent {
     /// New event id.
     pub event_id: EventId,
-    /// The organizer.
+    /// The organizer creating it (the caller).
     pub organizer_id: UserId,
     /// 1–200 characters.
     pub name: String,
     /// Up to 5,000 characters.
     pub description: Option<String>,
-    /// The venue.
+    /// Where it takes place (§4.3 `venueId`); `venue_area_ids` are its areas.
     pub venue_id: VenueId,
     /// The venue's name (copied for the record).
     pub venue_name: String,
@@ -69,21 +69,21 @@ pub enum EventEvent {
     /// The event is published with its sessions and prices.
     #[serde(rename = "OpenTicketEventCreated")]
     EventCreated {
-        /// Id.
+        /// The event's id, also in the stream id.
         event_id: EventId,
-        /// Organizer.
+        /// The organizer who created it.
         organizer_id: UserId,
-        /// Name.
+        /// 1–200 characters, trimmed.
         name: String,
-        /// Description.
+        /// Up to 5,000 characters, or absent.
         description: Option<String>,
-        /// Venue.
+        /// Where it takes place.
         venue_id: VenueId,
-        /// Venue name.
+        /// The venue's name when the event was created (copied for the record).
         venue_name: String,
-        /// Sessions.
+        /// 1–100 sessions; times keep the organizer's offset.
         sessions: Vec<SessionSpec>,
-        /// Price categories.
+        /// 1–50 categories in one currency; a venue area is priced by at most one.
         price_categories: Vec<PriceCategory>,
         /// When (UTC).
         created_at: DateTime<Utc>,
@@ -112,7 +112,7 @@ pub enum SessionStatus {
     OnSale,
     /// Sales closed, show not over.
     SaleEnded,
-    /// Over.
+    /// From `endTime` on: the show is over.
     Ended,
 }
 
@@ -131,20 +131,20 @@ impl SessionSpec {
     }
 }
 
-/// A created event.
+/// An event as [`EventEvent::EventCreated`] recorded it, with each area's category indexed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventData {
-    /// Id.
+    /// The event's id (stream `openticketEvent-{eventId}`).
     pub event_id: EventId,
-    /// Organizer.
+    /// The organizer who created it.
     pub organizer_id: UserId,
-    /// Name.
+    /// 1–200 characters, trimmed.
     pub name: String,
-    /// Venue.
+    /// Where it takes place.
     pub venue_id: VenueId,
-    /// Sessions.
+    /// 1–100 sessions, as scheduled (times with the organizer's offset).
     pub sessions: Vec<SessionSpec>,
-    /// Price categories.
+    /// 1–50 categories in one currency; [`EventData::category_of_area`] indexes them.
     pub price_categories: Vec<PriceCategory>,
     /// Area → index of its category.
     pub category_of_area: HashMap<AreaId, usize>,
@@ -162,7 +162,7 @@ impl EventData {
     }
 }
 
-/// The event aggregate.
+/// An event (stream `openticketEvent-{eventId}`): `None` until created; cloning is cheap.
 #[derive(Debug, Clone, Default)]
 pub struct Event(pub Option<std::sync::Arc<EventData>>);
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 crate::uuid_id!(
-    /// A venue.
+    /// A venue with its seat map (stream `openticketVenue-{id}`, seed 003 §3 `venueId`).
     VenueId
 );
 crate::uuid_id!(
@@ -34,7 +34,7 @@ crate::uuid_id!(
     SessionId
 );
 crate::uuid_id!(
-    /// An order.
+    /// An OpenTicket order (stream `openticketOrder-{id}`, seed 003 §6 `orderId`).
     OrderId
 );
 crate::uuid_id!(
@@ -72,7 +72,7 @@ macro_rules! code_id {
         pub struct $name(String);
 
         impl $name {
-            /// Parse a code.
+            /// Check the shape above; the error says what is wrong.
             pub fn parse(value: &str) -> Result<Self, String> {
                 let ok = (1..=32).contains(&value.len())
                     && value
@@ -84,7 +84,7 @@ macro_rules! code_id {
                     Err("must be 1 to 32 characters of letters, digits, '-', '_' or '.'".to_owned())
                 }
             }
-            /// The code.
+            /// The code as given and stored, e.g. `A-001`.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

@@ -28,9 +28,9 @@ pub enum OrderStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderItem {
-    /// Seat.
+    /// The seat bought, as the venue's seat map names it (e.g. `A-001`).
     pub seat_id: SeatId,
-    /// Its area.
+    /// The seat's area in the seat map, e.g. `A`.
     pub area_id: AreaId,
     /// The category that priced it.
     pub category_id: CategoryId,
@@ -57,9 +57,9 @@ pub struct PaymentInfo {
 pub enum PaymentOutcome {
     /// Money collected.
     Succeeded,
-    /// The attempt failed.
+    /// The provider declined or gave up; the order stays `Created`, so the payer may try again.
     Failed {
-        /// Why.
+        /// The provider's reason as reported, e.g. `the checkout session expired`.
         reason: String,
     },
 }
@@ -69,21 +69,21 @@ pub enum PaymentOutcome {
 pub enum OrderCommand {
     /// Place a new order.
     Place {
-        /// Id.
+        /// The new order's id (made by the caller), also in its stream id.
         order_id: OrderId,
-        /// Buyer.
+        /// The buyer: the signed-in user whose locked seats are ordered.
         user_id: UserId,
-        /// Event.
+        /// The event the session belongs to.
         event_id: EventId,
-        /// Session.
+        /// The session whose seats are ordered.
         session_id: SessionId,
         /// Seats with prices.
         items: Vec<OrderItem>,
         /// Payment attempt.
         payment: PaymentInfo,
-        /// Now.
+        /// Current time (UTC), recorded as `placedAt`.
         now: DateTime<Utc>,
-        /// Unpaid expiry.
+        /// When it expires unpaid (UTC): placed + `TESSERA_ORDER_TTL_SECS` (10 minutes by default).
         expires_at: DateTime<Utc>,
     },
     /// Apply a provider's payment notice.
@@ -94,26 +94,26 @@ pub enum OrderCommand {
         provider_event_id: String,
         /// What happened.
         outcome: PaymentOutcome,
-        /// Now.
+        /// Current time (UTC), recorded as `paidAt` or `failedAt`.
         now: DateTime<Utc>,
     },
     /// Tickets issued: complete a paid order.
     Complete {
         /// Ticket per seat.
         tickets: Vec<(SeatId, TicketId)>,
-        /// Now.
+        /// Current time (UTC), recorded as `completedAt`.
         now: DateTime<Utc>,
     },
     /// Cancel an unpaid order.
     Cancel {
-        /// Who.
+        /// The buyer or an admin cancelling it.
         by: UserId,
-        /// Now.
+        /// Current time (UTC).
         now: DateTime<Utc>,
     },
-    /// The expiry deadline.
+    /// The expiry deadline fired: expire the order if it is still unpaid at `now`, else nothing.
     Expire {
-        /// Now.
+        /// Current time (UTC); before `expiresAt` nothing happens.
         now: DateTime<Utc>,
     },
 }
@@ -122,9 +122,9 @@ pub enum OrderCommand {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatTicket {
-    /// Seat.
+    /// The seat, as in the order's items.
     pub seat_id: SeatId,
-    /// Its ticket.
+    /// Its ticket: [`TicketId::for_seat`] of the order and the seat.
     pub ticket_id: TicketId,
 }
 
@@ -132,58 +132,58 @@ pub struct SeatTicket {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum OrderEvent {
-    /// Placed.
+    /// The order was placed from seats its buyer held locked; status `Created`.
     #[serde(rename = "OpenTicketOrderPlaced")]
     OrderPlaced {
-        /// Id.
+        /// The order's id, also in the stream id.
         order_id: OrderId,
-        /// Buyer.
+        /// The buyer, who held the seats locked.
         user_id: UserId,
-        /// Event.
+        /// The event the session belongs to.
         event_id: EventId,
-        /// Session.
+        /// The session whose seats are ordered.
         session_id: SessionId,
-        /// Items.
+        /// One per seat, at least one, all in one currency.
         items: Vec<OrderItem>,
         /// Sum of the items.
         total_amount: Money,
-        /// Payment attempt.
+        /// The payment opened with the provider (one per order).
         payment: PaymentInfo,
-        /// When.
+        /// When it was placed (UTC).
         placed_at: DateTime<Utc>,
-        /// Unpaid expiry.
+        /// When it expires unpaid (UTC).
         expires_at: DateTime<Utc>,
     },
-    /// Paid.
+    /// The provider reported the payment; status `Paid`, tickets follow.
     #[serde(rename = "OpenTicketPaymentSucceeded")]
     PaymentSucceeded {
-        /// Attempt.
+        /// The order's payment attempt ([`PaymentInfo::payment_id`]).
         payment_id: PaymentId,
-        /// Provider event id.
+        /// The provider's event id (`evt_…`); a second notice with it changes nothing.
         provider_event_id: String,
-        /// When.
+        /// When the notice was recorded (UTC), not the provider's own time.
         paid_at: DateTime<Utc>,
     },
     /// An attempt failed (the order stays open).
     #[serde(rename = "OpenTicketPaymentFailed")]
     PaymentFailed {
-        /// Attempt.
+        /// The order's payment attempt.
         payment_id: PaymentId,
-        /// Provider event id.
+        /// The provider's event id; a second notice with it changes nothing.
         provider_event_id: String,
-        /// Why.
+        /// The provider's reason as reported, e.g. `the payment was declined`.
         reason: String,
-        /// When.
+        /// When the notice was recorded (UTC).
         failed_at: DateTime<Utc>,
     },
     /// Paid after cancellation or expiry: refund needed.
     #[serde(rename = "OpenTicketLatePaymentReceived")]
     LatePaymentReceived {
-        /// Attempt.
+        /// The order's payment attempt.
         payment_id: PaymentId,
-        /// Provider event id.
+        /// The provider's event id; a second notice with it changes nothing.
         provider_event_id: String,
-        /// When.
+        /// When the notice was recorded (UTC).
         paid_at: DateTime<Utc>,
         /// Always true.
         refund_required: bool,
@@ -193,21 +193,21 @@ pub enum OrderEvent {
     OrderCompleted {
         /// Ticket per seat.
         ticket_ids: Vec<SeatTicket>,
-        /// When.
+        /// When the tickets were issued (UTC).
         completed_at: DateTime<Utc>,
     },
-    /// Cancelled.
+    /// Cancelled unpaid by its buyer or an admin; status `Cancelled`, the seats go back on sale.
     #[serde(rename = "OpenTicketOrderCancelled")]
     OrderCancelled {
-        /// Who.
+        /// The buyer or an admin who cancelled it.
         cancelled_by: UserId,
-        /// When.
+        /// When it was cancelled (UTC).
         cancelled_at: DateTime<Utc>,
     },
     /// Expired unpaid.
     #[serde(rename = "OpenTicketOrderExpired")]
     OrderExpired {
-        /// When.
+        /// When the expiry deadline found it unpaid (UTC).
         expired_at: DateTime<Utc>,
     },
 }
@@ -240,27 +240,27 @@ pub enum OrderError {
 /// The placed order's facts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderData {
-    /// Id.
+    /// The order's id (stream `openticketOrder-{orderId}`).
     pub order_id: OrderId,
-    /// Buyer.
+    /// The buyer; only they or an admin may see or cancel it.
     pub user_id: UserId,
-    /// Event.
+    /// The event the session belongs to.
     pub event_id: EventId,
-    /// Session.
+    /// The session whose seats are ordered.
     pub session_id: SessionId,
-    /// Items.
+    /// One per seat, at least one, all in one currency.
     pub items: Vec<OrderItem>,
-    /// Total.
+    /// Sum of the items' prices, in their currency.
     pub total_amount: Money,
-    /// Payment attempt.
+    /// The payment opened with the provider (one per order).
     pub payment: PaymentInfo,
-    /// Placed at.
+    /// When it was placed (UTC).
     pub placed_at: DateTime<Utc>,
-    /// Unpaid expiry.
+    /// When it expires unpaid (UTC).
     pub expires_at: DateTime<Utc>,
 }
 
-/// The order aggregate.
+/// An order (stream `openticketOrder-{orderId}`); the default is one not placed yet.
 #[derive(Debug, Clone, Default)]
 pub struct Order {
     /// Set once placed.
@@ -269,9 +269,9 @@ pub struct Order {
     pub status: Option<OrderStatus>,
     /// Provider event ids seen.
     pub seen: HashSet<String>,
-    /// When paid.
+    /// When paid (UTC), on time or late.
     pub paid_at: Option<DateTime<Utc>>,
-    /// When cancelled.
+    /// When cancelled (UTC).
     pub cancelled_at: Option<DateTime<Utc>>,
     /// A late payment needs a refund.
     pub refund_required: bool,

@@ -16,25 +16,25 @@ use std::collections::{HashMap, HashSet};
 pub enum Hold {
     /// Locked by a user until `expires_at` (exclusive).
     Locked {
-        /// The lock request.
+        /// The lock request that took the seat; its expiry deadline frees what is still under it.
         lock_id: LockId,
-        /// Who.
+        /// The user holding the lock; only they can release it or order the seat.
         user_id: UserId,
-        /// Until (UTC).
+        /// When the lock lapses (UTC); from then the seat counts as Available.
         expires_at: DateTime<Utc>,
     },
     /// Held for an unpaid order.
     HeldForOrder {
-        /// The order.
+        /// The unpaid order the seat is held for.
         order_id: OrderId,
-        /// Its buyer.
+        /// The order's buyer, who had the seats locked.
         user_id: UserId,
     },
-    /// Sold.
+    /// Sold to a paid order; final.
     Sold {
-        /// The order.
+        /// The paid order that bought the seat.
         order_id: OrderId,
-        /// Its buyer.
+        /// The order's buyer, who holds its ticket.
         user_id: UserId,
     },
 }
@@ -42,11 +42,11 @@ pub enum Hold {
 /// A seat's status as clients see it (§5.1): held-for-order seats show as Locked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SeatStatus {
-    /// Free.
+    /// Free to lock: no hold on it, or only a lapsed lock.
     Available,
     /// Locked or held for an order.
     Locked,
-    /// Sold.
+    /// Sold to a paid order.
     Sold,
 }
 
@@ -84,9 +84,9 @@ impl UnavailableReason {
 /// One seat that could not be taken, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnavailableSeat {
-    /// The seat.
+    /// The seat refused, as the request named it.
     pub seat_id: SeatId,
-    /// Why.
+    /// Why it was refused; [`UnavailableReason::message`] words it for clients.
     pub reason: UnavailableReason,
 }
 
@@ -108,17 +108,17 @@ pub enum ReleaseReason {
 pub enum SeatSessionCommand {
     /// Open the session for its event (first event of the stream).
     Open {
-        /// The session.
+        /// The session's id, also in the stream id `openticketSeatSession-{sessionId}`.
         session_id: SessionId,
-        /// Its event.
+        /// The event the session belongs to.
         event_id: EventId,
-        /// The venue.
+        /// The venue whose seat map the seats come from.
         venue_id: VenueId,
         /// Sales open (UTC).
         sale_start_time: DateTime<Utc>,
         /// Sales close (UTC).
         sale_end_time: DateTime<Utc>,
-        /// Now.
+        /// Current time (UTC), recorded as `openedAt`.
         now: DateTime<Utc>,
     },
     /// Lock all of `seat_ids` for `user_id`, or none (§5.2). Seat existence is checked against the
@@ -126,60 +126,60 @@ pub enum SeatSessionCommand {
     Lock {
         /// New lock id.
         lock_id: LockId,
-        /// Who.
+        /// The signed-in user locking the seats.
         user_id: UserId,
         /// Seats, no duplicates, 1..=max_seats.
         seat_ids: Vec<SeatId>,
         /// Most seats in one request.
         max_seats: usize,
-        /// Now.
+        /// Current time (UTC); locks are refused outside the sale window.
         now: DateTime<Utc>,
-        /// Lock end.
+        /// When the lock lapses (UTC): now + `TESSERA_SEAT_LOCK_TTL_SECS` (120 s by default).
         expires_at: DateTime<Utc>,
     },
     /// Release the caller's live locks among `seat_ids` (§5.3); others are ignored.
     Release {
-        /// Who.
+        /// The user releasing; only their own live locks are released.
         user_id: UserId,
-        /// Seats.
+        /// Seats to release; those not under the caller's live lock are ignored.
         seat_ids: Vec<SeatId>,
-        /// Now.
+        /// Current time (UTC).
         now: DateTime<Utc>,
     },
     /// The lock-expiry deadline: free the seats still under `lock_id` whose time has passed.
     ExpireLock {
-        /// The lock.
+        /// The lock whose deadline fired.
         lock_id: LockId,
-        /// Now.
+        /// Current time (UTC); seats whose lock has not lapsed yet stay locked.
         now: DateTime<Utc>,
     },
     /// Hold `seat_ids` for an order: each must be under the caller's live lock.
     HoldForOrder {
-        /// The order.
+        /// The new order the seats are held for.
         order_id: OrderId,
         /// Its buyer.
         user_id: UserId,
-        /// Seats.
+        /// Seats to hold, each under the buyer's live lock, no repeats.
         seat_ids: Vec<SeatId>,
-        /// Now.
+        /// Current time (UTC).
         now: DateTime<Utc>,
         /// The order's expiry.
         until: DateTime<Utc>,
     },
     /// Sell the seats held for a paid order.
     Sell {
-        /// The order.
+        /// The paid order whose held seats are sold.
         order_id: OrderId,
-        /// Now.
+        /// Current time (UTC).
         now: DateTime<Utc>,
     },
     /// Free the seats held for a cancelled or expired order.
     ReleaseOrder {
-        /// The order.
+        /// The cancelled or expired order whose held seats go back on sale.
         order_id: OrderId,
         /// `OrderCancelled` or `OrderExpired`.
         reason: ReleaseReason,
-        /// Now.
+        /// Current time (UTC).
         now: DateTime<Utc>,
     },
 }
@@ -191,73 +191,73 @@ pub enum SeatSessionEvent {
     /// The session accepts locks within its sale window.
     #[serde(rename = "OpenTicketSessionOpened")]
     SessionOpened {
-        /// Session.
+        /// The session's id, also in the stream id.
         session_id: SessionId,
-        /// Event.
+        /// The event the session belongs to.
         event_id: EventId,
-        /// Venue.
+        /// The venue whose seat map the seats come from.
         venue_id: VenueId,
         /// Sales open (UTC).
         sale_start_time: DateTime<Utc>,
         /// Sales close (UTC).
         sale_end_time: DateTime<Utc>,
-        /// When.
+        /// When it was opened (UTC), right after the event was created.
         opened_at: DateTime<Utc>,
     },
     /// Seats locked for a user until `expiresAt`.
     #[serde(rename = "OpenTicketSeatsLocked")]
     SeatsLocked {
-        /// Lock.
+        /// The lock request; its expiry deadline frees what is still under it.
         lock_id: LockId,
-        /// Who.
+        /// The user holding the lock.
         user_id: UserId,
-        /// Seats.
+        /// The seats locked, as requested, at most `TESSERA_MAX_SEATS_PER_LOCK`.
         seat_ids: Vec<SeatId>,
-        /// When.
+        /// When they were locked (UTC).
         locked_at: DateTime<Utc>,
-        /// Until.
+        /// When the lock lapses (UTC); from then the seats count as Available.
         expires_at: DateTime<Utc>,
     },
     /// Seats became available again.
     #[serde(rename = "OpenTicketSeatsReleased")]
     SeatsReleased {
-        /// Seats.
+        /// The seats now Available again (those of the lock or the order).
         seat_ids: Vec<SeatId>,
-        /// Previous holder.
+        /// Who held them: the lock's user or the order's buyer.
         user_id: UserId,
         /// The lock released, if a lock.
         lock_id: Option<LockId>,
         /// The order released, if an order.
         order_id: Option<OrderId>,
-        /// Why.
+        /// Why they were freed.
         reason: ReleaseReason,
-        /// When.
+        /// When they were freed (UTC).
         released_at: DateTime<Utc>,
     },
     /// Seats held for an unpaid order.
     #[serde(rename = "OpenTicketSeatsHeldForOrder")]
     SeatsHeldForOrder {
-        /// Order.
+        /// The unpaid order the seats are held for.
         order_id: OrderId,
-        /// Buyer.
+        /// The buyer, who had the seats locked.
         user_id: UserId,
-        /// Seats.
+        /// The seats held, each taken from the buyer's live lock.
         seat_ids: Vec<SeatId>,
-        /// When.
+        /// When they were held (UTC).
         held_at: DateTime<Utc>,
-        /// The order's expiry.
+        /// The order's unpaid expiry (UTC); the seats stay held until it is paid or released.
         held_until: DateTime<Utc>,
     },
     /// Seats sold to a paid order.
     #[serde(rename = "OpenTicketSeatsSold")]
     SeatsSold {
-        /// Order.
+        /// The paid order the seats are sold to.
         order_id: OrderId,
-        /// Buyer.
+        /// The order's buyer, who had the seats locked.
         user_id: UserId,
-        /// Seats.
+        /// The seats sold: all those held for the order.
         seat_ids: Vec<SeatId>,
-        /// When.
+        /// When they were sold (UTC).
         sold_at: DateTime<Utc>,
     },
 }
@@ -287,7 +287,7 @@ pub enum SeatSessionError {
     /// Too many seats in one request.
     #[error("at most {max} seats per request")]
     TooManySeats {
-        /// The cap.
+        /// The most seats one request may name (`TESSERA_MAX_SEATS_PER_LOCK`).
         max: usize,
     },
     /// A seat is listed twice (index in the request).
@@ -295,7 +295,7 @@ pub enum SeatSessionError {
     DuplicateSeat {
         /// Index of the repeat.
         index: usize,
-        /// The seat.
+        /// The seat listed twice.
         seat_id: SeatId,
     },
     /// Some seats cannot be locked (nothing was locked).
@@ -309,14 +309,14 @@ pub enum SeatSessionError {
     NotHeldForOrder,
 }
 
-/// What `SessionOpened` established.
+/// What [`SeatSessionEvent::SessionOpened`] established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenedSession {
-    /// The session.
+    /// The session's id, also in the stream id.
     pub session_id: SessionId,
-    /// Its event.
+    /// The event the session belongs to.
     pub event_id: EventId,
-    /// The venue.
+    /// The venue whose seat map the seats come from.
     pub venue_id: VenueId,
     /// Sales open (UTC).
     pub sale_start_time: DateTime<Utc>,
@@ -324,7 +324,7 @@ pub struct OpenedSession {
     pub sale_end_time: DateTime<Utc>,
 }
 
-/// The seat-session aggregate.
+/// Every seat of one session (stream `openticketSeatSession-{sessionId}`); the default is unopened.
 #[derive(Debug, Clone, Default)]
 pub struct SeatSession {
     /// Set once opened.
@@ -349,7 +349,7 @@ impl SeatSession {
         self.opened.map(|o| o.event_id)
     }
 
-    /// The venue.
+    /// The venue whose seat map the seats come from, once opened.
     pub fn venue_id(&self) -> Option<VenueId> {
         self.opened.map(|o| o.venue_id)
     }

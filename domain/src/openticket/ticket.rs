@@ -11,68 +11,60 @@ use serde::{Deserialize, Serialize};
 pub enum TicketCommand {
     /// Issue it (a second issue is a no-op).
     Issue {
-        /// Id ([`TicketId::for_seat`]).
+        /// [`TicketId::for_seat`] of the order and seat; also the stream id.
         ticket_id: TicketId,
-        /// Order.
+        /// The paid order that bought the seat.
         order_id: OrderId,
-        /// Holder.
+        /// The order's buyer, who holds the ticket (§7.1 lists it for them).
         user_id: UserId,
-        /// Event.
+        /// The event the session belongs to.
         event_id: EventId,
-        /// Session.
+        /// The session the ticket admits to.
         session_id: SessionId,
-        /// Seat.
+        /// The seat sold, as the venue's seat map names it.
         seat_id: SeatId,
-        /// Area.
+        /// The seat's area in the seat map.
         area_id: AreaId,
-        /// Price paid.
+        /// The seat's price in the order, in the order's currency.
         price: Money,
-        /// Now.
+        /// Current time (UTC), recorded as `issuedAt`.
         now: DateTime<Utc>,
     },
     /// Scan at the gate with the code's ticket id (already signature-checked).
     Use {
         /// The ticket the presented code names.
         code_ticket_id: TicketId,
-        /// Staff member.
+        /// The staff member scanning it (role `staff`).
         staff_id: UserId,
-        /// Now.
+        /// Current time (UTC), recorded as `usedAt`.
         now: DateTime<Utc>,
     },
 }
 
 /// Events of `openticketTicket-{ticketId}`.
+// fields: docs/event-catalog.md, "OpenTicket (seed 003)", and the `TicketCommand` fields they copy.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum TicketEvent {
-    /// Issued.
+    /// Issued for one sold seat of a paid order.
     #[serde(rename = "OpenTicketTicketIssued")]
     TicketIssued {
-        /// Id.
         ticket_id: TicketId,
-        /// Order.
         order_id: OrderId,
-        /// Holder.
         user_id: UserId,
-        /// Event.
         event_id: EventId,
-        /// Session.
         session_id: SessionId,
-        /// Seat.
         seat_id: SeatId,
-        /// Area.
         area_id: AreaId,
-        /// Price.
         price: Money,
-        /// When.
         issued_at: DateTime<Utc>,
     },
     /// Used at the gate.
     #[serde(rename = "OpenTicketTicketUsed")]
     TicketUsed {
-        /// Staff member.
+        /// The staff member who scanned it.
         verified_by: UserId,
-        /// When.
         used_at: DateTime<Utc>,
     },
 }
@@ -91,21 +83,21 @@ pub enum TicketError {
     /// Used before.
     #[error("the ticket was already used at {used_at}")]
     AlreadyUsed {
-        /// The first scan.
+        /// When the first scan was recorded (UTC).
         used_at: DateTime<Utc>,
     },
 }
 
-/// The ticket aggregate.
+/// A ticket (stream `openticketTicket-{ticketId}`); the default is one not issued yet.
 #[derive(Debug, Clone, Default)]
 pub struct Ticket {
     /// Id once issued.
     pub ticket_id: Option<TicketId>,
-    /// Holder.
+    /// The buyer, who holds it, once issued.
     pub user_id: Option<UserId>,
-    /// Seat.
+    /// The seat it admits to, once issued.
     pub seat_id: Option<SeatId>,
-    /// First scan.
+    /// When it was first scanned (UTC); a second scan is refused.
     pub used_at: Option<DateTime<Utc>>,
 }
 

@@ -17,11 +17,11 @@ pub const MAX_SEATS: usize = 100_000;
 pub struct Address {
     /// ISO 3166 alpha-2, e.g. `TW`.
     pub country: String,
-    /// City, e.g. `台北市`.
+    /// City, 1–100 characters, e.g. `台北市`.
     pub city: String,
-    /// Street and number.
+    /// Street and number, up to 200 characters, may be empty.
     pub street: String,
-    /// Postal code.
+    /// Up to 20 characters, may be empty.
     pub postal_code: String,
 }
 
@@ -52,7 +52,7 @@ pub struct Area {
     pub area_id: AreaId,
     /// Display name, e.g. `A 區`.
     pub name: String,
-    /// Its seats.
+    /// At least one; seat ids are unique across the whole venue.
     pub seats: Vec<Seat>,
 }
 
@@ -65,11 +65,12 @@ pub struct CreateVenue {
     pub seat_map_id: SeatMapId,
     /// 1–200 characters.
     pub name: String,
-    /// Address.
+    /// Where it is: `country` two upper-case letters, `city` 1–100 characters.
     pub address: Address,
     /// Capacity, at least the number of seats.
     pub capacity: u32,
-    /// Seat map.
+    /// The seat map's areas (§3.3 `seatMap.areas`): at least one, each with a seat; at most
+    /// [`MAX_SEATS`] seats in all, area and seat ids unique.
     pub areas: Vec<Area>,
     /// The admin creating it.
     pub created_by: UserId,
@@ -84,15 +85,15 @@ pub enum VenueEvent {
     /// The venue and its seat map exist.
     #[serde(rename = "OpenTicketVenueCreated")]
     VenueCreated {
-        /// Id.
+        /// The venue's id, also in the stream id.
         venue_id: VenueId,
         /// Seat map id.
         seat_map_id: SeatMapId,
-        /// Name.
+        /// 1–200 characters, trimmed.
         name: String,
-        /// Address.
+        /// Postal address (`country` ISO 3166 alpha-2).
         address: Address,
-        /// Capacity.
+        /// How many people it holds (§3.3 `capacity`), at least the number of seats.
         capacity: u32,
         /// Seat map areas.
         areas: Vec<Area>,
@@ -116,20 +117,20 @@ pub enum VenueError {
     Invalid(#[from] FieldError),
 }
 
-/// A created venue.
+/// A venue as [`VenueEvent::VenueCreated`] recorded it, with its seats indexed by id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VenueData {
-    /// Id.
+    /// The venue's id (stream `openticketVenue-{venueId}`).
     pub venue_id: VenueId,
     /// Seat map id.
     pub seat_map_id: SeatMapId,
-    /// Name.
+    /// 1–200 characters, trimmed.
     pub name: String,
-    /// Address.
+    /// Postal address (`country` ISO 3166 alpha-2).
     pub address: Address,
-    /// Capacity.
+    /// How many people it holds, at least the number of seats.
     pub capacity: u32,
-    /// Seat map.
+    /// The seat map's areas as created; [`VenueData::index`] points into them.
     pub areas: Vec<Area>,
     /// Seat → (area index, seat index).
     pub index: HashMap<SeatId, (usize, usize)>,

@@ -89,7 +89,7 @@ pub enum ClaimCommand {
     },
 }
 
-/// Events of [`IdentifierClaim`] (docs/event-catalog.md, "Guard streams").
+/// Events of [`IdentifierClaim`] (docs/event-catalog.md, "Meeting tickets (seed 000)").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum ClaimEvent {
@@ -97,18 +97,18 @@ pub enum ClaimEvent {
     IdentifierClaimed {
         /// Which kind of value.
         kind: ClaimKind,
-        /// The value.
+        /// As stored: the 11-digit phone, the openid, or `{meetingId}:{phone}`, by `kind`.
         value: String,
-        /// Its holder.
+        /// Its holder: a user id, or a ticket id for [`ClaimKind::MeetingAttendee`].
         owner: Uuid,
         /// When (UTC).
         claimed_at: DateTime<Utc>,
     },
     /// The holder gave the value up; it is free again.
     IdentifierReleased {
-        /// The former holder.
+        /// The holder that gave it up (a user id, or a ticket id for an attendee claim).
         owner: Uuid,
-        /// Why.
+        /// The releasing caller's reason (e.g. `registration failed`), kept for auditors.
         reason: String,
         /// When (UTC).
         released_at: DateTime<Utc>,
@@ -123,7 +123,7 @@ pub enum ClaimError {
     /// Someone else holds the value.
     #[error("the value is held by {owner}")]
     Taken {
-        /// The current holder.
+        /// The current holder: a user id, or a ticket id for [`ClaimKind::MeetingAttendee`].
         owner: Uuid,
     },
 }

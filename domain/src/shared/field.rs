@@ -12,7 +12,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A field error.
+    /// The error for `field` (a JSON path as the client sent it) saying `reason`, what is wrong.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),

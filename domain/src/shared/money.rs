@@ -19,7 +19,7 @@ pub enum MoneyError {
     /// More fraction digits than the currency has.
     #[error("{currency} allows at most {digits} fraction digits")]
     Scale {
-        /// The currency.
+        /// The amount's ISO 4217 code, e.g. `TWD`.
         currency: String,
         /// Its minor-unit digits.
         digits: u32,
@@ -52,7 +52,7 @@ impl Currency {
         }
     }
 
-    /// The code.
+    /// The three upper-case letters, e.g. `TWD`, as stored and shown.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
@@ -130,7 +130,7 @@ impl Money {
         self.amount
     }
 
-    /// The currency.
+    /// The ISO 4217 currency; its [`Currency::minor_units`] is the scale of [`Money::amount`].
     pub fn currency(&self) -> Currency {
         self.currency
     }

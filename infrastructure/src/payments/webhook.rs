@@ -179,11 +179,11 @@ fn decode_hex_sha256(text: &str) -> Option<[u8; 32]> {
 pub struct PaymentNotice {
     /// The provider's id for this delivery (`evt_…`); deduplicate on it.
     pub provider_event_id: String,
-    /// The order concerned.
+    /// Our order id, echoed by the provider (Stripe `metadata.order_id`, Mock `data.orderId`).
     pub order_id: Uuid,
     /// Tessera's payment attempt, when the provider echoes it back.
     pub payment_id: Option<Uuid>,
-    /// What happened.
+    /// What it means for the order.
     pub outcome: PaymentOutcome,
 }
 

@@ -70,7 +70,7 @@ struct JsapiRequest<'a> {
 
 #[derive(Serialize)]
 struct JsapiAmount {
-    /// Fen.
+    /// The amount in fen (CNY minor units, 1 yuan = 100 fen), as WeChat Pay wants it.
     total: i64,
     currency: &'static str,
 }

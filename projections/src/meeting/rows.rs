@@ -55,9 +55,9 @@ pub struct TicketGradeRow {
 pub struct OrderRow {
     /// Key of `mt_orders`.
     pub order_id: Uuid,
-    /// The buyer.
+    /// User id of the buyer.
     pub user_id: Uuid,
-    /// The meeting.
+    /// Id of the meeting every line is for.
     pub meeting_id: Uuid,
     /// Payment method id (`wechatpay`, `mock`).
     pub payment_method_id: String,
@@ -89,7 +89,7 @@ pub struct OrderRow {
 /// A row of `mt_order_items`: one order line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItemRow {
-    /// The grade.
+    /// Ticket grade id.
     pub ticket_grade_id: Uuid,
     /// The grade's name when ordered.
     pub ticket_grade_name: String,
@@ -108,13 +108,13 @@ pub struct TicketRow {
     pub ticket_id: Uuid,
     /// The order that bought it.
     pub order_id: Uuid,
-    /// The meeting.
+    /// Id of the meeting it admits to.
     pub meeting_id: Uuid,
-    /// The grade.
+    /// Ticket grade id.
     pub ticket_grade_id: Uuid,
     /// The grade's current name (empty if the catalog projection has not seen the grade yet).
     pub ticket_grade_name: String,
-    /// The buyer.
+    /// User id of the buyer.
     pub owner_id: Uuid,
     /// The attendee's name, once named.
     pub participant_name: Option<String>,

@@ -20,13 +20,13 @@ use tessera_domain::openticket::{event::Event, seat_session::SeatSession, venue:
 
 /// Seat states stored in `ot_session_seats.status`.
 pub(crate) mod seat_state {
-    /// Free.
+    /// Free to lock.
     pub const AVAILABLE: &str = "Available";
     /// Locked by a buyer until `lock_expires_at`.
     pub const LOCKED: &str = "Locked";
     /// Held for an unpaid order (until it is paid, cancelled or expires).
     pub const HELD_FOR_ORDER: &str = "HeldForOrder";
-    /// Sold.
+    /// Sold to a paid order (`OpenTicketSeatsSold`).
     pub const SOLD: &str = "Sold";
 }
 

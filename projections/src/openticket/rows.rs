@@ -94,7 +94,7 @@ impl<T> Paged<T> {
 pub struct UnknownStatus {
     /// Which status (`event`, `order`, …).
     pub kind: &'static str,
-    /// The text given.
+    /// The unrecognised text, as read.
     pub value: String,
 }
 
@@ -181,7 +181,7 @@ status_enum!(
         Available,
         /// Locked by a buyer, or held for an unpaid order.
         Locked,
-        /// Sold.
+        /// Sold to a paid order.
         Sold,
     }
 );
@@ -207,7 +207,7 @@ status_enum!(
     PaymentStatus, "payment", {
         /// Waiting for the provider.
         Pending,
-        /// Paid.
+        /// The provider reported the money arrived (`OpenTicketPaymentSucceeded`).
         Succeeded,
         /// The last attempt failed (the payer may try again until the order expires).
         Failed,
@@ -273,7 +273,7 @@ impl EventStatus {
 pub struct Address {
     /// ISO 3166 country code, e.g. `TW`.
     pub country: String,
-    /// City.
+    /// City, e.g. `台北市`.
     pub city: String,
     /// Street and number (empty when none was given).
     pub street: String,
@@ -290,7 +290,7 @@ pub struct SeatMapArea {
     pub area_id: String,
     /// Display name, e.g. `A 區`.
     pub name: String,
-    /// Its seats.
+    /// Its seats, in seat-map order.
     pub seats: Vec<SeatMapSeat>,
 }
 
@@ -320,20 +320,20 @@ pub struct SeatMapSeat {
 pub struct VenueRow {
     /// Venue id.
     pub venue_id: Uuid,
-    /// Name.
+    /// Display name.
     pub name: String,
-    /// Address.
+    /// Postal address.
     pub address: Address,
     /// Capacity (people) as declared by its creator.
     pub capacity: i64,
-    /// Status.
+    /// Always `Active` for now.
     pub status: VenueStatus,
 }
 
 /// A venue with its whole seat map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueMapRow {
-    /// The venue.
+    /// The venue's `ot_venues` row.
     pub venue: VenueRow,
     /// Seat map id.
     pub seat_map_id: Uuid,
@@ -369,7 +369,7 @@ pub struct EventRow {
     pub event_id: Uuid,
     /// The organizer who created it.
     pub organizer_id: Uuid,
-    /// Name.
+    /// Event name.
     pub name: String,
     /// Description (`None` when the organizer gave none).
     pub description: Option<String>,
@@ -394,11 +394,11 @@ pub struct SessionRow {
     pub session_id: Uuid,
     /// Start, e.g. `2025-03-15T19:00:00+08:00`.
     pub start_time: String,
-    /// End.
+    /// End, RFC 3339 with the organizer's offset.
     pub end_time: String,
-    /// Sales open.
+    /// Sales open, RFC 3339 with the organizer's offset, as written.
     pub sale_start_time: String,
-    /// Sales close.
+    /// Sales close (exclusive), RFC 3339 with the organizer's offset, as written.
     pub sale_end_time: String,
     /// Derived from the times ([`SessionStatus::at`]).
     pub status: SessionStatus,
@@ -468,7 +468,8 @@ pub struct SeatRow {
     pub seat_number: i64,
     /// Seat type, e.g. `Normal`.
     pub seat_type: String,
-    /// Status now.
+    /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
+    /// `Locked`.
     pub status: SeatStatus,
     /// Price of the seat's category, whatever its status (`None` in an unpriced area).
     pub price: Option<Money>,
@@ -491,9 +492,9 @@ pub struct OrderListRow {
     pub start_time: String,
     /// Seats in the order.
     pub seat_count: i64,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
-    /// Status.
+    /// Status (`ot_orders.status`).
     pub status: OrderStatus,
     /// When it was placed.
     pub created_at: DateTime<Utc>,
@@ -504,15 +505,15 @@ pub struct OrderListRow {
 pub struct OrderRow {
     /// Order id.
     pub order_id: Uuid,
-    /// The buyer.
+    /// User id of the buyer.
     pub user_id: Uuid,
     /// Event id.
     pub event_id: Uuid,
     /// Session id.
     pub session_id: Uuid,
-    /// Status.
+    /// Status (`ot_orders.status`); only moves forward.
     pub status: OrderStatus,
-    /// Total price.
+    /// Sum of the seats' prices, in the event's single currency.
     pub total_amount: Money,
     /// Payment id.
     pub payment_id: Uuid,
@@ -596,9 +597,9 @@ pub struct TicketRow {
     pub row_label: String,
     /// Seat number within its row.
     pub seat_number: i64,
-    /// Price paid.
+    /// Price paid for the seat, in the event's currency.
     pub price: Money,
-    /// Status.
+    /// `Issued` or `Used`.
     pub status: TicketStatus,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,

@@ -1,6 +1,5 @@
-//! The OpenAPI 3.1 document of the OpenTicket API (`/v1`), generated from the code, and the routes
-//! that publish it: `GET /v1/openapi.json` and the Swagger UI page at `GET /docs`, both public.
-//! `/docs` lists the other documents' OpenAPI documents too.
+//! The OpenAPI 3.1 document of the OpenTicket API (`/v1`), generated from the code and served at
+//! `GET /v1/openapi.json` (public) by `crate::openapi`, which also lists it on `/docs`.
 //!
 //! Every `/v1` route is registered through utoipa-axum's `OpenApiRouter` and `routes!` in its own
 //! module (`crate::openticket::*::router`), so a route cannot be served without its
@@ -15,19 +14,12 @@
 //! infrastructure parses by hand, are described by types of their own (in
 //! `crate::openticket::payments`).
 
-use crate::meeting::openapi as meeting;
-use crate::openticket::error::ErrorBody;
-use crate::startup::AppState;
-use axum::Router;
+use super::error::ErrorBody;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse};
-use utoipa_swagger_ui::{SwaggerUi, Url};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/v1/openapi.json";
-
-/// Where Swagger UI is served.
-pub const DOCS_PATH: &str = "/docs";
 
 /// Name of the bearer JWT security scheme that protected operations require.
 pub const BEARER: &str = "bearerAuth";
@@ -139,19 +131,6 @@ impl Modify for BearerScheme {
 /// The whole document: [`ApiDoc`] plus every operation of the OpenTicket routers.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.merge(crate::openticket::router().into_openapi());
+    doc.merge(super::router().into_openapi());
     doc
-}
-
-/// `GET /v1/openapi.json` and Swagger UI at `GET /docs` (public). The page lists every API
-/// document, each served at its own path: OpenTicket's (first, shown on opening) and the
-/// meeting-ticket document's (`crate::meeting::openapi`).
-pub fn router() -> Router<AppState> {
-    SwaggerUi::new(DOCS_PATH)
-        .url(Url::new("OpenTicket (seed 003)", DOCUMENT_PATH), document())
-        .url(
-            Url::new("Meeting tickets (seed 000)", meeting::DOCUMENT_PATH),
-            meeting::document(),
-        )
-        .into()
 }

@@ -1,0 +1,29 @@
+//! Publishing the API documents: each JSON document's OpenAPI 3.1 file at its own path, and Swagger
+//! UI at `GET /docs` listing them all (public). The documents themselves are built by each
+//! document's module (`crate::openticket::openapi`, `crate::meeting::openapi`) from the types its
+//! handlers serialize; this module only wires them up, like `crate::startup` wires the routers.
+
+use crate::meeting::openapi as meeting;
+use crate::openticket::openapi as openticket;
+use crate::startup::AppState;
+use axum::Router;
+use utoipa_swagger_ui::{SwaggerUi, Url};
+
+/// Where Swagger UI is served.
+pub const DOCS_PATH: &str = "/docs";
+
+/// Swagger UI at `GET /docs` and each document's OpenAPI file at its own path (public):
+/// OpenTicket's `GET /v1/openapi.json` (first, shown on opening) and the meeting-ticket document's
+/// `GET /meeting/openapi.json`.
+pub fn router() -> Router<AppState> {
+    SwaggerUi::new(DOCS_PATH)
+        .url(
+            Url::new("OpenTicket (seed 003)", openticket::DOCUMENT_PATH),
+            openticket::document(),
+        )
+        .url(
+            Url::new("Meeting tickets (seed 000)", meeting::DOCUMENT_PATH),
+            meeting::document(),
+        )
+        .into()
+}
