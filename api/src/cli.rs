@@ -90,7 +90,7 @@ pub enum UsersCommand {
         /// The user's email address.
         #[arg(long)]
         email: String,
-        /// The role.
+        /// Role to grant: `customer`, `organizer`, `staff`, `auditor` or `admin`.
         #[arg(long)]
         role: String,
     },

@@ -16,7 +16,7 @@ pub enum ApiError {
     /// 400 `VALIDATION_ERROR`: a parameter is malformed; `field` names it.
     #[error("{field}: {message}")]
     Validation {
-        /// The offending parameter.
+        /// The query or path parameter as the client named it (e.g. `limit`).
         field: &'static str,
         /// What is wrong with it.
         message: String,

@@ -94,9 +94,9 @@ pub enum ServicesError {
     /// A key file could not be read.
     #[error("cannot read {path}: {source}")]
     KeyFile {
-        /// The file.
+        /// The key file's path as configured (e.g. `TESSERA_WECHATPAY_PRIVATE_KEY_FILE`).
         path: String,
-        /// Why.
+        /// The I/O error reading it (missing, unreadable).
         source: std::io::Error,
     },
 }

@@ -49,9 +49,9 @@ pub enum StartupError {
     /// Binding the listener.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// `TESSERA_BIND` as configured.
         addr: SocketAddr,
-        /// Why.
+        /// The I/O error (address in use, permission denied for ports below 1024, …).
         source: std::io::Error,
     },
 }
@@ -77,7 +77,8 @@ pub fn deadline_handlers(_engine: &Engine) -> Vec<(String, Arc<dyn DeadlineHandl
 
 /// The core of a running Tessera: the database, the event store and the projections.
 pub struct Engine {
-    /// The open database.
+    /// The database the event store and the read models live in (one SQLite file or one
+    /// PostgreSQL database).
     pub database: Database,
     /// The raw stores (auditors read these).
     pub stores: Stores,
@@ -85,9 +86,9 @@ pub struct Engine {
     pub events: Arc<dyn EventStore>,
     /// The read-model database.
     pub read_models: ReadModelDb,
-    /// The projection runner.
+    /// Runs every projector; its status answers read-your-writes waits and `/ready`.
     pub runner: Arc<ProjectionRunner>,
-    /// The clock.
+    /// Time for commands and deadlines (UTC; the system clock outside tests).
     pub clock: Arc<dyn Clock>,
 }
 
@@ -141,7 +142,7 @@ impl Engine {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The engine.
+    /// Database, event store and projections, shared by every request.
     pub engine: Arc<Engine>,
     /// Server settings.
     pub server: Arc<ServerConfig>,

@@ -78,13 +78,6 @@ pub trait AuthRejection: From<AuthError> {
 /// A document names it once, e.g. `pub type OtCaller = SignedIn<OtError>;`.
 pub struct SignedIn<E>(pub Caller, PhantomData<fn() -> E>);
 
-impl<E> SignedIn<E> {
-    /// The caller.
-    pub fn into_inner(self) -> Caller {
-        self.0
-    }
-}
-
 impl<E> Deref for SignedIn<E> {
     type Target = Caller;
     fn deref(&self) -> &Caller {

@@ -9,7 +9,7 @@ pub enum ParamError {
     /// Not a whole number (after trimming spaces).
     #[error("{field}: must be a whole number, got {raw:?}")]
     NotANumber {
-        /// The parameter.
+        /// The query parameter as the client named it (e.g. `pageSize`).
         field: String,
         /// What was sent.
         raw: String,
@@ -21,7 +21,7 @@ pub enum ParamError {
     /// A whole number outside `min..=max`.
     #[error("{field}: must be between {min} and {max}")]
     OutOfRange {
-        /// The parameter.
+        /// The query parameter as the client named it (e.g. `pageSize`).
         field: String,
         /// Smallest accepted value.
         min: u32,
