@@ -94,13 +94,15 @@ pub async fn load<D: Decider>(
     load_from(store, stream_id, D::default(), 0).await
 }
 
-/// Fold the events after `version` into `state` (a state known to be at `version`).
-async fn load_from<D: Decider>(
+/// Fold the events after `version` into `state` (a state known to be at `version`), in batches;
+/// returns the state and version at the stream's end (unchanged when nothing is newer or the stream
+/// does not exist). For callers that keep aggregate states of their own between reads.
+pub async fn catch_up<D: Decider>(
     store: &dyn EventStore,
     stream_id: &StreamId,
     mut state: D,
     mut version: u64,
-) -> Result<(D, u64), CommandError<D::Error>> {
+) -> Result<(D, u64), EngineError> {
     loop {
         let batch = match store.read_stream(stream_id, version + 1, LOAD_BATCH).await {
             Ok(batch) => batch,
@@ -118,6 +120,16 @@ async fn load_from<D: Decider>(
         }
     }
     Ok((state, version))
+}
+
+/// [`catch_up`] for the command handler.
+async fn load_from<D: Decider>(
+    store: &dyn EventStore,
+    stream_id: &StreamId,
+    state: D,
+    version: u64,
+) -> Result<(D, u64), CommandError<D::Error>> {
+    Ok(catch_up(store, stream_id, state, version).await?)
 }
 
 /// [`execute`] storing the same `deadlines` with whatever the command appends (none when it

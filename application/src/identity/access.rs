@@ -9,20 +9,18 @@
 //! revoked family never changes again (the aggregate refuses every later command), so once seen
 //! revoked it is answered from memory alone. See docs/decisions/0014-access-token-revocation.md.
 
-use crate::event_store::{EventStore, StoreError, StreamId};
+use crate::command::catch_up;
+use crate::event_store::{EventStore, StreamId};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use tessera_domain::Decider;
 use tessera_domain::identity::{RefreshFamily, User};
-use tessera_domain::{Decider, DomainEvent};
 
 use super::{AccessClaims, IdentityError, TokenError};
 
 /// Streams remembered per kind; past it the memory is dropped and refilled by later requests (a
 /// bound on memory, not on correctness: a forgotten stream is simply read again from version 1).
 const MAX_REMEMBERED: usize = 50_000;
-
-/// Events read per query while catching a stream up.
-const READ_BATCH: usize = 500;
 
 /// Why a signed-in request is refused or could not be checked.
 #[derive(Debug, thiserror::Error)]
@@ -82,22 +80,7 @@ impl<D: Decider> Remembered<D> {
             return Ok(state);
         }
         let known = version;
-        loop {
-            let batch = match store.read_stream(stream, version + 1, READ_BATCH).await {
-                Ok(batch) => batch,
-                Err(StoreError::StreamNotFound(_)) => break,
-                Err(e) => return Err(e.into()),
-            };
-            let n = batch.len();
-            for recorded in batch {
-                let event = D::Event::from_stored(&recorded.event_type, &recorded.data)?;
-                state = state.evolve(&event);
-                version = recorded.stream_version;
-            }
-            if n < READ_BATCH {
-                break;
-            }
-        }
+        (state, version) = catch_up(store, stream, state, version).await?;
         if version > known {
             self.put(stream, &state, version);
         }
@@ -161,7 +144,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::event_store::{AppendOutcome, AppendRequest, RecordedEvent};
+    use crate::event_store::{AppendOutcome, AppendRequest, RecordedEvent, StoreError};
     use crate::identity::accounts::{family_stream, user_stream};
     use crate::in_memory::InMemoryEventStore;
     use async_trait::async_trait;
