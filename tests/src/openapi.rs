@@ -5,6 +5,7 @@
 //! describe the API's JSON exactly.
 
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// The HTTP methods a path item may hold, in OpenAPI's spelling.
 pub const METHODS: [&str; 8] = [
@@ -313,4 +314,68 @@ fn simple_pattern_matches(pattern: &str, text: &str) -> bool {
         rest = after;
     }
     chars.next().is_none()
+}
+
+/// The checks every document's operations pass: the documented `(METHOD, path)` pairs are exactly
+/// `expected` (method upper-case, path as templated); each operation has a declared tag, a summary,
+/// an `operationId` unique across the document (it names a generated client's method), path
+/// parameters declared exactly as the template names them, and a description for every parameter.
+pub fn check_operations(doc: &Value, expected: &BTreeSet<(String, String)>) {
+    let documented: BTreeSet<(String, String)> = operations(doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let missing: Vec<_> = expected.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(expected).collect();
+    assert!(missing.is_empty(), "served but not documented: {missing:?}");
+    assert!(extra.is_empty(), "documented but not expected: {extra:?}");
+
+    // Every operation is tagged with a declared tag, summarised, and uniquely identified.
+    let tags: BTreeSet<&str> = doc["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    let mut ids = BTreeSet::new();
+    for (m, p, op) in operations(doc) {
+        let op_tags = op["tags"].as_array().cloned().unwrap_or_default();
+        assert!(!op_tags.is_empty(), "{m} {p} has no tag");
+        for tag in op_tags {
+            assert!(
+                tag.as_str().is_some_and(|t| tags.contains(t)),
+                "{m} {p}: tag {tag} is not declared"
+            );
+        }
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{m} {p} has no summary"
+        );
+        // Operation ids name the generated client's methods: unique across the document.
+        let id = op["operationId"].as_str().unwrap_or("").to_owned();
+        assert!(!id.is_empty(), "{m} {p} has no operationId");
+        assert!(
+            ids.insert(id.clone()),
+            "{m} {p}: operationId {id} is used twice"
+        );
+        // Path parameters are declared exactly as the template names them.
+        let mut declared = path_params(doc, &op);
+        declared.sort();
+        let mut in_template = Vec::new();
+        fill(&p, |name| {
+            in_template.push(name.to_owned());
+            String::new()
+        });
+        in_template.sort();
+        assert_eq!(declared, in_template, "{m} {p}: path parameters");
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let param = deref(doc, param);
+            assert!(
+                param["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{m} {p}: parameter {} has no description",
+                param["name"]
+            );
+        }
+    }
+    assert_eq!(ids.len(), expected.len());
 }
