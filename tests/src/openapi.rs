@@ -379,3 +379,48 @@ pub fn check_operations(doc: &Value, expected: &BTreeSet<(String, String)>) {
     }
     assert_eq!(ids.len(), expected.len());
 }
+
+/// Check one answer of the operation `op` against the document, pushing what is wrong to
+/// `problems` as `"{label} …"`: the status is documented; a body comes exactly when one is
+/// documented; its content type is documented; a JSON body (`application/json` or `*+json`)
+/// matches its schema (other media, e.g. an HTML page, are only checked for their type).
+#[allow(clippy::too_many_arguments)]
+pub fn check_response(
+    doc: &Value,
+    op: &Value,
+    label: &str,
+    status: u16,
+    content_type: &str,
+    text: &str,
+    parsed: &Value,
+    problems: &mut Vec<String>,
+) {
+    let Some(response) = op["responses"].get(status.to_string()) else {
+        problems.push(format!(
+            "{label}: answered {status}, not documented: {text}"
+        ));
+        return;
+    };
+    let response = deref(doc, response);
+    let content = response["content"].as_object().cloned().unwrap_or_default();
+    if content.is_empty() {
+        if !text.is_empty() {
+            problems.push(format!(
+                "{label} {status}: documented without a body: {text}"
+            ));
+        }
+        return;
+    }
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    match content.get(media) {
+        None => problems.push(format!(
+            "{label} {status}: content type {content_type:?} not documented"
+        )),
+        Some(m) if media == "application/json" || media.ends_with("+json") => {
+            for e in errors_of(doc, &m["schema"], parsed) {
+                problems.push(format!("{label} {status}: {e}"));
+            }
+        }
+        Some(_) => {}
+    }
+}

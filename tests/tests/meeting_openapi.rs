@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_tests::http::{TestServer, server_config};
 use tessera_tests::openapi::{
-    check_operations, deref, errors_of, fill, operations, params_in, path_params, refs, requires,
-    response_schema,
+    check_operations, check_response, deref, errors_of, fill, operations, params_in, path_params,
+    refs, requires, response_schema,
 };
 use tessera_tests::{Suite, TestDb};
 
@@ -611,36 +611,16 @@ impl Checked {
             ));
         }
         self.seen.entry(key).or_default().insert(status);
-        let Some(response) = op["responses"].get(status.to_string()) else {
-            self.problems.push(format!(
-                "{method} {path}: answered {status}, not documented: {text}"
-            ));
-            return Answer {
-                status,
-                body: parsed,
-            };
-        };
-        let response = deref(&self.doc, response).clone();
-        let content = response["content"].as_object().cloned().unwrap_or_default();
-        if content.is_empty() {
-            if !text.is_empty() {
-                self.problems.push(format!(
-                    "{method} {path} {status}: documented without a body: {text}"
-                ));
-            }
-        } else {
-            let media = ct.split(';').next().unwrap_or("").trim().to_owned();
-            match content.get(&media) {
-                None => self.problems.push(format!(
-                    "{method} {path} {status}: content type {ct:?} not documented"
-                )),
-                Some(m) => {
-                    for e in errors_of(&self.doc, &m["schema"], &parsed) {
-                        self.problems.push(format!("{method} {path} {status}: {e}"));
-                    }
-                }
-            }
-        }
+        check_response(
+            &self.doc,
+            &op,
+            &format!("{method} {path}"),
+            status,
+            &ct,
+            &text,
+            &parsed,
+            &mut self.problems,
+        );
         Answer {
             status,
             body: parsed,

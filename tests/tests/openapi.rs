@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_tests::http::TestServer;
 use tessera_tests::openapi::{
-    check_operations, deref, errors_of, fill, operations, path_params, resolve_ref, response_schema,
+    check_operations, check_response, deref, errors_of, fill, operations, path_params, resolve_ref,
+    response_schema,
 };
 use tessera_tests::{Suite, TestDb};
 
@@ -616,37 +617,16 @@ impl Checked {
             ));
         }
         self.seen.entry(key).or_default().insert(status);
-        let Some(response) = op["responses"].get(status.to_string()) else {
-            self.problems.push(format!(
-                "{method} {path}: answered {status}, not documented: {text}"
-            ));
-            return Answer {
-                status,
-                body: parsed,
-            };
-        };
-        let response = deref(&self.doc, response).clone();
-        let content = response["content"].as_object().cloned().unwrap_or_default();
-        if content.is_empty() {
-            if !text.is_empty() {
-                self.problems.push(format!(
-                    "{method} {path} {status}: documented without a body"
-                ));
-            }
-        } else {
-            let media = ct.split(';').next().unwrap_or("").trim().to_owned();
-            match content.get(&media) {
-                None => self.problems.push(format!(
-                    "{method} {path} {status}: content type {ct:?} not documented"
-                )),
-                Some(m) if media == "application/json" => {
-                    for e in errors_of(&self.doc, &m["schema"], &parsed) {
-                        self.problems.push(format!("{method} {path} {status}: {e}"));
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+        check_response(
+            &self.doc,
+            &op,
+            &format!("{method} {path}"),
+            status,
+            &ct,
+            &text,
+            &parsed,
+            &mut self.problems,
+        );
         Answer {
             status,
             body: parsed,
