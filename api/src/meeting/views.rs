@@ -503,10 +503,14 @@ pub struct PaymentMethodView {
 
 impl From<PaymentMethod> for PaymentMethodView {
     fn from(m: PaymentMethod) -> Self {
+        let (name, kind) = match m {
+            PaymentMethod::WechatPay => ("微信支付", "wechat"),
+            PaymentMethod::Mock => ("模拟支付（开发用）", "mock"),
+        };
         PaymentMethodView {
-            id: m.id,
-            name: m.name,
-            kind: m.kind,
+            id: m.id(),
+            name,
+            kind,
         }
     }
 }

@@ -59,7 +59,7 @@ impl MeetingService {
         meta: &EventMetadata,
     ) -> Result<(MeetingOrderId, Option<u64>), MeetingServiceError> {
         let method = order.payment_method_id.as_str();
-        if !self.payment_methods().iter().any(|m| m.id == method) {
+        if !self.payment_methods().iter().any(|m| m.id() == method) {
             return Err(MeetingServiceError::UnsupportedPaymentMethod(
                 order.payment_method_id,
             ));

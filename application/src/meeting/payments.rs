@@ -17,17 +17,24 @@ use tessera_domain::meeting::{Meeting, MeetingCommand, MeetingError, MeetingOrde
 use tessera_domain::shared::{Currency, Money};
 use uuid::Uuid;
 
-/// A payment method as `GET /payment_methods` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentMethod {
-    /// Id to send as `paymentMethodId`.
-    pub id: &'static str,
-    /// Name shown to buyers.
-    pub name: &'static str,
-    /// `wechat` or `mock`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+/// A payment method this server offers (`GET /payment_methods`); the api layer names it for
+/// buyers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMethod {
+    /// WeChat Pay API v3 JSAPI, offered when a merchant is configured.
+    WechatPay,
+    /// Mock payments (development only).
+    Mock,
+}
+
+impl PaymentMethod {
+    /// The id clients send as `paymentMethodId` and orders record ([`WECHAT_PAY`], [`MOCK_PAY`]).
+    pub fn id(self) -> &'static str {
+        match self {
+            PaymentMethod::WechatPay => WECHAT_PAY,
+            PaymentMethod::Mock => MOCK_PAY,
+        }
+    }
 }
 
 /// What `POST /transactions` answers (seed 000 §7).
@@ -50,18 +57,10 @@ impl MeetingService {
     pub fn payment_methods(&self) -> Vec<PaymentMethod> {
         let mut v = Vec::new();
         if self.wechat_pay.is_some() {
-            v.push(PaymentMethod {
-                id: WECHAT_PAY,
-                name: "微信支付",
-                kind: "wechat",
-            });
+            v.push(PaymentMethod::WechatPay);
         }
         if self.settings.mock_payments {
-            v.push(PaymentMethod {
-                id: MOCK_PAY,
-                name: "模拟支付（开发用）",
-                kind: "mock",
-            });
+            v.push(PaymentMethod::Mock);
         }
         v
     }
