@@ -5,7 +5,7 @@
 //! models and a replay of the event store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +26,8 @@ fn main() -> std::process::ExitCode {
         .case("organizer_writes_meetings_and_grades", organizer_writes)
         .case("hundred_buyers_thirty_tickets", stock_race)
         .case("concurrent_claims", claim_races)
+        .case("meeting_pages_answer_206_with_content_range", meeting_pages)
+        .case("every_instant_shows_milliseconds", instants)
         .run()
 }
 
@@ -498,11 +500,13 @@ async fn order_flow(db: Arc<TestDb>) {
         Method::POST,
         "/orders",
         Some(&buyer),
-        order_body(&meeting_id, &grade, 2, json!("99.50")),
+        order_body(&meeting_id, &grade, 2, json!(99.50)),
     )
     .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["status"], "待支付");
+    // Order ids are what the buyer acts on: random (UUIDv4), not time-ordered.
+    assert_eq!(version_of(&r.body["id"]), 4, "{:?}", r.body["id"]);
     assert_eq!(r.body["duyPayment"], json!(199));
     let first = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(remaining(&t, &meeting_id).await, 3);
@@ -616,11 +620,26 @@ async fn order_flow(db: Arc<TestDb>) {
         .expect("two tickets issued");
     let a = tickets[0]["id"].as_str().unwrap().to_owned();
     let b = tickets[1]["id"].as_str().unwrap().to_owned();
+    // Ticket ids are random: not derivable from the order (the UUIDv5 scheme they replaced).
+    for ticket in &tickets {
+        assert_eq!(version_of(&ticket["id"]), 4, "{ticket:?}");
+    }
     assert_eq!(
         t.get(&format!("/tickets/{a}"), Some(&other)).await.status,
         404
     );
     let person = |name: &str, phone: &str| json!({"participant": {"name": name, "phone": phone}});
+    // Holding the id is not enough: only the buyer names the participant (404, as for reading).
+    let r = call(
+        &t,
+        Method::PATCH,
+        &format!("/tickets/{a}"),
+        Some(&other),
+        person("李四", &phone(2)),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    assert_eq!(r.body["type"], "Not Found");
     let r = call(
         &t,
         Method::PATCH,
@@ -635,7 +654,7 @@ async fn order_flow(db: Arc<TestDb>) {
         &t,
         Method::PATCH,
         &format!("/tickets/{a}"),
-        Some(&other),
+        Some(&buyer),
         person("李四", "13900000002"),
     )
     .await;
@@ -656,14 +675,24 @@ async fn order_flow(db: Arc<TestDb>) {
         &t,
         Method::PATCH,
         &format!("/tickets/{b}"),
-        Some(&other),
+        Some(&buyer),
         person("王五", &phone(2)),
     )
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    // The participant sees the ticket they attend on.
+    // The participant sees the ticket they attend on, but does not name its participant.
     let r = t.get(&format!("/tickets/{b}"), Some(&other)).await;
     assert_eq!(r.status, 200);
+    let r = call(
+        &t,
+        Method::PATCH,
+        &format!("/tickets/{b}"),
+        Some(&other),
+        person("王五", &phone(2)),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert_eq!(r.body["type"], "Forbidden");
     assert_eq!(
         t.get("/tickets", Some(&other))
             .await
@@ -801,6 +830,23 @@ async fn bad_input(db: Arc<TestDb>) {
             json!({"items": [{"ticketGradeId": grade, "ticketPrice": "abc", "ticketAmount": 1}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
             "items[0].ticketPrice",
         ),
+        // Prices are JSON numbers (seed 000): numeric strings are refused too.
+        (
+            json!({"items": [{"ticketGradeId": grade, "ticketPrice": "99.5", "ticketAmount": 1}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
+            "items[0].ticketPrice",
+        ),
+        (
+            json!({"items": [{"ticketGradeId": grade, "ticketPrice": " 99.5 ", "ticketAmount": 1}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
+            "items[0].ticketPrice",
+        ),
+        (
+            json!({"items": [{"ticketGradeId": grade, "ticketPrice": 99.5, "ticketAmount": "1"}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
+            "items[0].ticketAmount",
+        ),
+        (
+            json!({"items": [{"ticketGradeId": grade, "ticketPrice": 99.5, "ticketAmount": 1.5}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
+            "items[0].ticketAmount",
+        ),
         (
             json!({"items": [{"ticketGradeId": uuid::Uuid::now_v7(), "ticketPrice": 99.5, "ticketAmount": 1}], "meetingId": meeting_id, "paymentMethodId": "mock"}),
             "items[0].ticketGradeId",
@@ -874,10 +920,27 @@ async fn bad_input(db: Arc<TestDb>) {
     let r = call(&t, Method::POST, "/meetings", Some(&admin), json!({"title": "x", "startTime": "2026-01-02T00:00:00Z", "endTime": "2026-01-01T00:00:00Z"})).await;
     assert_eq!(r.status, 400);
     assert!(r.body["errors"]["endTime"].is_string(), "{:?}", r.body);
-    let r = call(&t, Method::POST, "/meetings", Some(&admin), json!({"title": "x", "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-02T00:00:00Z", "ticketGrades": [{"name": "a", "price": 1.234, "stock": 1}]})).await;
+    for price in [
+        json!(1.234),
+        json!("10"),
+        json!(" 10 "),
+        json!(-0.01),
+        json!(1_000_000.01),
+        json!(1e300),
+        json!(0.30000000000000004),
+    ] {
+        let r = call(&t, Method::POST, "/meetings", Some(&admin), json!({"title": "x", "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-02T00:00:00Z", "ticketGrades": [{"name": "a", "price": price, "stock": 1}]})).await;
+        assert_eq!(r.status, 400, "{price}");
+        assert!(
+            r.body["errors"]["ticketGrades[0].price"].is_string(),
+            "{price}: {:?}",
+            r.body
+        );
+    }
+    let r = call(&t, Method::POST, "/meetings", Some(&admin), json!({"title": "x", "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-02T00:00:00Z", "ticketGrades": [{"name": "a", "price": 1, "stock": "1"}]})).await;
     assert_eq!(r.status, 400);
     assert!(
-        r.body["errors"]["ticketGrades[0].price"].is_string(),
+        r.body["errors"]["ticketGrades[0].stock"].is_string(),
         "{:?}",
         r.body
     );
@@ -1130,13 +1193,24 @@ async fn organizer_writes(db: Arc<TestDb>) {
     )
     .await;
     assert_eq!(r.body["status"], "onSale");
-    // A price change: the old price is now a validation error, the new one sells.
+    // A price change: the old price is now a validation error, the new one sells. The price is a
+    // JSON number; the same price as a string is refused, naming it.
     let r = call(
         &t,
         Method::PATCH,
         &grade_path,
         Some(&admin),
         json!({"price": "120"}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(r.body["errors"]["price"].is_string(), "{:?}", r.body);
+    let r = call(
+        &t,
+        Method::PATCH,
+        &grade_path,
+        Some(&admin),
+        json!({"price": 120}),
     )
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -1216,5 +1290,304 @@ async fn organizer_writes(db: Arc<TestDb>) {
     assert_eq!(r.body.as_array().unwrap().len(), 0);
     let r = t.get("/meetings?status=onSale", None).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
+    t.stop().await;
+}
+
+/// The UUID version of a JSON string id (4: random; 5: derived by hashing; 7: time-ordered).
+fn version_of(id: &Value) -> usize {
+    id.as_str()
+        .and_then(|s| s.parse::<uuid::Uuid>().ok())
+        .map_or(0, |u| u.get_version_num())
+}
+
+/// `GET {path}` with its status, `Content-Range` header and body.
+async fn page(t: &TestServer, path: &str) -> (u16, Option<String>, Value) {
+    let r = t
+        .http
+        .get(format!("{}{path}", t.base))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let range = r
+        .headers()
+        .get("content-range")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, range, r.json().await.unwrap())
+}
+
+async fn meeting_pages(db: Arc<TestDb>) {
+    let t = TestServer::start_with(&db, config()).await;
+    let admin = t.admin().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(meeting(&t, &admin, 1).await.0);
+    }
+    // The whole list on one page: 200, no Content-Range.
+    for path in ["/meetings", "/meetings?pageSize=3"] {
+        let (status, range, body) = page(&t, path).await;
+        assert_eq!((status, range), (200, None), "{path}");
+        assert_eq!(body.as_array().unwrap().len(), 3);
+    }
+    // A part of it: 206 with the meetings shown (0-based, inclusive) of how many.
+    let (status, range, first) = page(&t, "/meetings?pageSize=2").await;
+    assert_eq!(status, 206);
+    assert_eq!(range.as_deref(), Some("meetings 0-1/3"));
+    assert_eq!(first.as_array().unwrap().len(), 2);
+    let (status, range, second) = page(&t, "/meetings?pageSize=2&page=2").await;
+    assert_eq!(status, 206);
+    assert_eq!(range.as_deref(), Some("meetings 2-2/3"));
+    let mut seen: Vec<Value> = first.as_array().unwrap().clone();
+    seen.extend(second.as_array().unwrap().iter().cloned());
+    let mut seen: Vec<&str> = seen.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    seen.sort_unstable();
+    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    assert_eq!(seen, all, "the two pages hold every meeting once");
+    // Past the end: 206, nothing, and the total.
+    let (status, range, body) = page(&t, "/meetings?pageSize=2&page=3").await;
+    assert_eq!(status, 206);
+    assert_eq!(range.as_deref(), Some("meetings */3"));
+    assert_eq!(body, json!([]));
+    // A filter counts only what it matches; an empty list is whole.
+    let (status, range, body) = page(&t, "/meetings?status=closed").await;
+    assert_eq!((status, range, body), (200, None, json!([])));
+    let (status, range, _) = page(&t, "/meetings?status=onSale&pageSize=1&page=2").await;
+    assert_eq!(status, 206);
+    assert_eq!(range.as_deref(), Some("meetings 1-1/3"));
+    t.stop().await;
+}
+
+/// Every string in `v` that reads as an RFC 3339 instant, with its JSON path.
+fn instants_in(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+            out.push((path.to_owned(), s.clone()));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                instants_in(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                instants_in(item, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `2025-03-01T02:00:00.123Z`: UTC, exactly three fractional digits.
+fn has_milliseconds(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[20..23].iter().all(u8::is_ascii_digit)
+        && b[23] == b'Z'
+}
+
+async fn instants(db: Arc<TestDb>) {
+    let t = TestServer::start_with(&db, config()).await;
+    let admin = t.admin().await;
+    let mut bodies: Vec<(String, Value)> = Vec::new();
+    let mut keep = |what: &str, r: Reply| {
+        assert!(r.status.is_success(), "{what}: {} {:?}", r.status, r.body);
+        bodies.push((what.to_owned(), r.body));
+    };
+    // Sign-in: SMS code, WeChat token, user, token, current user.
+    let (phone, wechat_id) = (phone(7), "o-wx-7");
+    keep(
+        "POST /smsCodes",
+        call(&t, Method::POST, "/smsCodes", None, json!({"phone": phone})).await,
+    );
+    keep(
+        "POST /wechat_tokens",
+        call(
+            &t,
+            Method::POST,
+            "/wechat_tokens",
+            None,
+            json!({"wechatId": wechat_id, "wechatToken": format!("dev:{wechat_id}")}),
+        )
+        .await,
+    );
+    let code = last_code(&t, &phone);
+    keep(
+        "POST /users",
+        call(
+            &t,
+            Method::POST,
+            "/users",
+            None,
+            json!({"wechatId": wechat_id, "phone": phone, "smsCode": code}),
+        )
+        .await,
+    );
+    let r = call(
+        &t,
+        Method::POST,
+        "/tokens",
+        None,
+        json!({"type": "wechat", "wechatId": wechat_id, "wechatToken": format!("dev:{wechat_id}")}),
+    )
+    .await;
+    let buyer = r.body["access_token"].as_str().unwrap().to_owned();
+    keep("POST /tokens", r);
+    keep(
+        "GET /users/current",
+        t.get("/users/current", Some(&buyer)).await,
+    );
+    // Meetings: a start time with nanoseconds, stored to the microsecond, shown to the millisecond.
+    // (Whole seconds plus .123456789 s, so a store that rounds to microseconds still shows .123.)
+    let start = (Utc::now() + ChronoDuration::days(3)).trunc_subsecs(0)
+        + ChronoDuration::nanoseconds(123_456_789);
+    let r = call(
+        &t,
+        Method::POST,
+        "/meetings",
+        Some(&admin),
+        json!({
+            "title": "精度",
+            "startTime": start.to_rfc3339(),
+            "endTime": (start + ChronoDuration::hours(2)).to_rfc3339(),
+            "ticketGrades": [{"name": "普通票", "price": 10, "stock": 5}],
+            "status": "onSale",
+        }),
+    )
+    .await;
+    let (meeting_id, grade) = (
+        r.body["id"].as_str().unwrap().to_owned(),
+        r.body["ticketGrades"][0]["id"].as_str().unwrap().to_owned(),
+    );
+    keep("POST /meetings", r);
+    keep("GET /meetings", t.get("/meetings", None).await);
+    keep(
+        "GET /meetings/:id",
+        t.get(&format!("/meetings/{meeting_id}"), None).await,
+    );
+    // Orders: placed, paid, cancelled.
+    let r = call(
+        &t,
+        Method::POST,
+        "/orders",
+        Some(&buyer),
+        order_body(&meeting_id, &grade, 2, json!(10)),
+    )
+    .await;
+    let order = r.body["id"].as_str().unwrap().to_owned();
+    keep("POST /orders", r);
+    keep(
+        "POST /transactions",
+        call(
+            &t,
+            Method::POST,
+            "/transactions",
+            Some(&buyer),
+            json!({"orderId": order}),
+        )
+        .await,
+    );
+    keep(
+        "POST /third_party_transactions",
+        call(
+            &t,
+            Method::POST,
+            "/third_party_transactions",
+            Some(&buyer),
+            json!({"orderId": order, "transactionId": "mock_ms"}),
+        )
+        .await,
+    );
+    let r = call(
+        &t,
+        Method::POST,
+        "/orders",
+        Some(&buyer),
+        order_body(&meeting_id, &grade, 1, json!(10)),
+    )
+    .await;
+    let cancelled = r.body["id"].as_str().unwrap().to_owned();
+    keep(
+        "PATCH /orders/:id",
+        call(
+            &t,
+            Method::PATCH,
+            &format!("/orders/{cancelled}"),
+            Some(&buyer),
+            json!({"status": "已取消"}),
+        )
+        .await,
+    );
+    keep("GET /orders", t.get("/orders", Some(&buyer)).await);
+    keep(
+        "GET /orders/:id",
+        t.get(&format!("/orders/{order}"), Some(&buyer)).await,
+    );
+    // Tickets: issued, one named.
+    let tickets = t
+        .eventually(Duration::from_secs(10), || async {
+            let r = t.get("/tickets", Some(&buyer)).await;
+            (r.body.as_array().map(Vec::len) == Some(2)).then_some(r)
+        })
+        .await
+        .expect("two tickets issued");
+    let ticket = tickets.body[0]["id"].as_str().unwrap().to_owned();
+    keep("GET /tickets", tickets);
+    keep(
+        "PATCH /tickets/:id",
+        call(
+            &t,
+            Method::PATCH,
+            &format!("/tickets/{ticket}"),
+            Some(&buyer),
+            json!({"participant": {"name": "张三", "phone": "13900000009"}}),
+        )
+        .await,
+    );
+    keep(
+        "GET /tickets/:id",
+        t.get(&format!("/tickets/{ticket}"), Some(&buyer)).await,
+    );
+
+    let mut found = Vec::new();
+    for (what, body) in &bodies {
+        instants_in(body, what, &mut found);
+    }
+    let wrong: Vec<&(String, String)> =
+        found.iter().filter(|(_, s)| !has_milliseconds(s)).collect();
+    assert!(
+        wrong.is_empty(),
+        "instants without exactly milliseconds: {wrong:#?}"
+    );
+    // Every kind of instant the document shows was among them.
+    for key in [
+        "createdAt",
+        "expiresAt",
+        "expires_at",
+        "startTime",
+        "endTime",
+        "paidAt",
+        "issuedAt",
+        "claimedAt",
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|(path, _)| path.ends_with(&format!(".{key}"))),
+            "no {key} among {found:#?}"
+        );
+    }
+    let shown = found
+        .iter()
+        .find(|(path, _)| path == "POST /meetings.startTime")
+        .map(|(_, s)| s.clone())
+        .unwrap();
+    assert_eq!(
+        shown,
+        start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "cut to the millisecond"
+    );
     t.stop().await;
 }

@@ -55,8 +55,9 @@ fn t(minutes: i64) -> DateTime<Utc> {
     at("2025-03-01T02:00:00Z") + ChronoDuration::minutes(minutes)
 }
 
+/// How seed 000 responses show `t(minutes)`: RFC 3339 UTC with milliseconds.
 fn rfc(minutes: i64) -> String {
-    t(minutes).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t(minutes).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// One event of the scenario, on its aggregate's stream.
@@ -194,7 +195,7 @@ impl World {
     }
 
     fn ticket_id(&self, order: MeetingOrderId, grade: TicketGradeId, n: u32) -> MeetingTicketId {
-        MeetingTicketId::for_order(order, grade, n)
+        MeetingTicketId::legacy_for_order(order, grade, n)
     }
 
     /// Every event of the scenario in log order, each with a label the stock case checks at.
@@ -717,9 +718,9 @@ async fn meetings(db: Arc<TestDb>) {
         js(&m1),
         json!({
             "id": w.m1, "title": "2025 年会", "description": "年度大会",
-            "location": "上海国际会议中心", "startTime": "2025-04-10T01:00:00Z",
-            "endTime": "2025-04-10T09:00:00Z", "status": "onSale", "organizerId": w.organizer,
-            "createdAt": "2025-03-01T02:00:00Z",
+            "location": "上海国际会议中心", "startTime": "2025-04-10T01:00:00.000Z",
+            "endTime": "2025-04-10T09:00:00.000Z", "status": "onSale", "organizerId": w.organizer,
+            "createdAt": "2025-03-01T02:00:00.000Z",
             "ticketGrades": [
                 {"id": w.std, "name": "普通票", "price": 99.5, "stock": 10, "remaining": 3, "sold": 5},
                 {"id": w.vip, "name": "VIP 票", "price": 299, "stock": 5, "remaining": 4, "sold": 1},

@@ -240,6 +240,9 @@ impl From<MeetingServiceError> for MtError {
             E::Order(e) => order_refusal(e),
             E::Ticket(TicketError::AlreadyTaken) => MtError::AlreadyTaken,
             E::Ticket(TicketError::NotFound) => not_found(Missing::Ticket),
+            // Another user's ticket reads as missing; the claim route answers 403 instead to its
+            // participant, who can see it.
+            E::Ticket(TicketError::NotBuyer) => not_found(Missing::Ticket),
             E::NotFound(what) => not_found(what),
             E::Forbidden => {
                 MtError::Forbidden("only the meeting's organizer or an admin may do this".into())
@@ -331,6 +334,10 @@ fn order_refusal(e: OrderError) -> MtError {
                 yuan_text(&total)
             ),
         ),
+        // Only the issuing process manager allocates tickets; no client route reaches these.
+        e @ (OrderError::NotPaid(_) | OrderError::TicketsMismatch) => {
+            MtError::Unavailable(e.to_string())
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::http::{params, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -54,17 +54,18 @@ pub fn path_id(what: &str, raw: &str) -> Result<Uuid, MtError> {
     Uuid::try_parse(raw).map_err(|_| MtError::NotFound(format!("{what} {raw} not found")))
 }
 
-/// A price in yuan (JSON number or numeric string, at most 2 decimals, 0 ≤ price ≤ 1,000,000)
-/// as CNY money; a 400 naming `field` otherwise.
+/// A price in yuan as CNY money: a JSON number (seed 000 shows prices as numbers; a string such
+/// as `"99.5"` is refused, however numeric), at most 2 decimals, 0 ≤ price ≤ 1,000,000; a 400
+/// naming `field` otherwise. The number is read from its shortest decimal text, so `0.1` is
+/// exactly 0.10 yuan and `0.30000000000000004` has too many decimals.
 pub fn yuan(field: &str, v: &Value) -> Result<Money, MtError> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return Err(MtError::field(field, "应为数字（元）")),
+    let Value::Number(n) = v else {
+        return Err(MtError::field(field, "应为数字（元），不能是字符串"));
     };
+    let text = n.to_string();
     let d = Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| MtError::field(field, "应为数字（元）"))?;
+        .map_err(|_| MtError::field(field, "价格应在 0 到 1000000 元之间"))?;
     if d.is_sign_negative() || d > Decimal::from(MAX_PRICE_YUAN) {
         return Err(MtError::field(field, "价格应在 0 到 1000000 元之间"));
     }
@@ -116,8 +117,13 @@ async fn meeting_response(
     Ok((status, Json(MeetingView::from_row(row)?)).into_response())
 }
 
-/// §4.1: 200 `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`
+/// §4.1: `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`
 /// (from 1), `pageSize` (1–100, default 20). A bad number is a 400 naming it.
+///
+/// 200 when the page holds every meeting that matches; otherwise 206 Partial Content (seed 000
+/// lists it) with `Content-Range: meetings {first}-{last}/{total}` (0-based, inclusive, counted in
+/// meetings over the whole filtered list), or `meetings */{total}` for a page past the end (an
+/// empty array).
 #[utoipa::path(
     get,
     path = "/meetings",
@@ -130,7 +136,9 @@ async fn meeting_response(
         ("pageSize" = Option<u32>, Query, description = "Meetings per page, 1–100 (default 20)", minimum = 1, maximum = 100),
     ),
     responses(
-        (status = 200, description = "One page of meetings with their ticket grades", body = Vec<MeetingView>),
+        (status = 200, description = "Every meeting that matches, with their ticket grades", body = Vec<MeetingView>),
+        (status = 206, description = "One page of a longer list; `Content-Range` says which", body = Vec<MeetingView>,
+            headers(("Content-Range" = String, description = "`meetings {first}-{last}/{total}` (0-based, inclusive, in meetings), or `meetings */{total}` past the end"))),
         (status = 400, description = "'Validation Error' naming the bad query parameter", body = ErrorBody),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
@@ -148,16 +156,35 @@ async fn list(
     {
         return Err(MtError::field("status", "应为 draft、onSale 或 closed"));
     }
-    let rows = state
-        .services
-        .meeting_queries
-        .meetings(status, page, size)
-        .await?;
+    let queries = &state.services.meeting_queries;
+    let rows = queries.meetings(status, page, size).await?;
+    let total = queries.meeting_count(status).await?;
     let items = rows
         .into_iter()
         .map(MeetingView::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(items).into_response())
+    let first = u64::from(page - 1) * u64::from(size);
+    let shown = items.len() as u64;
+    // The count and the page are two reads of a moving table: never announce fewer than shown.
+    let total = if shown > 0 {
+        total.max(first + shown)
+    } else {
+        total
+    };
+    if first == 0 && shown == total {
+        return Ok(Json(items).into_response());
+    }
+    let range = if shown == 0 {
+        format!("meetings */{total}")
+    } else {
+        format!("meetings {first}-{}/{total}", first + shown - 1)
+    };
+    Ok((
+        StatusCode::PARTIAL_CONTENT,
+        [(header::CONTENT_RANGE, range)],
+        Json(items),
+    )
+        .into_response())
 }
 
 /// §4: 200 `{...meeting, ticketGrades}` with each grade's remaining stock; 404.

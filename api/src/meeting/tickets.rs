@@ -1,7 +1,8 @@
 //! Seed 000 §8: `GET /tickets`, `GET /tickets/:id`, `PATCH /tickets/:id` with `participant`.
 //!
-//! A ticket can be read by its buyer and by its participant (matched by the caller's phone); any
-//! signed-in user who has the ticket's id may claim it (the buyer shares the link), once.
+//! A ticket can be read by its buyer and by its participant (matched by the caller's phone); only
+//! the buyer (or an admin) names the participant, once. The participant then finds the ticket in
+//! their own `GET /tickets` by signing in with that phone; a ticket id alone grants nothing.
 
 use super::error::{MtCaller, MtError, MtJson};
 use super::meetings::path_id;
@@ -14,10 +15,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tessera_application::meeting::MeetingServiceError;
 use tessera_domain::identity::Phone;
 use tessera_domain::identity::Role;
 use tessera_domain::meeting::MeetingTicketId;
-use tessera_domain::meeting::ticket::Participant;
+use tessera_domain::meeting::ticket::{Participant, TicketError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -149,7 +151,9 @@ struct ClaimBody {
     operation_id = "claimTicket",
     tag = tags::TICKETS,
     summary = "Name the ticket's participant (the only change the document allows), once",
-    description = "Any signed-in user who has the ticket's id may claim it (the buyer shares it).",
+    description = "Only the ticket's buyer (or an admin) names the participant; the participant \
+        then sees the ticket in their own `GET /tickets` (matched by phone). Holding a ticket's id \
+        grants nothing.",
     security(("bearerAuth" = []), ("accessTokenCookie" = [])),
     params(("id" = Uuid, Path, description = "The ticket")),
     request_body = ClaimBody,
@@ -157,7 +161,8 @@ struct ClaimBody {
         (status = 200, description = "The ticket with its participant", body = TicketView),
         (status = 400, description = "'Validation Error' naming `participant.name` or `participant.phone`", body = ErrorBody),
         (status = 401, response = Unauthorized),
-        (status = 404, description = "'Not Found': no such ticket", body = ErrorBody),
+        (status = 403, description = "'Forbidden': the caller attends on the ticket but did not buy it", body = ErrorBody),
+        (status = 404, description = "'Not Found': no such ticket, or one the caller neither bought nor attends", body = ErrorBody),
         (status = 409, description = "'One for One': that person already attends the meeting on another ticket (对于任意一个会议, 一个用户只能拥有的一个参会名额)", body = ErrorBody),
         (status = 410, description = "'Already Taken': someone else already attends on it (门票已被他人领取)", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -179,16 +184,28 @@ async fn claim(
     let phone = Phone::parse(&body.participant.phone)
         .map_err(|e| MtError::field("participant.phone", e.to_string()).with_payload(&raw))?;
     let meta = rid.metadata(Some(c.user_id.to_string()));
-    let (_, pos) = state
+    let claimed = state
         .services
         .meetings
         .claim_ticket(
             c.user_id,
+            &c.roles,
             MeetingTicketId::from_uuid(id),
             Participant { name, phone },
             &meta,
         )
-        .await?;
+        .await;
+    let pos = match claimed {
+        Ok((_, pos)) => pos,
+        Err(MeetingServiceError::Ticket(TicketError::NotBuyer)) => {
+            // The participant may see the ticket (403); to anyone else it does not exist (404).
+            return match visible_ticket(&state, &c, id, None).await {
+                Ok(_) => Err(MtError::Forbidden("只有购票人可以指定参会人".into())),
+                Err(e) => Err(e),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     read_your_writes(&state, pos).await;
     let row = state
         .services

@@ -6,8 +6,9 @@
 //! `json!` (users, tokens, transactions, errors) keep that macro's alphabetical key order, so the
 //! bytes did not change when they became types. Money is shown in **yuan** as a JSON number
 //! ([`Yuan`]) and kept in fen everywhere else. Instants are RFC 3339 UTC strings
-//! (`2025-03-01T02:00:00Z`). Optional fields the document shows are always present, `null` when
-//! unset.
+//! with milliseconds (`2025-03-01T02:00:00.000Z`), one precision in every body ([`millis_text`];
+//! the sign-in bodies showed whole seconds before). Optional fields the document shows are always
+//! present, `null` when unset.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
@@ -23,7 +24,7 @@ use tessera_domain::meeting::order::OrderStatus;
 use tessera_projections::QueryError;
 use tessera_projections::meeting::{MeetingRow, OrderItemRow, OrderRow, TicketGradeRow, TicketRow};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
@@ -95,29 +96,38 @@ impl PartialSchema for Yuan {
 
 impl ToSchema for Yuan {}
 
-/// The schema of a price a client sends in yuan: a JSON number (`99.5`) or a numeric string
-/// (`"99.50"`), at most two decimals, 0 to 1,000,000. Request bodies keep such a price as a raw
-/// [`Value`] so that a wrong type is reported by the handler in the document's words.
+/// The schema of a price a client sends in yuan: a JSON number (`99.5`; strings are refused), at
+/// most two decimals, 0 to 1,000,000. Request bodies keep such a price as a raw [`Value`] so that
+/// a wrong type is reported by the handler in the document's words.
 pub fn yuan_input_schema() -> Schema {
-    OneOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::Number)
-                .minimum(Some(0))
-                .maximum(Some(1_000_000)),
-        )
-        .item(ObjectBuilder::new().schema_type(Type::String))
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .maximum(Some(1_000_000))
         .description(Some(
-            "A price in yuan: a number or a numeric string, at most two decimals, 0 to 1000000",
+            "A price in yuan: a JSON number (not a string), at most two decimals, 0 to 1000000",
         ))
-        .examples([serde_json::json!(99.5), serde_json::json!("99.50")])
+        .examples([serde_json::json!(99.5)])
         .into()
 }
 
-/// `t` as RFC 3339 UTC with whole seconds (`2025-03-01T02:00:00Z`), as the sign-in bodies show
-/// instants.
-fn whole_seconds<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+/// `t` as every seed 000 body shows an instant: RFC 3339 in UTC with exactly three fractional
+/// digits and `Z` (`2025-03-01T02:00:00.123Z`). Events and read models keep microseconds; the
+/// digits below the millisecond are cut, not rounded, so a shown time is never later than the
+/// stored one.
+pub fn millis_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&millis_text(t))
+}
+
+fn millis_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => millis(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 // ---------------------------------------------------------------------------------- meetings
@@ -137,14 +147,17 @@ pub struct MeetingView {
     /// Where it takes place (may be empty).
     pub location: String,
     /// Start (UTC).
+    #[serde(serialize_with = "millis")]
     pub start_time: DateTime<Utc>,
     /// End (UTC).
+    #[serde(serialize_with = "millis")]
     pub end_time: DateTime<Utc>,
     /// Sales status: `draft`, `onSale` or `closed`.
     pub status: MeetingStatus,
     /// The organizer who created it.
     pub organizer_id: Uuid,
     /// When it was created (UTC).
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
     /// Its ticket grades, in the order they were added.
     pub ticket_grades: Vec<TicketGradeView>,
@@ -279,11 +292,14 @@ pub struct OrderView {
     /// (a payment to refund).
     pub status: OrderStatusName,
     /// When it expires unless paid (UTC).
+    #[serde(serialize_with = "millis")]
     pub expires_at: DateTime<Utc>,
     /// When it was placed (UTC).
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
     /// When it was paid (UTC); null until then.
     #[schema(required = true)]
+    #[serde(serialize_with = "millis_opt")]
     pub paid_at: Option<DateTime<Utc>>,
     /// The payment provider's transaction id: of the payment (已支付), or of the payment to refund
     /// (待退款); null otherwise.
@@ -540,9 +556,11 @@ pub struct TicketView {
     #[schema(required = true)]
     pub participant: Option<ParticipantView>,
     /// When it was issued (UTC).
+    #[serde(serialize_with = "millis")]
     pub issued_at: DateTime<Utc>,
     /// When the attendee was named (UTC), or null.
     #[schema(required = true)]
+    #[serde(serialize_with = "millis_opt")]
     pub claimed_at: Option<DateTime<Utc>>,
 }
 
@@ -586,8 +604,8 @@ impl TicketView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = User)]
 pub struct MtUserView {
-    /// When the user registered (UTC, whole seconds).
-    #[serde(serialize_with = "whole_seconds")]
+    /// When the user registered (UTC, milliseconds).
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
     /// E-mail address, for users who registered with one (not through seed 000); else null.
     #[schema(required = true)]
@@ -652,8 +670,8 @@ impl From<&UserView> for MtUserView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = SmsCodeSent)]
 pub struct SmsCodeSentView {
-    /// When the code was sent (UTC, whole seconds); it is valid for 5 minutes by default.
-    #[serde(serialize_with = "whole_seconds")]
+    /// When the code was sent (UTC, milliseconds); it is valid for 5 minutes by default.
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -662,8 +680,8 @@ pub struct SmsCodeSentView {
 #[serde(rename_all = "camelCase")]
 #[schema(as = WechatToken)]
 pub struct WechatTokenView {
-    /// Until when the token is accepted (UTC, whole seconds).
-    #[serde(serialize_with = "whole_seconds")]
+    /// Until when the token is accepted (UTC, milliseconds).
+    #[serde(serialize_with = "millis")]
     pub expires_at: DateTime<Utc>,
     /// The WeChat openid WeChat vouched for.
     pub wechat_id: String,
@@ -675,8 +693,8 @@ pub struct WechatTokenView {
 pub struct AccessTokenView {
     /// JWT to send as `Authorization: Bearer …` (also set as the `access_token` cookie).
     pub access_token: String,
-    /// When it expires (UTC, whole seconds).
-    #[serde(serialize_with = "whole_seconds")]
+    /// When it expires (UTC, milliseconds).
+    #[serde(serialize_with = "millis")]
     pub expires_at: DateTime<Utc>,
     /// Who signed in.
     pub user: MtUserView,
@@ -747,7 +765,8 @@ mod tests {
     }
 
     /// The bodies that were built with `json!` before they had types keep their exact bytes
-    /// (`json!` sorts keys; the types declare their fields in that order).
+    /// (`json!` sorts keys; the types declare their fields in that order), except that instants
+    /// now show milliseconds.
     #[test]
     fn typed_bodies_keep_the_json_macro_bytes() {
         use chrono::TimeZone;
@@ -757,7 +776,7 @@ mod tests {
             .single()
             .unwrap_or_default()
             + chrono::Duration::microseconds(123_456);
-        let secs = "2025-03-01T02:00:00Z";
+        let secs = "2025-03-01T02:00:00.123Z";
         let id = Uuid::from_u128(0x0190_c9a4_e0b8_7d21_a1f3_c2b4_d5e6_f708);
         let user = UserView {
             user_id: tessera_domain::UserId::from_uuid(id),

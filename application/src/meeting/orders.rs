@@ -72,7 +72,8 @@ impl MeetingService {
         if !meeting.exists() {
             return Err(MeetingServiceError::NotFound(Missing::Meeting));
         }
-        let order_id = MeetingOrderId::from_uuid(Uuid::now_v7());
+        // Random, not time-ordered: the id is what the buyer acts on.
+        let order_id = MeetingOrderId::from_uuid(Uuid::new_v4());
         let now = self.now();
         let expires_at = now + self.settings.order_ttl;
         let reserve = MeetingCommand::ReserveStock {

@@ -301,10 +301,19 @@ async fn given_a_paid_order_when_the_issuing_process_manager_runs_then_one_ticke
     issuing.handle(&paid).await.unwrap();
 
     assert_eq!(w.event_types("MeetingTicketIssued"), 5);
+    assert_eq!(w.event_types("MeetingTicketsAllocated"), 1);
+    let order = w.service.order(order_id).await.unwrap();
+    let tickets = order.tickets().expect("the order recorded its tickets");
     for (g, units) in [(SCARCE, 2), (PLENTY, 3)] {
-        for n in 0..units {
-            let id = MeetingTicketId::for_order(order_id, grade(g), n);
-            let stream = CommandRunner::stream::<MeetingTicket>(id).unwrap();
+        let of_grade: Vec<_> = tickets
+            .iter()
+            .filter(|t| t.ticket_grade_id == grade(g))
+            .collect();
+        assert_eq!(of_grade.len(), units);
+        for t in of_grade {
+            // Random, not derived from the order.
+            assert_eq!(t.ticket_id.as_uuid().get_version_num(), 4);
+            let stream = CommandRunner::stream::<MeetingTicket>(t.ticket_id).unwrap();
             assert!(matches!(
                 w.store.events::<MeetingTicket>(&stream).as_slice(),
                 [TicketEvent::MeetingTicketIssued { owner_id, ticket_grade_id, .. }]
@@ -315,10 +324,60 @@ async fn given_a_paid_order_when_the_issuing_process_manager_runs_then_one_ticke
 }
 
 #[tokio::test]
+async fn given_tickets_issued_under_v5_ids_when_issuing_runs_again_then_they_keep_their_ids() {
+    let w = given_a_meeting_on_sale();
+    let buyer = user(101);
+    let (order_id, _) = w
+        .service
+        .place_order(buyer, mock_order(vec![line(PLENTY, yuan(10), 2)]), &meta())
+        .await
+        .unwrap();
+    w.service
+        .confirm_client_payment(buyer, &[], order_id, "mock_1", &meta())
+        .await
+        .unwrap();
+    // History from before random ids: both tickets issued under their v5 ids, no allocation.
+    for n in 0..2 {
+        let ticket_id = MeetingTicketId::legacy_for_order(order_id, grade(PLENTY), n);
+        w.store
+            .given::<MeetingTicket>(
+                &CommandRunner::stream::<MeetingTicket>(ticket_id).unwrap(),
+                &[TicketEvent::MeetingTicketIssued {
+                    ticket_id,
+                    order_id,
+                    meeting_id: meeting_id(),
+                    ticket_grade_id: grade(PLENTY),
+                    owner_id: buyer,
+                    issued_at: start(),
+                }],
+            )
+            .unwrap();
+    }
+
+    w.service.issue_tickets(order_id, &meta()).await.unwrap();
+
+    assert_eq!(w.event_types("MeetingTicketIssued"), 2, "no second set");
+    let order = w.service.order(order_id).await.unwrap();
+    let ids: Vec<_> = order
+        .tickets()
+        .unwrap()
+        .iter()
+        .map(|t| t.ticket_id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            MeetingTicketId::legacy_for_order(order_id, grade(PLENTY), 0),
+            MeetingTicketId::legacy_for_order(order_id, grade(PLENTY), 1),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn given_a_claimed_ticket_when_another_person_claims_it_then_already_taken() {
     let w = given_a_meeting_on_sale();
     let order_id = MeetingOrderId::from_uuid(Uuid::from_u128(30));
-    let ticket_id = MeetingTicketId::for_order(order_id, grade(SCARCE), 0);
+    let ticket_id = MeetingTicketId::from_uuid(Uuid::new_v4());
     let ticket_stream = CommandRunner::stream::<MeetingTicket>(ticket_id).unwrap();
     w.store
         .given::<MeetingTicket>(
@@ -338,21 +397,40 @@ async fn given_a_claimed_ticket_when_another_person_claims_it_then_already_taken
         phone: Phone::parse(phone).unwrap(),
     };
     let first = person("张三", "13800000001");
+    // Someone who is not the buyer is refused before anything is written.
+    let stranger = w
+        .service
+        .claim_ticket(user(102), &[], ticket_id, first.clone(), &meta())
+        .await;
+    assert!(
+        matches!(
+            stranger,
+            Err(MeetingServiceError::Ticket(TicketError::NotBuyer))
+        ),
+        "{stranger:?}"
+    );
+    assert_eq!(w.event_types("IdentifierClaimed"), 0);
     w.service
-        .claim_ticket(user(101), ticket_id, first.clone(), &meta())
+        .claim_ticket(user(101), &[], ticket_id, first.clone(), &meta())
         .await
         .unwrap();
     // The same attendee again changes nothing.
     let (_, position) = w
         .service
-        .claim_ticket(user(101), ticket_id, first.clone(), &meta())
+        .claim_ticket(user(101), &[], ticket_id, first.clone(), &meta())
         .await
         .unwrap();
     assert_eq!(position, None);
 
     let second = w
         .service
-        .claim_ticket(user(102), ticket_id, person("李四", "13800000002"), &meta())
+        .claim_ticket(
+            user(102),
+            &[Role::Admin],
+            ticket_id,
+            person("李四", "13800000002"),
+            &meta(),
+        )
         .await;
 
     assert!(

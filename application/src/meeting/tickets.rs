@@ -1,14 +1,22 @@
 //! Tickets (seed 000 §8): issued when an order is paid ([`MeetingTicketIssuing`], one ticket per
-//! unit ordered, with stable ids so issuing twice changes nothing), and claimed by their attendee
-//! once. One seat per phone per meeting is guarded by an attendee claim stream.
+//! unit ordered), and their attendee named once, by the buyer. One seat per phone per meeting is
+//! guarded by an attendee claim stream.
+//!
+//! Ticket ids are random (UUIDv4, from the operating system's generator), drawn here and recorded
+//! on the order (`MeetingTicketsAllocated`) before any ticket is issued, so issuing again, after a
+//! crash or a repeated delivery, lands on the same streams. Orders whose tickets were issued
+//! before ids became random keep their UUIDv5 ids ([`MeetingTicketId::legacy_for_order`]).
 
-use super::{MeetingService, MeetingServiceError, Missing};
+use super::{MeetingService, MeetingServiceError, Missing, is_admin};
 use crate::command::CommandRunner;
 use crate::event_store::{EventMetadata, RecordedEvent, StreamId};
 use crate::process::{HandlerError, ProcessManager};
 use async_trait::async_trait;
 use std::sync::Arc;
-use tessera_domain::meeting::order::{MeetingOrder, OrderStatus};
+use tessera_domain::identity::Role;
+use tessera_domain::meeting::order::{
+    AllocatedTicket, MeetingOrder, OrderCommand, OrderStatus, PlacedOrder,
+};
 use tessera_domain::meeting::ticket::{
     IssuedTicket, MeetingTicket, Participant, TicketCommand, TicketError,
 };
@@ -20,8 +28,8 @@ use tessera_domain::{Decider, UserId};
 use uuid::Uuid;
 
 impl MeetingService {
-    /// Issue the tickets of a paid order to its buyer: `ticketAmount` per line, with ids from
-    /// [`MeetingTicketId::for_order`]. Nothing for an order that is not 已支付.
+    /// Issue the tickets of a paid order to its buyer: `ticketAmount` per line, with the ids the
+    /// order allocated (drawn now if it has none yet). Nothing for an order that is not 已支付.
     ///
     /// Errors: `NotFound(Order)`, `Engine`.
     pub async fn issue_tickets(
@@ -36,40 +44,91 @@ impl MeetingService {
         if order.status() != Some(OrderStatus::Paid) {
             return Ok(());
         }
+        let tickets = match order.tickets() {
+            Some(t) => t.to_vec(),
+            None => self.allocate_tickets(order_id, placed, meta).await?,
+        };
         let now = self.now();
-        for item in &placed.items {
-            for n in 0..item.ticket_amount {
-                let ticket_id = MeetingTicketId::for_order(order_id, item.ticket_grade_id, n);
-                let command = TicketCommand::Issue {
-                    ticket: IssuedTicket {
-                        ticket_id,
-                        order_id,
-                        meeting_id: placed.meeting_id,
-                        ticket_grade_id: item.ticket_grade_id,
-                        owner_id: placed.user_id,
-                    },
-                    now,
-                };
-                let stream = CommandRunner::stream::<MeetingTicket>(ticket_id)?;
-                self.runner
-                    .run::<MeetingTicket>(&stream, &command, meta)
-                    .await
-                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
-            }
+        for t in tickets {
+            let command = TicketCommand::Issue {
+                ticket: IssuedTicket {
+                    ticket_id: t.ticket_id,
+                    order_id,
+                    meeting_id: placed.meeting_id,
+                    ticket_grade_id: t.ticket_grade_id,
+                    owner_id: placed.user_id,
+                },
+                now,
+            };
+            let stream = CommandRunner::stream::<MeetingTicket>(t.ticket_id)?;
+            self.runner
+                .run::<MeetingTicket>(&stream, &command, meta)
+                .await
+                .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
         }
         Ok(())
     }
 
+    /// Record the ids of a paid order's tickets on the order and return them (those recorded
+    /// first when two issuers race). New ids are random; an order whose first ticket already exists
+    /// under its UUIDv5 id was fulfilled before ids became random and keeps those ids.
+    async fn allocate_tickets(
+        &self,
+        order_id: MeetingOrderId,
+        placed: &PlacedOrder,
+        meta: &EventMetadata,
+    ) -> Result<Vec<AllocatedTicket>, MeetingServiceError> {
+        let legacy = match placed.items.first() {
+            Some(first) => {
+                let id = MeetingTicketId::legacy_for_order(order_id, first.ticket_grade_id, 0);
+                self.ticket(id).await?.issued().is_some()
+            }
+            None => false,
+        };
+        let mut tickets = Vec::new();
+        for item in &placed.items {
+            for n in 0..item.ticket_amount {
+                let ticket_id = if legacy {
+                    MeetingTicketId::legacy_for_order(order_id, item.ticket_grade_id, n)
+                } else {
+                    MeetingTicketId::from_uuid(Uuid::new_v4())
+                };
+                tickets.push(AllocatedTicket {
+                    ticket_id,
+                    ticket_grade_id: item.ticket_grade_id,
+                });
+            }
+        }
+        let command = OrderCommand::AllocateTickets {
+            tickets,
+            now: self.now(),
+        };
+        let stream = CommandRunner::stream::<MeetingOrder>(order_id)?;
+        let decided = self
+            .runner
+            .run::<MeetingOrder>(&stream, &command, meta)
+            .await
+            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+        Ok(decided
+            .state
+            .tickets()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default())
+    }
+
     /// `PATCH /tickets/:id` with `participant` (§8.2), by `actor`: name the ticket's attendee,
-    /// once. The attendee's seat in the meeting is claimed first (one per phone per meeting); if
-    /// the ticket turns out to be taken, that claim is given back. Naming the same attendee again
-    /// changes nothing.
+    /// once. Only the buyer may (or an admin, by `roles`): anyone else is refused before anything
+    /// is written. The attendee's seat in the meeting is claimed first (one per phone per meeting);
+    /// if the ticket turns out to be taken, that claim is given back. Naming the same attendee
+    /// again changes nothing.
     ///
-    /// Errors: `NotFound(Ticket)`, `Ticket(AlreadyTaken)` when another attendee holds it,
-    /// `OneForOne` when this attendee holds another ticket of the meeting, `Engine`.
+    /// Errors: `NotFound(Ticket)`, `Ticket(NotBuyer)` when `actor` is not the buyer,
+    /// `Ticket(AlreadyTaken)` when another attendee holds it, `OneForOne` when this attendee holds
+    /// another ticket of the meeting, `Engine`.
     pub async fn claim_ticket(
         &self,
         actor: UserId,
+        roles: &[Role],
         ticket_id: MeetingTicketId,
         participant: Participant,
         meta: &EventMetadata,
@@ -80,6 +139,10 @@ impl MeetingService {
             .issued()
             .cloned()
             .ok_or(MeetingServiceError::NotFound(Missing::Ticket))?;
+        let admin = is_admin(roles);
+        if issued.owner_id != actor && !admin {
+            return Err(MeetingServiceError::Ticket(TicketError::NotBuyer));
+        }
         match ticket.participant() {
             Some(p) if *p == participant => return Ok((ticket, None)),
             Some(_) => return Err(MeetingServiceError::Ticket(TicketError::AlreadyTaken)),
@@ -103,6 +166,7 @@ impl MeetingService {
         let assign = TicketCommand::AssignParticipant {
             participant,
             by: actor,
+            admin,
             now: self.now(),
         };
         match self

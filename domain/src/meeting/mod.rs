@@ -35,9 +35,12 @@ crate::uuid_id!(
 );
 
 impl MeetingTicketId {
-    /// The `n`-th (0-based) ticket of `grade` in `order`: UUID v5 (URL namespace) of
-    /// `meeting-ticket:{orderId}:{gradeId}:{n}`, so issuing twice lands on the same stream.
-    pub fn for_order(order: MeetingOrderId, grade: TicketGradeId, n: u32) -> Self {
+    /// How tickets of orders paid before ticket ids became random were named: the UUID v5 (URL
+    /// namespace) of `meeting-ticket:{orderId}:{gradeId}:{n}` for the `n`-th (0-based) ticket of
+    /// `grade` in `order`. Only used to find those tickets again (their events keep these ids);
+    /// new tickets get random ids (UUIDv4, drawn by the application) recorded in the order's
+    /// `MeetingTicketsAllocated`.
+    pub fn legacy_for_order(order: MeetingOrderId, grade: TicketGradeId, n: u32) -> Self {
         let name = format!("meeting-ticket:{order}:{grade}:{n}");
         Self::from_uuid(uuid::Uuid::new_v5(
             &uuid::Uuid::NAMESPACE_URL,
@@ -51,16 +54,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticket_ids_are_stable_per_order_grade_and_index() {
+    fn legacy_ticket_ids_are_stable_per_order_grade_and_index() {
         let o = MeetingOrderId::from_uuid(uuid::Uuid::from_u128(1));
         let g = TicketGradeId::from_uuid(uuid::Uuid::from_u128(2));
         assert_eq!(
-            MeetingTicketId::for_order(o, g, 0),
-            MeetingTicketId::for_order(o, g, 0)
+            MeetingTicketId::legacy_for_order(o, g, 0),
+            MeetingTicketId::legacy_for_order(o, g, 0)
         );
         assert_ne!(
-            MeetingTicketId::for_order(o, g, 0),
-            MeetingTicketId::for_order(o, g, 1)
+            MeetingTicketId::legacy_for_order(o, g, 0),
+            MeetingTicketId::legacy_for_order(o, g, 1)
         );
     }
 }

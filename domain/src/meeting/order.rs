@@ -12,10 +12,14 @@
 //!
 //! Payment states only move forward: a second report of the same transaction changes nothing.
 //!
+//! A paid order's tickets get their ids once, in `MeetingTicketsAllocated`: random ids the
+//! application draws (ticket ids are capabilities, never derived from the order id), recorded so
+//! that issuing again, or replaying, lands on the same ticket streams.
+//!
 //! Money is CNY [`Money`]; events store it as integer fen (`ticketPrice`, `totalFen`, `amountFen`,
 //! see [`super::fen`]).
 
-use super::{MeetingId, TicketGradeId};
+use super::{MeetingId, MeetingTicketId, TicketGradeId};
 use crate::shared::Money;
 use crate::{Decider, DomainEvent, UserId};
 use chrono::{DateTime, Utc};
@@ -82,6 +86,17 @@ pub struct OrderItem {
     pub ticket_amount: u32,
 }
 
+/// One ticket a paid order issues: its id and the grade it admits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocatedTicket {
+    /// The ticket's id (stream `meetingTicket-{ticketId}`): random for orders paid since ids
+    /// became unguessable, [`MeetingTicketId::legacy_for_order`] for tickets issued before.
+    pub ticket_id: MeetingTicketId,
+    /// One of the order's lines' grades.
+    pub ticket_grade_id: TicketGradeId,
+}
+
 /// The order's facts once placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedOrder {
@@ -108,6 +123,7 @@ pub struct MeetingOrder {
     status: Option<OrderStatus>,
     transaction_id: Option<String>,
     out_trade_no: Option<String>,
+    tickets: Option<Vec<AllocatedTicket>>,
 }
 
 impl MeetingOrder {
@@ -129,6 +145,11 @@ impl MeetingOrder {
     /// Our trade number at the provider, once a payment was requested.
     pub fn out_trade_no(&self) -> Option<&str> {
         self.out_trade_no.as_deref()
+    }
+
+    /// The tickets the paid order issues, once allocated (`MeetingTicketsAllocated`).
+    pub fn tickets(&self) -> Option<&[AllocatedTicket]> {
+        self.tickets.as_deref()
     }
 
     fn require(&self) -> Result<(&PlacedOrder, OrderStatus), OrderError> {
@@ -178,6 +199,16 @@ pub enum OrderCommand {
         amount: Money,
         /// Whether the stock is sold to the order.
         stock_sold: bool,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Name the tickets a paid order issues: one per ticket ordered, each line's grade as many
+    /// times as its `ticketAmount`, ids drawn at random by the caller (or, for an order fulfilled
+    /// before, the ids its tickets already have). Once allocated, allocating again changes
+    /// nothing, whatever ids come with it.
+    AllocateTickets {
+        /// The tickets, in any order.
+        tickets: Vec<AllocatedTicket>,
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
@@ -250,6 +281,13 @@ pub enum OrderEvent {
         /// When (UTC).
         recorded_at: DateTime<Utc>,
     },
+    /// The paid order's tickets got their ids (issued next, by the issuing process manager).
+    MeetingTicketsAllocated {
+        /// One per ticket ordered.
+        tickets: Vec<AllocatedTicket>,
+        /// When (UTC).
+        allocated_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for OrderEvent {}
@@ -271,6 +309,12 @@ pub enum OrderError {
         /// Due (CNY).
         total: Money,
     },
+    /// Tickets are allocated only to a paid (已支付) order; this one has the status.
+    #[error("the order is {}, it issues no tickets", .0.as_str())]
+    NotPaid(OrderStatus),
+    /// The allocated tickets are not one per ticket ordered (per grade), or an id repeats.
+    #[error("the tickets do not match the order's lines one to one")]
+    TicketsMismatch,
 }
 
 impl Decider for MeetingOrder {
@@ -362,6 +406,21 @@ impl Decider for MeetingOrder {
                     },
                 }])
             }
+            C::AllocateTickets { tickets, now } => {
+                if self.tickets.is_some() {
+                    return Ok(Vec::new());
+                }
+                if status != S::Paid {
+                    return Err(OrderError::NotPaid(status));
+                }
+                if !one_per_ticket_ordered(&placed.items, tickets) {
+                    return Err(OrderError::TicketsMismatch);
+                }
+                Ok(vec![E::MeetingTicketsAllocated {
+                    tickets: tickets.clone(),
+                    allocated_at: *now,
+                }])
+            }
         }
     }
 
@@ -404,9 +463,30 @@ impl Decider for MeetingOrder {
                     self.transaction_id = Some(transaction_id.clone());
                 }
             }
+            E::MeetingTicketsAllocated { tickets, .. } => {
+                if self.tickets.is_none() {
+                    self.tickets = Some(tickets.clone());
+                }
+            }
         }
         self
     }
+}
+
+/// Whether `tickets` hold each line's grade exactly as many times as the lines order it, with no
+/// id twice.
+fn one_per_ticket_ordered(items: &[OrderItem], tickets: &[AllocatedTicket]) -> bool {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut wanted: BTreeMap<TicketGradeId, u64> = BTreeMap::new();
+    for item in items {
+        *wanted.entry(item.ticket_grade_id).or_default() += u64::from(item.ticket_amount);
+    }
+    let mut got: BTreeMap<TicketGradeId, u64> = BTreeMap::new();
+    for t in tickets {
+        *got.entry(t.ticket_grade_id).or_default() += 1;
+    }
+    let ids: BTreeSet<MeetingTicketId> = tickets.iter().map(|t| t.ticket_id).collect();
+    wanted == got && ids.len() == tickets.len()
 }
 
 #[cfg(test)]
@@ -513,6 +593,54 @@ mod tests {
         let state = events.iter().fold(state, |s, e| s.evolve(e));
         assert_eq!(state.status(), Some(OrderStatus::RefundPending));
         assert_eq!(state.decide(&pay("w1", false)), Ok(Vec::new()));
+    }
+
+    fn ticket(n: u128, grade: u128) -> AllocatedTicket {
+        AllocatedTicket {
+            ticket_id: MeetingTicketId::from_uuid(Uuid::from_u128(n)),
+            ticket_grade_id: TicketGradeId::from_uuid(Uuid::from_u128(grade)),
+        }
+    }
+    fn allocate(tickets: Vec<AllocatedTicket>) -> OrderCommand {
+        OrderCommand::AllocateTickets {
+            tickets,
+            now: t(11),
+        }
+    }
+
+    #[test]
+    fn a_paid_order_allocates_one_ticket_id_per_ticket_once() {
+        let two = vec![ticket(100, 3), ticket(101, 3)];
+        let allocated = OrderEvent::MeetingTicketsAllocated {
+            tickets: two.clone(),
+            allocated_at: t(11),
+        };
+        given::<MeetingOrder>([placed(), paid("w1", false)])
+            .when(allocate(two.clone()))
+            .then([allocated.clone()]);
+        // Again, with other ids: the first allocation stands.
+        given::<MeetingOrder>([placed(), paid("w1", false), allocated.clone()])
+            .when(allocate(vec![ticket(200, 3), ticket(201, 3)]))
+            .then([]);
+        let state = MeetingOrder::replay(&[placed(), paid("w1", false), allocated]);
+        assert_eq!(state.tickets(), Some(two.as_slice()));
+        given::<MeetingOrder>([placed()])
+            .when(allocate(two))
+            .then_err(OrderError::NotPaid(OrderStatus::PendingPayment));
+    }
+
+    #[test]
+    fn allocated_tickets_match_the_lines() {
+        for wrong in [
+            vec![ticket(100, 3)],
+            vec![ticket(100, 3), ticket(101, 3), ticket(102, 3)],
+            vec![ticket(100, 3), ticket(101, 9)],
+            vec![ticket(100, 3), ticket(100, 3)],
+        ] {
+            given::<MeetingOrder>([placed(), paid("w1", false)])
+                .when(allocate(wrong))
+                .then_err(OrderError::TicketsMismatch);
+        }
     }
 
     #[test]

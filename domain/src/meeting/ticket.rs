@@ -1,6 +1,8 @@
 //! A meeting ticket and its attendee (seed 000 §8): issued to the buyer when the order is paid;
-//! its one allowed change is naming the participant, once (`PATCH /tickets/:id`). A second claim
-//! is 410 'Already Taken'; one seat per person per meeting is guarded separately
+//! its one allowed change is naming the participant, once (`PATCH /tickets/:id`). Only the buyer
+//! (or an admin acting for them) names the participant: holding a ticket's id is not enough, so a
+//! leaked or guessed id cannot be used to take a seat. A second, different participant is 410
+//! 'Already Taken'; one seat per person per meeting is guarded separately
 //! ([`crate::shared::claim::ClaimKind::MeetingAttendee`]).
 
 use super::{MeetingId, MeetingOrderId, MeetingTicketId, TicketGradeId};
@@ -22,7 +24,8 @@ pub struct Participant {
 /// The ticket's facts once issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedTicket {
-    /// From [`MeetingTicketId::for_order`], so issuing twice lands on the same stream.
+    /// Allocated by the order (`MeetingTicketsAllocated`), so issuing twice lands on the same
+    /// stream.
     pub ticket_id: MeetingTicketId,
     /// The order that bought it.
     pub order_id: MeetingOrderId,
@@ -30,7 +33,7 @@ pub struct IssuedTicket {
     pub meeting_id: MeetingId,
     /// The grade bought, from the order's line.
     pub ticket_grade_id: TicketGradeId,
-    /// The buyer, who may name the attendee or share the id with them.
+    /// The buyer, the one user who may name the attendee.
     pub owner_id: UserId,
 }
 
@@ -67,8 +70,10 @@ pub enum TicketCommand {
     AssignParticipant {
         /// The attendee; the caller has claimed their phone's one seat at this meeting.
         participant: Participant,
-        /// The signed-in user naming the attendee (the buyer or anyone given the ticket id).
+        /// The signed-in user naming the attendee: must be the buyer unless `admin`.
         by: UserId,
+        /// Whether `by` is an admin, who may name the attendee of any ticket.
+        admin: bool,
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
@@ -80,7 +85,8 @@ pub enum TicketCommand {
 pub enum TicketEvent {
     /// The ticket was issued to the buyer.
     MeetingTicketIssued {
-        /// Also the stream's id ([`MeetingTicketId::for_order`]).
+        /// Also the stream's id: random (UUIDv4) from the order's `MeetingTicketsAllocated`, or
+        /// [`MeetingTicketId::legacy_for_order`] for tickets issued before ids became random.
         ticket_id: MeetingTicketId,
         /// The paid order that bought it.
         order_id: MeetingOrderId,
@@ -88,7 +94,7 @@ pub enum TicketEvent {
         meeting_id: MeetingId,
         /// Which of the meeting's grades was bought.
         ticket_grade_id: TicketGradeId,
-        /// The buyer (`ownerId`), who may name the attendee or share the ticket id.
+        /// The buyer (`ownerId`), who names the attendee.
         owner_id: UserId,
         /// When (UTC).
         issued_at: DateTime<Utc>,
@@ -98,7 +104,8 @@ pub enum TicketEvent {
     ParticipantAssigned {
         /// The attendee, named once; another person afterwards is [`TicketError::AlreadyTaken`].
         participant: Participant,
-        /// The signed-in user who named the attendee (the buyer or anyone given the ticket id).
+        /// The signed-in user who named the attendee: the buyer or an admin (before the
+        /// buyer-only rule, anyone who held the ticket id; those events stay as they are).
         assigned_by: UserId,
         /// When (UTC).
         assigned_at: DateTime<Utc>,
@@ -116,6 +123,9 @@ pub enum TicketError {
     /// Someone else is already its attendee (seed 000: 410 'Already Taken').
     #[error("门票已被他人领取")]
     AlreadyTaken,
+    /// Only the buyer (or an admin) names a ticket's attendee.
+    #[error("only the buyer names the ticket's attendee")]
+    NotBuyer,
 }
 
 impl Decider for MeetingTicket {
@@ -141,10 +151,14 @@ impl Decider for MeetingTicket {
             TicketCommand::AssignParticipant {
                 participant,
                 by,
+                admin,
                 now,
             } => {
-                if self.issued.is_none() {
+                let Some(issued) = &self.issued else {
                     return Err(TicketError::NotFound);
+                };
+                if issued.owner_id != *by && !*admin {
+                    return Err(TicketError::NotBuyer);
                 }
                 match &self.participant {
                     Some(p) if p == participant => Ok(Vec::new()),
@@ -216,8 +230,29 @@ mod tests {
         TicketCommand::AssignParticipant {
             participant: person(phone),
             by: UserId::from_uuid(Uuid::from_u128(5)),
+            admin: false,
             now: t(1),
         }
+    }
+
+    #[test]
+    fn only_the_buyer_or_an_admin_names_the_attendee() {
+        let by = |user: u128, admin: bool| TicketCommand::AssignParticipant {
+            participant: person("13800138000"),
+            by: UserId::from_uuid(Uuid::from_u128(user)),
+            admin,
+            now: t(1),
+        };
+        given::<MeetingTicket>([issued()])
+            .when(by(6, false))
+            .then_err(TicketError::NotBuyer);
+        given::<MeetingTicket>([issued()]).when(by(6, true)).then([
+            TicketEvent::ParticipantAssigned {
+                participant: person("13800138000"),
+                assigned_by: UserId::from_uuid(Uuid::from_u128(6)),
+                assigned_at: t(1),
+            },
+        ]);
     }
 
     #[test]
