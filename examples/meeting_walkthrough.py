@@ -8,7 +8,7 @@ With no SMS gateway and no WeChat app configured, the server writes SMS codes to
 accepts the development WeChat token `dev:{wechatId}`. The script: asks for an SMS code (and reads it
 from the log), registers the WeChat id, creates the user, signs in, creates a meeting as the admin
 (made with the CLI, as in the OpenTicket example), orders two tickets, pays with the Mock method,
-lists the issued tickets and claims one for an attendee, then shows the document's errors
+lists the issued tickets, names a friend as one ticket's attendee (only the buyer may), then shows the document's errors
 (No Stock, Already Taken, One for One). Every response is printed. Standard library only.
 
 To include WeChat Pay, run the sandbox and start the server with its settings:

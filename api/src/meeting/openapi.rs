@@ -68,9 +68,10 @@ pub struct InternalError;
         description = "The meeting-ticket API (seed 000) as Tessera serves it at the document's \
             own root paths: sign-in by WeChat and SMS code, meetings with ticket grades, orders \
             paid through WeChat Pay (or the Mock method in development), and tickets whose \
-            participant is named once. Failures are `{\"type\", \"message\", \"payload\", \
+            participant is named once, by their buyer. Failures are `{\"type\", \"message\", \"payload\", \
             \"errors\"}` with the document's `type` strings. Money is in yuan (JSON numbers, at \
-            most two decimals); instants are RFC 3339 UTC. Sign in with `POST /tokens` and send \
+            most two decimals; prices sent as strings are refused); instants are RFC 3339 UTC with \
+            milliseconds (`2026-03-01T02:00:00.123Z`). Sign in with `POST /tokens` and send \
             `Authorization: Bearer <access_token>` (the `access_token` cookie works too). Every \
             response carries `x-request-id`. What the seed document left open is recorded in \
             docs/meeting-tickets.md.",
