@@ -261,10 +261,11 @@ pub fn with_edge_fallbacks(router: Router) -> Router {
 }
 
 /// `router` with panics caught and every marked answer rendered in the format of the document
-/// whose path was hit (`crate::http::errors::answer_edges`).
+/// whose path was hit (`crate::http::errors::answer_edges`). `router` is nested whole, so that the
+/// middleware sees its answers as they leave it: axum adds a 405's `Allow` header only there.
 pub fn with_edge_answers(router: Router, edges: DocumentEdges) -> Router {
-    router
-        .layer(CatchPanicLayer::custom(crate::http::panic::into_response))
+    Router::new()
+        .fallback_service(router.layer(CatchPanicLayer::custom(crate::http::panic::into_response)))
         .layer(axum::middleware::from_fn_with_state(
             edges,
             crate::http::errors::answer_edges,
