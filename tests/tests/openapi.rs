@@ -1141,6 +1141,13 @@ async fn conformance(db: Arc<TestDb>) {
         .get(page_t, &format!("/v1/mock-payment/{payment_id}"), None)
         .await;
     assert_eq!(r.status, 200);
+    // Stripe Checkout's return pages (HTML, like the Mock page).
+    for page in ["/v1/payments/stripe/success", "/v1/payments/stripe/cancel"] {
+        let r = c
+            .get(page, &format!("{page}?session_id=cs_test_1"), None)
+            .await;
+        assert_eq!(r.status, 200, "{page}");
+    }
     let r = c
         .call(
             Method::POST,

@@ -380,6 +380,9 @@ fn stripe_return_page(title: &str, text: &str, session: Option<&String>) -> Resp
     params(("session_id" = Option<String>, Query, description = "The Checkout Session id Stripe fills in (`cs_…`)")),
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 400, description = "VALIDATION_ERROR: `session_id` contains control characters", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 async fn stripe_success(Query(query): Query<HashMap<String, String>>) -> Response {
@@ -401,6 +404,8 @@ async fn stripe_success(Query(query): Query<HashMap<String, String>>) -> Respons
     description = "Where Stripe Checkout sends a payer who gives up. Nothing is paid; the order stays open until it expires (the payer may pay again from the order's `payment.paymentUrl`, or cancel it).",
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 async fn stripe_cancel() -> Response {
