@@ -160,6 +160,10 @@ fn client_words(message: &str) -> String {
         return "is not a field of this request".to_owned();
     }
     if message.starts_with("invalid length ") {
+        // serde also reads an object from an array of its members' values; say what clients send.
+        if message.contains(", expected struct ") {
+            return "expected an object, got an array".to_owned();
+        }
         let expected = message
             .split_once(", expected ")
             .map(|(_, e)| expected_words(e))
@@ -453,5 +457,6 @@ mod tests {
         );
         assert_eq!(refusal(r#"{"name":"a","tags":[]}"#).1, "is required");
         assert_eq!(refusal("5").1, "expected an object, got the number 5");
+        assert_eq!(refusal("[]").1, "expected an object, got an array");
     }
 }
