@@ -255,10 +255,11 @@ fn first_control_character(bytes: &[u8]) -> Option<String> {
     use serde::de::Deserializer as _;
     let mut path = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match (&mut de).deserialize_any(TextScan { path: &mut path }) {
-        Ok(found) => found,
-        Err(_) => None,
-    }
+    // A syntax error yields `None`: the real parse reports it with its position.
+    (&mut de)
+        .deserialize_any(TextScan { path: &mut path })
+        .ok()
+        .flatten()
 }
 
 /// One step of a JSON path.
