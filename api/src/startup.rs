@@ -3,6 +3,7 @@
 
 use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
 use crate::http::connections::ConnectionLimits;
+use crate::http::errors::DocumentEdges;
 use crate::routes;
 use crate::services::{Services, ServicesError};
 use axum::Router;
@@ -226,6 +227,51 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) ->
     client
 }
 
+/// Which document answers unknown paths, wrong methods, panics and axum's extractor rejections
+/// under which path prefixes (each in its own error format); every other path gets the neutral
+/// format. A document adds its prefixes here, one line.
+pub fn document_edges() -> DocumentEdges {
+    DocumentEdges::new()
+        .document(&["/v1", "/hubs/tickets"], crate::openticket::error::edge)
+        .document(
+            &[
+                "/users",
+                "/tokens",
+                "/wechat_tokens",
+                "/smsCodes",
+                "/meetings",
+                "/orders",
+                "/payment_methods",
+                "/transactions",
+                "/third_party_transactions",
+                "/tickets",
+                "/wechatpay",
+                "/meeting",
+            ],
+            crate::meeting::edges::edge,
+        )
+}
+
+/// `router` with fallbacks for unknown paths (404) and known paths with another method (405, with
+/// `Allow`), both marked for [`with_edge_answers`]. Call it after every route is added.
+pub fn with_edge_fallbacks(router: Router) -> Router {
+    router
+        .fallback(crate::http::errors::no_route)
+        .method_not_allowed_fallback(crate::http::errors::method_not_allowed)
+}
+
+/// `router` with panics caught and every marked answer rendered in the format of the document
+/// whose path was hit (`crate::http::errors::answer_edges`). `router` is nested whole, so that the
+/// middleware sees its answers as they leave it: axum adds a 405's `Allow` header only there.
+pub fn with_edge_answers(router: Router, edges: DocumentEdges) -> Router {
+    Router::new()
+        .fallback_service(router.layer(CatchPanicLayer::custom(crate::http::panic::into_response)))
+        .layer(axum::middleware::from_fn_with_state(
+            edges,
+            crate::http::errors::answer_edges,
+        ))
+}
+
 /// The whole HTTP application (without serving it). `TESSERA_CORS_ALLOWED_ORIGINS` is checked by
 /// [`RunningServer::start`]; here an unusable list means no CORS headers.
 pub fn app(state: AppState) -> Router {
@@ -237,13 +283,14 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
-        .with_state(state)
+        .with_state(state);
+    let router = with_edge_fallbacks(router)
         // gzip or br as the client accepts, for bodies over 32 bytes that are not already
         // compressed (images) or streams; the big read models (session seats) shrink ~20×.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         // A default for every body extractor; routes that need more (venues) raise it themselves.
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
-        .layer(CatchPanicLayer::custom(crate::http::panic::into_response))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
+    let router = with_edge_answers(router, document_edges())
         .layer(axum::middleware::from_fn(crate::http::errors::log_errors))
         .layer(axum::middleware::from_fn(
             crate::http::request_id::scope_request_id,

@@ -625,10 +625,10 @@ async fn events(db: Arc<TestDb>) {
             "eventId": w.event, "name": "五月天演唱會", "description": "2025 巡迴演唱會",
             "venueId": w.venue, "venueName": "台北小巨蛋", "status": "OnSale",
             "sessions": [
-                {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00", "status": "OnSale",
+                {"sessionId": w.s1, "startTime": "2025-03-15T11:00:00.000Z", "status": "OnSale",
                  // 1500 − 2 locked − 2 sold − 3 held (A-003's lock has expired: free again).
                  "availableSeats": 1493},
-                {"sessionId": w.s2, "startTime": "2025-03-16T19:00:00+08:00", "status": "Scheduled",
+                {"sessionId": w.s2, "startTime": "2025-03-16T11:00:00.000Z", "status": "Scheduled",
                  "availableSeats": 1500},
             ],
             "priceRange": {"min": {"amount": 4800, "currency": "TWD"}, "max": {"amount": 6800, "currency": "TWD"}},
@@ -747,11 +747,11 @@ async fn event_detail(db: Arc<TestDb>) {
             "description": "2025 巡迴演唱會", "status": "OnSale",
             "venue": {"venueId": w.venue, "name": "台北小巨蛋"},
             "sessions": [
-                {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00", "endTime": "2025-03-15T22:00:00+08:00",
-                 "saleStartTime": "2025-02-01T12:00:00+08:00", "saleEndTime": "2025-03-15T18:00:00+08:00",
+                {"sessionId": w.s1, "startTime": "2025-03-15T11:00:00.000Z", "endTime": "2025-03-15T14:00:00.000Z",
+                 "saleStartTime": "2025-02-01T04:00:00.000Z", "saleEndTime": "2025-03-15T10:00:00.000Z",
                  "status": "OnSale", "availableSeats": 1493},
-                {"sessionId": w.s2, "startTime": "2025-03-16T19:00:00+08:00", "endTime": "2025-03-16T22:00:00+08:00",
-                 "saleStartTime": "2025-02-20T12:00:00+08:00", "saleEndTime": "2025-03-16T18:00:00+08:00",
+                {"sessionId": w.s2, "startTime": "2025-03-16T11:00:00.000Z", "endTime": "2025-03-16T14:00:00.000Z",
+                 "saleStartTime": "2025-02-20T04:00:00.000Z", "saleEndTime": "2025-03-16T10:00:00.000Z",
                  "status": "Scheduled", "availableSeats": 1500},
             ],
             "priceCategories": [
@@ -792,7 +792,7 @@ async fn session_seats(db: Arc<TestDb>) {
     );
     assert_eq!(
         js(&s.summary),
-        json!({"total": 1500, "available": 1493, "locked": 5, "sold": 2})
+        json!({"total": 1500, "available": 1493, "locked": 5, "sold": 2, "notForSale": 0})
     );
     let counted = |status: SeatStatus| {
         s.areas
@@ -866,7 +866,7 @@ async fn session_seats(db: Arc<TestDb>) {
             .into();
     assert_eq!(
         js(&later.summary),
-        json!({"total": 1500, "available": 1495, "locked": 3, "sold": 2})
+        json!({"total": 1500, "available": 1495, "locked": 3, "sold": 2, "notForSale": 0})
     );
 
     let one: SeatDetail =
@@ -915,7 +915,7 @@ async fn session_seats(db: Arc<TestDb>) {
             .into();
     assert_eq!(
         js(&untouched.summary),
-        json!({"total": 1500, "available": 1500, "locked": 0, "sold": 0})
+        json!({"total": 1500, "available": 1500, "locked": 0, "sold": 0, "notForSale": 0})
     );
     assert!(
         w.q.session_seats(Uuid::new_v4(), w.now)
@@ -956,9 +956,9 @@ async fn orders(db: Arc<TestDb>) {
         js(&OrderSummary::from(mine.items[3].clone())),
         json!({
             "orderId": w.o1, "event": {"eventId": w.event, "name": "五月天演唱會"},
-            "session": {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00"},
+            "session": {"sessionId": w.s1, "startTime": "2025-03-15T11:00:00.000Z"},
             "seatCount": 2, "totalAmount": {"amount": 13600, "currency": "TWD"},
-            "status": "Completed", "createdAt": "2025-02-10T03:41:00Z",
+            "status": "Completed", "createdAt": "2025-02-10T03:41:00.000Z",
         }),
         "§6.4 item shape"
     );
@@ -1005,8 +1005,8 @@ async fn orders(db: Arc<TestDb>) {
     let o1: OrderDetail = w.q.order(w.o1).await.unwrap().expect("o1").into();
     let body = js(&o1);
     assert_eq!(body["status"], "Completed");
-    assert_eq!(body["completedAt"], "2025-02-10T03:43:03Z");
-    assert_eq!(body["createdAt"], "2025-02-10T03:41:00Z");
+    assert_eq!(body["completedAt"], "2025-02-10T03:43:03.000Z");
+    assert_eq!(body["createdAt"], "2025-02-10T03:41:00.000Z");
     assert_eq!(
         body["totalAmount"],
         json!({"amount": 13600, "currency": "TWD"})
@@ -1019,7 +1019,7 @@ async fn orders(db: Arc<TestDb>) {
         ])
     );
     assert_eq!(body["payment"]["status"], "Succeeded");
-    assert_eq!(body["payment"]["paidAt"], "2025-02-10T03:43:00Z");
+    assert_eq!(body["payment"]["paidAt"], "2025-02-10T03:43:00.000Z");
     assert_eq!(body["payment"]["provider"], "Mock");
     assert!(body.get("cancelledAt").is_none() && body.get("expiredAt").is_none());
     assert_eq!(o1.user_id, w.u1);
@@ -1107,9 +1107,9 @@ async fn tickets(db: Arc<TestDb>) {
         ticket_item(&mine.items[1]),
         json!({
             "ticketId": t2, "event": {"eventId": w.event, "name": "五月天演唱會"},
-            "session": {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00", "venue": "台北小巨蛋"},
+            "session": {"sessionId": w.s1, "startTime": "2025-03-15T11:00:00.000Z", "venue": "台北小巨蛋"},
             "seat": {"seatId": "VIP-002", "area": "VIP 區", "row": "1", "number": 2},
-            "status": "Issued", "issuedAt": "2025-02-10T03:43:02Z",
+            "status": "Issued", "issuedAt": "2025-02-10T03:43:02.000Z",
         }),
         "§7.1 item shape (qrCode is the HTTP layer's)"
     );
@@ -1127,12 +1127,12 @@ async fn tickets(db: Arc<TestDb>) {
         json!({
             "ticketId": t1, "orderId": w.o1, "userId": w.u1,
             "event": {"eventId": w.event, "name": "五月天演唱會", "description": "2025 巡迴演唱會"},
-            "session": {"sessionId": w.s1, "startTime": "2025-03-15T19:00:00+08:00", "endTime": "2025-03-15T22:00:00+08:00"},
+            "session": {"sessionId": w.s1, "startTime": "2025-03-15T11:00:00.000Z", "endTime": "2025-03-15T14:00:00.000Z"},
             "venue": {"venueId": w.venue, "name": "台北小巨蛋",
                       "address": {"country": "TW", "city": "台北市", "street": "南京東路四段2號", "postalCode": "105"}},
             "seat": {"seatId": "VIP-001", "areaId": "VIP", "areaName": "VIP 區", "row": "1", "number": 1},
             "price": {"amount": 6800, "currency": "TWD"},
-            "status": "Used", "issuedAt": "2025-02-10T03:43:02Z", "usedAt": "2025-02-10T03:59:30Z",
+            "status": "Used", "issuedAt": "2025-02-10T03:43:02.000Z", "usedAt": "2025-02-10T03:59:30.000Z",
             "verifiedBy": w.staff.to_string(),
         }),
         "§7.2 shape"
@@ -1148,7 +1148,7 @@ async fn tickets(db: Arc<TestDb>) {
         w.engine.events.as_ref(),
         &format!("openticketTicket-{t1}"),
         "OpenTicketTicketUsed",
-        json!({"verifiedBy": Uuid::new_v4(), "usedAt": "2025-02-10T05:00:00Z"}),
+        json!({"verifiedBy": Uuid::new_v4(), "usedAt": "2025-02-10T05:00:00.000Z"}),
     )
     .await;
     w.catch_up().await;
@@ -1304,7 +1304,7 @@ async fn big_venue(db: Arc<TestDb>) {
         json!({
             "venueId": venue, "seatMapId": Uuid::new_v4(), "name": "大巨蛋",
             "address": {"country": "TW", "city": "台北市", "street": "忠孝東路四段515號", "postalCode": "110"},
-            "capacity": 15000, "areas": map, "createdBy": null, "createdAt": "2025-01-10T02:00:00Z",
+            "capacity": 15000, "areas": map, "createdBy": null, "createdAt": "2025-01-10T02:00:00.000Z",
         }),
     )
     .await;
@@ -1315,13 +1315,13 @@ async fn big_venue(db: Arc<TestDb>) {
         json!({
             "eventId": event, "organizerId": Uuid::new_v4(), "name": "棒球經典賽", "description": "",
             "venueId": venue, "venueName": "大巨蛋",
-            "sessions": [{"sessionId": session, "startTime": "2025-03-15T19:00:00+08:00",
-                          "endTime": "2025-03-15T22:00:00+08:00", "saleStartTime": "2025-02-01T12:00:00+08:00",
-                          "saleEndTime": "2025-03-15T18:00:00+08:00"}],
+            "sessions": [{"sessionId": session, "startTime": "2025-03-15T11:00:00.000Z",
+                          "endTime": "2025-03-15T14:00:00.000Z", "saleStartTime": "2025-02-01T04:00:00.000Z",
+                          "saleEndTime": "2025-03-15T10:00:00.000Z"}],
             "priceCategories": [
                 {"categoryId": "AB", "name": "內野", "areaIds": ["A", "B"], "price": {"amount": "12.50", "currency": "USD"}},
             ],
-            "createdAt": "2025-01-15T02:00:00Z",
+            "createdAt": "2025-01-15T02:00:00.000Z",
         }),
     )
     .await;
@@ -1329,8 +1329,8 @@ async fn big_venue(db: Arc<TestDb>) {
         store.as_ref(),
         &format!("openticketSeatSession-{session}"),
         "OpenTicketSessionOpened",
-        json!({"sessionId": session, "eventId": event, "venueId": venue, "saleStartTime": "2025-02-01T04:00:00Z",
-               "saleEndTime": "2025-03-15T10:00:00Z", "openedAt": "2025-01-15T02:00:01Z"}),
+        json!({"sessionId": session, "eventId": event, "venueId": venue, "saleStartTime": "2025-02-01T04:00:00.000Z",
+               "saleEndTime": "2025-03-15T10:00:00.000Z", "openedAt": "2025-01-15T02:00:01.000Z"}),
     )
     .await;
 
@@ -1352,22 +1352,26 @@ async fn big_venue(db: Arc<TestDb>) {
     assert_eq!(js(&v.seat_map.areas), map);
     assert_eq!(
         js(&seats.summary),
-        json!({"total": 15000, "available": 15000, "locked": 0, "sold": 0})
+        // Area C has no price category: its 5,000 seats are not for sale.
+        json!({"total": 15000, "available": 10000, "locked": 0, "sold": 0, "notForSale": 5000})
     );
-    // Area C has no price category: its seats are available but carry no price.
+    // Area C has no price category: its seats are not for sale and carry no price.
     assert_eq!(
         js(&seats.areas[0].seats[0]),
         json!({"seatId": "A-0001", "status": "Available", "price": {"amount": 12.5, "currency": "USD"}})
     );
     assert_eq!(
         js(&seats.areas[2].seats[0]),
-        json!({"seatId": "C-0001", "status": "Available"})
+        json!({"seatId": "C-0001", "status": "NotForSale"})
     );
     let listed = q
         .events(&EventFilter::default(), PageRequest::default(), at(NOW))
         .await
         .unwrap();
-    assert_eq!(listed.items[0].sessions[0].available_seats, 15_000);
+    assert_eq!(
+        listed.items[0].sessions[0].available_seats, 10_000,
+        "area C is not for sale"
+    );
     // Generous bounds for a debug build on a shared 2-core machine; a per-seat statement
     // (15,000 round trips) or a per-seat read would blow them.
     assert!(

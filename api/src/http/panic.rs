@@ -1,7 +1,9 @@
 //! A panic inside a handler becomes an opaque 500 (logged once by [`super::errors::log_errors`]),
-//! never a dropped connection.
+//! never a dropped connection. The answer is marked [`EdgeFailure::Panic`], so that
+//! [`super::errors::answer_edges`] renders it in the format of the document whose path was hit; the
+//! neutral body here is what a router without that middleware sends.
 
-use super::errors::ErrorDetail;
+use super::errors::{EdgeFailure, ErrorDetail};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
@@ -20,5 +22,6 @@ pub fn into_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     )
         .into_response();
     ErrorDetail::attach(&mut response, format!("handler panicked: {detail}"));
+    response.extensions_mut().insert(EdgeFailure::Panic);
     response
 }

@@ -3,6 +3,7 @@
 //! lists every route, status and what the document left open; [`openapi`] publishes its OpenAPI
 //! document at `GET /meeting/openapi.json`.
 
+pub mod edges;
 pub mod error;
 pub mod meetings;
 pub mod openapi;

@@ -12,7 +12,8 @@
 //! - `DELETE /v1/sessions/{sessionId}/seats/lock` (§5.3) → 200 `{released}` (the caller's own only)
 //! - `POST /v1/orders` (§6.1) → 201 order with `payment.paymentUrl`
 //! - `DELETE /v1/orders/{orderId}` (§6.3) → 200 `{orderId, status: "Cancelled", cancelledAt}`
-//! - `POST /v1/tickets/{ticketId}/verify` (staff, §7.3) → 200 `{valid, ticketId, status, seat, usedAt}`
+//! - `POST /v1/tickets/{ticketId}/verify` (staff, §7.3) → 200 `{valid, reason?, ticketId, status,
+//!   seat, usedAt}`: every scan result, `valid: false` with a reason for refused ones
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
@@ -20,9 +21,9 @@ use super::error::{ErrorBody, OtError};
 use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     CancelledOrder, CancelledOrderResponse, EventDetail, EventDetailResponse, LockedSeat,
-    OrderDetail, OrderDetailResponse, OrderStatus, SeatLock, SeatLockResponse, SeatRelease,
-    SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail,
-    VenueDetailResponse,
+    OrderDetail, OrderDetailResponse, OrderStatus, ScanRefusal, SeatLock, SeatLockResponse,
+    SeatRelease, SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse,
+    VenueDetail, VenueDetailResponse,
 };
 use crate::http::RequestId;
 use crate::http::read_your_writes;
@@ -41,6 +42,7 @@ use tessera_application::openticket::{
 use tessera_domain::identity::Role;
 use tessera_domain::openticket::event::PriceCategory;
 use tessera_domain::openticket::order::PaymentOutcome as OrderPayment;
+use tessera_domain::openticket::ticket::TicketError;
 use tessera_domain::openticket::venue::{Address, Area, Seat};
 use tessera_domain::openticket::{
     AreaId, CategoryId, Currency, Money, OrderId, PaymentId, SeatId, SessionId, TicketId, VenueId,
@@ -750,28 +752,32 @@ async fn cancel_order(
 #[serde(rename_all = "camelCase")]
 struct VerifyRequest {
     /// The scanned code (`qrCode` of `GET /v1/tickets/{ticketId}`).
-    #[schema(example = "OPENTICKET-0190c9a4e0b87d21a1f3c2b4d5e6f708.s1gnatur3")]
+    #[schema(example = "OPENTICKET-0190C9A4E0B87D21A1F3C2B4D5E6F708.s1gnatur3")]
     qr_code: String,
+    /// The session this gate admits to (optional): a ticket for another session is
+    /// `valid: false` with `WRONG_SESSION`.
+    #[serde(default)]
+    session_id: Option<String>,
 }
 
-/// Check a ticket at the entrance (seed 003 §7.3; staff only). The first valid scan uses it.
+/// Check a ticket at the entrance (seed 003 §7.3; staff only). The first valid scan uses it; every
+/// scan result is a 200 whose `valid` says whether to let the holder in.
 #[utoipa::path(
     post,
     path = "/v1/tickets/{ticketId}/verify",
     operation_id = "verifyTicket",
     tag = tags::TICKETS,
     summary = "Verify a ticket at the gate",
-    description = "Staff (and admins) only. The first valid scan marks the ticket `Used`; a second is 409 with the first `usedAt`; a forged code or another ticket's is 400 on `qrCode`.",
+    description = "Staff (and admins) only. Every scan of an existing ticket answers 200: `valid: true` when this is the first scan of the ticket's own genuine code (at the gate of its session, when `sessionId` is sent), which marks the ticket `Used`; otherwise `valid: false` with `reason` `ALREADY_USED` (with the first `usedAt`), `FORGED`, `WRONG_TICKET` or `WRONG_SESSION`, and the ticket is unchanged. A malformed request (no `qrCode`, bad `ticketId` or `sessionId`) is 400.",
     security(("bearerAuth" = [])),
     params(("ticketId" = Uuid, Path, description = "The ticket")),
     request_body = VerifyRequest,
     responses(
-        (status = 200, description = "Valid: the ticket is now used", body = TicketVerificationResponse),
-        (status = 400, description = "VALIDATION_ERROR: bad `ticketId`, or `qrCode` forged or of another ticket", body = ErrorBody),
+        (status = 200, description = "The scan result: `valid` true (the ticket is now used) or false with `reason`", body = TicketVerificationResponse),
+        (status = 400, description = "VALIDATION_ERROR: bad `ticketId` or `sessionId`, missing or empty `qrCode`", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not staff", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such ticket", body = ErrorBody),
-        (status = 409, description = "CONFLICT: already used (`details.usedAt`)", body = ErrorBody),
         (status = 413, response = PayloadTooLarge),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
@@ -787,27 +793,76 @@ async fn verify_ticket(
 ) -> Result<Response, OtError> {
     caller.require(Role::Staff)?;
     let id: TicketId = parse_id("ticketId", &ticket_id)?;
-    let code_id = state
-        .services
-        .ticket_codes
-        .verify(body.qr_code.trim())
-        .map_err(|e| OtError::validation("qrCode", e.to_string()))?;
-    let (_, position) = state
+    let gate_session: Option<SessionId> = body
+        .session_id
+        .as_deref()
+        .map(|raw| parse_id("sessionId", raw))
+        .transpose()?;
+    let code = body.qr_code.trim();
+    if code.is_empty() {
+        return Err(OtError::validation("qrCode", "must not be empty"));
+    }
+    let refused = |ticket, reason, used_at| {
+        ok(
+            StatusCode::OK,
+            TicketVerification::refused(ticket, reason, used_at),
+        )
+    };
+    let Ok(code_id) = state.services.ticket_codes.verify(code) else {
+        return Ok(refused(
+            scanned(&state, id, &ticket_id, None).await?,
+            ScanRefusal::Forged,
+            None,
+        ));
+    };
+    let used = state
         .services
         .openticket
         .use_ticket(
             caller.user_id,
             id,
             TicketId::from_uuid(code_id),
+            gate_session,
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
-        .await?;
-    read_your_writes(&state, position).await;
-    let ticket = state
+        .await;
+    let (reason, used_at) = match used {
+        Ok((_, position)) => {
+            return Ok(ok(
+                StatusCode::OK,
+                TicketVerification::valid(scanned(&state, id, &ticket_id, position).await?),
+            ));
+        }
+        Err(OpenTicketError::Ticket(TicketError::AlreadyUsed { used_at })) => {
+            (ScanRefusal::AlreadyUsed, Some(used_at))
+        }
+        Err(OpenTicketError::Ticket(TicketError::WrongTicket)) => (ScanRefusal::WrongTicket, None),
+        Err(OpenTicketError::Ticket(TicketError::WrongSession { .. })) => {
+            (ScanRefusal::WrongSession, None)
+        }
+        Err(OpenTicketError::NotFound(_)) => return Err(OtError::not_found("ticket", &ticket_id)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(refused(
+        scanned(&state, id, &ticket_id, None).await?,
+        reason,
+        used_at,
+    ))
+}
+
+/// The scanned ticket's row, once the read model shows the append at `position` (if any); 404
+/// when there is no such ticket.
+async fn scanned(
+    state: &AppState,
+    id: TicketId,
+    raw_id: &str,
+    position: Option<u64>,
+) -> Result<rows::TicketRow, OtError> {
+    read_your_writes(state, position).await;
+    state
         .services
         .openticket_queries
         .ticket(id.as_uuid())
         .await?
-        .ok_or_else(|| OtError::not_found("ticket", &ticket_id))?;
-    Ok(ok(StatusCode::OK, TicketVerification::from(ticket)))
+        .ok_or_else(|| OtError::not_found("ticket", raw_id))
 }

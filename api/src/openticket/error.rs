@@ -3,10 +3,10 @@
 //! read models) read in it.
 
 use super::envelope::{Meta, meta};
-use crate::http::errors::ErrorDetail;
+use crate::http::errors::{EdgeFailure, ErrorDetail};
 use crate::http::{AuthError, AuthRejection, BodyError, ParamError};
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use serde::Serialize;
@@ -60,8 +60,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// 403: signed in, but the caller's roles do not allow it.
     Forbidden,
-    /// 404: no such resource (also someone else's order or ticket); `details` names it.
+    /// 404: no such resource (also someone else's order or ticket); `details` names it. An
+    /// unknown path under `/v1` has `details: {"resource": "route", "path"}`.
     NotFound,
+    /// 405: the path exists, not with this method; `details.allow` and the `Allow` header list
+    /// the methods it answers.
+    MethodNotAllowed,
     /// 409: the request contradicts the resource's state; `details` says how.
     Conflict,
     /// 409: one or more seats cannot be locked or ordered; `details.unavailableSeats` lists them.
@@ -77,7 +81,8 @@ pub enum ErrorCode {
 }
 
 /// The members `details` may have, by code: `VALIDATION_ERROR` has `field` and `reason`;
-/// `NOT_FOUND` has `resource` and `id`; `SEAT_UNAVAILABLE` has `unavailableSeats`; `CONFLICT` may
+/// `NOT_FOUND` has `resource` and `id` (or `resource: "route"` and `path` for an unknown path);
+/// `METHOD_NOT_ALLOWED` has `allow`; `SEAT_UNAVAILABLE` has `unavailableSeats`; `CONFLICT` may
 /// have `field` (a taken email), `usedAt` (a ticket already used) or `saleStartTime`/`saleEndTime`
 /// (a session not on sale); the others are `{}`.
 // `OtError` assembles `details` per case (a conflict's comes with the error, from the error
@@ -102,6 +107,14 @@ pub struct ErrorDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub id: Option<String>,
+    /// The path asked for, when no route has it (`resource` is `route`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub path: Option<String>,
+    /// The methods the path answers (405).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub allow: Option<Vec<String>>,
     /// The seats that could not be locked or ordered.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -354,14 +367,17 @@ impl From<OpenTicketError> for OtError {
                 sale_end_time,
             } => OtError::Conflict {
                 message: "The session is not on sale".into(),
-                details: json!({ "saleStartTime": sale_start_time, "saleEndTime": sale_end_time }),
+                details: json!({
+                    "saleStartTime": sale_start_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                    "saleEndTime": sale_end_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                }),
             },
             E::Order(OrderError::UnknownPayment) => {
                 OtError::validation("paymentId", "does not belong to this order")
             }
             E::Ticket(TicketError::AlreadyUsed { used_at }) => OtError::Conflict {
                 message: "The ticket was already used".into(),
-                details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Secs, true) }),
+                details: json!({ "usedAt": used_at.to_rfc3339_opts(SecondsFormat::Millis, true) }),
             },
             E::Ticket(TicketError::WrongTicket) => {
                 OtError::validation("qrCode", "the code belongs to another ticket")
@@ -383,6 +399,49 @@ impl From<OpenTicketError> for OtError {
             }
         }
     }
+}
+
+/// How OpenTicket answers what no handler of its own rendered (`crate::http::errors::EdgeFailure`):
+/// an unknown path under `/v1` is 404 `NOT_FOUND` with `details: {"resource": "route", "path"}`; a
+/// wrong method 405 `METHOD_NOT_ALLOWED` with `details.allow` (and the `Allow` header); an axum
+/// rejection 400 `VALIDATION_ERROR` naming the part (413 `PAYLOAD_TOO_LARGE` for a body over the
+/// limit); a panic 500 `INTERNAL_ERROR`.
+pub fn edge(failure: &EdgeFailure, method: &Method, path: &str) -> Response {
+    let (status, code, message, details) = match failure {
+        EdgeFailure::NoRoute => (
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("No route {method} {path}"),
+            json!({ "resource": "route", "path": path }),
+        ),
+        EdgeFailure::MethodNotAllowed { allow } => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("{path} does not answer {method}; use {}", allow.join(", ")),
+            json!({ "allow": allow }),
+        ),
+        EdgeFailure::Rejected { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
+            return OtError::PayloadTooLarge.into_response();
+        }
+        EdgeFailure::Rejected { field, reason, .. } => {
+            return OtError::validation(field.clone(), reason.clone()).into_response();
+        }
+        EdgeFailure::Panic => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalError,
+            "Internal error".to_owned(),
+            json!({}),
+        ),
+    };
+    let body = ErrorBody {
+        error: ErrorObject {
+            code,
+            message,
+            details,
+        },
+        meta: meta(),
+    };
+    (status, Json(body)).into_response()
 }
 
 /// 404 `details`: the resource's name in seed 003 and its id.

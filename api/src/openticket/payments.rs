@@ -9,6 +9,9 @@
 //! - `GET /v1/mock-payment/{paymentId}`: an HTML page with the amount and Confirm / Decline buttons;
 //!   `POST /v1/mock-payment/{paymentId}/confirm` and `…/decline` record the outcome (200 JSON, or a
 //!   303 back to the page for a browser form post).
+//! - `GET /v1/payments/stripe/success` and `GET /v1/payments/stripe/cancel`: the pages Stripe
+//!   Checkout sends the payer back to (`success_url`, `cancel_url` of the Checkout Session). They
+//!   only inform: the payment is recorded from Stripe's webhook, never from this redirect.
 
 use super::common::parse_id;
 use super::envelope::ok;
@@ -21,10 +24,11 @@ use super::views::{
 use crate::http::RequestId;
 use crate::startup::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
+use std::collections::HashMap;
 use tessera_infrastructure::payments::{
     MockWebhookEvent, ParseError, PaymentNotice, PaymentOutcome, STRIPE_DEFAULT_TOLERANCE,
     StripeEvent, verify_stripe_signature, verify_webhook_signature,
@@ -41,6 +45,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mock_page))
         .routes(routes!(mock_confirm))
         .routes(routes!(mock_decline))
+        .routes(routes!(stripe_success))
+        .routes(routes!(stripe_cancel))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -118,7 +124,7 @@ fn parse_error(e: ParseError) -> OtError {
         (status = 401, description = "UNAUTHORIZED: missing or bad signature; nothing changed", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: unknown provider or order", body = ErrorBody),
         (status = 409, description = "CONFLICT: the order cannot take the payment in its state", body = ErrorBody),
-        (status = 413, description = "The body is over the 1 MiB limit (plain text)", body = String, content_type = "text/plain"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: the body is over the 1 MiB limit", body = ErrorBody),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
     ),
@@ -351,6 +357,66 @@ async fn mock_decline(
     mock_outcome(&state, &request_id, &headers, &payment_id, outcome).await
 }
 
+/// The page a Stripe Checkout payer returns to: a short HTML page (the app shows the order).
+fn stripe_return_page(title: &str, text: &str, session: Option<&String>) -> Response {
+    let session = session
+        .map(|s| format!("<p>Checkout session: <code>{}</code></p>", escape(s)))
+        .unwrap_or_default();
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p>{session}</body></html>"
+    ))
+    .into_response()
+}
+
+/// Stripe Checkout's `success_url`: the payer paid (or the payment is processing).
+#[utoipa::path(
+    get,
+    path = "/v1/payments/stripe/success",
+    operation_id = "stripeCheckoutSuccessPage",
+    tag = tags::WEBHOOKS,
+    summary = "Page after a Stripe payment",
+    description = "Where Stripe Checkout sends the payer after paying. Informational: the order is paid when Stripe's webhook arrives (`POST /v1/webhooks/payment/stripe`), so the app should read `GET /v1/orders/{orderId}` for its status.",
+    params(("session_id" = Option<String>, Query, description = "The Checkout Session id Stripe fills in (`cs_…`)")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 400, description = "VALIDATION_ERROR: `session_id` contains control characters", body = ErrorBody),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+async fn stripe_success(Query(query): Query<HashMap<String, String>>) -> Response {
+    stripe_return_page(
+        "Payment received",
+        "Thank you. Your order is confirmed as soon as Stripe notifies us, usually within seconds; \
+         your tickets then appear in the app. You can close this page.",
+        query.get("session_id"),
+    )
+}
+
+/// Stripe Checkout's `cancel_url`: the payer left the checkout without paying.
+#[utoipa::path(
+    get,
+    path = "/v1/payments/stripe/cancel",
+    operation_id = "stripeCheckoutCancelPage",
+    tag = tags::WEBHOOKS,
+    summary = "Page after a cancelled Stripe checkout",
+    description = "Where Stripe Checkout sends a payer who gives up. Nothing is paid; the order stays open until it expires (the payer may pay again from the order's `payment.paymentUrl`, or cancel it).",
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+async fn stripe_cancel() -> Response {
+    stripe_return_page(
+        "Payment cancelled",
+        "Nothing was charged. Your order stays reserved until it expires; you can pay or cancel \
+         it in the app.",
+        None,
+    )
+}
+
 /// What the payment providers send to `POST /v1/webhooks/payment/{provider}`, for the OpenAPI
 /// document only: the handler reads the raw body (its signature covers the exact bytes) and
 /// `tessera_infrastructure::payments` parses it by hand, naming the field at fault. Never built,
@@ -405,9 +471,11 @@ mod payload {
     /// members than these; they are ignored.
     #[derive(ToSchema)]
     pub struct StripeWebhookEvent {
-        /// Event id, `evt_…`; deliveries are deduplicated on it.
-        #[schema(example = "evt_1NG8Du2eZvKYlo2CUI79vXWy")]
-        id: String,
+        /// Event id, `evt_…`; deliveries are deduplicated on it. Optional (seed 003 §10.1's
+        /// example has none): without it, on the type and the Checkout Session id.
+        #[serde(default)]
+        #[schema(nullable = false, example = "evt_1NG8Du2eZvKYlo2CUI79vXWy")]
+        id: Option<String>,
         /// Event type.
         #[serde(rename = "type")]
         #[schema(example = "checkout.session.completed")]

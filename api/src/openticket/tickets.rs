@@ -1,5 +1,5 @@
-//! Tickets (seed 003 §7), read side: `GET /v1/tickets` (the caller's, paged; `qrCode` is the PNG
-//! data URI there, as §7.1 shows) and `GET /v1/tickets/{ticketId}` (owner or admin; `qrCode` is the
+//! Tickets (seed 003 §7), read side: `GET /v1/tickets` (all the caller's tickets, as §7.1 shows no
+//! paging, or one page when `page`/`pageSize` is sent; `qrCode` is the PNG data URI there) and `GET /v1/tickets/{ticketId}` (owner or admin; `qrCode` is the
 //! signed code, `qrCodeImage` its PNG data URI). Verifying at the gate is a command route.
 
 use super::common::{OtCaller, page_request, parse_id};
@@ -7,7 +7,7 @@ use super::envelope::ok;
 use super::error::{ErrorBody, OtError};
 use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{
-    Page, Pagination, TicketDetail, TicketDetailResponse, TicketSummary, TicketSummaryPageResponse,
+    Pagination, TicketDetail, TicketDetailResponse, TicketList, TicketListResponse, TicketSummary,
 };
 use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
@@ -32,20 +32,22 @@ fn qr_image(code: &str) -> Result<String, OtError> {
 }
 
 /// §7.1: 200 `{items: [{ticketId, event, session: {sessionId, startTime, venue}, seat: {seatId,
-/// area, row, number}, status, qrCode (PNG data URI)}], pagination}`.
+/// area, row, number}, status, qrCode (PNG data URI)}]}`: every ticket of the caller, newest first;
+/// with `page` or `pageSize`, that page and `pagination`.
 #[utoipa::path(
     get,
     path = "/v1/tickets",
     operation_id = "listTickets",
     tag = tags::TICKETS,
     summary = "The caller's tickets",
+    description = "Without `page` and `pageSize` (as seed 003 §7.1 shows it): all of the caller's tickets, newest first, and no `pagination`. With either: that page and `pagination`.",
     security(("bearerAuth" = [])),
     params(
-        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1),
-        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20)", minimum = 1, maximum = 100),
+        ("page" = Option<u32>, Query, description = "Page number, from 1; asks for one page", minimum = 1),
+        ("pageSize" = Option<u32>, Query, description = "Items per page, 1–100 (default 20 when only `page` is sent); asks for one page", minimum = 1, maximum = 100),
     ),
     responses(
-        (status = 200, description = "One page of the caller's tickets", body = TicketSummaryPageResponse),
+        (status = 200, description = "The caller's tickets (all, or the page asked for)", body = TicketListResponse),
         (status = 400, description = "VALIDATION_ERROR naming the bad query parameter", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -58,22 +60,24 @@ async fn list(
     caller: OtCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, OtError> {
-    let page = page_request(&query)?;
-    let tickets = state
-        .services
-        .openticket_queries
-        .tickets_of_user(caller.user_id.as_uuid(), page)
-        .await?;
-    let pagination = Pagination::from(&tickets);
+    let paged = query.contains_key("page") || query.contains_key("pageSize");
+    let queries = &state.services.openticket_queries;
+    let user = caller.user_id.as_uuid();
+    let (tickets, pagination) = if paged {
+        let page = queries.tickets_of_user(user, page_request(&query)?).await?;
+        let pagination = Pagination::from(&page);
+        (page.items, Some(pagination))
+    } else {
+        (queries.all_tickets_of_user(user).await?, None)
+    };
     let items = tickets
-        .items
         .into_iter()
         .map(|t| {
             let code = state.services.ticket_codes.sign(t.ticket_id);
             Ok(TicketSummary::new(t, qr_image(&code)?))
         })
         .collect::<Result<_, OtError>>()?;
-    Ok(ok(StatusCode::OK, Page { items, pagination }))
+    Ok(ok(StatusCode::OK, TicketList { items, pagination }))
 }
 
 /// §7.2: 200 `{ticketId, orderId, event, session, venue, seat, price, status, qrCode,

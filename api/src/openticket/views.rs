@@ -4,8 +4,8 @@
 //! (`From<…Row>`); the command routes build theirs from what the application service returns.
 //!
 //! JSON conventions: camelCase members; money is [`Money`] (`{"amount": <JSON number>,
-//! "currency": "TWD"}`); instants are RFC 3339 UTC strings; session times are the strings the
-//! organizer sent, offset included. An `Option` member either is always present (`null` when
+//! "currency": "TWD"}`); every instant, session times included, is RFC 3339 UTC with milliseconds
+//! and `Z` ([`utc_millis`], [`utc_text`]; an organizer's `+08:00` is applied, not echoed). An `Option` member either is always present (`null` when
 //! empty; `required` in the schema) or is omitted when empty (never `null`), as each field says.
 
 use super::envelope::Envelope;
@@ -62,16 +62,29 @@ fn amount_as_number<S: Serializer>(amount: &Decimal, s: S) -> Result<S::Ok, S::E
     }
 }
 
-/// An instant as RFC 3339 UTC with whole seconds (`2025-03-15T11:00:00Z`), as the command routes
-/// have always written theirs.
-fn utc_seconds<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+/// An instant as OpenTicket writes every one: RFC 3339 UTC with milliseconds and `Z`
+/// (`2025-03-15T11:00:00.000Z`), the precision of `meta.timestamp`
+/// (docs/api-conventions.md, "Timestamps").
+pub fn utc_millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-/// [`utc_seconds`], or `null`.
-fn opt_utc_seconds<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+/// A stored RFC 3339 time with any offset (an organizer's `startTime` as written) as
+/// [`utc_millis`] writes instants; text that does not parse is passed on unchanged.
+pub fn utc_text(written: &str) -> String {
+    DateTime::parse_from_rfc3339(written).map_or_else(
+        |_| written.to_owned(),
+        |t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        },
+    )
+}
+
+/// [`utc_millis`], or `null`.
+pub fn opt_utc_millis<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => utc_seconds(t, s),
+        Some(t) => utc_millis(t, s),
         None => s.serialize_none(),
     }
 }
@@ -252,7 +265,7 @@ pub struct User {
     /// Roles held, `customer` always among them.
     pub roles: Vec<RoleName>,
     /// When the user registered, RFC 3339 UTC.
-    #[serde(serialize_with = "utc_seconds")]
+    #[serde(serialize_with = "utc_millis")]
     pub registered_at: DateTime<Utc>,
 }
 
@@ -540,8 +553,8 @@ impl PriceRange {
 pub struct EventSessionSummary {
     /// Session id.
     pub session_id: Uuid,
-    /// Start, as the organizer wrote it (offset kept).
-    #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
+    /// Start, RFC 3339 UTC with milliseconds.
+    #[schema(format = DateTime, example = "2025-03-15T11:00:00.000Z")]
     pub start_time: String,
     /// Derived status now.
     pub status: SessionStatus,
@@ -553,7 +566,7 @@ impl From<rows::SessionRow> for EventSessionSummary {
     fn from(s: rows::SessionRow) -> Self {
         Self {
             session_id: s.session_id,
-            start_time: s.start_time,
+            start_time: utc_text(&s.start_time),
             status: s.status.into(),
             available_seats: s.available_seats,
         }
@@ -616,23 +629,23 @@ pub struct VenueRef {
     pub name: String,
 }
 
-/// A session of an [`EventDetail`]; times are the organizer's, offset kept.
+/// A session of an [`EventDetail`]; times in UTC with milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     /// Session id.
     pub session_id: Uuid,
-    /// Session start, RFC 3339 with the organizer's offset, as written.
-    #[schema(format = DateTime, example = "2025-03-15T19:00:00+08:00")]
+    /// Session start, RFC 3339 UTC with milliseconds (the organizer's offset applied).
+    #[schema(format = DateTime, example = "2025-03-15T11:00:00.000Z")]
     pub start_time: String,
-    /// Session end (after the start), RFC 3339 with the organizer's offset, as written.
-    #[schema(format = DateTime, example = "2025-03-15T22:00:00+08:00")]
+    /// Session end (after the start), RFC 3339 UTC with milliseconds (the organizer's offset applied).
+    #[schema(format = DateTime, example = "2025-03-15T14:00:00.000Z")]
     pub end_time: String,
-    /// Sales open, RFC 3339 with the organizer's offset, as written.
-    #[schema(format = DateTime, example = "2025-02-01T12:00:00+08:00")]
+    /// Sales open, RFC 3339 UTC with milliseconds (the organizer's offset applied).
+    #[schema(format = DateTime, example = "2025-02-01T04:00:00.000Z")]
     pub sale_start_time: String,
-    /// Sales close (exclusive), RFC 3339 with the organizer's offset, as written.
-    #[schema(format = DateTime, example = "2025-03-15T18:00:00+08:00")]
+    /// Sales close (exclusive), RFC 3339 UTC with milliseconds (the organizer's offset applied).
+    #[schema(format = DateTime, example = "2025-03-15T10:00:00.000Z")]
     pub sale_end_time: String,
     /// Derived status now.
     pub status: SessionStatus,
@@ -644,10 +657,10 @@ impl From<rows::SessionRow> for SessionView {
     fn from(s: rows::SessionRow) -> Self {
         Self {
             session_id: s.session_id,
-            start_time: s.start_time,
-            end_time: s.end_time,
-            sale_start_time: s.sale_start_time,
-            sale_end_time: s.sale_end_time,
+            start_time: utc_text(&s.start_time),
+            end_time: utc_text(&s.end_time),
+            sale_start_time: utc_text(&s.sale_start_time),
+            sale_end_time: utc_text(&s.sale_end_time),
             status: s.status.into(),
             available_seats: s.available_seats,
         }
@@ -704,6 +717,7 @@ impl From<rows::SessionSeatsRow> for SessionSeats {
                 rows::SeatStatus::Available => summary.available += 1,
                 rows::SeatStatus::Locked => summary.locked += 1,
                 rows::SeatStatus::Sold => summary.sold += 1,
+                rows::SeatStatus::NotForSale => summary.not_for_sale += 1,
             }
             let shown = SessionSeat {
                 price: seat
@@ -747,7 +761,7 @@ pub struct SessionSeat {
     /// Seat id.
     pub seat_id: String,
     /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
-    /// `Locked`.
+    /// `Locked`, a seat in an area the event does not price `NotForSale`.
     pub status: SeatStatus,
     /// Price; only for `Available` seats in a priced area (omitted otherwise, as in the document).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -755,8 +769,9 @@ pub struct SessionSeat {
     pub price: Option<Money>,
 }
 
-/// Seat counts; `available + locked + sold == total`.
+/// Seat counts; `available + locked + sold + notForSale == total`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SeatSummary {
     /// All seats of the session.
     pub total: u64,
@@ -766,6 +781,8 @@ pub struct SeatSummary {
     pub locked: u64,
     /// Sold to a paid order.
     pub sold: u64,
+    /// In areas no price category of the event covers: never on sale.
+    pub not_for_sale: u64,
 }
 
 /// One seat of a session (seed 003 §5.4).
@@ -777,7 +794,7 @@ pub struct SeatDetail {
     /// Session id.
     pub session_id: Uuid,
     /// Status at the request's time: an expired lock shows `Available`, a seat held for an order
-    /// `Locked`.
+    /// `Locked`, a seat in an area the event does not price `NotForSale`.
     pub status: SeatStatus,
     /// Area id.
     pub area_id: String,
@@ -819,7 +836,7 @@ pub struct SeatLock {
     /// The locked seats, in request order.
     pub seats: Vec<LockedSeat>,
     /// When the lock lapses, RFC 3339 UTC.
-    #[serde(serialize_with = "utc_seconds")]
+    #[serde(serialize_with = "utc_millis")]
     pub expires_at: DateTime<Utc>,
     /// Lock lifetime in seconds.
     #[schema(example = 120)]
@@ -853,7 +870,7 @@ pub struct OrderSummary {
     pub order_id: Uuid,
     /// Event id and name.
     pub event: EventRef,
-    /// Session id and start time as the organizer wrote it.
+    /// Session id and start time (UTC, milliseconds).
     pub session: SessionRef,
     /// Seats in the order.
     pub seat_count: i64,
@@ -862,6 +879,7 @@ pub struct OrderSummary {
     /// `Created` → `Paid` → `Completed`, or `Created` → `Cancelled`/`Expired`.
     pub status: OrderStatus,
     /// When it was placed.
+    #[serde(serialize_with = "utc_millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -875,7 +893,7 @@ impl From<rows::OrderListRow> for OrderSummary {
             },
             session: SessionRef {
                 session_id: o.session_id,
-                start_time: o.start_time,
+                start_time: utc_text(&o.start_time),
             },
             seat_count: o.seat_count,
             total_amount: o.total_amount.into(),
@@ -901,7 +919,7 @@ pub struct EventRef {
 pub struct SessionRef {
     /// Session id.
     pub session_id: Uuid,
-    /// Start, as the organizer wrote it.
+    /// Start, RFC 3339 UTC with milliseconds.
     #[schema(format = DateTime)]
     pub start_time: String,
 }
@@ -929,20 +947,25 @@ pub struct OrderDetail {
     /// True when a payment arrived after the order was cancelled or expired.
     pub refund_required: bool,
     /// When it was placed.
+    #[serde(serialize_with = "utc_millis")]
     pub created_at: DateTime<Utc>,
     /// When it expires unless paid.
+    #[serde(serialize_with = "utc_millis")]
     pub expires_at: DateTime<Utc>,
     /// When it was completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub completed_at: Option<DateTime<Utc>>,
     /// When it was cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub cancelled_at: Option<DateTime<Utc>>,
     /// When it expired.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub expired_at: Option<DateTime<Utc>>,
 }
 
@@ -1022,6 +1045,7 @@ pub struct PaymentView {
     /// When the money arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub paid_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1038,7 +1062,7 @@ pub struct CancelledOrder {
     /// Always `Cancelled`.
     pub status: OrderStatus,
     /// When it was cancelled, RFC 3339 UTC.
-    #[serde(serialize_with = "opt_utc_seconds")]
+    #[serde(serialize_with = "opt_utc_millis")]
     #[schema(required = true, format = DateTime)]
     pub cancelled_at: Option<DateTime<Utc>>,
 }
@@ -1060,6 +1084,7 @@ pub struct TicketSummary {
     /// `Issued` (valid for entry) or `Used` (scanned at the entrance).
     pub status: TicketStatus,
     /// When it was issued.
+    #[serde(serialize_with = "utc_millis")]
     pub issued_at: DateTime<Utc>,
     /// The ticket's QR code as a PNG data URI (`data:image/png;base64,…`), as §7.1 shows.
     pub qr_code: String,
@@ -1077,7 +1102,7 @@ impl TicketSummary {
             },
             session: TicketSessionSummary {
                 session_id: t.session_id,
-                start_time: t.start_time,
+                start_time: utc_text(&t.start_time),
                 venue: t.venue_name,
             },
             seat,
@@ -1094,7 +1119,7 @@ impl TicketSummary {
 pub struct TicketSessionSummary {
     /// Session id.
     pub session_id: Uuid,
-    /// Start, as the organizer wrote it.
+    /// Start, RFC 3339 UTC with milliseconds.
     #[schema(format = DateTime)]
     pub start_time: String,
     /// Venue name.
@@ -1138,7 +1163,7 @@ pub struct TicketDetail {
     pub user_id: Uuid,
     /// Event id, name and description.
     pub event: TicketEvent,
-    /// Session id, start and end times as the organizer wrote them.
+    /// Session id, start and end times (UTC, milliseconds).
     pub session: TicketSession,
     /// Venue id, name and address.
     pub venue: TicketVenue,
@@ -1149,10 +1174,12 @@ pub struct TicketDetail {
     /// `Issued` (valid for entry) or `Used` (scanned at the entrance).
     pub status: TicketStatus,
     /// When it was issued.
+    #[serde(serialize_with = "utc_millis")]
     pub issued_at: DateTime<Utc>,
     /// When it was scanned at the entrance.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub used_at: Option<DateTime<Utc>>,
     /// The staff member who scanned it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1178,8 +1205,8 @@ impl TicketDetail {
             },
             session: TicketSession {
                 session_id: t.session_id,
-                start_time: t.start_time,
-                end_time: t.end_time,
+                start_time: utc_text(&t.start_time),
+                end_time: utc_text(&t.end_time),
             },
             venue: TicketVenue {
                 venue_id: t.venue_id,
@@ -1223,10 +1250,10 @@ pub struct TicketEvent {
 pub struct TicketSession {
     /// Session id.
     pub session_id: Uuid,
-    /// Start, as the organizer wrote it.
+    /// Start, RFC 3339 UTC with milliseconds.
     #[schema(format = DateTime)]
     pub start_time: String,
-    /// End, as the organizer wrote it.
+    /// End, RFC 3339 UTC with milliseconds.
     #[schema(format = DateTime)]
     pub end_time: String,
 }
@@ -1259,33 +1286,84 @@ pub struct TicketSeat {
     pub number: i64,
 }
 
-/// The result of a valid first scan (seed 003 §7.3).
+/// The result of a scan at the gate (seed 003 §7.3): `valid: true` for a first scan with the
+/// ticket's own, genuine code at its session's gate (the ticket is now `Used`); otherwise
+/// `valid: false` with a `reason`, and the ticket is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketVerification {
-    /// Always true (an invalid or repeated scan is an error response).
+    /// Whether to let the holder in.
     pub valid: bool,
+    /// Why not (absent when `valid` is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reason: Option<ScanRefusal>,
     /// Ticket id.
     pub ticket_id: Uuid,
-    /// `Used`.
+    /// `Used` after a valid scan; the ticket's unchanged status otherwise.
     pub status: TicketStatus,
     /// Seat id, area name, row and number.
     pub seat: TicketSeatSummary,
-    /// When it was scanned.
+    /// When it was (first) scanned; null for a ticket never used.
     #[schema(required = true)]
+    #[serde(serialize_with = "opt_utc_millis")]
     pub used_at: Option<DateTime<Utc>>,
 }
 
-impl From<rows::TicketRow> for TicketVerification {
-    fn from(t: rows::TicketRow) -> Self {
+/// Why a scan is not valid (`reason` of a [`TicketVerification`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanRefusal {
+    /// Used before; `usedAt` is the first scan.
+    AlreadyUsed,
+    /// The code is not one Tessera signed (altered, made up, or not an OpenTicket code).
+    Forged,
+    /// A genuine code of another ticket than the one in the path.
+    WrongTicket,
+    /// The ticket admits to another session than the gate's `sessionId`.
+    WrongSession,
+}
+
+impl TicketVerification {
+    /// A valid scan: the ticket as it is now (used).
+    pub fn valid(t: rows::TicketRow) -> Self {
         Self {
             valid: true,
+            reason: None,
             ticket_id: t.ticket_id,
             status: t.status.into(),
             seat: TicketSeatSummary::from(&t),
             used_at: t.used_at,
         }
     }
+
+    /// A refused scan of `t`, first used at `used_at` when it was.
+    pub fn refused(
+        t: rows::TicketRow,
+        reason: ScanRefusal,
+        used_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            valid: false,
+            reason: Some(reason),
+            ticket_id: t.ticket_id,
+            status: t.status.into(),
+            seat: TicketSeatSummary::from(&t),
+            used_at: used_at.or(t.used_at),
+        }
+    }
+}
+
+/// The caller's tickets (seed 003 §7.1): `{"items": [...]}` with every ticket, as the document
+/// shows; `pagination` only when the client asked for a page with `page` or `pageSize`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TicketList {
+    /// The tickets, newest first: all of them, or the page asked for.
+    pub items: Vec<TicketSummary>,
+    /// Where the page is in the whole list; present only when `page` or `pageSize` was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pagination: Option<Pagination>,
 }
 
 // ------------------------------------------------------------------------------------ payments
@@ -1355,8 +1433,8 @@ pub type OrderDetailResponse = Envelope<OrderDetail>;
 pub type OrderSummaryPageResponse = Envelope<Page<OrderSummary>>;
 /// `{"data": CancelledOrder, "meta"}`.
 pub type CancelledOrderResponse = Envelope<CancelledOrder>;
-/// `{"data": TicketSummaryPage, "meta"}`.
-pub type TicketSummaryPageResponse = Envelope<Page<TicketSummary>>;
+/// `{"data": TicketList, "meta"}`.
+pub type TicketListResponse = Envelope<TicketList>;
 /// `{"data": TicketDetail, "meta"}`.
 pub type TicketDetailResponse = Envelope<TicketDetail>;
 /// `{"data": TicketVerification, "meta"}`.

@@ -190,6 +190,11 @@ pub(super) fn seat_refusal(session_id: SessionId, e: SeatSessionError) -> OpenTi
             seat: seat_id.to_string(),
         }
         .into(),
+        SeatSessionError::NotForSale { index, seat_id } => SeatRequestError::NotForSale {
+            index,
+            seat: seat_id,
+        }
+        .into(),
         SeatSessionError::Unavailable(seats) | SeatSessionError::NotLockedByCaller(seats) => {
             OpenTicketError::SeatsUnavailable(seats)
         }

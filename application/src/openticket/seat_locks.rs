@@ -112,7 +112,17 @@ impl OpenTicketService {
     ) -> Result<LockResult, OpenTicketError> {
         self.check_count(raw_seats)?;
         let (_, opened) = self.open_session(session_id).await?;
-        let (_, seat_ids) = self.venue_seats(&opened, raw_seats).await?;
+        let (venue, seat_ids) = self.venue_seats(&opened, raw_seats).await?;
+        let event = self.event(opened.event_id).await?;
+        let not_for_sale = seat_ids
+            .iter()
+            .filter(|seat| {
+                venue
+                    .seat(seat)
+                    .is_none_or(|(area, _)| event.category_for_area(&area.area_id).is_none())
+            })
+            .cloned()
+            .collect();
         let now = self.clock.now();
         let expires_at = now + self.settings.lock_ttl;
         let lock_id = LockId::from_uuid(Uuid::now_v7());
@@ -123,6 +133,7 @@ impl OpenTicketService {
             max_seats: self.settings.max_seats_per_lock,
             now,
             expires_at,
+            not_for_sale,
         };
         let deadline = NewDeadline {
             deadline_id: Uuid::now_v7(),

@@ -6,25 +6,28 @@ use super::error::{OpenTicketError, ticket_refusal};
 use crate::command::CommandRunner;
 use crate::event_store::EventMetadata;
 use tessera_domain::UserId;
-use tessera_domain::openticket::TicketId;
 use tessera_domain::openticket::ticket::{Ticket, TicketCommand};
+use tessera_domain::openticket::{SessionId, TicketId};
 
 impl OpenTicketService {
     /// `POST /tickets/{id}/verify` (§7.3): use `ticket_id`, presented with a code whose signature
     /// the caller checked and which names `code_ticket_id`. Returns the ticket and the position of
-    /// the append. Refusals are [`OpenTicketError::Ticket`] (`AlreadyUsed`, `WrongTicket`) or
+    /// the append. `gate_session` is the session the gate admits to, when the scanner names one.
+    /// Refusals are [`OpenTicketError::Ticket`] (`AlreadyUsed`, `WrongTicket`, `WrongSession`) or
     /// [`Resource::Ticket`](super::Resource::Ticket) not found.
     pub async fn use_ticket(
         &self,
         staff: UserId,
         ticket_id: TicketId,
         code_ticket_id: TicketId,
+        gate_session: Option<SessionId>,
         meta: &EventMetadata,
     ) -> Result<(Ticket, Option<u64>), OpenTicketError> {
         let command = TicketCommand::Use {
             code_ticket_id,
             staff_id: staff,
             now: self.clock.now(),
+            gate_session,
         };
         let decided = self
             .runner
@@ -79,7 +82,7 @@ mod tests {
         let staff = user(7);
         let (ticket, _) = world
             .service
-            .use_ticket(staff, ticket_id, ticket_id, &meta())
+            .use_ticket(staff, ticket_id, ticket_id, None, &meta())
             .await
             .unwrap();
         assert_eq!(ticket.used_at, Some(now()));
@@ -87,7 +90,7 @@ mod tests {
         world.clock.advance(Duration::minutes(5));
         let again = world
             .service
-            .use_ticket(staff, ticket_id, ticket_id, &meta())
+            .use_ticket(staff, ticket_id, ticket_id, None, &meta())
             .await;
 
         assert!(matches!(
@@ -111,7 +114,7 @@ mod tests {
 
         let wrong = world
             .service
-            .use_ticket(user(7), ticket_id, other, &meta())
+            .use_ticket(user(7), ticket_id, other, None, &meta())
             .await;
         assert!(matches!(
             wrong,
@@ -119,7 +122,7 @@ mod tests {
         ));
         let unknown = world
             .service
-            .use_ticket(user(7), other, other, &meta())
+            .use_ticket(user(7), other, other, None, &meta())
             .await;
         assert!(matches!(
             unknown,

@@ -136,6 +136,9 @@ pub enum SeatSessionCommand {
         now: DateTime<Utc>,
         /// When the lock lapses (UTC): now + `TESSERA_SEAT_LOCK_TTL_SECS` (120 s by default).
         expires_at: DateTime<Utc>,
+        /// Those of `seat_ids` in areas no price category of the event covers (the caller reads
+        /// the event): they are not for sale, so the lock is refused.
+        not_for_sale: Vec<SeatId>,
     },
     /// Release the caller's live locks among `seat_ids` (§5.3); others are ignored.
     Release {
@@ -307,6 +310,15 @@ pub enum SeatSessionError {
     /// The order holds and bought no seats here.
     #[error("the order holds no seats in this session")]
     NotHeldForOrder,
+    /// A seat lies in an area no price category of the event covers: it is not for sale and
+    /// cannot be locked (nothing was locked). `index` is its place in the request.
+    #[error("seat {seat_id} is not for sale in this event")]
+    NotForSale {
+        /// Index of the seat in the request.
+        index: usize,
+        /// The seat.
+        seat_id: SeatId,
+    },
 }
 
 /// What [`SeatSessionEvent::SessionOpened`] established.
@@ -449,6 +461,7 @@ impl Decider for SeatSession {
                 max_seats,
                 now,
                 expires_at,
+                not_for_sale,
             } => {
                 if *now < sale_start || *now >= sale_end {
                     return Err(SeatSessionError::SaleNotOpen {
@@ -457,6 +470,16 @@ impl Decider for SeatSession {
                     });
                 }
                 Self::check_list(seat_ids, *max_seats)?;
+                if let Some((index, seat_id)) = seat_ids
+                    .iter()
+                    .enumerate()
+                    .find(|(_, s)| not_for_sale.contains(s))
+                {
+                    return Err(SeatSessionError::NotForSale {
+                        index,
+                        seat_id: seat_id.clone(),
+                    });
+                }
                 let unavailable: Vec<UnavailableSeat> = seat_ids
                     .iter()
                     .filter_map(|s| {
@@ -775,7 +798,22 @@ mod tests {
             max_seats: 4,
             now,
             expires_at: now + Duration::seconds(120),
+            not_for_sale: Vec::new(),
         }
+    }
+
+    #[test]
+    fn seats_not_for_sale_cannot_be_locked() {
+        let mut command = lock(8, &["A-001", "Z-001"], t0());
+        if let SeatSessionCommand::Lock { not_for_sale, .. } = &mut command {
+            not_for_sale.push(seat("Z-001"));
+        }
+        given::<SeatSession>([opened()])
+            .when(command)
+            .then_err(SeatSessionError::NotForSale {
+                index: 1,
+                seat_id: seat("Z-001"),
+            });
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum TicketCommand {
         staff_id: UserId,
         /// Current time (UTC), recorded as `usedAt`.
         now: DateTime<Utc>,
+        /// The session the gate admits to, when the scanner says: a ticket for another session
+        /// is refused ([`TicketError::WrongSession`]) and stays unused.
+        gate_session: Option<SessionId>,
     },
 }
 
@@ -80,6 +83,12 @@ pub enum TicketError {
     /// The code belongs to another ticket.
     #[error("the code belongs to another ticket")]
     WrongTicket,
+    /// Scanned at the gate of another session than its own.
+    #[error("the ticket admits to session {ticket_session}, not this one")]
+    WrongSession {
+        /// The session the ticket admits to.
+        ticket_session: SessionId,
+    },
     /// Used before.
     #[error("the ticket was already used at {used_at}")]
     AlreadyUsed {
@@ -99,6 +108,8 @@ pub struct Ticket {
     pub seat_id: Option<SeatId>,
     /// When it was first scanned (UTC); a second scan is refused.
     pub used_at: Option<DateTime<Utc>>,
+    /// The session it admits to, once issued.
+    pub session_id: Option<SessionId>,
 }
 
 impl Decider for Ticket {
@@ -139,10 +150,18 @@ impl Decider for Ticket {
                 code_ticket_id,
                 staff_id,
                 now,
+                gate_session,
             } => {
                 let id = self.ticket_id.ok_or(TicketError::NotFound)?;
                 if id != *code_ticket_id {
                     return Err(TicketError::WrongTicket);
+                }
+                if let (Some(gate), Some(own)) = (gate_session, self.session_id)
+                    && *gate != own
+                {
+                    return Err(TicketError::WrongSession {
+                        ticket_session: own,
+                    });
                 }
                 if let Some(used_at) = self.used_at {
                     return Err(TicketError::AlreadyUsed { used_at });
@@ -161,9 +180,11 @@ impl Decider for Ticket {
                 ticket_id,
                 user_id,
                 seat_id,
+                session_id,
                 ..
             } => {
                 self.ticket_id = Some(*ticket_id);
+                self.session_id = Some(*session_id);
                 self.user_id = Some(*user_id);
                 self.seat_id = Some(seat_id.clone());
             }
@@ -200,7 +221,29 @@ mod tests {
             code_ticket_id: id(code),
             staff_id: id(9),
             now: DateTime::UNIX_EPOCH,
+            gate_session: None,
         }
+    }
+
+    #[test]
+    fn a_scan_at_another_sessions_gate_is_refused_and_leaves_the_ticket_unused() {
+        let at = |session: u128| TicketCommand::Use {
+            code_ticket_id: id(1),
+            staff_id: id(9),
+            now: DateTime::UNIX_EPOCH,
+            gate_session: Some(id(session)),
+        };
+        given::<Ticket>([issued()])
+            .when(at(6))
+            .then_err(TicketError::WrongSession {
+                ticket_session: id(5),
+            });
+        given::<Ticket>([issued()])
+            .when(at(5))
+            .then([TicketEvent::TicketUsed {
+                verified_by: id(9),
+                used_at: DateTime::UNIX_EPOCH,
+            }]);
     }
 
     #[test]

@@ -232,7 +232,8 @@ pub enum ParseError {
 /// first). The session's metadata carries Tessera's ids, as [`super::StripeGateway`] sets them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripeEvent {
-    /// `id`: the event id, `evt_…`.
+    /// `id`: the event id, `evt_…`; for an event sent without one (seed 003 §10.1's own example
+    /// has none), `{type}:{data.object.id}`, which names the same delivery on every retry.
     pub id: String,
     /// `type`, e.g. `checkout.session.completed`.
     pub event_type: String,
@@ -257,15 +258,19 @@ impl StripeEvent {
     /// Read a Stripe event from the raw webhook body (check the signature first).
     ///
     /// Errors: [`ParseError::Json`], [`ParseError::MissingField`] / [`ParseError::InvalidField`] naming
-    /// the JSON path, [`ParseError::UnhandledEventType`] for any type other than the four above.
+    /// the JSON path, [`ParseError::UnhandledEventType`] for any type other than the four above. A
+    /// missing `id` is no error (see [`StripeEvent::id`]).
     pub fn parse(body: &[u8]) -> Result<Self, ParseError> {
         let root = parse_object(body)?;
-        let id = required_str(&root, "/id", "id")?.to_owned();
+        let given_id = optional_str(&root, "/id", "id")?.map(str::to_owned);
         let event_type = required_str(&root, "/type", "type")?.to_owned();
         if !STRIPE_TYPES.contains(&event_type.as_str()) {
             return Err(ParseError::UnhandledEventType(event_type));
         }
         let session_id = required_str(&root, "/data/object/id", "data.object.id")?.to_owned();
+        // Without an event id, a Checkout Session reaches each of these types once: the pair
+        // identifies the delivery, and its retries, as well as `evt_…` would.
+        let id = given_id.unwrap_or_else(|| format!("{event_type}:{session_id}"));
         let payment_status = optional_str(
             &root,
             "/data/object/payment_status",
@@ -860,11 +865,19 @@ mod tests {
                 ..
             })
         ));
+        v["data"]["object"]["id"] = "cs_test_x".into();
         v.as_object_mut().unwrap().remove("id");
+        let without_id = StripeEvent::parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(without_id.id, "checkout.session.completed:cs_test_x");
         assert_eq!(
-            StripeEvent::parse(v.to_string().as_bytes()),
-            Err(ParseError::MissingField("id"))
+            without_id.notice().provider_event_id,
+            "checkout.session.completed:cs_test_x"
         );
+        v["id"] = 7.into();
+        assert!(matches!(
+            StripeEvent::parse(v.to_string().as_bytes()),
+            Err(ParseError::InvalidField { field: "id", .. })
+        ));
     }
 
     // --- Mock events ---

@@ -51,17 +51,22 @@ fn parse_status<T: FromStr<Err = UnknownStatus>>(s: &str) -> Result<T, QueryErro
     s.parse().map_err(corrupt)
 }
 
-/// A stored seat state as clients see it at `now`.
+/// A stored seat state as clients see it at `now`; a seat without a price (its area is in no
+/// price category) is `NotForSale` unless it was sold.
 fn seat_status(
     stored: &str,
     lock_expires_at: Option<DateTime<Utc>>,
+    priced: bool,
     now: DateTime<Utc>,
 ) -> Result<SeatStatus, QueryError> {
     Ok(match stored {
+        seat_state::SOLD => SeatStatus::Sold,
+        seat_state::AVAILABLE | seat_state::LOCKED | seat_state::HELD_FOR_ORDER if !priced => {
+            SeatStatus::NotForSale
+        }
         seat_state::AVAILABLE => SeatStatus::Available,
         seat_state::LOCKED if lock_expires_at.is_some_and(|t| t <= now) => SeatStatus::Available,
         seat_state::LOCKED | seat_state::HELD_FOR_ORDER => SeatStatus::Locked,
-        seat_state::SOLD => SeatStatus::Sold,
         other => return Err(corrupt(format!("unknown seat state {other:?}"))),
     })
 }
@@ -313,10 +318,11 @@ impl TicketRecord {
 
 // ------------------------------------------------------------------------------------- SQL
 
-/// Seats free to lock at `$1` (= now), for one session `s`.
+/// Seats free to lock at `$1` (= now), for one session `s`; seats without a price never are.
 macro_rules! available_seats_sql {
     () => {
         "(SELECT COUNT(*) FROM ot_session_seats ss WHERE ss.session_id = s.session_id \
+         AND ss.amount IS NOT NULL \
          AND (ss.status = 'Available' OR (ss.status = 'Locked' AND ss.lock_expires_at <= $1)))"
     };
 }
@@ -598,7 +604,12 @@ impl OpenTicketQueries {
             .into_iter()
             .map(|row| {
                 Ok(SessionSeatRow {
-                    status: seat_status(&row.status, row.lock_expires_at, now)?,
+                    status: seat_status(
+                        &row.status,
+                        row.lock_expires_at,
+                        row.amount.is_some(),
+                        now,
+                    )?,
                     price: opt_money(row.amount.as_deref(), row.currency.as_deref())?,
                     seat_id: row.seat_id,
                     area_id: row.area_id,
@@ -633,7 +644,7 @@ impl OpenTicketQueries {
             return Ok(None);
         };
         Ok(Some(SeatRow {
-            status: seat_status(&row.status, row.lock_expires_at, now)?,
+            status: seat_status(&row.status, row.lock_expires_at, row.amount.is_some(), now)?,
             price: opt_money(row.amount.as_deref(), row.currency.as_deref())?,
             seat_id: row.seat_id,
             session_id,
@@ -809,6 +820,20 @@ impl OpenTicketQueries {
         Ok(Paged::new(items, page, total))
     }
 
+    /// `GET /tickets` without paging (seed 003 §7.1 shows none): every ticket of `user_id`,
+    /// newest first, in the same order as [`Self::tickets_of_user`].
+    pub async fn all_tickets_of_user(&self, user_id: Uuid) -> Result<Vec<TicketRow>, QueryError> {
+        let rows: Vec<TicketRecord> = fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, TicketRecord>(concat!(
+                ticket_from_sql!(),
+                "WHERE t.user_id = $1 ORDER BY t.issued_at DESC, t.order_id, t.seat_id"
+            ))
+            .bind(user_id.to_string())
+        )?;
+        rows.into_iter().map(TicketRecord::row).collect()
+    }
+
     /// `GET /tickets/{ticketId}` (seed 003 §7.2): the ticket with its event, session, venue,
     /// seat and price. `None` when unknown; the caller checks `user_id`.
     pub async fn ticket(&self, ticket_id: Uuid) -> Result<Option<TicketRow>, QueryError> {
@@ -834,19 +859,28 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2025, 1, 20, 10, 0, 0).unwrap();
         let later = now + chrono::Duration::seconds(1);
         assert_eq!(
-            seat_status("Locked", Some(now), now).unwrap(),
+            seat_status("Locked", Some(now), true, now).unwrap(),
             SeatStatus::Available
         );
         assert_eq!(
-            seat_status("Locked", Some(later), now).unwrap(),
+            seat_status("Locked", Some(later), true, now).unwrap(),
             SeatStatus::Locked
         );
         assert_eq!(
-            seat_status("HeldForOrder", None, now).unwrap(),
+            seat_status("HeldForOrder", None, true, now).unwrap(),
             SeatStatus::Locked
         );
-        assert_eq!(seat_status("Sold", None, now).unwrap(), SeatStatus::Sold);
-        assert!(seat_status("Gone", None, now).is_err());
+        assert_eq!(
+            seat_status("Sold", None, true, now).unwrap(),
+            SeatStatus::Sold
+        );
+        assert!(seat_status("Gone", None, true, now).is_err());
+        for stored in ["Available", "Locked", "HeldForOrder"] {
+            assert_eq!(
+                seat_status(stored, Some(later), false, now).unwrap(),
+                SeatStatus::NotForSale
+            );
+        }
     }
 
     #[test]

@@ -175,7 +175,8 @@ status_enum!(
 
 status_enum!(
     /// A seat's status in a session as clients see it. A seat held for an order shows as `Locked`;
-    /// a lock whose expiry has passed shows as `Available` at once.
+    /// a lock whose expiry has passed shows as `Available` at once; a seat in an area no price
+    /// category of the event covers is `NotForSale` (it cannot be locked or ordered).
     SeatStatus, "seat", {
         /// Free to lock.
         Available,
@@ -183,6 +184,8 @@ status_enum!(
         Locked,
         /// Sold to a paid order.
         Sold,
+        /// In an area the event does not price: never on sale.
+        NotForSale,
     }
 );
 
