@@ -12,7 +12,7 @@
 use crate::deadlines::{Deadline, DeadlineStore};
 use crate::event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent,
-    RecordedEvent, StoreError, StreamId,
+    RecordedEvent, StoreError, StoredId, StreamId, deduplicate, validate_requests,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -124,123 +124,118 @@ impl InMemoryEventStore {
     }
 
     fn append_now(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        if request.events.is_empty() {
-            return Err(StoreError::InvalidRequest("empty batch".into()));
-        }
-        if let Some(e) = request.events.iter().find(|e| !e.data.is_object()) {
-            return Err(StoreError::InvalidRequest(format!(
-                "data of {} is not a JSON object",
-                e.event_id
-            )));
-        }
+        let mut outcomes = self.append_streams_now(vec![request])?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("no outcome".into()))
+    }
+
+    /// The whole commit under one lock: check everything first, then write, so a refusal leaves
+    /// no trace.
+    fn append_streams_now(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        validate_requests(&requests)?;
         let mut inner = self.lock();
-        let stored: Vec<usize> = request
-            .events
+        let found: Vec<StoredId> = requests
             .iter()
-            .filter_map(|e| inner.ids.get(&e.event_id).copied())
+            .flat_map(|r| &r.events)
+            .filter_map(|e| inner.ids.get(&e.event_id))
+            .map(|&i| {
+                let r = &inner.log[i];
+                (
+                    r.event_id,
+                    r.stream_id.clone(),
+                    r.stream_version,
+                    r.global_position,
+                )
+            })
             .collect();
-        if !stored.is_empty() {
-            let all_here = stored.len() == request.events.len()
-                && stored
-                    .iter()
-                    .all(|&i| inner.log[i].stream_id == request.stream_id);
-            if all_here {
-                let stream_version = stored
-                    .iter()
-                    .map(|&i| inner.log[i].stream_version)
-                    .max()
-                    .unwrap_or(0);
-                return Ok(AppendOutcome {
-                    stream_version,
-                    positions: stored
-                        .iter()
-                        .map(|&i| inner.log[i].global_position)
-                        .collect(),
-                    deduplicated: true,
+        if let Some(outcomes) = deduplicate(&requests, &found)? {
+            return Ok(outcomes);
+        }
+        let mut versions = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let actual = inner.streams.get(&request.stream_id).map_or(0, Vec::len) as u64;
+            if !request.expected_version.accepts(actual) {
+                return Err(StoreError::VersionConflict {
+                    stream: request.stream_id.clone(),
+                    expected: request.expected_version,
+                    actual,
                 });
             }
-            let clash = &inner.log[stored[0]];
-            return Err(StoreError::DuplicateEventId {
-                event_id: clash.event_id,
-                stored_in: clash.stream_id.clone(),
-            });
-        }
-        let actual = inner.streams.get(&request.stream_id).map_or(0, Vec::len) as u64;
-        let matches = match request.expected_version {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => actual == 0,
-            ExpectedVersion::Exact(v) => actual == v,
-        };
-        if !matches {
-            return Err(StoreError::VersionConflict {
-                stream: request.stream_id.clone(),
-                expected: request.expected_version,
-                actual,
-            });
+            versions.push(actual);
         }
         let now = Utc::now();
-        let mut positions = Vec::with_capacity(request.events.len());
-        let mut version = actual;
-        for event in request.events {
-            version += 1;
-            let index = inner.log.len();
-            let position = index as u64 + 1;
-            inner.ids.insert(event.event_id, index);
-            inner
-                .streams
-                .entry(request.stream_id.clone())
-                .or_default()
-                .push(index);
-            inner.log.push(RecordedEvent {
-                global_position: position,
-                stream_id: request.stream_id.clone(),
-                stream_version: version,
-                event_id: event.event_id,
-                event_type: event.event_type,
-                schema_version: event.schema_version,
-                data: event.data,
-                metadata: event.metadata,
-                recorded_at: now,
-                prev_hash: String::new(),
-                hash: String::new(),
-            });
-            positions.push(position);
-        }
-        for d in request.deadlines {
-            if inner
-                .deadlines
-                .iter()
-                .any(|s| s.deadline.deadline_id == d.deadline_id)
-            {
-                continue;
-            }
-            inner.deadlines.push(StoredDeadline {
-                not_before: d.due_at,
-                deadline: Deadline {
-                    deadline_id: d.deadline_id,
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for (request, mut version) in requests.into_iter().zip(versions) {
+            let mut positions = Vec::with_capacity(request.events.len());
+            for event in request.events {
+                version += 1;
+                let index = inner.log.len();
+                let position = index as u64 + 1;
+                inner.ids.insert(event.event_id, index);
+                inner
+                    .streams
+                    .entry(request.stream_id.clone())
+                    .or_default()
+                    .push(index);
+                inner.log.push(RecordedEvent {
+                    global_position: position,
                     stream_id: request.stream_id.clone(),
-                    kind: d.kind,
-                    due_at: d.due_at,
-                    payload: d.payload,
-                    attempts: 0,
-                },
-                fired: false,
+                    stream_version: version,
+                    event_id: event.event_id,
+                    event_type: event.event_type,
+                    schema_version: event.schema_version,
+                    data: event.data,
+                    metadata: event.metadata,
+                    recorded_at: now,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                });
+                positions.push(position);
+            }
+            for d in request.deadlines {
+                if inner
+                    .deadlines
+                    .iter()
+                    .any(|s| s.deadline.deadline_id == d.deadline_id)
+                {
+                    continue;
+                }
+                inner.deadlines.push(StoredDeadline {
+                    not_before: d.due_at,
+                    deadline: Deadline {
+                        deadline_id: d.deadline_id,
+                        stream_id: request.stream_id.clone(),
+                        kind: d.kind,
+                        due_at: d.due_at,
+                        payload: d.payload,
+                        attempts: 0,
+                    },
+                    fired: false,
+                });
+            }
+            outcomes.push(AppendOutcome {
+                stream_version: version,
+                positions,
+                deduplicated: false,
             });
         }
         drop(inner);
         self.appended.notify_waiters();
-        Ok(AppendOutcome {
-            stream_version: version,
-            positions,
-            deduplicated: false,
-        })
+        Ok(outcomes)
     }
 }
 
 #[async_trait]
 impl EventStore for InMemoryEventStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.append_now(request)
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        self.append_streams_now(requests)
     }
 
     async fn read_stream(

@@ -710,18 +710,20 @@ impl IdentityService {
         display_name: Option<String>,
         roles: BTreeSet<Role>,
     ) -> Result<UserView, IdentityError> {
-        // Hash before claiming: it is the slow step, and the gap between the two appends should
-        // be as short as possible.
+        // Hash before loading the claim: it is the slow step, and a concurrent registration of the
+        // same address that commits meanwhile then makes ours lose cleanly on the claim's version.
         let password_hash = self.hasher.hash(password)?;
         let claim_stream = StreamId::parse(email_stream_id(&email))
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
         let (claim, _) = self.runner.load::<EmailClaim>(&claim_stream).await?;
         let now = self.now();
+        let mut commit = Vec::with_capacity(2);
         let user_id = match claim.user_id() {
             Some(owner) => {
                 if self.load_user(owner).await?.is_registered() {
                     return Err(IdentityError::EmailTaken);
                 }
+                // Only a version without atomic commits could leave such a claim behind.
                 tracing::info!(user_id = %owner, "completing a registration whose user stream was never written");
                 owner
             }
@@ -734,8 +736,7 @@ impl IdentityService {
                         now,
                     })
                     .map_err(|EmailClaimError::EmailTaken| IdentityError::EmailTaken)?;
-                self.append_new(&claim_stream, &events, Some(user_id))
-                    .await?;
+                commit.push(self.new_stream(&claim_stream, &events, Some(user_id))?);
                 user_id
             }
         };
@@ -749,19 +750,24 @@ impl IdentityService {
                 now,
             })
             .map_err(user_rejected)?;
-        self.append_new(&user_stream(user_id)?, &events, Some(user_id))
-            .await?;
+        commit.push(self.new_stream(&user_stream(user_id)?, &events, Some(user_id))?);
+        // The claim and the user commit together (docs/decisions/0009-multi-stream-append.md):
+        // losing the race for either stream means another registration owns the address.
+        match self.store.append_streams(commit).await {
+            Ok(_) => {}
+            Err(StoreError::VersionConflict { .. }) => return Err(IdentityError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
         UserView::from_state(&User::replay(&events)).ok_or(IdentityError::NotFound)
     }
 
-    /// Append the first events of a stream with expected version "no stream"; losing that race
-    /// means another registration owns the address.
-    async fn append_new<E: DomainEvent>(
+    /// The first events of a stream, to append with expected version "no stream".
+    fn new_stream<E: DomainEvent>(
         &self,
         stream: &StreamId,
         events: &[E],
         actor: Option<UserId>,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<AppendRequest, IdentityError> {
         let metadata = self.metadata_for(actor);
         let mut new_events = Vec::with_capacity(events.len());
         for event in events {
@@ -774,12 +780,11 @@ impl IdentityService {
                 metadata: metadata.clone(),
             });
         }
-        let request = AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, new_events);
-        match self.store.append(request).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::VersionConflict { .. }) => Err(IdentityError::EmailTaken),
-            Err(e) => Err(e.into()),
-        }
+        Ok(AppendRequest::new(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            new_events,
+        ))
     }
 
     async fn load_user(&self, user_id: UserId) -> Result<User, IdentityError> {
