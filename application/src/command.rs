@@ -424,6 +424,13 @@ impl<D> Clone for Handle<D> {
 
 impl<D> Copy for Handle<D> {}
 
+impl<D> Handle<D> {
+    /// Which stream of its command it names (0 for the first named).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
 impl<D> std::fmt::Debug for Handle<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")

@@ -916,12 +916,12 @@ async fn multi_stream_overlapping(db: Arc<TestDb>) {
                         request(
                             &sf,
                             ExpectedVersion::Exact(vf),
-                            vec![new_event("Took", json!({"w": w, "i": i}))],
+                            vec![new_event("Took", json!({"w": w, "i": i, "after": vf}))],
                         ),
                         request(
                             &ss,
                             ExpectedVersion::Exact(vs),
-                            vec![new_event("Gave", json!({"w": w, "i": i}))],
+                            vec![new_event("Gave", json!({"w": w, "i": i, "after": vs}))],
                         ),
                     ];
                     match s.append_streams(commit).await {
@@ -962,9 +962,17 @@ async fn multi_stream_overlapping(db: Arc<TestDb>) {
         assert_eq!(pair[0].event_type, "Took");
         assert_eq!(pair[1].event_type, "Gave");
         assert_eq!(
-            pair[0].data, pair[1].data,
+            (&pair[0].data["w"], &pair[0].data["i"]),
+            (&pair[1].data["w"], &pair[1].data["i"]),
             "a commit is contiguous in the log"
         );
+        for e in pair {
+            assert_eq!(
+                Some(e.stream_version - 1),
+                e.data["after"].as_u64(),
+                "each event was decided against the version before it (no lost update)"
+            );
+        }
     }
     let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
