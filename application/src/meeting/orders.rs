@@ -231,33 +231,10 @@ impl MeetingService {
         Ok(committed.position())
     }
 
-    /// Give an order's reservation back to the meeting (`reason`: `cancelled` or `expired`);
-    /// nothing when it holds none.
-    async fn release_stock(
-        &self,
-        meeting_id: MeetingId,
-        order_id: MeetingOrderId,
-        reason: &str,
-        meta: &EventMetadata,
-    ) -> Result<Option<u64>, MeetingServiceError> {
-        let command = MeetingCommand::ReleaseStock {
-            order_id,
-            reason: reason.into(),
-            now: self.now(),
-        };
-        let stream = CommandRunner::stream::<Meeting>(meeting_id)?;
-        let decided = self
-            .runner
-            .run::<Meeting>(&stream, &command, meta)
-            .await
-            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
-        Ok(decided.position())
-    }
-
     /// The order-expiry deadline: return the stock of an order that is still unpaid at its
-    /// `expiresAt` (also when the order was never written), then mark the order expired. The stock
-    /// goes back first, so an order that reads 已过期 never still holds stock; a payment landing
-    /// between the two steps takes the stock again if it is there (see
+    /// `expiresAt` (also when the order was never written) and mark the order expired, in one
+    /// atomic commit, so an order that reads 已过期 never still holds stock and a payment racing
+    /// with the expiry finds either both changes or neither (see
     /// [`MeetingService::record_payment`]).
     pub async fn expire_order(
         &self,
@@ -266,22 +243,37 @@ impl MeetingService {
     ) -> Result<(), MeetingServiceError> {
         let meta = deadline_meta();
         let now = self.now();
-        let order = self.order(order_id).await?;
-        let due = match (order.status(), order.placed()) {
-            (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
-            (None, _) => true,
-            // Paid, cancelled (stock already returned) or already expired.
-            _ => matches!(order.status(), Some(OrderStatus::Expired)),
+        let release = MeetingCommand::ReleaseStock {
+            order_id,
+            reason: "expired".into(),
+            now,
         };
-        if !due {
-            return Ok(());
-        }
-        self.release_stock(meeting_id, order_id, "expired", &meta)
+        let mut atomic = self.runner.atomic(&meta);
+        let expiring =
+            atomic.stream::<MeetingOrder>(&CommandRunner::stream::<MeetingOrder>(order_id)?);
+        let stock = atomic.stream::<Meeting>(&CommandRunner::stream::<Meeting>(meeting_id)?);
+        atomic
+            .run(|d| {
+                let order = d.state(expiring)?;
+                let pending = order.status() == Some(OrderStatus::PendingPayment);
+                let due = match (order.status(), order.placed()) {
+                    (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
+                    (None, _) => true,
+                    // Paid, cancelled (stock already returned) or already expired.
+                    _ => matches!(order.status(), Some(OrderStatus::Expired)),
+                };
+                if !due {
+                    return Ok(());
+                }
+                d.decide(stock, &release)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                if pending {
+                    d.decide(expiring, &OrderCommand::Expire { now })
+                        .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                }
+                Ok::<_, MeetingServiceError>(())
+            })
             .await?;
-        if order.status() == Some(OrderStatus::PendingPayment) {
-            self.order_command(order_id, &OrderCommand::Expire { now }, &meta)
-                .await?;
-        }
         Ok(())
     }
 }
