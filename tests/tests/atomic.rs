@@ -1,10 +1,11 @@
 //! Commands that change several aggregates are atomic even when the server dies mid-command
 //! (issue 10, docs/decisions/0009-multi-stream-append.md), on SQLite and PostgreSQL.
 //!
-//! The test re-runs its own executable as a child process that serves Tessera and drives buyers
-//! through lock → order → cancel over real HTTP, kills it with SIGKILL while requests are in
-//! flight, and then reads the event store: every unpaid order holds its seats, no seat is held for
-//! an order that is missing or not unpaid, and the hash chain is intact.
+//! The crash cases re-run their own executable as a child process that serves Tessera and drives
+//! buyers through lock → order → cancel over real HTTP, kill it with SIGKILL while orders are being
+//! placed (or cancelled), and then read the event store: every unpaid order holds its seats, no
+//! seat is held for an order that is missing or not unpaid, and the hash chain is intact. A
+//! registration whose user cannot be written must not leave its email claim behind either.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration as ChronoDuration, FixedOffset, Utc};
@@ -15,11 +16,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use tessera_api::{Config, RunningServer};
 use tessera_application::command::load;
-use tessera_application::{EventStore, StreamId};
+use tessera_application::identity::{IdentityError, IdentityService};
+use tessera_application::{
+    AppendOutcome, AppendRequest, EventStore, RecordedEvent, StoreError, StreamId, SystemClock,
+};
 use tessera_domain::Decider;
+use tessera_domain::identity::{Email, User, email_stream_id};
 use tessera_domain::openticket::order::{Order, OrderStatus};
 use tessera_domain::openticket::seat_session::{Hold, SeatSession};
 use tessera_infrastructure::audit::verify;
+use tessera_infrastructure::identity::auth::{
+    Argon2PasswordHasher, JwtAccessTokens, RandomSecrets,
+};
 use tessera_tests::http::{TestServer, server_config};
 use tessera_tests::{Suite, TestDb};
 
@@ -57,6 +65,10 @@ fn main() -> std::process::ExitCode {
         .case("server_killed_while_cancelling_orders", |db| {
             killed_server(db, Phase::Cancelling)
         })
+        .case(
+            "failed_registration_leaves_no_email_claim",
+            failed_registration,
+        )
         .run()
 }
 
@@ -321,4 +333,97 @@ async fn orders(store: &dyn EventStore) -> HashMap<String, Order> {
         out.insert(id, order);
     }
     out
+}
+
+/// The SQL store, refusing (as an unavailable database would) every commit that writes a user
+/// stream.
+struct UserWritesFail(Arc<dyn EventStore>);
+
+#[async_trait::async_trait]
+impl EventStore for UserWritesFail {
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        if requests
+            .iter()
+            .any(|r| r.stream_id.category() == User::CATEGORY)
+        {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        self.0.append_streams(requests).await
+    }
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.0.read_stream(stream_id, from_version, max_count).await
+    }
+    async fn read_all(
+        &self,
+        after: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.0.read_all(after, max_count).await
+    }
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        self.0.head_position().await
+    }
+    async fn stream_version(&self, stream_id: &StreamId) -> Result<u64, StoreError> {
+        self.0.stream_version(stream_id).await
+    }
+    async fn wait_for_append(
+        &self,
+        after: u64,
+        max_wait: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.0.wait_for_append(after, max_wait).await
+    }
+}
+
+fn identity(store: Arc<dyn EventStore>) -> IdentityService {
+    IdentityService::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(Argon2PasswordHasher::with_params(1024, 1, 1).unwrap()),
+        Arc::new(JwtAccessTokens::new(b"test-jwt-secret-of-at-least-32-bytes!!").unwrap()),
+        Arc::new(RandomSecrets),
+    )
+}
+
+/// Email registration claims the address and writes the user in one commit: when the user's part
+/// cannot be written, the address is not claimed either, and the same registration succeeds later.
+async fn failed_registration(db: Arc<TestDb>) {
+    let (_db, stores) = db.stores().await;
+    let failing = identity(Arc::new(UserWritesFail(stores.events.clone())));
+    let refused = failing
+        .register("ada@example.com", "correct horse battery", None)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(IdentityError::Store(StoreError::Unavailable(_)))
+        ),
+        "{refused:?}"
+    );
+    let claim =
+        StreamId::parse(email_stream_id(&Email::parse("ada@example.com").unwrap())).unwrap();
+    assert_eq!(
+        stores.events.stream_version(&claim).await.unwrap(),
+        0,
+        "no claim without its user"
+    );
+    assert_eq!(stores.events.head_position().await.unwrap(), 0);
+
+    let user = identity(stores.events.clone())
+        .register("ada@example.com", "correct horse battery", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        user.email.as_ref().map(Email::as_str),
+        Some("ada@example.com")
+    );
+    assert_eq!(stores.events.stream_version(&claim).await.unwrap(), 1);
 }
