@@ -4,18 +4,18 @@
 //! infrastructure crate implements them with Argon2id, HS256 JWTs and aws-lc-rs.
 //!
 //! # Unique emails
-//! An address is claimed first in its guard stream `userEmail-{uuid v5}` (DESIGN.md §5) with
-//! expected version "no stream"; only then is `user-{userId}` written, also with "no stream". Of
-//! two concurrent registrations the second loses on the guard stream and gets
-//! [`IdentityError::EmailTaken`].
+//! An address is claimed in its guard stream `userEmail-{uuid v5}` (DESIGN.md §5) and
+//! `user-{userId}` is written in the same atomic commit, both with expected version "no stream"
+//! (docs/decisions/0009-multi-stream-append.md). Of two concurrent registrations the second loses
+//! on the guard stream and gets [`IdentityError::EmailTaken`]; a failed commit leaves neither.
 //!
-//! The two appends are not one transaction, so a crash (or a failed database call) can leave a
-//! claim whose user stream was never written. The claim names the user id, which makes that state
+//! Versions before that wrote the two streams one after another, so a crash could leave a claim
+//! whose user stream was never written. The claim names the user id, which makes that state
 //! recognisable: a later registration of the same address that finds such an orphaned claim
 //! re-uses the claimed user id and writes the user stream itself (again with "no stream", so of
-//! several concurrent retries exactly one wins and the others get `EmailTaken`). The client that
-//! failed can thus simply retry. No-one owned the orphaned address, so nothing is taken from
-//! anyone; no stream ever holds a second `UserRegistered` for one address.
+//! several concurrent retries exactly one wins and the others get `EmailTaken`). No-one owned the
+//! orphaned address, so nothing is taken from anyone; no stream ever holds a second
+//! `UserRegistered` for one address.
 //!
 //! # Refresh tokens
 //! A refresh token is `{familyId}.{random}`; only its SHA-256 hex digest is stored. Each refresh

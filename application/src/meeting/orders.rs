@@ -45,8 +45,9 @@ pub struct NewOrder {
 }
 
 impl MeetingService {
-    /// `POST /orders` (§5): reserve every line's stock (with the expiry deadline), write the order,
-    /// and for WeChat Pay open a JSAPI order whose parameters the order then carries.
+    /// `POST /orders` (§5): reserve every line's stock (with the expiry deadline) and write the
+    /// order in one atomic commit, then for WeChat Pay open a JSAPI order whose parameters the order
+    /// then carries.
     ///
     /// Errors: `UnsupportedPaymentMethod`, `WechatUserRequired`, `NotFound(Meeting)`,
     /// `Meeting(NotOnSale | EmptyOrder | UnknownGrade { index } | PriceMismatch { index, .. } |
@@ -193,7 +194,8 @@ impl MeetingService {
         }
     }
 
-    /// `PATCH /orders/:id` with `status: '已取消'`: cancel an unpaid order and return its stock.
+    /// `PATCH /orders/:id` with `status: '已取消'`: cancel an unpaid order and return its stock, in
+    /// one atomic commit.
     ///
     /// Errors: `NotFound(Order)`, `Order(NotPending(status))` when it is not 待支付, `Engine`.
     pub async fn cancel_order(
