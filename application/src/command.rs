@@ -6,7 +6,11 @@ use crate::event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError,
     StreamId, StreamIdError,
 };
+use std::any::{Any, TypeId};
 use std::fmt::Display;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
 use tessera_domain::{Decider, DomainEvent, EventDecodeError};
 use uuid::Uuid;
@@ -280,6 +284,12 @@ impl CommandRunner {
         Ok(StreamId::parse(format!("{}-{id}", D::CATEGORY))?)
     }
 
+    /// Start a command that changes several aggregates atomically ([`AtomicCommand`]); its events
+    /// carry `metadata`.
+    pub fn atomic(&self, metadata: &EventMetadata) -> AtomicCommand {
+        AtomicCommand::new(self.store.clone(), metadata)
+    }
+
     /// The aggregate in `stream_id` and its version (`D::default()` and 0 when the stream does not
     /// exist).
     pub async fn load<D: Decider>(&self, stream_id: &StreamId) -> Result<(D, u64), EngineError> {
@@ -341,6 +351,420 @@ impl CommandRunner {
     }
 }
 
+/// A command that changes several aggregates and commits all their events in one
+/// [`EventStore::append_streams`] (DESIGN.md §8, docs/decisions/0009-multi-stream-append.md).
+///
+/// Name the streams it touches with [`AtomicCommand::stream`], then [`AtomicCommand::run`] a
+/// synchronous decision over their states. The runner loads every stream, lets the decision run
+/// commands through [`Decisions::decide`], and appends each changed stream with the version it
+/// was decided against; when any stream moved meanwhile, nothing is written and it loads and
+/// decides again (at most [`MAX_ATTEMPTS`] times), like the single-stream path.
+pub struct AtomicCommand {
+    store: Arc<dyn EventStore>,
+    metadata: EventMetadata,
+    unit: u64,
+    streams: Vec<Registered>,
+    /// A stream named twice with different aggregate types (a bug), reported by `run`.
+    misuse: Option<String>,
+}
+
+impl std::fmt::Debug for AtomicCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtomicCommand")
+            .field(
+                "streams",
+                &self.streams.iter().map(|r| &r.stream).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads one stream's aggregate (of the type it was registered with), catching up from a cached
+/// state when there is one.
+type LoadFn = for<'a> fn(
+    &'a dyn EventStore,
+    &'a StreamId,
+    Option<slots::Cached>,
+) -> Pin<
+    Box<dyn Future<Output = Result<slots::Cached, EngineError>> + Send + 'a>,
+>;
+
+struct Registered {
+    stream: StreamId,
+    type_id: TypeId,
+    load: LoadFn,
+}
+
+fn load_erased<'a, D: Decider>(
+    store: &'a dyn EventStore,
+    stream: &'a StreamId,
+    cached: Option<slots::Cached>,
+) -> Pin<Box<dyn Future<Output = Result<slots::Cached, EngineError>> + Send + 'a>> {
+    Box::pin(async move {
+        let (state, version) = match cached.and_then(slots::Cached::into_state::<D>) {
+            Some((state, version)) => catch_up(store, stream, state, version).await?,
+            None => catch_up(store, stream, D::default(), 0).await?,
+        };
+        Ok(slots::Cached::new(state, version))
+    })
+}
+
+/// Names one aggregate of an [`AtomicCommand`]; valid only with the command that made it.
+pub struct Handle<D> {
+    unit: u64,
+    index: usize,
+    _aggregate: PhantomData<fn() -> D>,
+}
+
+impl<D> Clone for Handle<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D> Copy for Handle<D> {}
+
+impl<D> Handle<D> {
+    /// Which stream of its command it names (0 for the first named).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl<D> std::fmt::Debug for Handle<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// The aggregates of one attempt of an [`AtomicCommand`], as loaded, and the events decided so
+/// far.
+pub struct Decisions {
+    unit: u64,
+    metadata: EventMetadata,
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    stream: StreamId,
+    /// The state as loaded, at `base.version`.
+    base: slots::Cached,
+    /// The state after the events decided so far (none yet: `base`).
+    current: Option<Box<dyn Any + Send + Sync>>,
+    events: Vec<NewEvent>,
+    deadlines: Vec<NewDeadline>,
+}
+
+impl std::fmt::Debug for Decisions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decisions")
+            .field(
+                "streams",
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| (&e.stream, e.base.version, e.events.len()))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn foreign_handle() -> EngineError {
+    EngineError::Store(StoreError::InvalidRequest(
+        "a handle used with another atomic command than the one that made it".into(),
+    ))
+}
+
+impl Decisions {
+    fn entry<D: Decider>(&self, handle: Handle<D>) -> Result<(&Entry, &D), EngineError> {
+        let entry = self
+            .entries
+            .get(handle.index)
+            .filter(|_| handle.unit == self.unit)
+            .ok_or_else(foreign_handle)?;
+        let state = match &entry.current {
+            Some(current) => current.downcast_ref::<D>(),
+            None => entry.base.state.downcast_ref::<D>(),
+        }
+        .ok_or_else(foreign_handle)?;
+        Ok((entry, state))
+    }
+
+    /// The aggregate's state: as loaded, with the events decided so far in this attempt folded in.
+    ///
+    /// Errors: only for a handle of another [`AtomicCommand`] (a bug).
+    pub fn state<D: Decider>(&self, handle: Handle<D>) -> Result<&D, EngineError> {
+        Ok(self.entry(handle)?.1)
+    }
+
+    /// The stream version the aggregate was loaded at (0: the stream does not exist).
+    ///
+    /// Errors: only for a handle of another [`AtomicCommand`] (a bug).
+    pub fn version<D: Decider>(&self, handle: Handle<D>) -> Result<u64, EngineError> {
+        Ok(self.entry(handle)?.0.base.version)
+    }
+
+    /// Decide `command` against the aggregate's current state; its events are kept for the commit
+    /// and folded into the state (a second command on the same aggregate sees them). Returns the
+    /// new events (none when the command changes nothing).
+    ///
+    /// Errors: [`CommandError::Rejected`] when the aggregate refuses (nothing is kept);
+    /// [`CommandError::Engine`] when an event cannot be encoded or the handle is foreign.
+    pub fn decide<D>(
+        &mut self,
+        handle: Handle<D>,
+        command: &D::Command,
+    ) -> Result<Vec<D::Event>, CommandError<D::Error>>
+    where
+        D: Decider,
+    {
+        let (_, state) = self.entry(handle)?;
+        let events = state.decide(command).map_err(CommandError::Rejected)?;
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in &events {
+            let (event_type, data) = event.to_stored()?;
+            new_events.push(NewEvent {
+                event_id: Uuid::now_v7(),
+                schema_version: D::Event::schema_version(&event_type),
+                event_type,
+                data,
+                metadata: self.metadata.clone(),
+            });
+        }
+        let next = events.iter().fold(state.clone(), |s, e| s.evolve(e));
+        let entry = &mut self.entries[handle.index];
+        entry.current = Some(Box::new(next));
+        entry.events.extend(new_events);
+        Ok(events)
+    }
+
+    /// Store `deadlines` with the aggregate's events, in the same commit; dropped when the
+    /// aggregate gets no events (as with [`CommandRunner::run_scheduling`]).
+    ///
+    /// Errors: only for a handle of another [`AtomicCommand`] (a bug).
+    pub fn schedule<D: Decider>(
+        &mut self,
+        handle: Handle<D>,
+        deadlines: Vec<NewDeadline>,
+    ) -> Result<(), EngineError> {
+        self.entry(handle)?;
+        self.entries[handle.index].deadlines.extend(deadlines);
+        Ok(())
+    }
+}
+
+/// What an [`AtomicCommand`] committed.
+#[derive(Debug, Clone)]
+pub struct Committed<T> {
+    /// What the decision returned.
+    pub value: T,
+    /// Each stream that got events, with its append's outcome (empty when nothing changed).
+    pub outcomes: Vec<(StreamId, AppendOutcome)>,
+}
+
+impl<T> Committed<T> {
+    /// The highest global position the commit reached (for read-your-writes); `None` when
+    /// nothing was written.
+    pub fn position(&self) -> Option<u64> {
+        self.outcomes.iter().map(|(_, o)| o.last_position()).max()
+    }
+}
+
+static UNITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl AtomicCommand {
+    /// An atomic command over `store` whose events carry `metadata`.
+    pub fn new(store: Arc<dyn EventStore>, metadata: &EventMetadata) -> Self {
+        Self {
+            store,
+            metadata: metadata.clone(),
+            unit: UNITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            streams: Vec::new(),
+            misuse: None,
+        }
+    }
+
+    /// Take part the aggregate `D` stored in `stream_id`. Naming the same stream again returns the
+    /// same handle.
+    pub fn stream<D: Decider>(&mut self, stream_id: &StreamId) -> Handle<D> {
+        let unit = self.unit;
+        let handle = move |index| Handle {
+            unit,
+            index,
+            _aggregate: PhantomData,
+        };
+        if let Some(index) = self.streams.iter().position(|r| r.stream == *stream_id) {
+            if self.streams[index].type_id != TypeId::of::<D>() {
+                self.misuse = Some(format!(
+                    "stream {stream_id} named twice with different aggregate types"
+                ));
+            }
+            return handle(index);
+        }
+        self.streams.push(Registered {
+            stream: stream_id.clone(),
+            type_id: TypeId::of::<D>(),
+            load: load_erased::<D>,
+        });
+        handle(self.streams.len() - 1)
+    }
+
+    /// Load every named aggregate, call `decide`, and commit the events it decided (with their
+    /// deadlines) to all changed streams at once, each with the version it was loaded at. On a
+    /// version conflict on any stream nothing is written and all of it runs again, so `decide`
+    /// must depend only on the states it is given (and what it captured).
+    ///
+    /// Commands of this process on these streams queue behind each other (slots taken in sorted
+    /// order, so two atomic commands never wait on each other in a cycle).
+    ///
+    /// Errors: whatever `decide` returns (nothing is written); engine failures through
+    /// `E: From<EngineError>` — [`EngineError::Contended`] after [`MAX_ATTEMPTS`] conflicts
+    /// (naming the stream of the last one), store and decode failures.
+    pub async fn run<T, E, F>(self, mut decide: F) -> Result<Committed<T>, E>
+    where
+        F: FnMut(&mut Decisions) -> Result<T, E> + Send,
+        E: From<EngineError>,
+        T: Send,
+    {
+        if let Some(misuse) = self.misuse {
+            return Err(EngineError::Store(StoreError::InvalidRequest(misuse)).into());
+        }
+        let store = self.store.as_ref();
+        let instance = store.instance_id();
+        let mut order: Vec<usize> = (0..self.streams.len()).collect();
+        order.sort_by(|&a, &b| self.streams[a].stream.cmp(&self.streams[b].stream));
+        let mut guards: Vec<Option<slots::Guard>> = (0..self.streams.len()).map(|_| None).collect();
+        for i in order {
+            guards[i] = Some(
+                slots::slot(instance, &self.streams[i].stream)
+                    .lock_owned()
+                    .await,
+            );
+        }
+        let mut guards: Vec<slots::Guard> = guards.into_iter().flatten().collect();
+        // Put what is known to be a true prefix of each stream back into its slot.
+        let remember = |guards: &mut [slots::Guard], cached: Vec<Option<slots::Cached>>| {
+            if instance.is_some() {
+                for (guard, cached) in guards.iter_mut().zip(cached) {
+                    **guard = cached;
+                }
+            }
+        };
+        let mut conflicted = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut entries = Vec::with_capacity(self.streams.len());
+            for (registered, guard) in self.streams.iter().zip(guards.iter_mut()) {
+                let base = (registered.load)(store, &registered.stream, guard.take()).await?;
+                entries.push(Entry {
+                    stream: registered.stream.clone(),
+                    base,
+                    current: None,
+                    events: Vec::new(),
+                    deadlines: Vec::new(),
+                });
+            }
+            let mut decisions = Decisions {
+                unit: self.unit,
+                metadata: self.metadata.clone(),
+                entries,
+            };
+            let decided = decide(&mut decisions);
+            let entries = decisions.entries;
+            let value = match decided {
+                Ok(value) => value,
+                Err(e) => {
+                    remember(
+                        &mut guards,
+                        entries.into_iter().map(|e| Some(e.base)).collect(),
+                    );
+                    return Err(e);
+                }
+            };
+            let requests: Vec<AppendRequest> = entries
+                .iter()
+                .filter(|e| !e.events.is_empty())
+                .map(|e| AppendRequest {
+                    stream_id: e.stream.clone(),
+                    expected_version: ExpectedVersion::Exact(e.base.version),
+                    events: e.events.clone(),
+                    deadlines: e.deadlines.clone(),
+                })
+                .collect();
+            if requests.is_empty() {
+                remember(
+                    &mut guards,
+                    entries.into_iter().map(|e| Some(e.base)).collect(),
+                );
+                return Ok(Committed {
+                    value,
+                    outcomes: Vec::new(),
+                });
+            }
+            match store.append_streams(requests).await {
+                Ok(outcomes) => {
+                    let mut outcomes = outcomes.into_iter();
+                    let mut committed = Vec::new();
+                    let mut cached = Vec::with_capacity(entries.len());
+                    for entry in entries {
+                        if entry.events.is_empty() {
+                            cached.push(Some(entry.base));
+                            continue;
+                        }
+                        let Some(outcome) = outcomes.next() else {
+                            cached.push(None);
+                            continue;
+                        };
+                        // A deduplicated commit says nothing of the stream's state now.
+                        cached.push(match (outcome.deduplicated, entry.current) {
+                            (false, Some(state)) => Some(slots::Cached {
+                                state,
+                                version: outcome.stream_version,
+                            }),
+                            _ => None,
+                        });
+                        committed.push((entry.stream, outcome));
+                    }
+                    remember(&mut guards, cached);
+                    return Ok(Committed {
+                        value,
+                        outcomes: committed,
+                    });
+                }
+                Err(StoreError::VersionConflict { stream, .. }) => {
+                    // Another process wrote first; what was loaded is still a true prefix.
+                    tracing::debug!(%stream, "version conflict in an atomic command, deciding again");
+                    remember(
+                        &mut guards,
+                        entries.into_iter().map(|e| Some(e.base)).collect(),
+                    );
+                    conflicted = Some(stream);
+                }
+                Err(e) => {
+                    remember(
+                        &mut guards,
+                        entries.into_iter().map(|e| Some(e.base)).collect(),
+                    );
+                    return Err(EngineError::Store(e).into());
+                }
+            }
+        }
+        let stream = conflicted
+            .or_else(|| self.streams.first().map(|r| r.stream.clone()))
+            .ok_or_else(|| EngineError::Store(StoreError::InvalidRequest("no streams".into())))?;
+        Err(EngineError::Contended {
+            stream,
+            attempts: MAX_ATTEMPTS,
+        }
+        .into())
+    }
+}
+
 /// Per-stream slots: an async lock that queues this process's commands on one stream, holding the
 /// aggregate's last known state. Keyed by the store's instance id and the stream; bounded.
 mod slots {
@@ -356,8 +780,8 @@ mod slots {
 
     /// An aggregate state at a stream version.
     pub struct Cached {
-        state: Box<dyn Any + Send + Sync>,
-        version: u64,
+        pub(super) state: Box<dyn Any + Send + Sync>,
+        pub(super) version: u64,
     }
 
     impl Cached {
@@ -376,6 +800,9 @@ mod slots {
     }
 
     pub type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+    /// A slot held until dropped.
+    pub type Guard = tokio::sync::OwnedMutexGuard<Option<Cached>>;
 
     #[derive(Default)]
     struct Slots {

@@ -221,6 +221,103 @@ impl AppendOutcome {
     }
 }
 
+/// Check a commit before any backend touches storage: at least one request, each with at least
+/// one event, every `data` a JSON object, event types of 1–200 characters, no stream named twice
+/// and no event id used twice in the whole commit.
+///
+/// Errors: [`StoreError::InvalidRequest`] saying which rule failed.
+pub fn validate_requests(requests: &[AppendRequest]) -> Result<(), StoreError> {
+    if requests.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "a commit needs at least one stream".into(),
+        ));
+    }
+    let mut streams = std::collections::HashSet::new();
+    let mut ids = std::collections::HashSet::new();
+    for request in requests {
+        if !streams.insert(&request.stream_id) {
+            return Err(StoreError::InvalidRequest(format!(
+                "stream {} appears twice in one commit; put its events in one request",
+                request.stream_id
+            )));
+        }
+        if request.events.is_empty() {
+            return Err(StoreError::InvalidRequest(format!(
+                "the append to {} has no events; an append needs at least one",
+                request.stream_id
+            )));
+        }
+        for e in &request.events {
+            if !e.data.is_object() {
+                return Err(StoreError::InvalidRequest(format!(
+                    "event {}: data must be a JSON object",
+                    e.event_id
+                )));
+            }
+            if e.event_type.is_empty() || e.event_type.len() > 200 {
+                return Err(StoreError::InvalidRequest(format!(
+                    "event {}: event type must have 1-200 characters",
+                    e.event_id
+                )));
+            }
+            if !ids.insert(e.event_id) {
+                return Err(StoreError::InvalidRequest(format!(
+                    "event id {} appears twice in the commit",
+                    e.event_id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where an event id of a commit is stored already: (event id, stream, stream version, global
+/// position), as a backend's idempotency lookup finds it.
+pub type StoredId = (Uuid, StreamId, u64, u64);
+
+/// The idempotency rule of [`EventStore::append_streams`], shared by backends: `found` holds the
+/// commit's event ids that are stored already.
+///
+/// Returns `None` when none is (append), the original outcomes (`deduplicated = true`, request
+/// order) when all are, each in its request's stream.
+///
+/// Errors: [`StoreError::DuplicateEventId`] for anything in between (an id in another stream, part
+/// of a batch, or one request stored and another not), naming the first offending id.
+pub fn deduplicate(
+    requests: &[AppendRequest],
+    found: &[StoredId],
+) -> Result<Option<Vec<AppendOutcome>>, StoreError> {
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let clash = |(event_id, stream, _, _): &StoredId| StoreError::DuplicateEventId {
+        event_id: *event_id,
+        stored_in: stream.clone(),
+    };
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut stream_version = 0;
+        let mut positions = Vec::with_capacity(request.events.len());
+        for e in &request.events {
+            match found.iter().find(|f| f.0 == e.event_id) {
+                Some((_, stream, version, position)) if *stream == request.stream_id => {
+                    stream_version = stream_version.max(*version);
+                    positions.push(*position);
+                }
+                Some(other) => return Err(clash(other)),
+                // Part of the commit is stored and part is not: not a retry of the same commit.
+                None => return Err(clash(&found[0])),
+            }
+        }
+        outcomes.push(AppendOutcome {
+            stream_version,
+            positions,
+            deduplicated: true,
+        });
+    }
+    Ok(Some(outcomes))
+}
+
 /// A stored event with its envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
@@ -286,11 +383,40 @@ pub enum StoreError {
 /// The event store port. Every backend passes the same contract suite (tests/tests/event_store_contract.rs).
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Append a batch to one stream, atomically, if its version matches `expected_version`.
+    /// Append a batch to one stream, atomically, if its version matches `expected_version`:
+    /// [`EventStore::append_streams`] with one request.
     ///
     /// Errors: [`StoreError::VersionConflict`], [`StoreError::DuplicateEventId`],
     /// [`StoreError::InvalidRequest`] for an empty batch, [`StoreError::Unavailable`].
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let mut outcomes = self.append_streams(vec![request]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("the store answered no outcome".into()))
+    }
+
+    /// Commit batches to several streams in one atomic step (docs/decisions/0009-multi-stream-append.md):
+    /// every request's events and deadlines are stored, or none are.
+    ///
+    /// - Each request carries its own expected version; when any one does not match, nothing is
+    ///   written and the error is [`StoreError::VersionConflict`] naming that stream (the first in
+    ///   request order).
+    /// - Each stream may appear in one request only (two would make "expected version" of the
+    ///   second ambiguous): otherwise [`StoreError::InvalidRequest`]. So must each event id.
+    /// - Idempotent retry: when every event id of every request is stored already, each in its
+    ///   request's stream, nothing is written and the original outcomes come back with
+    ///   `deduplicated = true`. When only some are (one request stored, another not, or part of a
+    ///   batch), or an id is stored in another stream, it is [`StoreError::DuplicateEventId`]: that
+    ///   is not a retry of the same commit.
+    /// - Global positions follow request order, then event order, contiguous across the whole
+    ///   commit; all events share one `recorded_at`. Readers in this process are woken once.
+    ///
+    /// Returns one outcome per request, in request order. Errors as [`EventStore::append`], plus
+    /// [`StoreError::InvalidRequest`] for an empty list.
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError>;
 
     /// Up to `max_count` events of one stream with version ≥ `from_version`, in version order.
     ///

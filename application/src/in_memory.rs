@@ -12,7 +12,7 @@
 use crate::deadlines::{Deadline, DeadlineStore};
 use crate::event_store::{
     AppendOutcome, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent,
-    RecordedEvent, StoreError, StreamId,
+    RecordedEvent, StoreError, StoredId, StreamId, deduplicate, validate_requests,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -124,123 +124,118 @@ impl InMemoryEventStore {
     }
 
     fn append_now(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        if request.events.is_empty() {
-            return Err(StoreError::InvalidRequest("empty batch".into()));
-        }
-        if let Some(e) = request.events.iter().find(|e| !e.data.is_object()) {
-            return Err(StoreError::InvalidRequest(format!(
-                "data of {} is not a JSON object",
-                e.event_id
-            )));
-        }
+        let mut outcomes = self.append_streams_now(vec![request])?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("no outcome".into()))
+    }
+
+    /// The whole commit under one lock: check everything first, then write, so a refusal leaves
+    /// no trace.
+    fn append_streams_now(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        validate_requests(&requests)?;
         let mut inner = self.lock();
-        let stored: Vec<usize> = request
-            .events
+        let found: Vec<StoredId> = requests
             .iter()
-            .filter_map(|e| inner.ids.get(&e.event_id).copied())
+            .flat_map(|r| &r.events)
+            .filter_map(|e| inner.ids.get(&e.event_id))
+            .map(|&i| {
+                let r = &inner.log[i];
+                (
+                    r.event_id,
+                    r.stream_id.clone(),
+                    r.stream_version,
+                    r.global_position,
+                )
+            })
             .collect();
-        if !stored.is_empty() {
-            let all_here = stored.len() == request.events.len()
-                && stored
-                    .iter()
-                    .all(|&i| inner.log[i].stream_id == request.stream_id);
-            if all_here {
-                let stream_version = stored
-                    .iter()
-                    .map(|&i| inner.log[i].stream_version)
-                    .max()
-                    .unwrap_or(0);
-                return Ok(AppendOutcome {
-                    stream_version,
-                    positions: stored
-                        .iter()
-                        .map(|&i| inner.log[i].global_position)
-                        .collect(),
-                    deduplicated: true,
+        if let Some(outcomes) = deduplicate(&requests, &found)? {
+            return Ok(outcomes);
+        }
+        let mut versions = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let actual = inner.streams.get(&request.stream_id).map_or(0, Vec::len) as u64;
+            if !request.expected_version.accepts(actual) {
+                return Err(StoreError::VersionConflict {
+                    stream: request.stream_id.clone(),
+                    expected: request.expected_version,
+                    actual,
                 });
             }
-            let clash = &inner.log[stored[0]];
-            return Err(StoreError::DuplicateEventId {
-                event_id: clash.event_id,
-                stored_in: clash.stream_id.clone(),
-            });
-        }
-        let actual = inner.streams.get(&request.stream_id).map_or(0, Vec::len) as u64;
-        let matches = match request.expected_version {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => actual == 0,
-            ExpectedVersion::Exact(v) => actual == v,
-        };
-        if !matches {
-            return Err(StoreError::VersionConflict {
-                stream: request.stream_id.clone(),
-                expected: request.expected_version,
-                actual,
-            });
+            versions.push(actual);
         }
         let now = Utc::now();
-        let mut positions = Vec::with_capacity(request.events.len());
-        let mut version = actual;
-        for event in request.events {
-            version += 1;
-            let index = inner.log.len();
-            let position = index as u64 + 1;
-            inner.ids.insert(event.event_id, index);
-            inner
-                .streams
-                .entry(request.stream_id.clone())
-                .or_default()
-                .push(index);
-            inner.log.push(RecordedEvent {
-                global_position: position,
-                stream_id: request.stream_id.clone(),
-                stream_version: version,
-                event_id: event.event_id,
-                event_type: event.event_type,
-                schema_version: event.schema_version,
-                data: event.data,
-                metadata: event.metadata,
-                recorded_at: now,
-                prev_hash: String::new(),
-                hash: String::new(),
-            });
-            positions.push(position);
-        }
-        for d in request.deadlines {
-            if inner
-                .deadlines
-                .iter()
-                .any(|s| s.deadline.deadline_id == d.deadline_id)
-            {
-                continue;
-            }
-            inner.deadlines.push(StoredDeadline {
-                not_before: d.due_at,
-                deadline: Deadline {
-                    deadline_id: d.deadline_id,
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for (request, mut version) in requests.into_iter().zip(versions) {
+            let mut positions = Vec::with_capacity(request.events.len());
+            for event in request.events {
+                version += 1;
+                let index = inner.log.len();
+                let position = index as u64 + 1;
+                inner.ids.insert(event.event_id, index);
+                inner
+                    .streams
+                    .entry(request.stream_id.clone())
+                    .or_default()
+                    .push(index);
+                inner.log.push(RecordedEvent {
+                    global_position: position,
                     stream_id: request.stream_id.clone(),
-                    kind: d.kind,
-                    due_at: d.due_at,
-                    payload: d.payload,
-                    attempts: 0,
-                },
-                fired: false,
+                    stream_version: version,
+                    event_id: event.event_id,
+                    event_type: event.event_type,
+                    schema_version: event.schema_version,
+                    data: event.data,
+                    metadata: event.metadata,
+                    recorded_at: now,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                });
+                positions.push(position);
+            }
+            for d in request.deadlines {
+                if inner
+                    .deadlines
+                    .iter()
+                    .any(|s| s.deadline.deadline_id == d.deadline_id)
+                {
+                    continue;
+                }
+                inner.deadlines.push(StoredDeadline {
+                    not_before: d.due_at,
+                    deadline: Deadline {
+                        deadline_id: d.deadline_id,
+                        stream_id: request.stream_id.clone(),
+                        kind: d.kind,
+                        due_at: d.due_at,
+                        payload: d.payload,
+                        attempts: 0,
+                    },
+                    fired: false,
+                });
+            }
+            outcomes.push(AppendOutcome {
+                stream_version: version,
+                positions,
+                deduplicated: false,
             });
         }
         drop(inner);
         self.appended.notify_waiters();
-        Ok(AppendOutcome {
-            stream_version: version,
-            positions,
-            deduplicated: false,
-        })
+        Ok(outcomes)
     }
 }
 
 #[async_trait]
 impl EventStore for InMemoryEventStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.append_now(request)
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        self.append_streams_now(requests)
     }
 
     async fn read_stream(
@@ -449,5 +444,197 @@ mod tests {
             Err(StoreError::VersionConflict { actual: 1, .. })
         ));
         assert_eq!(store.head_position().await.unwrap(), 1);
+    }
+
+    mod atomic {
+        #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+        use super::*;
+        use crate::command::{CommandError, CommandRunner, EngineError};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tessera_domain::shared::claim::{
+            ClaimCommand, ClaimError, ClaimEvent, ClaimKind, IdentifierClaim,
+        };
+
+        #[derive(Debug, thiserror::Error)]
+        enum TestError {
+            #[error("taken")]
+            Taken,
+            #[error(transparent)]
+            Engine(#[from] EngineError),
+        }
+
+        fn claim(value: &str, owner: u128) -> ClaimCommand {
+            ClaimCommand::Claim {
+                kind: ClaimKind::Phone,
+                value: value.into(),
+                owner: Uuid::from_u128(owner),
+                now: Utc::now(),
+            }
+        }
+
+        fn claimed(value: &str, owner: u128) -> ClaimEvent {
+            ClaimEvent::IdentifierClaimed {
+                kind: ClaimKind::Phone,
+                value: value.into(),
+                owner: Uuid::from_u128(owner),
+                claimed_at: Utc::now(),
+            }
+        }
+
+        fn event(n: u128) -> NewEvent {
+            NewEvent {
+                event_id: Uuid::from_u128(n),
+                event_type: "Noted".into(),
+                schema_version: 1,
+                data: serde_json::json!({}),
+                metadata: EventMetadata::default(),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_commit_to_several_streams_lands_whole_or_not_at_all() {
+            let store = InMemoryEventStore::new();
+            let (a, b) = (
+                StreamId::parse("a-1").unwrap(),
+                StreamId::parse("b-1").unwrap(),
+            );
+            let out = store
+                .append_streams(vec![
+                    AppendRequest::new(a.clone(), ExpectedVersion::NoStream, vec![event(1)]),
+                    AppendRequest::new(b.clone(), ExpectedVersion::NoStream, vec![event(2)]),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(
+                (out[0].positions.clone(), out[1].positions.clone()),
+                (vec![1], vec![2])
+            );
+            let conflict = store
+                .append_streams(vec![
+                    AppendRequest::new(a.clone(), ExpectedVersion::Exact(1), vec![event(3)]),
+                    AppendRequest::new(b.clone(), ExpectedVersion::NoStream, vec![event(4)]),
+                ])
+                .await;
+            assert!(matches!(
+                conflict,
+                Err(StoreError::VersionConflict { ref stream, actual: 1, .. }) if *stream == b
+            ));
+            assert_eq!(store.head_position().await.unwrap(), 2, "nothing written");
+            let retry = store
+                .append_streams(vec![
+                    AppendRequest::new(a.clone(), ExpectedVersion::NoStream, vec![event(1)]),
+                    AppendRequest::new(b.clone(), ExpectedVersion::NoStream, vec![event(2)]),
+                ])
+                .await
+                .unwrap();
+            assert!(retry.iter().all(|o| o.deduplicated));
+            let partial = store
+                .append_streams(vec![
+                    AppendRequest::new(a.clone(), ExpectedVersion::Any, vec![event(1)]),
+                    AppendRequest::new(b.clone(), ExpectedVersion::Any, vec![event(5)]),
+                ])
+                .await;
+            assert!(matches!(partial, Err(StoreError::DuplicateEventId { .. })));
+            let twice = store
+                .append_streams(vec![
+                    AppendRequest::new(a.clone(), ExpectedVersion::Any, vec![event(6)]),
+                    AppendRequest::new(a.clone(), ExpectedVersion::Any, vec![event(7)]),
+                ])
+                .await;
+            assert!(matches!(twice, Err(StoreError::InvalidRequest(_))));
+            assert_eq!(store.head_position().await.unwrap(), 2);
+        }
+
+        #[tokio::test]
+        async fn an_atomic_command_commits_every_aggregate_it_changed_in_one_append() {
+            let store = Arc::new(InMemoryEventStore::new());
+            let runner = CommandRunner::new(store.clone());
+            let (a, b) = (
+                StreamId::parse("claim-a").unwrap(),
+                StreamId::parse("claim-b").unwrap(),
+            );
+            let mut atomic = runner.atomic(&EventMetadata::default());
+            let ha = atomic.stream::<IdentifierClaim>(&a);
+            let hb = atomic.stream::<IdentifierClaim>(&b);
+            assert_eq!(atomic.stream::<IdentifierClaim>(&a).index(), ha.index());
+            let committed = atomic
+                .run(|d| {
+                    d.decide(ha, &claim("a", 1))
+                        .map_err(|e| e.map_rejected(|_| TestError::Taken))?;
+                    d.decide(hb, &claim("b", 1))
+                        .map_err(|e| e.map_rejected(|_| TestError::Taken))?;
+                    // A second command on one aggregate sees the first one's events.
+                    let again = d
+                        .decide(ha, &claim("a", 1))
+                        .map_err(|e| e.map_rejected(|_| TestError::Taken))?;
+                    assert!(again.is_empty());
+                    Ok::<_, TestError>(d.state(ha)?.owner())
+                })
+                .await
+                .unwrap();
+            assert_eq!(committed.value, Some(Uuid::from_u128(1)));
+            assert_eq!(committed.outcomes.len(), 2);
+            assert_eq!(committed.position(), Some(2));
+            assert_eq!(store.events::<IdentifierClaim>(&a).len(), 1);
+            assert_eq!(store.events::<IdentifierClaim>(&b).len(), 1);
+        }
+
+        /// Another writer takes stream `a` while the first attempt decides: the commit conflicts,
+        /// nothing is written, and the second attempt decides against the new state and refuses.
+        #[tokio::test]
+        async fn a_conflict_on_any_stream_decides_again_and_a_refusal_writes_nothing() {
+            let store = Arc::new(InMemoryEventStore::new());
+            let runner = CommandRunner::new(store.clone());
+            let (a, b) = (
+                StreamId::parse("claim-a").unwrap(),
+                StreamId::parse("claim-b").unwrap(),
+            );
+            let attempts = AtomicUsize::new(0);
+            let mut atomic = runner.atomic(&EventMetadata::default());
+            let ha = atomic.stream::<IdentifierClaim>(&a);
+            let hb = atomic.stream::<IdentifierClaim>(&b);
+            let result = atomic
+                .run(|d| {
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        store
+                            .given::<IdentifierClaim>(&a, &[claimed("a", 2)])
+                            .unwrap();
+                    }
+                    d.decide(hb, &claim("b", 1))
+                        .map_err(|e| e.map_rejected(|_| TestError::Taken))?;
+                    d.decide(ha, &claim("a", 1)).map_err(|e| match e {
+                        CommandError::Rejected(ClaimError::Taken { .. }) => TestError::Taken,
+                        e => e.map_rejected(|_| TestError::Taken),
+                    })?;
+                    Ok::<_, TestError>(())
+                })
+                .await;
+            assert!(matches!(result, Err(TestError::Taken)), "{result:?}");
+            assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            assert!(
+                store.events::<IdentifierClaim>(&b).is_empty(),
+                "b untouched"
+            );
+            assert_eq!(store.events::<IdentifierClaim>(&a).len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_stream_named_with_two_aggregate_types_is_refused() {
+            let store = Arc::new(InMemoryEventStore::new());
+            let runner = CommandRunner::new(store.clone());
+            let a = StreamId::parse("claim-a").unwrap();
+            let mut atomic = runner.atomic(&EventMetadata::default());
+            atomic.stream::<IdentifierClaim>(&a);
+            atomic.stream::<tessera_domain::identity::EmailClaim>(&a);
+            let result = atomic.run(|_| Ok::<_, TestError>(())).await;
+            assert!(matches!(
+                result,
+                Err(TestError::Engine(EngineError::Store(
+                    StoreError::InvalidRequest(_)
+                )))
+            ));
+        }
     }
 }

@@ -22,7 +22,10 @@ pub mod subscription;
 pub mod upcasting;
 
 pub use clock::{Clock, SystemClock};
-pub use command::{CommandError, CommandRunner, Decided, EngineError, execute};
+pub use command::{
+    AtomicCommand, CommandError, CommandRunner, Committed, Decided, Decisions, EngineError, Handle,
+    execute,
+};
 pub use deadlines::{
     Deadline, DeadlineHandler, DeadlineScheduler, DeadlineStore, FireReport, NewDeadline,
 };

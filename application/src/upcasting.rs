@@ -81,6 +81,13 @@ impl EventStore for UpcastingEventStore {
         self.inner.append(request).await
     }
 
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        self.inner.append_streams(requests).await
+    }
+
     async fn read_stream(
         &self,
         stream_id: &StreamId,

@@ -1,6 +1,7 @@
 //! The PostgreSQL event store (production).
 //!
-//! Ordering: an append locks its stream row, checks idempotency and the expected version, then takes
+//! Ordering: a commit locks its stream rows (one or several, in sorted order so that commits over
+//! overlapping streams cannot deadlock), checks idempotency and every expected version, then takes
 //! its positions with `UPDATE event_log_head … RETURNING`. That row lock is held until commit, so
 //! appends commit in position order and positions are contiguous: a reader that has seen position
 //! `P` can never later find an event below `P` (the bug class of Marten #1629/#4953 and
@@ -8,17 +9,17 @@
 //! round trips plus the commit. docs/architecture.md weighs the cost.
 
 use crate::audit::AuditSource;
-use crate::hashing::{GENESIS_HASH, HashInput, event_hash, truncate_to_micros};
+use crate::hashing::{GENESIS_HASH, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{
-    Existing, StoredEvent, StreamHead, classify_existing, metadata_value, non_negative,
-    unavailable, validate_append,
+    Head, StoredEvent, StreamHead, check_versions, non_negative, plan, stored_ids, unavailable,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 use std::time::Duration;
+use tessera_application::event_store::{deduplicate, validate_requests};
 use tessera_application::{
     AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventStore, RecordedEvent, StoreError,
     StreamId,
@@ -43,21 +44,26 @@ const READ_ALL: &str = concat!(
     " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
 );
 
-/// Everything an append writes after it holds the log head, in one statement.
+/// Everything a commit writes after it holds the log head, in one statement: the events of every
+/// stream, their deadlines, and the new stream heads.
 const WRITE_BATCH: &str = "
 WITH inserted AS (
     INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
                         schema_version, data, metadata, recorded_at, prev_hash, hash)
-    SELECT u.p, $1, u.v, u.id, u.t, u.sv, u.d::jsonb, u.m::jsonb, $2, u.ph, u.h
-    FROM UNNEST($3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::int4[], $8::text[],
-                $9::text[], $10::text[], $11::text[]) AS u(p, v, id, t, sv, d, m, ph, h)
+    SELECT u.p, u.s, u.v, u.id, u.t, u.sv, u.d::jsonb, u.m::jsonb, $1, u.ph, u.h
+    FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::uuid[], $6::text[], $7::int4[],
+                $8::text[], $9::text[], $10::text[], $11::text[])
+         AS u(p, s, v, id, t, sv, d, m, ph, h)
 ), scheduled AS (
     INSERT INTO deadlines (deadline_id, stream_id, kind, payload, due_at, next_attempt_at)
-    SELECT d.id, $1, d.kind, d.payload::jsonb, d.due, d.due
-    FROM UNNEST($12::uuid[], $13::text[], $14::text[], $15::timestamptz[]) AS d(id, kind, payload, due)
+    SELECT d.id, d.s, d.kind, d.payload::jsonb, d.due, d.due
+    FROM UNNEST($12::uuid[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
+         AS d(id, s, kind, payload, due)
     ON CONFLICT (deadline_id) DO NOTHING
 )
-UPDATE streams SET version = $16, last_hash = $17 WHERE stream_id = $1";
+UPDATE streams SET version = n.v, last_hash = n.h
+FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS n(s, v, h)
+WHERE streams.stream_id = n.s";
 
 /// Connect a pool to `url` (e.g. `postgres://postgres@127.0.0.1:5432/tessera`).
 pub async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
@@ -100,27 +106,42 @@ impl PostgresEventStore {
         &self.pool
     }
 
+    /// The whole commit inside the caller's transaction: lock every stream row (in sorted order,
+    /// so two commits over overlapping streams never wait on each other in a cycle), check
+    /// idempotency and every expected version, take the positions under the log head's lock, and
+    /// write everything in one statement. Nothing is written unless the caller commits.
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Postgres>,
-        request: &AppendRequest,
-    ) -> Result<AppendOutcome, AppendFailure> {
-        let stream = request.stream_id.as_str();
-        // Lock (creating when new) the stream row first: a concurrent retry of the same batch then
-        // waits here and finds the first one's events below, instead of a version conflict.
-        let (version, mut prev_hash): (i64, String) = sqlx::query_as(
-            "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, 0, $2) \
-             ON CONFLICT (stream_id) DO UPDATE SET stream_id = EXCLUDED.stream_id \
-             RETURNING version, last_hash",
-        )
-        .bind(stream)
-        .bind(GENESIS_HASH)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-        let version = non_negative(version, "version")?;
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendOutcome>, AppendFailure> {
+        // Lock (creating when new) the stream rows first: a concurrent retry of the same commit
+        // then waits here and finds the first one's events below, instead of a version conflict.
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by(|&a, &b| requests[a].stream_id.cmp(&requests[b].stream_id));
+        let mut heads = vec![Head::empty(); requests.len()];
+        for i in order {
+            let (version, last_hash): (i64, String) = sqlx::query_as(
+                "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, 0, $2) \
+                 ON CONFLICT (stream_id) DO UPDATE SET stream_id = EXCLUDED.stream_id \
+                 RETURNING version, last_hash",
+            )
+            .bind(requests[i].stream_id.as_str())
+            .bind(GENESIS_HASH)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+            heads[i] = Head {
+                version: non_negative(version, "version")?,
+                last_hash,
+            };
+        }
 
-        let ids: Vec<Uuid> = request.events.iter().map(|e| e.event_id).collect();
+        let ids: Vec<Uuid> = requests
+            .iter()
+            .flat_map(|r| &r.events)
+            .map(|e| e.event_id)
+            .collect();
         let found: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
             "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id = ANY($1)",
         )
@@ -128,34 +149,12 @@ impl PostgresEventStore {
         .fetch_all(&mut **tx)
         .await
         .map_err(unavailable)?;
-        let found = found
-            .into_iter()
-            .map(|(id, s, v, p)| {
-                Ok((
-                    id,
-                    s,
-                    non_negative(v, "version")?,
-                    non_negative(p, "position")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        if let Existing::All(pairs) = classify_existing(request, &found)? {
-            return Ok(AppendOutcome {
-                stream_version: pairs.iter().map(|p| p.0).max().unwrap_or(0),
-                positions: pairs.into_iter().map(|p| p.1).collect(),
-                deduplicated: true,
-            });
+        if let Some(outcomes) = deduplicate(requests, &stored_ids(found)?)? {
+            return Ok(outcomes);
         }
-        if !request.expected_version.accepts(version) {
-            return Err(StoreError::VersionConflict {
-                stream: request.stream_id.clone(),
-                expected: request.expected_version,
-                actual: version,
-            }
-            .into());
-        }
+        check_versions(requests, &heads)?;
 
-        let n = request.events.len();
+        let n = ids.len();
         let (last, recorded_at): (i64, DateTime<Utc>) = sqlx::query_as(
             "UPDATE event_log_head SET position = position + $1, \
              recorded_at = GREATEST(clock_timestamp(), recorded_at) WHERE id = 1 \
@@ -166,59 +165,52 @@ impl PostgresEventStore {
         .await
         .map_err(unavailable)?;
         let last = non_negative(last, "head")?;
-        let first = last + 1 - n as u64;
-        let recorded_at = truncate_to_micros(recorded_at);
+        let plan = plan(
+            requests,
+            &heads,
+            last + 1 - n as u64,
+            truncate_to_micros(recorded_at),
+        )?;
 
-        let mut positions = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
-        let mut types = Vec::with_capacity(n);
-        let mut schema_versions = Vec::with_capacity(n);
-        let mut datas = Vec::with_capacity(n);
-        let mut metas = Vec::with_capacity(n);
-        let mut prevs = Vec::with_capacity(n);
-        let mut hashes = Vec::with_capacity(n);
-        for (i, e) in request.events.iter().enumerate() {
-            let metadata = metadata_value(&e.metadata)?;
-            let stream_version = version + i as u64 + 1;
-            let hash = event_hash(&HashInput {
-                prev_hash: &prev_hash,
-                stream_id: stream,
-                stream_version,
-                event_id: e.event_id,
-                event_type: &e.event_type,
-                schema_version: e.schema_version,
-                recorded_at,
-                data: &e.data,
-                metadata: &metadata,
-            });
-            positions.push((first + i as u64) as i64);
-            versions.push(stream_version as i64);
-            types.push(e.event_type.clone());
-            schema_versions.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
-            datas.push(e.data.to_string());
-            metas.push(metadata.to_string());
-            prevs.push(std::mem::replace(&mut prev_hash, hash.clone()));
-            hashes.push(hash);
-        }
-        let d = &request.deadlines;
+        let e = &plan.events;
+        let d = &plan.deadlines;
+        let st = &plan.streams;
         sqlx::query(WRITE_BATCH)
-            .bind(stream)
-            .bind(recorded_at)
-            .bind(&positions)
-            .bind(&versions)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&schema_versions)
-            .bind(&datas)
-            .bind(&metas)
-            .bind(&prevs)
-            .bind(&hashes)
-            .bind(d.iter().map(|d| d.deadline_id).collect::<Vec<_>>())
-            .bind(d.iter().map(|d| d.kind.clone()).collect::<Vec<_>>())
-            .bind(d.iter().map(|d| d.payload.to_string()).collect::<Vec<_>>())
-            .bind(d.iter().map(|d| d.due_at).collect::<Vec<_>>())
-            .bind((version + n as u64) as i64)
-            .bind(&prev_hash)
+            .bind(truncate_to_micros(recorded_at))
+            .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
+            .bind(
+                e.iter()
+                    .map(|r| to_i64(r.stream_version))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(e.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+            .bind(
+                e.iter()
+                    .map(|r| r.event.event_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                e.iter()
+                    .map(|r| i32::try_from(r.event.schema_version).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(e.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
+            .bind(d.iter().map(|(_, d)| d.deadline_id).collect::<Vec<_>>())
+            .bind(d.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+            .bind(d.iter().map(|(_, d)| d.kind.as_str()).collect::<Vec<_>>())
+            .bind(
+                d.iter()
+                    .map(|(_, d)| d.payload.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(d.iter().map(|(_, d)| d.due_at).collect::<Vec<_>>())
+            .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
+            .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
+            .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await
             .map_err(|e| {
@@ -228,17 +220,17 @@ impl PostgresEventStore {
                     AppendFailure::Store(unavailable(e))
                 }
             })?;
-        Ok(AppendOutcome {
-            stream_version: version + n as u64,
-            positions: (first..=last).collect(),
-            deduplicated: false,
-        })
+        Ok(plan.outcomes)
     }
 
     /// After a unique violation on `event_id`: one of the ids was committed meanwhile, in another
     /// stream (a retry into the same stream waits on the stream lock and is deduplicated instead).
-    async fn duplicate_error(&self, request: &AppendRequest) -> StoreError {
-        let ids: Vec<Uuid> = request.events.iter().map(|e| e.event_id).collect();
+    async fn duplicate_error(&self, requests: &[AppendRequest]) -> StoreError {
+        let ids: Vec<Uuid> = requests
+            .iter()
+            .flat_map(|r| &r.events)
+            .map(|e| e.event_id)
+            .collect();
         let found: Result<Option<(Uuid, String)>, _> = sqlx::query_as(
             "SELECT event_id, stream_id FROM events WHERE event_id = ANY($1) LIMIT 1",
         )
@@ -316,23 +308,28 @@ fn to_i64(v: u64) -> i64 {
 
 #[async_trait]
 impl EventStore for PostgresEventStore {
-    #[tracing::instrument(skip_all, fields(stream = %request.stream_id, events = request.events.len()))]
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        validate_append(&request)?;
+    #[tracing::instrument(skip_all, fields(streams = requests.len()))]
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        validate_requests(&requests)?;
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let outcome = match self.append_in_tx(&mut tx, &request).await {
+        let outcomes = match self.append_in_tx(&mut tx, &requests).await {
             Ok(o) => o,
             Err(AppendFailure::EventIdTaken) => {
                 drop(tx);
-                return Err(self.duplicate_error(&request).await);
+                return Err(self.duplicate_error(&requests).await);
             }
             Err(AppendFailure::Store(e)) => return Err(e),
         };
-        if !outcome.deduplicated {
+        if outcomes.iter().all(|o| !o.deduplicated) {
             tx.commit().await.map_err(unavailable)?;
-            self.notifier.committed(outcome.last_position());
+            if let Some(last) = outcomes.iter().map(AppendOutcome::last_position).max() {
+                self.notifier.committed(last);
+            }
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     async fn read_stream(

@@ -5,13 +5,10 @@
 //! block the writer (WAL).
 
 use crate::audit::AuditSource;
-use crate::hashing::{
-    GENESIS_HASH, HashInput, event_hash, format_timestamp, parse_timestamp, truncate_to_micros,
-};
+use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{
-    Existing, StoredEvent, StreamHead, classify_existing, metadata_value, non_negative,
-    unavailable, validate_append,
+    Head, StoredEvent, StreamHead, check_versions, non_negative, plan, stored_ids, unavailable,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
+use tessera_application::event_store::{deduplicate, validate_requests};
 use tessera_application::{
     AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventStore, RecordedEvent, StoreError,
     StreamId,
@@ -147,57 +145,64 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Event ids per idempotency lookup (one bound value each).
+const LOOKUP_CHUNK: usize = 5_000;
+
 impl SqliteEventStore {
+    /// The whole commit inside the caller's `BEGIN IMMEDIATE` transaction: idempotency, expected
+    /// versions, then every row. Returns the outcomes; nothing is written when they are
+    /// deduplicated or an error comes back (the caller then drops the transaction).
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Sqlite>,
-        request: &AppendRequest,
-    ) -> Result<AppendOutcome, StoreError> {
-        let stream = request.stream_id.as_str();
-
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for e in &request.events {
-            sep.push_bind(e.event_id.to_string());
-        }
-        sep.push_unseparated(")");
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        let ids: Vec<String> = requests
+            .iter()
+            .flat_map(|r| &r.events)
+            .map(|e| e.event_id.to_string())
+            .collect();
         let mut found = Vec::new();
-        for row in qb.build().fetch_all(&mut **tx).await.map_err(unavailable)? {
-            let id: String = row.try_get(0).map_err(unavailable)?;
-            found.push((
-                Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                row.try_get::<String, _>(1).map_err(unavailable)?,
-                non_negative(row.try_get(2).map_err(unavailable)?, "version")?,
-                non_negative(row.try_get(3).map_err(unavailable)?, "position")?,
-            ));
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            sep.push_unseparated(")");
+            for row in qb.build().fetch_all(&mut **tx).await.map_err(unavailable)? {
+                let id: String = row.try_get(0).map_err(unavailable)?;
+                found.push((
+                    Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    row.try_get::<String, _>(1).map_err(unavailable)?,
+                    row.try_get::<i64, _>(2).map_err(unavailable)?,
+                    row.try_get::<i64, _>(3).map_err(unavailable)?,
+                ));
+            }
         }
-        if let Existing::All(pairs) = classify_existing(request, &found)? {
-            return Ok(AppendOutcome {
-                stream_version: pairs.iter().map(|p| p.0).max().unwrap_or(0),
-                positions: pairs.into_iter().map(|p| p.1).collect(),
-                deduplicated: true,
-            });
+        if let Some(outcomes) = deduplicate(requests, &stored_ids(found)?)? {
+            return Ok(outcomes);
         }
 
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, last_hash FROM streams WHERE stream_id = $1")
-                .bind(stream)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(unavailable)?;
-        let (version, mut prev_hash) = match current {
-            Some((v, h)) => (non_negative(v, "version")?, h),
-            None => (0, GENESIS_HASH.to_owned()),
-        };
-        if !request.expected_version.accepts(version) {
-            return Err(StoreError::VersionConflict {
-                stream: request.stream_id.clone(),
-                expected: request.expected_version,
-                actual: version,
+        let mut heads = Vec::with_capacity(requests.len());
+        for request in requests {
+            let current: Option<(i64, String)> =
+                sqlx::query_as("SELECT version, last_hash FROM streams WHERE stream_id = $1")
+                    .bind(request.stream_id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(unavailable)?;
+            heads.push(match current {
+                Some((v, last_hash)) => Head {
+                    version: non_negative(v, "version")?,
+                    last_hash,
+                },
+                None => Head::empty(),
             });
         }
+        check_versions(requests, &heads)?;
 
         let (head, head_time): (i64, String) =
             sqlx::query_as("SELECT position, recorded_at FROM event_log_head WHERE id = 1")
@@ -211,52 +216,18 @@ impl SqliteEventStore {
             _ => now,
         };
         let recorded_text = format_timestamp(recorded_at);
+        let plan = plan(requests, &heads, head + 1, recorded_at)?;
 
-        struct Row {
-            position: i64,
-            version: i64,
-            data: String,
-            metadata: String,
-            hash: String,
-            prev_hash: String,
-        }
-        let mut rows = Vec::with_capacity(request.events.len());
-        for (i, e) in request.events.iter().enumerate() {
-            let metadata = metadata_value(&e.metadata)?;
-            let stream_version = version + i as u64 + 1;
-            let hash = event_hash(&HashInput {
-                prev_hash: &prev_hash,
-                stream_id: stream,
-                stream_version,
-                event_id: e.event_id,
-                event_type: &e.event_type,
-                schema_version: e.schema_version,
-                recorded_at,
-                data: &e.data,
-                metadata: &metadata,
-            });
-            rows.push(Row {
-                position: to_i64(head + i as u64 + 1),
-                version: to_i64(stream_version),
-                data: e.data.to_string(),
-                metadata: metadata.to_string(),
-                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
-                hash,
-            });
-        }
-        for (chunk_rows, chunk_events) in rows
-            .chunks(INSERT_CHUNK)
-            .zip(request.events.chunks(INSERT_CHUNK))
-        {
+        for chunk in plan.events.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> =
                 QueryBuilder::new(concat!("INSERT INTO events (", event_columns!(), ") "));
-            qb.push_values(chunk_rows.iter().zip(chunk_events), |mut b, (r, e)| {
-                b.push_bind(r.position)
-                    .push_bind(stream)
-                    .push_bind(r.version)
-                    .push_bind(e.event_id.to_string())
-                    .push_bind(&e.event_type)
-                    .push_bind(i64::from(e.schema_version))
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(to_i64(r.position))
+                    .push_bind(r.stream_id)
+                    .push_bind(to_i64(r.stream_version))
+                    .push_bind(r.event.event_id.to_string())
+                    .push_bind(&r.event.event_type)
+                    .push_bind(i64::from(r.event.schema_version))
                     .push_bind(&r.data)
                     .push_bind(&r.metadata)
                     .push_bind(&recorded_text)
@@ -265,33 +236,33 @@ impl SqliteEventStore {
             });
             qb.build().execute(&mut **tx).await.map_err(unavailable)?;
         }
-
-        let new_version = version + request.events.len() as u64;
-        let last_position = head + request.events.len() as u64;
-        sqlx::query(
-            "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, $2, $3) \
-             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash",
-        )
-        .bind(stream)
-        .bind(to_i64(new_version))
-        .bind(&prev_hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
+        for (stream, version, last_hash) in &plan.streams {
+            sqlx::query(
+                "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash",
+            )
+            .bind(*stream)
+            .bind(to_i64(*version))
+            .bind(last_hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        }
+        let last_position = plan.events.last().map_or(head, |e| e.position);
         sqlx::query("UPDATE event_log_head SET position = $1, recorded_at = $2 WHERE id = 1")
             .bind(to_i64(last_position))
             .bind(&recorded_text)
             .execute(&mut **tx)
             .await
             .map_err(unavailable)?;
-        for d in &request.deadlines {
+        for (stream, d) in &plan.deadlines {
             let due = format_timestamp(d.due_at);
             sqlx::query(
                 "INSERT INTO deadlines (deadline_id, stream_id, kind, payload, due_at, next_attempt_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (deadline_id) DO NOTHING",
             )
             .bind(d.deadline_id.to_string())
-            .bind(stream)
+            .bind(*stream)
             .bind(&d.kind)
             .bind(d.payload.to_string())
             .bind(&due)
@@ -299,11 +270,7 @@ impl SqliteEventStore {
             .await
             .map_err(unavailable)?;
         }
-        Ok(AppendOutcome {
-            stream_version: new_version,
-            positions: (head + 1..=last_position).collect(),
-            deduplicated: false,
-        })
+        Ok(plan.outcomes)
     }
 
     async fn fetch_stored(
@@ -328,21 +295,26 @@ impl SqliteEventStore {
 
 #[async_trait]
 impl EventStore for SqliteEventStore {
-    #[tracing::instrument(skip_all, fields(stream = %request.stream_id, events = request.events.len()))]
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        validate_append(&request)?;
+    #[tracing::instrument(skip_all, fields(streams = requests.len()))]
+    async fn append_streams(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        validate_requests(&requests)?;
         let mut tx = self
             .pools
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        let outcome = self.append_in_tx(&mut tx, &request).await?;
-        if !outcome.deduplicated {
+        let outcomes = self.append_in_tx(&mut tx, &requests).await?;
+        if outcomes.iter().all(|o| !o.deduplicated) {
             tx.commit().await.map_err(unavailable)?;
-            self.notifier.committed(outcome.last_position());
+            if let Some(last) = outcomes.iter().map(AppendOutcome::last_position).max() {
+                self.notifier.committed(last);
+            }
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     async fn read_stream(

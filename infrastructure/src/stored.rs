@@ -1,10 +1,14 @@
 //! Event rows exactly as stored, shared by both SQL backends, and their conversion to the port's
 //! envelope.
 
-use crate::hashing::{HashInput, event_hash};
+use crate::hashing::{GENESIS_HASH, HashInput, event_hash};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tessera_application::{EventMetadata, RecordedEvent, StoreError, StreamId};
+use tessera_application::event_store::StoredId;
+use tessera_application::{
+    AppendOutcome, AppendRequest, EventMetadata, NewDeadline, NewEvent, RecordedEvent, StoreError,
+    StreamId,
+};
 use uuid::Uuid;
 
 /// One row of the `events` table, data and metadata as stored (not upcast).
@@ -100,78 +104,140 @@ pub(crate) fn metadata_value(metadata: &EventMetadata) -> Result<Value, StoreErr
     serde_json::to_value(metadata).map_err(|e| StoreError::InvalidRequest(format!("metadata: {e}")))
 }
 
-/// Reject batches the store cannot take before touching the database.
-pub(crate) fn validate_append(
-    request: &tessera_application::AppendRequest,
-) -> Result<(), StoreError> {
-    if request.events.is_empty() {
-        return Err(StoreError::InvalidRequest(
-            "an append needs at least one event".into(),
-        ));
+/// A stream's row as an append found it: its version (0 when new) and its last event's hash
+/// ([`GENESIS_HASH`] when new).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub version: u64,
+    pub last_hash: String,
+}
+
+impl Head {
+    /// The head of a stream that has no events.
+    pub fn empty() -> Self {
+        Self {
+            version: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+        }
     }
-    let mut seen = std::collections::HashSet::new();
-    for e in &request.events {
-        if !e.data.is_object() {
-            return Err(StoreError::InvalidRequest(format!(
-                "event {}: data must be a JSON object",
-                e.event_id
-            )));
-        }
-        if e.event_type.is_empty() || e.event_type.len() > 200 {
-            return Err(StoreError::InvalidRequest(format!(
-                "event {}: event type must have 1-200 characters",
-                e.event_id
-            )));
-        }
-        if !seen.insert(e.event_id) {
-            return Err(StoreError::InvalidRequest(format!(
-                "event id {} appears twice in the batch",
-                e.event_id
-            )));
+}
+
+/// One event row to insert.
+pub(crate) struct PlannedEvent<'a> {
+    pub position: u64,
+    pub stream_id: &'a str,
+    pub stream_version: u64,
+    pub event: &'a NewEvent,
+    /// `data` as JSON text.
+    pub data: String,
+    /// The metadata object as JSON text.
+    pub metadata: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Everything one commit writes, computed before any row is written: event rows with their
+/// positions and chained hashes, the new stream heads, the deadlines, and the outcomes to return.
+pub(crate) struct Plan<'a> {
+    pub events: Vec<PlannedEvent<'a>>,
+    /// (stream, new version, new last hash), in request order.
+    pub streams: Vec<(&'a str, u64, String)>,
+    /// (stream, deadline), each deadline id once (the first wins, as in the table).
+    pub deadlines: Vec<(&'a str, &'a NewDeadline)>,
+    pub outcomes: Vec<AppendOutcome>,
+}
+
+/// The first version conflict of a commit, in request order; `heads` is in request order.
+pub(crate) fn check_versions(requests: &[AppendRequest], heads: &[Head]) -> Result<(), StoreError> {
+    for (request, head) in requests.iter().zip(heads) {
+        if !request.expected_version.accepts(head.version) {
+            return Err(StoreError::VersionConflict {
+                stream: request.stream_id.clone(),
+                expected: request.expected_version,
+                actual: head.version,
+            });
         }
     }
     Ok(())
 }
 
-/// What the idempotency check found for a batch's event ids.
-pub(crate) enum Existing {
-    /// None of the ids is stored: append.
-    None,
-    /// All are stored in this stream: return these (version, position) pairs in request order.
-    All(Vec<(u64, u64)>),
-}
-
-/// Decide what to do about already stored ids: `found` holds (event id, stream, version, position).
-pub(crate) fn classify_existing(
-    request: &tessera_application::AppendRequest,
-    found: &[(Uuid, String, u64, u64)],
-) -> Result<Existing, StoreError> {
-    if found.is_empty() {
-        return Ok(Existing::None);
-    }
-    let mut out = Vec::with_capacity(request.events.len());
-    for e in &request.events {
-        match found.iter().find(|f| f.0 == e.event_id) {
-            Some((_, stream, version, position)) if stream == request.stream_id.as_str() => {
-                out.push((*version, *position));
-            }
-            Some((id, stream, _, _)) => {
-                return Err(StoreError::DuplicateEventId {
-                    event_id: *id,
-                    stored_in: StreamId::parse(stream.clone())
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                });
-            }
-            None => {
-                // Part of the batch is stored and part is not: not a retry of the same append.
-                let (id, stream, _, _) = &found[0];
-                return Err(StoreError::DuplicateEventId {
-                    event_id: *id,
-                    stored_in: StreamId::parse(stream.clone())
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                });
+/// Number the events of a commit from `first_position` (request order, then event order) and
+/// chain each stream's hashes from its head. `heads` is in request order; `recorded_at` is the one
+/// commit time of every event.
+pub(crate) fn plan<'a>(
+    requests: &'a [AppendRequest],
+    heads: &[Head],
+    first_position: u64,
+    recorded_at: DateTime<Utc>,
+) -> Result<Plan<'a>, StoreError> {
+    let total = requests.iter().map(|r| r.events.len()).sum();
+    let mut plan = Plan {
+        events: Vec::with_capacity(total),
+        streams: Vec::with_capacity(requests.len()),
+        deadlines: Vec::new(),
+        outcomes: Vec::with_capacity(requests.len()),
+    };
+    let mut position = first_position;
+    let mut deadline_ids = std::collections::HashSet::new();
+    for (request, head) in requests.iter().zip(heads) {
+        let stream_id = request.stream_id.as_str();
+        let mut version = head.version;
+        let mut prev_hash = head.last_hash.clone();
+        let mut positions = Vec::with_capacity(request.events.len());
+        for event in &request.events {
+            version += 1;
+            let metadata = metadata_value(&event.metadata)?;
+            let hash = event_hash(&HashInput {
+                prev_hash: &prev_hash,
+                stream_id,
+                stream_version: version,
+                event_id: event.event_id,
+                event_type: &event.event_type,
+                schema_version: event.schema_version,
+                recorded_at,
+                data: &event.data,
+                metadata: &metadata,
+            });
+            plan.events.push(PlannedEvent {
+                position,
+                stream_id,
+                stream_version: version,
+                event,
+                data: event.data.to_string(),
+                metadata: metadata.to_string(),
+                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+                hash,
+            });
+            positions.push(position);
+            position += 1;
+        }
+        for d in &request.deadlines {
+            if deadline_ids.insert(d.deadline_id) {
+                plan.deadlines.push((stream_id, d));
             }
         }
+        plan.streams.push((stream_id, version, prev_hash));
+        plan.outcomes.push(AppendOutcome {
+            stream_version: version,
+            positions,
+            deduplicated: false,
+        });
     }
-    Ok(Existing::All(out))
+    Ok(plan)
+}
+
+/// Turn an idempotency lookup's rows (event id, stream, version, position) into the port's shape.
+pub(crate) fn stored_ids(
+    rows: impl IntoIterator<Item = (Uuid, String, i64, i64)>,
+) -> Result<Vec<StoredId>, StoreError> {
+    rows.into_iter()
+        .map(|(id, stream, version, position)| {
+            Ok((
+                id,
+                StreamId::parse(stream).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                non_negative(version, "version")?,
+                non_negative(position, "position")?,
+            ))
+        })
+        .collect()
 }

@@ -165,8 +165,11 @@ mod tests {
 
     #[async_trait]
     impl EventStore for Counting {
-        async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-            self.inner.append(request).await
+        async fn append_streams(
+            &self,
+            requests: Vec<AppendRequest>,
+        ) -> Result<Vec<AppendOutcome>, StoreError> {
+            self.inner.append_streams(requests).await
         }
         async fn read_stream(
             &self,

@@ -4,18 +4,18 @@
 //! infrastructure crate implements them with Argon2id, HS256 JWTs and aws-lc-rs.
 //!
 //! # Unique emails
-//! An address is claimed first in its guard stream `userEmail-{uuid v5}` (DESIGN.md §5) with
-//! expected version "no stream"; only then is `user-{userId}` written, also with "no stream". Of
-//! two concurrent registrations the second loses on the guard stream and gets
-//! [`IdentityError::EmailTaken`].
+//! An address is claimed in its guard stream `userEmail-{uuid v5}` (DESIGN.md §5) and
+//! `user-{userId}` is written in the same atomic commit, both with expected version "no stream"
+//! (docs/decisions/0009-multi-stream-append.md). Of two concurrent registrations the second loses
+//! on the guard stream and gets [`IdentityError::EmailTaken`]; a failed commit leaves neither.
 //!
-//! The two appends are not one transaction, so a crash (or a failed database call) can leave a
-//! claim whose user stream was never written. The claim names the user id, which makes that state
+//! Versions before that wrote the two streams one after another, so a crash could leave a claim
+//! whose user stream was never written. The claim names the user id, which makes that state
 //! recognisable: a later registration of the same address that finds such an orphaned claim
 //! re-uses the claimed user id and writes the user stream itself (again with "no stream", so of
-//! several concurrent retries exactly one wins and the others get `EmailTaken`). The client that
-//! failed can thus simply retry. No-one owned the orphaned address, so nothing is taken from
-//! anyone; no stream ever holds a second `UserRegistered` for one address.
+//! several concurrent retries exactly one wins and the others get `EmailTaken`). No-one owned the
+//! orphaned address, so nothing is taken from anyone; no stream ever holds a second
+//! `UserRegistered` for one address.
 //!
 //! # Refresh tokens
 //! A refresh token is `{familyId}.{random}`; only its SHA-256 hex digest is stored. Each refresh
@@ -710,18 +710,20 @@ impl IdentityService {
         display_name: Option<String>,
         roles: BTreeSet<Role>,
     ) -> Result<UserView, IdentityError> {
-        // Hash before claiming: it is the slow step, and the gap between the two appends should
-        // be as short as possible.
+        // Hash before loading the claim: it is the slow step, and a concurrent registration of the
+        // same address that commits meanwhile then makes ours lose cleanly on the claim's version.
         let password_hash = self.hasher.hash(password)?;
         let claim_stream = StreamId::parse(email_stream_id(&email))
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
         let (claim, _) = self.runner.load::<EmailClaim>(&claim_stream).await?;
         let now = self.now();
+        let mut commit = Vec::with_capacity(2);
         let user_id = match claim.user_id() {
             Some(owner) => {
                 if self.load_user(owner).await?.is_registered() {
                     return Err(IdentityError::EmailTaken);
                 }
+                // Only a version without atomic commits could leave such a claim behind.
                 tracing::info!(user_id = %owner, "completing a registration whose user stream was never written");
                 owner
             }
@@ -734,8 +736,7 @@ impl IdentityService {
                         now,
                     })
                     .map_err(|EmailClaimError::EmailTaken| IdentityError::EmailTaken)?;
-                self.append_new(&claim_stream, &events, Some(user_id))
-                    .await?;
+                commit.push(self.new_stream(&claim_stream, &events, Some(user_id))?);
                 user_id
             }
         };
@@ -749,19 +750,24 @@ impl IdentityService {
                 now,
             })
             .map_err(user_rejected)?;
-        self.append_new(&user_stream(user_id)?, &events, Some(user_id))
-            .await?;
+        commit.push(self.new_stream(&user_stream(user_id)?, &events, Some(user_id))?);
+        // The claim and the user commit together (docs/decisions/0009-multi-stream-append.md):
+        // losing the race for either stream means another registration owns the address.
+        match self.store.append_streams(commit).await {
+            Ok(_) => {}
+            Err(StoreError::VersionConflict { .. }) => return Err(IdentityError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
         UserView::from_state(&User::replay(&events)).ok_or(IdentityError::NotFound)
     }
 
-    /// Append the first events of a stream with expected version "no stream"; losing that race
-    /// means another registration owns the address.
-    async fn append_new<E: DomainEvent>(
+    /// The first events of a stream, to append with expected version "no stream".
+    fn new_stream<E: DomainEvent>(
         &self,
         stream: &StreamId,
         events: &[E],
         actor: Option<UserId>,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<AppendRequest, IdentityError> {
         let metadata = self.metadata_for(actor);
         let mut new_events = Vec::with_capacity(events.len());
         for event in events {
@@ -774,12 +780,11 @@ impl IdentityService {
                 metadata: metadata.clone(),
             });
         }
-        let request = AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, new_events);
-        match self.store.append(request).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::VersionConflict { .. }) => Err(IdentityError::EmailTaken),
-            Err(e) => Err(e.into()),
-        }
+        Ok(AppendRequest::new(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            new_events,
+        ))
     }
 
     async fn load_user(&self, user_id: UserId) -> Result<User, IdentityError> {

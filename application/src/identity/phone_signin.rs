@@ -6,14 +6,15 @@
 //!
 //! # Unique phone and WeChat id
 //! Both are guarded by [`IdentifierClaim`] streams (DESIGN.md §5). `POST /users` claims the WeChat
-//! id, then the phone, then writes the user. When the phone is taken the WeChat id claim is
-//! released again, so a failed registration leaves nothing behind. A crash between the steps can
-//! leave a claim whose user was never written; such a claim older than [`ORPHAN_AFTER_SECS`] is
-//! released by the next registration that needs the value (with the claim's expected version, so
-//! of several racing registrations one wins).
+//! id and the phone and writes the user in one atomic commit
+//! (docs/decisions/0009-multi-stream-append.md), so a failed or interrupted registration leaves
+//! nothing behind. Versions before that wrote the three one after another, and a crash between
+//! them could leave a claim whose user was never written; such a claim older than
+//! [`ORPHAN_AFTER_SECS`] is released by the next registration that needs the value (with the
+//! claim's expected version, so of several racing registrations one wins).
 
 use crate::clock::Clock;
-use crate::command::{CommandError, EngineError, execute, load};
+use crate::command::{AtomicCommand, EngineError, execute, load};
 use crate::event_store::{EventMetadata, EventStore, StoreError, StreamId};
 use crate::identity::ports::{SmsError, SmsSender, WechatAuth, WechatAuthError};
 use crate::identity::{AccessTokens, IdentityError, IssuedToken, Secrets, UserView};
@@ -26,9 +27,7 @@ use tessera_domain::identity::sms::{
 use tessera_domain::identity::wechat::{RecordWechatToken, WechatAccount, wechat_stream_id};
 use tessera_domain::identity::{Phone, PhoneError};
 use tessera_domain::identity::{Role, User, UserCommand};
-use tessera_domain::shared::claim::{
-    ClaimCommand, ClaimError, ClaimKind, IdentifierClaim, claim_stream_id,
-};
+use tessera_domain::shared::claim::{ClaimCommand, ClaimKind, IdentifierClaim, claim_stream_id};
 use tessera_domain::{Decider, UserId};
 use uuid::Uuid;
 
@@ -435,48 +434,51 @@ impl PhoneSignIn {
 
         let user_id = UserId::from_uuid(Uuid::now_v7());
         let owner = user_id.as_uuid();
-        self.claim(ClaimKind::WechatId, &wechat_id, owner, meta)
-            .await?
-            .then_some(())
-            .ok_or(SignInError::DuplicatedWechatId)?;
-        if !self
-            .claim(ClaimKind::Phone, phone.as_str(), owner, meta)
-            .await?
-        {
-            self.release(ClaimKind::WechatId, &wechat_id, owner, meta)
-                .await;
-            return Err(SignInError::DuplicatedPhone);
-        }
+        self.release_orphan(ClaimKind::WechatId, &wechat_id, meta)
+            .await?;
+        self.release_orphan(ClaimKind::Phone, phone.as_str(), meta)
+            .await?;
+        let now = self.now();
         let command = UserCommand::RegisterWithPhone {
             user_id,
             phone: phone.as_str().to_owned(),
             wechat_id: wechat_id.clone(),
             roles: BTreeSet::from([Role::Customer]),
-            now: self.now(),
+            now,
         };
+        let claim = |kind, value: &str| ClaimCommand::Claim {
+            kind,
+            value: value.to_owned(),
+            owner,
+            now,
+        };
+        let (claim_wechat, claim_phone) = (
+            claim(ClaimKind::WechatId, &wechat_id),
+            claim(ClaimKind::Phone, phone.as_str()),
+        );
         let mut meta = meta.clone();
         meta.actor_user_id
             .get_or_insert_with(|| user_id.to_string());
-        let written = execute::<User, _>(
-            self.store.as_ref(),
-            &self.user_stream(user_id)?,
-            &command,
-            &meta,
-            |_, _| Vec::new(),
-        )
-        .await;
-        let decided = match written {
-            Ok(d) => d,
-            Err(e) => {
-                self.release(ClaimKind::Phone, phone.as_str(), owner, &meta)
-                    .await;
-                self.release(ClaimKind::WechatId, &wechat_id, owner, &meta)
-                    .await;
-                return Err(e.map_rejected(|_| SignInError::DuplicatedWechatId));
-            }
-        };
-        let position = crate::command::position(&decided);
-        let view = UserView::from_state(&decided.state).ok_or(SignInError::NotFound)?;
+        // Both claims and the user commit together (docs/decisions/0009-multi-stream-append.md).
+        let mut atomic = AtomicCommand::new(self.store.clone(), &meta);
+        let wechat_claim = atomic
+            .stream::<IdentifierClaim>(&stream(claim_stream_id(ClaimKind::WechatId, &wechat_id))?);
+        let phone_claim = atomic
+            .stream::<IdentifierClaim>(&stream(claim_stream_id(ClaimKind::Phone, phone.as_str()))?);
+        let user = atomic.stream::<User>(&self.user_stream(user_id)?);
+        let decided = atomic
+            .run(|d| {
+                d.decide(wechat_claim, &claim_wechat)
+                    .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedWechatId))?;
+                d.decide(phone_claim, &claim_phone)
+                    .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedPhone))?;
+                d.decide(user, &command)
+                    .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedWechatId))?;
+                Ok::<_, SignInError>(d.state(user)?.clone())
+            })
+            .await?;
+        let position = decided.position();
+        let view = UserView::from_state(&decided.value).ok_or(SignInError::NotFound)?;
         Ok((view, position))
     }
 
@@ -629,57 +631,37 @@ impl PhoneSignIn {
         Ok(user.is_registered().then_some(owner))
     }
 
-    /// Claim a value for `owner`; `false` when a registered user (or a registration in flight)
-    /// holds it. A claim left behind by a crashed registration is released first.
-    async fn claim(
+    /// Release the claim on a value when a registration of an older version (without atomic
+    /// commits) crashed after claiming it and never wrote its user; nothing otherwise. The release
+    /// carries the claim's expected version, so of several racing registrations one releases.
+    async fn release_orphan(
         &self,
         kind: ClaimKind,
         value: &str,
-        owner: Uuid,
         meta: &EventMetadata,
-    ) -> Result<bool, SignInError> {
+    ) -> Result<(), SignInError> {
         let stream_id = stream(claim_stream_id(kind, value))?;
-        for _ in 0..2 {
-            let command = ClaimCommand::Claim {
-                kind,
-                value: value.to_owned(),
-                owner,
-                now: self.now(),
-            };
-            match execute::<IdentifierClaim, _>(
-                self.store.as_ref(),
-                &stream_id,
-                &command,
-                meta,
-                |_, _| Vec::new(),
-            )
+        let (claim, _) = load::<IdentifierClaim>(self.store.as_ref(), &stream_id)
             .await
-            {
-                Ok(_) => return Ok(true),
-                Err(CommandError::Rejected(ClaimError::Taken { owner: holder })) => {
-                    if !self.is_orphan(&stream_id, holder).await? {
-                        return Ok(false);
-                    }
-                    tracing::info!(%holder, kind = kind.as_str(), "releasing a claim left by a failed registration");
-                    let release = ClaimCommand::Release {
-                        owner: holder,
-                        reason: "left behind by a registration that never completed".into(),
-                        now: self.now(),
-                    };
-                    execute::<IdentifierClaim, _>(
-                        self.store.as_ref(),
-                        &stream_id,
-                        &release,
-                        meta,
-                        |_, _| Vec::new(),
-                    )
-                    .await
-                    .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedPhone))?;
-                }
-                Err(e) => return Err(e.map_rejected(|_| SignInError::DuplicatedPhone)),
-            }
+            .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
+        let Some(holder) = claim.owner() else {
+            return Ok(());
+        };
+        if !self.is_orphan(&stream_id, holder).await? {
+            return Ok(());
         }
-        Ok(false)
+        tracing::info!(%holder, kind = kind.as_str(), "releasing a claim left by a failed registration");
+        let release = ClaimCommand::Release {
+            owner: holder,
+            reason: "left behind by a registration that never completed".into(),
+            now: self.now(),
+        };
+        execute::<IdentifierClaim, _>(self.store.as_ref(), &stream_id, &release, meta, |_, _| {
+            Vec::new()
+        })
+        .await
+        .map_err(|e| e.map_rejected(|_| SignInError::DuplicatedPhone))?;
+        Ok(())
     }
 
     async fn is_orphan(&self, stream_id: &StreamId, holder: Uuid) -> Result<bool, SignInError> {
@@ -699,29 +681,5 @@ impl PhoneSignIn {
         .await
         .map_err(|e| e.map_rejected(|_| SignInError::NotFound))?;
         Ok(!user.is_registered())
-    }
-
-    /// Best-effort release of a claim this registration made (failures are logged: the claim is
-    /// then an orphan the next registration releases).
-    async fn release(&self, kind: ClaimKind, value: &str, owner: Uuid, meta: &EventMetadata) {
-        let command = ClaimCommand::Release {
-            owner,
-            reason: "registration failed".into(),
-            now: self.now(),
-        };
-        let result = match stream(claim_stream_id(kind, value)) {
-            Ok(s) => {
-                execute::<IdentifierClaim, _>(self.store.as_ref(), &s, &command, meta, |_, _| {
-                    Vec::new()
-                })
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, kind = kind.as_str(), "could not release a claim");
-        }
     }
 }

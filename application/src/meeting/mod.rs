@@ -4,10 +4,11 @@
 //! [`tickets`] (the issuing process manager, attendee claims); [`error`] says why one failed.
 //! All run over the shared [`CommandRunner`].
 //!
-//! Order placement reserves the stock in the meeting's stream *with* the order's expiry deadline in
-//! the same append, and only then writes the order: a crash in between leaves a reservation whose
-//! deadline returns it. A payment sells the reserved stock first, then marks the order paid; both
-//! steps are idempotent, so a repeated notification finishes what a crash interrupted.
+//! Placing, cancelling and expiring an order change the order and the meeting's stock in one
+//! atomic commit (the reservation carries the order's expiry deadline), so no reservation exists
+//! without its order (docs/decisions/0009-multi-stream-append.md). A payment sells the reserved
+//! stock first, then marks the order paid; both steps are idempotent, so a repeated notification
+//! finishes what a crash interrupted.
 //!
 //! Money is CNY [`tessera_domain::shared::Money`]. The acting user arrives as a plain user id and
 //! roles (an admin may act on every meeting and order); no HTTP type reaches this module.

@@ -1,6 +1,6 @@
-//! Orders (seed 000 §5): place an order (its stock reserved with the expiry deadline in one append,
-//! then the order written), cancel an unpaid one, and expire it when its deadline fires
-//! ([`MeetingOrderExpiry`]). Cancelling and expiring return the stock.
+//! Orders (seed 000 §5): place an order (its stock reserved with the expiry deadline and the order
+//! written in one atomic commit), cancel an unpaid one (order and stock in one commit), and expire
+//! it when its deadline fires ([`MeetingOrderExpiry`]). Cancelling and expiring return the stock.
 
 use super::{MEETING_ORDER_EXPIRY, MeetingService, MeetingServiceError, Missing, is_admin};
 use crate::command::CommandRunner;
@@ -45,8 +45,9 @@ pub struct NewOrder {
 }
 
 impl MeetingService {
-    /// `POST /orders` (§5): reserve every line's stock (with the expiry deadline), write the order,
-    /// and for WeChat Pay open a JSAPI order whose parameters the order then carries.
+    /// `POST /orders` (§5): reserve every line's stock (with the expiry deadline) and write the
+    /// order in one atomic commit, then for WeChat Pay open a JSAPI order whose parameters the order
+    /// then carries.
     ///
     /// Errors: `UnsupportedPaymentMethod`, `WechatUserRequired`, `NotFound(Meeting)`,
     /// `Meeting(NotOnSale | EmptyOrder | UnknownGrade { index } | PriceMismatch { index, .. } |
@@ -95,58 +96,60 @@ impl MeetingService {
             due_at: expires_at,
             payload: serde_json::json!({ "orderId": order_id, "meetingId": order.meeting_id }),
         };
-        let reserved = self
-            .runner
-            .run_scheduling::<Meeting>(&meeting_stream, &reserve, meta, vec![deadline])
-            .await
-            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
-        let mut items = Vec::with_capacity(order.lines.len());
-        let mut total = Money::zero(Currency::CNY);
-        for l in &order.lines {
-            let name = reserved
-                .state
-                .grade(l.ticket_grade_id)
-                .map(|g| g.name.clone())
-                .unwrap_or_default();
-            total = l
-                .ticket_price
-                .checked_mul(l.ticket_amount)
-                .and_then(|line| total.checked_add(&line))
-                .map_err(MeetingServiceError::Amount)?;
-            items.push(OrderItem {
-                ticket_grade_id: l.ticket_grade_id,
-                ticket_grade_name: name,
-                ticket_price: l.ticket_price,
-                ticket_amount: l.ticket_amount,
-            });
-        }
-        let place = OrderCommand::Place {
-            order: PlacedOrder {
-                user_id: buyer,
-                meeting_id: order.meeting_id,
-                items,
-                payment_method_id: order.payment_method_id.clone(),
-                total,
-                expires_at,
-                placed_at: now,
-            },
-        };
         let order_stream = CommandRunner::stream::<MeetingOrder>(order_id)?;
-        let placed = self
-            .runner
-            .run::<MeetingOrder>(&order_stream, &place, meta)
-            .await
-            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
-        let mut position = placed.position();
-        let title = reserved
-            .state
-            .info()
-            .map(|i| i.title.clone())
-            .unwrap_or_default();
+        // The reservation, its expiry deadline and the order commit together or not at all
+        // (docs/decisions/0009-multi-stream-append.md).
+        let mut atomic = self.runner.atomic(meta);
+        let stock = atomic.stream::<Meeting>(&meeting_stream);
+        let placing = atomic.stream::<MeetingOrder>(&order_stream);
+        let committed = atomic
+            .run(|d| {
+                d.decide(stock, &reserve)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                d.schedule(stock, vec![deadline.clone()])?;
+                let reserved = d.state(stock)?;
+                let mut items = Vec::with_capacity(order.lines.len());
+                let mut total = Money::zero(Currency::CNY);
+                for l in &order.lines {
+                    let name = reserved
+                        .grade(l.ticket_grade_id)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default();
+                    total = l
+                        .ticket_price
+                        .checked_mul(l.ticket_amount)
+                        .and_then(|line| total.checked_add(&line))
+                        .map_err(MeetingServiceError::Amount)?;
+                    items.push(OrderItem {
+                        ticket_grade_id: l.ticket_grade_id,
+                        ticket_grade_name: name,
+                        ticket_price: l.ticket_price,
+                        ticket_amount: l.ticket_amount,
+                    });
+                }
+                let title = reserved.info().map(|i| i.title.clone()).unwrap_or_default();
+                let place = OrderCommand::Place {
+                    order: PlacedOrder {
+                        user_id: buyer,
+                        meeting_id: order.meeting_id,
+                        items,
+                        payment_method_id: order.payment_method_id.clone(),
+                        total,
+                        expires_at,
+                        placed_at: now,
+                    },
+                };
+                d.decide(placing, &place)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                Ok::<_, MeetingServiceError>((d.state(placing)?.clone(), title))
+            })
+            .await?;
+        let mut position = committed.position();
+        let (placed, title) = committed.value;
         match self
             .request_payment(
                 order_id,
-                &placed.state,
+                &placed,
                 &title,
                 order.payer_openid.as_deref(),
                 meta,
@@ -192,7 +195,8 @@ impl MeetingService {
         }
     }
 
-    /// `PATCH /orders/:id` with `status: '已取消'`: cancel an unpaid order and return its stock.
+    /// `PATCH /orders/:id` with `status: '已取消'`: cancel an unpaid order and return its stock, in
+    /// one atomic commit.
     ///
     /// Errors: `NotFound(Order)`, `Order(NotPending(status))` when it is not 待支付, `Engine`.
     pub async fn cancel_order(
@@ -203,46 +207,37 @@ impl MeetingService {
         meta: &EventMetadata,
     ) -> Result<Option<u64>, MeetingServiceError> {
         let order = self.owned_order(actor, roles, order_id).await?;
-        let cancelled = self
-            .order_command(order_id, &OrderCommand::Cancel { now: self.now() }, meta)
-            .await?;
         let meeting_id = order
             .placed()
             .map(|p| p.meeting_id)
             .ok_or(MeetingServiceError::NotFound(Missing::Order))?;
-        let released = self
-            .release_stock(meeting_id, order_id, "cancelled", meta)
-            .await?;
-        Ok(released.or(cancelled))
-    }
-
-    /// Give an order's reservation back to the meeting (`reason`: `cancelled` or `expired`);
-    /// nothing when it holds none.
-    async fn release_stock(
-        &self,
-        meeting_id: MeetingId,
-        order_id: MeetingOrderId,
-        reason: &str,
-        meta: &EventMetadata,
-    ) -> Result<Option<u64>, MeetingServiceError> {
-        let command = MeetingCommand::ReleaseStock {
+        let now = self.now();
+        let release = MeetingCommand::ReleaseStock {
             order_id,
-            reason: reason.into(),
-            now: self.now(),
+            reason: "cancelled".into(),
+            now,
         };
-        let stream = CommandRunner::stream::<Meeting>(meeting_id)?;
-        let decided = self
-            .runner
-            .run::<Meeting>(&stream, &command, meta)
-            .await
-            .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
-        Ok(decided.position())
+        // The cancellation and the returned stock commit together or not at all.
+        let mut atomic = self.runner.atomic(meta);
+        let cancelling =
+            atomic.stream::<MeetingOrder>(&CommandRunner::stream::<MeetingOrder>(order_id)?);
+        let stock = atomic.stream::<Meeting>(&CommandRunner::stream::<Meeting>(meeting_id)?);
+        let committed = atomic
+            .run(|d| {
+                d.decide(cancelling, &OrderCommand::Cancel { now })
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                d.decide(stock, &release)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                Ok::<_, MeetingServiceError>(())
+            })
+            .await?;
+        Ok(committed.position())
     }
 
     /// The order-expiry deadline: return the stock of an order that is still unpaid at its
-    /// `expiresAt` (also when the order was never written), then mark the order expired. The stock
-    /// goes back first, so an order that reads 已过期 never still holds stock; a payment landing
-    /// between the two steps takes the stock again if it is there (see
+    /// `expiresAt` (also when the order was never written) and mark the order expired, in one
+    /// atomic commit, so an order that reads 已过期 never still holds stock and a payment racing
+    /// with the expiry finds either both changes or neither (see
     /// [`MeetingService::record_payment`]).
     pub async fn expire_order(
         &self,
@@ -251,22 +246,37 @@ impl MeetingService {
     ) -> Result<(), MeetingServiceError> {
         let meta = deadline_meta();
         let now = self.now();
-        let order = self.order(order_id).await?;
-        let due = match (order.status(), order.placed()) {
-            (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
-            (None, _) => true,
-            // Paid, cancelled (stock already returned) or already expired.
-            _ => matches!(order.status(), Some(OrderStatus::Expired)),
+        let release = MeetingCommand::ReleaseStock {
+            order_id,
+            reason: "expired".into(),
+            now,
         };
-        if !due {
-            return Ok(());
-        }
-        self.release_stock(meeting_id, order_id, "expired", &meta)
+        let mut atomic = self.runner.atomic(&meta);
+        let expiring =
+            atomic.stream::<MeetingOrder>(&CommandRunner::stream::<MeetingOrder>(order_id)?);
+        let stock = atomic.stream::<Meeting>(&CommandRunner::stream::<Meeting>(meeting_id)?);
+        atomic
+            .run(|d| {
+                let order = d.state(expiring)?;
+                let pending = order.status() == Some(OrderStatus::PendingPayment);
+                let due = match (order.status(), order.placed()) {
+                    (Some(OrderStatus::PendingPayment), Some(p)) => now >= p.expires_at,
+                    (None, _) => true,
+                    // Paid, cancelled (stock already returned) or already expired.
+                    _ => matches!(order.status(), Some(OrderStatus::Expired)),
+                };
+                if !due {
+                    return Ok(());
+                }
+                d.decide(stock, &release)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                if pending {
+                    d.decide(expiring, &OrderCommand::Expire { now })
+                        .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                }
+                Ok::<_, MeetingServiceError>(())
+            })
             .await?;
-        if order.status() == Some(OrderStatus::PendingPayment) {
-            self.order_command(order_id, &OrderCommand::Expire { now }, &meta)
-                .await?;
-        }
         Ok(())
     }
 }

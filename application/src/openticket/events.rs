@@ -1,5 +1,6 @@
-//! Events (seed 003 §4): create an event with its sessions and price categories, then open each
-//! session's seat stream (`seatSession-{sessionId}`) so seats can be locked in its sale window.
+//! Events (seed 003 §4): create an event with its sessions and price categories and, in the same
+//! atomic commit, open each session's seat stream (`seatSession-{sessionId}`) so seats can be
+//! locked in its sale window.
 
 use super::OpenTicketService;
 use super::error::{OpenTicketError, Resource, seat_refusal};
@@ -48,7 +49,7 @@ pub struct EventInput {
 pub struct CreatedEvent {
     /// The event as stored.
     pub event: Arc<EventData>,
-    /// The global position of the last append (the last session opened).
+    /// The highest global position of the commit (the last session opened).
     pub position: Option<u64>,
 }
 
@@ -62,7 +63,7 @@ impl OpenTicketService {
             .ok_or(OpenTicketError::NotFound(Resource::Event(event_id)))
     }
 
-    /// `POST /events` (§4.3): the event, then each session's seat stream.
+    /// `POST /events` (§4.3): the event and each session's seat stream, in one atomic commit.
     pub async fn create_event(
         &self,
         organizer: UserId,
@@ -104,19 +105,11 @@ impl OpenTicketService {
             price_categories,
             now,
         };
-        let decided = self
-            .runner
-            .run::<Event>(&CommandRunner::stream::<Event>(event_id)?, &command, meta)
-            .await
-            .map_err(|e| {
-                e.map_rejected(|e| match e {
-                    EventError::Invalid(f) => f.into(),
-                    other => OpenTicketError::Event(other),
-                })
-            })?;
-        let mut last = decided.position();
-        // Open each session's seat stream. A crash before this finishes leaves sessions whose
-        // lock requests answer 404 until the event is created again; the event itself stays.
+        // The event and every session's seat stream commit together (up to 101 streams), so a
+        // crash never leaves an event whose sessions cannot sell.
+        let mut atomic = self.runner.atomic(meta);
+        let event = atomic.stream::<Event>(&CommandRunner::stream::<Event>(event_id)?);
+        let mut seat_streams = Vec::with_capacity(sessions.len());
         for s in &sessions {
             let open = SeatSessionCommand::Open {
                 session_id: s.session_id,
@@ -126,24 +119,30 @@ impl OpenTicketService {
                 sale_end_time: s.sale_end_time.with_timezone(&Utc),
                 now,
             };
-            let opened = self
-                .runner
-                .run::<SeatSession>(
-                    &CommandRunner::stream::<SeatSession>(s.session_id)?,
-                    &open,
-                    meta,
-                )
-                .await
-                .map_err(|e| e.map_rejected(|e| seat_refusal(s.session_id, e)))?;
-            last = opened.position().or(last);
+            let stream = CommandRunner::stream::<SeatSession>(s.session_id)?;
+            seat_streams.push((s.session_id, atomic.stream::<SeatSession>(&stream), open));
         }
-        let event = decided
-            .state
-            .0
-            .ok_or(OpenTicketError::Inconsistent("event not created"))?;
+        let committed = atomic
+            .run(|d| {
+                d.decide(event, &command).map_err(|e| {
+                    e.map_rejected(|e| match e {
+                        EventError::Invalid(f) => f.into(),
+                        other => OpenTicketError::Event(other),
+                    })
+                })?;
+                for (session_id, seats, open) in &seat_streams {
+                    d.decide(*seats, open)
+                        .map_err(|e| e.map_rejected(|e| seat_refusal(*session_id, e)))?;
+                }
+                d.state(event)?
+                    .0
+                    .clone()
+                    .ok_or(OpenTicketError::Inconsistent("event not created"))
+            })
+            .await?;
         Ok(CreatedEvent {
-            event,
-            position: last,
+            position: committed.position(),
+            event: committed.value,
         })
     }
 }

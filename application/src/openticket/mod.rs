@@ -12,11 +12,11 @@
 //! nothing while each file still reads as one use case.
 //!
 //! Every write goes through the shared [`CommandRunner`] (load → decide → append with the expected
-//! version → retry on conflict, deadlines stored with the append). Commands spanning aggregates are
-//! ordered so that a crash between two appends leaves nothing a retry or a deadline cannot finish:
-//! an order's seats are held (with the order's expiry deadline in the same append) before the order
-//! is written, so seats held for an order that was never written are released when that deadline
-//! fires.
+//! version → retry on conflict, deadlines stored with the append). Commands spanning aggregates
+//! (placing, cancelling and expiring an order with its seats; creating an event with its sessions'
+//! seat streams) commit all their streams at once through [`crate::command::AtomicCommand`]
+//! (docs/decisions/0009-multi-stream-append.md), so a crash never leaves half of one. Fulfilment
+//! after payment is a process manager of idempotent steps instead.
 
 mod deadlines;
 pub mod error;

@@ -1,6 +1,7 @@
 //! Orders (seed 003 §6.1, §6.3): place an order for seats the buyer holds locked (open a checkout
-//! with the payment provider, hold the seats with the order's expiry deadline, write the order),
-//! cancel an unpaid order, and the order-expiry deadline handler.
+//! with the payment provider, then hold the seats with the order's expiry deadline and write the
+//! order in one atomic commit), cancel an unpaid order (order and seats in one commit), and the
+//! order-expiry deadline handler (likewise).
 
 use super::OpenTicketService;
 use super::deadlines::{deadline_meta, payload_id};
@@ -43,8 +44,8 @@ impl OpenTicketService {
     }
 
     /// `POST /orders` (§6.1): price the caller's locked seats, open a checkout with the provider,
-    /// hold the seats (with the order's expiry deadline, [`ORDER_EXPIRY`]), then write the order.
-    /// Returns the order and the position of its append. `provider` is a key of the gateways
+    /// then hold the seats (with the order's expiry deadline, [`ORDER_EXPIRY`]) and write the
+    /// order in one atomic commit. Returns the order and the position the commit reached. `provider` is a key of the gateways
     /// (see [`OpenTicketService::providers`]).
     pub async fn place_order(
         &self,
@@ -130,15 +131,6 @@ impl OpenTicketService {
             due_at: expires_at,
             payload: serde_json::json!({ "orderId": order_id, "sessionId": session_id }),
         };
-        self.runner
-            .run_scheduling::<SeatSession>(
-                &CommandRunner::stream::<SeatSession>(session_id)?,
-                &hold,
-                meta,
-                vec![deadline],
-            )
-            .await
-            .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
         let place = OrderCommand::Place {
             order_id,
             user_id: user,
@@ -154,18 +146,28 @@ impl OpenTicketService {
             now,
             expires_at,
         };
-        let decided = self
-            .runner
-            .run::<Order>(&CommandRunner::stream::<Order>(order_id)?, &place, meta)
-            .await
-            .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
-        let position = decided.position();
-        Ok((decided.state, position))
+        // The hold, its expiry deadline and the order commit together or not at all.
+        let mut atomic = self.runner.atomic(meta);
+        let seats =
+            atomic.stream::<SeatSession>(&CommandRunner::stream::<SeatSession>(session_id)?);
+        let order = atomic.stream::<Order>(&CommandRunner::stream::<Order>(order_id)?);
+        let committed = atomic
+            .run(|d| {
+                d.decide(seats, &hold)
+                    .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
+                d.schedule(seats, vec![deadline.clone()])?;
+                d.decide(order, &place)
+                    .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
+                Ok::<_, OpenTicketError>(d.state(order)?.clone())
+            })
+            .await?;
+        let position = committed.position();
+        Ok((committed.value, position))
     }
 
     /// `DELETE /orders/{id}` (§6.3): cancel an unpaid order (the owner's, or any for an admin;
-    /// someone else's is [`Resource::Order`] not found) and free its seats. Returns the order and
-    /// the position of the last append.
+    /// someone else's is [`Resource::Order`] not found) and free its seats, in one atomic commit.
+    /// Returns the order and the position the commit reached.
     pub async fn cancel_order(
         &self,
         user: UserId,
@@ -180,35 +182,32 @@ impl OpenTicketService {
         }
         let session_id = data.session_id;
         let now = self.clock.now();
-        let decided = self
-            .runner
-            .run::<Order>(
-                &CommandRunner::stream::<Order>(order_id)?,
-                &OrderCommand::Cancel { by: user, now },
-                meta,
-            )
-            .await
-            .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
         let release = SeatSessionCommand::ReleaseOrder {
             order_id,
             reason: ReleaseReason::OrderCancelled,
             now,
         };
-        let released = self
-            .runner
-            .run::<SeatSession>(
-                &CommandRunner::stream::<SeatSession>(session_id)?,
-                &release,
-                meta,
-            )
-            .await
-            .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
-        let position = released.position().or(decided.position());
-        Ok((decided.state, position))
+        // The cancellation and the freed seats commit together or not at all.
+        let mut atomic = self.runner.atomic(meta);
+        let order = atomic.stream::<Order>(&CommandRunner::stream::<Order>(order_id)?);
+        let seats =
+            atomic.stream::<SeatSession>(&CommandRunner::stream::<SeatSession>(session_id)?);
+        let committed = atomic
+            .run(|d| {
+                d.decide(order, &OrderCommand::Cancel { by: user, now })
+                    .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
+                d.decide(seats, &release)
+                    .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
+                Ok::<_, OpenTicketError>(d.state(order)?.clone())
+            })
+            .await?;
+        let position = committed.position();
+        Ok((committed.value, position))
     }
 
-    /// The order-expiry deadline: expire the order if still unpaid, then free its seats unless it
-    /// was paid. An order that was never written (crash after holding) also frees its seats. Before
+    /// The order-expiry deadline: expire the order if still unpaid and free its seats (one atomic
+    /// commit); nothing for a paid order. An order that was never written (a hold left by a crash
+    /// in a version without atomic commits) also frees its seats. Before
     /// the order's expiry by this clock it is [`OpenTicketError::OrderNotDue`], so the scheduler
     /// tries again.
     pub async fn expire_order(
@@ -218,40 +217,36 @@ impl OpenTicketService {
     ) -> Result<(), OpenTicketError> {
         let meta = deadline_meta();
         let now = self.clock.now();
-        let status = match self.order(order_id).await {
-            Ok(_) => {
-                let expired = self
-                    .runner
-                    .run::<Order>(
-                        &CommandRunner::stream::<Order>(order_id)?,
-                        &OrderCommand::Expire { now },
-                        &meta,
-                    )
-                    .await
-                    .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
-                expired.state.status
-            }
-            Err(OpenTicketError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        };
-        match status {
-            Some(OrderStatus::Paid | OrderStatus::Completed) => return Ok(()),
-            Some(OrderStatus::Created) => return Err(OpenTicketError::OrderNotDue(order_id)),
-            _ => {}
-        }
         let release = SeatSessionCommand::ReleaseOrder {
             order_id,
             reason: ReleaseReason::OrderExpired,
             now,
         };
-        self.runner
-            .run::<SeatSession>(
-                &CommandRunner::stream::<SeatSession>(session_id)?,
-                &release,
-                &meta,
-            )
-            .await
-            .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
+        // The expiry and the freed seats commit together or not at all.
+        let mut atomic = self.runner.atomic(&meta);
+        let order = atomic.stream::<Order>(&CommandRunner::stream::<Order>(order_id)?);
+        let seats =
+            atomic.stream::<SeatSession>(&CommandRunner::stream::<SeatSession>(session_id)?);
+        atomic
+            .run(|d| {
+                if d.state(order)?.data.is_some() {
+                    d.decide(order, &OrderCommand::Expire { now })
+                        .map_err(|e| e.map_rejected(|e| order_refusal(order_id, e)))?;
+                }
+                match d.state(order)?.status {
+                    Some(OrderStatus::Paid | OrderStatus::Completed) => return Ok(()),
+                    Some(OrderStatus::Created) => {
+                        return Err(OpenTicketError::OrderNotDue(order_id));
+                    }
+                    // Expired or cancelled, or never written (a hold left by a crash before the
+                    // atomic commit existed): free the seats.
+                    _ => {}
+                }
+                d.decide(seats, &release)
+                    .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
 }
