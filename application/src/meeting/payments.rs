@@ -265,35 +265,46 @@ impl MeetingService {
                 total: placed.total,
             }));
         }
-        let stock_sold = if matches!(status, OrderStatus::Paid | OrderStatus::RefundPending) {
-            false
-        } else {
-            let sell = MeetingCommand::SellStock {
-                order_id,
-                lines: placed
-                    .items
-                    .iter()
-                    .map(|i| StockLine {
-                        ticket_grade_id: i.ticket_grade_id,
-                        amount: i.ticket_amount,
-                    })
-                    .collect(),
-                now: self.now(),
-            };
-            let stream = CommandRunner::stream::<Meeting>(placed.meeting_id)?;
-            match self.runner.run::<Meeting>(&stream, &sell, meta).await {
-                Ok(_) => true,
-                Err(CommandError::Rejected(MeetingError::NoStock { .. })) => false,
-                Err(e) => return Err(e.map_rejected(MeetingServiceError::from)),
-            }
-        };
-        let command = OrderCommand::RecordPayment {
-            transaction_id: transaction_id.to_owned(),
-            amount,
-            stock_sold,
+        let sell_first = !matches!(status, OrderStatus::Paid | OrderStatus::RefundPending);
+        let sell = MeetingCommand::SellStock {
+            order_id,
+            lines: placed
+                .items
+                .iter()
+                .map(|i| StockLine {
+                    ticket_grade_id: i.ticket_grade_id,
+                    amount: i.ticket_amount,
+                })
+                .collect(),
             now: self.now(),
         };
-        self.order_command(order_id, &command, meta).await
+        let now = self.now();
+        // The sold stock and the paid order commit together or not at all
+        // (docs/decisions/0009-multi-stream-append.md).
+        let mut atomic = self.runner.atomic(meta);
+        let stock = atomic.stream::<Meeting>(&CommandRunner::stream::<Meeting>(placed.meeting_id)?);
+        let paying =
+            atomic.stream::<MeetingOrder>(&CommandRunner::stream::<MeetingOrder>(order_id)?);
+        let committed = atomic
+            .run(|d| {
+                let stock_sold = sell_first
+                    && match d.decide(stock, &sell) {
+                        Ok(_) => true,
+                        Err(CommandError::Rejected(MeetingError::NoStock { .. })) => false,
+                        Err(e) => return Err(e.map_rejected(MeetingServiceError::from)),
+                    };
+                let command = OrderCommand::RecordPayment {
+                    transaction_id: transaction_id.to_owned(),
+                    amount,
+                    stock_sold,
+                    now,
+                };
+                d.decide(paying, &command)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                Ok(())
+            })
+            .await?;
+        Ok(committed.position())
     }
 }
 

@@ -143,57 +143,45 @@ impl MeetingService {
         if issued.owner_id != actor && !admin {
             return Err(MeetingServiceError::Ticket(TicketError::NotBuyer));
         }
-        match ticket.participant() {
-            Some(p) if *p == participant => return Ok((ticket, None)),
-            Some(_) => return Err(MeetingServiceError::Ticket(TicketError::AlreadyTaken)),
-            None => {}
-        }
         let seat = format!("{}:{}", issued.meeting_id, participant.phone);
         let claim_stream = StreamId::parse(claim_stream_id(ClaimKind::MeetingAttendee, &seat))
             .map_err(crate::command::EngineError::from)?;
-        let claim = ClaimCommand::Claim {
-            kind: ClaimKind::MeetingAttendee,
-            value: seat,
-            owner: ticket_id.as_uuid(),
-            now: self.now(),
-        };
-        self.runner
-            .run::<IdentifierClaim>(&claim_stream, &claim, meta)
-            .await
-            .map_err(|e| {
-                e.map_rejected(|ClaimError::Taken { .. }| MeetingServiceError::OneForOne)
-            })?;
-        let assign = TicketCommand::AssignParticipant {
-            participant,
-            by: actor,
-            admin,
-            now: self.now(),
-        };
-        match self
-            .runner
-            .run::<MeetingTicket>(&ticket_stream, &assign, meta)
-            .await
-        {
-            Ok(decided) => {
-                let position = decided.position();
-                Ok((decided.state, position))
-            }
-            Err(e) => {
-                let release = ClaimCommand::Release {
-                    owner: ticket_id.as_uuid(),
-                    reason: "the ticket was claimed by someone else".into(),
-                    now: self.now(),
-                };
-                if let Err(r) = self
-                    .runner
-                    .run::<IdentifierClaim>(&claim_stream, &release, meta)
-                    .await
-                {
-                    tracing::warn!(error = %r, "could not release an attendee claim");
+        let now = self.now();
+        // The attendee's seat at the meeting and the ticket's attendee commit together or not at
+        // all (docs/decisions/0009-multi-stream-append.md).
+        let mut atomic = self.runner.atomic(meta);
+        let claiming = atomic.stream::<IdentifierClaim>(&claim_stream);
+        let assigning = atomic.stream::<MeetingTicket>(&ticket_stream);
+        let committed = atomic
+            .run(|d| {
+                let ticket = d.state(assigning)?;
+                match ticket.participant() {
+                    Some(p) if *p == participant => return Ok(ticket.clone()),
+                    Some(_) => return Err(MeetingServiceError::Ticket(TicketError::AlreadyTaken)),
+                    None => {}
                 }
-                Err(e.map_rejected(MeetingServiceError::from))
-            }
-        }
+                let claim = ClaimCommand::Claim {
+                    kind: ClaimKind::MeetingAttendee,
+                    value: seat.clone(),
+                    owner: ticket_id.as_uuid(),
+                    now,
+                };
+                d.decide(claiming, &claim).map_err(|e| {
+                    e.map_rejected(|ClaimError::Taken { .. }| MeetingServiceError::OneForOne)
+                })?;
+                let assign = TicketCommand::AssignParticipant {
+                    participant: participant.clone(),
+                    by: actor,
+                    admin,
+                    now,
+                };
+                d.decide(assigning, &assign)
+                    .map_err(|e| e.map_rejected(MeetingServiceError::from))?;
+                Ok(d.state(assigning)?.clone())
+            })
+            .await?;
+        let position = committed.position();
+        Ok((committed.value, position))
     }
 }
 
