@@ -16,7 +16,9 @@ use tessera_application::{
     UpcastingEventStore,
 };
 use tessera_infrastructure::{Database, InfraError, Stores};
-use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, ReadModelDb};
+use tessera_projections::{
+    EventTypeStatsProjector, ProcessStatus, ProjectionRunner, Projector, ReadModelDb,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -88,6 +90,9 @@ pub struct Engine {
     pub read_models: ReadModelDb,
     /// Runs every projector; its status answers read-your-writes waits and `/ready`.
     pub runner: Arc<ProjectionRunner>,
+    /// Progress of the process managers this process runs (none until the server starts them),
+    /// for read-your-writes that includes their effects.
+    pub processes: ProcessStatus,
     /// Time for commands and deadlines (UTC; the system clock outside tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -125,6 +130,7 @@ impl Engine {
             events,
             read_models,
             runner: Arc::new(runner),
+            processes: ProcessStatus::default(),
             clock: Arc::new(SystemClock),
         })
     }
@@ -231,6 +237,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) ->
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
     let trusted = Arc::new(state.server.trusted_proxies.clone());
+    let idempotency = crate::http::idempotency::Idempotency::new(&state);
     let router = Router::new()
         .merge(routes::health::router())
         .merge(routes::audit::router())
@@ -238,6 +245,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
         .with_state(state)
+        // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).
+        .layer(axum::Extension(idempotency))
         // gzip or br as the client accepts, for bodies over 32 bytes that are not already
         // compressed (images) or streams; the big read models (session seats) shrink ~20×.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
@@ -340,7 +349,8 @@ impl RunningServer {
             engine.read_models.clone(),
             engine.events.clone(),
             managers,
-        ))
+        )
+        .with_status(engine.processes.clone()))
         .spawn(shutdown.clone());
         tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 

@@ -14,7 +14,7 @@ pub mod runner;
 pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};
-pub use process_manager::ProcessManagerRunner;
+pub use process_manager::{ProcessManagerRunner, ProcessStatus};
 pub use projector::{ALL_CATEGORIES, ProjectionError, Projector};
 pub use query::QueryError;
 pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};

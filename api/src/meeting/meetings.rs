@@ -7,7 +7,7 @@ use super::error::{MtCaller, MtError, MtJson};
 use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
 use super::views::{ErrorBody, MeetingStatus, MeetingView, PaymentMethodView, yuan_input_schema};
 use crate::http::RequestId;
-use crate::http::{params, read_your_writes};
+use crate::http::{idempotent, params, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -42,9 +42,9 @@ const MAX_PRICE_YUAN: i64 = 1_000_000;
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(list, create))
+        .routes(idempotent::<MtError>(routes!(list, create)))
         .routes(routes!(detail, set_status))
-        .routes(routes!(add_grade))
+        .routes(idempotent::<MtError>(routes!(add_grade)))
         .routes(routes!(change_grade))
         .routes(routes!(payment_methods))
 }

@@ -10,7 +10,7 @@ use super::views::{
     Yuan, yuan_input_schema,
 };
 use crate::http::RequestId;
-use crate::http::read_your_writes;
+use crate::http::{idempotent, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -35,10 +35,10 @@ use uuid::Uuid;
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(list, create))
+        .routes(idempotent::<MtError>(routes!(list, create)))
         .routes(routes!(detail, cancel))
-        .routes(routes!(transactions))
-        .routes(routes!(third_party))
+        .routes(idempotent::<MtError>(routes!(transactions)))
+        .routes(idempotent::<MtError>(routes!(third_party)))
         .routes(routes!(wechatpay_notify))
 }
 

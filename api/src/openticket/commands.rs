@@ -24,8 +24,8 @@ use super::views::{
     SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail,
     VenueDetailResponse,
 };
-use crate::http::RequestId;
 use crate::http::read_your_writes;
+use crate::http::{RequestId, idempotent};
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -57,13 +57,14 @@ const VENUE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
-    let (schemas, paths, create_venue) = routes!(create_venue);
+    // The body limit goes outside the idempotency layer, which reads the body within it.
+    let (schemas, paths, create_venue) = idempotent::<OtError>(routes!(create_venue));
     let create_venue = create_venue.layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT));
     OpenApiRouter::default()
         .routes((schemas, paths, create_venue))
-        .routes(routes!(create_event))
-        .routes(routes!(lock_seats, release_seats))
-        .routes(routes!(place_order))
+        .routes(idempotent::<OtError>(routes!(create_event)))
+        .routes(idempotent::<OtError>(routes!(lock_seats, release_seats)))
+        .routes(idempotent::<OtError>(routes!(place_order)))
         .routes(routes!(cancel_order))
         .routes(routes!(verify_ticket))
 }
