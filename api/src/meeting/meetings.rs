@@ -7,7 +7,7 @@ use super::error::{MtCaller, MtError, MtJson};
 use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
 use super::views::{ErrorBody, MeetingStatus, MeetingView, PaymentMethodView, yuan_input_schema};
 use crate::http::RequestId;
-use crate::http::{idempotent, params, read_your_writes};
+use crate::http::{accepted, idempotent, params, read_after_write};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::str::FromStr;
 use tessera_application::meeting::{GradeInput, MeetingChange, MeetingInput};
@@ -106,14 +106,15 @@ async fn meeting_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    read_your_writes(state, position).await;
-    let row = state
-        .services
-        .meeting_queries
-        .meeting(id)
-        .await?
-        .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?;
-    Ok((status, Json(MeetingView::from_row(row)?)).into_response())
+    let read = state.services.meeting_queries.meeting(id);
+    match read_after_write(state, position, read).await {
+        Some(row) => Ok((status, Json(MeetingView::from_row(row)?)).into_response()),
+        // Committed, not readable yet: 202 and where to read it (decisions/0011), never an error.
+        None => Ok(accepted(
+            Json(json!({ "id": id })).into_response(),
+            &format!("/meetings/{id}"),
+        )),
+    }
 }
 
 /// §4.1: 200 `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`

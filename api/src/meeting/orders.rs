@@ -10,7 +10,7 @@ use super::views::{
     Yuan, yuan_input_schema,
 };
 use crate::http::RequestId;
-use crate::http::{idempotent, read_your_writes};
+use crate::http::{accepted, idempotent, read_after_write, read_your_effects};
 use crate::startup::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -48,6 +48,12 @@ async fn payer_openid(state: &AppState, c: &MtCaller) -> Result<Option<String>, 
     Ok(user.and_then(|u| u.wechat_id))
 }
 
+/// `202 Accepted` for an order whose committed change the read models do not show yet:
+/// `{"id"}` and `Location: location` (docs/decisions/0011-answer-after-write.md).
+fn pending(location: &str, id: Uuid) -> Response {
+    accepted(Json(serde_json::json!({ "id": id })).into_response(), location)
+}
+
 async fn order_response(
     state: &AppState,
     c: &MtCaller,
@@ -55,8 +61,19 @@ async fn order_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    read_your_writes(state, position).await;
-    match state.services.meeting_queries.order(id).await? {
+    let queries = &state.services.meeting_queries;
+    let order = if position.is_some() {
+        // A payment starts ticket issuing: wait for its tickets too (decisions/0011).
+        read_your_effects(state, position).await;
+        match read_after_write(state, None, queries.order(id)).await {
+            Some(o) => Some(o),
+            // The caller's command on it committed; not readable yet: 202, never an error.
+            None => return Ok(pending(&format!("/orders/{id}"), id)),
+        }
+    } else {
+        queries.order(id).await?
+    };
+    match order {
         Some(o) if o.user_id == c.user_id.as_uuid() || c.has(Role::Admin) => {
             Ok((status, Json(OrderView::from_row(o)?)).into_response())
         }
@@ -348,13 +365,12 @@ async fn transactions(
         )
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    read_your_writes(&state, pos).await;
-    let third_party = state
-        .services
-        .meeting_queries
-        .order(body.order_id)
-        .await?
-        .and_then(|o| o.third_party_transaction_info)
+    let read = state.services.meeting_queries.order(body.order_id);
+    let Some(order) = read_after_write(&state, pos, read).await else {
+        return Ok(pending(&format!("/orders/{}", body.order_id), body.order_id));
+    };
+    let third_party = order
+        .third_party_transaction_info
         .map(|v| WechatPayParams::from_stored(v, format_args!("order {}", body.order_id)))
         .transpose()?;
     let view = TransactionInfoView {
@@ -518,9 +534,9 @@ async fn wechatpay_notify(
         .await
     {
         Ok(position) => {
-            // Acknowledge once the read models show the payment, so a client polling its order
-            // after WeChat Pay's callback sees it paid.
-            read_your_writes(&state, position).await;
+            // Acknowledge once the read models show the payment and the tickets it issues, so a
+            // client polling its order after WeChat Pay's callback sees it paid with its tickets.
+            read_your_effects(&state, position).await;
             StatusCode::NO_CONTENT.into_response()
         }
         Err(MeetingServiceError::NotFound(_)) => {

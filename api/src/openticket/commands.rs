@@ -24,8 +24,9 @@ use super::views::{
     SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse, VenueDetail,
     VenueDetailResponse,
 };
-use crate::http::read_your_writes;
-use crate::http::{RequestId, idempotent};
+use crate::http::{
+    RequestId, accepted, idempotent, read_after_write, read_your_effects, read_your_writes,
+};
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -92,8 +93,17 @@ pub async fn record_payment(
             &request_id.metadata(None),
         )
         .await?;
-    read_your_writes(state, position).await;
+    // The payment starts fulfilment: wait until its tickets are readable too.
+    read_your_effects(state, position).await;
     Ok(())
+}
+
+/// The answer to a command that committed but whose result the read models do not show yet
+/// (docs/decisions/0011-answer-after-write.md): `202 Accepted`, `Location: location`,
+/// `Retry-After: 1`, and `data` naming what was created — never a 5xx that would make the client
+/// retry and create a duplicate.
+fn pending(location: &str, data: Value) -> Response {
+    accepted(ok(StatusCode::ACCEPTED, data), location)
 }
 
 // ------------------------------------------------------------------------------------ venues
@@ -205,6 +215,7 @@ fn code<T>(
     request_body = CreateVenueRequest,
     responses(
         (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{venueId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/venues/{venueId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
@@ -261,14 +272,12 @@ async fn create_venue(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    read_your_writes(&state, position).await;
-    let view = state
-        .services
-        .openticket_queries
-        .venue(venue.venue_id.as_uuid())
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the venue is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, VenueDetail::from(view)))
+    let id = venue.venue_id.as_uuid();
+    let queries = &state.services.openticket_queries;
+    match read_after_write(&state, position, queries.venue(id)).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, VenueDetail::from(view))),
+        None => Ok(pending(&format!("/v1/venues/{id}"), json!({ "venueId": id }))),
+    }
 }
 
 // ------------------------------------------------------------------------------------ events
@@ -402,6 +411,7 @@ fn money(at: &str, m: &MoneyInput) -> Result<Money, OtError> {
     request_body = CreateEventRequest,
     responses(
         (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{eventId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/events/{eventId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = ErrorBody),
@@ -462,14 +472,15 @@ async fn create_event(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    read_your_writes(&state, created.position).await;
-    let view = state
+    let id = created.event.event_id.as_uuid();
+    let read = state
         .services
         .openticket_queries
-        .event(created.event.event_id.as_uuid(), chrono::Utc::now())
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the event is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, EventDetail::from(view)))
+        .event(id, chrono::Utc::now());
+    match read_after_write(&state, created.position, read).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, EventDetail::from(view))),
+        None => Ok(pending(&format!("/v1/events/{id}"), json!({ "eventId": id }))),
+    }
 }
 
 // ------------------------------------------------------------------------------------- seats
@@ -632,6 +643,7 @@ struct PlaceOrderRequest {
     request_body = PlaceOrderRequest,
     responses(
         (status = 201, description = "The order with its payment", body = OrderDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{orderId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/orders/{orderId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
@@ -676,19 +688,20 @@ async fn place_order(
             }
             e => e.into(),
         })?;
-    read_your_writes(&state, position).await;
-    let order_id = order
-        .data
-        .as_ref()
-        .map(|d| d.order_id.as_uuid())
-        .ok_or_else(|| OtError::Internal("order without data".into()))?;
-    let view = state
-        .services
-        .openticket_queries
-        .order(order_id)
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the order is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, OrderDetail::from(view)))
+    let Some(order_id) = order.data.as_ref().map(|d| d.order_id.as_uuid()) else {
+        // A placed order always has its data; should it not, the write still stands.
+        tracing::error!("a placed order without data");
+        read_your_writes(&state, position).await;
+        return Ok(pending("/v1/orders", json!({})));
+    };
+    let queries = &state.services.openticket_queries;
+    match read_after_write(&state, position, queries.order(order_id)).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, OrderDetail::from(view))),
+        None => Ok(pending(
+            &format!("/v1/orders/{order_id}"),
+            json!({ "orderId": order_id }),
+        )),
+    }
 }
 
 /// Cancel an unpaid order (seed 003 §6.3); its seats become available.
@@ -803,12 +816,12 @@ async fn verify_ticket(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    read_your_writes(&state, position).await;
-    let ticket = state
-        .services
-        .openticket_queries
-        .ticket(id.as_uuid())
-        .await?
-        .ok_or_else(|| OtError::not_found("ticket", &ticket_id))?;
-    Ok(ok(StatusCode::OK, TicketVerification::from(ticket)))
+    let queries = &state.services.openticket_queries;
+    match read_after_write(&state, position, queries.ticket(id.as_uuid())).await {
+        Some(ticket) => Ok(ok(StatusCode::OK, TicketVerification::from(ticket))),
+        None => Ok(pending(
+            &format!("/v1/tickets/{ticket_id}"),
+            json!({ "valid": true, "ticketId": id.as_uuid(), "status": "Used" }),
+        )),
+    }
 }
