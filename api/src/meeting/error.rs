@@ -397,7 +397,7 @@ impl From<IdempotencyError> for MtError {
         match e {
             IdempotencyError::InvalidKey => MtError::field(field, e.to_string()),
             IdempotencyError::Reused | IdempotencyError::InFlight => {
-                MtError::Conflict("Conflict", format!("{field} {e}"))
+                MtError::Conflict("Conflict", format!("{field}: {e}"))
             }
             IdempotencyError::Unavailable(detail) => MtError::Unavailable(detail),
         }

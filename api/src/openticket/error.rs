@@ -314,7 +314,7 @@ impl From<IdempotencyError> for OtError {
         match e {
             IdempotencyError::InvalidKey => OtError::validation(field, e.to_string()),
             IdempotencyError::Reused | IdempotencyError::InFlight => OtError::Conflict {
-                message: format!("{field} {e}"),
+                message: format!("{field}: {e}"),
                 details: json!({ "field": field, "reason": e.to_string() }),
             },
             IdempotencyError::Unavailable(detail) => OtError::Unavailable(detail),
