@@ -345,12 +345,15 @@ impl RunningServer {
                 services.meetings.clone(),
             )),
         ];
-        let mut process_tasks = Arc::new(tessera_projections::ProcessManagerRunner::new(
-            engine.read_models.clone(),
-            engine.events.clone(),
-            managers,
+        let mut process_tasks = Arc::new(
+            tessera_projections::ProcessManagerRunner::new(
+                engine.read_models.clone(),
+                engine.events.clone(),
+                managers,
+            )
+            .with_status(engine.processes.clone())
+            .with_reads(engine.runner.reads()),
         )
-        .with_status(engine.processes.clone()))
         .spawn(shutdown.clone());
         tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 

@@ -17,7 +17,7 @@ pub use db::{ProjectionTx, ReadModelDb};
 pub use process_manager::{ProcessManagerRunner, ProcessStatus};
 pub use projector::{ALL_CATEGORIES, ProjectionError, Projector};
 pub use query::QueryError;
-pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};
+pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus, SharedReads};
 pub use stats::EventTypeStatsProjector;
 
 /// Run a query built by the same expression against whichever backend a [`ProjectionTx`] holds,

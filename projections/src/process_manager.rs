@@ -10,6 +10,7 @@
 use crate::db::ReadModelDb;
 use crate::execute;
 use crate::projector::{ProjectionError, reads_category};
+use crate::runner::SharedReads;
 use chrono::Utc;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -88,6 +89,7 @@ pub struct ProcessManagerRunner {
     managers: Vec<Arc<dyn ProcessManager>>,
     batch_size: usize,
     status: ProcessStatus,
+    reads: SharedReads,
 }
 
 impl ProcessManagerRunner {
@@ -101,9 +103,18 @@ impl ProcessManagerRunner {
             db,
             store,
             managers,
-            batch_size: 200,
+            // The projections' batch size, so that shared reads match theirs.
+            batch_size: 500,
             status: ProcessStatus::default(),
+            reads: SharedReads::default(),
         }
+    }
+
+    /// Read the log through `reads` (the projection runner's), so that process managers and
+    /// projectors following the log together decode each batch once.
+    pub fn with_reads(mut self, reads: SharedReads) -> Self {
+        self.reads = reads;
+        self
     }
 
     /// Report progress to `status` (shared with read-your-writes waiters) instead of a private one.
@@ -168,13 +179,16 @@ impl ProcessManagerRunner {
     pub async fn catch_up(&self, manager: &dyn ProcessManager) -> Result<u64, ProjectionError> {
         let mut position = self.checkpoint(manager).await?;
         loop {
-            let batch = self.store.read_all(position, self.batch_size).await?;
+            let batch = self
+                .reads
+                .read_all(self.store.as_ref(), position, self.batch_size)
+                .await?;
             let Some(last) = batch.last().map(|e| e.global_position) else {
                 return Ok(position);
             };
             let categories = manager.categories();
             let handles = manager.handles();
-            for event in &batch {
+            for event in batch.iter() {
                 if reads_category(categories, event.stream_id.category())
                     && handles.contains(&event.event_type.as_str())
                 {
@@ -220,7 +234,10 @@ impl ProcessManagerRunner {
     async fn follow(&self, manager: Arc<dyn ProcessManager>, shutdown: CancellationToken) {
         let mut failures = 0u32;
         // Effects of events handled before this start are below today's head.
-        match (self.checkpoint(manager.as_ref()).await, self.store.head_position().await) {
+        match (
+            self.checkpoint(manager.as_ref()).await,
+            self.store.head_position().await,
+        ) {
             (Ok(checkpoint), Ok(head)) => self.status.set(manager.name(), checkpoint, Some(head)),
             _ => self.status.set(manager.name(), 0, None),
         }

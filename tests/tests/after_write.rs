@@ -99,7 +99,9 @@ async fn parallel_big_venues(db: Arc<TestDb>) {
 
 /// An event on sale now over a fresh 10-seat venue; returns the session id.
 async fn session(t: &TestServer, admin: &str) -> String {
-    let r = t.post("/v1/venues", Some(admin), venue_body("Hall", 10)).await;
+    let r = t
+        .post("/v1/venues", Some(admin), venue_body("Hall", 10))
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let venue_id = r.data()["venueId"].as_str().unwrap().to_owned();
     let tz = FixedOffset::east_opt(8 * 3600).unwrap();
@@ -125,10 +127,7 @@ async fn session(t: &TestServer, admin: &str) -> String {
 
 fn sign_mock(body: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"mock-webhook-secret");
-    format!(
-        "sha256={}",
-        hex::encode(aws_lc_rs::hmac::sign(&key, body))
-    )
+    format!("sha256={}", hex::encode(aws_lc_rs::hmac::sign(&key, body)))
 }
 
 /// Check an OpenTicket order right after its payment was confirmed: completed, each seat with its
@@ -173,10 +172,15 @@ async fn openticket_paid(db: Arc<TestDb>) {
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let order_id = r.data()["orderId"].as_str().unwrap().to_owned();
-        let payment_id = r.data()["payment"]["paymentId"].as_str().unwrap().to_owned();
+        let payment_id = r.data()["payment"]["paymentId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let r = if pay == "webhook" {
-            let body = serde_json::to_vec(&json!({"id": format!("evt_{n}"), "type": "payment.succeeded",
-                "data": {"orderId": order_id, "paymentId": payment_id}}))
+            let body = serde_json::to_vec(
+                &json!({"id": format!("evt_{n}"), "type": "payment.succeeded",
+                "data": {"orderId": order_id, "paymentId": payment_id}}),
+            )
             .unwrap();
             let sig = sign_mock(&body);
             t.send_raw(
@@ -277,12 +281,7 @@ async fn meeting_paid(db: Arc<TestDb>) {
             .iter()
             .filter(|tk| tk["orderId"] == order_id.as_str())
             .collect();
-        assert_eq!(
-            mine.len(),
-            2,
-            "right after paying order {n}: {:?}",
-            r.body
-        );
+        assert_eq!(mine.len(), 2, "right after paying order {n}: {:?}", r.body);
         assert_eq!(r.body.as_array().unwrap().len(), tickets);
     }
     t.stop().await;

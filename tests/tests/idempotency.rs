@@ -32,7 +32,13 @@ struct Answer {
     body: Value,
 }
 
-async fn post_key(t: &TestServer, path: &str, token: Option<&str>, key: &str, body: &Value) -> Answer {
+async fn post_key(
+    t: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    key: &str,
+    body: &Value,
+) -> Answer {
     let mut req = t
         .http
         .request(Method::POST, format!("{}{path}", t.base))
@@ -107,7 +113,10 @@ async fn replay(db: Arc<TestDb>) {
     for _ in 0..3 {
         let again = post_key(&t, "/v1/events", Some(&admin), "create-event-1", &body).await;
         assert_eq!(again.status, 201);
-        assert_eq!(again.raw, first.raw, "the replay is the first answer, byte for byte");
+        assert_eq!(
+            again.raw, first.raw,
+            "the replay is the first answer, byte for byte"
+        );
         assert_eq!(again.headers["idempotent-replayed"], "true");
         assert_eq!(again.headers["content-type"], first.headers["content-type"]);
         assert_ne!(
@@ -123,7 +132,12 @@ async fn replay(db: Arc<TestDb>) {
     assert_ne!(other.body["data"]["eventId"], first.body["data"]["eventId"]);
     assert_eq!(events_in_store(&db).await, 2);
     // Without the header nothing changes: each POST creates.
-    assert_eq!(t.post("/v1/events", Some(&admin), body.clone()).await.status, 201);
+    assert_eq!(
+        t.post("/v1/events", Some(&admin), body.clone())
+            .await
+            .status,
+        201
+    );
     assert_eq!(events_in_store(&db).await, 3);
     // A refusal (4xx) is kept too: the same request gets the same answer.
     let unknown = event_body(&uuid::Uuid::now_v7().to_string(), "Ghost");
@@ -202,16 +216,27 @@ async fn refused(db: Arc<TestDb>) {
                "ticketGrades": [{"name": "普通票", "price": 10, "stock": 5}]})
     };
     assert_eq!(
-        post_key(&t, "/meetings", Some(&admin), "m", &meeting("A")).await.status,
+        post_key(&t, "/meetings", Some(&admin), "m", &meeting("A"))
+            .await
+            .status,
         201
     );
     let r = post_key(&t, "/meetings", Some(&admin), "m", &meeting("B")).await;
     assert_eq!(r.status, 409, "{:?}", r.body);
     assert_eq!(r.body["type"], "Conflict");
-    assert!(r.body["message"].as_str().unwrap().contains("Idempotency-Key"));
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
     let r = post_key(&t, "/meetings", Some(&admin), "bad key", &meeting("C")).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(r.body["errors"]["Idempotency-Key"].is_string(), "{:?}", r.body);
+    assert!(
+        r.body["errors"]["Idempotency-Key"].is_string(),
+        "{:?}",
+        r.body
+    );
     t.stop().await;
 }
 
@@ -267,25 +292,65 @@ async fn scoped(db: Arc<TestDb>) {
     let t = TestServer::start(&db).await;
     let admin = t.admin().await;
     let venue_id = venue(&t, &admin).await;
-    let r = t.post("/v1/events", Some(&admin), event_body(&venue_id, "Concert")).await;
-    let session = r.data()["sessions"][0]["sessionId"].as_str().unwrap().to_owned();
+    let r = t
+        .post("/v1/events", Some(&admin), event_body(&venue_id, "Concert"))
+        .await;
+    let session = r.data()["sessions"][0]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, alice) = t.customer("alice@example.com").await;
     let (_, bob) = t.customer("bob@example.com").await;
     let path = format!("/v1/sessions/{session}/seats/lock");
-    let a = post_key(&t, &path, Some(&alice), "lock", &json!({"seatIds": ["A-001"]})).await;
+    let a = post_key(
+        &t,
+        &path,
+        Some(&alice),
+        "lock",
+        &json!({"seatIds": ["A-001"]}),
+    )
+    .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     // Bob's key of the same name is his own: his request runs (and meets Alice's lock).
-    let b = post_key(&t, &path, Some(&bob), "lock", &json!({"seatIds": ["A-001"]})).await;
+    let b = post_key(
+        &t,
+        &path,
+        Some(&bob),
+        "lock",
+        &json!({"seatIds": ["A-001"]}),
+    )
+    .await;
     assert_eq!(b.status, 409, "{:?}", b.body);
     assert_eq!(b.body["error"]["code"], "SEAT_UNAVAILABLE");
-    let b = post_key(&t, &path, Some(&bob), "lock-2", &json!({"seatIds": ["A-002"]})).await;
+    let b = post_key(
+        &t,
+        &path,
+        Some(&bob),
+        "lock-2",
+        &json!({"seatIds": ["A-002"]}),
+    )
+    .await;
     assert_eq!(b.status, 200);
     assert_ne!(b.body["data"]["lockId"], a.body["data"]["lockId"]);
     // Alice's replay is hers.
-    let again = post_key(&t, &path, Some(&alice), "lock", &json!({"seatIds": ["A-001"]})).await;
+    let again = post_key(
+        &t,
+        &path,
+        Some(&alice),
+        "lock",
+        &json!({"seatIds": ["A-001"]}),
+    )
+    .await;
     assert_eq!(again.raw, a.raw);
     // A forged token gets no replay of anyone's answer: it is refused as usual.
-    let r = post_key(&t, &path, Some("not.a.token"), "lock", &json!({"seatIds": ["A-001"]})).await;
+    let r = post_key(
+        &t,
+        &path,
+        Some("not.a.token"),
+        "lock",
+        &json!({"seatIds": ["A-001"]}),
+    )
+    .await;
     assert_eq!(r.status, 401);
     t.stop().await;
 }
@@ -326,7 +391,12 @@ async fn expiry(db: Arc<TestDb>) {
     .unwrap();
     let r = post_key(&t, "/v1/events", Some(&admin), "ages", &body).await;
     assert_eq!(r.status, 409, "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("still being processed"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still being processed")
+    );
     // ... until its lease ends (the request died): then a retry runs.
     exec_sql(
         &db.url,

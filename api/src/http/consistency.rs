@@ -73,7 +73,11 @@ async fn wait_for_projections(state: &AppState, position: u64, within: Duration)
 /// After a committed command: wait as [`read_your_writes`] does, then `read` the result from the
 /// read models. `None` when they did not catch up in time, the read failed, or it found nothing —
 /// the handler then answers [`accepted`], never an error.
-pub async fn read_after_write<T, E, F>(state: &AppState, position: Option<u64>, read: F) -> Option<T>
+pub async fn read_after_write<T, E, F>(
+    state: &AppState,
+    position: Option<u64>,
+    read: F,
+) -> Option<T>
 where
     E: Display,
     F: Future<Output = Result<Option<T>, E>>,

@@ -366,7 +366,11 @@ mod tests {
 
     #[test]
     fn keys_are_short_safe_tokens() {
-        for kept in ["a", "0b9c7f0e-6a4e-4c2f-9d1a-3f5e8b7c6d5a", "order:42_retry.1"] {
+        for kept in [
+            "a",
+            "0b9c7f0e-6a4e-4c2f-9d1a-3f5e8b7c6d5a",
+            "order:42_retry.1",
+        ] {
             assert!(is_acceptable_key(kept.as_bytes()), "{kept}");
         }
         assert!(is_acceptable_key("k".repeat(255).as_bytes()));

@@ -51,7 +51,10 @@ async fn payer_openid(state: &AppState, c: &MtCaller) -> Result<Option<String>, 
 /// `202 Accepted` for an order whose committed change the read models do not show yet:
 /// `{"id"}` and `Location: location` (docs/decisions/0011-answer-after-write.md).
 fn pending(location: &str, id: Uuid) -> Response {
-    accepted(Json(serde_json::json!({ "id": id })).into_response(), location)
+    accepted(
+        Json(serde_json::json!({ "id": id })).into_response(),
+        location,
+    )
 }
 
 async fn order_response(
@@ -367,7 +370,10 @@ async fn transactions(
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
     let read = state.services.meeting_queries.order(body.order_id);
     let Some(order) = read_after_write(&state, pos, read).await else {
-        return Ok(pending(&format!("/orders/{}", body.order_id), body.order_id));
+        return Ok(pending(
+            &format!("/orders/{}", body.order_id),
+            body.order_id,
+        ));
     };
     let third_party = order
         .third_party_transaction_info

@@ -276,7 +276,10 @@ async fn create_venue(
     let queries = &state.services.openticket_queries;
     match read_after_write(&state, position, queries.venue(id)).await {
         Some(view) => Ok(ok(StatusCode::CREATED, VenueDetail::from(view))),
-        None => Ok(pending(&format!("/v1/venues/{id}"), json!({ "venueId": id }))),
+        None => Ok(pending(
+            &format!("/v1/venues/{id}"),
+            json!({ "venueId": id }),
+        )),
     }
 }
 
@@ -479,7 +482,10 @@ async fn create_event(
         .event(id, chrono::Utc::now());
     match read_after_write(&state, created.position, read).await {
         Some(view) => Ok(ok(StatusCode::CREATED, EventDetail::from(view))),
-        None => Ok(pending(&format!("/v1/events/{id}"), json!({ "eventId": id }))),
+        None => Ok(pending(
+            &format!("/v1/events/{id}"),
+            json!({ "eventId": id }),
+        )),
     }
 }
 
