@@ -85,7 +85,7 @@ const RELEASE: &str = "DELETE FROM idempotency_keys \
 const PURGE: &str = "DELETE FROM idempotency_keys WHERE created_ms < $1";
 
 /// One row as read.
-struct Row_ {
+struct KeyRow {
     fingerprint: String,
     created_ms: i64,
     locked_ms: i64,
@@ -117,8 +117,8 @@ macro_rules! run {
 /// Decode a row of either backend.
 macro_rules! decode {
     ($r:expr) => {
-        (|| -> Result<Row_, sqlx::Error> {
-            Ok(Row_ {
+        (|| -> Result<KeyRow, sqlx::Error> {
+            Ok(KeyRow {
                 fingerprint: $r.try_get("fingerprint")?,
                 created_ms: $r.try_get("created_ms")?,
                 locked_ms: $r.try_get("locked_ms")?,
@@ -136,7 +136,7 @@ impl IdempotencyStore {
         Self { db }
     }
 
-    async fn read(&self, scope: &IdempotencyScope) -> Result<Option<Row_>, StoreError> {
+    async fn read(&self, scope: &IdempotencyScope) -> Result<Option<KeyRow>, StoreError> {
         let row = match &self.db {
             Database::Sqlite(p) => bind_scope!(sqlx::query(SELECT), scope)
                 .fetch_optional(&p.writer)

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::str::FromStr;
 use tessera_application::meeting::{GradeInput, MeetingChange, MeetingInput};
@@ -107,14 +107,23 @@ async fn meeting_response(
     status: StatusCode,
 ) -> Result<Response, MtError> {
     let read = state.services.meeting_queries.meeting(id);
-    match read_after_write(state, position, read).await {
-        Some(row) => Ok((status, Json(MeetingView::from_row(row)?)).into_response()),
-        // Committed, not readable yet: 202 and where to read it (decisions/0011), never an error.
-        None => Ok(accepted(
-            Json(json!({ "id": id })).into_response(),
-            &format!("/meetings/{id}"),
-        )),
-    }
+    let row = if position.is_some() {
+        match read_after_write(state, position, read).await {
+            Some(row) => row,
+            // Committed, not readable yet: 202 and where to read it (decisions/0011), never an
+            // error.
+            None => {
+                return Ok(accepted(
+                    Json(super::orders::Accepted { id }).into_response(),
+                    &format!("/meetings/{id}"),
+                ));
+            }
+        }
+    } else {
+        read.await?
+            .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?
+    };
+    Ok((status, Json(MeetingView::from_row(row)?)).into_response())
 }
 
 /// §4.1: 200 `[meeting]`, latest start first; query `status` (`draft`|`onSale`|`closed`), `page`
@@ -252,6 +261,7 @@ fn new_grade(prefix: &str, g: &GradeBody) -> Result<GradeInput, MtError> {
     request_body = MeetingBody,
     responses(
         (status = 201, description = "The new meeting", body = MeetingView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = super::orders::Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (`ticketGrades[0].price`, `endTime`, …)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 403, description = "'Forbidden': the caller is not an organizer", body = ErrorBody),
@@ -383,6 +393,7 @@ async fn manage(
     request_body = GradeBody,
     responses(
         (status = 201, description = "The meeting with the new grade last", body = MeetingView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = super::orders::Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming `name`, `price` or `stock`", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 403, description = "'Forbidden': neither the meeting's organizer nor an admin", body = ErrorBody),

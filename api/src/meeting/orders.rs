@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use tessera_application::meeting::{
@@ -48,13 +48,19 @@ async fn payer_openid(state: &AppState, c: &MtCaller) -> Result<Option<String>, 
     Ok(user.and_then(|u| u.wechat_id))
 }
 
+/// The body of a `202 Accepted` after a write (docs/decisions/0011-answer-after-write.md): the id
+/// of the meeting, order or ticket written; the whole is readable at `Location` shortly.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WriteAccepted)]
+pub struct Accepted {
+    /// The meeting, order or ticket the command wrote.
+    pub id: Uuid,
+}
+
 /// `202 Accepted` for an order whose committed change the read models do not show yet:
 /// `{"id"}` and `Location: location` (docs/decisions/0011-answer-after-write.md).
 fn pending(location: &str, id: Uuid) -> Response {
-    accepted(
-        Json(serde_json::json!({ "id": id })).into_response(),
-        location,
-    )
+    accepted(Json(Accepted { id }).into_response(), location)
 }
 
 async fn order_response(
@@ -164,6 +170,7 @@ fn lines(body: &OrderBody) -> Result<Vec<OrderLineInput>, MtError> {
     request_body = OrderBody,
     responses(
         (status = 201, description = "The order, 待支付", body = OrderView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'No Stock' (`errors.items[i].amount`: how many of line i's grade remain) or 'Validation Error' naming the field; `payload` is the submitted order", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 502, description = "'Bad Gateway': WeChat Pay could not open the payment", body = ErrorBody),
@@ -340,6 +347,7 @@ struct TransactionBody {
     request_body = TransactionBody,
     responses(
         (status = 201, description = "The payment; opens the WeChat Pay order if `POST /orders` could not", body = TransactionInfoView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (an order that is not 待支付 names `orderId`)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
@@ -421,6 +429,7 @@ struct ThirdPartyBody {
     request_body = ThirdPartyBody,
     responses(
         (status = 201, description = "The order: 已支付, or 待退款 for a late payment whose tickets are gone", body = OrderView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (`transactionId` when the provider does not confirm it)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),

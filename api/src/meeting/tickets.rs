@@ -71,7 +71,7 @@ async fn list(State(state): State<AppState>, c: MtCaller) -> Result<Response, Mt
 /// and `Location: /tickets/{id}` (docs/decisions/0011-answer-after-write.md).
 fn pending(id: Uuid) -> Response {
     accepted(
-        Json(serde_json::json!({ "id": id })).into_response(),
+        Json(super::orders::Accepted { id }).into_response(),
         &format!("/tickets/{id}"),
     )
 }

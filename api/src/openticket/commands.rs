@@ -15,7 +15,7 @@
 //! - `POST /v1/tickets/{ticketId}/verify` (staff, §7.3) → 200 `{valid, ticketId, status, seat, usedAt}`
 
 use super::common::{OtCaller, parse_id};
-use super::envelope::{OtJson, ok};
+use super::envelope::{Envelope, OtJson, ok};
 use super::error::{ErrorBody, OtError};
 use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
@@ -33,7 +33,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::DateTime;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::str::FromStr;
 use tessera_application::openticket::{
@@ -97,6 +97,30 @@ pub async fn record_payment(
     read_your_effects(state, position).await;
     Ok(())
 }
+
+/// `data` of a `202 Accepted` after a write (docs/decisions/0011-answer-after-write.md): the id of
+/// what was created, the one member its route names; the whole is readable at `Location` shortly.
+// Built as JSON by [`pending`]; this type declares the members for the OpenAPI document.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Accepted {
+    /// The new venue (`POST /v1/venues`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    venue_id: Option<uuid::Uuid>,
+    /// The new event (`POST /v1/events`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    event_id: Option<uuid::Uuid>,
+    /// The new order (`POST /v1/orders`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    order_id: Option<uuid::Uuid>,
+}
+
+/// `{"data": Accepted, "meta"}`.
+type AcceptedResponse = Envelope<Accepted>;
 
 /// The answer to a command that committed but whose result the read models do not show yet
 /// (docs/decisions/0011-answer-after-write.md): `202 Accepted`, `Location: location`,
@@ -215,7 +239,7 @@ fn code<T>(
     request_body = CreateVenueRequest,
     responses(
         (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueDetailResponse),
-        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{venueId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/venues/{venueId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{venueId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/venues/{venueId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
@@ -414,7 +438,7 @@ fn money(at: &str, m: &MoneyInput) -> Result<Money, OtError> {
     request_body = CreateEventRequest,
     responses(
         (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventDetailResponse),
-        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{eventId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/events/{eventId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{eventId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/events/{eventId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = ErrorBody),
@@ -649,7 +673,7 @@ struct PlaceOrderRequest {
     request_body = PlaceOrderRequest,
     responses(
         (status = 201, description = "The order with its payment", body = OrderDetailResponse),
-        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{orderId}`; read it at `Location` shortly. Never retry the POST.", headers(("Location" = String, description = "`/v1/orders/{orderId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{orderId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/orders/{orderId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
