@@ -195,7 +195,7 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 request_id.clone(),
                 HeaderName::from_static("idempotency-key"),
             ])
-            .expose_headers([request_id])
+            .expose_headers([request_id, crate::http::idempotency::IDEMPOTENT_REPLAYED])
             .max_age(Duration::from_secs(600)),
     ))
 }

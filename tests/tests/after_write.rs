@@ -10,11 +10,15 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_tests::http::{Reply, TestServer};
-use tessera_tests::{Suite, TestDb, scalar_i64};
+use tessera_tests::{Suite, TestDb, exec_sql, scalar_i64};
 
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("parallel_big_venues_all_answer_2xx", parallel_big_venues)
+        .case(
+            "unreadable_write_answers_202_with_location",
+            unreadable_write,
+        )
         .case("openticket_paid_order_reads_with_tickets", openticket_paid)
         .case("meeting_paid_order_reads_with_tickets", meeting_paid)
         .run()
@@ -95,6 +99,107 @@ async fn parallel_big_venues(db: Arc<TestDb>) {
     .await;
     assert_eq!(stored, 4);
     Arc::try_unwrap(t).ok().unwrap().stop().await;
+}
+
+/// POST `body` to `path`; the status, the `Location` and `Retry-After` headers and the JSON body.
+async fn post_raw(
+    t: &TestServer,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> (u16, Option<String>, Option<String>, Value) {
+    let resp = t
+        .http
+        .post(format!("{}{path}", t.base))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (location, retry) = (header("location"), header("retry-after"));
+    let status = resp.status().as_u16();
+    (
+        status,
+        location,
+        retry,
+        resp.json().await.unwrap_or_default(),
+    )
+}
+
+/// The read model a creation is read back from fails (its table renamed away while the command
+/// runs): the committed write answers 202 with where to read it, in each document's format, and
+/// is readable there once the table is back. Deterministic counterpart of the parallel case.
+async fn unreadable_write(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let admin = t.admin().await;
+    exec_sql(&db.url, "ALTER TABLE ot_venues RENAME TO ot_venues_away")
+        .await
+        .unwrap();
+    let (status, location, retry, body) =
+        post_raw(&t, "/v1/venues", &admin, &venue_body("Hidden", 10)).await;
+    exec_sql(&db.url, "ALTER TABLE ot_venues_away RENAME TO ot_venues")
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body:?}");
+    let id = body["data"]["venueId"].as_str().unwrap();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/v1/venues/{id}").as_str())
+    );
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(body["meta"]["requestId"].is_string());
+    let seen = t
+        .eventually(Duration::from_secs(30), || async {
+            let r = t.get(location.as_deref().unwrap(), None).await;
+            (r.status == 200).then_some(r)
+        })
+        .await
+        .expect("readable at Location");
+    assert_eq!(seen.data()["name"], "Hidden");
+    let stored = scalar_i64(
+        &db.url,
+        "SELECT COUNT(*) FROM events WHERE event_type = 'OpenTicketVenueCreated'",
+    )
+    .await;
+    assert_eq!(stored, 1);
+
+    // Meeting: the same, in its own shape.
+    let start = Utc::now() + ChronoDuration::days(7);
+    let meeting = json!({
+        "title": "Conference", "startTime": start.to_rfc3339(),
+        "endTime": (start + ChronoDuration::hours(8)).to_rfc3339(),
+        "ticketGrades": [{"name": "普通票", "price": 10, "stock": 5}],
+    });
+    exec_sql(
+        &db.url,
+        "ALTER TABLE mt_meetings RENAME TO mt_meetings_away",
+    )
+    .await
+    .unwrap();
+    let (status, location, _, body) = post_raw(&t, "/meetings", &admin, &meeting).await;
+    exec_sql(
+        &db.url,
+        "ALTER TABLE mt_meetings_away RENAME TO mt_meetings",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 202, "{body:?}");
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/meetings/{id}").as_str())
+    );
+    t.eventually(Duration::from_secs(30), || async {
+        (t.get(&format!("/meetings/{id}"), None).await.status == 200).then_some(())
+    })
+    .await
+    .expect("meeting readable at Location");
+    t.stop().await;
 }
 
 /// An event on sale now over a fresh 10-seat venue; returns the session id.
