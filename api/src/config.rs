@@ -187,6 +187,17 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1_024)]
     pub max_connections: usize,
 
+    /// How long an `Idempotency-Key` is remembered after its first use, in seconds (default 24 h):
+    /// within it a retry with the same key replays the first answer
+    /// (docs/decisions/0010-idempotency-keys.md).
+    #[arg(long, env = "TESSERA_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400)]
+    pub idempotency_ttl_secs: u64,
+
+    /// How long a request holding an `Idempotency-Key` keeps it before a retry may take it over,
+    /// in seconds, should that request have died without an answer (a crash).
+    #[arg(long, env = "TESSERA_IDEMPOTENCY_LEASE_SECS", default_value_t = 120)]
+    pub idempotency_lease_secs: u64,
+
     /// `/ready` fails when any projection is more than this many events behind the log head.
     #[arg(long, env = "TESSERA_READY_MAX_LAG", default_value_t = 1_000)]
     pub ready_max_lag: u64,
@@ -421,6 +432,8 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 1_024,
+            idempotency_ttl_secs: 86_400,
+            idempotency_lease_secs: 120,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
             shutdown_grace_secs: 30,

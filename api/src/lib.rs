@@ -16,4 +16,13 @@ pub mod startup;
 pub mod telemetry;
 
 pub use config::{Config, ServerConfig};
+
+/// The allocator the `tessera` binary runs with (`#[global_allocator]` in `main.rs`; the memory
+/// bench declares the same). glibc's allocator kept the ~1 GB a 100,000-seat venue passed through
+/// in its per-thread arenas after the request; mimalloc hands freed pages back to the system
+/// (docs/benchmarks.md, "Memory per request").
+pub type Allocator = mimalloc::MiMalloc;
+
+/// The [`Allocator`] value for a `#[global_allocator]` static.
+pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 pub use startup::{AppState, Engine, RunningServer, app};

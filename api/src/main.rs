@@ -3,6 +3,9 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+#[global_allocator]
+static GLOBAL: tessera_api::Allocator = tessera_api::ALLOCATOR;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = tessera_api::cli::Cli::parse();

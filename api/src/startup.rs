@@ -17,7 +17,9 @@ use tessera_application::{
     UpcastingEventStore,
 };
 use tessera_infrastructure::{Database, InfraError, Stores};
-use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, ReadModelDb};
+use tessera_projections::{
+    EventTypeStatsProjector, ProcessStatus, ProjectionRunner, Projector, ReadModelDb,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -89,6 +91,9 @@ pub struct Engine {
     pub read_models: ReadModelDb,
     /// Runs every projector; its status answers read-your-writes waits and `/ready`.
     pub runner: Arc<ProjectionRunner>,
+    /// Progress of the process managers this process runs (none until the server starts them),
+    /// for read-your-writes that includes their effects.
+    pub processes: ProcessStatus,
     /// Time for commands and deadlines (UTC; the system clock outside tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -126,6 +131,7 @@ impl Engine {
             events,
             read_models,
             runner: Arc::new(runner),
+            processes: ProcessStatus::default(),
             clock: Arc::new(SystemClock),
         })
     }
@@ -190,7 +196,7 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 request_id.clone(),
                 HeaderName::from_static("idempotency-key"),
             ])
-            .expose_headers([request_id])
+            .expose_headers([request_id, crate::http::idempotency::IDEMPOTENT_REPLAYED])
             .max_age(Duration::from_secs(600)),
     ))
 }
@@ -277,13 +283,16 @@ pub fn with_edge_answers(router: Router, edges: DocumentEdges) -> Router {
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
     let trusted = Arc::new(state.server.trusted_proxies.clone());
+    let idempotency = crate::http::idempotency::Idempotency::new(&state);
     let router = Router::new()
         .merge(routes::health::router())
         .merge(routes::audit::router())
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
         .merge(crate::openapi::router())
-        .with_state(state);
+        .with_state(state)
+        // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).
+        .layer(axum::Extension(idempotency));
     let router = with_edge_fallbacks(router)
         // gzip or br as the client accepts, for bodies over 32 bytes that are not already
         // compressed (images) or streams; the big read models (session seats) shrink ~20×.
@@ -383,11 +392,15 @@ impl RunningServer {
                 services.meetings.clone(),
             )),
         ];
-        let mut process_tasks = Arc::new(tessera_projections::ProcessManagerRunner::new(
-            engine.read_models.clone(),
-            engine.events.clone(),
-            managers,
-        ))
+        let mut process_tasks = Arc::new(
+            tessera_projections::ProcessManagerRunner::new(
+                engine.read_models.clone(),
+                engine.events.clone(),
+                managers,
+            )
+            .with_status(engine.processes.clone())
+            .with_reads(engine.runner.reads()),
+        )
         .spawn(shutdown.clone());
         tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
 

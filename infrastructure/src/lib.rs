@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod hashing;
+pub mod idempotency;
 pub mod identity;
 pub mod notify;
 pub mod openticket;

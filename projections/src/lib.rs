@@ -14,10 +14,10 @@ pub mod runner;
 pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};
-pub use process_manager::ProcessManagerRunner;
+pub use process_manager::{ProcessManagerRunner, ProcessStatus};
 pub use projector::{ALL_CATEGORIES, ProjectionError, Projector};
 pub use query::QueryError;
-pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus};
+pub use runner::{Checkpoint, ProjectionRunner, ProjectionStatus, SharedReads};
 pub use stats::EventTypeStatsProjector;
 
 /// Run a query built by the same expression against whichever backend a [`ProjectionTx`] holds,

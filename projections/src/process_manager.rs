@@ -10,13 +10,77 @@
 use crate::db::ReadModelDb;
 use crate::execute;
 use crate::projector::{ProjectionError, reads_category};
+use crate::runner::SharedReads;
 use chrono::Utc;
 use sqlx::Row;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_application::{EventStore, ProcessManager};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// How far one process manager got in this process: every event up to `handled` was handed to it,
+/// and everything it appended in reaction is at or below `output` (the log head it saw after its
+/// last handled event).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Progress {
+    handled: u64,
+    output: u64,
+}
+
+/// Live progress of this process's process managers, for read-your-writes that includes their
+/// effects (docs/decisions/0011-answer-after-write.md): a command that wrote up to position P
+/// waits until every process manager has handled P, then until the projections reach the highest
+/// position those process managers wrote by then. In-process only, like
+/// [`crate::ProjectionStatus`]: another process running the process managers is not seen.
+#[derive(Clone)]
+pub struct ProcessStatus {
+    tx: Arc<watch::Sender<BTreeMap<&'static str, Progress>>>,
+}
+
+impl Default for ProcessStatus {
+    fn default() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(BTreeMap::new()).0),
+        }
+    }
+}
+
+impl ProcessStatus {
+    fn set(&self, name: &'static str, handled: u64, output: Option<u64>) {
+        self.tx.send_modify(|m| {
+            let p = m.entry(name).or_default();
+            p.handled = p.handled.max(handled);
+            if let Some(output) = output {
+                p.output = p.output.max(output);
+            }
+        });
+    }
+
+    /// Names of the process managers reporting here.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tx.borrow().keys().copied().collect()
+    }
+
+    /// Wait (at most `timeout`) until every process manager has handled `position`; then the
+    /// highest position any of them had written by then (`position` itself when they wrote
+    /// nothing after it). `None` when one did not get there in time (it is failing or far behind).
+    /// Without process managers, `Some(position)` at once.
+    pub async fn effects_of(&self, position: u64, timeout: Duration) -> Option<u64> {
+        let mut rx = self.tx.subscribe();
+        let reached = tokio::time::timeout(
+            timeout,
+            rx.wait_for(|m| m.values().all(|p| p.handled >= position)),
+        )
+        .await;
+        match reached {
+            Ok(Ok(m)) => Some(m.values().map(|p| p.output).fold(position, u64::max)),
+            _ => None,
+        }
+    }
+}
 
 /// Feeds process managers from their checkpoints.
 pub struct ProcessManagerRunner {
@@ -24,6 +88,8 @@ pub struct ProcessManagerRunner {
     store: Arc<dyn EventStore>,
     managers: Vec<Arc<dyn ProcessManager>>,
     batch_size: usize,
+    status: ProcessStatus,
+    reads: SharedReads,
 }
 
 impl ProcessManagerRunner {
@@ -37,8 +103,29 @@ impl ProcessManagerRunner {
             db,
             store,
             managers,
-            batch_size: 200,
+            // The projections' batch size, so that shared reads match theirs.
+            batch_size: 500,
+            status: ProcessStatus::default(),
+            reads: SharedReads::default(),
         }
+    }
+
+    /// Read the log through `reads` (the projection runner's), so that process managers and
+    /// projectors following the log together decode each batch once.
+    pub fn with_reads(mut self, reads: SharedReads) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// Report progress to `status` (shared with read-your-writes waiters) instead of a private one.
+    pub fn with_status(mut self, status: ProcessStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// A handle on the process managers' live progress (clones see its updates).
+    pub fn status(&self) -> ProcessStatus {
+        self.status.clone()
     }
 
     fn key(manager: &dyn ProcessManager) -> String {
@@ -92,13 +179,16 @@ impl ProcessManagerRunner {
     pub async fn catch_up(&self, manager: &dyn ProcessManager) -> Result<u64, ProjectionError> {
         let mut position = self.checkpoint(manager).await?;
         loop {
-            let batch = self.store.read_all(position, self.batch_size).await?;
+            let batch = self
+                .reads
+                .read_all(self.store.as_ref(), position, self.batch_size)
+                .await?;
             let Some(last) = batch.last().map(|e| e.global_position) else {
                 return Ok(position);
             };
             let categories = manager.categories();
             let handles = manager.handles();
-            for event in &batch {
+            for event in batch.iter() {
                 if reads_category(categories, event.stream_id.category())
                     && handles.contains(&event.event_type.as_str())
                 {
@@ -113,10 +203,15 @@ impl ProcessManagerRunner {
                     }
                     // Saved per handled event: a crash then repeats at most this one.
                     self.save(manager, event.global_position).await?;
+                    // Its appends are committed: the head bounds them.
+                    let head = self.store.head_position().await?;
+                    self.status
+                        .set(manager.name(), event.global_position, Some(head));
                 }
                 position = event.global_position;
             }
             self.save(manager, last).await?;
+            self.status.set(manager.name(), last, None);
             position = last;
         }
     }
@@ -124,6 +219,10 @@ impl ProcessManagerRunner {
     /// Follow the log with every process manager until `shutdown`.
     pub fn spawn(self: Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
+        // Registered before any task runs, so that no waiter sees an empty set and skips them.
+        for manager in &self.managers {
+            self.status.set(manager.name(), 0, None);
+        }
         for manager in self.managers.clone() {
             let runner = self.clone();
             let shutdown = shutdown.clone();
@@ -134,6 +233,14 @@ impl ProcessManagerRunner {
 
     async fn follow(&self, manager: Arc<dyn ProcessManager>, shutdown: CancellationToken) {
         let mut failures = 0u32;
+        // Effects of events handled before this start are below today's head.
+        match (
+            self.checkpoint(manager.as_ref()).await,
+            self.store.head_position().await,
+        ) {
+            (Ok(checkpoint), Ok(head)) => self.status.set(manager.name(), checkpoint, Some(head)),
+            _ => self.status.set(manager.name(), 0, None),
+        }
         while !shutdown.is_cancelled() {
             let wait = match self.catch_up(manager.as_ref()).await {
                 Ok(position) => {

@@ -10,9 +10,9 @@ use crate::projector::{ProjectionError, Projector, reads_category};
 use chrono::Utc;
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tessera_application::EventStore;
+use tessera_application::{EventStore, RecordedEvent, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -70,6 +70,53 @@ impl ProjectionStatus {
     }
 }
 
+/// One read of the log shared by every projector and process manager asking for the same batch
+/// at the same time. Each of them follows the log on its own, and without sharing each would hold
+/// its own decoded copy of every event: ten readers of one 100,000-seat venue held ten copies of
+/// its seat map as JSON values at once (docs/benchmarks.md, "Memory per request").
+///
+/// Reads go one at a time; a reader asking for the batch after the position another has just
+/// read, with the same size, gets that batch (an `Arc`) while anyone still holds it. A batch read
+/// earlier may be shorter than one read now; it is still the log's next events, in order.
+#[derive(Clone, Default)]
+pub struct SharedReads {
+    last: Arc<tokio::sync::Mutex<Option<LastBatch>>>,
+}
+
+struct LastBatch {
+    after: u64,
+    max: usize,
+    events: Weak<Vec<RecordedEvent>>,
+}
+
+impl SharedReads {
+    /// `store.read_all(after, max)`, or the same batch read by another reader and still held.
+    pub async fn read_all(
+        &self,
+        store: &dyn EventStore,
+        after: u64,
+        max: usize,
+    ) -> Result<Arc<Vec<RecordedEvent>>, StoreError> {
+        let mut last = self.last.lock().await;
+        if let Some(batch) = last
+            .as_ref()
+            .filter(|l| l.after == after && l.max == max)
+            .and_then(|l| l.events.upgrade())
+        {
+            return Ok(batch);
+        }
+        let events = Arc::new(store.read_all(after, max).await?);
+        if !events.is_empty() {
+            *last = Some(LastBatch {
+                after,
+                max,
+                events: Arc::downgrade(&events),
+            });
+        }
+        Ok(events)
+    }
+}
+
 /// Runs projectors against the log.
 pub struct ProjectionRunner {
     db: ReadModelDb,
@@ -77,6 +124,7 @@ pub struct ProjectionRunner {
     projectors: Vec<Arc<dyn Projector>>,
     status: ProjectionStatus,
     batch_size: usize,
+    reads: SharedReads,
 }
 
 impl ProjectionRunner {
@@ -93,7 +141,13 @@ impl ProjectionRunner {
             projectors,
             status,
             batch_size: 500,
+            reads: SharedReads::default(),
         }
+    }
+
+    /// The shared log reader of this runner's projectors, for process managers to join.
+    pub fn reads(&self) -> SharedReads {
+        self.reads.clone()
     }
 
     /// Events per transaction (default 500).
@@ -167,7 +221,10 @@ impl ProjectionRunner {
         projector: &dyn Projector,
         position: u64,
     ) -> Result<Option<u64>, ProjectionError> {
-        let batch = self.store.read_all(position, self.batch_size).await?;
+        let batch = self
+            .reads
+            .read_all(self.store.as_ref(), position, self.batch_size)
+            .await?;
         let Some(last) = batch.last().map(|e| e.global_position) else {
             return Ok(None);
         };
@@ -190,7 +247,7 @@ impl ProjectionRunner {
         }
         let categories = projector.categories();
         let handles = projector.handles();
-        for event in &batch {
+        for event in batch.iter() {
             if reads_category(categories, event.stream_id.category())
                 && (handles.is_empty() || handles.contains(&event.event_type.as_str()))
             {

@@ -1,6 +1,7 @@
 //! HTTP plumbing every API document shares and none owns: who is calling ([`auth`]), reading JSON
 //! bodies with errors that name the field ([`body`]), numeric query parameters ([`params`]),
-//! read-your-writes waiting ([`consistency`]), the request id ([`request_id`]), panics
+//! read-your-writes waiting and answers after a write ([`consistency`]), `Idempotency-Key`
+//! ([`idempotency`]), the request id ([`request_id`]), panics
 //! ([`panic`]), logging failed requests once ([`errors`]) and serving connections within timeouts
 //! and a cap ([`connections`]).
 //!
@@ -12,12 +13,14 @@ pub mod body;
 pub mod connections;
 pub mod consistency;
 pub mod errors;
+pub mod idempotency;
 pub mod panic;
 pub mod params;
 pub mod request_id;
 
 pub use auth::{AuthError, AuthRejection, Caller, SignedIn};
 pub use body::BodyError;
-pub use consistency::read_your_writes;
+pub use consistency::{accepted, read_after_write, read_your_effects, read_your_writes};
+pub use idempotency::{IdempotencyError, idempotent};
 pub use params::ParamError;
 pub use request_id::RequestId;

@@ -98,6 +98,12 @@ pub async fn scope_request_id(request: Request, next: Next) -> Response {
     REQUEST_ID.scope(id, next.run(request)).await
 }
 
+/// Run `f` with `id` as the request id that [`current_request_id`] returns, for work of a request
+/// moved to a task of its own (task-locals do not follow `tokio::spawn`).
+pub async fn with_request_id<F: std::future::Future>(id: String, f: F) -> F::Output {
+    REQUEST_ID.scope(id, f).await
+}
+
 /// The id of the request being served ("" outside a request).
 pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()

@@ -4,7 +4,9 @@
 
 use super::views::ErrorBody;
 use crate::http::errors::ErrorDetail;
-use crate::http::{AuthError, AuthRejection, BodyError, ParamError, SignedIn, body};
+use crate::http::{
+    AuthError, AuthRejection, BodyError, IdempotencyError, ParamError, SignedIn, body,
+};
 use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -383,6 +385,30 @@ impl From<AuthError> for MtError {
 /// Seed 000's clients may keep the access token in the `access_token` cookie.
 impl AuthRejection for MtError {
     const TOKEN_COOKIE: Option<&'static str> = Some("access_token");
+}
+
+/// A body the idempotency layer could not read (too large, cut off): 400 naming `body`, as
+/// [`MtJson`] says it.
+impl From<BodyError> for MtError {
+    fn from(e: BodyError) -> Self {
+        MtError::field("body", e.to_string())
+    }
+}
+
+/// `Idempotency-Key` refusals (docs/decisions/0010-idempotency-keys.md): a bad key is a 400
+/// 'Validation Error' naming the header; a key reused with another body, or whose first request is
+/// still running, a 409 'Conflict'.
+impl From<IdempotencyError> for MtError {
+    fn from(e: IdempotencyError) -> Self {
+        let field = IdempotencyError::FIELD;
+        match e {
+            IdempotencyError::InvalidKey => MtError::field(field, e.to_string()),
+            IdempotencyError::Reused | IdempotencyError::InFlight => {
+                MtError::Conflict("Conflict", format!("{field}: {e}"))
+            }
+            IdempotencyError::Unavailable(detail) => MtError::Unavailable(detail),
+        }
+    }
 }
 
 impl From<ParamError> for MtError {

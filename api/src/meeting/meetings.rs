@@ -7,7 +7,7 @@ use super::error::{MtCaller, MtError, MtJson};
 use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
 use super::views::{ErrorBody, MeetingStatus, MeetingView, PaymentMethodView, yuan_input_schema};
 use crate::http::RequestId;
-use crate::http::{params, read_your_writes};
+use crate::http::{accepted, idempotent, params, read_after_write};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -42,9 +42,9 @@ const MAX_PRICE_YUAN: i64 = 1_000_000;
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(list, create))
+        .routes(idempotent::<MtError>(routes!(list, create)))
         .routes(routes!(detail, set_status))
-        .routes(routes!(add_grade))
+        .routes(idempotent::<MtError>(routes!(add_grade)))
         .routes(routes!(change_grade))
         .routes(routes!(payment_methods))
 }
@@ -107,13 +107,23 @@ async fn meeting_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    read_your_writes(state, position).await;
-    let row = state
-        .services
-        .meeting_queries
-        .meeting(id)
-        .await?
-        .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?;
+    let read = state.services.meeting_queries.meeting(id);
+    let row = if position.is_some() {
+        match read_after_write(state, position, read).await {
+            Some(row) => row,
+            // Committed, not readable yet: 202 and where to read it (decisions/0011), never an
+            // error.
+            None => {
+                return Ok(accepted(
+                    Json(super::orders::Accepted { id }).into_response(),
+                    &format!("/meetings/{id}"),
+                ));
+            }
+        }
+    } else {
+        read.await?
+            .ok_or_else(|| MtError::NotFound(format!("meeting {id} not found")))?
+    };
     Ok((status, Json(MeetingView::from_row(row)?)).into_response())
 }
 
@@ -278,6 +288,7 @@ fn new_grade(prefix: &str, g: &GradeBody) -> Result<GradeInput, MtError> {
     request_body = MeetingBody,
     responses(
         (status = 201, description = "The new meeting", body = MeetingView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = super::orders::Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (`ticketGrades[0].price`, `endTime`, …)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 403, description = "'Forbidden': the caller is not an organizer", body = ErrorBody),
@@ -409,6 +420,7 @@ async fn manage(
     request_body = GradeBody,
     responses(
         (status = 201, description = "The meeting with the new grade last", body = MeetingView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = super::orders::Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming `name`, `price` or `stock`", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 403, description = "'Forbidden': neither the meeting's organizer nor an admin", body = ErrorBody),

@@ -10,14 +10,14 @@ use super::views::{
     Yuan, yuan_input_schema,
 };
 use crate::http::RequestId;
-use crate::http::read_your_writes;
+use crate::http::{accepted, idempotent, read_after_write, read_your_effects};
 use crate::startup::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use tessera_application::meeting::{
@@ -35,10 +35,10 @@ use uuid::Uuid;
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(list, create))
+        .routes(idempotent::<MtError>(routes!(list, create)))
         .routes(routes!(detail, cancel))
-        .routes(routes!(transactions))
-        .routes(routes!(third_party))
+        .routes(idempotent::<MtError>(routes!(transactions)))
+        .routes(idempotent::<MtError>(routes!(third_party)))
         .routes(routes!(wechatpay_notify))
 }
 
@@ -48,6 +48,21 @@ async fn payer_openid(state: &AppState, c: &MtCaller) -> Result<Option<String>, 
     Ok(user.and_then(|u| u.wechat_id))
 }
 
+/// The body of a `202 Accepted` after a write (docs/decisions/0011-answer-after-write.md): the id
+/// of the meeting, order or ticket written; the whole is readable at `Location` shortly.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WriteAccepted)]
+pub struct Accepted {
+    /// The meeting, order or ticket the command wrote.
+    pub id: Uuid,
+}
+
+/// `202 Accepted` for an order whose committed change the read models do not show yet:
+/// `{"id"}` and `Location: location` (docs/decisions/0011-answer-after-write.md).
+fn pending(location: &str, id: Uuid) -> Response {
+    accepted(Json(Accepted { id }).into_response(), location)
+}
+
 async fn order_response(
     state: &AppState,
     c: &MtCaller,
@@ -55,8 +70,19 @@ async fn order_response(
     position: Option<u64>,
     status: StatusCode,
 ) -> Result<Response, MtError> {
-    read_your_writes(state, position).await;
-    match state.services.meeting_queries.order(id).await? {
+    let queries = &state.services.meeting_queries;
+    let order = if position.is_some() {
+        // A payment starts ticket issuing: wait for its tickets too (decisions/0011).
+        read_your_effects(state, position).await;
+        match read_after_write(state, None, queries.order(id)).await {
+            Some(o) => Some(o),
+            // The caller's command on it committed; not readable yet: 202, never an error.
+            None => return Ok(pending(&format!("/orders/{id}"), id)),
+        }
+    } else {
+        queries.order(id).await?
+    };
+    match order {
         Some(o) if o.user_id == c.user_id.as_uuid() || c.has(Role::Admin) => {
             Ok((status, Json(OrderView::from_row(o)?)).into_response())
         }
@@ -144,6 +170,7 @@ fn lines(body: &OrderBody) -> Result<Vec<OrderLineInput>, MtError> {
     request_body = OrderBody,
     responses(
         (status = 201, description = "The order, 待支付", body = OrderView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'No Stock' (`errors.items[i].amount`: how many of line i's grade remain) or 'Validation Error' naming the field; `payload` is the submitted order", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 502, description = "'Bad Gateway': WeChat Pay could not open the payment", body = ErrorBody),
@@ -320,6 +347,7 @@ struct TransactionBody {
     request_body = TransactionBody,
     responses(
         (status = 201, description = "The payment; opens the WeChat Pay order if `POST /orders` could not", body = TransactionInfoView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (an order that is not 待支付 names `orderId`)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
@@ -348,13 +376,15 @@ async fn transactions(
         )
         .await
         .map_err(|e| MtError::from(e).with_payload(&raw))?;
-    read_your_writes(&state, pos).await;
-    let third_party = state
-        .services
-        .meeting_queries
-        .order(body.order_id)
-        .await?
-        .and_then(|o| o.third_party_transaction_info)
+    let read = state.services.meeting_queries.order(body.order_id);
+    let Some(order) = read_after_write(&state, pos, read).await else {
+        return Ok(pending(
+            &format!("/orders/{}", body.order_id),
+            body.order_id,
+        ));
+    };
+    let third_party = order
+        .third_party_transaction_info
         .map(|v| WechatPayParams::from_stored(v, format_args!("order {}", body.order_id)))
         .transpose()?;
     let view = TransactionInfoView {
@@ -399,6 +429,7 @@ struct ThirdPartyBody {
     request_body = ThirdPartyBody,
     responses(
         (status = 201, description = "The order: 已支付, or 待退款 for a late payment whose tickets are gone", body = OrderView),
+        (status = 202, description = "Committed, but not readable yet: read it at `Location` shortly; never repeat the POST (docs/decisions/0011-answer-after-write.md)", body = Accepted, headers(("Location" = String, description = "Where the result will be readable"), ("Retry-After" = u32, description = "Seconds to wait: 1"))),
         (status = 400, description = "'Validation Error' naming the field (`transactionId` when the provider does not confirm it)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 404, description = "'Not Found': no such order, or another user's", body = ErrorBody),
@@ -518,9 +549,9 @@ async fn wechatpay_notify(
         .await
     {
         Ok(position) => {
-            // Acknowledge once the read models show the payment, so a client polling its order
-            // after WeChat Pay's callback sees it paid.
-            read_your_writes(&state, position).await;
+            // Acknowledge once the read models show the payment and the tickets it issues, so a
+            // client polling its order after WeChat Pay's callback sees it paid with its tickets.
+            read_your_effects(&state, position).await;
             StatusCode::NO_CONTENT.into_response()
         }
         Err(MeetingServiceError::NotFound(_)) => {

@@ -9,7 +9,7 @@ use super::meetings::path_id;
 use super::openapi::{InternalError, ServiceUnavailable, Unauthorized, tags};
 use super::views::{ErrorBody, TicketView};
 use crate::http::RequestId;
-use crate::http::read_your_writes;
+use crate::http::{accepted, read_after_write};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -69,15 +69,35 @@ async fn list(State(state): State<AppState>, c: MtCaller) -> Result<Response, Mt
     Ok(Json(tickets).into_response())
 }
 
+/// `202 Accepted` for a ticket whose committed change the read models do not show yet: `{"id"}`
+/// and `Location: /tickets/{id}` (docs/decisions/0011-answer-after-write.md).
+fn pending(id: Uuid) -> Response {
+    accepted(
+        Json(super::orders::Accepted { id }).into_response(),
+        &format!("/tickets/{id}"),
+    )
+}
+
 async fn visible_ticket(
     state: &AppState,
     c: &MtCaller,
     id: Uuid,
     position: Option<u64>,
 ) -> Result<Response, MtError> {
-    read_your_writes(state, position).await;
-    let ticket = state.services.meeting_queries.ticket(id).await?;
-    let phone = phone_of(state, c).await?;
+    let queries = &state.services.meeting_queries;
+    let (ticket, phone) = if position.is_some() {
+        let Some(ticket) = read_after_write(state, position, queries.ticket(id)).await else {
+            return Ok(pending(id));
+        };
+        // After a write, a failed look-up of the caller's phone must not become an error answer.
+        let phone = phone_of(state, c).await.unwrap_or_else(|e| {
+            tracing::warn!(error = ?e, "the caller's phone could not be read");
+            None
+        });
+        (Some(ticket), phone)
+    } else {
+        (queries.ticket(id).await?, phone_of(state, c).await?)
+    };
     match ticket {
         Some(t)
             if t.owner_id == c.user_id.as_uuid()
@@ -206,12 +226,9 @@ async fn claim(
         }
         Err(e) => return Err(e.into()),
     };
-    read_your_writes(&state, pos).await;
-    let row = state
-        .services
-        .meeting_queries
-        .ticket(id)
-        .await?
-        .ok_or_else(|| MtError::NotFound(format!("ticket {id} not found")))?;
-    Ok(Json(TicketView::from_row(row)).into_response())
+    let read = state.services.meeting_queries.ticket(id);
+    match read_after_write(&state, pos, read).await {
+        Some(row) => Ok(Json(TicketView::from_row(row)).into_response()),
+        None => Ok(pending(id)),
+    }
 }

@@ -16,7 +16,7 @@
 //!   seat, usedAt}`: every scan result, `valid: false` with a reason for refused ones
 
 use super::common::{OtCaller, parse_id};
-use super::envelope::{OtJson, ok};
+use super::envelope::{Envelope, OtJson, ok};
 use super::error::{ErrorBody, OtError};
 use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
@@ -25,15 +25,16 @@ use super::views::{
     SeatRelease, SeatReleaseResponse, SeatStatus, TicketVerification, TicketVerificationResponse,
     VenueDetail, VenueDetailResponse,
 };
-use crate::http::RequestId;
-use crate::http::read_your_writes;
+use crate::http::{
+    RequestId, accepted, idempotent, read_after_write, read_your_effects, read_your_writes,
+};
 use crate::startup::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::DateTime;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::str::FromStr;
 use tessera_application::openticket::{
@@ -59,13 +60,14 @@ const VENUE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
-    let (schemas, paths, create_venue) = routes!(create_venue);
+    // The body limit goes outside the idempotency layer, which reads the body within it.
+    let (schemas, paths, create_venue) = idempotent::<OtError>(routes!(create_venue));
     let create_venue = create_venue.layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT));
     OpenApiRouter::default()
         .routes((schemas, paths, create_venue))
-        .routes(routes!(create_event))
-        .routes(routes!(lock_seats, release_seats))
-        .routes(routes!(place_order))
+        .routes(idempotent::<OtError>(routes!(create_event)))
+        .routes(idempotent::<OtError>(routes!(lock_seats, release_seats)))
+        .routes(idempotent::<OtError>(routes!(place_order)))
         .routes(routes!(cancel_order))
         .routes(routes!(verify_ticket))
 }
@@ -93,8 +95,41 @@ pub async fn record_payment(
             &request_id.metadata(None),
         )
         .await?;
-    read_your_writes(state, position).await;
+    // The payment starts fulfilment: wait until its tickets are readable too.
+    read_your_effects(state, position).await;
     Ok(())
+}
+
+/// `data` of a `202 Accepted` after a write (docs/decisions/0011-answer-after-write.md): the id of
+/// what was created, the one member its route names; the whole is readable at `Location` shortly.
+// Built as JSON by [`pending`]; this type declares the members for the OpenAPI document.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Accepted {
+    /// The new venue (`POST /v1/venues`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    venue_id: Option<uuid::Uuid>,
+    /// The new event (`POST /v1/events`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    event_id: Option<uuid::Uuid>,
+    /// The new order (`POST /v1/orders`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    order_id: Option<uuid::Uuid>,
+}
+
+/// `{"data": Accepted, "meta"}`.
+type AcceptedResponse = Envelope<Accepted>;
+
+/// The answer to a command that committed but whose result the read models do not show yet
+/// (docs/decisions/0011-answer-after-write.md): `202 Accepted`, `Location: location`,
+/// `Retry-After: 1`, and `data` naming what was created — never a 5xx that would make the client
+/// retry and create a duplicate.
+fn pending(location: &str, data: Value) -> Response {
+    accepted(ok(StatusCode::ACCEPTED, data), location)
 }
 
 // ------------------------------------------------------------------------------------ venues
@@ -206,6 +241,7 @@ fn code<T>(
     request_body = CreateVenueRequest,
     responses(
         (status = 201, description = "The venue, as `GET /v1/venues/{venueId}` shows it", body = VenueDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{venueId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/venues/{venueId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `seatMap.areas[0].seats[3].seatId`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an admin", body = ErrorBody),
@@ -262,14 +298,15 @@ async fn create_venue(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    read_your_writes(&state, position).await;
-    let view = state
-        .services
-        .openticket_queries
-        .venue(venue.venue_id.as_uuid())
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the venue is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, VenueDetail::from(view)))
+    let id = venue.venue_id.as_uuid();
+    let queries = &state.services.openticket_queries;
+    match read_after_write(&state, position, queries.venue(id)).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, VenueDetail::from(view))),
+        None => Ok(pending(
+            &format!("/v1/venues/{id}"),
+            json!({ "venueId": id }),
+        )),
+    }
 }
 
 // ------------------------------------------------------------------------------------ events
@@ -403,6 +440,7 @@ fn money(at: &str, m: &MoneyInput) -> Result<Money, OtError> {
     request_body = CreateEventRequest,
     responses(
         (status = 201, description = "The event, as `GET /v1/events/{eventId}` shows it", body = EventDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{eventId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/events/{eventId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (e.g. `sessions[0].startTime`, `priceCategories[1].price.amount`, or `venueId` for an unknown venue)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: the caller is not an organizer", body = ErrorBody),
@@ -463,14 +501,18 @@ async fn create_event(
             &request_id.metadata(Some(caller.user_id.to_string())),
         )
         .await?;
-    read_your_writes(&state, created.position).await;
-    let view = state
+    let id = created.event.event_id.as_uuid();
+    let read = state
         .services
         .openticket_queries
-        .event(created.event.event_id.as_uuid(), chrono::Utc::now())
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the event is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, EventDetail::from(view)))
+        .event(id, chrono::Utc::now());
+    match read_after_write(&state, created.position, read).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, EventDetail::from(view))),
+        None => Ok(pending(
+            &format!("/v1/events/{id}"),
+            json!({ "eventId": id }),
+        )),
+    }
 }
 
 // ------------------------------------------------------------------------------------- seats
@@ -633,6 +675,7 @@ struct PlaceOrderRequest {
     request_body = PlaceOrderRequest,
     responses(
         (status = 201, description = "The order with its payment", body = OrderDetailResponse),
+        (status = 202, description = "Created, but the read models do not show it yet (docs/decisions/0011-answer-after-write.md): `data` is `{orderId}`; read it at `Location` shortly. Never retry the POST.", body = AcceptedResponse, headers(("Location" = String, description = "`/v1/orders/{orderId}`"), ("Retry-After" = u32, description = "Seconds to wait before reading it: 1"))),
         (status = 400, description = "VALIDATION_ERROR naming the field (`sessionId`, `seatIds`, `paymentProvider`)", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, forged or expired access token", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
@@ -677,19 +720,20 @@ async fn place_order(
             }
             e => e.into(),
         })?;
-    read_your_writes(&state, position).await;
-    let order_id = order
-        .data
-        .as_ref()
-        .map(|d| d.order_id.as_uuid())
-        .ok_or_else(|| OtError::Internal("order without data".into()))?;
-    let view = state
-        .services
-        .openticket_queries
-        .order(order_id)
-        .await?
-        .ok_or_else(|| OtError::Unavailable("the order is not readable yet".into()))?;
-    Ok(ok(StatusCode::CREATED, OrderDetail::from(view)))
+    let Some(order_id) = order.data.as_ref().map(|d| d.order_id.as_uuid()) else {
+        // A placed order always has its data; should it not, the write still stands.
+        tracing::error!("a placed order without data");
+        read_your_writes(&state, position).await;
+        return Ok(pending("/v1/orders", json!({})));
+    };
+    let queries = &state.services.openticket_queries;
+    match read_after_write(&state, position, queries.order(order_id)).await {
+        Some(view) => Ok(ok(StatusCode::CREATED, OrderDetail::from(view))),
+        None => Ok(pending(
+            &format!("/v1/orders/{order_id}"),
+            json!({ "orderId": order_id }),
+        )),
+    }
 }
 
 /// Cancel an unpaid order (seed 003 §6.3); its seats become available.
@@ -810,7 +854,7 @@ async fn verify_ticket(
     };
     let Ok(code_id) = state.services.ticket_codes.verify(code) else {
         return Ok(refused(
-            scanned(&state, id, &ticket_id, None).await?,
+            scanned(&state, id, &ticket_id).await?,
             ScanRefusal::Forged,
             None,
         ));
@@ -828,10 +872,16 @@ async fn verify_ticket(
         .await;
     let (reason, used_at) = match used {
         Ok((_, position)) => {
-            return Ok(ok(
-                StatusCode::OK,
-                TicketVerification::valid(scanned(&state, id, &ticket_id, position).await?),
-            ));
+            let queries = &state.services.openticket_queries;
+            return Ok(
+                match read_after_write(&state, position, queries.ticket(id.as_uuid())).await {
+                    Some(ticket) => ok(StatusCode::OK, TicketVerification::valid(ticket)),
+                    None => pending(
+                        &format!("/v1/tickets/{ticket_id}"),
+                        json!({ "valid": true, "ticketId": id.as_uuid(), "status": "Used" }),
+                    ),
+                },
+            );
         }
         Err(OpenTicketError::Ticket(TicketError::AlreadyUsed { used_at })) => {
             (ScanRefusal::AlreadyUsed, Some(used_at))
@@ -844,21 +894,15 @@ async fn verify_ticket(
         Err(e) => return Err(e.into()),
     };
     Ok(refused(
-        scanned(&state, id, &ticket_id, None).await?,
+        scanned(&state, id, &ticket_id).await?,
         reason,
         used_at,
     ))
 }
 
-/// The scanned ticket's row, once the read model shows the append at `position` (if any); 404
-/// when there is no such ticket.
-async fn scanned(
-    state: &AppState,
-    id: TicketId,
-    raw_id: &str,
-    position: Option<u64>,
-) -> Result<rows::TicketRow, OtError> {
-    read_your_writes(state, position).await;
+/// The row of a ticket whose scan was refused (nothing was written); 404 when there is no such
+/// ticket.
+async fn scanned(state: &AppState, id: TicketId, raw_id: &str) -> Result<rows::TicketRow, OtError> {
     state
         .services
         .openticket_queries

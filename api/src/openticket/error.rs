@@ -4,7 +4,7 @@
 
 use super::envelope::{Meta, meta};
 use crate::http::errors::{EdgeFailure, ErrorDetail};
-use crate::http::{AuthError, AuthRejection, BodyError, ParamError};
+use crate::http::{AuthError, AuthRejection, BodyError, IdempotencyError, ParamError};
 use axum::Json;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -315,6 +315,22 @@ impl From<BodyError> for OtError {
             other @ (BodyError::NotJson | BodyError::Unreadable(_)) => {
                 OtError::validation("body", other.to_string())
             }
+        }
+    }
+}
+
+/// `Idempotency-Key` refusals (docs/decisions/0010-idempotency-keys.md): a bad key is a 400, a
+/// key reused with another body or still in flight a 409 `CONFLICT`, both with `details.field`.
+impl From<IdempotencyError> for OtError {
+    fn from(e: IdempotencyError) -> Self {
+        let field = IdempotencyError::FIELD;
+        match e {
+            IdempotencyError::InvalidKey => OtError::validation(field, e.to_string()),
+            IdempotencyError::Reused | IdempotencyError::InFlight => OtError::Conflict {
+                message: format!("{field}: {e}"),
+                details: json!({ "field": field, "reason": e.to_string() }),
+            },
+            IdempotencyError::Unavailable(detail) => OtError::Unavailable(detail),
         }
     }
 }
