@@ -15,7 +15,7 @@ use tessera_application::{
     Clock, DeadlineHandler, DeadlineScheduler, EventStore, SystemClock, UpcasterRegistry,
     UpcastingEventStore,
 };
-use tessera_infrastructure::{Database, InfraError, Stores};
+use tessera_infrastructure::{Database, InfraError, KeyStore, Privacy, PrivacyEventStore, Stores};
 use tessera_projections::{EventTypeStatsProjector, ProjectionRunner, Projector, ReadModelDb};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -82,8 +82,12 @@ pub struct Engine {
     pub database: Database,
     /// The raw stores (auditors read these).
     pub stores: Stores,
-    /// The event store the application uses (upcasting on every read).
+    /// The event store the application uses: personal and secret fields sealed on append and
+    /// opened on every read (docs/decisions/0008-crypto-shredding.md), then upcast.
     pub events: Arc<dyn EventStore>,
+    /// The data-subject keys and the field classes: exports read through it, erasure destroys
+    /// keys through it.
+    pub privacy: Privacy,
     /// The read-model database.
     pub read_models: ReadModelDb,
     /// Runs every projector; its status answers read-your-writes waits and `/ready`.
@@ -110,10 +114,10 @@ impl Engine {
             .await
             .map_err(|e| StartupError::Projections(e.to_string()))?;
         let stores = database.stores().await?;
-        let events: Arc<dyn EventStore> = Arc::new(UpcastingEventStore::new(
-            stores.events.clone(),
-            Arc::new(upcasters()),
-        ));
+        let privacy = Privacy::new(KeyStore::new(database.clone()));
+        let sealed = Arc::new(PrivacyEventStore::new(stores.events.clone(), privacy.clone()));
+        let events: Arc<dyn EventStore> =
+            Arc::new(UpcastingEventStore::new(sealed, Arc::new(upcasters())));
         let runner = ProjectionRunner::new(read_models.clone(), events.clone(), projectors());
         runner
             .prepare()
@@ -123,6 +127,7 @@ impl Engine {
             database,
             stores,
             events,
+            privacy,
             read_models,
             runner: Arc::new(runner),
             clock: Arc::new(SystemClock),
