@@ -12,6 +12,7 @@
 //! meeting participant `{name, phone}`) takes one class as a whole.
 
 use crate::UserId;
+use crate::shared::claim::ClaimKind;
 
 /// How a field may travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +43,11 @@ pub enum Subject {
     PhoneField(&'static str),
     /// The person owning the WeChat openid in this `data` field.
     WechatField(&'static str),
+    /// A guard-stream claim (`IdentifierClaimed`): the person owning the claimed `value`, by its
+    /// `kind`: a phone number (`phone`), a WeChat openid (`wechatId`), or the attendee phone after
+    /// the last `:` of `{meetingId}:{phone}` (`meetingAttendee`). Not the `owner`, which may be a
+    /// ticket rather than a user.
+    ClaimedIdentifier,
 }
 
 /// The classes of one stored event type.
@@ -96,6 +102,20 @@ pub fn wechat_subject(openid: &str) -> String {
         "wechat:{}",
         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
     )
+}
+
+/// The data subject of a guard-stream claim on `value` ([`Subject::ClaimedIdentifier`]): the owner
+/// of the phone number or WeChat openid it guards. `None` only for a `meetingAttendee` value
+/// without the `{meetingId}:` prefix. The match is exhaustive, so a new claim kind must say here
+/// whose data its values are.
+pub fn claim_subject(kind: ClaimKind, value: &str) -> Option<String> {
+    match kind {
+        ClaimKind::Phone => Some(phone_subject(value)),
+        ClaimKind::WechatId => Some(wechat_subject(value)),
+        ClaimKind::MeetingAttendee => value
+            .rsplit_once(':')
+            .map(|(_, phone)| phone_subject(phone)),
+    }
 }
 
 /// The classes of a stored event type; `None` for a type outside the domain (tests' own types).
@@ -246,7 +266,7 @@ pub const REGISTRY: &[EventClasses] = &[
     // shared: IdentifierClaim (phone numbers and WeChat ids)
     ev(
         "IdentifierClaimed",
-        Subject::UserField("owner"),
+        Subject::ClaimedIdentifier,
         &[
             ("kind", Plain),
             ("value", Personal),
@@ -576,7 +596,7 @@ mod tests {
             let field = match c.subject {
                 Subject::UserField(f) => Some((f, Plain)),
                 Subject::PhoneField(f) | Subject::WechatField(f) => Some((f, Personal)),
-                Subject::None | Subject::UserStream => None,
+                Subject::None | Subject::UserStream | Subject::ClaimedIdentifier => None,
             };
             if let Some((f, class)) = field {
                 assert_eq!(c.class_of(f), Some(class), "{}: subject field {f}", c.event_type);

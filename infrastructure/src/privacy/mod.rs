@@ -77,6 +77,10 @@ fn subject_of(classes: &EventClasses, stream_id: &str, data: &Map<String, Value>
             .map(|id| classification::user_subject(tessera_domain::UserId::from_uuid(id))),
         Subject::PhoneField(f) => text(f).map(|p| classification::phone_subject(&p)),
         Subject::WechatField(f) => text(f).map(|w| classification::wechat_subject(&w)),
+        Subject::ClaimedIdentifier => {
+            let kind = serde_json::from_value(data.get("kind")?.clone()).ok()?;
+            classification::claim_subject(kind, &text("value")?)
+        }
     }
 }
 
