@@ -115,7 +115,10 @@ impl Engine {
             .map_err(|e| StartupError::Projections(e.to_string()))?;
         let stores = database.stores().await?;
         let privacy = Privacy::new(KeyStore::new(database.clone()));
-        let sealed = Arc::new(PrivacyEventStore::new(stores.events.clone(), privacy.clone()));
+        let sealed = Arc::new(PrivacyEventStore::new(
+            stores.events.clone(),
+            privacy.clone(),
+        ));
         let events: Arc<dyn EventStore> =
             Arc::new(UpcastingEventStore::new(sealed, Arc::new(upcasters())));
         let runner = ProjectionRunner::new(read_models.clone(), events.clone(), projectors());

@@ -105,8 +105,7 @@ fn events_in_source(text: &str) -> BTreeMap<String, BTreeSet<String>> {
         let camel_fields = l.contains("rename_all_fields = \"camelCase\"");
         // Up to the enum's opening line.
         for next in lines.by_ref() {
-            if next.trim_start().starts_with("pub enum") || next.trim_start().starts_with("enum")
-            {
+            if next.trim_start().starts_with("pub enum") || next.trim_start().starts_with("enum") {
                 break;
             }
         }
@@ -172,7 +171,9 @@ fn domain_events() -> BTreeMap<String, BTreeSet<String>> {
             if path.is_dir() {
                 scan(&path, out);
             } else if path.extension().is_some_and(|e| e == "rs")
-                && path.file_name().is_some_and(|n| n != "testing.rs" && n != "decider.rs")
+                && path
+                    .file_name()
+                    .is_some_and(|n| n != "testing.rs" && n != "decider.rs")
             {
                 out.extend(events_in_source(&std::fs::read_to_string(&path).unwrap()));
             }
@@ -291,9 +292,7 @@ impl std::io::Write for LogWriter {
 /// codes with their numbers is its whole purpose, and production refuses it (SECURITY.md).
 fn capture_logs() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "debug,tessera::sms=off",
-        ))
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,tessera::sms=off"))
         .with_writer(|| LogWriter)
         .with_ansi(false)
         .try_init();
@@ -334,7 +333,13 @@ impl Person {
     }
 
     fn needles(&self) -> Vec<&str> {
-        vec![&self.email, &self.display_name, &self.phone, &self.attendee]
+        vec![
+            &self.email,
+            &self.display_name,
+            &self.phone,
+            &self.wechat_id,
+            &self.attendee,
+        ]
     }
 }
 
@@ -418,7 +423,10 @@ async fn audit_text(t: &TestServer, token: &str) -> String {
     let mut after = 0;
     loop {
         let r = t
-            .get(&format!("/audit/events?after={after}&limit=1000"), Some(token))
+            .get(
+                &format!("/audit/events?after={after}&limit=1000"),
+                Some(token),
+            )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         if r.body["data"].as_array().unwrap().is_empty() {
@@ -450,7 +458,11 @@ fn absent(what: &str, text: &str, needles: &[&str]) {
             let end = text.ceil_char_boundary((i + 100).min(text.len()));
             &text[start..end]
         });
-        assert!(at.is_none(), "{what} still holds {n:?}: …{}…", at.unwrap_or(""));
+        assert!(
+            at.is_none(),
+            "{what} still holds {n:?}: …{}…",
+            at.unwrap_or("")
+        );
     }
 }
 
@@ -473,9 +485,17 @@ async fn erasure(db: Arc<TestDb>) {
     t.login(&person.email, "correct horse battery").await;
 
     // Meeting: a phone + WeChat account that buys a ticket and names its attendee.
-    let r = call(&t, Method::POST, "/smsCodes", None, json!({"phone": person.phone})).await;
+    let r = call(
+        &t,
+        Method::POST,
+        "/smsCodes",
+        None,
+        json!({"phone": person.phone}),
+    )
+    .await;
     assert_eq!(r.status, 202, "{:?}", r.body);
-    let wechat = json!({"wechatId": person.wechat_id, "wechatToken": format!("dev:{}", person.wechat_id)});
+    let wechat =
+        json!({"wechatId": person.wechat_id, "wechatToken": format!("dev:{}", person.wechat_id)});
     let r = call(&t, Method::POST, "/wechat_tokens", None, wechat.clone()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let code = t
@@ -530,7 +550,14 @@ async fn erasure(db: Arc<TestDb>) {
     .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let order = r.body["id"].as_str().unwrap().to_owned();
-    let r = call(&t, Method::POST, "/transactions", Some(&buyer), json!({"orderId": order})).await;
+    let r = call(
+        &t,
+        Method::POST,
+        "/transactions",
+        Some(&buyer),
+        json!({"orderId": order}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let r = call(
         &t,
@@ -544,7 +571,9 @@ async fn erasure(db: Arc<TestDb>) {
     let ticket = t
         .eventually(Duration::from_secs(20), || async {
             let r = t.get("/tickets", Some(&buyer)).await;
-            r.body.as_array()?.first()?["id"].as_str().map(str::to_owned)
+            r.body.as_array()?.first()?["id"]
+                .as_str()
+                .map(str::to_owned)
         })
         .await
         .expect("a ticket is issued");
@@ -562,13 +591,19 @@ async fn erasure(db: Arc<TestDb>) {
     let export = export_text(&db).await;
     let audit = audit_text(&t, &admin).await;
     for (what, text) in [("events export", &export), ("/audit/events", &audit)] {
-        assert!(text.contains(&person.email), "{what} shows the email to auditors");
+        assert!(
+            text.contains(&person.email),
+            "{what} shows the email to auditors"
+        );
         assert!(text.contains("[secret]"), "{what} marks secret fields");
         assert!(!text.contains("$argon2"), "{what} shows a password hash");
         assert!(!text.contains("$sealed"), "{what} shows a sealed envelope");
     }
     let r = t
-        .get(&format!("/audit/streams/user-{email_user}/events"), Some(&admin))
+        .get(
+            &format!("/audit/streams/user-{email_user}/events"),
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"][0]["data"]["passwordHash"], "[secret]");
@@ -581,13 +616,19 @@ async fn erasure(db: Arc<TestDb>) {
     );
 
     // Erase both through the CLI, as an operator does.
-    assert_eq!(cli(&db, &["users", "erase", "--email", &person.email]).await, Outcome::Success);
+    assert_eq!(
+        cli(&db, &["users", "erase", "--email", &person.email]).await,
+        Outcome::Success
+    );
     assert_eq!(
         cli(&db, &["users", "erase", "--user-id", &phone_user]).await,
         Outcome::Success
     );
     // Erasing again is harmless.
-    assert_eq!(cli(&db, &["users", "erase", "--user-id", &phone_user]).await, Outcome::Success);
+    assert_eq!(
+        cli(&db, &["users", "erase", "--user-id", &phone_user]).await,
+        Outcome::Success
+    );
 
     // Read models catch up with UserErased: the attendee shows as erased.
     let r = t
@@ -610,12 +651,19 @@ async fn erasure(db: Arc<TestDb>) {
     let r = call(&t, Method::POST, "/tokens", None, sign_in).await;
     assert!(r.status.is_client_error(), "{:?}", r.body);
     let r = t.get("/tickets", Some(&buyer)).await;
-    assert_eq!(r.status, 401, "the erased user's token is refused: {:?}", r.body);
+    assert_eq!(
+        r.status, 401,
+        "the erased user's token is refused: {:?}",
+        r.body
+    );
 
     // Nothing personal anywhere: every table, every export, the log.
     let needles = person.needles();
     let hits = find_in_database(&db, &needles).await;
-    assert!(hits.is_empty(), "personal data left in the database: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "personal data left in the database: {hits:#?}"
+    );
     let export = export_text(&db).await;
     absent("events export", &export, &needles);
     assert!(!export.contains("$argon2"));
@@ -635,7 +683,10 @@ async fn erasure(db: Arc<TestDb>) {
     assert_eq!(cli(&db, &["audit", "verify"]).await, Outcome::Success);
     t.stop().await;
     // A rebuild of the read models from the log (server stopped) brings nothing back.
-    assert_eq!(cli(&db, &["projections", "rebuild"]).await, Outcome::Success);
+    assert_eq!(
+        cli(&db, &["projections", "rebuild"]).await,
+        Outcome::Success
+    );
     let hits = find_in_database(&db, &needles).await;
     assert!(hits.is_empty(), "a rebuild brought data back: {hits:#?}");
     absent("the log of the whole run", &logs(), &needles);

@@ -643,7 +643,10 @@ fn enabling_lets_a_disabled_user_back_in() {
         })
         .then([enabled.clone()]);
     given::<User>([registered(&[Role::Customer])])
-        .when(UserCommand::EnableUser { by: None, now: t(7) })
+        .when(UserCommand::EnableUser {
+            by: None,
+            now: t(7),
+        })
         .then([]);
     let user = User::replay(&[registered(&[Role::Customer]), disabled, enabled]);
     assert!(!user.is_disabled());
@@ -656,13 +659,22 @@ fn an_erased_user_stays_disabled_for_good() {
         erased_at: t(8),
     };
     given::<User>([registered(&[Role::Customer])])
-        .when(UserCommand::EraseUser { by: None, now: t(8) })
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(8),
+        })
         .then([erased.clone()]);
     given::<User>([registered(&[Role::Customer]), erased.clone()])
-        .when(UserCommand::EraseUser { by: None, now: t(9) })
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(9),
+        })
         .then([]);
     given::<User>([registered(&[Role::Customer]), erased.clone()])
-        .when(UserCommand::EnableUser { by: None, now: t(9) })
+        .when(UserCommand::EnableUser {
+            by: None,
+            now: t(9),
+        })
         .then_err(UserError::Erased);
     given::<User>([registered(&[Role::Customer]), erased.clone()])
         .when(UserCommand::ChangePassword {
@@ -671,7 +683,10 @@ fn an_erased_user_stays_disabled_for_good() {
         })
         .then_err(UserError::Erased);
     given::<User>([])
-        .when(UserCommand::EraseUser { by: None, now: t(8) })
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(8),
+        })
         .then_err(UserError::NotRegistered);
     let user = User::replay(&[registered(&[Role::Customer]), erased]);
     assert!(user.is_disabled() && user.is_erased());

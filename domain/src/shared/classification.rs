@@ -419,7 +419,11 @@ pub const REGISTRY: &[EventClasses] = &[
         Subject::None,
         &[("cancelledBy", Plain), ("cancelledAt", Plain)],
     ),
-    ev("OpenTicketOrderExpired", Subject::None, &[("expiredAt", Plain)]),
+    ev(
+        "OpenTicketOrderExpired",
+        Subject::None,
+        &[("expiredAt", Plain)],
+    ),
     ev(
         "OpenTicketTicketIssued",
         Subject::None,
@@ -541,7 +545,11 @@ pub const REGISTRY: &[EventClasses] = &[
         Subject::None,
         &[("cancelledAt", Plain)],
     ),
-    ev("MeetingOrderExpired", Subject::None, &[("expiredAt", Plain)]),
+    ev(
+        "MeetingOrderExpired",
+        Subject::None,
+        &[("expiredAt", Plain)],
+    ),
     ev(
         "MeetingOrderRefundRequired",
         Subject::None,
@@ -599,11 +607,21 @@ mod tests {
                 Subject::None | Subject::UserStream | Subject::ClaimedIdentifier => None,
             };
             if let Some((f, class)) = field {
-                assert_eq!(c.class_of(f), Some(class), "{}: subject field {f}", c.event_type);
+                assert_eq!(
+                    c.class_of(f),
+                    Some(class),
+                    "{}: subject field {f}",
+                    c.event_type
+                );
             }
             let sealed = c.fields.iter().any(|(_, k)| *k == Personal);
             if sealed {
-                assert_ne!(c.subject, Subject::None, "{}: personal without subject", c.event_type);
+                assert_ne!(
+                    c.subject,
+                    Subject::None,
+                    "{}: personal without subject",
+                    c.event_type
+                );
             }
         }
     }

@@ -153,16 +153,16 @@ impl KeyStore {
                 }
                 v
             }
-            Database::Postgres(p) => sqlx::query(
-                "SELECT key_id, key_material FROM privacy_keys WHERE key_id = ANY($1)",
-            )
-            .bind(ids)
-            .fetch_all(p)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect(),
+            Database::Postgres(p) => {
+                sqlx::query("SELECT key_id, key_material FROM privacy_keys WHERE key_id = ANY($1)")
+                    .bind(ids)
+                    .fetch_all(p)
+                    .await
+                    .map_err(unavailable)?
+                    .into_iter()
+                    .map(|row| (row.get(0), row.get(1)))
+                    .collect()
+            }
         };
         for (id, key) in rows {
             let state = match key {

@@ -32,9 +32,7 @@ use std::time::Duration;
 use tessera_application::{
     AppendOutcome, AppendRequest, EventStore, RecordedEvent, StoreError, StreamId,
 };
-use tessera_domain::shared::classification::{
-    self, Class, ERASED, EventClasses, SECRET, Subject,
-};
+use tessera_domain::shared::classification::{self, Class, ERASED, EventClasses, SECRET, Subject};
 use uuid::Uuid;
 
 /// The key of a sealed envelope inside a field's place.
@@ -64,7 +62,11 @@ fn erased_shape(value: &Value) -> Value {
 }
 
 /// The data subject of one event, by the rule of its class entry.
-fn subject_of(classes: &EventClasses, stream_id: &str, data: &Map<String, Value>) -> Option<String> {
+fn subject_of(
+    classes: &EventClasses,
+    stream_id: &str,
+    data: &Map<String, Value>,
+) -> Option<String> {
     let text = |field: &str| data.get(field).and_then(Value::as_str).map(str::to_owned);
     match classes.subject {
         Subject::None => None,
@@ -140,7 +142,10 @@ impl Privacy {
     ///
     /// Errors: [`StoreError::Unavailable`] when the key table cannot be read or written or the
     /// random source fails.
-    pub async fn seal_request(&self, mut request: AppendRequest) -> Result<AppendRequest, StoreError> {
+    pub async fn seal_request(
+        &self,
+        mut request: AppendRequest,
+    ) -> Result<AppendRequest, StoreError> {
         let mut keys: HashMap<String, (Uuid, Box<[u8; KEY_LEN]>)> = HashMap::new();
         for event in &mut request.events {
             let Some(classes) = classification::classes(&event.event_type) else {
@@ -176,7 +181,8 @@ impl Privacy {
                     continue;
                 };
                 let mut nonce = [0u8; aead::NONCE_LEN];
-                aws_lc_rs::rand::fill(&mut nonce).map_err(|_| crypto_failed("the random source"))?;
+                aws_lc_rs::rand::fill(&mut nonce)
+                    .map_err(|_| crypto_failed("the random source"))?;
                 let mut buffer = serde_json::to_vec(value)
                     .map_err(|e| StoreError::InvalidRequest(format!("{field}: {e}")))?;
                 sealing
@@ -309,7 +315,9 @@ impl Privacy {
             {
                 for (field, value) in map.iter_mut() {
                     let class = classes.class_of(field);
-                    if class != Some(Class::Plain) && class != Some(Class::Personal) && !value.is_null()
+                    if class != Some(Class::Plain)
+                        && class != Some(Class::Personal)
+                        && !value.is_null()
                     {
                         *value = Value::String(SECRET.into());
                     }

@@ -41,7 +41,11 @@ impl Projector for TicketsProjector {
     }
 
     fn handles(&self) -> &'static [&'static str] {
-        &["MeetingTicketIssued", "MeetingParticipantAssigned", "UserErased"]
+        &[
+            "MeetingTicketIssued",
+            "MeetingParticipantAssigned",
+            "UserErased",
+        ]
     }
 
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
