@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
-use tessera_infrastructure::{to_cloud_event, verify};
+use tessera_infrastructure::{to_cloud_events, verify};
 
 /// Tessera: event-sourced ticketing and commerce backend.
 #[derive(Debug, Parser)]
@@ -85,6 +85,14 @@ pub enum UsersCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Disable a user: sign-in, refresh and every access token stop working from the next request.
+    Disable(UserSelector),
+    /// Enable a disabled user again (refused for an erased user).
+    Enable(UserSelector),
+    /// Erase a user's personal data (crypto-shredding, docs/decisions/0008-crypto-shredding.md):
+    /// records `UserErased`, then destroys the keys sealing the user's email, phone, WeChat id,
+    /// names and password hash. Irreversible; the account can never sign in again.
+    Erase(UserSelector),
     /// Grant a role (customer, organizer, staff, auditor, admin) to the user with this email.
     GrantRole {
         /// The user's email address.
@@ -94,6 +102,19 @@ pub enum UsersCommand {
         #[arg(long)]
         role: String,
     },
+}
+
+/// Which user a `tessera users` command acts on: exactly one of `--email` and `--user-id`
+/// (users who signed up by phone have no email).
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct UserSelector {
+    /// The user's email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The user's id (a UUID).
+    #[arg(long)]
+    pub user_id: Option<uuid::Uuid>,
 }
 
 /// `tessera audit …`
@@ -275,6 +296,30 @@ async fn users(
                 user.user_id
             );
         }
+        UsersCommand::Disable(who) => {
+            let user_id = select_user(identity, &who).await?;
+            identity.disable_user(None, user_id).await?;
+            println!("user {user_id} disabled");
+        }
+        UsersCommand::Enable(who) => {
+            let user_id = select_user(identity, &who).await?;
+            identity.enable_user(None, user_id).await?;
+            println!("user {user_id} enabled");
+        }
+        UsersCommand::Erase(who) => {
+            let user_id = select_user(identity, &who).await?;
+            let destroyed = identity
+                .erase_user(None, user_id, engine.privacy.keys())
+                .await?;
+            // Kept `Idempotency-Key` answers can hold the user's personal data (decision 0010).
+            let answers =
+                tessera_infrastructure::idempotency::IdempotencyStore::new(engine.database.clone())
+                    .forget_caller(&format!("user:{user_id}"))
+                    .await?;
+            println!(
+                "user {user_id} erased ({destroyed} key(s) destroyed, {answers} kept answer(s) deleted)"
+            );
+        }
         UsersCommand::GrantRole { email, role } => {
             let role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = identity.user_by_email(&email).await?;
@@ -288,6 +333,23 @@ async fn users(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The id of the user `who` names (the email looked up through its guard stream). Messages name
+/// the id, never the email.
+async fn select_user(
+    identity: &tessera_application::identity::IdentityService,
+    who: &UserSelector,
+) -> anyhow::Result<tessera_domain::UserId> {
+    match (&who.email, who.user_id) {
+        (_, Some(id)) => Ok(tessera_domain::UserId::from_uuid(id)),
+        (Some(email), None) => Ok(identity
+            .user_by_email(email)
+            .await
+            .map_err(|e| anyhow::anyhow!("no user with that email: {e}"))?
+            .user_id),
+        (None, None) => bail!("give --email or --user-id"),
+    }
 }
 
 async fn audit_verify(config: &Config) -> anyhow::Result<Outcome> {
@@ -329,7 +391,9 @@ async fn audit_verify(config: &Config) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Write the log (from position `from`, inclusive; or one stream) as CloudEvents JSON lines.
+/// Write the log (from position `from`, inclusive; or one stream) as CloudEvents JSON lines, with
+/// `data` as auditors may see it (secret fields `"[secret]"`, personal ones opened or
+/// `"[erased]"`; docs/decisions/0007-field-classification.md).
 pub async fn export(
     config: &Config,
     from: Option<u64>,
@@ -340,10 +404,14 @@ pub async fn export(
     let audit = engine.stores.audit.clone();
     let from = from.unwrap_or(1).max(1);
     if let Some(stream) = stream {
-        for e in audit.read_raw_stream(&stream).await? {
-            if e.global_position >= from {
-                writeln!(out, "{}", to_cloud_event(&e))?;
-            }
+        let events: Vec<_> = audit
+            .read_raw_stream(&stream)
+            .await?
+            .into_iter()
+            .filter(|e| e.global_position >= from)
+            .collect();
+        for e in to_cloud_events(&engine.privacy, &events).await? {
+            writeln!(out, "{e}")?;
         }
     } else {
         let mut after = from - 1;
@@ -351,8 +419,8 @@ pub async fn export(
             let batch = audit.read_raw(after, 5_000).await?;
             let Some(last) = batch.last() else { break };
             after = last.global_position;
-            for e in &batch {
-                writeln!(out, "{}", to_cloud_event(e))?;
+            for e in to_cloud_events(&engine.privacy, &batch).await? {
+                writeln!(out, "{e}")?;
             }
         }
     }

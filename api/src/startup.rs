@@ -16,7 +16,7 @@ use tessera_application::{
     Clock, DeadlineHandler, DeadlineScheduler, EventStore, SystemClock, UpcasterRegistry,
     UpcastingEventStore,
 };
-use tessera_infrastructure::{Database, InfraError, Stores};
+use tessera_infrastructure::{Database, InfraError, KeyStore, Privacy, PrivacyEventStore, Stores};
 use tessera_projections::{
     EventTypeStatsProjector, ProcessStatus, ProjectionRunner, Projector, ReadModelDb,
 };
@@ -85,8 +85,12 @@ pub struct Engine {
     pub database: Database,
     /// The raw stores (auditors read these).
     pub stores: Stores,
-    /// The event store the application uses (upcasting on every read).
+    /// The event store the application uses: personal and secret fields sealed on append and
+    /// opened on every read (docs/decisions/0008-crypto-shredding.md), then upcast.
     pub events: Arc<dyn EventStore>,
+    /// The data-subject keys and the field classes: exports read through it, erasure destroys
+    /// keys through it.
+    pub privacy: Privacy,
     /// The read-model database.
     pub read_models: ReadModelDb,
     /// Runs every projector; its status answers read-your-writes waits and `/ready`.
@@ -116,10 +120,13 @@ impl Engine {
             .await
             .map_err(|e| StartupError::Projections(e.to_string()))?;
         let stores = database.stores().await?;
-        let events: Arc<dyn EventStore> = Arc::new(UpcastingEventStore::new(
+        let privacy = Privacy::new(KeyStore::new(database.clone()));
+        let sealed = Arc::new(PrivacyEventStore::new(
             stores.events.clone(),
-            Arc::new(upcasters()),
+            privacy.clone(),
         ));
+        let events: Arc<dyn EventStore> =
+            Arc::new(UpcastingEventStore::new(sealed, Arc::new(upcasters())));
         let runner = ProjectionRunner::new(read_models.clone(), events.clone(), projectors());
         runner
             .prepare()
@@ -129,6 +136,7 @@ impl Engine {
             database,
             stores,
             events,
+            privacy,
             read_models,
             runner: Arc::new(runner),
             processes: ProcessStatus::default(),
@@ -196,7 +204,16 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 request_id.clone(),
                 HeaderName::from_static("idempotency-key"),
             ])
-            .expose_headers([request_id, crate::http::idempotency::IDEMPOTENT_REPLAYED])
+            // What browser clients of the documents read besides the body: paging (meeting's
+            // 206), where an accepted write can be read (202), revalidation and retry hints.
+            .expose_headers([
+                request_id,
+                crate::http::idempotency::IDEMPOTENT_REPLAYED,
+                header::CONTENT_RANGE,
+                header::LOCATION,
+                header::ETAG,
+                header::RETRY_AFTER,
+            ])
             .max_age(Duration::from_secs(600)),
     ))
 }

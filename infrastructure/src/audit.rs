@@ -238,7 +238,34 @@ pub async fn verify(
     Ok(report)
 }
 
-/// One event as a CloudEvents 1.0 structured-mode JSON object.
+/// Events as auditors may see them, as CloudEvents (see [`to_cloud_event`]) whose `data` follows
+/// the field classes (docs/decisions/0007-field-classification.md): plain fields as stored,
+/// personal fields opened, or `"[erased]"` once their subject was erased, secret fields
+/// `"[secret]"`. Every export path (`/audit/*`, `tessera events export`) goes through here.
+///
+/// `hash` and `prevhash` cover the data as stored (sealed), not as shown: re-hashing an export
+/// does not reproduce them; `tessera audit verify` checks the stored rows.
+///
+/// Errors: the key table cannot be read, or a sealed field does not open (altered).
+pub async fn to_cloud_events(
+    privacy: &crate::Privacy,
+    events: &[StoredEvent],
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let shown = privacy.export_data(events).await?;
+    Ok(events
+        .iter()
+        .zip(shown)
+        .map(|(e, data)| {
+            let mut ce = to_cloud_event(e);
+            ce["data"] = data;
+            ce
+        })
+        .collect())
+}
+
+/// One event as a CloudEvents 1.0 structured-mode JSON object, with `data` exactly as stored
+/// (sealed fields as envelopes, secret fields of old events in clear): for internal use; exports
+/// use [`to_cloud_events`].
 ///
 /// `id` = event id, `source` = `/tessera/{category}`, `type` = stored event type, `subject` = stream
 /// id, `time` = recorded_at, `data` = stored data; extensions: `position`, `streamversion`,

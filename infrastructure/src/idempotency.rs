@@ -83,6 +83,7 @@ const RELEASE: &str = "DELETE FROM idempotency_keys \
     WHERE scope = $1 AND method = $2 AND path = $3 AND idem_key = $4 AND fingerprint = $5 \
     AND status IS NULL";
 const PURGE: &str = "DELETE FROM idempotency_keys WHERE created_ms < $1";
+const FORGET: &str = "DELETE FROM idempotency_keys WHERE scope = $1";
 
 /// One row as read.
 struct KeyRow {
@@ -241,6 +242,12 @@ impl IdempotencyStore {
             bind_scope!(sqlx::query(RELEASE), scope).bind(fingerprint)
         )?;
         Ok(())
+    }
+
+    /// Delete every key (and kept answer) of `caller` (`user:{uuid}`), e.g. when the user is
+    /// erased: kept answers can hold their personal data. Returns how many.
+    pub async fn forget_caller(&self, caller: &str) -> Result<u64, StoreError> {
+        run!(&self.db, sqlx::query(FORGET).bind(caller.to_owned()))
     }
 
     /// Delete keys first used before `before_ms`; returns how many.

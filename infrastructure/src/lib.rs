@@ -12,6 +12,7 @@ pub mod notify;
 pub mod openticket;
 pub mod payments;
 pub mod postgres;
+pub mod privacy;
 pub mod sqlite;
 pub mod stored;
 pub mod wechatpay;
@@ -19,8 +20,11 @@ pub mod wechatpay;
 use std::sync::Arc;
 use tessera_application::{DeadlineStore, EventStore, StoreError};
 
-pub use audit::{AuditFinding, AuditReport, AuditSource, FindingKind, to_cloud_event, verify};
+pub use audit::{
+    AuditFinding, AuditReport, AuditSource, FindingKind, to_cloud_event, to_cloud_events, verify,
+};
 pub use postgres::PostgresEventStore;
+pub use privacy::{KeyStore, Privacy, PrivacyEventStore};
 pub use sqlite::{SqliteEventStore, SqlitePools};
 pub use stored::{StoredEvent, StreamHead};
 

@@ -524,11 +524,16 @@ async fn cors(db: Arc<TestDb>) {
         header(&r, "access-control-allow-origin").as_deref(),
         Some(allowed)
     );
-    assert!(
-        header(&r, "access-control-expose-headers")
-            .unwrap_or_default()
-            .contains("x-request-id")
-    );
+    // Headers browser clients read: request id, meeting paging (206), 202's Location.
+    let exposed = header(&r, "access-control-expose-headers").unwrap_or_default();
+    for name in [
+        "x-request-id",
+        "content-range",
+        "location",
+        "idempotent-replayed",
+    ] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed}");
+    }
 
     // Another origin gets no CORS headers.
     for origin in [

@@ -1,6 +1,7 @@
-//! The auditor's HTTP view of the raw event history, as CloudEvents 1.0 (same form as
+//! The auditor's HTTP view of the event history, as CloudEvents 1.0 (same form as
 //! `tessera events export`). Only for the `auditor` and `admin` roles (401 without a token, 403
-//! with another role).
+//! with another role). `data` follows the field classes (docs/decisions/0007-field-classification.md):
+//! personal fields opened (`"[erased]"` once erased), secret fields `"[secret]"`.
 //!
 //! - `GET /audit/streams/{streamId}/events` → `{"data": [CloudEvent…], "meta"}`; 404 `NOT_FOUND` for
 //!   a stream with no events.
@@ -17,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::collections::HashMap;
 use tessera_domain::identity::Role;
-use tessera_infrastructure::to_cloud_event;
+use tessera_infrastructure::to_cloud_events;
 
 /// Most events one `/audit/events` page returns.
 pub const MAX_LIMIT: usize = 1_000;
@@ -48,13 +49,17 @@ async fn stream_events(
     if let Some(refusal) = refuse_unless_auditor(&caller) {
         return refusal;
     }
-    match state.engine.stores.audit.read_raw_stream(&stream_id).await {
+    let events = match state.engine.stores.audit.read_raw_stream(&stream_id).await {
         Ok(events) if events.is_empty() => {
-            ApiError::NotFound(format!("stream {stream_id} has no events"))
-                .into_response_with(&request_id.0)
+            return ApiError::NotFound(format!("stream {stream_id} has no events"))
+                .into_response_with(&request_id.0);
         }
-        Ok(events) => Json(json!({
-            "data": events.iter().map(to_cloud_event).collect::<Vec<_>>(),
+        Ok(events) => events,
+        Err(e) => return ApiError::Unavailable(e.to_string()).into_response_with(&request_id.0),
+    };
+    match to_cloud_events(&state.engine.privacy, &events).await {
+        Ok(data) => Json(json!({
+            "data": data,
             "meta": meta(&request_id.0),
         }))
         .into_response(),
@@ -104,11 +109,10 @@ async fn all_events(
             let next = events.last().map_or(after, |e| e.global_position);
             let mut m = meta(&request_id.0);
             m["nextAfter"] = json!(next);
-            Json(json!({
-                "data": events.iter().map(to_cloud_event).collect::<Vec<_>>(),
-                "meta": m,
-            }))
-            .into_response()
+            match to_cloud_events(&state.engine.privacy, &events).await {
+                Ok(data) => Json(json!({ "data": data, "meta": m })).into_response(),
+                Err(e) => ApiError::Unavailable(e.to_string()).into_response_with(&request_id.0),
+            }
         }
         Err(e) => ApiError::Unavailable(e.to_string()).into_response_with(&request_id.0),
     }

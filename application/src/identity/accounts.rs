@@ -25,6 +25,7 @@
 //! state — strict, but it is what a stolen token looks like from here.
 
 use super::access::{AccessCheck, AccessError};
+use super::ports::SubjectKeys;
 use crate::clock::Clock;
 use crate::command::{CommandRunner, EngineError};
 use crate::event_store::{
@@ -37,6 +38,7 @@ use tessera_domain::identity::{
     ClaimEmail, Email, EmailClaim, EmailClaimError, RefreshFamily, RefreshFamilyCommand,
     RefreshFamilyEvent, RevokeReason, Role, User, UserCommand, UserError, email_stream_id,
 };
+use tessera_domain::shared::classification;
 use tessera_domain::{Decider, DomainEvent, EventDecodeError, UserId};
 use uuid::Uuid;
 
@@ -143,7 +145,8 @@ fn user_rejected(error: UserError) -> IdentityError {
     match error {
         UserError::AlreadyRegistered => IdentityError::EmailTaken,
         UserError::NotRegistered => IdentityError::NotFound,
-        UserError::Disabled => IdentityError::Disabled,
+        // An erased account reads like a disabled one to callers: it cannot sign in or act.
+        UserError::Disabled | UserError::Erased => IdentityError::Disabled,
         UserError::CustomerRoleIsPermanent => {
             IdentityError::validation("role", "every user keeps the customer role")
         }
@@ -603,6 +606,61 @@ impl IdentityService {
             now: self.now(),
         };
         self.run_user_command(user_id, &command, by).await
+    }
+
+    /// Let a disabled user sign in again; `by` is the acting admin (`None` for the CLI). Enabling
+    /// an enabled user changes nothing.
+    ///
+    /// Errors: [`IdentityError::NotFound`], [`IdentityError::Disabled`] for an erased user (erasure
+    /// is final), store failures.
+    pub async fn enable_user(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+    ) -> Result<UserView, IdentityError> {
+        let command = UserCommand::EnableUser {
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, by).await
+    }
+
+    /// Erase `user_id` (docs/decisions/0008-crypto-shredding.md): record
+    /// [`UserEvent::UserErased`] (read models then blank the user's rows), then destroy the keys of
+    /// the user and of the phone number and WeChat id they registered with, so every personal and
+    /// secret field sealed under them reads as the erased marker from then on. `by` is the acting
+    /// admin, or `None` for the CLI and self-service deletion; the caller checks that `by` may
+    /// erase. Erasing twice is safe: a retry after a failure between the two steps destroys the keys
+    /// still left. Returns how many keys were destroyed by this call.
+    ///
+    /// Events written before crypto-shredding was introduced hold plain personal data that this
+    /// cannot remove from the log (SECURITY.md, "Secrets and personal data").
+    ///
+    /// Errors: [`IdentityError::NotFound`], store failures.
+    pub async fn erase_user(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+        keys: &dyn SubjectKeys,
+    ) -> Result<u64, IdentityError> {
+        let user = self.load_user(user_id).await?;
+        if !user.is_registered() {
+            return Err(IdentityError::NotFound);
+        }
+        let mut subjects = vec![classification::user_subject(user_id)];
+        if let Some(phone) = user.phone().filter(|p| *p != classification::ERASED) {
+            subjects.push(classification::phone_subject(phone));
+        }
+        if let Some(openid) = user.wechat_id().filter(|w| *w != classification::ERASED) {
+            subjects.push(classification::wechat_subject(openid));
+        }
+        let command = UserCommand::EraseUser {
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, by).await?;
+        let destroyed = keys.erase_subjects(&subjects).await?;
+        Ok(destroyed)
     }
 
     /// Change a user's password after checking the current one.

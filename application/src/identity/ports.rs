@@ -69,3 +69,16 @@ pub trait WechatAuth: Send + Sync {
     /// (`GET /sns/jscode2session`). Seed 002 `/weixin-login`.
     async fn code_to_session(&self, js_code: &str) -> Result<WechatSession, WechatAuthError>;
 }
+
+/// The keys that seal data subjects' personal and secret fields in the event log
+/// (docs/decisions/0008-crypto-shredding.md). Destroying a subject's keys is what erases its data.
+#[async_trait]
+pub trait SubjectKeys: Send + Sync {
+    /// Destroy every key of each subject (names from
+    /// `tessera_domain::shared::classification::{user_subject, phone_subject, wechat_subject}`);
+    /// from then on every read of fields sealed under them yields the erased marker. Subjects
+    /// without keys are skipped. Returns how many keys were destroyed.
+    ///
+    /// Errors: [`crate::StoreError::Unavailable`] when the key store cannot be written.
+    async fn erase_subjects(&self, subjects: &[String]) -> Result<u64, crate::StoreError>;
+}

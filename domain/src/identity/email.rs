@@ -82,6 +82,11 @@ impl Email {
         Ok(Self(email))
     }
 
+    /// Whether this is the erased marker rather than an address (its subject was erased).
+    pub fn is_erased(&self) -> bool {
+        self.0 == crate::shared::classification::ERASED
+    }
+
     /// The address trimmed and lower-cased, as stored (`userEmail` stream names use it).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -94,9 +99,16 @@ impl fmt::Display for Email {
     }
 }
 
+/// The stored form: an address, or the erased marker
+/// ([`crate::shared::classification::ERASED`]) that the crypto-shredding store reads in place of
+/// an erased subject's address, so erased history still replays. [`Email::parse`] (every input
+/// path) never accepts the marker.
 impl TryFrom<String> for Email {
     type Error = EmailError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value == crate::shared::classification::ERASED {
+            return Ok(Self(value));
+        }
         Self::parse(&value)
     }
 }

@@ -29,15 +29,26 @@ impl Phone {
         }
     }
 
+    /// Whether this is the erased marker rather than a number (its subject was erased).
+    pub fn is_erased(&self) -> bool {
+        self.0 == crate::shared::classification::ERASED
+    }
+
     /// The 11 digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
+/// The stored form: 11 digits, or the erased marker
+/// ([`crate::shared::classification::ERASED`]) read in place of an erased subject's number, so
+/// erased history still replays. [`Phone::parse`] (every input path) never accepts the marker.
 impl TryFrom<String> for Phone {
     type Error = PhoneError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value == crate::shared::classification::ERASED {
+            return Ok(Phone(value));
+        }
         Phone::parse(&value)
     }
 }
@@ -76,5 +87,13 @@ mod tests {
         ] {
             assert_eq!(Phone::parse(bad), Err(PhoneError), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_stored_data_may_hold_the_erased_marker() {
+        assert_eq!(Phone::parse("[erased]"), Err(PhoneError));
+        let stored = serde_json::from_str::<Phone>("\"[erased]\"");
+        assert!(stored.is_ok_and(|p| p.is_erased()));
+        assert!(serde_json::from_str::<Phone>("\"[erased] \"").is_err());
     }
 }

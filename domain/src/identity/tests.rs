@@ -625,3 +625,88 @@ fn refresh_family_events_round_trip_in_catalog_shape() {
         )
     );
 }
+
+#[test]
+fn enabling_lets_a_disabled_user_back_in() {
+    let disabled = UserEvent::UserDisabled {
+        disabled_by: None,
+        disabled_at: t(6),
+    };
+    let enabled = UserEvent::UserEnabled {
+        enabled_by: Some(uid(9)),
+        enabled_at: t(7),
+    };
+    given::<User>([registered(&[Role::Customer]), disabled.clone()])
+        .when(UserCommand::EnableUser {
+            by: Some(uid(9)),
+            now: t(7),
+        })
+        .then([enabled.clone()]);
+    given::<User>([registered(&[Role::Customer])])
+        .when(UserCommand::EnableUser {
+            by: None,
+            now: t(7),
+        })
+        .then([]);
+    let user = User::replay(&[registered(&[Role::Customer]), disabled, enabled]);
+    assert!(!user.is_disabled());
+}
+
+#[test]
+fn an_erased_user_stays_disabled_for_good() {
+    let erased = UserEvent::UserErased {
+        erased_by: None,
+        erased_at: t(8),
+    };
+    given::<User>([registered(&[Role::Customer])])
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(8),
+        })
+        .then([erased.clone()]);
+    given::<User>([registered(&[Role::Customer]), erased.clone()])
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(9),
+        })
+        .then([]);
+    given::<User>([registered(&[Role::Customer]), erased.clone()])
+        .when(UserCommand::EnableUser {
+            by: None,
+            now: t(9),
+        })
+        .then_err(UserError::Erased);
+    given::<User>([registered(&[Role::Customer]), erased.clone()])
+        .when(UserCommand::ChangePassword {
+            password_hash: "$argon2id$x".into(),
+            now: t(9),
+        })
+        .then_err(UserError::Erased);
+    given::<User>([])
+        .when(UserCommand::EraseUser {
+            by: None,
+            now: t(8),
+        })
+        .then_err(UserError::NotRegistered);
+    let user = User::replay(&[registered(&[Role::Customer]), erased]);
+    assert!(user.is_disabled() && user.is_erased());
+}
+
+#[test]
+fn erased_history_still_replays() {
+    let stored = serde_json::json!({
+        "type": "UserRegistered",
+        "data": {
+            "userId": uid(1).to_string(),
+            "email": "[erased]",
+            "passwordHash": "[erased]",
+            "displayName": "[erased]",
+            "roles": ["customer"],
+            "registeredAt": "2026-01-01T00:00:00Z"
+        }
+    });
+    let event: UserEvent = serde_json::from_value(stored).unwrap();
+    let user = User::replay(&[event]);
+    assert!(user.email().unwrap().is_erased());
+    assert!(Email::parse("[erased]").is_err());
+}

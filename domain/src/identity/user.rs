@@ -82,6 +82,7 @@ pub struct User {
     registration: Option<Registration>,
     roles: BTreeSet<Role>,
     disabled: bool,
+    erased: bool,
 }
 
 /// What registration fixed, plus the current password hash.
@@ -153,14 +154,23 @@ impl User {
         self.roles.contains(&role)
     }
 
-    /// Whether the account is disabled (it can no longer sign in).
+    /// Whether the account is disabled (it can no longer sign in). An erased account is always
+    /// disabled.
     pub fn is_disabled(&self) -> bool {
-        self.disabled
+        self.disabled || self.erased
+    }
+
+    /// Whether the account was erased ([`UserEvent::UserErased`]): its personal data is gone and
+    /// it can never sign in again.
+    pub fn is_erased(&self) -> bool {
+        self.erased
     }
 
     fn require_active(&self) -> Result<(), UserError> {
         if !self.is_registered() {
             Err(UserError::NotRegistered)
+        } else if self.erased {
+            Err(UserError::Erased)
         } else if self.disabled {
             Err(UserError::Disabled)
         } else {
@@ -222,6 +232,22 @@ pub enum UserCommand {
         /// The role to take away; not [`Role::Customer`] ([`UserError::CustomerRoleIsPermanent`]).
         role: Role,
         /// The admin acting, or `None` for the command-line tool.
+        by: Option<UserId>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Let a disabled user sign in again; enabling an enabled user changes nothing, an erased
+    /// one is refused ([`UserError::Erased`]).
+    EnableUser {
+        /// The admin who enabled it (`None` from the command line).
+        by: Option<UserId>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Erase the account (docs/decisions/0008-crypto-shredding.md): record that its personal data
+    /// is to be destroyed; the account is disabled for good. Erasing twice changes nothing.
+    EraseUser {
+        /// The admin who erased it (`None` from the command line).
         by: Option<UserId>,
         /// Current time (UTC).
         now: DateTime<Utc>,
@@ -299,6 +325,22 @@ pub enum UserEvent {
         /// When (UTC).
         disabled_at: DateTime<Utc>,
     },
+    /// The account may sign in again after [`UserEvent::UserDisabled`].
+    UserEnabled {
+        /// The admin who enabled it (null for the command-line tool).
+        enabled_by: Option<UserId>,
+        /// When (UTC).
+        enabled_at: DateTime<Utc>,
+    },
+    /// The account's personal data was erased: the keys sealing it are destroyed right after this
+    /// event is stored, read models blank the user's rows, and the account can never sign in or
+    /// be enabled again. Carries no personal data.
+    UserErased {
+        /// The admin who erased it (null for the command-line tool or a self-service deletion).
+        erased_by: Option<UserId>,
+        /// When (UTC).
+        erased_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for UserEvent {}
@@ -318,6 +360,9 @@ pub enum UserError {
     /// Every user keeps the customer role.
     #[error("the customer role cannot be revoked")]
     CustomerRoleIsPermanent,
+    /// The account was erased; nothing but revoking roles and erasing again is accepted.
+    #[error("the user was erased")]
+    Erased,
 }
 
 impl Decider for User {
@@ -409,12 +454,39 @@ impl Decider for User {
                 if !self.is_registered() {
                     return Err(UserError::NotRegistered);
                 }
-                if self.disabled {
+                if self.disabled || self.erased {
                     return Ok(Vec::new());
                 }
                 Ok(vec![UserEvent::UserDisabled {
                     disabled_by: *by,
                     disabled_at: *now,
+                }])
+            }
+            UserCommand::EnableUser { by, now } => {
+                if !self.is_registered() {
+                    return Err(UserError::NotRegistered);
+                }
+                if self.erased {
+                    return Err(UserError::Erased);
+                }
+                if !self.disabled {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![UserEvent::UserEnabled {
+                    enabled_by: *by,
+                    enabled_at: *now,
+                }])
+            }
+            UserCommand::EraseUser { by, now } => {
+                if !self.is_registered() {
+                    return Err(UserError::NotRegistered);
+                }
+                if self.erased {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![UserEvent::UserErased {
+                    erased_by: *by,
+                    erased_at: *now,
                 }])
             }
         }
@@ -473,6 +545,8 @@ impl Decider for User {
                 self.roles.remove(role);
             }
             UserEvent::UserDisabled { .. } => self.disabled = true,
+            UserEvent::UserEnabled { .. } => self.disabled = false,
+            UserEvent::UserErased { .. } => self.erased = true,
         }
         self
     }

@@ -3,6 +3,7 @@
 //! any one API document.
 
 pub mod claim;
+pub mod classification;
 mod field;
 pub mod ids;
 mod money;

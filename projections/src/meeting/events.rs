@@ -201,3 +201,11 @@ pub(crate) struct WechatTokenVerified {
     pub verified_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// `UserRegisteredWithPhone` on `user-{userId}` (only what the WeChat tokens projector needs).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserRegisteredWithPhone {
+    pub user_id: Uuid,
+    pub wechat_id: String,
+}

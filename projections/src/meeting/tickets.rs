@@ -9,13 +9,20 @@ use crate::projector::{ProjectionError, Projector};
 use async_trait::async_trait;
 use tessera_application::RecordedEvent;
 use tessera_domain::Decider;
+use tessera_domain::identity::User;
 use tessera_domain::meeting::ticket::MeetingTicket;
+use tessera_domain::shared::classification::ERASED;
 
 /// Writes `mt_tickets` from the `meetingTicket` streams. The grade's name is joined in by the
 /// queries from `mt_ticket_grades`.
 ///
 /// Only the first `MeetingParticipantAssigned` counts, as in the aggregate (a second one for
 /// another person is refused by the domain anyway: 410 'Already Taken').
+///
+/// `UserErased` (from the `user` streams) turns the attendee name and phone of every ticket the
+/// erased user named an attendee for into `"[erased]"`: the attendee data is sealed under that
+/// user's key (docs/decisions/0008-crypto-shredding.md), so a rebuild after erasure reads the same
+/// marker from the log.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TicketsProjector;
 
@@ -26,15 +33,19 @@ impl Projector for TicketsProjector {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &[MeetingTicket::CATEGORY]
+        &[MeetingTicket::CATEGORY, User::CATEGORY]
     }
 
     fn handles(&self) -> &'static [&'static str] {
-        &["MeetingTicketIssued", "MeetingParticipantAssigned"]
+        &[
+            "MeetingTicketIssued",
+            "MeetingParticipantAssigned",
+            "UserErased",
+        ]
     }
 
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
@@ -78,6 +89,17 @@ impl Projector for TicketsProjector {
                     .bind(&d.participant.phone)
                     .bind(d.assigned_by.to_string())
                     .bind(d.assigned_at)
+                    .bind(stream_id(event)?)
+                )?;
+            }
+            "UserErased" => {
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE mt_tickets SET participant_name = $1, participant_phone = $1 \
+                         WHERE assigned_by = $2",
+                    )
+                    .bind(ERASED)
                     .bind(stream_id(event)?)
                 )?;
             }

@@ -1,0 +1,635 @@
+//! Which fields of stored events are secret, personal or plain, and whose personal data they are:
+//! the one registry every export path and the crypto-shredding store read
+//! (docs/decisions/0007-field-classification.md, 0008-crypto-shredding.md).
+//!
+//! Lives in the domain because the classes are part of each event's schema, like its field names:
+//! the event enums are defined here, so the table sits next to them and every outer layer
+//! (infrastructure's sealing store and exports, the projections, the api) can read it without
+//! depending on one another. `tests/tests/privacy.rs` reads the field names of every
+//! variant of every aggregate's event enum and fails on any field this table does not classify.
+//!
+//! Classification is per top-level field of the stored `data` object: a nested object (e.g. a
+//! meeting participant `{name, phone}`) takes one class as a whole.
+
+use crate::UserId;
+use crate::shared::claim::ClaimKind;
+
+/// How a field may travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// Ids, amounts, times, states, names of things (not people): shown everywhere.
+    Plain,
+    /// About an identifiable person (email, phone, person names, WeChat openid, free text a person
+    /// wrote about themselves): encrypted under its data subject's key, shown to auditors while the
+    /// key exists, `"[erased]"` after erasure.
+    Personal,
+    /// Only for the server's own checks (password, SMS code and token hashes): encrypted like
+    /// personal data where the event has a subject, and never shown by any export (`"[secret]"`).
+    Secret,
+}
+
+/// Whose personal data an event's non-plain fields are: the data subject whose key seals them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The event has no personal or secret field worth sealing (secret fields stay readable by
+    /// the server and are only masked in exports).
+    None,
+    /// The user whose id is in this `data` field (a UUID string).
+    UserField(&'static str),
+    /// The user whose id is the stream's id (`user-{userId}`).
+    UserStream,
+    /// The person owning the mainland phone number in this `data` field (SMS codes are sent before
+    /// anyone knows which user, if any, the number belongs to).
+    PhoneField(&'static str),
+    /// The person owning the WeChat openid in this `data` field.
+    WechatField(&'static str),
+    /// A guard-stream claim (`IdentifierClaimed`): the person owning the claimed `value`, by its
+    /// `kind`: a phone number (`phone`), a WeChat openid (`wechatId`), or the attendee phone after
+    /// the last `:` of `{meetingId}:{phone}` (`meetingAttendee`). Not the `owner`, which may be a
+    /// ticket rather than a user.
+    ClaimedIdentifier,
+}
+
+/// The classes of one stored event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventClasses {
+    /// Stored event type, e.g. `UserRegistered`.
+    pub event_type: &'static str,
+    /// Whose data its non-plain fields are.
+    pub subject: Subject,
+    /// Every top-level field of its `data` (camelCase, as stored) with its class.
+    pub fields: &'static [(&'static str, Class)],
+}
+
+impl EventClasses {
+    /// The class of `field`; `None` for a field the registry does not know.
+    pub fn class_of(&self, field: &str) -> Option<Class> {
+        self.fields
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, class)| *class)
+    }
+}
+
+/// The erased marker: what a personal or secret string reads as once its subject's key is gone.
+/// [`crate::identity::Email`] and [`crate::identity::Phone`] deserialise it, so aggregates and
+/// projections still replay erased history.
+pub const ERASED: &str = "[erased]";
+
+/// What exports show instead of a secret field's value.
+pub const SECRET: &str = "[secret]";
+
+/// The key-store name of a user as a data subject: `user:{userId}`.
+pub fn user_subject(user_id: UserId) -> String {
+    format!("user:{user_id}")
+}
+
+/// The key-store name of a phone number's owner: `phone:{uuid v5}`. A digest, so that the key
+/// table does not list numbers in clear; it is not secret (11 digits can be enumerated), and it
+/// is deleted with the key on erasure.
+pub fn phone_subject(phone: &str) -> String {
+    let name = format!("tessera:subject:phone:{}", phone.trim());
+    format!(
+        "phone:{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+    )
+}
+
+/// The key-store name of a WeChat openid's owner: `wechat:{uuid v5}` (see [`phone_subject`]).
+pub fn wechat_subject(openid: &str) -> String {
+    let name = format!("tessera:subject:wechat:{openid}");
+    format!(
+        "wechat:{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+    )
+}
+
+/// The data subject of a guard-stream claim on `value` ([`Subject::ClaimedIdentifier`]): the owner
+/// of the phone number or WeChat openid it guards. `None` only for a `meetingAttendee` value
+/// without the `{meetingId}:` prefix. The match is exhaustive, so a new claim kind must say here
+/// whose data its values are.
+pub fn claim_subject(kind: ClaimKind, value: &str) -> Option<String> {
+    match kind {
+        ClaimKind::Phone => Some(phone_subject(value)),
+        ClaimKind::WechatId => Some(wechat_subject(value)),
+        ClaimKind::MeetingAttendee => value
+            .rsplit_once(':')
+            .map(|(_, phone)| phone_subject(phone)),
+    }
+}
+
+/// The classes of a stored event type; `None` for a type outside the domain (tests' own types).
+pub fn classes(event_type: &str) -> Option<&'static EventClasses> {
+    REGISTRY.iter().find(|c| c.event_type == event_type)
+}
+
+use Class::{Personal, Plain, Secret};
+
+const fn ev(
+    event_type: &'static str,
+    subject: Subject,
+    fields: &'static [(&'static str, Class)],
+) -> EventClasses {
+    EventClasses {
+        event_type,
+        subject,
+        fields,
+    }
+}
+
+/// Every stored event type of the domain with the class of each of its fields.
+///
+/// Choices worth knowing (docs/event-catalog.md repeats them per event):
+/// - organisers' texts about their events (titles, descriptions, venue names and addresses,
+///   meeting locations) are about places and events, not people: plain;
+/// - a meeting participant is the attendee's personal data, filed under the user who named them
+///   (`assignedBy`), so erasing that buyer erases what they typed;
+/// - payment provider references, `reason` texts written by the system and ids are plain;
+/// - refresh-token rotations carry no user id: their hashes stay readable in the log (they are
+///   hashes of random tokens, useless once the family expired) and are masked in exports.
+pub const REGISTRY: &[EventClasses] = &[
+    // identity: User
+    ev(
+        "UserRegistered",
+        Subject::UserField("userId"),
+        &[
+            ("userId", Plain),
+            ("email", Personal),
+            ("passwordHash", Secret),
+            ("displayName", Personal),
+            ("roles", Plain),
+            ("registeredAt", Plain),
+        ],
+    ),
+    ev(
+        "UserRegisteredWithPhone",
+        Subject::UserField("userId"),
+        &[
+            ("userId", Plain),
+            ("phone", Personal),
+            ("wechatId", Personal),
+            ("roles", Plain),
+            ("registeredAt", Plain),
+        ],
+    ),
+    ev(
+        "PasswordChanged",
+        Subject::UserStream,
+        &[("passwordHash", Secret), ("changedAt", Plain)],
+    ),
+    ev(
+        "RoleGranted",
+        Subject::None,
+        &[("role", Plain), ("grantedBy", Plain), ("grantedAt", Plain)],
+    ),
+    ev(
+        "RoleRevoked",
+        Subject::None,
+        &[("role", Plain), ("revokedBy", Plain), ("revokedAt", Plain)],
+    ),
+    ev(
+        "UserDisabled",
+        Subject::None,
+        &[("disabledBy", Plain), ("disabledAt", Plain)],
+    ),
+    ev(
+        "UserEnabled",
+        Subject::None,
+        &[("enabledBy", Plain), ("enabledAt", Plain)],
+    ),
+    ev(
+        "UserErased",
+        Subject::None,
+        &[("erasedBy", Plain), ("erasedAt", Plain)],
+    ),
+    // identity: EmailClaim
+    ev(
+        "EmailClaimed",
+        Subject::UserField("userId"),
+        &[("email", Personal), ("userId", Plain), ("claimedAt", Plain)],
+    ),
+    // identity: RefreshFamily
+    ev(
+        "RefreshFamilyStarted",
+        Subject::UserField("userId"),
+        &[
+            ("familyId", Plain),
+            ("userId", Plain),
+            ("tokenHash", Secret),
+            ("startedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    ev(
+        "RefreshTokenRotated",
+        Subject::None,
+        &[
+            ("previousHash", Secret),
+            ("tokenHash", Secret),
+            ("rotatedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    ev(
+        "RefreshFamilyRevoked",
+        Subject::None,
+        &[("reason", Plain), ("revokedAt", Plain)],
+    ),
+    // identity: SmsChallenge
+    ev(
+        "SmsCodeIssued",
+        Subject::PhoneField("phone"),
+        &[
+            ("phone", Personal),
+            ("codeHash", Secret),
+            ("issuedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    ev("SmsCodeVerified", Subject::None, &[("verifiedAt", Plain)]),
+    ev(
+        "SmsCodeRejected",
+        Subject::None,
+        &[("failedAttempts", Plain), ("rejectedAt", Plain)],
+    ),
+    // identity: WechatAccount
+    ev(
+        "WechatTokenVerified",
+        Subject::WechatField("wechatId"),
+        &[
+            ("wechatId", Personal),
+            ("tokenHash", Secret),
+            ("verifiedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    // shared: IdentifierClaim (phone numbers and WeChat ids)
+    ev(
+        "IdentifierClaimed",
+        Subject::ClaimedIdentifier,
+        &[
+            ("kind", Plain),
+            ("value", Personal),
+            ("owner", Plain),
+            ("claimedAt", Plain),
+        ],
+    ),
+    ev(
+        "IdentifierReleased",
+        Subject::None,
+        &[("owner", Plain), ("reason", Plain), ("releasedAt", Plain)],
+    ),
+    // openticket
+    ev(
+        "OpenTicketVenueCreated",
+        Subject::None,
+        &[
+            ("venueId", Plain),
+            ("seatMapId", Plain),
+            ("name", Plain),
+            ("address", Plain),
+            ("capacity", Plain),
+            ("areas", Plain),
+            ("createdBy", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketEventCreated",
+        Subject::None,
+        &[
+            ("eventId", Plain),
+            ("organizerId", Plain),
+            ("name", Plain),
+            ("description", Plain),
+            ("venueId", Plain),
+            ("venueName", Plain),
+            ("sessions", Plain),
+            ("priceCategories", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketSessionOpened",
+        Subject::None,
+        &[
+            ("sessionId", Plain),
+            ("eventId", Plain),
+            ("venueId", Plain),
+            ("saleStartTime", Plain),
+            ("saleEndTime", Plain),
+            ("openedAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketSeatsLocked",
+        Subject::None,
+        &[
+            ("lockId", Plain),
+            ("userId", Plain),
+            ("seatIds", Plain),
+            ("lockedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketSeatsReleased",
+        Subject::None,
+        &[
+            ("seatIds", Plain),
+            ("userId", Plain),
+            ("lockId", Plain),
+            ("orderId", Plain),
+            ("reason", Plain),
+            ("releasedAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketSeatsHeldForOrder",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("userId", Plain),
+            ("seatIds", Plain),
+            ("heldAt", Plain),
+            ("heldUntil", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketSeatsSold",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("userId", Plain),
+            ("seatIds", Plain),
+            ("soldAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketOrderPlaced",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("userId", Plain),
+            ("eventId", Plain),
+            ("sessionId", Plain),
+            ("items", Plain),
+            ("totalAmount", Plain),
+            ("payment", Plain),
+            ("placedAt", Plain),
+            ("expiresAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketPaymentSucceeded",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("providerEventId", Plain),
+            ("paidAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketPaymentFailed",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("providerEventId", Plain),
+            ("reason", Plain),
+            ("failedAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketLatePaymentReceived",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("providerEventId", Plain),
+            ("paidAt", Plain),
+            ("refundRequired", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketOrderCompleted",
+        Subject::None,
+        &[("ticketIds", Plain), ("completedAt", Plain)],
+    ),
+    ev(
+        "OpenTicketOrderCancelled",
+        Subject::None,
+        &[("cancelledBy", Plain), ("cancelledAt", Plain)],
+    ),
+    ev(
+        "OpenTicketOrderExpired",
+        Subject::None,
+        &[("expiredAt", Plain)],
+    ),
+    ev(
+        "OpenTicketTicketIssued",
+        Subject::None,
+        &[
+            ("ticketId", Plain),
+            ("orderId", Plain),
+            ("userId", Plain),
+            ("eventId", Plain),
+            ("sessionId", Plain),
+            ("seatId", Plain),
+            ("areaId", Plain),
+            ("price", Plain),
+            ("issuedAt", Plain),
+        ],
+    ),
+    ev(
+        "OpenTicketTicketUsed",
+        Subject::None,
+        &[("verifiedBy", Plain), ("usedAt", Plain)],
+    ),
+    // meeting
+    ev(
+        "MeetingCreated",
+        Subject::None,
+        &[
+            ("organizerId", Plain),
+            ("title", Plain),
+            ("description", Plain),
+            ("location", Plain),
+            ("startTime", Plain),
+            ("endTime", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingTicketGradeAdded",
+        Subject::None,
+        &[
+            ("ticketGradeId", Plain),
+            ("name", Plain),
+            ("priceFen", Plain),
+            ("stock", Plain),
+            ("addedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingTicketGradeChanged",
+        Subject::None,
+        &[
+            ("ticketGradeId", Plain),
+            ("name", Plain),
+            ("priceFen", Plain),
+            ("stock", Plain),
+            ("changedAt", Plain),
+        ],
+    ),
+    ev("MeetingSalesOpened", Subject::None, &[("openedAt", Plain)]),
+    ev("MeetingSalesClosed", Subject::None, &[("closedAt", Plain)]),
+    ev(
+        "MeetingStockReserved",
+        Subject::None,
+        &[("orderId", Plain), ("lines", Plain), ("reservedAt", Plain)],
+    ),
+    ev(
+        "MeetingStockReleased",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("lines", Plain),
+            ("reason", Plain),
+            ("releasedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingStockSold",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("lines", Plain),
+            ("retaken", Plain),
+            ("soldAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingOrderPlaced",
+        Subject::None,
+        &[
+            ("userId", Plain),
+            ("meetingId", Plain),
+            ("items", Plain),
+            ("paymentMethodId", Plain),
+            ("totalFen", Plain),
+            ("expiresAt", Plain),
+            ("placedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingPaymentRequested",
+        Subject::None,
+        &[
+            ("provider", Plain),
+            ("outTradeNo", Plain),
+            ("thirdPartyTransactionInfo", Plain),
+            ("requestedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingOrderPaid",
+        Subject::None,
+        &[
+            ("transactionId", Plain),
+            ("amountFen", Plain),
+            ("late", Plain),
+            ("paidAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingOrderCancelled",
+        Subject::None,
+        &[("cancelledAt", Plain)],
+    ),
+    ev(
+        "MeetingOrderExpired",
+        Subject::None,
+        &[("expiredAt", Plain)],
+    ),
+    ev(
+        "MeetingOrderRefundRequired",
+        Subject::None,
+        &[
+            ("transactionId", Plain),
+            ("amountFen", Plain),
+            ("reason", Plain),
+            ("recordedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingTicketIssued",
+        Subject::None,
+        &[
+            ("ticketId", Plain),
+            ("orderId", Plain),
+            ("meetingId", Plain),
+            ("ticketGradeId", Plain),
+            ("ownerId", Plain),
+            ("issuedAt", Plain),
+        ],
+    ),
+    ev(
+        "MeetingParticipantAssigned",
+        Subject::UserField("assignedBy"),
+        &[
+            ("participant", Personal),
+            ("assignedBy", Plain),
+            ("assignedAt", Plain),
+        ],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn each_type_is_listed_once_with_distinct_fields() {
+        let mut types = BTreeSet::new();
+        for c in REGISTRY {
+            assert!(types.insert(c.event_type), "{} twice", c.event_type);
+            let names: BTreeSet<&str> = c.fields.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names.len(), c.fields.len(), "{}", c.event_type);
+        }
+    }
+
+    #[test]
+    fn events_with_a_subject_name_a_plain_field_or_the_stream() {
+        for c in REGISTRY {
+            let field = match c.subject {
+                Subject::UserField(f) => Some((f, Plain)),
+                Subject::PhoneField(f) | Subject::WechatField(f) => Some((f, Personal)),
+                Subject::None | Subject::UserStream | Subject::ClaimedIdentifier => None,
+            };
+            if let Some((f, class)) = field {
+                assert_eq!(
+                    c.class_of(f),
+                    Some(class),
+                    "{}: subject field {f}",
+                    c.event_type
+                );
+            }
+            let sealed = c.fields.iter().any(|(_, k)| *k == Personal);
+            if sealed {
+                assert_ne!(
+                    c.subject,
+                    Subject::None,
+                    "{}: personal without subject",
+                    c.event_type
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn subjects_do_not_show_the_identifier() {
+        assert!(!phone_subject("13800138000").contains("13800138000"));
+        assert_eq!(phone_subject("13800138000"), phone_subject(" 13800138000 "));
+        assert!(!wechat_subject("o-abc").contains("o-abc"));
+    }
+}
