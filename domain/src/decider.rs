@@ -19,6 +19,12 @@ pub trait Decider: Default + Clone + Send + Sync + 'static {
     /// Why a command was refused.
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Whether the command runner keeps this aggregate's state between commands (so the next
+    /// command on the stream reads only newer events). `false` for aggregates that are written
+    /// once and can be large (a venue's seat map), which the cache would otherwise hold for the
+    /// life of the process.
+    const KEEP_STATE: bool = true;
+
     /// Decide which events `command` produces against the current state, or refuse it.
     fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
 

@@ -310,6 +310,8 @@ fn validate(c: &CreateVenue) -> Result<(), FieldError> {
 
 impl Decider for Venue {
     const CATEGORY: &'static str = "openticketVenue";
+    // Created once and never changed: a kept state would only hold up to 100,000 seats.
+    const KEEP_STATE: bool = false;
     type Command = CreateVenue;
     type Event = VenueEvent;
     type Error = VenueError;
