@@ -136,3 +136,29 @@ impl Upcaster for VenueSeatsAsArrays {
         data
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn version_one_seats_become_arrays_and_arrays_stay() {
+        let v1 = json!({"venueId": "v", "areas": [{"areaId": "A", "name": "A 區", "seats": [
+            {"seatId": "A-1", "row": "1", "number": 1, "x": 1.5, "y": 0, "type": "Normal"},
+            ["A-2", "1", 2, 3, 0, "VIP"],
+        ]}]});
+        let up = VenueSeatsAsArrays.upcast(v1);
+        assert_eq!(
+            up["areas"][0]["seats"],
+            json!([
+                ["A-1", "1", 1, 1.5, 0, "Normal"],
+                ["A-2", "1", 2, 3, 0, "VIP"]
+            ])
+        );
+        assert_eq!(up["venueId"], "v");
+        assert_eq!(VenueSeatsAsArrays.event_type(), "OpenTicketVenueCreated");
+        assert_eq!(VenueSeatsAsArrays.source_version(), 1);
+    }
+}

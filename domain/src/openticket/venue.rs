@@ -103,10 +103,7 @@ pub enum VenueEvent {
         capacity: u32,
         /// Seat map areas, each seat written as `[seatId, row, number, x, y, type]`; read in that
         /// form or as an object.
-        #[serde(
-            serialize_with = "stored::serialize_areas",
-            deserialize_with = "stored::deserialize_areas"
-        )]
+        #[serde(with = "stored")]
         areas: Arc<Vec<Area>>,
         /// Who created it.
         created_by: UserId,
@@ -175,7 +172,7 @@ mod stored {
         }
     }
 
-    pub(super) fn serialize_areas<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         areas: &Arc<Vec<Area>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -188,7 +185,7 @@ mod stored {
 
     /// Either form: serde's derived decoder of `Seat` takes an object or an array of its fields
     /// in order.
-    pub(super) fn deserialize_areas<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Arc<Vec<Area>>, D::Error> {
         Vec::<Area>::deserialize(deserializer).map(Arc::new)
