@@ -172,6 +172,37 @@ mod tests {
     }
 
     #[test]
+    fn big_events_hash_as_their_whole_canonical_text() {
+        // Far over one digest chunk: the streamed hash must equal the hash of the whole text.
+        let seats: Vec<Value> = (0..20_000)
+            .map(|i| json!([format!("A-{i:06}"), "1", i, 0, 0, "Normal"]))
+            .collect();
+        let data = json!({"areas": [{"seats": seats, "areaId": "A"}]});
+        let meta = json!({"b": 1, "a": 2});
+        let t = parse_timestamp("2026-11-22T10:00:00.000001Z").unwrap();
+        let input = HashInput {
+            prev_hash: GENESIS_HASH,
+            stream_id: "openticketVenue-1",
+            stream_version: 1,
+            event_id: Uuid::nil(),
+            event_type: "OpenTicketVenueCreated",
+            schema_version: 2,
+            recorded_at: t,
+            data: &data,
+            metadata: &meta,
+        };
+        let text = format!(
+            "[\"tessera-event/1\",\"{GENESIS_HASH}\",\"openticketVenue-1\",1,\"{}\",\"OpenTicketVenueCreated\",2,\"2026-11-22T10:00:00.000001Z\",{},{}]",
+            Uuid::nil(),
+            canonical_json(&data),
+            canonical_json(&meta)
+        );
+        assert!(text.len() > 4 * HASH_CHUNK);
+        let whole = hex::encode(digest::digest(&digest::SHA256, text.as_bytes()));
+        assert_eq!(event_hash(&input), whole);
+    }
+
+    #[test]
     fn hash_changes_with_every_field() {
         let data = json!({"seat": "A-001"});
         let meta = json!({});
