@@ -69,7 +69,11 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
 
 /// Every upcaster the system knows.
 pub fn upcasters() -> UpcasterRegistry {
-    UpcasterRegistry::new()
+    let mut registry = UpcasterRegistry::new();
+    registry.register(Arc::new(
+        tessera_application::openticket::VenueSeatsAsArrays,
+    ));
+    registry
 }
 
 /// Every deadline handler, by kind. The engine itself schedules none; the API documents' issues

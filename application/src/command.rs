@@ -185,8 +185,11 @@ where
             Some((state, version)) => load_from(store, stream_id, state, version).await?,
             None => load::<D>(store, stream_id).await?,
         };
-        let remember =
-            |state: &D, version: u64| instance.map(|_| slots::Cached::new(state.clone(), version));
+        let remember = |state: &D, version: u64| {
+            instance
+                .filter(|_| D::KEEP_STATE)
+                .map(|_| slots::Cached::new(state.clone(), version))
+        };
         let events = match state.decide(command) {
             Ok(events) => events,
             Err(e) => {

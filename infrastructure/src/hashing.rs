@@ -39,9 +39,39 @@ pub struct HashInput<'a> {
     pub metadata: &'a Value,
 }
 
+/// Canonical text is fed to the digest whenever this much has been written, so hashing a big
+/// event (a 100,000-seat venue) never holds its whole canonical text.
+const HASH_CHUNK: usize = 64 * 1024;
+
+/// Where canonical JSON goes: a string, or a digest fed in chunks of [`HASH_CHUNK`].
+struct Sink<'a> {
+    buf: String,
+    digest: Option<&'a mut digest::Context>,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, c: char) {
+        self.buf.push(c);
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.buf.push_str(s);
+        if self.buf.len() >= HASH_CHUNK
+            && let Some(d) = self.digest.as_deref_mut()
+        {
+            d.update(self.buf.as_bytes());
+            self.buf.clear();
+        }
+    }
+}
+
 /// Compute the event hash (64 lower-case hex characters).
 pub fn event_hash(input: &HashInput<'_>) -> String {
-    let mut buf = String::with_capacity(256);
+    let mut context = digest::Context::new(&digest::SHA256);
+    let mut buf = Sink {
+        buf: String::with_capacity(256),
+        digest: Some(&mut context),
+    };
     buf.push_str("[\"tessera-event/1\",");
     for s in [input.prev_hash, input.stream_id] {
         write_canonical(&Value::String(s.to_owned()), &mut buf);
@@ -64,8 +94,9 @@ pub fn event_hash(input: &HashInput<'_>) -> String {
     buf.push(',');
     write_canonical(input.metadata, &mut buf);
     buf.push(']');
-    let digest = digest::digest(&digest::SHA256, buf.as_bytes());
-    hex::encode(digest)
+    let rest = std::mem::take(&mut buf.buf);
+    context.update(rest.as_bytes());
+    hex::encode(context.finish())
 }
 
 /// RFC 3339 UTC with six fractional digits, e.g. `2026-11-22T15:30:00.123456Z`. Fixed width, so
@@ -88,12 +119,15 @@ pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Canonical JSON text of a value (sorted keys, no white space).
 pub fn canonical_json(value: &Value) -> String {
-    let mut buf = String::new();
+    let mut buf = Sink {
+        buf: String::new(),
+        digest: None,
+    };
     write_canonical(value, &mut buf);
-    buf
+    buf.buf
 }
 
-fn write_canonical(value: &Value, buf: &mut String) {
+fn write_canonical(value: &Value, buf: &mut Sink<'_>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
@@ -135,6 +169,37 @@ mod tests {
             canonical_json(&v),
             r#"{"a":{"c":"x\"y","d":[true,null]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn big_events_hash_as_their_whole_canonical_text() {
+        // Far over one digest chunk: the streamed hash must equal the hash of the whole text.
+        let seats: Vec<Value> = (0..20_000)
+            .map(|i| json!([format!("A-{i:06}"), "1", i, 0, 0, "Normal"]))
+            .collect();
+        let data = json!({"areas": [{"seats": seats, "areaId": "A"}]});
+        let meta = json!({"b": 1, "a": 2});
+        let t = parse_timestamp("2026-11-22T10:00:00.000001Z").unwrap();
+        let input = HashInput {
+            prev_hash: GENESIS_HASH,
+            stream_id: "openticketVenue-1",
+            stream_version: 1,
+            event_id: Uuid::nil(),
+            event_type: "OpenTicketVenueCreated",
+            schema_version: 2,
+            recorded_at: t,
+            data: &data,
+            metadata: &meta,
+        };
+        let text = format!(
+            "[\"tessera-event/1\",\"{GENESIS_HASH}\",\"openticketVenue-1\",1,\"{}\",\"OpenTicketVenueCreated\",2,\"2026-11-22T10:00:00.000001Z\",{},{}]",
+            Uuid::nil(),
+            canonical_json(&data),
+            canonical_json(&meta)
+        );
+        assert!(text.len() > 4 * HASH_CHUNK);
+        let whole = hex::encode(digest::digest(&digest::SHA256, text.as_bytes()));
+        assert_eq!(event_hash(&input), whole);
     }
 
     #[test]

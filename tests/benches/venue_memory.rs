@@ -4,9 +4,11 @@
 //! child's `VmHWM` (peak resident set) and `VmRSS` from `/proc/{pid}/status`:
 //!
 //! 1. after start (baseline),
-//! 2. after one venue is created and projected,
-//! 3. after four more are posted at once and projected,
-//! 4. a few seconds after that (memory given back or not).
+//! 2. around 200 small requests (`GET /v1/venues`, one after another): mean time and RSS change,
+//!    the common case that must not get slower,
+//! 3. after one venue is created and projected,
+//! 4. after four more are posted at once and projected,
+//! 5. a few seconds after that (memory given back or not).
 //!
 //! Run: `cargo bench -p tessera-tests --bench venue_memory` (release), or `--profile dev` for a
 //! quicker build. `BENCH_SEATS` sets the seats per venue (default 100,000, about 9 MB of JSON);
@@ -117,6 +119,24 @@ async fn measure(base: &str, pid: u32) {
     println!(
         "venue body: {seats} seats, {:.1} MiB; server RSS after start {baseline:.0} MiB",
         mib(body_len)
+    );
+
+    let small = 200;
+    let started = Instant::now();
+    for _ in 0..small {
+        let r = http
+            .get(format!("{base}/v1/venues?page=1&pageSize=20"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    }
+    let per = started.elapsed().as_secs_f64() * 1000.0 / small as f64;
+    let (_, after_small) = memory(pid);
+    println!(
+        "{small} small requests (GET /v1/venues): {per:.2} ms each; RSS {after_small:.0} MiB ({:+.1} MiB)",
+        after_small - baseline
     );
 
     let post = |n: usize| {

@@ -299,6 +299,8 @@ async fn create_venue(
         )
         .await?;
     let id = venue.venue_id.as_uuid();
+    // The seat map is read back from the read model; the command's copy can go now.
+    drop(venue);
     let queries = &state.services.openticket_queries;
     match read_after_write(&state, position, queries.venue(id)).await {
         Some(view) => Ok(ok(StatusCode::CREATED, VenueDetail::from(view))),

@@ -405,7 +405,7 @@ impl From<rows::VenueMapRow> for VenueDetail {
             seat_map: SeatMap {
                 seat_map_id: v.seat_map_id,
                 version: v.seat_map_version,
-                areas: v.areas.into_iter().map(SeatMapArea::from).collect(),
+                areas: v.areas,
             },
         }
     }
@@ -419,8 +419,10 @@ pub struct SeatMap {
     pub seat_map_id: Uuid,
     /// Revision (1: seat maps cannot be changed yet).
     pub version: i64,
-    /// Areas with their seats, in the order the venue's creator gave them.
-    pub areas: Vec<SeatMapArea>,
+    /// Areas with their seats, in the order the venue's creator gave them: the read model's
+    /// stored JSON, embedded as it is (`[SeatMapArea]`).
+    #[schema(value_type = Vec<SeatMapArea>)]
+    pub areas: rows::SeatMapJson,
 }
 
 /// One area of a seat map, seats in seat-map order.

@@ -38,7 +38,7 @@ pub use events::{CreatedEvent, EventInput, NewSession};
 pub use fulfilment::Fulfilment;
 pub use orders::{ORDER_EXPIRY, OrderExpiry};
 pub use seat_locks::{LOCK_EXPIRY, LockExpiry, LockResult};
-pub use venues::VenueInput;
+pub use venues::{VenueInput, VenueSeatsAsArrays};
 
 use crate::clock::Clock;
 use crate::command::CommandRunner;

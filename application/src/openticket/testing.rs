@@ -146,11 +146,11 @@ impl World {
                         postal_code: "105".into(),
                     },
                     capacity: 4,
-                    areas: vec![Area {
+                    areas: std::sync::Arc::new(vec![Area {
                         area_id: area.clone(),
                         name: "A 區".into(),
                         seats,
-                    }],
+                    }]),
                     created_by: user(0x901),
                     created_at: now() - Duration::days(60),
                 }],

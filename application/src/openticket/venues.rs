@@ -5,6 +5,8 @@ use super::OpenTicketService;
 use super::error::{OpenTicketError, Resource};
 use crate::command::CommandRunner;
 use crate::event_store::EventMetadata;
+use crate::upcasting::Upcaster;
+use serde_json::Value;
 use std::sync::Arc;
 use tessera_domain::UserId;
 use tessera_domain::openticket::venue::{Address, Area, CreateVenue, Venue, VenueData, VenueError};
@@ -67,7 +69,7 @@ impl OpenTicketService {
             name,
             address,
             capacity,
-            areas,
+            areas: Arc::new(areas),
             created_by,
             now: self.clock.now(),
         };
@@ -95,5 +97,68 @@ impl OpenTicketService {
         venue
             .seat(seat)
             .map(|(a, _)| (a.area_id.clone(), a.name.clone()))
+    }
+}
+
+/// Upcaster of `OpenTicketVenueCreated` from schema version 1 (each seat an object
+/// `{seatId, row, number, x, y, type}`) to 2 (each seat the array `[seatId, row, number, x, y,
+/// type]`, docs/decisions/0020-compact-seat-maps.md). Moves the values, copies nothing; a seat that
+/// is not an object is left as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VenueSeatsAsArrays;
+
+/// Field order of a stored seat array (version 2).
+const SEAT_FIELDS: [&str; 6] = ["seatId", "row", "number", "x", "y", "type"];
+
+impl Upcaster for VenueSeatsAsArrays {
+    fn event_type(&self) -> &str {
+        tessera_domain::openticket::venue::VENUE_CREATED
+    }
+
+    fn source_version(&self) -> u32 {
+        1
+    }
+
+    fn upcast(&self, mut data: Value) -> Value {
+        let areas = data.get_mut("areas").and_then(Value::as_array_mut);
+        for area in areas.into_iter().flatten() {
+            let seats = area.get_mut("seats").and_then(Value::as_array_mut);
+            for seat in seats.into_iter().flatten() {
+                if let Value::Object(fields) = seat {
+                    let row = SEAT_FIELDS
+                        .iter()
+                        .map(|f| fields.remove(*f).unwrap_or(Value::Null))
+                        .collect();
+                    *seat = Value::Array(row);
+                }
+            }
+        }
+        data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn version_one_seats_become_arrays_and_arrays_stay() {
+        let v1 = json!({"venueId": "v", "areas": [{"areaId": "A", "name": "A 區", "seats": [
+            {"seatId": "A-1", "row": "1", "number": 1, "x": 1.5, "y": 0, "type": "Normal"},
+            ["A-2", "1", 2, 3, 0, "VIP"],
+        ]}]});
+        let up = VenueSeatsAsArrays.upcast(v1);
+        assert_eq!(
+            up["areas"][0]["seats"],
+            json!([
+                ["A-1", "1", 1, 1.5, 0, "Normal"],
+                ["A-2", "1", 2, 3, 0, "VIP"]
+            ])
+        );
+        assert_eq!(up["venueId"], "v");
+        assert_eq!(VenueSeatsAsArrays.event_type(), "OpenTicketVenueCreated");
+        assert_eq!(VenueSeatsAsArrays.source_version(), 1);
     }
 }

@@ -70,8 +70,9 @@ pub struct CreateVenue {
     /// Capacity, at least the number of seats.
     pub capacity: u32,
     /// The seat map's areas (§3.3 `seatMap.areas`): at least one, each with a seat; at most
-    /// [`MAX_SEATS`] seats in all, area and seat ids unique.
-    pub areas: Vec<Area>,
+    /// [`MAX_SEATS`] seats in all, area and seat ids unique. Shared, not copied, by the event and
+    /// the venue state the command produces.
+    pub areas: Arc<Vec<Area>>,
     /// The admin creating it.
     pub created_by: UserId,
     /// Now (UTC).
@@ -79,6 +80,11 @@ pub struct CreateVenue {
 }
 
 /// Events of a venue (`openticketVenue-{venueId}`).
+///
+/// `OpenTicketVenueCreated` is at schema version 2: each seat is stored as the array
+/// `[seatId, row, number, x, y, type]` instead of an object (docs/decisions/0020-compact-seat-maps.md);
+/// version 1 (objects) is still read, by the same decoder and by the upcaster
+/// `tessera_application::openticket::VenueSeatsAsArrays`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum VenueEvent {
@@ -95,8 +101,10 @@ pub enum VenueEvent {
         address: Address,
         /// How many people it holds (§3.3 `capacity`), at least the number of seats.
         capacity: u32,
-        /// Seat map areas.
-        areas: Vec<Area>,
+        /// Seat map areas, each seat written as `[seatId, row, number, x, y, type]`; read in that
+        /// form or as an object.
+        #[serde(with = "stored")]
+        areas: Arc<Vec<Area>>,
         /// Who created it.
         created_by: UserId,
         /// When (UTC).
@@ -104,7 +112,85 @@ pub enum VenueEvent {
     },
 }
 
-impl DomainEvent for VenueEvent {}
+impl DomainEvent for VenueEvent {
+    fn schema_version(event_type: &str) -> u32 {
+        match event_type {
+            VENUE_CREATED => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Stored type of [`VenueEvent::VenueCreated`].
+pub const VENUE_CREATED: &str = "OpenTicketVenueCreated";
+
+/// The stored form of a seat map: areas as objects, seats as positional arrays. A seat object
+/// costs about ten times its text once parsed into a `serde_json::Value` (a map node and a key
+/// string per field); an array of six values about three times.
+mod stored {
+    use super::{Area, Seat};
+    use serde::ser::{SerializeSeq, SerializeStruct, SerializeTuple};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    struct StoredArea<'a>(&'a Area);
+    struct StoredSeats<'a>(&'a [Seat]);
+    struct StoredSeat<'a>(&'a Seat);
+
+    impl Serialize for StoredArea<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut area = serializer.serialize_struct("Area", 3)?;
+            area.serialize_field("areaId", &self.0.area_id)?;
+            area.serialize_field("name", &self.0.name)?;
+            area.serialize_field("seats", &StoredSeats(&self.0.seats))?;
+            area.end()
+        }
+    }
+
+    impl Serialize for StoredSeats<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+            for seat in self.0 {
+                seq.serialize_element(&StoredSeat(seat))?;
+            }
+            seq.end()
+        }
+    }
+
+    impl Serialize for StoredSeat<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            // The order of `Seat`'s fields: its derived decoder reads an array in this order.
+            let s = self.0;
+            let mut t = serializer.serialize_tuple(6)?;
+            t.serialize_element(&s.seat_id)?;
+            t.serialize_element(&s.row)?;
+            t.serialize_element(&s.number)?;
+            t.serialize_element(&s.x)?;
+            t.serialize_element(&s.y)?;
+            t.serialize_element(&s.seat_type)?;
+            t.end()
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        areas: &Arc<Vec<Area>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(areas.len()))?;
+        for area in areas.iter() {
+            seq.serialize_element(&StoredArea(area))?;
+        }
+        seq.end()
+    }
+
+    /// Either form: serde's derived decoder of `Seat` takes an object or an array of its fields
+    /// in order.
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<Vec<Area>>, D::Error> {
+        Vec::<Area>::deserialize(deserializer).map(Arc::new)
+    }
+}
 
 /// Why a venue command was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -130,8 +216,9 @@ pub struct VenueData {
     pub address: Address,
     /// How many people it holds, at least the number of seats.
     pub capacity: u32,
-    /// The seat map's areas as created; [`VenueData::index`] points into them.
-    pub areas: Vec<Area>,
+    /// The seat map's areas as created (shared with the event that created them);
+    /// [`VenueData::index`] points into them.
+    pub areas: Arc<Vec<Area>>,
     /// Seat → (area index, seat index).
     pub index: HashMap<SeatId, (usize, usize)>,
 }
@@ -220,6 +307,8 @@ fn validate(c: &CreateVenue) -> Result<(), FieldError> {
 
 impl Decider for Venue {
     const CATEGORY: &'static str = "openticketVenue";
+    // Created once and never changed: a kept state would only hold up to 100,000 seats.
+    const KEEP_STATE: bool = false;
     type Command = CreateVenue;
     type Event = VenueEvent;
     type Error = VenueError;
@@ -235,7 +324,7 @@ impl Decider for Venue {
             name: c.name.trim().to_owned(),
             address: c.address.clone(),
             capacity: c.capacity,
-            areas: c.areas.clone(),
+            areas: Arc::clone(&c.areas),
             created_by: c.created_by,
             created_at: c.now,
         }])
@@ -264,7 +353,7 @@ impl Decider for Venue {
                     name: name.clone(),
                     address: address.clone(),
                     capacity: *capacity,
-                    areas: areas.clone(),
+                    areas: Arc::clone(areas),
                     index,
                 })))
             }
@@ -300,11 +389,11 @@ mod tests {
                 postal_code: "105".into(),
             },
             capacity,
-            areas: vec![Area {
+            areas: Arc::new(vec![Area {
                 area_id: AreaId::parse("A").unwrap(),
                 name: "A 區".into(),
                 seats,
-            }],
+            }]),
             created_by: UserId::from_uuid(uuid::Uuid::nil()),
             now: DateTime::UNIX_EPOCH,
         }
@@ -327,6 +416,19 @@ mod tests {
     }
 
     #[test]
+    fn seats_stored_as_objects_still_decode() {
+        let c = create(vec![seat("A-001", 1), seat("A-002", 2)], 2);
+        let events = Venue::default().decide(&c).unwrap();
+        let (t, mut data) = events[0].to_stored().unwrap();
+        // Schema version 1 wrote each seat as an object.
+        data["areas"][0]["seats"] = serde_json::json!([
+            {"seatId": "A-001", "row": "1", "number": 1, "x": 0, "y": 0, "type": "Normal"},
+            {"seatId": "A-002", "row": "1", "number": 2, "x": 0, "y": 0, "type": "Normal"},
+        ]);
+        assert_eq!(VenueEvent::from_stored(&t, &data).unwrap(), events[0]);
+    }
+
+    #[test]
     fn created_once_and_indexed() {
         let c = create(vec![seat("A-001", 1), seat("A-002", 2)], 2);
         let events = Venue::default().decide(&c).unwrap();
@@ -343,7 +445,14 @@ mod tests {
         assert_eq!(venue.decide(&c).unwrap_err(), VenueError::AlreadyExists);
         let (t, data) = events[0].to_stored().unwrap();
         assert_eq!(t, "OpenTicketVenueCreated");
-        assert_eq!(data["areas"][0]["seats"][1]["type"], "Normal");
+        // Seats are stored as `[seatId, row, number, x, y, type]` (schema version 2).
+        assert_eq!(VenueEvent::schema_version(&t), 2);
+        assert_eq!(
+            data["areas"][0]["seats"][1],
+            serde_json::json!(["A-002", "1", 2, 0, 0, "Normal"])
+        );
+        assert_eq!(data["areas"][0]["areaId"], "A");
+        assert_eq!(VenueEvent::from_stored(&t, &data).unwrap(), events[0]);
         assert_eq!(data["address"]["postalCode"], "105");
     }
 }

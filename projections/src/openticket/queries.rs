@@ -432,7 +432,8 @@ impl OpenTicketQueries {
         else {
             return Ok(None);
         };
-        let areas: Vec<SeatMapArea> = serde_json::from_str(&map.seat_map)
+        // Checked as JSON, not decoded: the answer embeds the stored text.
+        let areas = SeatMapJson::from_text(map.seat_map)
             .map_err(|e| corrupt(format!("seat map of venue {id}: {e}")))?;
         Ok(Some(VenueMapRow {
             venue: map.venue.row()?,

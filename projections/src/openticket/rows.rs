@@ -344,9 +344,42 @@ pub struct VenueMapRow {
     pub seat_map_version: i64,
     /// Seats in the seat map.
     pub seat_count: i64,
-    /// Areas with their seats, in the order the venue's creator gave them.
-    pub areas: Vec<SeatMapArea>,
+    /// Areas with their seats, in the order the venue's creator gave them, as stored.
+    pub areas: SeatMapJson,
 }
+
+/// A seat map's areas as the JSON text `ot_venues.seat_map` keeps (`[SeatMapArea]`, camelCase,
+/// the shape of `GET /venues/{id}`'s `seatMap.areas`), checked to be JSON but not decoded:
+/// answers embed it as it is, so a 100,000-seat map is never held as 100,000 decoded seats.
+/// Serializes as that JSON; equal when the texts are equal.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct SeatMapJson(Box<serde_json::value::RawValue>);
+
+impl SeatMapJson {
+    /// `text` if it is JSON (syntax only); the error names what is wrong.
+    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Decoded into areas (for callers that need the seats themselves).
+    pub fn areas(&self) -> Result<Vec<SeatMapArea>, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
+impl PartialEq for SeatMapJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for SeatMapJson {}
 
 // -------------------------------------------------------------------------------------- events
 
