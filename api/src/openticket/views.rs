@@ -438,16 +438,6 @@ pub struct SeatMapArea {
     pub seats: Vec<SeatMapSeat>,
 }
 
-impl From<rows::SeatMapArea> for SeatMapArea {
-    fn from(a: rows::SeatMapArea) -> Self {
-        Self {
-            area_id: a.area_id,
-            name: a.name,
-            seats: a.seats.into_iter().map(SeatMapSeat::from).collect(),
-        }
-    }
-}
-
 /// One seat of a seat map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -468,19 +458,6 @@ pub struct SeatMapSeat {
     /// Seat type, e.g. `Normal`.
     #[serde(rename = "type")]
     pub seat_type: String,
-}
-
-impl From<rows::SeatMapSeat> for SeatMapSeat {
-    fn from(s: rows::SeatMapSeat) -> Self {
-        Self {
-            seat_id: s.seat_id,
-            row: s.row,
-            number: s.number,
-            x: s.x,
-            y: s.y,
-            seat_type: s.seat_type,
-        }
-    }
 }
 
 // -------------------------------------------------------------------------------------- events

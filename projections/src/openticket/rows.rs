@@ -366,11 +366,6 @@ impl SeatMapJson {
     pub fn get(&self) -> &str {
         self.0.get()
     }
-
-    /// Decoded into areas (for callers that need the seats themselves).
-    pub fn areas(&self) -> Result<Vec<SeatMapArea>, serde_json::Error> {
-        serde_json::from_str(self.get())
-    }
 }
 
 impl PartialEq for SeatMapJson {
