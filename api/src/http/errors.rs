@@ -103,7 +103,8 @@ impl DocumentEdges {
     }
 
     /// Paths equal to one of `prefixes` or under it (`/v1` covers `/v1` and `/v1/…`, not `/v10`)
-    /// are answered by `render`. Earlier registrations win where prefixes nest.
+    /// are answered by `render`. Where prefixes nest, the longest one that matches wins, whatever
+    /// the order of registration (`/api/courtesy` beats `/api`).
     pub fn document(mut self, prefixes: &'static [&'static str], render: EdgeRenderer) -> Self {
         Arc::make_mut(&mut self.documents).push((prefixes, render));
         self
@@ -113,8 +114,10 @@ impl DocumentEdges {
     pub fn renderer(&self, path: &str) -> EdgeRenderer {
         self.documents
             .iter()
-            .find(|(prefixes, _)| prefixes.iter().any(|p| under(path, p)))
-            .map_or(neutral_edge as EdgeRenderer, |(_, render)| *render)
+            .flat_map(|(prefixes, render)| prefixes.iter().map(move |p| (*p, *render)))
+            .filter(|(p, _)| under(path, p))
+            .max_by_key(|(p, _)| p.len())
+            .map_or(neutral_edge as EdgeRenderer, |(_, render)| render)
     }
 }
 

@@ -689,6 +689,88 @@ impl IdentityService {
             .await
     }
 
+    /// Check a new password (8–128 characters) and hash it with Argon2id, for use cases that set
+    /// it in their own commit ([`tessera_domain::identity::UserCommand::SetPassword`]).
+    ///
+    /// Errors: [`IdentityError::Validation`] (`password`), hashing failures.
+    pub fn hash_new_password(&self, password: &str) -> Result<String, IdentityError> {
+        check_password(password)?;
+        self.hasher.hash(password)
+    }
+
+    /// An admin (`by`) sets `user_id`'s password without the current one (seed 002
+    /// `PUT /api/users/:id`): 8–128 characters, stored as an Argon2id PHC string in
+    /// [`tessera_domain::identity::UserEvent::PasswordSetByAdmin`]. The caller checks that `by`
+    /// is an admin.
+    ///
+    /// Errors: [`IdentityError::Validation`] (`password`), [`IdentityError::NotFound`],
+    /// [`IdentityError::Disabled`], store and hashing failures.
+    pub async fn set_password(
+        &self,
+        by: UserId,
+        user_id: UserId,
+        password: &str,
+    ) -> Result<UserView, IdentityError> {
+        check_password(password)?;
+        let command = UserCommand::SetPassword {
+            password_hash: self.hasher.hash(password)?,
+            by,
+            now: self.now(),
+        };
+        self.run_user_command(user_id, &command, Some(by)).await
+    }
+
+    /// Replace `user_id`'s email address (trimmed, lower-cased), claiming the new address in its
+    /// guard stream in the same atomic commit as
+    /// [`tessera_domain::identity::UserEvent::UserEmailChanged`]
+    /// (docs/decisions/0009-multi-stream-append.md): of two users changing to one address
+    /// concurrently, one gets it. The old address keeps pointing at the user (it is not released
+    /// to others) but no longer signs in. `by` is the acting admin, `None` for the user themself.
+    ///
+    /// Errors: [`IdentityError::Validation`] (`email`), [`IdentityError::EmailTaken`],
+    /// [`IdentityError::NotFound`], [`IdentityError::Disabled`], store failures.
+    pub async fn change_email(
+        &self,
+        by: Option<UserId>,
+        user_id: UserId,
+        email: &str,
+    ) -> Result<UserView, IdentityError> {
+        let email = parse_email(email)?;
+        let claim_stream = StreamId::parse(email_stream_id(&email))
+            .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
+        let now = self.now();
+        let mut atomic = self.runner.atomic(&self.metadata_for(by.or(Some(user_id))));
+        let claim = atomic.stream::<EmailClaim>(&claim_stream);
+        let user = atomic.stream::<User>(&user_stream(user_id)?);
+        let committed = atomic
+            .run(|d| {
+                if !d.state(user)?.is_registered() {
+                    return Err(IdentityError::NotFound);
+                }
+                d.decide(
+                    claim,
+                    &ClaimEmail {
+                        email: email.clone(),
+                        user_id,
+                        now,
+                    },
+                )
+                .map_err(|e| e.map_rejected(|_| IdentityError::EmailTaken))?;
+                d.decide(
+                    user,
+                    &UserCommand::ChangeEmail {
+                        email: email.clone(),
+                        by,
+                        now,
+                    },
+                )
+                .map_err(|e| e.map_rejected(user_rejected))?;
+                UserView::from_state(d.state(user)?).ok_or(IdentityError::NotFound)
+            })
+            .await?;
+        Ok(committed.value)
+    }
+
     /// A user by id.
     ///
     /// Errors: [`IdentityError::NotFound`], store failures.
@@ -859,7 +941,8 @@ impl IdentityService {
             return Ok(None);
         };
         let user = self.load_user(user_id).await?;
-        Ok(user.is_registered().then_some((user_id, user)))
+        // An address the user changed away from still points here but no longer signs in.
+        Ok((user.is_registered() && user.email() == Some(email)).then_some((user_id, user)))
     }
 
     async fn run_user_command(
