@@ -330,3 +330,39 @@ pub fn neutral_edge(failure: &EdgeFailure, method: &Method, path: &str) -> Respo
     });
     (status, axum::Json(body)).into_response()
 }
+
+#[cfg(test)]
+mod document_edges_tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn teapot(_: &EdgeFailure, _: &Method, _: &str) -> Response {
+        StatusCode::IM_A_TEAPOT.into_response()
+    }
+
+    fn gone(_: &EdgeFailure, _: &Method, _: &str) -> Response {
+        StatusCode::GONE.into_response()
+    }
+
+    fn status(edges: &DocumentEdges, path: &str) -> StatusCode {
+        edges.renderer(path)(&EdgeFailure::NoRoute, &Method::GET, path).status()
+    }
+
+    #[test]
+    fn the_longest_matching_prefix_wins_whatever_the_order() {
+        for edges in [
+            DocumentEdges::new()
+                .document(&["/api"], teapot)
+                .document(&["/api/courtesy"], gone),
+            DocumentEdges::new()
+                .document(&["/api/courtesy"], gone)
+                .document(&["/api"], teapot),
+        ] {
+            assert_eq!(status(&edges, "/api/products"), StatusCode::IM_A_TEAPOT);
+            assert_eq!(status(&edges, "/api/courtesy/cards"), StatusCode::GONE);
+            assert_eq!(status(&edges, "/api/courtesy"), StatusCode::GONE);
+            assert_eq!(status(&edges, "/api/courtesyx"), StatusCode::IM_A_TEAPOT);
+            assert_eq!(status(&edges, "/apix"), StatusCode::NOT_FOUND);
+        }
+    }
+}
