@@ -203,17 +203,7 @@ where
             });
         }
         let new_state = events.iter().fold(state.clone(), |s, e| s.evolve(e));
-        let mut new_events = Vec::with_capacity(events.len());
-        for event in &events {
-            let (event_type, data) = event.to_stored()?;
-            new_events.push(NewEvent {
-                event_id: Uuid::now_v7(),
-                schema_version: D::Event::schema_version(&event_type),
-                event_type,
-                data,
-                metadata: metadata.clone(),
-            });
-        }
+        let new_events = to_new_events::<D>(&events, metadata)?;
         let request = AppendRequest {
             stream_id: stream_id.clone(),
             expected_version: ExpectedVersion::Exact(version),
@@ -439,6 +429,26 @@ impl<D> std::fmt::Debug for Handle<D> {
     }
 }
 
+/// `events` as stored: each with a new id, its stored type name and schema version, and `metadata`.
+fn to_new_events<D: Decider>(
+    events: &[D::Event],
+    metadata: &EventMetadata,
+) -> Result<Vec<NewEvent>, EngineError> {
+    events
+        .iter()
+        .map(|event| {
+            let (event_type, data) = event.to_stored()?;
+            Ok(NewEvent {
+                event_id: Uuid::now_v7(),
+                schema_version: D::Event::schema_version(&event_type),
+                event_type,
+                data,
+                metadata: metadata.clone(),
+            })
+        })
+        .collect()
+}
+
 /// The aggregates of one attempt of an [`AtomicCommand`], as loaded, and the events decided so
 /// far.
 pub struct Decisions {
@@ -526,17 +536,7 @@ impl Decisions {
         if events.is_empty() {
             return Ok(events);
         }
-        let mut new_events = Vec::with_capacity(events.len());
-        for event in &events {
-            let (event_type, data) = event.to_stored()?;
-            new_events.push(NewEvent {
-                event_id: Uuid::now_v7(),
-                schema_version: D::Event::schema_version(&event_type),
-                event_type,
-                data,
-                metadata: self.metadata.clone(),
-            });
-        }
+        let new_events = to_new_events::<D>(&events, &self.metadata)?;
         let next = events.iter().fold(state.clone(), |s, e| s.evolve(e));
         let entry = &mut self.entries[handle.index];
         entry.current = Some(Box::new(next));

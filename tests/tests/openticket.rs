@@ -567,7 +567,8 @@ async fn seat_locks(db: Arc<TestDb>) {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["ttlSeconds"], 120);
     assert_eq!(r.data()["seats"][1]["status"], "Locked");
-    assert!(r.data()["lockId"].as_str().is_some());
+    let lock_id = r.data()["lockId"].as_str().unwrap();
+    assert_eq!(lock_id.parse::<uuid::Uuid>().unwrap().get_version_num(), 4);
 
     // All or none: A-003 is free but A-002 is not, so Bob locks nothing.
     let r = w.lock(&bob, &["A-003", "A-002"]).await;
@@ -822,6 +823,14 @@ async fn webhooks(db: Arc<TestDb>) {
     let order = w.order(&alice, &["VIP-001"]).await.data().clone();
     let order_id = order["orderId"].as_str().unwrap();
     let payment_id = order["payment"]["paymentId"].as_str().unwrap();
+    // Ids a client acts with are random (UUIDv4), not time-ordered and guessable.
+    for id in [order_id, payment_id] {
+        assert_eq!(
+            id.parse::<uuid::Uuid>().unwrap().get_version_num(),
+            4,
+            "{id}"
+        );
+    }
     let paid = json!({"id": "evt_1", "type": "payment.succeeded",
                       "data": {"orderId": order_id, "paymentId": payment_id}});
 

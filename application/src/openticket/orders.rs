@@ -100,8 +100,8 @@ impl OpenTicketService {
             .decide(&probe)
             .map_err(|e| seat_refusal(session_id, e))?;
 
-        let order_id = OrderId::from_uuid(Uuid::now_v7());
-        let payment_id = PaymentId::from_uuid(Uuid::now_v7());
+        let order_id = OrderId::from_uuid(Uuid::new_v4());
+        let payment_id = PaymentId::from_uuid(Uuid::new_v4());
         let mut total = Money::zero(items[0].price.currency());
         for item in &items {
             total = total

@@ -125,7 +125,7 @@ impl OpenTicketService {
             .collect();
         let now = self.clock.now();
         let expires_at = now + self.settings.lock_ttl;
-        let lock_id = LockId::from_uuid(Uuid::now_v7());
+        let lock_id = LockId::from_uuid(Uuid::new_v4());
         let command = SeatSessionCommand::Lock {
             lock_id,
             user_id: user,

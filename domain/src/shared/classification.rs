@@ -585,6 +585,11 @@ pub const REGISTRY: &[EventClasses] = &[
         ],
     ),
     ev(
+        "MeetingTicketsAllocated",
+        Subject::None,
+        &[("tickets", Plain), ("allocatedAt", Plain)],
+    ),
+    ev(
         "MeetingTicketIssued",
         Subject::None,
         &[
