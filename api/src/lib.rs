@@ -12,6 +12,7 @@ pub mod openticket;
 pub mod routes;
 pub mod sandbox;
 pub mod services;
+pub mod shop;
 pub mod startup;
 pub mod telemetry;
 

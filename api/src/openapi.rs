@@ -5,6 +5,7 @@
 
 use crate::meeting::openapi as meeting;
 use crate::openticket::openapi as openticket;
+use crate::shop::openapi as shop;
 use crate::startup::AppState;
 use axum::Router;
 use utoipa_swagger_ui::{SwaggerUi, Url};
@@ -14,7 +15,7 @@ pub const DOCS_PATH: &str = "/docs";
 
 /// Swagger UI at `GET /docs` and each document's OpenAPI file at its own path (public):
 /// OpenTicket's `GET /v1/openapi.json` (first, shown on opening) and the meeting-ticket document's
-/// `GET /meeting/openapi.json`.
+/// `GET /meeting/openapi.json`, and the shop's `GET /shop/openapi.json`.
 pub fn router() -> Router<AppState> {
     SwaggerUi::new(DOCS_PATH)
         .url(
@@ -24,6 +25,10 @@ pub fn router() -> Router<AppState> {
         .url(
             Url::new("Meeting tickets (seed 000)", meeting::DOCUMENT_PATH),
             meeting::document(),
+        )
+        .url(
+            Url::new("Shop (seed 002)", shop::DOCUMENT_PATH),
+            shop::document(),
         )
         .into()
 }

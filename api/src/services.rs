@@ -16,6 +16,7 @@ use tessera_application::openticket::ports::TicketCodes;
 use tessera_application::openticket::{OpenTicketService, OpenTicketSettings};
 use tessera_application::payments::PaymentGateway;
 use tessera_application::payments::wechatpay::WechatPay;
+use tessera_application::shop::{ShopPorts, ShopService};
 use tessera_infrastructure::identity::auth::HmacSignInCodes;
 use tessera_infrastructure::identity::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
@@ -35,6 +36,7 @@ use tessera_infrastructure::wechatpay::{
 };
 use tessera_projections::meeting::MeetingQueries;
 use tessera_projections::openticket::OpenTicketQueries;
+use tessera_projections::shop::ShopQueries;
 
 /// Services shared by the routes of all documents.
 #[derive(Clone)]
@@ -68,6 +70,10 @@ pub struct Services {
     pub wechat_pay: Option<Arc<dyn WechatPay>>,
     /// The console SMS sender, when no SMS gateway is configured (its last code per phone).
     pub console_sms: Option<ConsoleSmsSender>,
+    /// Seed 002 commands: WeChat login, users, categories, products.
+    pub shop: Arc<ShopService>,
+    /// Seed 002 read models.
+    pub shop_queries: ShopQueries,
 }
 
 /// Why the services could not be built from the settings.
@@ -322,12 +328,13 @@ impl Services {
         let m = &config.meeting;
         let code_key = key_or_random(m.sms_code_secret.as_ref(), "TESSERA_SMS_CODE_SECRET");
         let (sms, console_sms) = sms_sender(m, production)?;
+        let wechat = wechat_auth(m, production)?;
         let phone_signin = PhoneSignIn::new(
             SignInPorts {
                 store: engine.events.clone(),
                 clock: engine.clock.clone(),
                 sms,
-                wechat: wechat_auth(m, production)?,
+                wechat: wechat.clone(),
                 tokens: tokens.clone(),
                 secrets: Arc::new(RandomSecrets),
                 codes: Arc::new(HmacSignInCodes::new(code_key.expose_secret().as_bytes())?),
@@ -351,7 +358,16 @@ impl Services {
                 mock_payments: m.mock_payments && !production,
             },
         ));
+        let shop = Arc::new(ShopService::new(ShopPorts {
+            runner: tessera_application::CommandRunner::new(engine.events.clone()),
+            clock: engine.clock.clone(),
+            wechat,
+            tokens: tokens.clone(),
+            identity: identity.clone(),
+        }));
         Ok(Services {
+            shop,
+            shop_queries: ShopQueries::new(engine.read_models.clone()),
             phone_signin,
             meetings,
             meeting_queries: MeetingQueries::new(engine.read_models.clone()),

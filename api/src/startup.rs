@@ -64,6 +64,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     let mut all: Vec<Arc<dyn Projector>> = vec![Arc::new(EventTypeStatsProjector)];
     all.extend(tessera_projections::openticket::projectors());
     all.extend(tessera_projections::meeting::projectors());
+    all.extend(tessera_projections::shop::projectors());
     all
 }
 
@@ -277,6 +278,10 @@ pub fn document_edges() -> DocumentEdges {
             ],
             crate::meeting::edges::edge,
         )
+        .document(
+            &["/api", "/weixin-login", "/shop"],
+            crate::shop::edges::edge,
+        )
 }
 
 /// `router` with fallbacks for unknown paths (404) and known paths with another method (405, with
@@ -310,6 +315,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
+        .merge(crate::shop::router())
         .merge(crate::openapi::router())
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).

@@ -11,6 +11,7 @@ pub mod process_manager;
 pub mod projector;
 pub mod query;
 pub mod runner;
+pub mod shop;
 pub mod stats;
 
 pub use db::{ProjectionTx, ReadModelDb};

@@ -50,7 +50,7 @@ fn aggregate<D: Decider>() -> Aggregate {
 
 /// Every aggregate of the domain. `every_decider_of_the_domain_is_listed` fails when one is missing.
 fn aggregates() -> Vec<Aggregate> {
-    use tessera_domain::{identity, meeting, openticket, shared};
+    use tessera_domain::{identity, meeting, openticket, shared, shop};
     vec![
         aggregate::<identity::User>(),
         aggregate::<identity::EmailClaim>(),
@@ -66,6 +66,10 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<meeting::Meeting>(),
         aggregate::<meeting::order::MeetingOrder>(),
         aggregate::<meeting::ticket::MeetingTicket>(),
+        aggregate::<shop::sequence::ShopSequence>(),
+        aggregate::<shop::catalog::ShopCatalog>(),
+        aggregate::<shop::product::ShopProduct>(),
+        aggregate::<shop::customer::ShopCustomer>(),
     ]
 }
 

@@ -38,7 +38,7 @@ fn main() -> std::process::ExitCode {
 /// Every stored event type the domain's aggregates can write (the list of
 /// tests/tests/namespace.rs, whose `every_decider_of_the_domain_is_listed` keeps it complete).
 fn stored_types() -> BTreeSet<&'static str> {
-    use tessera_domain::{identity, meeting, openticket, shared};
+    use tessera_domain::{identity, meeting, openticket, shared, shop};
     fn types<D: Decider>() -> &'static [&'static str] {
         D::Event::stored_types()
     }
@@ -57,6 +57,10 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<meeting::Meeting>(),
         types::<meeting::order::MeetingOrder>(),
         types::<meeting::ticket::MeetingTicket>(),
+        types::<shop::sequence::ShopSequence>(),
+        types::<shop::catalog::ShopCatalog>(),
+        types::<shop::product::ShopProduct>(),
+        types::<shop::customer::ShopCustomer>(),
     ]
     .into_iter()
     .flatten()

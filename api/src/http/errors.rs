@@ -103,7 +103,8 @@ impl DocumentEdges {
     }
 
     /// Paths equal to one of `prefixes` or under it (`/v1` covers `/v1` and `/v1/…`, not `/v10`)
-    /// are answered by `render`. Earlier registrations win where prefixes nest.
+    /// are answered by `render`. Where prefixes nest, the longest one that matches wins, whatever
+    /// the order of registration (`/api/courtesy` beats `/api`).
     pub fn document(mut self, prefixes: &'static [&'static str], render: EdgeRenderer) -> Self {
         Arc::make_mut(&mut self.documents).push((prefixes, render));
         self
@@ -113,8 +114,10 @@ impl DocumentEdges {
     pub fn renderer(&self, path: &str) -> EdgeRenderer {
         self.documents
             .iter()
-            .find(|(prefixes, _)| prefixes.iter().any(|p| under(path, p)))
-            .map_or(neutral_edge as EdgeRenderer, |(_, render)| *render)
+            .flat_map(|(prefixes, render)| prefixes.iter().map(move |p| (*p, *render)))
+            .filter(|(p, _)| under(path, p))
+            .max_by_key(|(p, _)| p.len())
+            .map_or(neutral_edge as EdgeRenderer, |(_, render)| render)
     }
 }
 
@@ -326,4 +329,40 @@ pub fn neutral_edge(failure: &EdgeFailure, method: &Method, path: &str) -> Respo
         },
     });
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod document_edges_tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn teapot(_: &EdgeFailure, _: &Method, _: &str) -> Response {
+        StatusCode::IM_A_TEAPOT.into_response()
+    }
+
+    fn gone(_: &EdgeFailure, _: &Method, _: &str) -> Response {
+        StatusCode::GONE.into_response()
+    }
+
+    fn status(edges: &DocumentEdges, path: &str) -> StatusCode {
+        edges.renderer(path)(&EdgeFailure::NoRoute, &Method::GET, path).status()
+    }
+
+    #[test]
+    fn the_longest_matching_prefix_wins_whatever_the_order() {
+        for edges in [
+            DocumentEdges::new()
+                .document(&["/api"], teapot)
+                .document(&["/api/courtesy"], gone),
+            DocumentEdges::new()
+                .document(&["/api/courtesy"], gone)
+                .document(&["/api"], teapot),
+        ] {
+            assert_eq!(status(&edges, "/api/products"), StatusCode::IM_A_TEAPOT);
+            assert_eq!(status(&edges, "/api/courtesy/cards"), StatusCode::GONE);
+            assert_eq!(status(&edges, "/api/courtesy"), StatusCode::GONE);
+            assert_eq!(status(&edges, "/api/courtesyx"), StatusCode::IM_A_TEAPOT);
+            assert_eq!(status(&edges, "/apix"), StatusCode::NOT_FOUND);
+        }
+    }
 }

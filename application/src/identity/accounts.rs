@@ -689,6 +689,15 @@ impl IdentityService {
             .await
     }
 
+    /// Check a new password (8–128 characters) and hash it with Argon2id, for use cases that set
+    /// it in their own commit ([`tessera_domain::identity::UserCommand::SetPassword`]).
+    ///
+    /// Errors: [`IdentityError::Validation`] (`password`), hashing failures.
+    pub fn hash_new_password(&self, password: &str) -> Result<String, IdentityError> {
+        check_password(password)?;
+        self.hasher.hash(password)
+    }
+
     /// A user by id.
     ///
     /// Errors: [`IdentityError::NotFound`], store failures.
@@ -859,7 +868,8 @@ impl IdentityService {
             return Ok(None);
         };
         let user = self.load_user(user_id).await?;
-        Ok(user.is_registered().then_some((user_id, user)))
+        // An address the user changed away from still points here but no longer signs in.
+        Ok((user.is_registered() && user.email() == Some(email)).then_some((user_id, user)))
     }
 
     async fn run_user_command(

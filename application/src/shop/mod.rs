@@ -1,1 +1,76 @@
-//! The shop (seed 002): its use cases arrive with its issue (docs/architecture.md, "Adding a document").
+//! The shop's use cases (seed 002), one file each: [`login`] (`POST /weixin-login`), [`users`]
+//! (the admin's user routes), [`catalog`] (categories and products); [`error`] says why one failed;
+//! [`numbers`] hands out the integer ids the seed shows, reusable by the later parts (orders,
+//! cards, transactions). All run over the shared [`CommandRunner`]; no HTTP type reaches here.
+//!
+//! Every write returns the global position it reached (`None` when nothing changed), so the api
+//! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
+
+pub mod catalog;
+pub mod error;
+pub mod login;
+pub mod numbers;
+pub mod users;
+
+pub use catalog::{CategoryChange, CategoryInput, ProductChange, ProductInput};
+pub use error::{Missing, ShopError};
+pub use login::ShopLogin;
+pub use users::UserChange;
+
+use crate::clock::Clock;
+use crate::command::CommandRunner;
+use crate::identity::ports::WechatAuth;
+use crate::identity::{AccessTokens, IdentityService};
+use chrono::{DateTime, SubsecRound, Utc};
+use std::sync::Arc;
+
+/// The shop's ports.
+pub struct ShopPorts {
+    /// Appends and loads aggregates.
+    pub runner: CommandRunner,
+    /// Source of the current time (cut to microseconds before storing).
+    pub clock: Arc<dyn Clock>,
+    /// WeChat's `jscode2session` (the development verifier takes `dev:{openid}`).
+    pub wechat: Arc<dyn WechatAuth>,
+    /// Signs the access tokens, the same JWTs every document accepts.
+    pub tokens: Arc<dyn AccessTokens>,
+    /// The shared identity: passwords, emails, roles, erasure.
+    pub identity: IdentityService,
+}
+
+/// The shop's use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct ShopService {
+    runner: CommandRunner,
+    clock: Arc<dyn Clock>,
+    wechat: Arc<dyn WechatAuth>,
+    tokens: Arc<dyn AccessTokens>,
+    identity: IdentityService,
+}
+
+impl std::fmt::Debug for ShopService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopService").finish_non_exhaustive()
+    }
+}
+
+impl ShopService {
+    /// A service over `ports`.
+    pub fn new(ports: ShopPorts) -> Self {
+        Self {
+            runner: ports.runner,
+            clock: ports.clock,
+            wechat: ports.wechat,
+            tokens: ports.tokens,
+            identity: ports.identity,
+        }
+    }
+
+    /// Now, cut to microseconds (the stored precision).
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+}
+
+#[cfg(test)]
+mod tests;

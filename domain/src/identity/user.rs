@@ -211,6 +211,37 @@ pub enum UserCommand {
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
+    /// Create an account identified by a WeChat openid alone (seed 002 `POST /weixin-login`), the
+    /// openid already claimed in its guard stream. No password, email or phone.
+    RegisterWithWechat {
+        /// The new user's id (made by the caller).
+        user_id: UserId,
+        /// WeChat openid from `jscode2session`.
+        wechat_id: String,
+        /// Roles to start with (customer is added).
+        roles: BTreeSet<Role>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// An admin sets a new password (seed 002 `PUT /api/users/:id`); the current one is not asked.
+    SetPassword {
+        /// Argon2id PHC string of the new password.
+        password_hash: String,
+        /// The admin acting.
+        by: UserId,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Replace the email address; the new address is already claimed in its guard stream for this
+    /// user (in the same commit). Setting the current address changes nothing.
+    ChangeEmail {
+        /// The new address.
+        email: Email,
+        /// The admin acting, or `None` for the user themself.
+        by: Option<UserId>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
     /// Replace the password hash.
     ChangePassword {
         /// Argon2id PHC string of the new password.
@@ -292,6 +323,36 @@ pub enum UserEvent {
         roles: BTreeSet<Role>,
         /// When (UTC).
         registered_at: DateTime<Utc>,
+    },
+    /// The account was created from a WeChat openid alone (seed 002 `POST /weixin-login`).
+    UserRegisteredWithWechat {
+        /// The user's id, also in the stream id `user-{userId}`.
+        user_id: UserId,
+        /// WeChat openid.
+        wechat_id: String,
+        /// Roles held from the start (always including customer).
+        roles: BTreeSet<Role>,
+        /// When (UTC).
+        registered_at: DateTime<Utc>,
+    },
+    /// An admin set a new password (no current password was asked).
+    PasswordSetByAdmin {
+        /// Argon2id PHC string of the new password.
+        password_hash: String,
+        /// The admin who set it.
+        set_by: UserId,
+        /// When (UTC).
+        set_at: DateTime<Utc>,
+    },
+    /// The email address was replaced; the old address's claim stays with the user (it is not
+    /// free for others) but no longer signs in.
+    UserEmailChanged {
+        /// Lower-cased new address.
+        email: Email,
+        /// The admin who changed it (null when the user did).
+        changed_by: Option<UserId>,
+        /// When (UTC).
+        changed_at: DateTime<Utc>,
     },
     /// The password was replaced.
     PasswordChanged {
@@ -415,6 +476,47 @@ impl Decider for User {
                     registered_at: *now,
                 }])
             }
+            UserCommand::RegisterWithWechat {
+                user_id,
+                wechat_id,
+                roles,
+                now,
+            } => {
+                if self.is_registered() {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                let mut roles = roles.clone();
+                roles.insert(Role::Customer);
+                Ok(vec![UserEvent::UserRegisteredWithWechat {
+                    user_id: *user_id,
+                    wechat_id: wechat_id.clone(),
+                    roles,
+                    registered_at: *now,
+                }])
+            }
+            UserCommand::SetPassword {
+                password_hash,
+                by,
+                now,
+            } => {
+                self.require_active()?;
+                Ok(vec![UserEvent::PasswordSetByAdmin {
+                    password_hash: password_hash.clone(),
+                    set_by: *by,
+                    set_at: *now,
+                }])
+            }
+            UserCommand::ChangeEmail { email, by, now } => {
+                self.require_active()?;
+                if self.email() == Some(email) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![UserEvent::UserEmailChanged {
+                    email: email.clone(),
+                    changed_by: *by,
+                    changed_at: *now,
+                }])
+            }
             UserCommand::ChangePassword { password_hash, now } => {
                 self.require_active()?;
                 Ok(vec![UserEvent::PasswordChanged {
@@ -533,7 +635,31 @@ impl Decider for User {
                 self.roles = roles.clone();
                 self.roles.insert(Role::Customer);
             }
-            UserEvent::PasswordChanged { password_hash, .. } => {
+            UserEvent::UserRegisteredWithWechat {
+                user_id,
+                wechat_id,
+                roles,
+                registered_at,
+            } => {
+                self.registration = Some(Registration {
+                    user_id: *user_id,
+                    email: None,
+                    password_hash: None,
+                    phone: None,
+                    wechat_id: Some(wechat_id.clone()),
+                    display_name: None,
+                    registered_at: *registered_at,
+                });
+                self.roles = roles.clone();
+                self.roles.insert(Role::Customer);
+            }
+            UserEvent::UserEmailChanged { email, .. } => {
+                if let Some(r) = self.registration.as_mut() {
+                    r.email = Some(email.clone());
+                }
+            }
+            UserEvent::PasswordSetByAdmin { password_hash, .. }
+            | UserEvent::PasswordChanged { password_hash, .. } => {
                 if let Some(r) = self.registration.as_mut() {
                     r.password_hash = Some(password_hash.clone());
                 }

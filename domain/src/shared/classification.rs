@@ -173,6 +173,30 @@ pub const REGISTRY: &[EventClasses] = &[
         ],
     ),
     ev(
+        "UserRegisteredWithWechat",
+        Subject::UserField("userId"),
+        &[
+            ("userId", Plain),
+            ("wechatId", Personal),
+            ("roles", Plain),
+            ("registeredAt", Plain),
+        ],
+    ),
+    ev(
+        "PasswordSetByAdmin",
+        Subject::UserStream,
+        &[("passwordHash", Secret), ("setBy", Plain), ("setAt", Plain)],
+    ),
+    ev(
+        "UserEmailChanged",
+        Subject::UserStream,
+        &[
+            ("email", Personal),
+            ("changedBy", Plain),
+            ("changedAt", Plain),
+        ],
+    ),
+    ev(
         "PasswordChanged",
         Subject::UserStream,
         &[("passwordHash", Secret), ("changedAt", Plain)],
@@ -584,6 +608,107 @@ pub const REGISTRY: &[EventClasses] = &[
             ("participant", Personal),
             ("assignedBy", Plain),
             ("assignedAt", Plain),
+        ],
+    ),
+    // shop (seed 002): numbers, catalog and products carry no personal data; nickname and contact
+    // phone are the shop user's, sealed under the identity user the stream is named after.
+    ev(
+        "ShopNumberTaken",
+        Subject::None,
+        &[
+            ("kind", Plain),
+            ("number", Plain),
+            ("assignedTo", Plain),
+            ("takenAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopCategoryCreated",
+        Subject::None,
+        &[
+            ("categoryId", Plain),
+            ("name", Plain),
+            ("description", Plain),
+            ("parentId", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopCategoryUpdated",
+        Subject::None,
+        &[
+            ("categoryId", Plain),
+            ("name", Plain),
+            ("description", Plain),
+            ("parentId", Plain),
+            ("updatedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopCategoryDeleted",
+        Subject::None,
+        &[("categoryId", Plain), ("deletedAt", Plain)],
+    ),
+    ev(
+        "ShopProductCreated",
+        Subject::None,
+        &[
+            ("productId", Plain),
+            ("categoryId", Plain),
+            ("name", Plain),
+            ("description", Plain),
+            ("price", Plain),
+            ("stock", Plain),
+            ("imageUrl", Plain),
+            ("status", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopProductUpdated",
+        Subject::None,
+        &[
+            ("productId", Plain),
+            ("categoryId", Plain),
+            ("name", Plain),
+            ("description", Plain),
+            ("price", Plain),
+            ("imageUrl", Plain),
+            ("status", Plain),
+            ("updatedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopProductStockSet",
+        Subject::None,
+        &[("productId", Plain), ("stock", Plain), ("updatedAt", Plain)],
+    ),
+    ev(
+        "ShopProductDeleted",
+        Subject::None,
+        &[("productId", Plain), ("deletedAt", Plain)],
+    ),
+    ev(
+        "ShopUserJoined",
+        Subject::None,
+        &[("userId", Plain), ("accountId", Plain), ("joinedAt", Plain)],
+    ),
+    ev(
+        "ShopUserNicknameChanged",
+        Subject::UserStream,
+        &[
+            ("nickname", Personal),
+            ("changedBy", Plain),
+            ("changedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopUserPhoneChanged",
+        Subject::UserStream,
+        &[
+            ("phone", Personal),
+            ("changedBy", Plain),
+            ("changedAt", Plain),
         ],
     ),
 ];

@@ -1,0 +1,124 @@
+//! Why a shop use case failed, in domain terms (the api words it in the seed's `{message}`).
+
+use crate::command::EngineError;
+use crate::identity::IdentityError;
+use tessera_domain::shared::FieldError;
+use tessera_domain::shop::catalog::CatalogError;
+use tessera_domain::shop::customer::CustomerError;
+use tessera_domain::shop::product::ProductError;
+
+/// What was not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No shop user with that `user_id` (or it was deleted).
+    User,
+    /// No live product.
+    Product,
+    /// No live category.
+    Category,
+}
+
+/// Why a shop use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    /// A request field is invalid (400); `field` is the request's field name.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// WeChat refused the login code (401).
+    #[error("WeChat refused the login code ({errcode}): {errmsg}")]
+    WechatRefused {
+        /// WeChat's `errcode`.
+        errcode: i64,
+        /// WeChat's `errmsg`.
+        errmsg: String,
+    },
+    /// WeChat could not be asked, or no WeChat app is configured (502).
+    #[error("WeChat unavailable: {0}")]
+    WechatUnavailable(String),
+    /// The user is disabled or was deleted (erased) and cannot sign in (401).
+    #[error("the user is disabled or deleted")]
+    Disabled,
+    /// Not found (404).
+    #[error("{0:?} not found")]
+    NotFound(Missing),
+    /// The parent category does not exist (400 on `parent_id`).
+    #[error("parent category {0} does not exist")]
+    ParentNotFound(u64),
+    /// The parent is the category or below it (400 on `parent_id`).
+    #[error("category {parent} is {id} or one of its descendants")]
+    Cycle {
+        /// The category moved.
+        id: u64,
+        /// The refused parent.
+        parent: u64,
+    },
+    /// The category still has live children (400).
+    #[error("category {0} still has child categories")]
+    HasChildren(u64),
+    /// The product's category does not exist or is deleted (400 on `category_id`).
+    #[error("category {0} does not exist")]
+    UnknownCategory(u64),
+    /// Another user has the email address (400 on `email`).
+    #[error("the email address is taken")]
+    EmailTaken,
+    /// Another writer took the proposed number; the caller reads the counter again (internal to
+    /// [`super::numbers`], never returned by a use case).
+    #[error("the proposed number was taken")]
+    NumberTaken,
+    /// A concurrent sign-in of the same openid won the race; the caller starts over (internal to
+    /// [`super::login`], never returned by a use case).
+    #[error("a concurrent sign-in won; start over")]
+    Retry,
+    /// Identity failed for a reason not listed above (hashing, tokens, store).
+    #[error(transparent)]
+    Identity(IdentityError),
+    /// The engine failed (503).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<IdentityError> for ShopError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Validation { field, reason } => {
+                ShopError::Field(FieldError::new(field, reason))
+            }
+            IdentityError::EmailTaken => ShopError::EmailTaken,
+            IdentityError::NotFound => ShopError::NotFound(Missing::User),
+            other => ShopError::Identity(other),
+        }
+    }
+}
+
+impl From<CatalogError> for ShopError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Field(f) => ShopError::Field(f),
+            CatalogError::NotFound(_) => ShopError::NotFound(Missing::Category),
+            CatalogError::ParentNotFound(p) => ShopError::ParentNotFound(p),
+            CatalogError::Cycle { id, parent } => ShopError::Cycle { id, parent },
+            CatalogError::HasChildren(id) => ShopError::HasChildren(id),
+            // Numbers come from the sequence in the same commit: a reused one is a lost race.
+            CatalogError::AlreadyExists(_) => ShopError::NumberTaken,
+        }
+    }
+}
+
+impl From<ProductError> for ShopError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::Field(f) => ShopError::Field(f),
+            ProductError::NotFound => ShopError::NotFound(Missing::Product),
+            ProductError::AlreadyExists => ShopError::NumberTaken,
+        }
+    }
+}
+
+impl From<CustomerError> for ShopError {
+    fn from(e: CustomerError) -> Self {
+        match e {
+            CustomerError::Field(f) => ShopError::Field(f),
+            CustomerError::NotJoined => ShopError::NotFound(Missing::User),
+        }
+    }
+}

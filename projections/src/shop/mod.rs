@@ -1,0 +1,78 @@
+//! Shop read models (seed 002): users as the shop shows them, categories, and products with their
+//! stock, plus the queries the shop's routes serve from them (docs/read-models.md, section "Shop
+//! (seed 002)", documents every table).
+//!
+//! * [`UsersProjector`] (`shop_users`): `shop_accounts`, from the `user` and `shopUser` streams.
+//! * [`CatalogProjector`] (`shop_catalog`): `shop_categories` and `shop_products`, from the
+//!   `shopCatalog` and `shopProduct` streams. A product's category is joined in at query time.
+//!
+//! Event data is parsed with this module's own serde structs (the input contract is
+//! docs/event-catalog.md, section "Shop"). Integer ids are the ones the events carry, so a rebuild
+//! gives every row the same id. Money is BIGINT fen (`price_fen`); instants are UTC.
+
+use crate::projector::{ProjectionError, Projector};
+use std::sync::Arc;
+use tessera_application::RecordedEvent;
+
+macro_rules! fetch_all {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_all(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_all(pool).await,
+        }
+    };
+}
+
+macro_rules! fetch_optional {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_optional(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_optional(pool).await,
+        }
+    };
+}
+
+mod catalog;
+mod queries;
+mod users;
+
+pub use catalog::CatalogProjector;
+pub use queries::{CategoryRow, ProductRow, ShopQueries, UserRow};
+pub use users::UsersProjector;
+
+/// Every shop projector.
+pub fn projectors() -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(UsersProjector), Arc::new(CatalogProjector)]
+}
+
+fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
+    ProjectionError::BadEvent {
+        position: event.global_position,
+        reason: format!(
+            "{} in {}: {reason}",
+            event.event_type,
+            event.stream_id.as_str()
+        ),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
+}
+
+/// The UUID after the category of an event's stream (`shopUser-{uuid}` → uuid text).
+fn stream_uuid(event: &RecordedEvent) -> Result<String, ProjectionError> {
+    let id = event
+        .stream_id
+        .as_str()
+        .split_once('-')
+        .map_or("", |(_, id)| id);
+    id.parse::<uuid::Uuid>()
+        .map(|u| u.to_string())
+        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
+}
+
+/// An `i64` column value from an event's `u64`.
+fn int(event: &RecordedEvent, n: u64) -> Result<i64, ProjectionError> {
+    i64::try_from(n).map_err(|_| bad_event(event, format!("{n} does not fit a BIGINT")))
+}
