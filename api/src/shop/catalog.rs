@@ -36,6 +36,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(category, update_category, delete_category))
 }
 
+/// The answer to a committed write of catalogue entry `id`: `status` with the entry as read back
+/// once the read model shows `position`, or 202 with `{id}` and `Location: {collection}/{id}` when
+/// it is not readable yet (docs/decisions/0011-answer-after-write.md).
+async fn written<R, V, E, F>(
+    state: &AppState,
+    position: Option<u64>,
+    read: F,
+    status: StatusCode,
+    id: u64,
+    collection: &str,
+) -> Response
+where
+    V: From<R> + Serialize,
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<Option<R>, E>>,
+{
+    match read_after_write(state, position, read).await {
+        Some(row) => (status, Json(V::from(row))).into_response(),
+        None => accepted(
+            Json(Created { id }).into_response(),
+            &format!("{collection}/{id}"),
+        ),
+    }
+}
+
 /// The id of what was created, when it is committed but not readable yet (202).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Created {
@@ -156,13 +181,15 @@ async fn create_product(
         .create_product(c.user_id, input, &rid.metadata(Some(c.user_id.to_string())))
         .await?;
     let read = state.services.shop_queries.product(id as i64);
-    match read_after_write(&state, position, read).await {
-        Some(row) => Ok((StatusCode::CREATED, Json(ProductView::from(row))).into_response()),
-        None => Ok(accepted(
-            Json(Created { id }).into_response(),
-            &format!("/api/products/{id}"),
-        )),
-    }
+    Ok(written::<_, ProductView, _, _>(
+        &state,
+        position,
+        read,
+        StatusCode::CREATED,
+        id,
+        "/api/products",
+    )
+    .await)
 }
 
 /// One live product with its category.
@@ -253,13 +280,17 @@ async fn update_product(
         )
         .await?;
     let read = state.services.shop_queries.product(id as i64);
-    match read_after_write(&state, position, read).await {
-        Some(row) => Ok(Json(ProductView::from(row)).into_response()),
-        None => Ok(accepted(
-            Json(Created { id }).into_response(),
-            &format!("/api/products/{id}"),
-        )),
-    }
+    Ok(
+        written::<_, ProductView, _, _>(
+            &state,
+            position,
+            read,
+            StatusCode::OK,
+            id,
+            "/api/products",
+        )
+        .await,
+    )
 }
 
 /// Delete (hide) a product (admins only): 204.
@@ -367,13 +398,15 @@ async fn create_category(
         .create_category(c.user_id, input, &rid.metadata(Some(c.user_id.to_string())))
         .await?;
     let read = state.services.shop_queries.category(id as i64);
-    match read_after_write(&state, position, read).await {
-        Some(row) => Ok((StatusCode::CREATED, Json(CategoryView::from(row))).into_response()),
-        None => Ok(accepted(
-            Json(Created { id }).into_response(),
-            &format!("/api/categories/{id}"),
-        )),
-    }
+    Ok(written::<_, CategoryView, _, _>(
+        &state,
+        position,
+        read,
+        StatusCode::CREATED,
+        id,
+        "/api/categories",
+    )
+    .await)
 }
 
 /// One live category.
@@ -448,13 +481,15 @@ async fn update_category(
         )
         .await?;
     let read = state.services.shop_queries.category(id as i64);
-    match read_after_write(&state, position, read).await {
-        Some(row) => Ok(Json(CategoryView::from(row)).into_response()),
-        None => Ok(accepted(
-            Json(Created { id }).into_response(),
-            &format!("/api/categories/{id}"),
-        )),
-    }
+    Ok(written::<_, CategoryView, _, _>(
+        &state,
+        position,
+        read,
+        StatusCode::OK,
+        id,
+        "/api/categories",
+    )
+    .await)
 }
 
 /// Delete (hide) a category (admins only): 204. Refused (400) while it has child categories; its
