@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tessera_api::config::Environment;
 use tessera_application::StreamId;
 use tessera_tests::http::{Reply, TestServer, server_config};
-use tessera_tests::{Suite, TestDb};
+use tessera_tests::{Suite, TestDb, exec_sql};
 
 fn main() -> std::process::ExitCode {
     Suite::new()
@@ -23,6 +23,10 @@ fn main() -> std::process::ExitCode {
         .case("twenty_parallel_products_consecutive_ids", parallel_ids)
         .case("rebuild_gives_same_rows_and_ids", rebuild)
         .case("edges_in_shop_format", edges)
+        .case(
+            "first_login_answers_while_read_model_is_unreadable",
+            unreadable_login,
+        )
         .run()
 }
 
@@ -817,4 +821,39 @@ async fn edges(db: Arc<TestDb>) {
         assert!(r.body["paths"][p].is_object(), "{p}");
     }
     t.stop().await;
+}
+
+/// A first sign-in commits (claim, identity user, shop number); if its row cannot be read back
+/// (the table renamed away meanwhile) the login still answers 200 from what it decided, never a
+/// 5xx for a committed write (decision 0011); the same user is then readable as usual.
+async fn unreadable_login(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    exec_sql(
+        &db.url,
+        "ALTER TABLE shop_accounts RENAME TO shop_accounts_away",
+    )
+    .await
+    .unwrap();
+    let r = t
+        .post("/weixin-login", None, json!({"code": "dev:o-lagging"}))
+        .await;
+    exec_sql(
+        &db.url,
+        "ALTER TABLE shop_accounts_away RENAME TO shop_accounts",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let user = &r.body["user"];
+    assert_eq!(user["user_id"], 1, "{user}");
+    assert_eq!(user["openid"], "o-lagging");
+    assert_eq!(user["permission_level"], 0);
+    assert!(is_millis(&user["created_at"]), "{user}");
+    assert!(r.body["token"].as_str().is_some_and(|t| !t.is_empty()));
+    // Signing in again finds the same user, joined when the first login said (whether the read
+    // model has caught up yet or the answer again comes from the event store).
+    let (_, again) = wx(&t, "o-lagging").await;
+    assert_eq!(again["user_id"], 1, "{again}");
+    assert_eq!(again["openid"], "o-lagging");
+    assert_eq!(again["created_at"], user["created_at"], "{again}");
 }

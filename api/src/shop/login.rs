@@ -67,13 +67,29 @@ async fn weixin_login(
         .await?;
     let account = login.account_id.to_string();
     let queries = &state.services.shop_queries;
-    let row = read_after_write(&state, login.position, queries.user_by_account(&account))
-        .await
-        .ok_or_else(|| {
-            ShopApiError::Unavailable("the signed-in user is not readable yet".into())
-        })?;
+    let read = read_after_write(&state, login.position, queries.user_by_account(&account)).await;
+    let user = match read {
+        Some(row) => row.into(),
+        // The row is not readable (yet): answer from what the login read and decided in the event
+        // store rather than fail a sign-in, least of all one that committed (decision 0011).
+        None => {
+            let known = login.known;
+            UserView {
+                user_id: login.user_id as i64,
+                openid: Some(known.openid),
+                nickname: known.nickname,
+                avatar_url: None,
+                gender: None,
+                phone: known.phone,
+                email: known.email,
+                permission_level: u8::from(known.admin),
+                created_at: known.joined_at,
+                updated_at: known.changed_at,
+            }
+        }
+    };
     Ok(Json(LoginView {
         token: login.token.token,
-        user: row.into(),
+        user,
     }))
 }

@@ -35,6 +35,28 @@ pub struct ShopLogin {
     pub user_id: u64,
     /// Where the writes of this login reached (`None`: nothing was written).
     pub position: Option<u64>,
+    /// What the login knows of the user from the event store, for an answer that cannot wait for
+    /// the read model (docs/decisions/0011-answer-after-write.md).
+    pub known: KnownUser,
+}
+
+/// The user as the login's own commands left them (the read model may lag behind).
+#[derive(Debug, Clone)]
+pub struct KnownUser {
+    /// The WeChat openid the login was for.
+    pub openid: String,
+    /// Nickname set by an admin, if any.
+    pub nickname: Option<String>,
+    /// Contact phone, if any.
+    pub phone: Option<String>,
+    /// The identity user's email, if any.
+    pub email: Option<String>,
+    /// Whether the user holds the admin role.
+    pub admin: bool,
+    /// When the user joined the shop (UTC).
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+    /// When the shop profile last changed (UTC).
+    pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl ShopService {
@@ -88,7 +110,7 @@ impl ShopService {
             let customer_stream = CommandRunner::stream::<ShopCustomer>(account_id)?;
             let (customer, _) = self.runner.load::<ShopCustomer>(&customer_stream).await?;
             if let Some(user_id) = customer.user_id() {
-                return self.sign(account_id, &user, user_id, None);
+                return self.sign(account_id, &user, &customer, &openid, user_id, None);
             }
             let register = !user.is_registered();
             let result = next_number(&self.runner, SequenceKind::User, |number| {
@@ -146,10 +168,7 @@ impl ShopService {
                                 },
                             )
                             .map_err(|e| e.map_rejected(ShopError::from))?;
-                            Ok::<_, ShopError>((
-                                d.state(user)?.clone(),
-                                d.state(customer)?.user_id(),
-                            ))
+                            Ok::<_, ShopError>((d.state(user)?.clone(), d.state(customer)?.clone()))
                         })
                         .await
                 }
@@ -158,11 +177,11 @@ impl ShopService {
             match result {
                 Ok(committed) => {
                     let position = committed.position();
-                    let (user, user_id) = committed.value;
-                    let Some(user_id) = user_id else {
+                    let (user, customer) = committed.value;
+                    let Some(user_id) = customer.user_id() else {
                         continue;
                     };
-                    return self.sign(account_id, &user, user_id, position);
+                    return self.sign(account_id, &user, &customer, &openid, user_id, position);
                 }
                 Err(ShopError::Retry) => {}
                 Err(e) => return Err(e),
@@ -179,6 +198,8 @@ impl ShopService {
         &self,
         account_id: UserId,
         user: &User,
+        customer: &ShopCustomer,
+        openid: &str,
         user_id: u64,
         position: Option<u64>,
     ) -> Result<ShopLogin, ShopError> {
@@ -195,6 +216,15 @@ impl ShopService {
             account_id,
             user_id,
             position,
+            known: KnownUser {
+                openid: openid.to_owned(),
+                nickname: customer.nickname().map(str::to_owned),
+                phone: customer.phone().map(str::to_owned),
+                email: user.email().map(|e| e.as_str().to_owned()),
+                admin: user.roles().contains(&Role::Admin),
+                joined_at: customer.joined_at().unwrap_or_else(|| self.now()),
+                changed_at: customer.changed_at().unwrap_or_else(|| self.now()),
+            },
         })
     }
 }

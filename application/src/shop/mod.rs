@@ -14,7 +14,7 @@ pub mod users;
 
 pub use catalog::{CategoryChange, CategoryInput, ProductChange, ProductInput};
 pub use error::{Missing, ShopError};
-pub use login::ShopLogin;
+pub use login::{KnownUser, ShopLogin};
 pub use users::UserChange;
 
 use crate::clock::Clock;

@@ -21,9 +21,21 @@ pub struct ShopCustomer {
     user_id: Option<u64>,
     nickname: Option<String>,
     phone: Option<String>,
+    joined_at: Option<DateTime<Utc>>,
+    changed_at: Option<DateTime<Utc>>,
 }
 
 impl ShopCustomer {
+    /// When the user joined the shop (UTC), once joined.
+    pub fn joined_at(&self) -> Option<DateTime<Utc>> {
+        self.joined_at
+    }
+
+    /// When the shop profile last changed (UTC): the join or the latest nickname/phone change.
+    pub fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.changed_at
+    }
+
     /// The shop's integer `user_id`, once joined.
     pub fn user_id(&self) -> Option<u64> {
         self.user_id
@@ -199,9 +211,27 @@ impl Decider for ShopCustomer {
 
     fn evolve(mut self, event: &CustomerEvent) -> Self {
         match event {
-            CustomerEvent::Joined { user_id, .. } => self.user_id = Some(*user_id),
-            CustomerEvent::NicknameChanged { nickname, .. } => self.nickname = nickname.clone(),
-            CustomerEvent::PhoneChanged { phone, .. } => self.phone = phone.clone(),
+            CustomerEvent::Joined {
+                user_id, joined_at, ..
+            } => {
+                self.user_id = Some(*user_id);
+                self.joined_at = Some(*joined_at);
+                self.changed_at = Some(*joined_at);
+            }
+            CustomerEvent::NicknameChanged {
+                nickname,
+                changed_at,
+                ..
+            } => {
+                self.nickname = nickname.clone();
+                self.changed_at = Some(*changed_at);
+            }
+            CustomerEvent::PhoneChanged {
+                phone, changed_at, ..
+            } => {
+                self.phone = phone.clone();
+                self.changed_at = Some(*changed_at);
+            }
         }
         self
     }
