@@ -69,6 +69,38 @@ pub trait Projector: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
+/// A projection error for `event`, whose data (or stream id) does not match what its projector
+/// reads: names the event type, the stream and `reason`.
+pub(crate) fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
+    ProjectionError::BadEvent {
+        position: event.global_position,
+        reason: format!(
+            "{} in {}: {reason}",
+            event.event_type,
+            event.stream_id.as_str()
+        ),
+    }
+}
+
+/// `event`'s `data` as a projector's own event struct; [`bad_event`] when it does not match.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    event: &RecordedEvent,
+) -> Result<T, ProjectionError> {
+    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
+}
+
+/// The aggregate id of `event`'s stream (`{category}-{uuid}` → the UUID); [`bad_event`] when the
+/// stream id does not end in one.
+pub(crate) fn stream_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
+    let id = event
+        .stream_id
+        .as_str()
+        .split_once('-')
+        .map_or("", |(_, id)| id);
+    id.parse()
+        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

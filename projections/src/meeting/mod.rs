@@ -89,31 +89,9 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
-/// A projection error for an event whose data does not match the catalog.
-fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
-    ProjectionError::BadEvent {
-        position: event.global_position,
-        reason: format!(
-            "{} in {}: {reason}",
-            event.event_type,
-            event.stream_id.as_str()
-        ),
-    }
-}
-
-/// Parse an event's `data` into one of this module's catalog structs.
-fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
-}
+use crate::projector::{bad_event, parse};
 
 /// The aggregate id of an event's stream (`meetingOrder-{id}` → `id`), as lower-case UUID text.
 fn stream_id(event: &RecordedEvent) -> Result<String, ProjectionError> {
-    let id = event
-        .stream_id
-        .as_str()
-        .split_once('-')
-        .map_or("", |(_, id)| id);
-    id.parse::<uuid::Uuid>()
-        .map(|u| u.to_string())
-        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
+    crate::projector::stream_uuid(event).map(|u| u.to_string())
 }

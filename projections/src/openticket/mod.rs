@@ -25,9 +25,8 @@
 //! PostgreSQL, RFC 3339 TEXT written by sqlx on SQLite, which compares correctly as text); ids are
 //! lower-case hyphenated UUID TEXT; JSON documents are TEXT.
 
-use crate::projector::{ProjectionError, Projector};
+use crate::projector::Projector;
 use std::sync::Arc;
-use tessera_application::RecordedEvent;
 
 /// Fetch all rows of a query through the read pool of either backend. The query expression is
 /// type-checked once per backend, like [`crate::execute!`].
@@ -84,30 +83,4 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
-/// A projection error for an event whose data does not match the catalog.
-fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
-    ProjectionError::BadEvent {
-        position: event.global_position,
-        reason: format!(
-            "{} in {}: {reason}",
-            event.event_type,
-            event.stream_id.as_str()
-        ),
-    }
-}
-
-/// Parse an event's `data` into one of this module's catalog structs.
-fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
-}
-
-/// The aggregate id of an event's stream (`openticketOrder-{id}` → `id`), as a UUID.
-fn stream_uuid(event: &RecordedEvent) -> Result<uuid::Uuid, ProjectionError> {
-    let id = event
-        .stream_id
-        .as_str()
-        .split_once('-')
-        .map_or("", |(_, id)| id);
-    id.parse()
-        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
-}
+use crate::projector::{bad_event, parse, stream_uuid};

@@ -45,31 +45,11 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     vec![Arc::new(UsersProjector), Arc::new(CatalogProjector)]
 }
 
-fn bad_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> ProjectionError {
-    ProjectionError::BadEvent {
-        position: event.global_position,
-        reason: format!(
-            "{} in {}: {reason}",
-            event.event_type,
-            event.stream_id.as_str()
-        ),
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    T::deserialize(&event.data).map_err(|e| bad_event(event, e))
-}
+use crate::projector::{bad_event, parse};
 
 /// The UUID after the category of an event's stream (`shopUser-{uuid}` → uuid text).
 fn stream_uuid(event: &RecordedEvent) -> Result<String, ProjectionError> {
-    let id = event
-        .stream_id
-        .as_str()
-        .split_once('-')
-        .map_or("", |(_, id)| id);
-    id.parse::<uuid::Uuid>()
-        .map(|u| u.to_string())
-        .map_err(|_| bad_event(event, "the stream id does not end in a UUID"))
+    crate::projector::stream_uuid(event).map(|u| u.to_string())
 }
 
 /// An `i64` column value from an event's `u64`.
