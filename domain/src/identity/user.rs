@@ -426,6 +426,19 @@ pub enum UserError {
     Erased,
 }
 
+impl User {
+    /// The roles a registration grants: `roles` plus `customer` (every user is one); refused when
+    /// the user is already registered, however they registered.
+    fn first_roles(&self, roles: &BTreeSet<Role>) -> Result<BTreeSet<Role>, UserError> {
+        if self.is_registered() {
+            return Err(UserError::AlreadyRegistered);
+        }
+        let mut roles = roles.clone();
+        roles.insert(Role::Customer);
+        Ok(roles)
+    }
+}
+
 impl Decider for User {
     const CATEGORY: &'static str = "user";
     type Command = UserCommand;
@@ -442,11 +455,7 @@ impl Decider for User {
                 roles,
                 now,
             } => {
-                if self.is_registered() {
-                    return Err(UserError::AlreadyRegistered);
-                }
-                let mut roles = roles.clone();
-                roles.insert(Role::Customer);
+                let roles = self.first_roles(roles)?;
                 Ok(vec![UserEvent::UserRegistered {
                     user_id: *user_id,
                     email: email.clone(),
@@ -463,11 +472,7 @@ impl Decider for User {
                 roles,
                 now,
             } => {
-                if self.is_registered() {
-                    return Err(UserError::AlreadyRegistered);
-                }
-                let mut roles = roles.clone();
-                roles.insert(Role::Customer);
+                let roles = self.first_roles(roles)?;
                 Ok(vec![UserEvent::UserRegisteredWithPhone {
                     user_id: *user_id,
                     phone: phone.clone(),
@@ -482,11 +487,7 @@ impl Decider for User {
                 roles,
                 now,
             } => {
-                if self.is_registered() {
-                    return Err(UserError::AlreadyRegistered);
-                }
-                let mut roles = roles.clone();
-                roles.insert(Role::Customer);
+                let roles = self.first_roles(roles)?;
                 Ok(vec![UserEvent::UserRegisteredWithWechat {
                     user_id: *user_id,
                     wechat_id: wechat_id.clone(),
