@@ -364,7 +364,13 @@ impl Services {
             wechat,
             tokens: tokens.clone(),
             identity: identity.clone(),
-        }));
+        })
+        // Shop orders (issue 11 part 2): how long an unpaid order holds its stock.
+        .with_order_ttl(chrono::Duration::seconds(
+            i64::try_from(config.shop_order_ttl_secs)
+                .unwrap_or(i64::MAX)
+                .min(10 * 365 * 86_400),
+        )));
         Ok(Services {
             shop,
             shop_queries: ShopQueries::new(engine.read_models.clone()),

@@ -70,6 +70,7 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<shop::catalog::ShopCatalog>(),
         aggregate::<shop::product::ShopProduct>(),
         aggregate::<shop::customer::ShopCustomer>(),
+        aggregate::<shop::order::ShopOrder>(),
     ]
 }
 

@@ -61,6 +61,7 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<shop::catalog::ShopCatalog>(),
         types::<shop::product::ShopProduct>(),
         types::<shop::customer::ShopCustomer>(),
+        types::<shop::order::ShopOrder>(),
     ]
     .into_iter()
     .flatten()

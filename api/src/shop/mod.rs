@@ -8,6 +8,7 @@ pub mod edges;
 pub mod error;
 pub mod login;
 pub mod openapi;
+pub mod orders;
 pub mod users;
 pub mod views;
 
@@ -20,4 +21,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(login::router())
         .merge(users::router())
         .merge(catalog::router())
+        .merge(orders::router())
 }

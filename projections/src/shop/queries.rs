@@ -79,7 +79,7 @@ pub struct ProductRow {
 /// Reads the shop's read models. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ShopQueries {
-    db: ReadModelDb,
+    pub(super) db: ReadModelDb,
 }
 
 const USER_COLUMNS: &str = "SELECT user_id, account_id, openid, nickname, phone, email, is_admin, \
