@@ -730,7 +730,11 @@ async fn edges(db: Arc<TestDb>) {
     // The later parts' routes are not served yet: the shop's 404.
     let r = t.get("/api/membership/cards", Some(&admin)).await;
     assert_eq!(r.status, 404);
-    assert!(message(&r).contains("/api/membership/cards"), "{:?}", r.body);
+    assert!(
+        message(&r).contains("/api/membership/cards"),
+        "{:?}",
+        r.body
+    );
     assert_eq!(r.body.as_object().unwrap().len(), 1);
     let r = call(&t, Method::PATCH, "/api/products", Some(&admin), json!({})).await;
     assert_eq!(r.status, 405);

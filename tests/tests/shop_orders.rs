@@ -126,7 +126,11 @@ async fn routes(db: Arc<TestDb>) {
     let ids = catalogue(
         &t,
         &admin,
-        &[("咖啡", json!(99.99), 10), ("茶", json!("12.50"), 3), ("水", json!(2), 5)],
+        &[
+            ("咖啡", json!(99.99), 10),
+            ("茶", json!("12.50"), 3),
+            ("水", json!(2), 5),
+        ],
     )
     .await;
     let (coffee, tea, water) = (ids[0], ids[1], ids[2]);
@@ -159,7 +163,12 @@ async fn routes(db: Arc<TestDb>) {
     assert_eq!(order["payment_method"], "微信支付");
     assert!(order["payment_id"].is_null());
     assert!(is_millis(&order["created_at"]) && is_millis(&order["updated_at"]));
-    let keys: BTreeSet<&str> = order.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = order
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from([
@@ -195,8 +204,15 @@ async fn routes(db: Arc<TestDb>) {
         json!({"product_id": coffee, "name": "咖啡", "price": 99.99})
     );
     assert_eq!(items[1]["unit_price"], "12.50");
-    assert!(items[0]["order_item_id"].as_i64().unwrap() < items[1]["order_item_id"].as_i64().unwrap());
-    assert_eq!(t.get(&format!("/api/orders/{id}"), Some(&admin)).await.status, 200);
+    assert!(
+        items[0]["order_item_id"].as_i64().unwrap() < items[1]["order_item_id"].as_i64().unwrap()
+    );
+    assert_eq!(
+        t.get(&format!("/api/orders/{id}"), Some(&admin))
+            .await
+            .status,
+        200
+    );
     // Another user's order is invisible: 404 and not in their list.
     let r = t.get(&format!("/api/orders/{id}"), Some(&other)).await;
     assert_eq!(r.status, 404, "{:?}", r.body);
@@ -210,7 +226,12 @@ async fn routes(db: Arc<TestDb>) {
     assert_eq!(mine.body.as_array().unwrap().len(), 1);
     assert_eq!(mine.body[0]["orderItems"].as_array().unwrap().len(), 2);
     for bad in ["ORDER1", "nope", "ORDER0000000000000000001"] {
-        assert_eq!(t.get(&format!("/api/orders/{bad}"), Some(&admin)).await.status, 404);
+        assert_eq!(
+            t.get(&format!("/api/orders/{bad}"), Some(&admin))
+                .await
+                .status,
+            404
+        );
     }
 
     // Refusals name the field and reserve nothing.
@@ -219,11 +240,23 @@ async fn routes(db: Arc<TestDb>) {
         (json!([]), "items"),
         (json!("x"), "items"),
         (json!([{"product_id": coffee}]), "items[0].quantity"),
-        (json!([{"product_id": coffee, "quantity": 0}]), "items[0].quantity"),
-        (json!([{"product_id": coffee, "quantity": -1}]), "items[0].quantity"),
-        (json!([{"product_id": coffee, "quantity": 1.5}]), "items[0].quantity"),
+        (
+            json!([{"product_id": coffee, "quantity": 0}]),
+            "items[0].quantity",
+        ),
+        (
+            json!([{"product_id": coffee, "quantity": -1}]),
+            "items[0].quantity",
+        ),
+        (
+            json!([{"product_id": coffee, "quantity": 1.5}]),
+            "items[0].quantity",
+        ),
         (json!([{"quantity": 1}]), "items[0].product_id"),
-        (json!([{"product_id": 999, "quantity": 1}]), "items[0].product_id"),
+        (
+            json!([{"product_id": 999, "quantity": 1}]),
+            "items[0].product_id",
+        ),
         (
             json!([{"product_id": coffee, "quantity": 1}, {"product_id": tea, "quantity": 3}]),
             "items[1].quantity",
@@ -253,11 +286,23 @@ async fn routes(db: Arc<TestDb>) {
     }
     assert_eq!((stock(&t, coffee).await, stock(&t, tea).await), before);
     // Off sale, deleted: refused on the product.
-    let r = call(&t, Method::PUT, &format!("/api/products/{water}"), Some(&admin), json!({"status": 0})).await;
+    let r = call(
+        &t,
+        Method::PUT,
+        &format!("/api/products/{water}"),
+        Some(&admin),
+        json!({"status": 0}),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let r = place(&t, &buyer, json!([{"product_id": water, "quantity": 1}])).await;
     assert_field(&r, "items[0].product_id");
-    assert_eq!(t.delete(&format!("/api/products/{water}"), Some(&admin), None).await.status, 204);
+    assert_eq!(
+        t.delete(&format!("/api/products/{water}"), Some(&admin), None)
+            .await
+            .status,
+        204
+    );
     let r = place(&t, &buyer, json!([{"product_id": water, "quantity": 1}])).await;
     assert_field(&r, "items[0].product_id");
     // An identity user who never signed in to the shop has no user_id to order with.
@@ -296,7 +341,14 @@ async fn routes(db: Arc<TestDb>) {
         let r = call(&t, Method::PUT, &path, Some(&admin), body.clone()).await;
         assert_field(&r, field);
     }
-    let r = call(&t, Method::PUT, "/api/orders/ORDER0000000000000000001", Some(&admin), json!({"status": 2})).await;
+    let r = call(
+        &t,
+        Method::PUT,
+        "/api/orders/ORDER0000000000000000001",
+        Some(&admin),
+        json!({"status": 2}),
+    )
+    .await;
     assert_eq!(r.status, 404);
     let r = call(&t, Method::PUT, &path, Some(&admin), json!({"status": 2})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -323,14 +375,28 @@ async fn routes(db: Arc<TestDb>) {
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
-        (&r.body["status"], &r.body["payment_method"], &r.body["payment_id"]),
+        (
+            &r.body["status"],
+            &r.body["payment_method"],
+            &r.body["payment_id"]
+        ),
         (&json!(1), &json!("支付宝"), &json!("新交易号"))
     );
-    assert_eq!(t.get(&paid, Some(&buyer)).await.body["payment_id"], "新交易号");
+    assert_eq!(
+        t.get(&paid, Some(&buyer)).await.body["payment_id"],
+        "新交易号"
+    );
     assert_eq!(stock(&t, tea).await, 1);
     let r = call(&t, Method::PUT, &paid, Some(&admin), json!({"status": 2})).await;
     assert_field(&r, "status");
-    let r = call(&t, Method::PUT, &paid, Some(&admin), json!({"payment_id": "改正的交易号"})).await;
+    let r = call(
+        &t,
+        Method::PUT,
+        &paid,
+        Some(&admin),
+        json!({"payment_id": "改正的交易号"}),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["payment_id"], "改正的交易号");
     assert_eq!(r.body["status"], 1);
@@ -340,12 +406,27 @@ async fn routes(db: Arc<TestDb>) {
     assert_eq!(stock(&t, tea).await, 3, "refund returns the stock");
 
     // The stored history names the admin on each change.
-    let order_stream = StreamId::parse(format!("shopOrder-{}", paid.trim_start_matches("/api/orders/"))).unwrap();
-    let history = t.server.engine.events.read_stream(&order_stream, 0, 100).await.unwrap();
+    let order_stream = StreamId::parse(format!(
+        "shopOrder-{}",
+        paid.trim_start_matches("/api/orders/")
+    ))
+    .unwrap();
+    let history = t
+        .server
+        .engine
+        .events
+        .read_stream(&order_stream, 0, 100)
+        .await
+        .unwrap();
     let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
-        ["ShopOrderPlaced", "ShopOrderPaid", "ShopOrderPaymentChanged", "ShopOrderRefunded"]
+        [
+            "ShopOrderPlaced",
+            "ShopOrderPaid",
+            "ShopOrderPaymentChanged",
+            "ShopOrderRefunded"
+        ]
     );
     assert!(history[1].data["paidBy"].is_string(), "{}", history[1].data);
 
@@ -356,10 +437,18 @@ async fn routes(db: Arc<TestDb>) {
     assert_eq!(t.get(&path, Some(&admin)).await.status, 404);
     assert_eq!(t.get(&path, Some(&buyer)).await.status, 404);
     let all = t.get("/api/orders", Some(&admin)).await.body;
-    assert!(all.as_array().unwrap().iter().all(|o| o["order_id"] != id.as_str()), "{all}");
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["order_id"] != id.as_str()),
+        "{all}"
+    );
     assert_eq!(t.delete(&path, Some(&admin), None).await.status, 204);
     assert_eq!(
-        t.delete("/api/orders/ORDER0000000000000000001", Some(&admin), None).await.status,
+        t.delete("/api/orders/ORDER0000000000000000001", Some(&admin), None)
+            .await
+            .status,
         404
     );
     let r = call(&t, Method::PUT, &path, Some(&admin), json!({"status": 2})).await;
@@ -403,7 +492,9 @@ async fn race(db: Arc<TestDb>) {
     let mut logins = Vec::new();
     for i in 0..60 {
         let t = t.clone();
-        logins.push(tokio::spawn(async move { wx(&t, &format!("o-racer-{i}")).await.0 }));
+        logins.push(tokio::spawn(async move {
+            wx(&t, &format!("o-racer-{i}")).await.0
+        }));
     }
     let mut tokens = Vec::new();
     for l in logins {
@@ -431,7 +522,10 @@ async fn race(db: Arc<TestDb>) {
         match r.status.as_u16() {
             201 => {
                 assert_eq!(r.body["status"], 0);
-                accepted.insert(r.body["order_id"].as_str().unwrap().to_owned(), race_items(i, &ids));
+                accepted.insert(
+                    r.body["order_id"].as_str().unwrap().to_owned(),
+                    race_items(i, &ids),
+                );
             }
             400 => {
                 assert!(message(&r).contains("库存不足"), "{:?}", r.body);
@@ -441,7 +535,11 @@ async fn race(db: Arc<TestDb>) {
             other => panic!("buyer {i}: {other} {:?}", r.body),
         }
     }
-    assert!(!accepted.is_empty() && refused > 0, "{} accepted, {refused} refused", accepted.len());
+    assert!(
+        !accepted.is_empty() && refused > 0,
+        "{} accepted, {refused} refused",
+        accepted.len()
+    );
 
     // Per product: what accepted orders hold + what is left = the initial stock; never below 0.
     let mut sold_out = 0;
@@ -454,7 +552,11 @@ async fn race(db: Arc<TestDb>) {
             .sum();
         let api = stock(&t, *product).await;
         assert!(api >= 0);
-        assert_eq!(held + api, i64::from(STOCKS[k]), "product {product}: no oversell");
+        assert_eq!(
+            held + api,
+            i64::from(STOCKS[k]),
+            "product {product}: no oversell"
+        );
         // The event store's replay agrees with the read model, and every reservation belongs to
         // an accepted order, one per line (no partial reservation by a refused order).
         let (state, events) = replayed(&t, *product).await;
@@ -462,9 +564,9 @@ async fn race(db: Arc<TestDb>) {
         let reserved: Vec<(String, i64)> = events
             .iter()
             .filter_map(|e| match e {
-                ProductEvent::StockReserved { order_id, quantity, .. } => {
-                    Some((order_id.clone(), i64::from(*quantity)))
-                }
+                ProductEvent::StockReserved {
+                    order_id, quantity, ..
+                } => Some((order_id.clone(), i64::from(*quantity))),
                 _ => None,
             })
             .collect();
@@ -480,11 +582,16 @@ async fn race(db: Arc<TestDb>) {
         let (mut a, mut b) = (reserved.clone(), expected);
         a.sort();
         b.sort();
-        assert_eq!(a, b, "product {product}: reservations are exactly the accepted lines");
+        assert_eq!(
+            a, b,
+            "product {product}: reservations are exactly the accepted lines"
+        );
         let items_sum = scalar_i64(
             &db.url,
-            &format!("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM shop_order_items \
-                 WHERE product_id = {product}"),
+            &format!(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM shop_order_items \
+                 WHERE product_id = {product}"
+            ),
         )
         .await;
         assert_eq!(items_sum, held, "shop_order_items agree");
@@ -507,8 +614,10 @@ async fn race(db: Arc<TestDb>) {
             )
         })
         .collect();
-    let wanted: BTreeMap<String, usize> =
-        accepted.iter().map(|(id, l)| (id.clone(), l.len())).collect();
+    let wanted: BTreeMap<String, usize> = accepted
+        .iter()
+        .map(|(id, l)| (id.clone(), l.len()))
+        .collect();
     assert_eq!(listed, wanted);
     let rows = scalar_i64(&db.url, "SELECT COUNT(*) FROM shop_orders").await;
     assert_eq!(rows, accepted.len() as i64);
@@ -533,14 +642,26 @@ async fn expiry(db: Arc<TestDb>) {
     c.shop_order_ttl_secs = 3;
     let t = TestServer::start_with(&db, c).await;
     let admin = t.admin().await;
-    let ids = catalogue(&t, &admin, &[("限量", json!(10), 5), ("常规", json!(1), 50)]).await;
+    let ids = catalogue(
+        &t,
+        &admin,
+        &[("限量", json!(10), 5), ("常规", json!(1), 50)],
+    )
+    .await;
     let (buyer, _) = wx(&t, "o-late").await;
 
     // B is marked paid by an admin at once; A stays unpaid; C is paid through the payment port;
     // D, placed last, unpaid, tells when every earlier deadline has fired.
     let r = place(&t, &buyer, json!([{"product_id": ids[0], "quantity": 2}])).await;
     let b = r.body["order_id"].as_str().unwrap().to_owned();
-    let r = call(&t, Method::PUT, &format!("/api/orders/{b}"), Some(&admin), json!({"status": 1})).await;
+    let r = call(
+        &t,
+        Method::PUT,
+        &format!("/api/orders/{b}"),
+        Some(&admin),
+        json!({"status": 1}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = place(
         &t,
@@ -554,7 +675,11 @@ async fn expiry(db: Arc<TestDb>) {
     let c_id = r.body["order_id"].as_str().unwrap().to_owned();
     let r = place(&t, &buyer, json!([{"product_id": ids[1], "quantity": 1}])).await;
     let d = r.body["order_id"].as_str().unwrap().to_owned();
-    assert_eq!(stock(&t, ids[0]).await, 0, "sold out while A holds its stock");
+    assert_eq!(
+        stock(&t, ids[0]).await,
+        0,
+        "sold out while A holds its stock"
+    );
     let r = place(&t, &buyer, json!([{"product_id": ids[0], "quantity": 1}])).await;
     assert_field(&r, "items[0].quantity");
 
@@ -576,8 +701,14 @@ async fn expiry(db: Arc<TestDb>) {
     let wrong = pay("wx-c", Money::from_minor(1, Currency::CNY).unwrap()).await;
     assert!(wrong.is_err(), "the amount must be the total");
     assert_eq!(pay("wx-c", one).await.unwrap().0, PaymentRecorded::Paid);
-    assert_eq!(pay("wx-c", one).await.unwrap().0, PaymentRecorded::AlreadyRecorded);
-    assert!(pay("wx-other", one).await.is_err(), "a second payment id is refused");
+    assert_eq!(
+        pay("wx-c", one).await.unwrap().0,
+        PaymentRecorded::AlreadyRecorded
+    );
+    assert!(
+        pay("wx-other", one).await.is_err(),
+        "a second payment id is refused"
+    );
 
     // A expires by its deadline (polled, no long sleep): its stock comes back.
     let expired = t
@@ -586,7 +717,11 @@ async fn expiry(db: Arc<TestDb>) {
         })
         .await;
     assert!(expired.is_some(), "order A expired");
-    assert_eq!(stock(&t, ids[0]).await, 3, "A's 3 came back, B's 2 stay sold");
+    assert_eq!(
+        stock(&t, ids[0]).await,
+        3,
+        "A's 3 came back, B's 2 stay sold"
+    );
     // D's deadline was due last: once D expired, B's and C's have fired too; they stay paid.
     let last = t
         .eventually(Duration::from_secs(20), || async {
@@ -594,7 +729,11 @@ async fn expiry(db: Arc<TestDb>) {
         })
         .await;
     assert!(last.is_some(), "order D expired");
-    assert_eq!(stock(&t, ids[1]).await, 49, "A's 4 and D's 1 came back, C's 1 stays sold");
+    assert_eq!(
+        stock(&t, ids[1]).await,
+        49,
+        "A's 4 and D's 1 came back, C's 1 stays sold"
+    );
     assert_eq!(status_of(&t, &buyer, &b).await, 1);
     assert_eq!(status_of(&t, &buyer, &c_id).await, 1);
     assert_eq!(stock(&t, ids[0]).await, 3);
@@ -602,7 +741,10 @@ async fn expiry(db: Arc<TestDb>) {
     // A payment arriving after the expiry is recorded as needing a refund; stock untouched, once.
     let a_order = ShopOrderId::parse(&a).unwrap();
     let total = Money::from_minor(3400, Currency::CNY).unwrap();
-    for expected in [PaymentRecorded::NeedsRefund, PaymentRecorded::AlreadyRecorded] {
+    for expected in [
+        PaymentRecorded::NeedsRefund,
+        PaymentRecorded::AlreadyRecorded,
+    ] {
         let (what, _) = shop
             .record_order_payment(
                 &a_order,
@@ -629,7 +771,14 @@ async fn expiry(db: Arc<TestDb>) {
         .into_iter()
         .map(|e| e.event_type)
         .collect();
-    assert_eq!(types, ["ShopOrderPlaced", "ShopOrderExpired", "ShopOrderPaymentNeedsRefund"]);
+    assert_eq!(
+        types,
+        [
+            "ShopOrderPlaced",
+            "ShopOrderExpired",
+            "ShopOrderPaymentNeedsRefund"
+        ]
+    );
     t.stop().await;
 }
 
@@ -663,10 +812,20 @@ async fn rebuild(db: Arc<TestDb>) {
         assert_eq!(r.status, 201, "{:?}", r.body);
         orders.push(r.body["order_id"].as_str().unwrap().to_owned());
     }
-    let put = |id: &str, body: Value| call(&t, Method::PUT, &format!("/api/orders/{id}"), Some(&admin), body);
-    assert_eq!(put(&orders[0], json!({"status": 2})).await.status, 200);
-    assert_eq!(put(&orders[1], json!({"status": 1, "payment_id": "p-1"})).await.status, 200);
-    assert_eq!(t.delete(&format!("/api/orders/{}", orders[2]), Some(&admin), None).await.status, 204);
+    for (id, body) in [
+        (&orders[0], json!({"status": 2})),
+        (&orders[1], json!({"status": 1, "payment_id": "p-1"})),
+    ] {
+        let path = format!("/api/orders/{id}");
+        let r = call(&t, Method::PUT, &path, Some(&admin), body).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    assert_eq!(
+        t.delete(&format!("/api/orders/{}", orders[2]), Some(&admin), None)
+            .await
+            .status,
+        204
+    );
     let live = orders_snapshot(&t, &db, &admin).await;
     let products = t.get("/api/products", None).await.body;
     assert_eq!(live.0.as_array().unwrap().len(), 3);
@@ -683,6 +842,10 @@ async fn rebuild(db: Arc<TestDb>) {
         live,
         "a rebuild gives the same order rows and ids"
     );
-    assert_eq!(t.get("/api/products", None).await.body, products, "same stock");
+    assert_eq!(
+        t.get("/api/products", None).await.body,
+        products,
+        "same stock"
+    );
     t.stop().await;
 }

@@ -135,16 +135,17 @@ impl From<ShopError> for ShopApiError {
                 ShopApiError::field("category_id", format!("商品分类 {c} 不存在"))
             }
             ShopError::EmailTaken => ShopApiError::field("email", "该邮箱已被使用"),
-            ShopError::OrderTransition { from, to } => ShopApiError::field(
-                "status",
-                format!("订单状态不能从 {from} 变为 {to}"),
-            ),
-            ShopError::AlreadyPaid => {
-                ShopApiError::field("payment_id", "订单已用另一笔支付完成")
+            ShopError::OrderTransition { from, to } => {
+                ShopApiError::field("status", format!("订单状态不能从 {from} 变为 {to}"))
             }
+            ShopError::AlreadyPaid => ShopApiError::field("payment_id", "订单已用另一笔支付完成"),
             ShopError::AmountMismatch { paid, total } => ShopApiError::field(
                 "amount",
-                format!("支付金额 {} 与订单金额 {} 不符", paid.amount(), total.amount()),
+                format!(
+                    "支付金额 {} 与订单金额 {} 不符",
+                    paid.amount(),
+                    total.amount()
+                ),
             ),
             ShopError::NotAShopUser => {
                 ShopApiError::Forbidden("请先通过微信登录 (POST /weixin-login) 加入商城".into())

@@ -26,7 +26,10 @@ use utoipa_axum::routes;
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(idempotent::<ShopApiError>(routes!(list_orders, create_order)))
+        .routes(idempotent::<ShopApiError>(routes!(
+            list_orders,
+            create_order
+        )))
         .routes(routes!(order, update_order, delete_order))
 }
 

@@ -138,9 +138,10 @@ impl From<ProductError> for ShopError {
             ProductError::NotFound => ShopError::NotFound(Missing::Product),
             ProductError::AlreadyExists => ShopError::NumberTaken,
             ProductError::OffSale => ShopError::Field(FieldError::new("product_id", "商品已下架")),
-            ProductError::InsufficientStock { available } => {
-                ShopError::Field(FieldError::new("quantity", format!("库存不足（剩余 {available}）")))
-            }
+            ProductError::InsufficientStock { available } => ShopError::Field(FieldError::new(
+                "quantity",
+                format!("库存不足（剩余 {available}）"),
+            )),
         }
     }
 }

@@ -17,8 +17,8 @@ use tessera_domain::UserId;
 use tessera_domain::shared::{Currency, FieldError, Money};
 use tessera_domain::shop::customer::ShopCustomer;
 use tessera_domain::shop::order::{
-    MAX_LINES, MAX_QUANTITY, OrderCommand, OrderEvent, OrderLine, OrderStatus, PaidBy,
-    PlacedOrder, ShopOrder, ShopOrderId,
+    MAX_LINES, MAX_QUANTITY, OrderCommand, OrderEvent, OrderLine, OrderStatus, PaidBy, PlacedOrder,
+    ShopOrder, ShopOrderId,
 };
 use tessera_domain::shop::product::{ProductCommand, ProductError, ShopProduct};
 use tessera_domain::shop::sequence::{SequenceKind, ShopSequence};
@@ -100,7 +100,10 @@ fn merge(items: &[OrderItemInput]) -> Result<Vec<(usize, OrderItemInput)>, ShopE
             )
             .into());
         }
-        match merged.iter_mut().find(|(_, m)| m.product_id == item.product_id) {
+        match merged
+            .iter_mut()
+            .find(|(_, m)| m.product_id == item.product_id)
+        {
             Some((first, m)) => {
                 m.quantity += item.quantity;
                 if m.quantity > MAX_QUANTITY {
@@ -322,8 +325,7 @@ impl ShopService {
         };
         let product_ids: Vec<u64> = placed.lines.iter().map(|l| l.product_id).collect();
         let mut meta = meta.clone();
-        meta.actor_user_id
-            .get_or_insert_with(|| admin.to_string());
+        meta.actor_user_id.get_or_insert_with(|| admin.to_string());
         let mut atomic = self.runner.atomic(&meta);
         let order = atomic.stream::<ShopOrder>(&order_stream(id)?);
         let mut products = Vec::with_capacity(product_ids.len());
@@ -344,7 +346,9 @@ impl ShopService {
                     return Err(ShopError::NotFound(super::Missing::Order));
                 }
                 let mut payment_done = false;
-                let wanted = change.status.and_then(|n| OrderStatus::from_number(n.into()));
+                let wanted = change
+                    .status
+                    .and_then(|n| OrderStatus::from_number(n.into()));
                 if let Some(n) = change.status.filter(|_| wanted.is_none()) {
                     return Err(FieldError::new("status", format!("无效的订单状态 {n}")).into());
                 }
@@ -383,8 +387,7 @@ impl ShopService {
                         });
                     }
                 }
-                if !payment_done
-                    && (change.payment_method.is_some() || change.payment_id.is_some())
+                if !payment_done && (change.payment_method.is_some() || change.payment_id.is_some())
                 {
                     decide(
                         d,
@@ -415,8 +418,7 @@ impl ShopService {
         meta: &EventMetadata,
     ) -> Result<Option<u64>, ShopError> {
         let mut meta = meta.clone();
-        meta.actor_user_id
-            .get_or_insert_with(|| admin.to_string());
+        meta.actor_user_id.get_or_insert_with(|| admin.to_string());
         let decided = self
             .runner
             .run::<ShopOrder>(

@@ -789,7 +789,11 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "ShopOrderDeleted",
         Subject::None,
-        &[("orderId", Plain), ("deletedBy", Plain), ("deletedAt", Plain)],
+        &[
+            ("orderId", Plain),
+            ("deletedBy", Plain),
+            ("deletedAt", Plain),
+        ],
     ),
     ev(
         "ShopUserJoined",

@@ -48,7 +48,11 @@ impl ShopOrderId {
     /// An id from `random` (its low [`ORDER_DIGITS`] decimal digits, zero-padded).
     pub fn from_random(random: u128) -> Self {
         let digits = random % 10_u128.pow(ORDER_DIGITS as u32);
-        Self(format!("{}{digits:0width$}", Self::PREFIX, width = ORDER_DIGITS))
+        Self(format!(
+            "{}{digits:0width$}",
+            Self::PREFIX,
+            width = ORDER_DIGITS
+        ))
     }
 
     /// The id as text.
@@ -469,10 +473,7 @@ impl PlacedOrder {
             return Err(FieldError::new("items", "至少需要一个商品"));
         }
         if self.lines.len() > MAX_LINES {
-            return Err(FieldError::new(
-                "items",
-                format!("最多 {MAX_LINES} 种商品"),
-            ));
+            return Err(FieldError::new("items", format!("最多 {MAX_LINES} 种商品")));
         }
         check_payment_text("payment_method", &self.payment_method)?;
         if !PaymentMethod::parse(&self.payment_method).is_some_and(PaymentMethod::can_place) {
@@ -662,7 +663,9 @@ impl Decider for ShopOrder {
                     .as_ref()
                     .map(|m| m.trim().to_owned())
                     .unwrap_or_else(|| self.payment_method.clone());
-                let id = payment_id.clone().unwrap_or_else(|| self.payment_id.clone());
+                let id = payment_id
+                    .clone()
+                    .unwrap_or_else(|| self.payment_id.clone());
                 if method == self.payment_method && id == self.payment_id {
                     return Ok(Vec::new());
                 }
@@ -865,7 +868,12 @@ mod tests {
             ShopOrderId::from_random(7).as_str(),
             "ORDER000000000000000007"
         );
-        for bad in ["ORDER123", "order1234567890", "ORDER12345678901x", "1234567890"] {
+        for bad in [
+            "ORDER123",
+            "order1234567890",
+            "ORDER12345678901x",
+            "1234567890",
+        ] {
             assert!(ShopOrderId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -891,9 +899,11 @@ mod tests {
         ));
         let mut wrong_total = placed(now);
         wrong_total.total_amount = cny(1);
-        assert!(ShopOrder::default()
-            .decide(&OrderCommand::Place(wrong_total))
-            .is_err());
+        assert!(
+            ShopOrder::default()
+                .decide(&OrderCommand::Place(wrong_total))
+                .is_err()
+        );
         let mut alipay = placed(now);
         alipay.payment_method = "支付宝".into();
         assert!(matches!(
@@ -925,7 +935,10 @@ mod tests {
         );
         // Paid orders neither expire nor cancel.
         let later = now + Duration::hours(1);
-        assert_eq!(order.decide(&OrderCommand::Expire { now: later }), Ok(Vec::new()));
+        assert_eq!(
+            order.decide(&OrderCommand::Expire { now: later }),
+            Ok(Vec::new())
+        );
         let admin = UserId::from_uuid(uuid::Uuid::nil());
         assert_eq!(
             order.decide(&OrderCommand::Cancel { by: admin, now }),

@@ -562,6 +562,9 @@ mod tests {
             deleted_at: now,
         });
         assert_eq!(deleted.decide(&reserve(1)), Err(ProductError::NotFound));
-        assert!(deleted.decide(&release).is_ok(), "stock comes back to a deleted product");
+        assert!(
+            deleted.decide(&release).is_ok(),
+            "stock comes back to a deleted product"
+        );
     }
 }

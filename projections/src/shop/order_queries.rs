@@ -73,20 +73,13 @@ impl ShopQueries {
     ///
     /// Errors: database failures.
     pub async fn orders(&self, account_id: Option<&str>) -> Result<Vec<OrderRow>, QueryError> {
-        let filter = if account_id.is_some() {
-            " AND o.account_id = $1"
-        } else {
-            ""
-        };
         let sql = sqlx::AssertSqlSafe(format!(
-            "{ORDER_COLUMNS}{filter} ORDER BY o.created_at, o.order_id"
+            "{ORDER_COLUMNS} AND ($1 IS NULL OR o.account_id = $1) ORDER BY o.created_at, o.order_id"
         ));
-        let q = sqlx::query_as::<_, OrderRow>(sql);
-        let q = match account_id {
-            Some(a) => q.bind(a.to_owned()),
-            None => q,
-        };
-        Ok(fetch_all!(&self.db, q)?)
+        Ok(fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, OrderRow>(sql).bind(account_id.map(str::to_owned))
+        )?)
     }
 
     /// The order `order_id`, unless deleted.
@@ -109,21 +102,15 @@ impl ShopQueries {
         account_id: Option<&str>,
         order_id: Option<&str>,
     ) -> Result<Vec<OrderItemRow>, QueryError> {
-        let mut sql = ITEM_COLUMNS.to_owned();
-        let mut binds = Vec::new();
-        if let Some(a) = account_id {
-            binds.push(a.to_owned());
-            sql.push_str(&format!(" AND o.account_id = ${}", binds.len()));
-        }
-        if let Some(o) = order_id {
-            binds.push(o.to_owned());
-            sql.push_str(&format!(" AND i.order_id = ${}", binds.len()));
-        }
-        sql.push_str(" ORDER BY i.order_item_id");
-        let mut q = sqlx::query_as::<_, OrderItemRow>(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = q.bind(b);
-        }
-        Ok(fetch_all!(&self.db, q)?)
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ITEM_COLUMNS} AND ($1 IS NULL OR o.account_id = $1) \
+             AND ($2 IS NULL OR i.order_id = $2) ORDER BY i.order_item_id"
+        ));
+        Ok(fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, OrderItemRow>(sql)
+                .bind(account_id.map(str::to_owned))
+                .bind(order_id.map(str::to_owned))
+        )?)
     }
 }
