@@ -358,20 +358,19 @@ impl Services {
                 mock_payments: m.mock_payments && !production,
             },
         ));
+        let shop = Arc::new(ShopService::new(ShopPorts {
+            runner: tessera_application::CommandRunner::new(engine.events.clone()),
+            clock: engine.clock.clone(),
+            wechat,
+            tokens: tokens.clone(),
+            identity: identity.clone(),
+        }));
+        // Shop orders (issue 11 part 2): how long an unpaid order holds its stock.
+        let order_ttl = i64::try_from(config.shop_order_ttl_secs)
+            .unwrap_or(i64::MAX)
+            .min(10 * 365 * 86_400);
         let shop = Arc::new(
-            ShopService::new(ShopPorts {
-                runner: tessera_application::CommandRunner::new(engine.events.clone()),
-                clock: engine.clock.clone(),
-                wechat,
-                tokens: tokens.clone(),
-                identity: identity.clone(),
-            })
-            // Shop orders (issue 11 part 2): how long an unpaid order holds its stock.
-            .with_order_ttl(chrono::Duration::seconds(
-                i64::try_from(config.shop_order_ttl_secs)
-                    .unwrap_or(i64::MAX)
-                    .min(10 * 365 * 86_400),
-            )),
+            ShopService::clone(&shop).with_order_ttl(chrono::Duration::seconds(order_ttl)),
         );
         Ok(Services {
             shop,
