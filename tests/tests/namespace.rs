@@ -70,6 +70,8 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<shop::catalog::ShopCatalog>(),
         aggregate::<shop::product::ShopProduct>(),
         aggregate::<shop::customer::ShopCustomer>(),
+        aggregate::<shop::card::MembershipCard>(),
+        aggregate::<shop::card::CardHolder>(),
     ]
 }
 

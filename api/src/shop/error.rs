@@ -94,6 +94,7 @@ pub fn not_found(what: Missing) -> ShopApiError {
             Missing::User => "用户不存在",
             Missing::Product => "商品不存在",
             Missing::Category => "商品分类不存在",
+            Missing::Card => "会员卡不存在",
         }
         .into(),
     )
@@ -134,6 +135,20 @@ impl From<ShopError> for ShopApiError {
                 ShopApiError::field("category_id", format!("商品分类 {c} 不存在"))
             }
             ShopError::EmailTaken => ShopApiError::field("email", "该邮箱已被使用"),
+            ShopError::CardFrozen => {
+                ShopApiError::field("card_id", "会员卡已冻结，不能充值或消费")
+            }
+            ShopError::InsufficientBalance { balance, amount } => ShopApiError::field(
+                "amount",
+                format!("余额不足：余额 {:.2}，需 {:.2}", balance.amount(), amount.amount()),
+            ),
+            ShopError::BalanceNotZero(balance) => ShopApiError::field(
+                "balance",
+                format!("卡内余额 {:.2}，须先调整为 0.00 才能注销", balance.amount()),
+            ),
+            ShopError::AlreadyHoldsCard(card) => {
+                ShopApiError::field("user_id", format!("该用户已持有会员卡 {card}"))
+            }
             e @ (ShopError::NumberTaken
             | ShopError::Retry
             | ShopError::Identity(_)

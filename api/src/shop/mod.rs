@@ -3,6 +3,7 @@
 //! every route, status and what the document left open; [`openapi`] publishes its OpenAPI document
 //! at `GET /shop/openapi.json`.
 
+pub mod cards;
 pub mod catalog;
 pub mod edges;
 pub mod error;
@@ -20,4 +21,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(login::router())
         .merge(users::router())
         .merge(catalog::router())
+        .merge(cards::router())
 }
