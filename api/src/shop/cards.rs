@@ -207,7 +207,14 @@ fn body_id(body: &Map<String, Value>, field: &str) -> Result<u64, ShopApiError> 
         .ok_or_else(|| ShopApiError::field(field, "应为正整数"))
 }
 
-async fn answer<R, V, E, F>(state: &AppState, position: Option<u64>, read: F, status: StatusCode, id: u64, location: &str) -> Response
+async fn answer<R, V, E, F>(
+    state: &AppState,
+    position: Option<u64>,
+    read: F,
+    status: StatusCode,
+    id: u64,
+    location: &str,
+) -> Response
 where
     V: From<R> + Serialize,
     E: std::fmt::Display,
@@ -290,7 +297,8 @@ async fn create_card(
             &rid.metadata(Some(c.user_id.to_string())),
         )
         .await?;
-    let read = state.services.shop_queries.cards().card(id as i64);
+    let cards = state.services.shop_queries.cards();
+    let read = cards.card(id as i64);
     Ok(answer::<_, Plain, _, _>(
         &state,
         position,
@@ -325,7 +333,11 @@ async fn list_cards(
     Ok(Json(rows.into_iter().map(CardDetailView::from).collect()))
 }
 
-async fn visible_card(state: &AppState, c: &ShopCaller, raw: &str) -> Result<CardRow, ShopApiError> {
+async fn visible_card(
+    state: &AppState,
+    c: &ShopCaller,
+    raw: &str,
+) -> Result<CardRow, ShopApiError> {
     let id = path_id(raw, Missing::Card)?;
     let holder = scope(state, c).await?;
     state
@@ -422,9 +434,15 @@ async fn update_card(
     let position = state
         .services
         .shop
-        .update_card(c.user_id, id, change, &rid.metadata(Some(c.user_id.to_string())))
+        .update_card(
+            c.user_id,
+            id,
+            change,
+            &rid.metadata(Some(c.user_id.to_string())),
+        )
         .await?;
-    let read = state.services.shop_queries.cards().card(id as i64);
+    let cards = state.services.shop_queries.cards();
+    let read = cards.card(id as i64);
     Ok(answer::<_, Plain, _, _>(
         &state,
         position,
@@ -480,8 +498,7 @@ pub struct TransactionBody {
     /// An open card.
     card_id: u64,
     /// 1 top-up, 2 spend, 3 refund, 4 adjustment up, 5 adjustment down.
-    #[schema(rename = "type")]
-    kind: u8,
+    r#type: u8,
     /// Yuan, more than 0, at most two decimals (`"50.00"` or `50`).
     amount: String,
     /// What it is for (at most 200 characters; required for 4 and 5).
@@ -517,7 +534,12 @@ async fn create_transaction(
     let kind = whole(&body, "type", 5)?
         .flatten()
         .and_then(TransactionKind::from_code)
-        .ok_or_else(|| ShopApiError::field("type", "应为 1（充值）、2（消费）、3（退款）、4（调增）或 5（调减）"))?;
+        .ok_or_else(|| {
+            ShopApiError::field(
+                "type",
+                "应为 1（充值）、2（消费）、3（退款）、4（调增）或 5（调减）",
+            )
+        })?;
     let amount = match body.get("amount") {
         None | Some(Value::Null) => return Err(ShopApiError::field("amount", "不能为空")),
         Some(v) => price("amount", v)?,
@@ -539,7 +561,8 @@ async fn create_transaction(
             }
             other => other.into(),
         })?;
-    let read = state.services.shop_queries.cards().transaction(id as i64);
+    let cards = state.services.shop_queries.cards();
+    let read = cards.transaction(id as i64);
     Ok(answer::<_, TransactionView, _, _>(
         &state,
         position,

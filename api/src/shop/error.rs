@@ -135,12 +135,14 @@ impl From<ShopError> for ShopApiError {
                 ShopApiError::field("category_id", format!("商品分类 {c} 不存在"))
             }
             ShopError::EmailTaken => ShopApiError::field("email", "该邮箱已被使用"),
-            ShopError::CardFrozen => {
-                ShopApiError::field("card_id", "会员卡已冻结，不能充值或消费")
-            }
+            ShopError::CardFrozen => ShopApiError::field("card_id", "会员卡已冻结，不能充值或消费"),
             ShopError::InsufficientBalance { balance, amount } => ShopApiError::field(
                 "amount",
-                format!("余额不足：余额 {:.2}，需 {:.2}", balance.amount(), amount.amount()),
+                format!(
+                    "余额不足：余额 {:.2}，需 {:.2}",
+                    balance.amount(),
+                    amount.amount()
+                ),
             ),
             ShopError::BalanceNotZero(balance) => ShopApiError::field(
                 "balance",

@@ -67,7 +67,7 @@ pub enum ShopError {
     #[error("the membership card is frozen")]
     CardFrozen,
     /// The card's balance is less than the amount taken (400 on `amount`).
-    #[error("balance {balance} is less than {amount}")]
+    #[error("balance {} is less than {}", .balance.amount(), .amount.amount())]
     InsufficientBalance {
         /// The balance.
         balance: tessera_domain::shared::Money,
@@ -75,7 +75,7 @@ pub enum ShopError {
         amount: tessera_domain::shared::Money,
     },
     /// A card with money on it cannot be closed (400 on `balance`).
-    #[error("the card's balance is {0}, not 0.00")]
+    #[error("the card's balance is {}, not 0.00", .0.amount())]
     BalanceNotZero(tessera_domain::shared::Money),
     /// The user already holds this open card (400 on `user_id`).
     #[error("the user already holds open card {0}")]

@@ -364,7 +364,7 @@ pub enum CardError {
     #[error("the card is frozen")]
     Frozen,
     /// The balance is smaller than the amount taken.
-    #[error("balance {balance} is less than {amount}")]
+    #[error("balance {} is less than {}", .balance.amount(), .amount.amount())]
     InsufficientBalance {
         /// The balance.
         balance: Money,
@@ -372,7 +372,7 @@ pub enum CardError {
         amount: Money,
     },
     /// A card with money on it is not closed (set the balance to 0.00 first).
-    #[error("the balance is {0}, not 0.00")]
+    #[error("the balance is {}, not 0.00", .0.amount())]
     BalanceNotZero(Money),
 }
 
@@ -384,11 +384,7 @@ fn check_amount(field: &str, amount: &Money) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn check_description(
-    field: &str,
-    text: Option<&str>,
-    required: bool,
-) -> Result<(), FieldError> {
+fn check_description(field: &str, text: Option<&str>, required: bool) -> Result<(), FieldError> {
     match text {
         Some(t) => check_text(field, t, usize::from(required), MAX_DESCRIPTION),
         None if required => Err(FieldError::new(
@@ -433,14 +429,19 @@ impl MembershipCard {
                     amount: *amount,
                 });
             }
-            Money::new(rest, Currency::CNY).map_err(|e| FieldError::new("amount", e.to_string()).into())
+            Money::new(rest, Currency::CNY)
+                .map_err(|e| FieldError::new("amount", e.to_string()).into())
         }
     }
 
     fn record(&self, t: &TransactionInput, field: &str) -> Result<CardEvent, CardError> {
         self.open()?;
         check_amount(field, &t.amount)?;
-        let description_field = if field == "balance" { "reason" } else { "description" };
+        let description_field = if field == "balance" {
+            "reason"
+        } else {
+            "description"
+        };
         check_description(
             description_field,
             t.description.as_deref(),
@@ -522,9 +523,15 @@ impl Decider for MembershipCard {
                 self.open()?;
                 super::check_price("balance", target)?;
                 let (kind, amount) = if target.amount() > self.balance.amount() {
-                    (TransactionKind::AdjustmentUp, target.amount() - self.balance.amount())
+                    (
+                        TransactionKind::AdjustmentUp,
+                        target.amount() - self.balance.amount(),
+                    )
                 } else {
-                    (TransactionKind::AdjustmentDown, self.balance.amount() - target.amount())
+                    (
+                        TransactionKind::AdjustmentDown,
+                        self.balance.amount() - target.amount(),
+                    )
                 };
                 if amount.is_zero() {
                     return Ok(Vec::new());
@@ -782,8 +789,12 @@ mod tests {
         }
         // One digit changed is always caught.
         let n = card_number(42);
-        let mut bytes = n.clone().into_bytes();
-        bytes[10] = if bytes[10] == b'9' { b'0' } else { bytes[10] + 1 };
+        let mut bytes = n.into_bytes();
+        bytes[10] = if bytes[10] == b'9' {
+            b'0'
+        } else {
+            bytes[10] + 1
+        };
         assert!(!luhn_valid(std::str::from_utf8(&bytes).unwrap()));
     }
 

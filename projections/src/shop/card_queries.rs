@@ -122,7 +122,9 @@ impl CardQueries {
         ));
         Ok(fetch_all!(
             &self.db,
-            sqlx::query_as::<_, TransactionRow>(sql).bind(card).bind(holder)
+            sqlx::query_as::<_, TransactionRow>(sql)
+                .bind(card)
+                .bind(holder)
         )?)
     }
 
@@ -133,9 +135,7 @@ impl CardQueries {
         &self,
         transaction_id: i64,
     ) -> Result<Option<TransactionRow>, QueryError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{TRANSACTION_COLUMNS} AND t.transaction_id = $1"
-        ));
+        let sql = sqlx::AssertSqlSafe(format!("{TRANSACTION_COLUMNS} AND t.transaction_id = $1"));
         Ok(fetch_optional!(
             &self.db,
             sqlx::query_as::<_, TransactionRow>(sql).bind(transaction_id)

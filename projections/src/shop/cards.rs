@@ -81,7 +81,10 @@ impl Projector for CardsProjector {
 
     async fn reset(&self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
         execute!(&mut *tx, sqlx::query("DELETE FROM shop_membership_cards"))?;
-        execute!(&mut *tx, sqlx::query("DELETE FROM shop_member_transactions"))?;
+        execute!(
+            &mut *tx,
+            sqlx::query("DELETE FROM shop_member_transactions")
+        )?;
         Ok(())
     }
 
