@@ -61,6 +61,8 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<shop::catalog::ShopCatalog>(),
         types::<shop::product::ShopProduct>(),
         types::<shop::customer::ShopCustomer>(),
+        types::<shop::card::MembershipCard>(),
+        types::<shop::card::CardHolder>(),
     ]
     .into_iter()
     .flatten()
