@@ -71,6 +71,8 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<shop::product::ShopProduct>(),
         aggregate::<shop::customer::ShopCustomer>(),
         aggregate::<shop::order::ShopOrder>(),
+        aggregate::<shop::card::MembershipCard>(),
+        aggregate::<shop::card::CardHolder>(),
     ]
 }
 

@@ -62,6 +62,8 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<shop::product::ShopProduct>(),
         types::<shop::customer::ShopCustomer>(),
         types::<shop::order::ShopOrder>(),
+        types::<shop::card::MembershipCard>(),
+        types::<shop::card::CardHolder>(),
     ]
     .into_iter()
     .flatten()

@@ -3,6 +3,7 @@
 //! every route, status and what the document left open; [`openapi`] publishes its OpenAPI document
 //! at `GET /shop/openapi.json`.
 
+pub mod cards;
 pub mod catalog;
 pub mod edges;
 pub mod error;
@@ -22,4 +23,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(catalog::router())
         .merge(orders::router())
+        .merge(cards::router())
 }

@@ -19,6 +19,8 @@ pub enum Missing {
     Category,
     /// No such order visible to the caller (another user's, or deleted).
     Order,
+    /// No open membership card (never issued, or closed).
+    Card,
 }
 
 /// Why a shop use case failed.
@@ -64,6 +66,23 @@ pub enum ShopError {
     /// Another user has the email address (400 on `email`).
     #[error("the email address is taken")]
     EmailTaken,
+    /// The membership card is frozen: it refuses top-ups and spends (400).
+    #[error("the membership card is frozen")]
+    CardFrozen,
+    /// The card's balance is less than the amount taken (400 on `amount`).
+    #[error("balance {} is less than {}", .balance.amount(), .amount.amount())]
+    InsufficientBalance {
+        /// The balance.
+        balance: tessera_domain::shared::Money,
+        /// The amount asked for.
+        amount: tessera_domain::shared::Money,
+    },
+    /// A card with money on it cannot be closed (400 on `balance`).
+    #[error("the card's balance is {}, not 0.00", .0.amount())]
+    BalanceNotZero(tessera_domain::shared::Money),
+    /// The user already holds this open card (400 on `user_id`).
+    #[error("the user already holds open card {0}")]
+    AlreadyHoldsCard(u64),
     /// Another writer took the proposed number; the caller reads the counter again (internal to
     /// [`super::numbers`], never returned by a use case).
     #[error("the proposed number was taken")]

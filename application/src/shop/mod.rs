@@ -1,12 +1,14 @@
 //! The shop's use cases (seed 002), one file each: [`login`] (`POST /weixin-login`), [`users`]
 //! (the admin's user routes), [`catalog`] (categories and products), [`orders`] (orders with
-//! their stock reservation and expiry); [`error`] says why one failed;
+//! their stock reservation and expiry), [`cards`] (membership cards and member transactions);
+//! [`error`] says why one failed;
 //! [`numbers`] hands out the integer ids the seed shows, reusable by the later parts (orders,
 //! cards, transactions). All run over the shared [`CommandRunner`]; no HTTP type reaches here.
 //!
 //! Every write returns the global position it reached (`None` when nothing changed), so the api
 //! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
 
+pub mod cards;
 pub mod catalog;
 pub mod error;
 pub mod login;
@@ -14,6 +16,7 @@ pub mod numbers;
 pub mod orders;
 pub mod users;
 
+pub use cards::{CardChange, CardHandles, CardTransaction, pay_from_card};
 pub use catalog::{CategoryChange, CategoryInput, ProductChange, ProductInput};
 pub use error::{Missing, ShopError};
 pub use login::{KnownUser, ShopLogin};

@@ -818,6 +818,63 @@ pub const REGISTRY: &[EventClasses] = &[
             ("changedAt", Plain),
         ],
     ),
+    // shop membership cards (seed 002): integer ids, amounts, the acting user's UUID and the
+    // admin's free-text description of a transaction about the card, not about a person.
+    ev(
+        "ShopMembershipCardIssued",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("userId", Plain),
+            ("cardNumber", Plain),
+            ("issuedBy", Plain),
+            ("issuedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMemberTransactionRecorded",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("transactionId", Plain),
+            ("kind", Plain),
+            ("amount", Plain),
+            ("balanceAfter", Plain),
+            ("description", Plain),
+            ("orderId", Plain),
+            ("recordedBy", Plain),
+            ("recordedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMembershipCardFrozen",
+        Subject::None,
+        &[("cardId", Plain), ("frozenBy", Plain), ("frozenAt", Plain)],
+    ),
+    ev(
+        "ShopMembershipCardUnfrozen",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("unfrozenBy", Plain),
+            ("unfrozenAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMembershipCardClosed",
+        Subject::None,
+        &[("cardId", Plain), ("closedBy", Plain), ("closedAt", Plain)],
+    ),
+    ev(
+        "ShopMemberCardHeld",
+        Subject::None,
+        &[("userId", Plain), ("cardId", Plain), ("heldAt", Plain)],
+    ),
+    ev(
+        "ShopMemberCardReleased",
+        Subject::None,
+        &[("userId", Plain), ("cardId", Plain), ("releasedAt", Plain)],
+    ),
 ];
 
 #[cfg(test)]

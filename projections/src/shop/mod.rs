@@ -8,6 +8,8 @@
 //!   Stock follows `ShopProductStockSet`, `…Reserved` and `…Released`.
 //! * [`OrdersProjector`] (`shop_orders`): `shop_orders` and `shop_order_items`, from the
 //!   `shopOrder` streams; the buyer and the current product are joined in at query time.
+//! * [`CardsProjector`] (`shop_cards`): `shop_membership_cards` and `shop_member_transactions`,
+//!   from the `shopMembershipCard` streams; [`CardQueries`] reads them.
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
 //! docs/event-catalog.md, section "Shop"). Integer ids are the ones the events carry, so a rebuild
@@ -35,12 +37,16 @@ macro_rules! fetch_optional {
     };
 }
 
+mod card_queries;
+mod cards;
 mod catalog;
 mod order_queries;
 mod orders;
 mod queries;
 mod users;
 
+pub use card_queries::{CardQueries, CardRow, TransactionRow};
+pub use cards::CardsProjector;
 pub use catalog::CatalogProjector;
 pub use order_queries::{OrderItemRow, OrderRow};
 pub use orders::OrdersProjector;
@@ -53,6 +59,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(UsersProjector),
         Arc::new(CatalogProjector),
         Arc::new(OrdersProjector),
+        Arc::new(CardsProjector),
     ]
 }
 

@@ -100,6 +100,11 @@ impl ShopQueries {
         Self { db }
     }
 
+    /// The membership card queries over the same database.
+    pub fn cards(&self) -> super::CardQueries {
+        super::CardQueries::new(self.db.clone())
+    }
+
     /// Every shop user, by `user_id`.
     ///
     /// Errors: database failures.
