@@ -73,8 +73,8 @@ impl Catalogue {
     ///
     /// Errors: a [`FieldError`] naming the JSON path at fault (`plans[1].products[0].price`).
     pub fn from_json(text: &str) -> Result<Catalogue, FieldError> {
-        let catalogue: Catalogue = serde_json::from_str(text)
-            .map_err(|e| FieldError::new("catalogue", e.to_string()))?;
+        let catalogue: Catalogue =
+            serde_json::from_str(text).map_err(|e| FieldError::new("catalogue", e.to_string()))?;
         catalogue.check()?;
         Ok(catalogue)
     }
@@ -98,15 +98,24 @@ impl Catalogue {
         let mut numbers = std::collections::BTreeSet::new();
         for (i, plan) in self.plans.iter().enumerate() {
             if plan.member == 0 {
-                return Err(FieldError::new(format!("plans[{i}].member"), "must be at least 1"));
+                return Err(FieldError::new(
+                    format!("plans[{i}].member"),
+                    "must be at least 1",
+                ));
             }
             if !plan.plan.is_paid() && !plan.products.is_empty() {
-                return Err(FieldError::new(format!("plans[{i}].products"), "the free plan is not sold"));
+                return Err(FieldError::new(
+                    format!("plans[{i}].products"),
+                    "the free plan is not sold",
+                ));
             }
             for (j, product) in plan.products.iter().enumerate() {
                 let path = format!("plans[{i}].products[{j}]");
                 if product.plan != plan.plan {
-                    return Err(FieldError::new(format!("{path}.plan"), "must be the plan it is listed under"));
+                    return Err(FieldError::new(
+                        format!("{path}.plan"),
+                        "must be the plan it is listed under",
+                    ));
                 }
                 if product.price.is_sign_negative() || product.price.normalize().scale() > 2 {
                     return Err(FieldError::new(
@@ -114,8 +123,13 @@ impl Catalogue {
                         "must be at least 0 with at most two decimals",
                     ));
                 }
-                if !numbers.insert(product.product_no.clone()) || product.product_no.trim().is_empty() {
-                    return Err(FieldError::new(format!("{path}.product_no"), "must be unique and not empty"));
+                if !numbers.insert(product.product_no.clone())
+                    || product.product_no.trim().is_empty()
+                {
+                    return Err(FieldError::new(
+                        format!("{path}.product_no"),
+                        "must be unique and not empty",
+                    ));
                 }
             }
         }
@@ -141,7 +155,10 @@ mod tests {
     fn the_builtin_catalogue_is_valid() {
         let c = Catalogue::builtin().unwrap();
         assert_eq!(c.member_limit(PlanType::Free), 5);
-        assert_eq!(c.offer(PlanType::Pro).unwrap().products[0].product_no, "pro-member-month");
+        assert_eq!(
+            c.offer(PlanType::Pro).unwrap().products[0].product_no,
+            "pro-member-month"
+        );
     }
 
     #[test]
@@ -154,7 +171,10 @@ mod tests {
         assert_eq!(c.check().unwrap_err().field, "plans");
         let mut c = Catalogue::builtin().unwrap();
         c.plans[2].products[0].product_no = "pro-member-month".into();
-        assert_eq!(c.check().unwrap_err().field, "plans[2].products[0].product_no");
+        assert_eq!(
+            c.check().unwrap_err().field,
+            "plans[2].products[0].product_no"
+        );
         assert_eq!(Catalogue::from_json("{}").unwrap_err().field, "catalogue");
     }
 }

@@ -368,14 +368,18 @@ mod tests {
 
     #[test]
     fn the_member_limit_counts_the_owner() {
-        given::<Company>([created()]).when(add(2, 2)).then([added(2, 2)]);
+        given::<Company>([created()])
+            .when(add(2, 2))
+            .then([added(2, 2)]);
         given::<Company>([created(), added(2, 2)])
             .when(add(3, 2))
             .then_err(CompanyError::MemberLimit { limit: 2 });
         given::<Company>([created(), added(2, 2)])
             .when(add(2, 9))
             .then_err(CompanyError::AlreadyMember);
-        given::<Company>([]).when(add(2, 9)).then_err(CompanyError::NotFound);
+        given::<Company>([])
+            .when(add(2, 9))
+            .then_err(CompanyError::NotFound);
     }
 
     #[test]

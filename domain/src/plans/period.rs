@@ -75,38 +75,82 @@ mod tests {
 
     #[test]
     fn a_month_from_the_31st_runs_through_the_end_of_february() {
-        assert_eq!(period_end(cst(2025, 1, 31, 10, 0), 1), Some(cst(2025, 3, 1, 0, 0)));
+        assert_eq!(
+            period_end(cst(2025, 1, 31, 10, 0), 1),
+            Some(cst(2025, 3, 1, 0, 0))
+        );
         // Leap year: through 29 February.
-        assert_eq!(period_end(cst(2024, 1, 31, 10, 0), 1), Some(cst(2024, 3, 1, 0, 0)));
-        assert_eq!(last_day(cst(2024, 1, 31, 10, 0), 1), NaiveDate::from_ymd_opt(2024, 2, 29));
-        assert_eq!(last_day(cst(2025, 1, 30, 10, 0), 1), NaiveDate::from_ymd_opt(2025, 2, 28));
+        assert_eq!(
+            period_end(cst(2024, 1, 31, 10, 0), 1),
+            Some(cst(2024, 3, 1, 0, 0))
+        );
+        assert_eq!(
+            last_day(cst(2024, 1, 31, 10, 0), 1),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert_eq!(
+            last_day(cst(2025, 1, 30, 10, 0), 1),
+            NaiveDate::from_ymd_opt(2025, 2, 28)
+        );
         // 29 February + 12 months: 28 February of the next year.
-        assert_eq!(last_day(cst(2024, 2, 29, 9, 0), 12), NaiveDate::from_ymd_opt(2025, 2, 28));
+        assert_eq!(
+            last_day(cst(2024, 2, 29, 9, 0), 12),
+            NaiveDate::from_ymd_opt(2025, 2, 28)
+        );
         // A plain day: through the same day of the next month.
-        assert_eq!(period_end(cst(2025, 1, 15, 10, 0), 1), Some(cst(2025, 2, 16, 0, 0)));
+        assert_eq!(
+            period_end(cst(2025, 1, 15, 10, 0), 1),
+            Some(cst(2025, 2, 16, 0, 0))
+        );
         // Several months count from the start, not month after month (31 Jan + 3 → 30 Apr).
-        assert_eq!(period_end(cst(2025, 1, 31, 10, 0), 3), Some(cst(2025, 5, 1, 0, 0)));
+        assert_eq!(
+            period_end(cst(2025, 1, 31, 10, 0), 3),
+            Some(cst(2025, 5, 1, 0, 0))
+        );
         // Across the year end.
-        assert_eq!(period_end(cst(2025, 12, 31, 23, 59), 2), Some(cst(2026, 3, 1, 0, 0)));
+        assert_eq!(
+            period_end(cst(2025, 12, 31, 23, 59), 2),
+            Some(cst(2026, 3, 1, 0, 0))
+        );
     }
 
     #[test]
     fn the_local_date_decides_not_the_utc_date() {
         // 31 Jan 23:30 UTC is 1 Feb 07:30 in Shanghai: a period from 1 Feb.
-        let t = Utc.with_ymd_and_hms(2025, 1, 31, 23, 30, 0).single().unwrap();
+        let t = Utc
+            .with_ymd_and_hms(2025, 1, 31, 23, 30, 0)
+            .single()
+            .unwrap();
         assert_eq!(local_date(t), NaiveDate::from_ymd_opt(2025, 2, 1).unwrap());
         assert_eq!(period_end(t, 1), Some(cst(2025, 3, 2, 0, 0)));
         // 15 Jan 16:00 UTC is exactly midnight of 16 Jan in Shanghai.
-        let midnight = Utc.with_ymd_and_hms(2025, 1, 15, 16, 0, 0).single().unwrap();
-        assert_eq!(local_date(midnight), NaiveDate::from_ymd_opt(2025, 1, 16).unwrap());
-        assert_eq!(local_date(midnight - chrono::Duration::seconds(1)), NaiveDate::from_ymd_opt(2025, 1, 15).unwrap());
+        let midnight = Utc
+            .with_ymd_and_hms(2025, 1, 15, 16, 0, 0)
+            .single()
+            .unwrap();
+        assert_eq!(
+            local_date(midnight),
+            NaiveDate::from_ymd_opt(2025, 1, 16).unwrap()
+        );
+        assert_eq!(
+            local_date(midnight - chrono::Duration::seconds(1)),
+            NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()
+        );
     }
 
     #[test]
     fn the_period_ends_at_local_midnight_which_is_1600_utc() {
         let end = period_end(cst(2025, 3, 10, 12, 0), 1).unwrap();
-        assert_eq!(end, Utc.with_ymd_and_hms(2025, 4, 10, 16, 0, 0).single().unwrap());
-        assert_eq!(local_midnight(NaiveDate::from_ymd_opt(2025, 4, 11).unwrap()), end);
+        assert_eq!(
+            end,
+            Utc.with_ymd_and_hms(2025, 4, 10, 16, 0, 0)
+                .single()
+                .unwrap()
+        );
+        assert_eq!(
+            local_midnight(NaiveDate::from_ymd_opt(2025, 4, 11).unwrap()),
+            end
+        );
     }
 
     #[test]

@@ -432,7 +432,9 @@ impl Decider for TeamPlan {
                     return Err(TeamPlanError::NotPaidPlan);
                 }
                 if *member_count == 0 || *months == 0 {
-                    return Err(TeamPlanError::InvalidPeriod("members and months must be at least 1"));
+                    return Err(TeamPlanError::InvalidPeriod(
+                        "members and months must be at least 1",
+                    ));
                 }
                 let date_end = period::period_end(*now, *months)
                     .ok_or(TeamPlanError::InvalidPeriod("past the calendar"))?;
@@ -603,14 +605,18 @@ mod tests {
 
     #[test]
     fn a_plan_is_tried_once_and_never_after_buying_it() {
-        given::<TeamPlan>([]).when(start(1, PlanType::Pro, t(0))).then([started(1, PlanType::Pro, t(0))]);
+        given::<TeamPlan>([])
+            .when(start(1, PlanType::Pro, t(0)))
+            .then([started(1, PlanType::Pro, t(0))]);
         given::<TeamPlan>([started(1, PlanType::Pro, t(0))])
             .when(start(2, PlanType::Pro, t(30)))
             .then_err(TeamPlanError::AlreadyTrialled(PlanType::Pro));
         given::<TeamPlan>([paid(t(0))])
             .when(start(2, PlanType::Pro, t(1)))
             .then_err(TeamPlanError::AlreadyBought(PlanType::Pro));
-        given::<TeamPlan>([]).when(start(1, PlanType::Free, t(0))).then_err(TeamPlanError::NotPaidPlan);
+        given::<TeamPlan>([])
+            .when(start(1, PlanType::Free, t(0)))
+            .then_err(TeamPlanError::NotPaidPlan);
     }
 
     #[test]
@@ -640,7 +646,10 @@ mod tests {
         assert_eq!(state.effective(t(3)), (PlanType::Ent, None));
         // The trial ends (deadline): pro is current again, its end never moved.
         let ended = state
-            .decide(&TeamPlanCommand::EndTrial { trial_id: oid(1), now: t(17) })
+            .decide(&TeamPlanCommand::EndTrial {
+                trial_id: oid(1),
+                now: t(17),
+            })
             .unwrap();
         assert_eq!(ended.len(), 1);
         let state = ended.iter().fold(state, |s, e| s.evolve(e));
@@ -656,7 +665,10 @@ mod tests {
     fn ending_a_trial_is_idempotent_and_waits_for_its_end() {
         let given_started = || given::<TeamPlan>([started(1, PlanType::Pro, t(0))]);
         given_started()
-            .when(TeamPlanCommand::EndTrial { trial_id: oid(1), now: t(14) })
+            .when(TeamPlanCommand::EndTrial {
+                trial_id: oid(1),
+                now: t(14),
+            })
             .then([]);
         let ended = TeamPlanEvent::TrialEnded {
             company_id: oid(0),
@@ -665,40 +677,73 @@ mod tests {
             ended_at: t(15),
         };
         given_started()
-            .when(TeamPlanCommand::EndTrial { trial_id: oid(1), now: t(15) })
+            .when(TeamPlanCommand::EndTrial {
+                trial_id: oid(1),
+                now: t(15),
+            })
             .then([ended.clone()]);
         given::<TeamPlan>([started(1, PlanType::Pro, t(0)), ended])
-            .when(TeamPlanCommand::EndTrial { trial_id: oid(1), now: t(16) })
+            .when(TeamPlanCommand::EndTrial {
+                trial_id: oid(1),
+                now: t(16),
+            })
             .then([]);
     }
 
     #[test]
     fn a_paid_period_goes_actived_overdue_expired() {
         let p = paid(t(0));
-        let TeamPlanEvent::PaidPeriodStarted { date_end, grace_end, .. } = p.clone() else {
+        let TeamPlanEvent::PaidPeriodStarted {
+            date_end,
+            grace_end,
+            ..
+        } = p.clone()
+        else {
             unreachable!()
         };
         // Bought 10 Jan 12:00 Shanghai: runs through 10 Feb, ends 11 Feb 00:00 local.
-        assert_eq!(date_end, Utc.with_ymd_and_hms(2025, 2, 10, 16, 0, 0).single().unwrap());
+        assert_eq!(
+            date_end,
+            Utc.with_ymd_and_hms(2025, 2, 10, 16, 0, 0)
+                .single()
+                .unwrap()
+        );
         let state = TeamPlan::replay([&p]);
         let period = state.latest_paid().unwrap();
-        assert_eq!(TeamPlan::status_at(period, date_end - Duration::seconds(1)), PlanStatus::Actived);
+        assert_eq!(
+            TeamPlan::status_at(period, date_end - Duration::seconds(1)),
+            PlanStatus::Actived
+        );
         assert_eq!(TeamPlan::status_at(period, date_end), PlanStatus::Overdue);
         assert_eq!(TeamPlan::status_at(period, grace_end), PlanStatus::Expired);
         assert_eq!(state.effective(date_end), (PlanType::Pro, Some(20)));
         assert_eq!(state.effective(grace_end), (PlanType::Free, None));
 
-        let overdue = |now| TeamPlanCommand::MarkOverdue { period_id: oid(50), now };
-        let expire = |now| TeamPlanCommand::Expire { period_id: oid(50), now };
-        given::<TeamPlan>([p.clone()]).when(overdue(date_end - Duration::seconds(1))).then([]);
+        let overdue = |now| TeamPlanCommand::MarkOverdue {
+            period_id: oid(50),
+            now,
+        };
+        let expire = |now| TeamPlanCommand::Expire {
+            period_id: oid(50),
+            now,
+        };
+        given::<TeamPlan>([p.clone()])
+            .when(overdue(date_end - Duration::seconds(1)))
+            .then([]);
         let marked = TeamPlanEvent::PaidPeriodOverdue {
             company_id: oid(0),
             period_id: oid(50),
             overdue_at: date_end,
         };
-        given::<TeamPlan>([p.clone()]).when(overdue(date_end)).then([marked.clone()]);
-        given::<TeamPlan>([p.clone(), marked.clone()]).when(overdue(date_end)).then([]);
-        given::<TeamPlan>([p.clone(), marked.clone()]).when(expire(date_end)).then([]);
+        given::<TeamPlan>([p.clone()])
+            .when(overdue(date_end))
+            .then([marked.clone()]);
+        given::<TeamPlan>([p.clone(), marked.clone()])
+            .when(overdue(date_end))
+            .then([]);
+        given::<TeamPlan>([p.clone(), marked.clone()])
+            .when(expire(date_end))
+            .then([]);
         let expired = TeamPlanEvent::PaidPeriodExpired {
             company_id: oid(0),
             period_id: oid(50),
@@ -707,6 +752,8 @@ mod tests {
         given::<TeamPlan>([p.clone(), marked.clone()])
             .when(expire(grace_end))
             .then([expired.clone()]);
-        given::<TeamPlan>([p, marked, expired]).when(expire(grace_end)).then([]);
+        given::<TeamPlan>([p, marked, expired])
+            .when(expire(grace_end))
+            .then([]);
     }
 }

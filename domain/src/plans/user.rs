@@ -104,7 +104,9 @@ mod tests {
             account_id: account,
             now: DateTime::UNIX_EPOCH,
         };
-        given::<PlansUser>([]).when(assign(first)).then([assigned.clone()]);
+        given::<PlansUser>([])
+            .when(assign(first))
+            .then([assigned.clone()]);
         given::<PlansUser>([assigned])
             .when(assign(ObjectId::from_parts(2, [2; 8])))
             .then([]);

@@ -716,7 +716,11 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "PlansUserAssigned",
         Subject::None,
-        &[("userId", Plain), ("accountId", Plain), ("assignedAt", Plain)],
+        &[
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("assignedAt", Plain),
+        ],
     ),
     ev(
         "PlansCompanyCreated",
@@ -744,7 +748,11 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "PlansMemberRemoved",
         Subject::None,
-        &[("userId", Plain), ("removedBy", Plain), ("removedAt", Plain)],
+        &[
+            ("userId", Plain),
+            ("removedBy", Plain),
+            ("removedAt", Plain),
+        ],
     ),
     ev(
         "PlansTrialStarted",
@@ -787,12 +795,20 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "PlansPaidPeriodOverdue",
         Subject::None,
-        &[("companyId", Plain), ("periodId", Plain), ("overdueAt", Plain)],
+        &[
+            ("companyId", Plain),
+            ("periodId", Plain),
+            ("overdueAt", Plain),
+        ],
     ),
     ev(
         "PlansPaidPeriodExpired",
         Subject::None,
-        &[("companyId", Plain), ("periodId", Plain), ("expiredAt", Plain)],
+        &[
+            ("companyId", Plain),
+            ("periodId", Plain),
+            ("expiredAt", Plain),
+        ],
     ),
 ];
 
