@@ -187,50 +187,48 @@ pub fn status_view(company_id: &str, row: Option<StatusRow>, now: DateTime<Utc>)
             &r.trial_user_id,
             r.trial_start,
             r.trial_end,
-        ) {
-            if now < end {
-                current = Some(CurrentView {
-                    _id: id.clone(),
-                    kind: "trial".into(),
-                    user_id: user.clone(),
-                    plan: plan.clone(),
-                    status: PlanStatus::Actived.as_str().into(),
-                    date_start: start,
-                    date_end: end,
-                    member_count: None,
-                });
-            }
+        ) && now < end
+        {
+            current = Some(CurrentView {
+                _id: id.clone(),
+                kind: "trial".into(),
+                user_id: user.clone(),
+                plan: plan.clone(),
+                status: PlanStatus::Actived.as_str().into(),
+                date_start: start,
+                date_end: end,
+                member_count: None,
+            });
         }
-        if current.is_none() {
-            if let (Some(id), Some(plan), Some(user), Some(start), Some(end), Some(grace)) = (
+        if current.is_none()
+            && let (Some(id), Some(plan), Some(user), Some(start), Some(end), Some(grace)) = (
                 &r.paid_id,
                 &r.paid_plan,
                 &r.paid_user_id,
                 r.paid_start,
                 r.paid_end,
                 r.paid_grace_end,
-            ) {
-                let recorded = r.paid_status.as_deref().unwrap_or("actived");
-                let status = if recorded == "expired" || now >= grace {
-                    PlanStatus::Expired
-                } else if now >= end {
-                    PlanStatus::Overdue
-                } else if recorded == "overdue" {
-                    PlanStatus::Overdue
-                } else {
-                    PlanStatus::Actived
-                };
-                current = Some(CurrentView {
-                    _id: id.clone(),
-                    kind: "paid".into(),
-                    user_id: user.clone(),
-                    plan: plan.clone(),
-                    status: status.as_str().into(),
-                    date_start: start,
-                    date_end: end,
-                    member_count: r.paid_members,
-                });
-            }
+            )
+        {
+            // As recorded by its events, or later by the clock (deadlines may not have fired).
+            let recorded = r.paid_status.as_deref().unwrap_or("actived");
+            let status = if recorded == "expired" || now >= grace {
+                PlanStatus::Expired
+            } else if now >= end || recorded == "overdue" {
+                PlanStatus::Overdue
+            } else {
+                PlanStatus::Actived
+            };
+            current = Some(CurrentView {
+                _id: id.clone(),
+                kind: "paid".into(),
+                user_id: user.clone(),
+                plan: plan.clone(),
+                status: status.as_str().into(),
+                date_start: start,
+                date_end: end,
+                member_count: r.paid_members,
+            });
         }
         trial.retain(|p| match p {
             PlanType::Pro => !r.trialled_pro && !r.bought_pro,
