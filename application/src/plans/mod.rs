@@ -109,3 +109,6 @@ pub fn new_object_id(now: DateTime<Utc>) -> ObjectId {
     let secs = u32::try_from(now.timestamp().max(0)).unwrap_or(u32::MAX);
     ObjectId::from_parts(secs, rest)
 }
+
+#[cfg(test)]
+mod tests;
