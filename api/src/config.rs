@@ -288,6 +288,34 @@ pub struct ServerConfig {
     /// How long an unpaid shop order (seed 002) holds its stock before it expires, in seconds.
     #[arg(long, env = "TESSERA_SHOP_ORDER_TTL_SECS", default_value_t = 900)]
     pub shop_order_ttl_secs: u64,
+
+    /// The team-plans settings (seed 004).
+    #[command(flatten)]
+    pub plans: PlansConfig,
+}
+
+/// Settings of team plans (seed 004); docs/plans.md, "Configuration".
+#[derive(Debug, Clone, Args)]
+pub struct PlansConfig {
+    /// A JSON plan catalogue (docs/plans.md, "Catalogue"); the built-in one when unset.
+    #[arg(long, env = "TESSERA_PLANS_CATALOGUE")]
+    pub plans_catalogue: Option<std::path::PathBuf>,
+    /// How long a trial lasts, in seconds (default 15 days).
+    #[arg(long, env = "TESSERA_PLANS_TRIAL_SECS", default_value_t = 1_296_000)]
+    pub plans_trial_secs: u64,
+    /// How long a paid period stays `overdue` after its end, in seconds (default 7 days).
+    #[arg(long, env = "TESSERA_PLANS_GRACE_SECS", default_value_t = 604_800)]
+    pub plans_grace_secs: u64,
+}
+
+impl Default for PlansConfig {
+    fn default() -> Self {
+        Self {
+            plans_catalogue: None,
+            plans_trial_secs: 1_296_000,
+            plans_grace_secs: 604_800,
+        }
+    }
 }
 
 /// Settings of the meeting-ticket system (seed 000): order expiry, SMS codes and gateway, the
@@ -456,6 +484,7 @@ impl Default for ServerConfig {
             stripe_webhook_secret: None,
             meeting: MeetingConfig::default(),
             shop_order_ttl_secs: 900,
+            plans: PlansConfig::default(),
         }
     }
 }

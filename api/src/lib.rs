@@ -9,6 +9,7 @@ pub mod http;
 pub mod meeting;
 pub mod openapi;
 pub mod openticket;
+pub mod plans;
 pub mod routes;
 pub mod sandbox;
 pub mod services;

@@ -5,6 +5,7 @@
 
 use crate::meeting::openapi as meeting;
 use crate::openticket::openapi as openticket;
+use crate::plans::openapi as plans;
 use crate::shop::openapi as shop;
 use crate::startup::AppState;
 use axum::Router;
@@ -29,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .url(
             Url::new("Shop (seed 002)", shop::DOCUMENT_PATH),
             shop::document(),
+        )
+        .url(
+            Url::new("Team plans (seed 004)", plans::DOCUMENT_PATH),
+            plans::document(),
         )
         .into()
 }

@@ -16,7 +16,9 @@ use tessera_application::openticket::ports::TicketCodes;
 use tessera_application::openticket::{OpenTicketService, OpenTicketSettings};
 use tessera_application::payments::PaymentGateway;
 use tessera_application::payments::wechatpay::WechatPay;
+use tessera_application::plans::{PlansService, PlansSettings};
 use tessera_application::shop::{ShopPorts, ShopService};
+use tessera_domain::plans::catalogue::Catalogue;
 use tessera_infrastructure::identity::auth::HmacSignInCodes;
 use tessera_infrastructure::identity::auth::{
     Argon2PasswordHasher, AuthConfigError, JwtAccessTokens, RandomSecrets,
@@ -36,6 +38,7 @@ use tessera_infrastructure::wechatpay::{
 };
 use tessera_projections::meeting::MeetingQueries;
 use tessera_projections::openticket::OpenTicketQueries;
+use tessera_projections::plans::PlansQueries;
 use tessera_projections::shop::ShopQueries;
 
 /// Services shared by the routes of all documents.
@@ -74,6 +77,10 @@ pub struct Services {
     pub shop: Arc<ShopService>,
     /// Seed 002 read models.
     pub shop_queries: ShopQueries,
+    /// Seed 004 commands: companies, members, trials (and their deadlines).
+    pub plans: Arc<PlansService>,
+    /// Seed 004 read models.
+    pub plans_queries: PlansQueries,
 }
 
 /// Why the services could not be built from the settings.
@@ -97,6 +104,14 @@ pub enum ServicesError {
     /// The WeChat Pay settings are unusable.
     #[error("WeChat Pay settings: {0}")]
     WechatPay(#[from] WechatPayConfigError),
+    /// The plan catalogue file is unreadable or invalid (`TESSERA_PLANS_CATALOGUE`).
+    #[error("plan catalogue {path}: {reason}")]
+    PlansCatalogue {
+        /// The file, or `built-in`.
+        path: String,
+        /// What is wrong (the JSON path at fault).
+        reason: String,
+    },
     /// A key file could not be read.
     #[error("cannot read {path}: {source}")]
     KeyFile {
@@ -251,6 +266,23 @@ fn key_or_random(configured: Option<&SecretString>, what: &str) -> SecretString 
     }
 }
 
+/// The plans settings: the catalogue file (or the built-in one), trial length, grace period.
+fn plans_settings(c: &crate::config::PlansConfig) -> Result<PlansSettings, ServicesError> {
+    let (path, catalogue) = match &c.plans_catalogue {
+        Some(p) => (p.display().to_string(), Catalogue::from_json(&read_key(p)?)),
+        None => ("built-in".to_owned(), Catalogue::builtin()),
+    };
+    let catalogue = catalogue.map_err(|e| ServicesError::PlansCatalogue {
+        path,
+        reason: e.to_string(),
+    })?;
+    Ok(PlansSettings {
+        catalogue: Arc::new(catalogue),
+        trial_length: chrono::Duration::seconds(c.plans_trial_secs.max(1) as i64),
+        grace: chrono::Duration::seconds(c.plans_grace_secs as i64),
+    })
+}
+
 impl Services {
     /// Build every service over `engine` with `config`.
     pub fn build(engine: &Engine, config: &ServerConfig) -> Result<Services, ServicesError> {
@@ -372,7 +404,15 @@ impl Services {
         let shop = Arc::new(
             ShopService::clone(&shop).with_order_ttl(chrono::Duration::seconds(order_ttl)),
         );
+        let plans = Arc::new(PlansService::new(
+            tessera_application::CommandRunner::new(engine.events.clone()),
+            engine.clock.clone(),
+            identity.clone(),
+            plans_settings(&config.plans)?,
+        ));
         Ok(Services {
+            plans,
+            plans_queries: PlansQueries::new(engine.read_models.clone()),
             shop,
             shop_queries: ShopQueries::new(engine.read_models.clone()),
             phone_signin,

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod meeting;
 pub mod openticket;
+pub mod plans;
 pub mod process_manager;
 pub mod projector;
 pub mod query;

@@ -38,7 +38,7 @@ fn main() -> std::process::ExitCode {
 /// Every stored event type the domain's aggregates can write (the list of
 /// tests/tests/namespace.rs, whose `every_decider_of_the_domain_is_listed` keeps it complete).
 fn stored_types() -> BTreeSet<&'static str> {
-    use tessera_domain::{identity, meeting, openticket, shared, shop};
+    use tessera_domain::{identity, meeting, openticket, plans, shared, shop};
     fn types<D: Decider>() -> &'static [&'static str] {
         D::Event::stored_types()
     }
@@ -64,6 +64,9 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<shop::order::ShopOrder>(),
         types::<shop::card::MembershipCard>(),
         types::<shop::card::CardHolder>(),
+        types::<plans::user::PlansUser>(),
+        types::<plans::company::Company>(),
+        types::<plans::team_plan::TeamPlan>(),
     ]
     .into_iter()
     .flatten()

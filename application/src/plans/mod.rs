@@ -1,1 +1,114 @@
-//! Team plans (seed 004): its use cases arrive with its issue (docs/architecture.md, "Adding a document").
+//! Team plans' use cases (seed 004), one file each: [`companies`] (companies, members and the
+//! membership check every plans route starts with), [`trials`] (trials, paid-period states and
+//! their deadlines); [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
+//! HTTP type reaches here.
+//!
+//! Every write returns the global position it reached (`None` when nothing changed), so the api
+//! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
+//! Later parts (certification, orders, payment, wallet) reuse [`PlansService::membership`],
+//! [`PlansService::require_owner`] and [`PlansError`].
+
+pub mod companies;
+pub mod error;
+pub mod trials;
+
+pub use companies::Membership;
+pub use error::{Missing, PlansError};
+pub use trials::{
+    PLANS_PERIOD_END, PLANS_PERIOD_GRACE_END, PLANS_TRIAL_END, PlansDeadlines, deadline_handlers,
+};
+
+use crate::clock::Clock;
+use crate::command::CommandRunner;
+use crate::identity::IdentityService;
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use std::sync::Arc;
+use tessera_domain::plans::ObjectId;
+use tessera_domain::plans::catalogue::Catalogue;
+
+/// Tunables (docs/plans.md, "Configuration").
+#[derive(Debug, Clone)]
+pub struct PlansSettings {
+    /// The plan list, loaded at start.
+    pub catalogue: Arc<Catalogue>,
+    /// How long a trial lasts (default 15 days).
+    pub trial_length: Duration,
+    /// How long a paid period stays `overdue` after its end before it expires (default 7 days).
+    pub grace: Duration,
+}
+
+impl PlansSettings {
+    /// The built-in catalogue, 15-day trials and a 7-day grace period.
+    ///
+    /// Errors: only if the built-in catalogue were broken.
+    pub fn builtin() -> Result<Self, tessera_domain::shared::FieldError> {
+        Ok(PlansSettings {
+            catalogue: Arc::new(Catalogue::builtin()?),
+            trial_length: Duration::days(15),
+            grace: Duration::days(7),
+        })
+    }
+}
+
+/// The plans use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct PlansService {
+    runner: CommandRunner,
+    clock: Arc<dyn Clock>,
+    identity: IdentityService,
+    settings: PlansSettings,
+}
+
+impl std::fmt::Debug for PlansService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlansService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlansService {
+    /// A service over `runner` (the store), `clock`, the shared `identity` (members by email) and
+    /// `settings`.
+    pub fn new(
+        runner: CommandRunner,
+        clock: Arc<dyn Clock>,
+        identity: IdentityService,
+        settings: PlansSettings,
+    ) -> Self {
+        Self {
+            runner,
+            clock,
+            identity,
+            settings,
+        }
+    }
+
+    /// The settings (catalogue, trial length, grace period).
+    pub fn settings(&self) -> &PlansSettings {
+        &self.settings
+    }
+
+    /// The catalogue served by `GET /plan/list`.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.settings.catalogue
+    }
+
+    /// Now, cut to microseconds (the stored precision).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+}
+
+/// A fresh [`ObjectId`]: `now`'s Unix seconds and 8 random bytes (from a v4 UUID).
+pub fn new_object_id(now: DateTime<Utc>) -> ObjectId {
+    let random = uuid::Uuid::new_v4();
+    let mut rest = [0u8; 8];
+    rest.copy_from_slice(&random.as_bytes()[8..16]);
+    // Seconds fit 32 bits until 2106; clamp rather than wrap after that.
+    let secs = u32::try_from(now.timestamp().max(0)).unwrap_or(u32::MAX);
+    ObjectId::from_parts(secs, rest)
+}
+
+#[cfg(test)]
+mod tests;

@@ -875,6 +875,105 @@ pub const REGISTRY: &[EventClasses] = &[
         Subject::None,
         &[("userId", Plain), ("cardId", Plain), ("releasedAt", Plain)],
     ),
+    // plans (seed 004): ids, plans, dates and company names; no personal data (members are named
+    // by ids, their emails stay with the identity).
+    ev(
+        "PlansUserAssigned",
+        Subject::None,
+        &[
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("assignedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCompanyCreated",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("name", Plain),
+            ("ownerId", Plain),
+            ("ownerAccount", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansMemberAdded",
+        Subject::None,
+        &[
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("role", Plain),
+            ("addedBy", Plain),
+            ("memberLimit", Plain),
+            ("addedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansMemberRemoved",
+        Subject::None,
+        &[
+            ("userId", Plain),
+            ("removedBy", Plain),
+            ("removedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansTrialStarted",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("trialId", Plain),
+            ("plan", Plain),
+            ("userId", Plain),
+            ("dateStart", Plain),
+            ("dateEnd", Plain),
+        ],
+    ),
+    ev(
+        "PlansTrialEnded",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("trialId", Plain),
+            ("reason", Plain),
+            ("endedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaidPeriodStarted",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("periodId", Plain),
+            ("plan", Plain),
+            ("memberCount", Plain),
+            ("months", Plain),
+            ("userId", Plain),
+            ("catalogueVersion", Plain),
+            ("dateStart", Plain),
+            ("dateEnd", Plain),
+            ("graceEnd", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaidPeriodOverdue",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("periodId", Plain),
+            ("overdueAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaidPeriodExpired",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("periodId", Plain),
+            ("expiredAt", Plain),
+        ],
+    ),
 ];
 
 #[cfg(test)]

@@ -1,0 +1,27 @@
+//! Team plans read models (seed 004, part 1): companies, their members and each company's plan
+//! status, plus the queries the plans routes serve from them (docs/read-models.md, section "Team
+//! plans (seed 004)", documents every table).
+//!
+//! * [`CompaniesProjector`] (`plans_companies`): `plans_companies` and `plans_members`, from the
+//!   `plansCompany` streams.
+//! * [`StatusProjector`] (`plans_status`): `plans_status`, from the `plansTeamPlan` streams.
+//!
+//! Event data is parsed with this module's own serde structs (the input contract is
+//! docs/event-catalog.md, section "Team plans (seed 004)"). Ids are the ObjectIds the events
+//! carry, so a rebuild gives every row the same id; instants are UTC.
+
+use crate::projector::Projector;
+use std::sync::Arc;
+
+mod companies;
+mod queries;
+mod status;
+
+pub use companies::CompaniesProjector;
+pub use queries::{CompanyRow, MemberRow, PlansQueries, StatusRow};
+pub use status::StatusProjector;
+
+/// Every plans projector.
+pub fn projectors() -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(CompaniesProjector), Arc::new(StatusProjector)]
+}

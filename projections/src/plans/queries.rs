@@ -1,0 +1,152 @@
+//! The plans queries (seed 004, part 1) over `plans_companies`, `plans_members` and
+//! `plans_status`, through the read pool. They return plain rows; the api shapes them and reads
+//! time-dependent states against the clock. Membership is checked by the application against the
+//! event store before any of these is read.
+
+use crate::db::ReadModelDb;
+use crate::query::QueryError;
+use chrono::{DateTime, Utc};
+
+macro_rules! fetch_all {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_all(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_all(pool).await,
+        }
+    };
+}
+
+macro_rules! fetch_optional {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::db::ReadModelDb::Sqlite { reader, .. } => $query.fetch_optional(reader).await,
+            $crate::db::ReadModelDb::Postgres(pool) => $query.fetch_optional(pool).await,
+        }
+    };
+}
+
+/// A company.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CompanyRow {
+    /// 24-hex id.
+    pub company_id: String,
+    /// Name.
+    pub name: String,
+    /// The creator's plans `user_id`.
+    pub owner_id: String,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member of a company.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberRow {
+    /// The company.
+    pub company_id: String,
+    /// Plans `user_id` (24 hex).
+    pub user_id: String,
+    /// The identity user (UUID text).
+    pub account_id: String,
+    /// `owner` or `member`.
+    pub role: String,
+    /// Joined (UTC).
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A company's plan status as its events recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatusRow {
+    /// The company.
+    pub company_id: String,
+    /// The running trial, if not ended by an event.
+    pub trial_id: Option<String>,
+    /// Its plan.
+    pub trial_plan: Option<String>,
+    /// Who started it.
+    pub trial_user_id: Option<String>,
+    /// Its start.
+    pub trial_start: Option<DateTime<Utc>>,
+    /// Its planned end.
+    pub trial_end: Option<DateTime<Utc>>,
+    /// The latest paid period.
+    pub paid_id: Option<String>,
+    /// Its plan.
+    pub paid_plan: Option<String>,
+    /// Who bought it.
+    pub paid_user_id: Option<String>,
+    /// Members bought.
+    pub paid_members: Option<i64>,
+    /// Its start.
+    pub paid_start: Option<DateTime<Utc>>,
+    /// Its end.
+    pub paid_end: Option<DateTime<Utc>>,
+    /// Its grace end.
+    pub paid_grace_end: Option<DateTime<Utc>>,
+    /// `actived`, `overdue` or `expired`, as recorded.
+    pub paid_status: Option<String>,
+    /// Pro was trialled.
+    pub trialled_pro: bool,
+    /// Ent was trialled.
+    pub trialled_ent: bool,
+    /// Pro was bought.
+    pub bought_pro: bool,
+    /// Ent was bought.
+    pub bought_ent: bool,
+}
+
+/// Reads the plans read models. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PlansQueries {
+    db: ReadModelDb,
+}
+
+impl PlansQueries {
+    /// Queries over `db`.
+    pub fn new(db: ReadModelDb) -> Self {
+        Self { db }
+    }
+
+    /// The company `company_id`.
+    ///
+    /// Errors: database failures.
+    pub async fn company(&self, company_id: &str) -> Result<Option<CompanyRow>, QueryError> {
+        Ok(fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, CompanyRow>(
+                "SELECT company_id, name, owner_id, created_at FROM plans_companies \
+                 WHERE company_id = $1",
+            )
+            .bind(company_id)
+        )?)
+    }
+
+    /// The members of `company_id`, by join time then id.
+    ///
+    /// Errors: database failures.
+    pub async fn members(&self, company_id: &str) -> Result<Vec<MemberRow>, QueryError> {
+        Ok(fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, MemberRow>(
+                "SELECT company_id, user_id, account_id, role, joined_at FROM plans_members \
+                 WHERE company_id = $1 ORDER BY joined_at, user_id",
+            )
+            .bind(company_id)
+        )?)
+    }
+
+    /// The plan status of `company_id`; `None` before its first trial or paid period.
+    ///
+    /// Errors: database failures.
+    pub async fn status(&self, company_id: &str) -> Result<Option<StatusRow>, QueryError> {
+        Ok(fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, StatusRow>(
+                "SELECT company_id, trial_id, trial_plan, trial_user_id, trial_start, trial_end, \
+                 paid_id, paid_plan, paid_user_id, paid_members, paid_start, paid_end, \
+                 paid_grace_end, paid_status, trialled_pro, trialled_ent, bought_pro, bought_ent \
+                 FROM plans_status WHERE company_id = $1",
+            )
+            .bind(company_id)
+        )?)
+    }
+}

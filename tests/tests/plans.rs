@@ -1,0 +1,753 @@
+//! Team plans (seed 004, part 1) end to end over real HTTP, on SQLite and PostgreSQL: companies and
+//! members (owner, member, non-member: 404 for non-members on every route, 403 for members on every
+//! write), the member limit under concurrent adds, the plan list's shape, the status before and
+//! after trials, the trial rules (not twice, trial over trial, trial over a paid period started
+//! through the domain's seam), a trial's end firing after a short configured length and across a
+//! restart of the server, a rebuild of the plans projections giving the same rows, and the edges in
+//! the document's error shape `{"error": {"code", "message", "field"?}}`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_api::ServerConfig;
+use tessera_application::StreamId;
+use tessera_domain::plans::{ObjectId, PlanType};
+use tessera_tests::http::{Reply, TestServer, server_config};
+use tessera_tests::{Suite, TestDb};
+
+fn main() -> std::process::ExitCode {
+    Suite::new()
+        .case("companies_members_and_access", companies)
+        .case("member_limit_under_concurrency", member_limit)
+        .case("plan_list_and_status_and_trials", trials)
+        .case("trial_over_paid_resumes_paid", trial_over_paid)
+        .case("trial_end_fires_after_restart", trial_end_after_restart)
+        .case("rebuild_gives_same_rows", rebuild)
+        .case("edges_in_plans_format", edges)
+        .run()
+}
+
+fn short_trials(secs: u64) -> ServerConfig {
+    let mut c = server_config();
+    c.plans.plans_trial_secs = secs;
+    c
+}
+
+async fn call(t: &TestServer, m: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
+    t.send(m, path, token, Some(body)).await
+}
+
+fn is_oid(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| ObjectId::parse(s).is_ok() && s.len() == 24)
+}
+
+/// The document's error shape with `status` and `code` (and `field` when given).
+fn assert_error(r: &Reply, status: u16, code: &str, field: Option<&str>) {
+    assert_eq!(r.status.as_u16(), status, "{code}: {:?}", r.body);
+    let e = &r.body["error"];
+    assert_eq!(e["code"], code, "{:?}", r.body);
+    assert!(
+        !e["message"].as_str().unwrap_or("").is_empty(),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(
+        r.body.as_object().unwrap().len(),
+        1,
+        "only `error`: {:?}",
+        r.body
+    );
+    match field {
+        Some(f) => assert_eq!(e["field"], f, "{:?}", r.body),
+        None => assert!(e.get("field").is_none(), "{:?}", r.body),
+    }
+}
+
+/// Create a company as `token`; returns (company id, owner's user_id).
+async fn company(t: &TestServer, token: &str, name: &str) -> (String, String) {
+    let r = t.post("/company", Some(token), json!({"name": name})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["_id"].as_str().unwrap().to_owned(),
+        r.body["owner_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn add(t: &TestServer, token: &str, company: &str, email: &str, role: &str) -> Reply {
+    t.post(
+        &format!("/company/{company}/members"),
+        Some(token),
+        json!({"email": email, "role": role}),
+    )
+    .await
+}
+
+/// Event types stored in `stream`, in order.
+async fn types(t: &TestServer, stream: &str) -> Vec<String> {
+    t.server
+        .engine
+        .events
+        .read_stream(&StreamId::parse(stream).unwrap(), 0, 1000)
+        .await
+        .map(|es| es.into_iter().map(|e| e.event_type).collect())
+        .unwrap_or_default()
+}
+
+async fn companies(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let (_, owner) = t.customer("owner@plans.test").await;
+    let (_, member) = t.customer("member@plans.test").await;
+    let (_, stranger) = t.customer("stranger@plans.test").await;
+    t.customer("third@plans.test").await;
+
+    let r = t
+        .post("/company", Some(&owner), json!({"name": "  Acme  "}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(
+        is_oid(&r.body["_id"]) && is_oid(&r.body["owner_id"]),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["name"], "Acme");
+    assert!(r.body["date_create"].as_str().unwrap().ends_with('Z'));
+    let id = r.body["_id"].as_str().unwrap().to_owned();
+    let owner_id = r.body["owner_id"].as_str().unwrap().to_owned();
+    // A second company of the same owner: the same user_id (assigned once, in an event).
+    let (_, again) = company(&t, &owner, "Acme 2").await;
+    assert_eq!(again, owner_id);
+    assert_eq!(
+        types(&t, &format!("plansCompany-{id}")).await,
+        ["PlansCompanyCreated"]
+    );
+
+    assert_error(
+        &t.post("/company", Some(&owner), json!({})).await,
+        400,
+        "invalid_field",
+        Some("name"),
+    );
+    assert_error(
+        &t.post("/company", Some(&owner), json!({"name": 5})).await,
+        400,
+        "invalid_field",
+        Some("name"),
+    );
+    assert_error(
+        &t.post("/company", None, json!({"name": "x"})).await,
+        401,
+        "unauthorized",
+        None,
+    );
+
+    let r = add(&t, &owner, &id, "MEMBER@plans.test", "member").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["role"], "member");
+    assert!(is_oid(&r.body["user_id"]));
+    let member_id = r.body["user_id"].as_str().unwrap().to_owned();
+    assert_error(
+        &add(&t, &owner, &id, "member@plans.test", "owner").await,
+        409,
+        "conflict",
+        None,
+    );
+    assert_error(
+        &add(&t, &owner, &id, "nobody@plans.test", "member").await,
+        400,
+        "invalid_field",
+        Some("email"),
+    );
+    assert_error(
+        &add(&t, &owner, &id, "not an email", "member").await,
+        400,
+        "invalid_field",
+        Some("email"),
+    );
+    assert_error(
+        &add(&t, &owner, &id, "third@plans.test", "boss").await,
+        400,
+        "invalid_field",
+        Some("role"),
+    );
+
+    let r = t.get(&format!("/company/{id}"), Some(&member)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["_id"], id.as_str());
+    assert_eq!(r.body["owner_id"], owner_id.as_str());
+    let r = t
+        .get(&format!("/company/{id}/members"), Some(&member))
+        .await;
+    assert_eq!(r.status, 200);
+    let listed: Vec<(String, String)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["user_id"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (owner_id.clone(), "owner".to_owned()),
+            (member_id.clone(), "member".to_owned())
+        ]
+    );
+
+    // Every company and plan route: a non-member gets 404 (as if the company did not exist),
+    // the member 403 on the owner-only writes, nobody signed in 401.
+    let routes = [
+        (Method::GET, format!("/company/{id}"), false, json!({})),
+        (
+            Method::GET,
+            format!("/company/{id}/members"),
+            false,
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/company/{id}/members"),
+            true,
+            json!({"email": "third@plans.test", "role": "member"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/company/{id}/members/{owner_id}"),
+            true,
+            json!({}),
+        ),
+        (
+            Method::GET,
+            format!("/company/{id}/plan/list"),
+            false,
+            json!({}),
+        ),
+        (
+            Method::GET,
+            format!("/company/{id}/plan/status"),
+            false,
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/trial"),
+            true,
+            json!({"plan": "pro"}),
+        ),
+    ];
+    for (m, p, write, body) in &routes {
+        let r = call(&t, m.clone(), p, Some(&stranger), body.clone()).await;
+        assert_error(&r, 404, "not_found", None);
+        let r = call(&t, m.clone(), p, None, body.clone()).await;
+        assert_error(&r, 401, "unauthorized", None);
+        let r = call(&t, m.clone(), p, Some(&member), body.clone()).await;
+        if *write {
+            assert_error(&r, 403, "forbidden", None);
+        } else {
+            assert_eq!(r.status, 200, "{m} {p}: {:?}", r.body);
+        }
+    }
+    // The member's refused writes changed nothing.
+    assert_eq!(
+        types(&t, &format!("plansCompany-{id}")).await,
+        ["PlansCompanyCreated", "PlansMemberAdded"]
+    );
+    assert!(types(&t, &format!("plansTeamPlan-{id}")).await.is_empty());
+    // Unknown and malformed company ids: 404 too.
+    let r = t
+        .get("/company/ffffffffffffffffffffffff", Some(&owner))
+        .await;
+    assert_error(&r, 404, "not_found", None);
+    let r = t.get("/company/not-an-id/plan/status", Some(&owner)).await;
+    assert_error(&r, 404, "not_found", None);
+
+    // Removing: the last owner stays; a member goes and then sees nothing.
+    let r = t
+        .delete(
+            &format!("/company/{id}/members/{owner_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_error(&r, 409, "conflict", None);
+    let r = t
+        .delete(
+            &format!("/company/{id}/members/ffffffffffffffffffffffff"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_error(&r, 404, "not_found", None);
+    let r = t
+        .delete(
+            &format!("/company/{id}/members/{member_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_error(
+        &t.get(&format!("/company/{id}"), Some(&member)).await,
+        404,
+        "not_found",
+        None,
+    );
+    let r = t.get(&format!("/company/{id}/members"), Some(&owner)).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    // Added back as owner, they may write; then the first owner may leave.
+    let r = add(&t, &owner, &id, "member@plans.test", "owner").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        r.body["user_id"],
+        member_id.as_str(),
+        "the same user_id again"
+    );
+    let r = t
+        .delete(
+            &format!("/company/{id}/members/{owner_id}"),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    t.stop().await;
+}
+
+async fn member_limit(db: Arc<TestDb>) {
+    let t = Arc::new(TestServer::start(&db).await);
+    let (_, owner) = t.customer("limit-owner@plans.test").await;
+    let (id, _) = company(&t, &owner, "Limited").await;
+    for i in 0..7 {
+        t.customer(&format!("m{i}@plans.test")).await;
+    }
+    // The free plan allows 5 members, the owner included: of 7 concurrent adds, 4 land.
+    let mut tasks = Vec::new();
+    for i in 0..7 {
+        let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            add(&t, &owner, &id, &format!("m{i}@plans.test"), "member").await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        match r.status.as_u16() {
+            201 => created += 1,
+            _ => assert_error(&r, 409, "member_limit", None),
+        }
+    }
+    assert_eq!(created, 4);
+    // Response, read model and a replay of the log agree.
+    let listed = t.get(&format!("/company/{id}/members"), Some(&owner)).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 5);
+    let added = types(&t, &format!("plansCompany-{id}"))
+        .await
+        .into_iter()
+        .filter(|e| e == "PlansMemberAdded")
+        .count();
+    assert_eq!(added, 4);
+    let (state, _) = t
+        .server
+        .services
+        .plans
+        .team_plan(&ObjectId::parse(&id).unwrap())
+        .await
+        .map(|p| (p, ()))
+        .unwrap();
+    assert_eq!(t.server.services.plans.member_limit(&state), 5);
+    // A pro trial allows pro's 50: the next add lands.
+    let r = t
+        .post(
+            &format!("/company/{id}/plan/trial"),
+            Some(&owner),
+            json!({"plan": "pro"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let mut more = 0;
+    for i in 0..7 {
+        if add(&t, &owner, &id, &format!("m{i}@plans.test"), "member")
+            .await
+            .status
+            == 201
+        {
+            more += 1;
+        }
+    }
+    assert_eq!(
+        more, 3,
+        "the three refused before; the four added are members already"
+    );
+    Arc::try_unwrap(t).ok().unwrap().stop().await;
+}
+
+async fn trials(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let (_, owner) = t.customer("trial-owner@plans.test").await;
+    let (id, owner_id) = company(&t, &owner, "Trials").await;
+
+    let r = t
+        .get(&format!("/company/{id}/plan/list"), Some(&owner))
+        .await;
+    assert_eq!(r.status, 200);
+    let plans = r.body.as_array().unwrap();
+    let kinds: Vec<&str> = plans.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["free", "pro", "ent"]);
+    for p in plans {
+        for k in ["name", "description", "ext_info"] {
+            assert!(p[k].is_string(), "{k}: {p}");
+        }
+        assert!(
+            p["store"].as_u64().unwrap() >= 1 && p["member"].as_u64().unwrap() >= 1,
+            "{p}"
+        );
+        for product in p["products"].as_array().unwrap() {
+            assert!(is_oid(&product["_id"]), "{product}");
+            assert_eq!(product["plan"], p["type"]);
+            assert!(product["product_no"].is_string() && product["title"].is_string());
+            let price = product["price"].as_str().unwrap();
+            assert!(
+                price.parse::<f64>().is_ok() && price.split('.').nth(1).unwrap().len() == 2,
+                "{price}"
+            );
+        }
+    }
+    assert!(plans[0]["products"].as_array().unwrap().is_empty());
+    assert_eq!(plans[1]["products"][0]["price"], "30.00");
+
+    let status_path = format!("/company/{id}/plan/status");
+    let s = status_of(&t, &status_path, &owner).await;
+    assert_eq!(s["company_id"], id.as_str());
+    assert!(s["current"].is_null(), "{s}");
+    assert_eq!(s["viable"]["trial"], json!(["pro", "ent"]));
+    assert_eq!(s["viable"]["paid"], json!([]));
+    assert!(s["certified"].is_null() && s["degrade"].is_null(), "{s}");
+
+    let path = format!("/company/{id}/plan/trial");
+    assert_error(
+        &t.post(&path, Some(&owner), json!({"plan": "free"})).await,
+        400,
+        "invalid_field",
+        Some("plan"),
+    );
+    assert_error(
+        &t.post(&path, Some(&owner), json!({"plan": "gold"})).await,
+        400,
+        "invalid_field",
+        Some("plan"),
+    );
+    assert_error(
+        &t.post(&path, Some(&owner), json!({})).await,
+        400,
+        "invalid_field",
+        Some("plan"),
+    );
+
+    // The seed's `[TeamPlanPaid]` shape is accepted too.
+    let r = t.post(&path, Some(&owner), json!({"plan": ["pro"]})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["type"], "trial");
+    assert_eq!(r.body["plan"], "pro");
+    assert_eq!(r.body["status"], "actived");
+    assert_eq!(r.body["user_id"], owner_id.as_str());
+    let pro_trial = r.body["_id"].as_str().unwrap().to_owned();
+    let start =
+        chrono::DateTime::parse_from_rfc3339(r.body["date_start"].as_str().unwrap()).unwrap();
+    let end = chrono::DateTime::parse_from_rfc3339(r.body["date_end"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        end - start,
+        chrono::Duration::days(15),
+        "the default trial length"
+    );
+    let s = status_of(&t, &status_path, &owner).await;
+    assert_eq!(s["current"], r.body, "status shows what the trial answered");
+    assert_eq!(s["viable"]["trial"], json!(["ent"]));
+
+    // Not twice.
+    assert_error(
+        &t.post(&path, Some(&owner), json!({"plan": "pro"})).await,
+        409,
+        "conflict",
+        None,
+    );
+    // A trial over a trial ends the first.
+    let r = t.post(&path, Some(&owner), json!({"plan": "ent"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let s = status_of(&t, &status_path, &owner).await;
+    assert_eq!(s["current"]["plan"], "ent");
+    assert_eq!(s["viable"]["trial"], json!([]));
+    assert_eq!(
+        types(&t, &format!("plansTeamPlan-{id}")).await,
+        ["PlansTrialStarted", "PlansTrialEnded", "PlansTrialStarted"]
+    );
+    let ended = t
+        .server
+        .engine
+        .events
+        .read_stream(
+            &StreamId::parse(format!("plansTeamPlan-{id}")).unwrap(),
+            2,
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended[0].data["trialId"], pro_trial.as_str());
+    assert_eq!(ended[0].data["reason"], "superseded");
+    assert_error(
+        &t.post(&path, Some(&owner), json!({"plan": "ent"})).await,
+        409,
+        "conflict",
+        None,
+    );
+    t.stop().await;
+}
+
+async fn status_of(t: &TestServer, path: &str, token: &str) -> Value {
+    t.get(path, Some(token)).await.body
+}
+
+async fn trial_over_paid(db: Arc<TestDb>) {
+    let t = TestServer::start_with(&db, short_trials(2)).await;
+    let (_, owner) = t.customer("paid-owner@plans.test").await;
+    let (id, owner_id) = company(&t, &owner, "Paid").await;
+    let plans = &t.server.services.plans;
+    // A paid pro period through the domain's seam (orders arrive with a later part).
+    let (period, position) = plans
+        .start_paid_period(
+            &ObjectId::parse(&id).unwrap(),
+            &ObjectId::parse(&owner_id).unwrap(),
+            PlanType::Pro,
+            12,
+            1,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    t.server
+        .engine
+        .runner
+        .status()
+        .wait_for(position.unwrap(), Duration::from_secs(5))
+        .await;
+    let status_path = format!("/company/{id}/plan/status");
+    let paid = t.get(&status_path, Some(&owner)).await.body;
+    assert_eq!(paid["current"]["type"], "paid");
+    assert_eq!(paid["current"]["_id"], period.as_str());
+    assert_eq!(paid["current"]["status"], "actived");
+    assert_eq!(paid["current"]["member_count"], 12);
+    assert_eq!(paid["viable"]["trial"], json!(["ent"]), "pro was bought");
+    let end = chrono::DateTime::parse_from_rfc3339(paid["current"]["date_end"].as_str().unwrap())
+        .unwrap();
+    // A calendar month in Asia/Shanghai: it ends at local midnight (16:00 UTC).
+    assert_eq!(end.naive_utc().format("%H:%M:%S").to_string(), "16:00:00");
+    // Pro was bought: no pro trial; an ent trial runs over it and pauses nothing.
+    let path = format!("/company/{id}/plan/trial");
+    assert_error(
+        &t.post(&path, Some(&owner), json!({"plan": "pro"})).await,
+        409,
+        "conflict",
+        None,
+    );
+    let r = t.post(&path, Some(&owner), json!({"plan": "ent"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        t.get(&status_path, Some(&owner)).await.body["current"]["plan"],
+        "ent"
+    );
+    // When the (2-second) trial ends, the paid plan is current again with its end unmoved.
+    let resumed = t
+        .eventually(Duration::from_secs(20), || async {
+            let s = t.get(&status_path, Some(&owner)).await.body;
+            let fired = types(&t, &format!("plansTeamPlan-{id}"))
+                .await
+                .contains(&"PlansTrialEnded".to_owned());
+            (fired && s["current"]["type"] == "paid").then_some(s)
+        })
+        .await
+        .expect("the trial ended and the paid plan resumed");
+    assert_eq!(resumed["current"], paid["current"]);
+    t.stop().await;
+}
+
+async fn trial_end_after_restart(db: Arc<TestDb>) {
+    let t = TestServer::start_with(&db, short_trials(2)).await;
+    let (_, owner) = t.customer("restart-owner@plans.test").await;
+    let (id, _) = company(&t, &owner, "Restart").await;
+    let r = t
+        .post(
+            &format!("/company/{id}/plan/trial"),
+            Some(&owner),
+            json!({"plan": "pro"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    t.stop().await;
+    let stream = format!("plansTeamPlan-{id}");
+    let (_, stores) = db.stores().await;
+    let before: Vec<String> = stores
+        .events
+        .read_stream(&StreamId::parse(stream.clone()).unwrap(), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        before,
+        ["PlansTrialStarted"],
+        "stopped before the trial ended"
+    );
+    drop(stores);
+
+    let t = TestServer::start_with(&db, short_trials(2)).await;
+    let fired = t
+        .eventually(Duration::from_secs(20), || async {
+            let ts = types(&t, &stream).await;
+            (ts.len() == 2).then_some(ts)
+        })
+        .await
+        .expect("the trial's deadline fired after the restart");
+    assert_eq!(fired, ["PlansTrialStarted", "PlansTrialEnded"]);
+    let ended = t
+        .server
+        .engine
+        .events
+        .read_stream(&StreamId::parse(stream).unwrap(), 2, 1)
+        .await
+        .unwrap();
+    assert_eq!(ended[0].data["reason"], "expired");
+    let s = t
+        .get(&format!("/company/{id}/plan/status"), Some(&owner))
+        .await
+        .body;
+    assert!(s["current"].is_null(), "{s}");
+    assert_eq!(s["viable"]["trial"], json!(["ent"]));
+    t.stop().await;
+}
+
+/// What the plans read models show of `id`, through the routes.
+async fn read_all(t: &TestServer, token: &str, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in ["", "/members", "/plan/status"] {
+        let r = t.get(&format!("/company/{id}{p}"), Some(token)).await;
+        assert_eq!(r.status, 200, "{p}: {:?}", r.body);
+        out.push(r.body);
+    }
+    out
+}
+
+async fn rebuild(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let (_, owner) = t.customer("rebuild-owner@plans.test").await;
+    t.customer("rebuild-member@plans.test").await;
+    t.customer("rebuild-gone@plans.test").await;
+    let (id, owner_id) = company(&t, &owner, "Rebuilt").await;
+    add(&t, &owner, &id, "rebuild-member@plans.test", "member").await;
+    let gone = add(&t, &owner, &id, "rebuild-gone@plans.test", "owner").await;
+    let gone = gone.body["user_id"].as_str().unwrap().to_owned();
+    t.delete(&format!("/company/{id}/members/{gone}"), Some(&owner), None)
+        .await;
+    t.post(
+        &format!("/company/{id}/plan/trial"),
+        Some(&owner),
+        json!({"plan": "pro"}),
+    )
+    .await;
+    t.post(
+        &format!("/company/{id}/plan/trial"),
+        Some(&owner),
+        json!({"plan": "ent"}),
+    )
+    .await;
+    let (_, position) = t
+        .server
+        .services
+        .plans
+        .start_paid_period(
+            &ObjectId::parse(&id).unwrap(),
+            &ObjectId::parse(&owner_id).unwrap(),
+            PlanType::Pro,
+            3,
+            2,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    t.server
+        .engine
+        .runner
+        .status()
+        .wait_for(position.unwrap(), Duration::from_secs(5))
+        .await;
+    let live = read_all(&t, &owner, &id).await;
+    assert_eq!(live[1].as_array().unwrap().len(), 2);
+    assert_eq!(live[2]["current"]["plan"], "ent");
+    t.stop().await;
+
+    let engine = db.engine().await;
+    for name in ["plans_companies", "plans_status"] {
+        engine.runner.rebuild(name, |_, _| {}).await.unwrap();
+    }
+    drop(engine);
+    let t = TestServer::start(&db).await;
+    assert_eq!(
+        read_all(&t, &owner, &id).await,
+        live,
+        "a rebuild gives the same rows"
+    );
+    t.stop().await;
+}
+
+async fn edges(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let (_, owner) = t.customer("edges@plans.test").await;
+    let (id, _) = company(&t, &owner, "Edges").await;
+    // Later parts' routes are not served yet: the document's 404.
+    let r = t
+        .get(&format!("/company/{id}/plan/order"), Some(&owner))
+        .await;
+    assert_error(&r, 404, "not_found", None);
+    let r = t.get("/admin/plans/auth", Some(&owner)).await;
+    assert_error(&r, 404, "not_found", None);
+    let r = call(
+        &t,
+        Method::PUT,
+        &format!("/company/{id}/plan/status"),
+        Some(&owner),
+        json!({}),
+    )
+    .await;
+    assert_error(&r, 405, "method_not_allowed", None);
+    let r = t
+        .send_raw(
+            Method::POST,
+            "/company",
+            Some(&owner),
+            &[("content-type", "application/json")],
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid_field");
+    let r = t.post("/company", Some(&owner), json!(["x"])).await;
+    assert_error(&r, 400, "invalid_field", Some("body"));
+    // The OpenAPI document is served and lists the routes.
+    let r = t.get("/plans/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["openapi"].as_str().unwrap().get(..3), Some("3.1"));
+    for p in [
+        "/company",
+        "/company/{companyId}/members/{userId}",
+        "/company/{companyId}/plan/trial",
+    ] {
+        assert!(r.body["paths"][p].is_object(), "{p}");
+    }
+    t.stop().await;
+}
