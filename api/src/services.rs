@@ -74,6 +74,10 @@ pub struct Services {
     pub shop: Arc<ShopService>,
     /// Seed 002 read models.
     pub shop_queries: ShopQueries,
+    /// Seed 001 commands: accounts, sessions, profiles, uploads.
+    pub courtesy: Arc<tessera_application::courtesy::CourtesyService>,
+    /// Seed 001 read models.
+    pub courtesy_queries: tessera_projections::courtesy::CourtesyQueries,
 }
 
 /// Why the services could not be built from the settings.
@@ -365,7 +369,21 @@ impl Services {
             tokens: tokens.clone(),
             identity: identity.clone(),
         }));
+        let courtesy = Arc::new(tessera_application::courtesy::CourtesyService::new(
+            tessera_application::courtesy::CourtesyPorts {
+                runner: tessera_application::CommandRunner::new(engine.events.clone()),
+                clock: engine.clock.clone(),
+                identity: identity.clone(),
+                blobs: Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
+                    server.courtesy_blob_dir.clone(),
+                )),
+            },
+        ));
         Ok(Services {
+            courtesy,
+            courtesy_queries: tessera_projections::courtesy::CourtesyQueries::new(
+                engine.read_models.clone(),
+            ),
             shop,
             shop_queries: ShopQueries::new(engine.read_models.clone()),
             phone_signin,

@@ -65,6 +65,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     all.extend(tessera_projections::openticket::projectors());
     all.extend(tessera_projections::meeting::projectors());
     all.extend(tessera_projections::shop::projectors());
+    all.extend(tessera_projections::courtesy::projectors());
     all
 }
 
@@ -282,6 +283,10 @@ pub fn document_edges() -> DocumentEdges {
             &["/api", "/weixin-login", "/shop"],
             crate::shop::edges::edge,
         )
+        .document(
+            &["/api/courtesy", "/upload", "/static"],
+            crate::courtesy::edge,
+        )
 }
 
 /// `router` with fallbacks for unknown paths (404) and known paths with another method (405, with
@@ -316,6 +321,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
         .merge(crate::shop::router())
+        .merge(crate::courtesy::router(&state))
         .merge(crate::openapi::router())
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).
