@@ -208,9 +208,11 @@ pub struct ServerConfig {
 
     // --- Courtesy (seed 001) -------------------------------------------------------------------
     /// Folder of the Courtesy blob store (uploaded avatars, banners, card resources), one file
-    /// per SHA-256 (docs/decisions/0024-blob-store.md).
-    #[arg(long, env = "TESSERA_COURTESY_BLOB_DIR", default_value = "data/blobs")]
-    pub courtesy_blob_dir: std::path::PathBuf,
+    /// per SHA-256 (docs/decisions/0024-blob-store.md). Unset: `blobs` in the data folder
+    /// (`TESSERA_DATA_DIR`, else the SQLite file's folder, else `./data`), set by
+    /// [`ServerConfig::prepare`].
+    #[arg(long, env = "TESSERA_COURTESY_BLOB_DIR")]
+    pub courtesy_blob_dir: Option<std::path::PathBuf>,
     /// Largest `POST /api/courtesy` body, in bytes (larger: error 400 in the body).
     #[arg(
         long,
@@ -470,7 +472,7 @@ impl Default for ServerConfig {
             idempotency_lease_secs: 120,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
-            courtesy_blob_dir: std::path::PathBuf::from("data/blobs"),
+            courtesy_blob_dir: None,
             courtesy_json_max_bytes: 1_048_576,
             courtesy_avatar_max_bytes: 5_242_880,
             courtesy_banner_max_bytes: 10_485_760,
@@ -579,7 +581,12 @@ impl ServerConfig {
     /// [`ServerConfig::production_problems`] is empty. Development: fill each unset secret of
     /// [`GENERATED_SECRETS`] from `secrets.json` in [`Config::secrets_dir`], generating and
     /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
+    /// Both: an unset Courtesy blob folder becomes `blobs` in the data folder.
     pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
+        if self.courtesy_blob_dir.is_none() {
+            let data = config.secrets_dir().unwrap_or_else(|| PathBuf::from("data"));
+            self.courtesy_blob_dir = Some(data.join("blobs"));
+        }
         if self.is_production() {
             let problems = self.production_problems();
             return if problems.is_empty() {

@@ -375,7 +375,10 @@ impl Services {
                 clock: engine.clock.clone(),
                 identity: identity.clone(),
                 blobs: Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
-                    server.courtesy_blob_dir.clone(),
+                    config
+                        .courtesy_blob_dir
+                        .clone()
+                        .unwrap_or_else(|| std::path::PathBuf::from("data/blobs")),
                 )),
             },
         ));
