@@ -584,7 +584,9 @@ impl ServerConfig {
     /// Both: an unset Courtesy blob folder becomes `blobs` in the data folder.
     pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
         if self.courtesy_blob_dir.is_none() {
-            let data = config.secrets_dir().unwrap_or_else(|| PathBuf::from("data"));
+            let data = config
+                .secrets_dir()
+                .unwrap_or_else(|| PathBuf::from("data"));
             self.courtesy_blob_dir = Some(data.join("blobs"));
         }
         if self.is_production() {

@@ -321,7 +321,9 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::openticket::router())
         .merge(crate::meeting::router())
         .merge(crate::shop::router())
-        .merge(crate::courtesy::router(&state))
+        .merge(crate::courtesy::router(&crate::courtesy::Limits::of(
+            &state.server,
+        )))
         .merge(crate::openapi::router())
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).

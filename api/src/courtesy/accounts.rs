@@ -1,7 +1,7 @@
 //! `user_register`, `user_login`, `user_logout`, `user_info`, `user_edit_profile`.
 
+use super::Call;
 use super::error::{Answer, CourtesyApiError, object, string};
-use super::{Call, SESSION_COOKIE};
 use crate::http::read_your_writes;
 use crate::startup::AppState;
 use serde_json::{Value, json};
@@ -62,7 +62,6 @@ pub async fn logout(
     state.services.courtesy.logout(session).await?;
     let mut answer = Answer::new();
     answer.insert(super::SET_SESSION.into(), json!({"value": "", "until": 0}));
-    let _ = SESSION_COOKIE;
     Ok(answer)
 }
 
@@ -80,29 +79,11 @@ pub async fn info(
         .courtesy_queries
         .card_count(&user.to_string())
         .await?;
-    let profile = info.profile.clone().unwrap_or_default();
+    let view = super::views::AccountInfoView::new(info, card_count);
     let mut answer = Answer::new();
     answer.insert(
         "account_info".into(),
-        json!({
-            "user_id": info.user_id,
-            "email": info.email,
-            "registered_at": info.registered_at.timestamp(),
-            "last_login_at": info.last_login_at.map(|t| t.timestamp()),
-            "card_count": card_count,
-            "has_profile": info.profile.is_some(),
-            "profile": {
-                "nick": profile.nick,
-                "avatar": profile.avatar,
-                "mobile": profile.mobile,
-                "birthday": profile.birthday,
-                "gender": profile.gender,
-                "province": profile.province,
-                "city": profile.city,
-                "area": profile.area,
-                "introduction": profile.introduction,
-            },
-        }),
+        serde_json::to_value(view).map_err(|e| CourtesyApiError::Unavailable(e.to_string()))?,
     );
     Ok(answer)
 }

@@ -11,21 +11,25 @@
 pub mod accounts;
 pub mod error;
 pub mod images;
+pub mod openapi;
 pub mod resources;
 pub mod uploads;
+pub mod views;
 
 pub use error::{Answer, CourtesyApiError, answer};
 
+use crate::config::ServerConfig;
 use crate::http::RequestId;
 use crate::http::errors::EdgeFailure;
 use crate::startup::AppState;
-use axum::body::Bytes;
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use axum::routing::{get, post};
+use openapi::{CourtesyAnswer, CourtesyRequest, tags};
 use serde_json::Value;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// The session cookie's name: what the iOS client looks for (`sessionid`).
 pub const SESSION_COOKIE: &str = "sessionid";
@@ -34,36 +38,54 @@ pub const SESSION_COOKIE: &str = "sessionid";
 /// and removes from the body.
 pub const SET_SESSION: &str = "__session";
 
-/// Every seed 001 route served so far.
-pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
-    let s = &state.server;
-    // Multipart framing around the file: boundaries and part headers.
-    let overhead = 64 * 1024;
+/// Body size limits in bytes (`TESSERA_COURTESY_*_MAX_BYTES`): larger JSON bodies are answered
+/// 400, larger files 422, in the seed's body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `POST /api/courtesy` bodies.
+    pub json: usize,
+    /// Avatar files.
+    pub avatar: usize,
+    /// Banner files.
+    pub banner: usize,
+    /// Card resource files.
+    pub res: usize,
+}
+
+impl Limits {
+    /// The limits `server` configures.
+    pub fn of(server: &ServerConfig) -> Self {
+        Self {
+            json: server.courtesy_json_max_bytes,
+            avatar: server.courtesy_avatar_max_bytes,
+            banner: server.courtesy_banner_max_bytes,
+            res: server.courtesy_res_max_bytes,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::of(&ServerConfig::default())
+    }
+}
+
+/// Multipart framing around an uploaded file (boundaries and part headers), allowed on top of its
+/// limit so that a file of exactly the limit is accepted.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// Every seed 001 route served so far, each registered with its OpenAPI operation.
+pub fn router(limits: &Limits) -> OpenApiRouter<AppState> {
+    let file = |max: usize| DefaultBodyLimit::max(max.saturating_add(MULTIPART_OVERHEAD));
     OpenApiRouter::default()
-        .route(
-            "/api/courtesy",
-            post(api).layer(DefaultBodyLimit::max(s.courtesy_json_max_bytes)),
-        )
-        .route(
-            "/upload/avatar",
-            post(uploads::avatar).layer(DefaultBodyLimit::max(
-                s.courtesy_avatar_max_bytes + overhead,
-            )),
-        )
-        .route(
-            "/upload/banner",
-            post(uploads::banner).layer(DefaultBodyLimit::max(
-                s.courtesy_banner_max_bytes + overhead,
-            )),
-        )
-        .route(
-            "/upload/card_res",
-            post(uploads::card_res)
-                .layer(DefaultBodyLimit::max(s.courtesy_res_max_bytes + overhead)),
-        )
-        .route("/static/avatar/{name}", get(uploads::serve_avatar))
-        .route("/static/banner/{name}", get(uploads::serve_banner))
-        .route("/static/res/{id}", get(uploads::serve_resource))
+        // The action body is read by `api` itself, up to `limits.json` (see [`read_capped`]).
+        .routes(routes!(api).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(uploads::avatar).layer(file(limits.avatar)))
+        .routes(routes!(uploads::banner).layer(file(limits.banner)))
+        .routes(routes!(uploads::card_res).layer(file(limits.res)))
+        .routes(routes!(uploads::serve_avatar))
+        .routes(routes!(uploads::serve_banner))
+        .routes(routes!(uploads::serve_resource))
 }
 
 /// Who is calling: the request id and, when the `sessionid` cookie names a live session, the
@@ -95,20 +117,44 @@ pub fn session_of(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `POST /api/courtesy`.
+/// `POST /api/courtesy`: every action; see [`dispatch`].
+#[utoipa::path(
+    post,
+    path = "/api/courtesy",
+    operation_id = "courtesyAction",
+    tag = tags::ACTIONS,
+    summary = "Run one action (`user_register`, `user_login`, `user_logout`, `user_info`, `user_edit_profile`, `res_query`)",
+    description = "One endpoint for every action, chosen by the body's `action`. Always HTTP 200;         `error` 0 is success, anything else a refusal (malformed JSON 400, no `action` 402, an         unknown one 404). `user_login` sets the `sessionid` cookie; `user_logout`, `user_info` and         `user_edit_profile` need it (403 otherwise).",
+    request_body = CourtesyRequest,
+    responses(
+        (status = 200, description = "Success (`error` 0) or a refusal (`error` ≥ 400)", body = CourtesyAnswer),
+    ),
+    security((), ("sessionCookie" = [])),
+)]
 async fn api(
     State(state): State<AppState>,
     rid: RequestId,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let call = Call {
         rid,
         session: session_of(&headers),
         headers,
     };
+    let Some(body) = read_capped(body, state.server.courtesy_json_max_bytes).await else {
+        return answer(Err(CourtesyApiError::BadRequest));
+    };
     let mut result = match crate::http::body::parse_json::<Value>(&body) {
         Ok(Value::Object(map)) => dispatch(&state, &call, &Value::Object(map)).await,
+        // A control character in a string: that field is invalid (401), named as the seed
+        // names fields (its last segment: `nick`, not `profile.nick`).
+        Err(crate::http::body::BodyError::Invalid { field, reason })
+            if reason == crate::http::body::CONTROL_CHARACTER_REASON =>
+        {
+            let name = field.rsplit('.').next().unwrap_or(&field);
+            Err(CourtesyApiError::Invalid(name.to_owned()))
+        }
         // Malformed JSON, or JSON that is not an object: the request as a whole is bad.
         Ok(_) | Err(_) => Err(CourtesyApiError::BadRequest),
     };
@@ -133,6 +179,36 @@ async fn api(
             .insert(axum::http::header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// How much of an over-long action body is read and dropped before answering: the client (which
+/// sends the whole body before reading) then gets the 400 instead of a reset connection. Past it
+/// the answer is sent and the connection closed.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+/// The whole body when it is at most `limit` bytes; `None` when it is longer (the rest read and
+/// dropped, up to [`DRAIN_MAX`]) or cannot be read.
+async fn read_capped(mut body: Body, limit: usize) -> Option<Vec<u8>> {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let Some(frame) = frame else {
+            return (total <= limit).then_some(kept);
+        };
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= limit {
+            kept.extend_from_slice(&data);
+        } else {
+            kept = Vec::new();
+            if total > DRAIN_MAX {
+                return None;
+            }
+        }
+    }
 }
 
 /// The action table. One arm per action; part 2 adds QR codes, cards and news here.

@@ -17,7 +17,8 @@ pub async fn query(
     }
     let id = state.services.courtesy.resource_by_hash(&hash).await?;
     let mut answer = Answer::new();
-    answer.insert("res".into(), json!({"sha_256": hash, "id": id}));
+    let res = super::views::ResView { sha_256: hash, id };
+    answer.insert("res".into(), json!(res));
     answer.insert("time".into(), json!(chrono::Utc::now().timestamp()));
     Ok(answer)
 }

@@ -4,6 +4,7 @@
 //! `/static`.
 
 use super::error::{Answer, CourtesyApiError, answer};
+use super::openapi::{AvatarForm, BannerForm, ResForm, UploadResult, tags};
 use super::{Call, images, session_of};
 use crate::http::{RequestId, read_your_writes};
 use crate::startup::AppState;
@@ -91,6 +92,18 @@ async fn image(
 }
 
 /// `POST /upload/avatar`.
+#[utoipa::path(
+    post,
+    path = "/upload/avatar",
+    operation_id = "courtesyUploadAvatar",
+    tag = tags::UPLOADS,
+    summary = "Upload an avatar (field `avater` or `avatar`)",
+    request_body(content = AvatarForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored (`id`, served at `/static/avatar/{id}.png`, `_60.png`, `_150.png`, `_300.png`), or a refusal: 402 `avater` (no file), 403, 422 (not a square PNG/JPEG of 60–4096 px, or too large)", body = UploadResult),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn avatar(
     State(state): State<AppState>,
     rid: RequestId,
@@ -101,6 +114,18 @@ pub async fn avatar(
 }
 
 /// `POST /upload/banner`.
+#[utoipa::path(
+    post,
+    path = "/upload/banner",
+    operation_id = "courtesyUploadBanner",
+    tag = tags::UPLOADS,
+    summary = "Upload a banner (field `banner`)",
+    request_body(content = BannerForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored (`id`, served at `/static/banner/{id}.png` and `_750.png`), or a refusal: 402 `banner`, 403, 422 (not a landscape PNG/JPEG 320–4096 px wide and ≥ 100 px high, or too large)", body = UploadResult),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn banner(
     State(state): State<AppState>,
     rid: RequestId,
@@ -111,6 +136,18 @@ pub async fn banner(
 }
 
 /// `POST /upload/card_res`: stored once per SHA-256 of its bytes.
+#[utoipa::path(
+    post,
+    path = "/upload/card_res",
+    operation_id = "courtesyUploadResource",
+    tag = tags::UPLOADS,
+    summary = "Upload a card resource (field `res`); the same bytes keep one id",
+    request_body(content = ResForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored (`id`, served at `/static/res/{id}`; the same bytes answer the first upload's id), or a refusal: 402 `res`, 403, 422 (too large or empty)", body = UploadResult),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn card_res(
     State(state): State<AppState>,
     rid: RequestId,
@@ -179,16 +216,64 @@ async fn serve_image(state: &AppState, kind: &str, name: &str) -> Response {
 }
 
 /// `GET /static/avatar/{id}{.png|_60.png|_150.png|_300.png}`.
+#[utoipa::path(
+    get,
+    path = "/static/avatar/{name}",
+    operation_id = "courtesyAvatarFile",
+    tag = tags::FILES,
+    summary = "An avatar: full size or 60, 150, 300 px (PNG)",
+    params(("name" = String, Path, description = "`{id}.png` (full size), `{id}_60.png`, `{id}_150.png` or `{id}_300.png`")),
+    responses(
+        (status = 200, description = "The PNG; or, when nothing is stored under that name, `{\"error\": 404, \"timestamp\"}`", content(
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "application/octet-stream"),
+            (super::openapi::ErrorAnswer = "application/json"),
+        )),
+    ),
+)]
 pub async fn serve_avatar(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     serve_image(&state, "avatar", &name).await
 }
 
 /// `GET /static/banner/{id}{.png|_750.png}`.
+#[utoipa::path(
+    get,
+    path = "/static/banner/{name}",
+    operation_id = "courtesyBannerFile",
+    tag = tags::FILES,
+    summary = "A banner: full size or 750 px wide (PNG)",
+    params(("name" = String, Path, description = "`{id}.png` (full size) or `{id}_750.png`")),
+    responses(
+        (status = 200, description = "The PNG; or, when nothing is stored under that name, `{\"error\": 404, \"timestamp\"}`", content(
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "application/octet-stream"),
+            (super::openapi::ErrorAnswer = "application/json"),
+        )),
+    ),
+)]
 pub async fn serve_banner(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     serve_image(&state, "banner", &name).await
 }
 
 /// `GET /static/res/{id}`: a card resource with the media type it was uploaded with.
+#[utoipa::path(
+    get,
+    path = "/static/res/{id}",
+    operation_id = "courtesyResourceFile",
+    tag = tags::FILES,
+    summary = "A card resource, with the media type it was uploaded with",
+    params(("id" = String, Path, description = "The resource id `POST /upload/card_res` answered")),
+    responses(
+        (status = 200, description = "The bytes as uploaded; or, when nothing is stored under that name, `{\"error\": 404, \"timestamp\"}`", content(
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "application/octet-stream"),
+            (super::openapi::ErrorAnswer = "application/json"),
+        )),
+    ),
+)]
 pub async fn serve_resource(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.services.courtesy_queries.resource_file(&id).await {
         Ok(row) => serve(&state, row).await,
