@@ -1259,8 +1259,57 @@ async fn rebuild(db: Arc<TestDb>) {
         .act(Some(&s), json!({"action": "user_edit_profile", "profile": {"nick": "一", "avatar": id, "gender": 2}}))
         .await;
     assert_eq!(r["error"], 0, "{r}");
-    let live = rows(&db.url).await;
+    // The second account edits its profile, then is erased: its row is blanked, and the log
+    // holds its profile only sealed (the nick reads as the erased marker once the key is gone).
+    let s2 = c.login("r2@qq.com").await;
+    let r = c
+        .act(
+            Some(&s2),
+            json!({"action": "user_edit_profile", "profile": {"nick": "二号用户", "mobile": "13900139000"}}),
+        )
+        .await;
+    assert_eq!(r["error"], 0, "{r}");
+    let identity = &c.t.server.services.identity;
+    let r2 = identity.user_by_email("r2@qq.com").await.unwrap().user_id;
+    identity
+        .erase_user(None, r2, c.t.server.engine.privacy.keys())
+        .await
+        .unwrap();
+    refused(
+        &c.act(Some(&s2), json!({"action": "user_info"})).await,
+        403,
+        None,
+    );
+    // The erasure was not answered over HTTP: wait for the projection to apply it.
+    let erased_row = |rows: &[String]| {
+        rows.iter()
+            .find(|r| r.contains(&r2.to_string()))
+            .filter(|r| r.ends_with("|0|1") || r.ends_with("|0|true"))
+            .cloned()
+    };
+    let live =
+        c.t.eventually(std::time::Duration::from_secs(10), || async {
+            let live = rows(&db.url).await;
+            erased_row(&live).map(|_| live)
+        })
+        .await
+        .expect("the erasure reaches the read model");
     assert_eq!(live.len(), 2 + 1 + 4 + 2, "{live:#?}");
+    let erased = erased_row(&live).unwrap();
+    assert!(
+        !erased.contains("二号用户") && !erased.contains("13900139000"),
+        "{erased}"
+    );
+    assert!(
+        erased.ends_with("|0|1") || erased.ends_with("|0|true"),
+        "erased: {erased}"
+    );
+    let log = serde_json::to_string(&c.events().await.iter().map(|e| &e.data).collect::<Vec<_>>())
+        .unwrap();
+    assert!(
+        !log.contains("二号用户") && !log.contains("13900139000"),
+        "sealed and shredded"
+    );
     c.stop().await;
 
     let engine = db.engine().await;
