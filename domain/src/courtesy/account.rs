@@ -114,7 +114,7 @@ pub enum AccountCommand {
     EditProfile {
         /// The fields to change.
         change: ProfileChange,
-        /// Current time (UTC); its date bounds the birthday.
+        /// Current time (UTC); its date in Asia/Shanghai bounds the birthday.
         now: DateTime<Utc>,
     },
     /// Record an uploaded avatar or banner.
@@ -227,7 +227,8 @@ impl Decider for CourtesyAccount {
             }],
             AccountCommand::EditProfile { change, now } => {
                 let current = self.profile.clone().unwrap_or_default();
-                let profile = change.apply(&current, now.date_naive(), |id| self.has_avatar(id))?;
+                let profile =
+                    change.apply(&current, super::local_date(*now), |id| self.has_avatar(id))?;
                 if self.profile.as_ref() == Some(&profile) {
                     Vec::new()
                 } else {
