@@ -50,6 +50,7 @@ struct Answer {
     status: StatusCode,
     set_cookie: Option<String>,
     content_type: String,
+    nosniff: Option<String>,
     bytes: Vec<u8>,
     body: Value,
 }
@@ -101,12 +102,14 @@ impl Cx {
         };
         let set_cookie = header("set-cookie");
         let content_type = header("content-type").unwrap_or_default();
+        let nosniff = header("x-content-type-options");
         let bytes = resp.bytes().await.unwrap_or_default().to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Answer {
             status,
             set_cookie,
             content_type,
+            nosniff,
             bytes,
             body,
         }
@@ -971,6 +974,7 @@ async fn resources(db: Arc<TestDb>) {
         .await;
     assert_eq!(a.bytes, bytes);
     assert_eq!(a.content_type, "audio/mp4");
+    assert_eq!(a.nosniff.as_deref(), Some("nosniff"));
     assert_eq!(
         files(&c.blobs)
             .iter()

@@ -192,6 +192,8 @@ async fn serve(state: &AppState, row: Option<tessera_projections::courtesy::File
                     header::CACHE_CONTROL,
                     "public, max-age=31536000, immutable".to_owned(),
                 ),
+                // The media type is the uploader's word: browsers must not guess another.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
             ],
             bytes,
         )
