@@ -555,10 +555,7 @@ async fn accounts(db: Arc<TestDb>) {
     let second = c.login("second@qq.com").await;
     let info2 = c.act(Some(&second), json!({"action": "user_info"})).await;
     assert_eq!(info2["account_info"]["user_id"], 2, "{info2}");
-    assert_eq!(
-        info2["account_info"]["last_login_at"].as_i64().is_some(),
-        true
-    );
+    assert!(info2["account_info"]["last_login_at"].is_i64(), "{info2}");
 
     // Logout ends the session server side: the same cookie (a copy) is refused from then on.
     let copy = cookie.clone();

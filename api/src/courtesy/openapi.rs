@@ -194,7 +194,7 @@ pub enum CourtesyAnswer {
     /// `{error: 0, timestamp}`.
     Ok(OkAnswer),
     /// `user_info`.
-    Info(InfoAnswer),
+    Info(Box<InfoAnswer>),
     /// `res_query`.
     Res(ResAnswer),
     /// A refusal.

@@ -149,7 +149,8 @@ impl ProfileChange {
             p.nick = v.trim().to_owned();
         }
         if let Some(v) = &self.avatar {
-            if !v.is_empty() && !(is_hex_id(v) && has_avatar(v)) {
+            let acceptable = v.is_empty() || (is_hex_id(v) && has_avatar(v));
+            if !acceptable {
                 return Err(FieldError::new(
                     "avatar",
                     "must be the id of an avatar you uploaded",
