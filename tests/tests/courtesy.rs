@@ -5,7 +5,8 @@
 //! edits; a logged-out cookie refused; a banned account 407), uploads (avatar, banner, card
 //! resources; a wrong-size image 422 storing nothing), ten concurrent uploads of one resource
 //! (one blob, one id), concurrent registrations (one per email, consecutive numbers), and a
-//! rebuild giving the same rows. Every `/api/courtesy` and upload answer is checked against the
+//! rebuild giving the same rows; and, over the real stores with a clock moved by hand, sessions that
+//! end 30 days after the sign-in. Every `/api/courtesy` and upload answer is checked against the
 //! published OpenAPI document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
         .case("ten_concurrent_same_resource_uploads", concurrent_resources)
         .case("concurrent_registrations", concurrent_registrations)
         .case("rebuild_gives_same_rows", rebuild)
+        .case("sessions_end_after_30_days", session_expiry)
         .run()
 }
 
@@ -1317,4 +1319,84 @@ async fn rebuild(db: Arc<TestDb>) {
     engine.runner.rebuild("courtesy", |_, _| {}).await.unwrap();
     drop(engine);
     assert_eq!(rows(&db.url).await, live, "a rebuild gives the same rows");
+}
+
+/// A clock the test moves by hand.
+struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl tessera_application::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The session behind the cookie lasts 30 days from the sign-in, to the second, on the real
+/// stores and the real identity (a clock moved by hand instead of waiting).
+async fn session_expiry(db: Arc<TestDb>) {
+    use tessera_application::courtesy::{CourtesyError, CourtesyPorts, CourtesyService};
+    use tessera_application::identity::IdentityService;
+    use tessera_infrastructure::identity::auth::{
+        Argon2PasswordHasher, JwtAccessTokens, RandomSecrets,
+    };
+
+    let (_db, stores) = db.stores().await;
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T08:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = Arc::new(TestClock(std::sync::Mutex::new(start)));
+    let identity = IdentityService::new(
+        stores.events.clone(),
+        clock.clone(),
+        Arc::new(Argon2PasswordHasher::with_params(64, 1, 1).unwrap()),
+        Arc::new(JwtAccessTokens::new(b"courtesy-test-secret-of-32-bytes!!").unwrap()),
+        Arc::new(RandomSecrets),
+    );
+    let blobs = tempfile::tempdir().unwrap();
+    let courtesy = CourtesyService::new(CourtesyPorts {
+        runner: tessera_application::CommandRunner::new(stores.events.clone()),
+        clock: clock.clone(),
+        identity,
+        blobs: Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
+            blobs.path(),
+        )),
+    });
+    let meta = tessera_application::EventMetadata::default();
+    courtesy.register("t@qq.com", PWD, &meta).await.unwrap();
+    let signed_in = courtesy.login("t@qq.com", PWD, &meta).await.unwrap();
+    let token = signed_in.session.unwrap();
+    assert_eq!(
+        signed_in.session_expires_at,
+        Some(start + chrono::Duration::days(30))
+    );
+    let user = courtesy.authorize(&token).await.unwrap();
+    assert_eq!(user, signed_in.account_id);
+
+    // Using the session does not extend it.
+    *clock.0.lock().unwrap() = start + chrono::Duration::days(30) - chrono::Duration::seconds(1);
+    assert_eq!(courtesy.authorize(&token).await.unwrap(), user);
+    *clock.0.lock().unwrap() = start + chrono::Duration::days(30);
+    assert!(matches!(
+        courtesy.authorize(&token).await,
+        Err(CourtesyError::NotSignedIn)
+    ));
+    assert!(matches!(
+        courtesy.logout(&token).await,
+        Err(CourtesyError::NotSignedIn)
+    ));
+    // A tampered token names the same session but is refused.
+    let tamper = |t: &str| {
+        let last = if t.ends_with('x') { 'y' } else { 'x' };
+        format!("{}{last}", &t[..t.len() - 1])
+    };
+    let forged = tamper(&token);
+    let fresh = courtesy.login("t@qq.com", PWD, &meta).await.unwrap();
+    let fresh_token = fresh.session.unwrap();
+    let forged_fresh = tamper(&fresh_token);
+    assert!(courtesy.authorize(&fresh_token).await.is_ok());
+    for t in [forged, forged_fresh] {
+        assert!(matches!(
+            courtesy.authorize(&t).await,
+            Err(CourtesyError::NotSignedIn)
+        ));
+    }
 }
