@@ -320,6 +320,10 @@ pub struct ServerConfig {
     /// The meeting-ticket system's settings (seed 000).
     #[command(flatten)]
     pub meeting: MeetingConfig,
+
+    /// How long an unpaid shop order (seed 002) holds its stock before it expires, in seconds.
+    #[arg(long, env = "TESSERA_SHOP_ORDER_TTL_SECS", default_value_t = 900)]
+    pub shop_order_ttl_secs: u64,
 }
 
 /// Settings of the meeting-ticket system (seed 000): order expiry, SMS codes and gateway, the
@@ -492,6 +496,7 @@ impl Default for ServerConfig {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             meeting: MeetingConfig::default(),
+            shop_order_ttl_secs: 900,
         }
     }
 }

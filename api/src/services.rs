@@ -369,6 +369,13 @@ impl Services {
             tokens: tokens.clone(),
             identity: identity.clone(),
         }));
+        // Shop orders (issue 11 part 2): how long an unpaid order holds its stock.
+        let order_ttl = i64::try_from(config.shop_order_ttl_secs)
+            .unwrap_or(i64::MAX)
+            .min(10 * 365 * 86_400);
+        let shop = Arc::new(
+            ShopService::clone(&shop).with_order_ttl(chrono::Duration::seconds(order_ttl)),
+        );
         let courtesy = Arc::new(tessera_application::courtesy::CourtesyService::new(
             tessera_application::courtesy::CourtesyPorts {
                 runner: tessera_application::CommandRunner::new(engine.events.clone()),

@@ -446,6 +446,12 @@ impl RunningServer {
                 services.meetings.clone(),
             )),
         ));
+        handlers.push((
+            tessera_application::shop::SHOP_ORDER_EXPIRY.to_owned(),
+            Arc::new(tessera_application::shop::ShopOrderExpiry(
+                services.shop.clone(),
+            )),
+        ));
         handlers.extend(extra_handlers);
         let scheduler = engine.scheduler(handlers);
         let clock = engine.clock.clone();

@@ -94,6 +94,8 @@ pub fn not_found(what: Missing) -> ShopApiError {
             Missing::User => "用户不存在",
             Missing::Product => "商品不存在",
             Missing::Category => "商品分类不存在",
+            Missing::Order => "订单不存在",
+            Missing::Card => "会员卡不存在",
         }
         .into(),
     )
@@ -134,6 +136,37 @@ impl From<ShopError> for ShopApiError {
                 ShopApiError::field("category_id", format!("商品分类 {c} 不存在"))
             }
             ShopError::EmailTaken => ShopApiError::field("email", "该邮箱已被使用"),
+            ShopError::OrderTransition { from, to } => {
+                ShopApiError::field("status", format!("订单状态不能从 {from} 变为 {to}"))
+            }
+            ShopError::AlreadyPaid => ShopApiError::field("payment_id", "订单已用另一笔支付完成"),
+            ShopError::AmountMismatch { paid, total } => ShopApiError::field(
+                "amount",
+                format!(
+                    "支付金额 {} 与订单金额 {} 不符",
+                    paid.amount(),
+                    total.amount()
+                ),
+            ),
+            ShopError::NotAShopUser => {
+                ShopApiError::Forbidden("请先通过微信登录 (POST /weixin-login) 加入商城".into())
+            }
+            ShopError::CardFrozen => ShopApiError::field("card_id", "会员卡已冻结，不能充值或消费"),
+            ShopError::InsufficientBalance { balance, amount } => ShopApiError::field(
+                "amount",
+                format!(
+                    "余额不足：余额 {:.2}，需 {:.2}",
+                    balance.amount(),
+                    amount.amount()
+                ),
+            ),
+            ShopError::BalanceNotZero(balance) => ShopApiError::field(
+                "balance",
+                format!("卡内余额 {:.2}，须先调整为 0.00 才能注销", balance.amount()),
+            ),
+            ShopError::AlreadyHoldsCard(card) => {
+                ShopApiError::field("user_id", format!("该用户已持有会员卡 {card}"))
+            }
             e @ (ShopError::NumberTaken
             | ShopError::Retry
             | ShopError::Identity(_)

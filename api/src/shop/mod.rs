@@ -3,11 +3,13 @@
 //! every route, status and what the document left open; [`openapi`] publishes its OpenAPI document
 //! at `GET /shop/openapi.json`.
 
+pub mod cards;
 pub mod catalog;
 pub mod edges;
 pub mod error;
 pub mod login;
 pub mod openapi;
+pub mod orders;
 pub mod users;
 pub mod views;
 
@@ -20,4 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(login::router())
         .merge(users::router())
         .merge(catalog::router())
+        .merge(orders::router())
+        .merge(cards::router())
 }

@@ -22,6 +22,10 @@ pub mod tags {
     pub const PRODUCTS: &str = "Products";
     /// "商品分类 API".
     pub const CATEGORIES: &str = "Categories";
+    /// "订单 API".
+    pub const ORDERS: &str = "Orders";
+    /// "会员卡 API".
+    pub const CARDS: &str = "MembershipCards";
 }
 
 /// 401: no access token, or a malformed, forged or expired one.
@@ -50,8 +54,9 @@ pub struct ServiceUnavailable(pub ErrorBody);
             a mini-program login code, users (admin), products and categories. Failures are \
             `{\"message\": \"...\"}`; a 400's message starts with the field at fault. Ids are \
             integers; instants ISO 8601 UTC with milliseconds; a product's `price` is a JSON \
-            number of yuan with at most two decimals. Orders, membership cards and WeChat Pay \
-            are not served yet (their paths answer 404). Send `Authorization: Bearer <token>` \
+            number of yuan with at most two decimals; order, card and transaction amounts are \
+            strings with two decimals. WeChat Pay is not served yet (its paths answer 404). \
+            Send `Authorization: Bearer <token>` \
             from `POST /weixin-login`. What the seed left open is in docs/shop.md.",
         version = "1.0",
         license(name = "UNLICENSED", identifier = "UNLICENSED"),
@@ -61,6 +66,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
         (name = tags::USERS, description = "WeChat sign-in and users (seed 002 用户 API)"),
         (name = tags::PRODUCTS, description = "Products (seed 002 商品 API)"),
         (name = tags::CATEGORIES, description = "Product categories (seed 002 商品分类 API)"),
+        (name = tags::ORDERS, description = "Orders with stock reservation (seed 002 订单 API)"),
+        (name = tags::CARDS, description = "Membership cards and member transactions (seed 002 会员卡 API)"),
     ),
     components(schemas(ErrorBody), responses(Unauthorized, Forbidden, ServiceUnavailable)),
     modifiers(&SecuritySchemes),

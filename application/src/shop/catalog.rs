@@ -73,7 +73,8 @@ pub fn product_stream(id: u64) -> Result<crate::StreamId, ShopError> {
     Ok(CommandRunner::stream::<ShopProduct>(id)?)
 }
 
-fn with_actor(meta: &EventMetadata, by: UserId) -> EventMetadata {
+/// `meta` naming `by` as the actor unless it names one already.
+pub(super) fn with_actor(meta: &EventMetadata, by: UserId) -> EventMetadata {
     let mut meta = meta.clone();
     meta.actor_user_id.get_or_insert_with(|| by.to_string());
     meta

@@ -5,6 +5,7 @@ use crate::identity::IdentityError;
 use tessera_domain::shared::FieldError;
 use tessera_domain::shop::catalog::CatalogError;
 use tessera_domain::shop::customer::CustomerError;
+use tessera_domain::shop::order::OrderError;
 use tessera_domain::shop::product::ProductError;
 
 /// What was not found.
@@ -16,6 +17,10 @@ pub enum Missing {
     Product,
     /// No live category.
     Category,
+    /// No such order visible to the caller (another user's, or deleted).
+    Order,
+    /// No open membership card (never issued, or closed).
+    Card,
 }
 
 /// Why a shop use case failed.
@@ -61,6 +66,23 @@ pub enum ShopError {
     /// Another user has the email address (400 on `email`).
     #[error("the email address is taken")]
     EmailTaken,
+    /// The membership card is frozen: it refuses top-ups and spends (400).
+    #[error("the membership card is frozen")]
+    CardFrozen,
+    /// The card's balance is less than the amount taken (400 on `amount`).
+    #[error("balance {} is less than {}", .balance.amount(), .amount.amount())]
+    InsufficientBalance {
+        /// The balance.
+        balance: tessera_domain::shared::Money,
+        /// The amount asked for.
+        amount: tessera_domain::shared::Money,
+    },
+    /// A card with money on it cannot be closed (400 on `balance`).
+    #[error("the card's balance is {}, not 0.00", .0.amount())]
+    BalanceNotZero(tessera_domain::shared::Money),
+    /// The user already holds this open card (400 on `user_id`).
+    #[error("the user already holds open card {0}")]
+    AlreadyHoldsCard(u64),
     /// Another writer took the proposed number; the caller reads the counter again (internal to
     /// [`super::numbers`], never returned by a use case).
     #[error("the proposed number was taken")]
@@ -69,6 +91,30 @@ pub enum ShopError {
     /// [`super::login`], never returned by a use case).
     #[error("a concurrent sign-in won; start over")]
     Retry,
+    /// The order's status cannot change that way (400 on `status`); numbers as the api shows
+    /// them.
+    #[error("order status {from} cannot become {to}")]
+    OrderTransition {
+        /// Current status number.
+        from: u8,
+        /// Requested status number.
+        to: u8,
+    },
+    /// The order is already paid with another payment id (400 on `payment_id`).
+    #[error("the order is already paid with another payment")]
+    AlreadyPaid,
+    /// A payment's amount is not the order's total (400 on `amount`).
+    #[error("paid {}, the order's total is {}", paid.amount(), total.amount())]
+    AmountMismatch {
+        /// What was paid.
+        paid: tessera_domain::shared::Money,
+        /// The order's total.
+        total: tessera_domain::shared::Money,
+    },
+    /// The caller never signed in to the shop (`POST /weixin-login`), so has no shop `user_id`
+    /// to order with (403).
+    #[error("the caller is not a shop user")]
+    NotAShopUser,
     /// Identity failed for a reason not listed above (hashing, tokens, store).
     #[error(transparent)]
     Identity(IdentityError),
@@ -110,6 +156,11 @@ impl From<ProductError> for ShopError {
             ProductError::Field(f) => ShopError::Field(f),
             ProductError::NotFound => ShopError::NotFound(Missing::Product),
             ProductError::AlreadyExists => ShopError::NumberTaken,
+            ProductError::OffSale => ShopError::Field(FieldError::new("product_id", "商品已下架")),
+            ProductError::InsufficientStock { available } => ShopError::Field(FieldError::new(
+                "quantity",
+                format!("库存不足（剩余 {available}）"),
+            )),
         }
     }
 }
@@ -119,6 +170,20 @@ impl From<CustomerError> for ShopError {
         match e {
             CustomerError::Field(f) => ShopError::Field(f),
             CustomerError::NotJoined => ShopError::NotFound(Missing::User),
+        }
+    }
+}
+
+impl From<OrderError> for ShopError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Field(f) => ShopError::Field(f),
+            OrderError::NotFound => ShopError::NotFound(Missing::Order),
+            // Ids are random: an id already used is a lost draw, drawn again by the caller.
+            OrderError::AlreadyExists => ShopError::NumberTaken,
+            OrderError::Transition { from, to } => ShopError::OrderTransition { from, to },
+            OrderError::AlreadyPaid => ShopError::AlreadyPaid,
+            OrderError::AmountMismatch { paid, total } => ShopError::AmountMismatch { paid, total },
         }
     }
 }

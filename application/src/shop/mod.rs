@@ -1,20 +1,28 @@
 //! The shop's use cases (seed 002), one file each: [`login`] (`POST /weixin-login`), [`users`]
-//! (the admin's user routes), [`catalog`] (categories and products); [`error`] says why one failed;
+//! (the admin's user routes), [`catalog`] (categories and products), [`orders`] (orders with
+//! their stock reservation and expiry), [`cards`] (membership cards and member transactions);
+//! [`error`] says why one failed;
 //! [`numbers`] hands out the integer ids the seed shows, reusable by the later parts (orders,
 //! cards, transactions). All run over the shared [`CommandRunner`]; no HTTP type reaches here.
 //!
 //! Every write returns the global position it reached (`None` when nothing changed), so the api
 //! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
 
+pub mod cards;
 pub mod catalog;
 pub mod error;
 pub mod login;
 pub mod numbers;
+pub mod orders;
 pub mod users;
 
+pub use cards::{CardChange, CardHandles, CardTransaction, pay_from_card};
 pub use catalog::{CategoryChange, CategoryInput, ProductChange, ProductInput};
 pub use error::{Missing, ShopError};
 pub use login::{KnownUser, ShopLogin};
+pub use orders::{
+    NewShopOrder, OrderChange, OrderItemInput, PaymentRecorded, SHOP_ORDER_EXPIRY, ShopOrderExpiry,
+};
 pub use users::UserChange;
 
 use crate::clock::Clock;
@@ -46,6 +54,8 @@ pub struct ShopService {
     wechat: Arc<dyn WechatAuth>,
     tokens: Arc<dyn AccessTokens>,
     identity: IdentityService,
+    /// How long an unpaid order holds its stock ([`ShopService::with_order_ttl`]).
+    order_ttl: chrono::Duration,
 }
 
 impl std::fmt::Debug for ShopService {
@@ -63,7 +73,15 @@ impl ShopService {
             wechat: ports.wechat,
             tokens: ports.tokens,
             identity: ports.identity,
+            order_ttl: chrono::Duration::seconds(orders::DEFAULT_ORDER_TTL_SECS),
         }
+    }
+
+    /// The same service with unpaid orders expiring after `ttl` (default
+    /// [`orders::DEFAULT_ORDER_TTL_SECS`]; at least one second).
+    pub fn with_order_ttl(mut self, ttl: chrono::Duration) -> Self {
+        self.order_ttl = ttl.max(chrono::Duration::seconds(1));
+        self
     }
 
     /// Now, cut to microseconds (the stored precision).

@@ -689,6 +689,113 @@ pub const REGISTRY: &[EventClasses] = &[
         &[("productId", Plain), ("deletedAt", Plain)],
     ),
     ev(
+        "ShopProductStockReserved",
+        Subject::None,
+        &[
+            ("productId", Plain),
+            ("orderId", Plain),
+            ("quantity", Plain),
+            ("stock", Plain),
+            ("reservedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopProductStockReleased",
+        Subject::None,
+        &[
+            ("productId", Plain),
+            ("orderId", Plain),
+            ("quantity", Plain),
+            ("reason", Plain),
+            ("stock", Plain),
+            ("releasedAt", Plain),
+        ],
+    ),
+    // shop orders (issue 11 part 2): ids, amounts, products as bought, payment ids and statuses;
+    // the buyer is named by ids only (shop `userId`, identity `accountId`), so nothing is personal.
+    ev(
+        "ShopOrderPlaced",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("lines", Plain),
+            ("totalAmount", Plain),
+            ("paymentMethod", Plain),
+            ("expiresAt", Plain),
+            ("placedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderPaid",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("paymentMethod", Plain),
+            ("paymentId", Plain),
+            ("amount", Plain),
+            ("paidBy", Plain),
+            ("channel", Plain),
+            ("paidAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderPaymentNeedsRefund",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("paymentMethod", Plain),
+            ("paymentId", Plain),
+            ("amount", Plain),
+            ("channel", Plain),
+            ("recordedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderPaymentChanged",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("paymentMethod", Plain),
+            ("paymentId", Plain),
+            ("changedBy", Plain),
+            ("changedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderCancelled",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("cancelledBy", Plain),
+            ("cancelledAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderExpired",
+        Subject::None,
+        &[("orderId", Plain), ("expiredAt", Plain)],
+    ),
+    ev(
+        "ShopOrderRefunded",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("refundedBy", Plain),
+            ("refundedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopOrderDeleted",
+        Subject::None,
+        &[
+            ("orderId", Plain),
+            ("deletedBy", Plain),
+            ("deletedAt", Plain),
+        ],
+    ),
+    ev(
         "ShopUserJoined",
         Subject::None,
         &[("userId", Plain), ("accountId", Plain), ("joinedAt", Plain)],
@@ -710,6 +817,63 @@ pub const REGISTRY: &[EventClasses] = &[
             ("changedBy", Plain),
             ("changedAt", Plain),
         ],
+    ),
+    // shop membership cards (seed 002): integer ids, amounts, the acting user's UUID and the
+    // admin's free-text description of a transaction about the card, not about a person.
+    ev(
+        "ShopMembershipCardIssued",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("userId", Plain),
+            ("cardNumber", Plain),
+            ("issuedBy", Plain),
+            ("issuedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMemberTransactionRecorded",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("transactionId", Plain),
+            ("kind", Plain),
+            ("amount", Plain),
+            ("balanceAfter", Plain),
+            ("description", Plain),
+            ("orderId", Plain),
+            ("recordedBy", Plain),
+            ("recordedAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMembershipCardFrozen",
+        Subject::None,
+        &[("cardId", Plain), ("frozenBy", Plain), ("frozenAt", Plain)],
+    ),
+    ev(
+        "ShopMembershipCardUnfrozen",
+        Subject::None,
+        &[
+            ("cardId", Plain),
+            ("unfrozenBy", Plain),
+            ("unfrozenAt", Plain),
+        ],
+    ),
+    ev(
+        "ShopMembershipCardClosed",
+        Subject::None,
+        &[("cardId", Plain), ("closedBy", Plain), ("closedAt", Plain)],
+    ),
+    ev(
+        "ShopMemberCardHeld",
+        Subject::None,
+        &[("userId", Plain), ("cardId", Plain), ("heldAt", Plain)],
+    ),
+    ev(
+        "ShopMemberCardReleased",
+        Subject::None,
+        &[("userId", Plain), ("cardId", Plain), ("releasedAt", Plain)],
     ),
     // courtesy (seed 001): numbers, resources and image records carry ids, hashes and sizes; the
     // profile is the account user's personal data, sealed under the identity user the

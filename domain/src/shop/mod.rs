@@ -9,6 +9,12 @@
 //! - [`catalog::ShopCatalog`] (`shopCatalog-main`): every product category and the tree their
 //!   `parent_id`s form; one stream, so that no two concurrent changes can close a cycle.
 //! - [`product::ShopProduct`] (`shopProduct-{productId}`): one product with its price and stock.
+//! - [`order::ShopOrder`] (`shopOrder-{orderId}`): an order, its lines as bought and its status;
+//!   its stock is reserved on the products in the same atomic commit
+//!   (docs/decisions/0021-shop-order-reservation.md).
+//! - [`card::MembershipCard`] (`shopMembershipCard-{cardId}`): a membership card, its balance and
+//!   its member transactions; [`card::CardHolder`] (`shopCardHolder-{userId}`): the one open card
+//!   a user holds.
 //! - [`customer::ShopCustomer`] (`shopUser-{userId uuid}`): what the shop adds to an identity user:
 //!   its integer `user_id`, nickname and contact phone. Email, password, roles and the WeChat
 //!   openid are [`crate::identity`]'s.
@@ -16,8 +22,10 @@
 //! Money is CNY [`crate::shared::Money`], stored in its shared form
 //! `{"amount": "99.99", "currency": "CNY"}`. Stored shapes: docs/event-catalog.md, "Shop".
 
+pub mod card;
 pub mod catalog;
 pub mod customer;
+pub mod order;
 pub mod product;
 pub mod sequence;
 

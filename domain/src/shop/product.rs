@@ -117,6 +117,28 @@ pub enum ProductCommand {
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
+    /// Take `quantity` units for an order (in the commit that places it). Refused for a product
+    /// that is not live or off sale, and when the stock is smaller than `quantity`.
+    Reserve {
+        /// The order (`ORDER…`).
+        order_id: String,
+        /// Units, at least 1.
+        quantity: u32,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Give back `quantity` units an order held (in the commit that cancels, expires or refunds
+    /// it; the order's status guards that it happens once). Also for a deleted product.
+    Release {
+        /// The order (`ORDER…`).
+        order_id: String,
+        /// Units the order held.
+        quantity: u32,
+        /// `cancelled`, `expired` or `refunded`.
+        reason: String,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
 }
 
 /// Events of [`ShopProduct`] (docs/event-catalog.md, "Shop").
@@ -175,6 +197,36 @@ pub enum ProductEvent {
         /// When (UTC).
         updated_at: DateTime<Utc>,
     },
+    /// Units were reserved for an order.
+    #[serde(rename = "ShopProductStockReserved")]
+    StockReserved {
+        /// The product.
+        product_id: u64,
+        /// The order holding them.
+        order_id: String,
+        /// Units reserved.
+        quantity: u32,
+        /// Units in stock after the reservation.
+        stock: u32,
+        /// When (UTC).
+        reserved_at: DateTime<Utc>,
+    },
+    /// Units an order held came back to stock.
+    #[serde(rename = "ShopProductStockReleased")]
+    StockReleased {
+        /// The product.
+        product_id: u64,
+        /// The order that held them.
+        order_id: String,
+        /// Units returned.
+        quantity: u32,
+        /// `cancelled`, `expired` or `refunded`.
+        reason: String,
+        /// Units in stock after the release.
+        stock: u32,
+        /// When (UTC).
+        released_at: DateTime<Utc>,
+    },
     /// The product was deleted (hidden; history stays).
     #[serde(rename = "ShopProductDeleted")]
     ProductDeleted {
@@ -199,6 +251,15 @@ pub enum ProductError {
     /// The stream already holds a product (a bug in the caller: numbers come from the sequence).
     #[error("the product already exists")]
     AlreadyExists,
+    /// The product is off sale (`status` 0): it cannot be ordered.
+    #[error("the product is off sale")]
+    OffSale,
+    /// Fewer units in stock than asked for.
+    #[error("only {available} in stock")]
+    InsufficientStock {
+        /// Units in stock.
+        available: u32,
+    },
 }
 
 fn check_stock(stock: u32) -> Result<(), ProductError> {
@@ -280,6 +341,54 @@ impl Decider for ShopProduct {
                     deleted_at: *now,
                 }])
             }
+            ProductCommand::Reserve {
+                order_id,
+                quantity,
+                now,
+            } => {
+                let Some(fields) = self.fields.as_ref().filter(|_| !self.deleted) else {
+                    return Err(ProductError::NotFound);
+                };
+                if fields.status == 0 {
+                    return Err(ProductError::OffSale);
+                }
+                if *quantity == 0 {
+                    return Err(FieldError::new("quantity", "must be at least 1").into());
+                }
+                if *quantity > self.stock {
+                    return Err(ProductError::InsufficientStock {
+                        available: self.stock,
+                    });
+                }
+                Ok(vec![ProductEvent::StockReserved {
+                    product_id: self.product_id(),
+                    order_id: order_id.clone(),
+                    quantity: *quantity,
+                    stock: self.stock - quantity,
+                    reserved_at: *now,
+                }])
+            }
+            ProductCommand::Release {
+                order_id,
+                quantity,
+                reason,
+                now,
+            } => {
+                if self.fields.is_none() {
+                    return Err(ProductError::NotFound);
+                }
+                if *quantity == 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ProductEvent::StockReleased {
+                    product_id: self.product_id(),
+                    order_id: order_id.clone(),
+                    quantity: *quantity,
+                    reason: reason.clone(),
+                    stock: self.stock.saturating_add(*quantity),
+                    released_at: *now,
+                }])
+            }
         }
     }
 
@@ -325,7 +434,9 @@ impl Decider for ShopProduct {
                     status: *status,
                 });
             }
-            ProductEvent::StockSet { stock, .. } => self.stock = *stock,
+            ProductEvent::StockSet { stock, .. }
+            | ProductEvent::StockReserved { stock, .. }
+            | ProductEvent::StockReleased { stock, .. } => self.stock = *stock,
             ProductEvent::ProductDeleted { .. } => self.deleted = true,
         }
         self
@@ -393,6 +504,67 @@ mod tests {
         assert_eq!(
             deleted.decide(&ProductCommand::Delete { now }),
             Ok(Vec::new())
+        );
+    }
+
+    #[test]
+    fn reservations_never_exceed_stock_and_releases_return_it() {
+        let now = DateTime::UNIX_EPOCH;
+        let create = ProductCommand::Create {
+            product_id: 3,
+            fields: fields(500),
+            stock: 5,
+            now,
+        };
+        let p = ShopProduct::replay(&ShopProduct::default().decide(&create).unwrap());
+        let reserve = |q| ProductCommand::Reserve {
+            order_id: "ORDER0000000001".into(),
+            quantity: q,
+            now,
+        };
+        assert_eq!(
+            p.decide(&reserve(6)),
+            Err(ProductError::InsufficientStock { available: 5 })
+        );
+        assert!(matches!(p.decide(&reserve(0)), Err(ProductError::Field(_))));
+        let events = p.decide(&reserve(5)).unwrap();
+        let p = events.iter().fold(p, |p, e| p.evolve(e));
+        assert_eq!(p.stock(), 0);
+        assert_eq!(
+            p.decide(&reserve(1)),
+            Err(ProductError::InsufficientStock { available: 0 })
+        );
+        let release = ProductCommand::Release {
+            order_id: "ORDER0000000001".into(),
+            quantity: 5,
+            reason: "expired".into(),
+            now,
+        };
+        let p = p
+            .decide(&release)
+            .unwrap()
+            .iter()
+            .fold(p.clone(), |p, e| p.evolve(e));
+        assert_eq!(p.stock(), 5);
+        let off = p.clone().evolve(&ProductEvent::ProductUpdated {
+            product_id: 3,
+            category_id: 1,
+            name: "咖啡".into(),
+            description: None,
+            price: Money::from_minor(500, Currency::CNY).unwrap(),
+            image_url: None,
+            status: 0,
+            updated_at: now,
+        });
+        assert_eq!(off.decide(&reserve(1)), Err(ProductError::OffSale));
+        let deleted = p.evolve(&ProductEvent::ProductDeleted {
+            product_id: 3,
+            deleted_at: now,
+        });
+        assert_eq!(deleted.decide(&reserve(1)), Err(ProductError::NotFound));
+        assert!(
+            deleted.decide(&release).is_ok(),
+            "stock comes back to a deleted product"
         );
     }
 }

@@ -55,6 +55,14 @@ struct Product {
     created_at: DateTime<Utc>,
 }
 
+/// `ShopProductStockReserved`/`Released`: the stock after the change.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stock {
+    product_id: u64,
+    stock: u64,
+}
+
 fn fen(event: &RecordedEvent, price: Option<Money>) -> Result<i64, ProjectionError> {
     price
         .ok_or_else(|| bad_event(event, "no price"))?
@@ -84,6 +92,8 @@ impl Projector for CatalogProjector {
             "ShopProductCreated",
             "ShopProductUpdated",
             "ShopProductStockSet",
+            "ShopProductStockReserved",
+            "ShopProductStockReleased",
             "ShopProductDeleted",
         ]
     }
@@ -192,6 +202,16 @@ impl Projector for CatalogProjector {
                     .bind(int(event, d.stock.unwrap_or(0))?)
                     .bind(d.created_at)
                     .bind(int(event, d.product_id)?)
+                )?;
+            }
+            // Orders move stock only; the product's `updated_at` stays its own changes'.
+            "ShopProductStockReserved" | "ShopProductStockReleased" => {
+                let d: Stock = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query("UPDATE shop_products SET stock = $1 WHERE product_id = $2")
+                        .bind(int(event, d.stock)?)
+                        .bind(int(event, d.product_id)?)
                 )?;
             }
             "ShopProductDeleted" => {

@@ -5,6 +5,11 @@
 //! * [`UsersProjector`] (`shop_users`): `shop_accounts`, from the `user` and `shopUser` streams.
 //! * [`CatalogProjector`] (`shop_catalog`): `shop_categories` and `shop_products`, from the
 //!   `shopCatalog` and `shopProduct` streams. A product's category is joined in at query time.
+//!   Stock follows `ShopProductStockSet`, `…Reserved` and `…Released`.
+//! * [`OrdersProjector`] (`shop_orders`): `shop_orders` and `shop_order_items`, from the
+//!   `shopOrder` streams; the buyer and the current product are joined in at query time.
+//! * [`CardsProjector`] (`shop_cards`): `shop_membership_cards` and `shop_member_transactions`,
+//!   from the `shopMembershipCard` streams; [`CardQueries`] reads them.
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
 //! docs/event-catalog.md, section "Shop"). Integer ids are the ones the events carry, so a rebuild
@@ -32,17 +37,30 @@ macro_rules! fetch_optional {
     };
 }
 
+mod card_queries;
+mod cards;
 mod catalog;
+mod order_queries;
+mod orders;
 mod queries;
 mod users;
 
+pub use card_queries::{CardQueries, CardRow, TransactionRow};
+pub use cards::CardsProjector;
 pub use catalog::CatalogProjector;
+pub use order_queries::{OrderItemRow, OrderRow};
+pub use orders::OrdersProjector;
 pub use queries::{CategoryRow, ProductRow, ShopQueries, UserRow};
 pub use users::UsersProjector;
 
 /// Every shop projector.
 pub fn projectors() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(UsersProjector), Arc::new(CatalogProjector)]
+    vec![
+        Arc::new(UsersProjector),
+        Arc::new(CatalogProjector),
+        Arc::new(OrdersProjector),
+        Arc::new(CardsProjector),
+    ]
 }
 
 use crate::projector::{bad_event, parse};

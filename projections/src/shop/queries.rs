@@ -79,7 +79,7 @@ pub struct ProductRow {
 /// Reads the shop's read models. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ShopQueries {
-    db: ReadModelDb,
+    pub(super) db: ReadModelDb,
 }
 
 const USER_COLUMNS: &str = "SELECT user_id, account_id, openid, nickname, phone, email, is_admin, \
@@ -98,6 +98,11 @@ impl ShopQueries {
     /// Queries over `db`.
     pub fn new(db: ReadModelDb) -> Self {
         Self { db }
+    }
+
+    /// The membership card queries over the same database.
+    pub fn cards(&self) -> super::CardQueries {
+        super::CardQueries::new(self.db.clone())
     }
 
     /// Every shop user, by `user_id`.

@@ -1,0 +1,35 @@
+-- Shop membership cards and member transactions (seed 002 "会员卡 API"), written by the projector
+-- `shop_cards` from the `shopMembershipCard` streams (docs/read-models.md, "Shop membership
+-- cards"). Conventions as in 1010_shop.sql: money in fen (`*_fen`), instants UTC, ids from the
+-- events, so a rebuild gives every row the same id. No foreign keys.
+
+-- One row per card ever issued; closed cards are kept, flagged `closed`, and hidden by the routes.
+CREATE TABLE shop_membership_cards (
+    card_id     INTEGER      PRIMARY KEY,
+    user_id     INTEGER      NOT NULL,
+    card_number TEXT        NOT NULL UNIQUE,
+    balance_fen INTEGER      NOT NULL,
+    status      INTEGER     NOT NULL,
+    closed      BOOLEAN     NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX shop_membership_cards_user ON shop_membership_cards (user_id);
+
+-- One row per member transaction (`ShopMemberTransactionRecorded`), for the routes and analysts:
+-- `type_code` is the seed's `type` (1 top-up, 2 spend, 3 refund, 4 adjustment up, 5 adjustment down),
+-- `amount_fen` is positive, `change_fen` the signed effect on the balance.
+CREATE TABLE shop_member_transactions (
+    transaction_id    INTEGER      PRIMARY KEY,
+    card_id           INTEGER      NOT NULL,
+    user_id           INTEGER      NOT NULL,
+    type_code         INTEGER     NOT NULL,
+    amount_fen        INTEGER      NOT NULL,
+    change_fen        INTEGER      NOT NULL,
+    balance_after_fen INTEGER      NOT NULL,
+    description       TEXT,
+    order_id          TEXT,
+    recorded_by       TEXT        NOT NULL,
+    created_at        TEXT NOT NULL
+);
+CREATE INDEX shop_member_transactions_card ON shop_member_transactions (card_id, transaction_id);
