@@ -206,6 +206,42 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_DEADLINE_POLL_MS", default_value_t = 500)]
     pub deadline_poll_ms: u64,
 
+    // --- Courtesy (seed 001) -------------------------------------------------------------------
+    /// Folder of the Courtesy blob store (uploaded avatars, banners, card resources), one file
+    /// per SHA-256 (docs/decisions/0024-blob-store.md). Unset: `blobs` in the data folder
+    /// (`TESSERA_DATA_DIR`, else the SQLite file's folder, else `./data`), set by
+    /// [`ServerConfig::prepare`].
+    #[arg(long, env = "TESSERA_COURTESY_BLOB_DIR")]
+    pub courtesy_blob_dir: Option<std::path::PathBuf>,
+    /// Largest `POST /api/courtesy` body, in bytes (larger: error 400 in the body).
+    #[arg(
+        long,
+        env = "TESSERA_COURTESY_JSON_MAX_BYTES",
+        default_value_t = 1_048_576
+    )]
+    pub courtesy_json_max_bytes: usize,
+    /// Largest avatar upload, in bytes (larger: error 422).
+    #[arg(
+        long,
+        env = "TESSERA_COURTESY_AVATAR_MAX_BYTES",
+        default_value_t = 5_242_880
+    )]
+    pub courtesy_avatar_max_bytes: usize,
+    /// Largest banner upload, in bytes (larger: error 422).
+    #[arg(
+        long,
+        env = "TESSERA_COURTESY_BANNER_MAX_BYTES",
+        default_value_t = 10_485_760
+    )]
+    pub courtesy_banner_max_bytes: usize,
+    /// Largest card resource upload, in bytes (larger: error 422).
+    #[arg(
+        long,
+        env = "TESSERA_COURTESY_RES_MAX_BYTES",
+        default_value_t = 52_428_800
+    )]
+    pub courtesy_res_max_bytes: usize,
+
     /// Longest time a shutdown waits for projection batches and deadlines in progress, in seconds.
     #[arg(long, env = "TESSERA_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -468,6 +504,11 @@ impl Default for ServerConfig {
             idempotency_lease_secs: 120,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
+            courtesy_blob_dir: None,
+            courtesy_json_max_bytes: 1_048_576,
+            courtesy_avatar_max_bytes: 5_242_880,
+            courtesy_banner_max_bytes: 10_485_760,
+            courtesy_res_max_bytes: 52_428_800,
             shutdown_grace_secs: 30,
             public_url: None,
             jwt_secret: None,
@@ -574,7 +615,14 @@ impl ServerConfig {
     /// [`ServerConfig::production_problems`] is empty. Development: fill each unset secret of
     /// [`GENERATED_SECRETS`] from `secrets.json` in [`Config::secrets_dir`], generating and
     /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
+    /// Both: an unset Courtesy blob folder becomes `blobs` in the data folder.
     pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
+        if self.courtesy_blob_dir.is_none() {
+            let data = config
+                .secrets_dir()
+                .unwrap_or_else(|| PathBuf::from("data"));
+            self.courtesy_blob_dir = Some(data.join("blobs"));
+        }
         if self.is_production() {
             let problems = self.production_problems();
             return if problems.is_empty() {

@@ -3,6 +3,7 @@
 //! document's module (`crate::openticket::openapi`, `crate::meeting::openapi`) from the types its
 //! handlers serialize; this module only wires them up, like `crate::startup` wires the routers.
 
+use crate::courtesy::openapi as courtesy;
 use crate::meeting::openapi as meeting;
 use crate::openticket::openapi as openticket;
 use crate::plans::openapi as plans;
@@ -16,7 +17,7 @@ pub const DOCS_PATH: &str = "/docs";
 
 /// Swagger UI at `GET /docs` and each document's OpenAPI file at its own path (public):
 /// OpenTicket's `GET /v1/openapi.json` (first, shown on opening) and the meeting-ticket document's
-/// `GET /meeting/openapi.json`, and the shop's `GET /shop/openapi.json`.
+/// `GET /meeting/openapi.json`, the shop's `GET /shop/openapi.json`, and Courtesy's `GET /courtesy/openapi.json`.
 pub fn router() -> Router<AppState> {
     SwaggerUi::new(DOCS_PATH)
         .url(
@@ -34,6 +35,10 @@ pub fn router() -> Router<AppState> {
         .url(
             Url::new("Team plans (seed 004)", plans::DOCUMENT_PATH),
             plans::document(),
+        )
+        .url(
+            Url::new("Courtesy (seed 001)", courtesy::DOCUMENT_PATH),
+            courtesy::document(),
         )
         .into()
 }

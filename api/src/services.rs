@@ -81,6 +81,10 @@ pub struct Services {
     pub plans: Arc<PlansService>,
     /// Seed 004 read models.
     pub plans_queries: PlansQueries,
+    /// Seed 001 commands: accounts, sessions, profiles, uploads.
+    pub courtesy: Arc<tessera_application::courtesy::CourtesyService>,
+    /// Seed 001 read models.
+    pub courtesy_queries: tessera_projections::courtesy::CourtesyQueries,
 }
 
 /// Why the services could not be built from the settings.
@@ -410,9 +414,26 @@ impl Services {
             identity.clone(),
             plans_settings(&config.plans)?,
         ));
+        let courtesy = Arc::new(tessera_application::courtesy::CourtesyService::new(
+            tessera_application::courtesy::CourtesyPorts {
+                runner: tessera_application::CommandRunner::new(engine.events.clone()),
+                clock: engine.clock.clone(),
+                identity: identity.clone(),
+                blobs: Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
+                    config
+                        .courtesy_blob_dir
+                        .clone()
+                        .unwrap_or_else(|| std::path::PathBuf::from("data/blobs")),
+                )),
+            },
+        ));
         Ok(Services {
             plans,
             plans_queries: PlansQueries::new(engine.read_models.clone()),
+            courtesy,
+            courtesy_queries: tessera_projections::courtesy::CourtesyQueries::new(
+                engine.read_models.clone(),
+            ),
             shop,
             shop_queries: ShopQueries::new(engine.read_models.clone()),
             phone_signin,

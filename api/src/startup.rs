@@ -66,6 +66,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
     all.extend(tessera_projections::meeting::projectors());
     all.extend(tessera_projections::shop::projectors());
     all.extend(tessera_projections::plans::projectors());
+    all.extend(tessera_projections::courtesy::projectors());
     all
 }
 
@@ -287,6 +288,10 @@ pub fn document_edges() -> DocumentEdges {
             &["/company", "/plans", "/admin/plans"],
             crate::plans::edges::edge,
         )
+        .document(
+            &["/api/courtesy", "/upload", "/static"],
+            crate::courtesy::edge,
+        )
 }
 
 /// `router` with fallbacks for unknown paths (404) and known paths with another method (405, with
@@ -322,6 +327,9 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::meeting::router())
         .merge(crate::shop::router())
         .merge(crate::plans::router())
+        .merge(crate::courtesy::router(&crate::courtesy::Limits::of(
+            &state.server,
+        )))
         .merge(crate::openapi::router())
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).

@@ -5,6 +5,7 @@
 //! Depends on the domain only (plus serde, uuid, chrono). It must not depend on sqlx, axum or a
 //! particular async runtime: waiting is a port method, so adapters decide how to wait.
 
+pub mod blobs;
 pub mod clock;
 pub mod command;
 pub mod courtesy;

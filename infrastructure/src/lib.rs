@@ -5,6 +5,7 @@
 //! projections; the api crate wires them together.
 
 pub mod audit;
+pub mod blobs;
 pub mod hashing;
 pub mod idempotency;
 pub mod identity;

@@ -4,6 +4,7 @@
 //! Depends on the application ports (to read the log) and on sqlx (to write read models). Must not
 //! depend on the infrastructure adapters or on HTTP.
 
+pub mod courtesy;
 pub mod db;
 pub mod meeting;
 pub mod openticket;

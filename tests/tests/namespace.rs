@@ -50,7 +50,7 @@ fn aggregate<D: Decider>() -> Aggregate {
 
 /// Every aggregate of the domain. `every_decider_of_the_domain_is_listed` fails when one is missing.
 fn aggregates() -> Vec<Aggregate> {
-    use tessera_domain::{identity, meeting, openticket, plans, shared, shop};
+    use tessera_domain::{courtesy, identity, meeting, openticket, plans, shared, shop};
     vec![
         aggregate::<identity::User>(),
         aggregate::<identity::EmailClaim>(),
@@ -76,6 +76,9 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<plans::user::PlansUser>(),
         aggregate::<plans::company::Company>(),
         aggregate::<plans::team_plan::TeamPlan>(),
+        aggregate::<courtesy::sequence::CourtesySequence>(),
+        aggregate::<courtesy::account::CourtesyAccount>(),
+        aggregate::<courtesy::resource::CourtesyResource>(),
     ]
 }
 

@@ -38,7 +38,7 @@ fn main() -> std::process::ExitCode {
 /// Every stored event type the domain's aggregates can write (the list of
 /// tests/tests/namespace.rs, whose `every_decider_of_the_domain_is_listed` keeps it complete).
 fn stored_types() -> BTreeSet<&'static str> {
-    use tessera_domain::{identity, meeting, openticket, plans, shared, shop};
+    use tessera_domain::{courtesy, identity, meeting, openticket, plans, shared, shop};
     fn types<D: Decider>() -> &'static [&'static str] {
         D::Event::stored_types()
     }
@@ -67,6 +67,9 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<plans::user::PlansUser>(),
         types::<plans::company::Company>(),
         types::<plans::team_plan::TeamPlan>(),
+        types::<courtesy::sequence::CourtesySequence>(),
+        types::<courtesy::account::CourtesyAccount>(),
+        types::<courtesy::resource::CourtesyResource>(),
     ]
     .into_iter()
     .flatten()

@@ -103,6 +103,43 @@ impl AccessCheck {
         }
     }
 
+    /// The user of the session `family_id` when `token_hash` is its current token, it is neither
+    /// revoked nor expired at `now`, and its user is registered and enabled (cookie sessions,
+    /// docs/decisions/0023-courtesy-sessions.md).
+    pub(super) async fn check_session(
+        &self,
+        store: &dyn EventStore,
+        family_id: uuid::Uuid,
+        token_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<tessera_domain::UserId, AccessError> {
+        let stream = super::accounts::family_stream(family_id).map_err(AccessError::Unavailable)?;
+        let family = self
+            .families
+            .current(store, &stream, |f| f.revoked().is_some())
+            .await
+            .map_err(AccessError::Unavailable)?;
+        let live = family.is_current(token_hash)
+            && family.revoked().is_none()
+            && family.expires_at().is_some_and(|at| at > now);
+        let Some(user_id) = family.user_id().filter(|_| live) else {
+            return Err(TokenError::SessionEnded.into());
+        };
+        let stream = super::accounts::user_stream(user_id).map_err(AccessError::Unavailable)?;
+        let user = self
+            .users
+            .current(store, &stream, |_| false)
+            .await
+            .map_err(AccessError::Unavailable)?;
+        if !user.is_registered() {
+            return Err(TokenError::UnknownUser.into());
+        }
+        if user.is_disabled() {
+            return Err(TokenError::UserDisabled.into());
+        }
+        Ok(user_id)
+    }
+
     /// `Ok` when the user of `claims` is registered and enabled and its session, if it names one,
     /// belongs to that user and is not revoked.
     pub(super) async fn check(

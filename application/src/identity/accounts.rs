@@ -306,6 +306,21 @@ impl UserView {
     }
 }
 
+/// A sign-in session about to be started ([`IdentityService::new_session`]).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The refresh family's id (the session id).
+    pub family_id: Uuid,
+    /// `refreshFamily-{familyId}`.
+    pub stream: StreamId,
+    /// The token the client keeps (a cookie value); secret.
+    pub token: String,
+    /// The command starting the family, to run in the caller's commit.
+    pub command: RefreshFamilyCommand,
+    /// When the session ends (UTC).
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What a sign-in or refresh returns (OAuth 2 token response shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPair {
@@ -440,11 +455,17 @@ impl IdentityService {
         .await
     }
 
-    /// Sign in with email and password.
+    /// Check an email and password without signing in: the user when they match.
     ///
-    /// Errors: [`IdentityError::InvalidCredentials`] for an unknown or malformed email, a wrong
-    /// password or a disabled user alike; store and crypto failures.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, IdentityError> {
+    /// Errors: [`IdentityError::InvalidCredentials`] for an unknown or malformed email or a wrong
+    /// password alike (same work either way); [`IdentityError::Disabled`] only when the password
+    /// matched a disabled user (documents that tell a banned account apart, seed 001's 407);
+    /// store failures.
+    pub async fn verify_credentials(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(UserId, User), IdentityError> {
         let user = match Email::parse(email) {
             Ok(email) => self.find_by_email(&email).await?,
             Err(_) => None,
@@ -456,9 +477,63 @@ impl IdentityService {
         let matches = user
             .password_hash()
             .is_some_and(|phc| self.hasher.verify(password, phc));
-        if !matches || user.is_disabled() {
+        if !matches {
             return Err(IdentityError::InvalidCredentials);
         }
+        if user.is_disabled() {
+            return Err(IdentityError::Disabled);
+        }
+        Ok((user_id, user))
+    }
+
+    /// A new sign-in session for `user_id`, to be started by the caller in its own commit: the
+    /// refresh family's stream and `Start` command, and the token naming it (`{familyId}.{random}`,
+    /// only its digest is stored). Cookie sessions present that token on every request
+    /// ([`IdentityService::authorize_session`]) and end with [`IdentityService::logout`].
+    ///
+    /// Errors: [`IdentityError::Crypto`] when the random source fails.
+    pub fn new_session(&self, user_id: UserId) -> Result<NewSession, IdentityError> {
+        let now = self.now();
+        let family_id = Uuid::now_v7();
+        let (token, token_hash) = self.new_refresh_token(family_id)?;
+        Ok(NewSession {
+            family_id,
+            stream: family_stream(family_id)?,
+            token,
+            command: RefreshFamilyCommand::Start {
+                family_id,
+                user_id,
+                token_hash,
+                now,
+                expires_at: now + self.refresh_ttl,
+            },
+            expires_at: now + self.refresh_ttl,
+        })
+    }
+
+    /// The user of a session token from [`IdentityService::new_session`]: the token must be its
+    /// family's current one, the family neither revoked nor expired, the user registered and
+    /// enabled. Read through the same in-process memory as [`IdentityService::authorize`].
+    ///
+    /// Errors: [`AccessError::Refused`] ([`TokenError::Malformed`], [`TokenError::SessionEnded`],
+    /// [`TokenError::UnknownUser`], [`TokenError::UserDisabled`]); [`AccessError::Unavailable`].
+    pub async fn authorize_session(&self, token: &str) -> Result<UserId, AccessError> {
+        let family_id = parse_refresh_token(token).map_err(|_| TokenError::Malformed)?;
+        let hash = self.secrets.digest(token);
+        self.access
+            .check_session(self.store.as_ref(), family_id, &hash, self.clock.now())
+            .await
+    }
+
+    /// Sign in with email and password.
+    ///
+    /// Errors: [`IdentityError::InvalidCredentials`] for an unknown or malformed email, a wrong
+    /// password or a disabled user alike; store and crypto failures.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, IdentityError> {
+        let (user_id, user) = match self.verify_credentials(email, password).await {
+            Err(IdentityError::Disabled) => return Err(IdentityError::InvalidCredentials),
+            other => other?,
+        };
         let now = self.now();
         let family_id = Uuid::now_v7();
         let (refresh_token, token_hash) = self.new_refresh_token(family_id)?;

@@ -61,6 +61,11 @@ impl RefreshFamily {
         self.revoked
     }
 
+    /// Whether `hash` is the current token's digest (not one rotated away).
+    pub fn is_current(&self, hash: &str) -> bool {
+        self.is_started() && self.current_hash == hash
+    }
+
     /// Whether `hash` is the current token's digest or one rotated away earlier.
     pub fn knows_hash(&self, hash: &str) -> bool {
         self.is_started() && (self.current_hash == hash || self.spent_hashes.contains(hash))

@@ -974,6 +974,61 @@ pub const REGISTRY: &[EventClasses] = &[
             ("expiredAt", Plain),
         ],
     ),
+    // courtesy (seed 001): numbers, resources and image records carry ids, hashes and sizes; the
+    // profile is the account user's personal data, sealed under the identity user the
+    // `courtesyAccount-{userId}` stream is named after.
+    ev(
+        "CourtesyNumberTaken",
+        Subject::None,
+        &[
+            ("kind", Plain),
+            ("number", Plain),
+            ("assignedTo", Plain),
+            ("takenAt", Plain),
+        ],
+    ),
+    ev(
+        "CourtesyAccountOpened",
+        Subject::None,
+        &[("userId", Plain), ("accountId", Plain), ("openedAt", Plain)],
+    ),
+    ev(
+        "CourtesyAccountSignedIn",
+        Subject::None,
+        &[("sessionId", Plain), ("signedInAt", Plain)],
+    ),
+    ev(
+        "CourtesyProfileEdited",
+        Subject::UserStream,
+        &[("profile", Personal), ("editedAt", Plain)],
+    ),
+    ev(
+        "CourtesyImageUploaded",
+        Subject::None,
+        &[
+            ("kind", Plain),
+            ("imageId", Plain),
+            ("sha256", Plain),
+            ("size", Plain),
+            ("mediaType", Plain),
+            ("width", Plain),
+            ("height", Plain),
+            ("files", Plain),
+            ("uploadedAt", Plain),
+        ],
+    ),
+    ev(
+        "CourtesyResourceStored",
+        Subject::None,
+        &[
+            ("resourceId", Plain),
+            ("sha256", Plain),
+            ("size", Plain),
+            ("mediaType", Plain),
+            ("uploadedBy", Plain),
+            ("storedAt", Plain),
+        ],
+    ),
 ];
 
 #[cfg(test)]

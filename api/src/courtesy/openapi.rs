@@ -1,0 +1,285 @@
+//! The OpenAPI 3.1 document of the Courtesy API (seed 001), generated from the code and served at
+//! [`DOCUMENT_PATH`] (public; listed on `/docs`).
+//!
+//! Seed 001 has ONE endpoint for its actions, `POST /api/courtesy`, which dispatches on the body's
+//! `action`; OpenAPI keys operations by method and path, so the actions cannot be separate
+//! operations. They are documented as one operation whose request body is a `oneOf` over the
+//! actions ([`CourtesyRequest`], told apart by `action`) and whose answer, always HTTP 200, is a
+//! `oneOf` over the success bodies and [`ErrorAnswer`]. The uploads and the files served back are
+//! ordinary operations. docs/courtesy.md says which action answers which code.
+
+use super::views::{AccountInfoView, ResView};
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Where the document is served: `/courtesy/…` is none of seed 001's paths.
+pub const DOCUMENT_PATH: &str = "/courtesy/openapi.json";
+
+/// Name of the scheme for the `sessionid` cookie `user_login` sets.
+pub const SESSION: &str = "sessionCookie";
+
+/// Operation tags.
+pub mod tags {
+    /// `POST /api/courtesy`.
+    pub const ACTIONS: &str = "Actions";
+    /// `POST /upload/…`.
+    pub const UPLOADS: &str = "Uploads";
+    /// `GET /static/…`.
+    pub const FILES: &str = "Files";
+}
+
+/// `{email, pwd}` of `user_register` and `user_login`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBody {
+    /// An email address (at most 254 characters); unique across all Tessera documents.
+    #[schema(example = "i.82@qq.com")]
+    pub email: String,
+    /// The MD5 of the password as 32 hexadecimal characters (what the iOS client sends); Tessera
+    /// stores only an Argon2id hash of this string.
+    #[schema(
+        example = "5f4dcc3b5aa765d61d8327deb882cf99",
+        pattern = "^[0-9a-fA-F]{32}$"
+    )]
+    pub pwd: String,
+}
+
+/// The profile fields of `user_edit_profile`: each one given is changed, each one absent or
+/// `null` is kept. Limits in docs/courtesy.md.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileBody {
+    /// Nickname, at most 32 characters.
+    pub nick: Option<String>,
+    /// An avatar id from `POST /upload/avatar` (32 hex), or a path naming one
+    /// (`\static\avatar\{id}_300.png`); empty to clear.
+    pub avatar: Option<String>,
+    /// Empty, or 11 digits starting with 1.
+    pub mobile: Option<String>,
+    /// Empty, or `YYYY-MM-DD` from 1900-01-01 to today.
+    pub birthday: Option<String>,
+    /// 0 not said, 1, 2.
+    #[schema(minimum = 0, maximum = 2)]
+    pub gender: Option<u8>,
+    /// At most 32 characters.
+    pub province: Option<String>,
+    /// At most 32 characters.
+    pub city: Option<String>,
+    /// At most 32 characters.
+    pub area: Option<String>,
+    /// At most 500 characters.
+    pub introduction: Option<String>,
+}
+
+/// A request to `POST /api/courtesy`, by `action`. `version` (the client sends 2) is accepted and
+/// ignored.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "action")]
+pub enum CourtesyRequest {
+    /// Open an account (does not sign in). Codes: 401/402 `account`, `email`, `pwd`; 405 `email`.
+    #[serde(rename = "user_register")]
+    UserRegister {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// Email and password digest.
+        account: AccountBody,
+    },
+    /// Sign in: sets the `sessionid` cookie. Codes: 401/402 as above; 406; 407.
+    #[serde(rename = "user_login")]
+    UserLogin {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// Email and password digest.
+        account: AccountBody,
+    },
+    /// End the session server side and clear the cookie. Codes: 403.
+    #[serde(rename = "user_logout")]
+    UserLogout {
+        /// The client's protocol version.
+        version: Option<i64>,
+    },
+    /// The signed-in account ([`InfoAnswer`]). Codes: 403.
+    #[serde(rename = "user_info")]
+    UserInfo {
+        /// The client's protocol version.
+        version: Option<i64>,
+    },
+    /// Change profile fields. Codes: 401 + the first invalid field, 402 `profile`, 403.
+    #[serde(rename = "user_edit_profile")]
+    UserEditProfile {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The fields to change.
+        profile: ProfileBody,
+    },
+    /// Whether a card resource with this SHA-256 is stored ([`ResAnswer`]). Codes: 401/402
+    /// `hash`, 404.
+    #[serde(rename = "res_query")]
+    ResQuery {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// SHA-256 of the resource's bytes, 64 hexadecimal characters.
+        hash: String,
+    },
+}
+
+/// The common success `{error: 0, timestamp}` (`user_register`, `user_login`, `user_logout`,
+/// `user_edit_profile`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OkAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// `user_info`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InfoAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The signed-in account.
+    pub account_info: AccountInfoView,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// `res_query`'s answer when the resource is stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The stored resource.
+    pub res: ResView,
+    /// When answered (Unix seconds).
+    pub time: i64,
+}
+
+/// An upload's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The stored image or resource: 32 hexadecimal characters.
+    #[schema(example = "59d632f13aef67deace793df18174dc0")]
+    pub id: String,
+    /// When answered (Unix seconds).
+    pub time: i64,
+}
+
+/// Every refusal, also with HTTP 200: `error` is the seed's code — 400 bad request (malformed
+/// JSON, not POST, body too large), 401 invalid field, 402 missing field, 403 not signed in, 404
+/// not found (unknown action, path, resource), 405 conflict, 406 wrong email or password, 407
+/// banned, 422 image size mismatch (or upload too large), 503 service error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorAnswer {
+    /// The code.
+    #[schema(minimum = 400, maximum = 599, example = 401)]
+    pub error: i64,
+    /// The field at fault (401, 402, 405 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "email")]
+    pub field: Option<String>,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// Any answer of `POST /api/courtesy`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CourtesyAnswer {
+    /// `{error: 0, timestamp}`.
+    Ok(OkAnswer),
+    /// `user_info`.
+    Info(Box<InfoAnswer>),
+    /// `res_query`.
+    Res(ResAnswer),
+    /// A refusal.
+    Error(ErrorAnswer),
+}
+
+/// Any answer of an upload.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UploadResult {
+    /// Stored.
+    Stored(UploadAnswer),
+    /// A refusal: 402 (no file field), 403, 422 (size, dimensions, not PNG/JPEG), 400, 503.
+    Error(ErrorAnswer),
+}
+
+/// `POST /upload/avatar`'s form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvatarForm {
+    /// The image (PNG or JPEG, square, 60–4096 px). The seed spells the field `avater`; `avatar`
+    /// is accepted too.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    pub avater: Vec<u8>,
+}
+
+/// `POST /upload/banner`'s form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BannerForm {
+    /// The image (PNG or JPEG, landscape, 320–4096 px wide, at least 100 px high).
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    pub banner: Vec<u8>,
+}
+
+/// `POST /upload/card_res`'s form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResForm {
+    /// Any file; its part's `Content-Type` is kept and served back.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    pub res: Vec<u8>,
+}
+
+/// The root of the document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera Courtesy API",
+        description = "Courtesy (礼记, seed 001) as Tessera serves it. Every answer is HTTP 200 \
+            with `{\"error\": <code>, \"field\"?, \"timestamp\"}`; `error` 0 is success. The \
+            actions share ONE operation, `POST /api/courtesy`, told apart by the body's \
+            `action` (a `oneOf` here). Sign in with `user_login`, which sets the `sessionid` \
+            cookie; send it back on every call. Cards, QR codes and news are not served yet \
+            (their actions answer 404). What the seed left open is in docs/courtesy.md.",
+        version = "1.0",
+        license(name = "UNLICENSED", identifier = "UNLICENSED"),
+    ),
+    servers((url = "/", description = "The server that serves this document")),
+    tags(
+        (name = tags::ACTIONS, description = "The one action endpoint (seed 001 协议 Protocol)"),
+        (name = tags::UPLOADS, description = "Avatar, banner and card resource uploads"),
+        (name = tags::FILES, description = "The uploaded files, served back"),
+    ),
+    components(schemas(CourtesyRequest, CourtesyAnswer, UploadResult, ErrorAnswer)),
+    modifiers(&SecuritySchemes),
+)]
+pub struct CourtesyApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::SESSION_COOKIE,
+                "The session cookie `user_login` sets (HttpOnly; ended by `user_logout`)",
+            ))),
+        );
+    }
+}
+
+/// The whole document: [`CourtesyApiDoc`] plus every operation of [`super::router`] (with the
+/// default limits: they change no shape).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = CourtesyApiDoc::openapi();
+    doc.merge(super::router(&super::Limits::default()).into_openapi());
+    doc
+}
