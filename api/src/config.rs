@@ -671,7 +671,10 @@ pub const SEED_ENV_ALIASES: [(&str, &str); 10] = [
     ("WECHAT_MCHID", "TESSERA_WECHATPAY_MCH_ID"),
     ("WECHAT_API_V3_KEY", "TESSERA_WECHATPAY_API_V3_KEY"),
     ("WECHAT_SERIAL_NO", "TESSERA_WECHATPAY_SERIAL_NO"),
-    ("WECHAT_PRIVATE_KEY_PATH", "TESSERA_WECHATPAY_PRIVATE_KEY_FILE"),
+    (
+        "WECHAT_PRIVATE_KEY_PATH",
+        "TESSERA_WECHATPAY_PRIVATE_KEY_FILE",
+    ),
     (
         "WECHAT_PLATFORM_CERT_SERIAL + WECHAT_PLATFORM_CERT_PATH",
         "TESSERA_WECHATPAY_PLATFORM_KEYS",
@@ -856,19 +859,28 @@ mod tests {
             ("WECHAT_PRIVATE_KEY_PATH", "/keys/apiclient_key.pem"),
             ("WECHAT_PUBLIC_KEY_ID", "PUB_KEY_ID_01"),
             ("WECHAT_PUBLIC_KEY_PATH", "/keys/pub_key.pem"),
-            ("WECHAT_PLATFORM_CERT_SERIAL", "5157F09EFDC096DE15EBE81A47057A72"),
+            (
+                "WECHAT_PLATFORM_CERT_SERIAL",
+                "5157F09EFDC096DE15EBE81A47057A72",
+            ),
             ("WECHAT_PLATFORM_CERT_PATH", "/keys/platform.pem"),
-            ("WECHAT_NOTIFY_URL", "https://shop.example/api/payment/wxpay/notify"),
+            (
+                "WECHAT_NOTIFY_URL",
+                "https://shop.example/api/payment/wxpay/notify",
+            ),
             ("WECHAT_SECRET", " "),
         ]
         .into_iter()
         .collect();
         let lookup = |k: &str| env.get(k).map(|v| (*v).to_owned());
-        let c = ServerConfig::default().with_seed_env(lookup);
+        let c = super::ServerConfig::default().with_seed_env(lookup);
         let m = &c.meeting;
         assert_eq!(m.wechat_app_id.as_deref(), Some("wx-seed"));
         assert_eq!(m.wechatpay_mch_id.as_deref(), Some("1900000109"));
-        assert_eq!(m.wechatpay_api_v3_key.as_ref().unwrap().expose_secret(), "k".repeat(32));
+        assert_eq!(
+            m.wechatpay_api_v3_key.as_ref().unwrap().expose_secret(),
+            "k".repeat(32)
+        );
         assert_eq!(m.wechatpay_serial_no, "ABC123");
         assert_eq!(
             m.wechatpay_private_key_file.as_deref(),
@@ -884,7 +896,7 @@ mod tests {
             Some("https://shop.example/api/payment/wxpay/notify")
         );
         // Tessera's own settings win.
-        let mut ours = ServerConfig::default();
+        let mut ours = super::ServerConfig::default();
         ours.meeting.wechat_app_id = Some("wx-ours".into());
         ours.meeting.wechatpay_platform_keys = "PUB_KEY_ID_X=/x.pem".into();
         let c = ours.with_seed_env(lookup);

@@ -375,13 +375,15 @@ impl Services {
         // Shop payments (issue 11 part 4): the merchant's WeChat Pay, notifications to the shop's
         // own route (`TESSERA_SHOP_WECHATPAY_NOTIFY_URL` / `WECHAT_NOTIFY_URL`).
         let shop = match &wechat_pay_port {
-            Some(pay) => Arc::new(ShopService::clone(&shop).with_wechat_pay(
-                pay.clone(),
-                config
-                    .shop_wechatpay_notify_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{public_url}/api/payment/wxpay/notify")),
-            )),
+            Some(pay) => Arc::new(
+                ShopService::clone(&shop).with_wechat_pay(
+                    pay.clone(),
+                    config
+                        .shop_wechatpay_notify_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{public_url}/api/payment/wxpay/notify")),
+                ),
+            ),
             None => shop,
         };
         Ok(Services {

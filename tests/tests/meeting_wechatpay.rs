@@ -231,8 +231,8 @@ async fn flow(db: Arc<TestDb>) {
         &RSA_PKCS1_2048_8192_SHA256,
         fake.merchant.public_key().as_ref(),
     )
-        .verify(message.as_bytes(), &sig)
-        .expect("paySign verifies");
+    .verify(message.as_bytes(), &sig)
+    .expect("paySign verifies");
 
     // A tampered notification changes nothing.
     let paid_txn = transaction(&out_trade_no, "4200000001202611230000000001", json!(2));

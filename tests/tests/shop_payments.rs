@@ -101,7 +101,11 @@ async fn order_events(t: &TestServer, id: &str) -> Vec<String> {
     t.server
         .engine
         .events
-        .read_stream(&StreamId::parse(format!("shopOrder-{id}")).unwrap(), 0, 1000)
+        .read_stream(
+            &StreamId::parse(format!("shopOrder-{id}")).unwrap(),
+            0,
+            1000,
+        )
         .await
         .unwrap()
         .into_iter()
@@ -147,30 +151,55 @@ async fn wxpay(db: Arc<TestDb>) {
     .await;
     let (buyer, _) = wx(&t, "o-pay-1").await;
     let (other, _) = wx(&t, "o-other").await;
-    let items = json!([{"product_id": ids[0], "quantity": 2}, {"product_id": ids[1], "quantity": 1}]);
+    let items =
+        json!([{"product_id": ids[0], "quantity": 2}, {"product_id": ids[1], "quantity": 1}]);
     let order = place(&t, &buyer, items.clone(), "微信支付").await;
 
     // Errors first: nothing is sent to WeChat Pay.
     let body = json!({"order_id": order});
-    assert_eq!(t.post("/api/payment/wxpay", None, body.clone()).await.status, 401);
-    let r = t.post("/api/payment/wxpay", Some(&other), body.clone()).await;
+    assert_eq!(
+        t.post("/api/payment/wxpay", None, body.clone())
+            .await
+            .status,
+        401
+    );
+    let r = t
+        .post("/api/payment/wxpay", Some(&other), body.clone())
+        .await;
     assert_eq!(r.status, 404, "another user's order: {:?}", r.body);
-    assert_field(&t.post("/api/payment/wxpay", Some(&buyer), json!({})).await, "order_id");
     assert_field(
-        &t.post("/api/payment/wxpay", Some(&buyer), json!({"order_id": "x1"})).await,
+        &t.post("/api/payment/wxpay", Some(&buyer), json!({})).await,
+        "order_id",
+    );
+    assert_field(
+        &t.post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": "x1"}),
+        )
+        .await,
         "order_id",
     );
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": "ORDER000000000000000001"}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": "ORDER000000000000000001"}),
+        )
         .await;
     assert_eq!(r.status, 404, "{:?}", r.body);
     assert!(fake.orders.lock().unwrap().is_empty());
 
     // The JSAPI order: our id, fen, the buyer's openid, the shop's own notify route.
-    let r = t.post("/api/payment/wxpay", Some(&buyer), body.clone()).await;
+    let r = t
+        .post("/api/payment/wxpay", Some(&buyer), body.clone())
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["nonceStr", "package", "paySign", "signType", "timeStamp"]);
+    assert_eq!(
+        keys,
+        ["nonceStr", "package", "paySign", "signType", "timeStamp"]
+    );
     assert_eq!(r.body["signType"], "RSA");
     let sent = fake.orders.lock().unwrap()[0].clone();
     assert_eq!(sent["out_trade_no"], order.as_str());
@@ -252,9 +281,19 @@ async fn wxpay(db: Arc<TestDb>) {
     assert!(message(&r).contains("已支付"), "{:?}", r.body);
 
     // The same notification delivered 8 times at once pays a second order exactly once.
-    let second = place(&t, &buyer, json!([{"product_id": ids[1], "quantity": 3}]), "wxpay").await;
+    let second = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[1], "quantity": 3}]),
+        "wxpay",
+    )
+    .await;
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": second}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": second}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let txn2 = "4200000001202611230000000102";
@@ -268,7 +307,10 @@ async fn wxpay(db: Arc<TestDb>) {
         ["ShopOrderPlaced", "ShopOrderPaid"]
     );
     let read = order_read(&t, &buyer, &second).await;
-    assert_eq!((read["status"].clone(), read["payment_id"].clone()), (json!(1), json!(txn2)));
+    assert_eq!(
+        (read["status"].clone(), read["payment_id"].clone()),
+        (json!(1), json!(txn2))
+    );
     // Placed as `wxpay`, it keeps the text as written.
     assert_eq!(read["payment_method"], "wxpay");
     assert_eq!(
@@ -281,7 +323,13 @@ async fn wxpay(db: Arc<TestDb>) {
     );
 
     // A cancelled order cannot be paid.
-    let third = place(&t, &buyer, json!([{"product_id": ids[1], "quantity": 1}]), "微信支付").await;
+    let third = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[1], "quantity": 1}]),
+        "微信支付",
+    )
+    .await;
     let r = t
         .send(
             Method::PUT,
@@ -292,7 +340,11 @@ async fn wxpay(db: Arc<TestDb>) {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": third}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": third}),
+        )
         .await;
     assert_field(&r, "order_id");
     assert!(message(&r).contains("已取消"), "{:?}", r.body);
@@ -337,9 +389,19 @@ async fn late(db: Arc<TestDb>) {
     let ids = catalogue(&t, &admin, &[("限量版", json!(5), 1)]).await;
     let (buyer, _) = wx(&t, "o-pay-1").await;
     let (rival, _) = wx(&t, "o-rival").await;
-    let order = place(&t, &buyer, json!([{"product_id": ids[0], "quantity": 1}]), "微信支付").await;
+    let order = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[0], "quantity": 1}]),
+        "微信支付",
+    )
+    .await;
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": order}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // The buyer pays at WeChat Pay, but the notification arrives after the order expired and its
@@ -351,7 +413,11 @@ async fn late(db: Arc<TestDb>) {
         .await;
     assert!(expired.is_some(), "the order expired");
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": order}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
         .await;
     assert_field(&r, "order_id");
     assert!(message(&r).contains("已过期"), "{:?}", r.body);
@@ -415,9 +481,19 @@ async fn card(db: Arc<TestDb>) {
     let (other, other_id) = wx(&t, "o-card-2").await;
 
     // Without WeChat Pay configured: 503 naming it, and the notify route refuses as WeChat expects.
-    let order = place(&t, &buyer, json!([{"product_id": ids[0], "quantity": 2}]), "会员卡").await;
+    let order = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[0], "quantity": 2}]),
+        "会员卡",
+    )
+    .await;
     let r = t
-        .post("/api/payment/wxpay", Some(&buyer), json!({"order_id": order}))
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
         .await;
     assert_eq!(r.status, 503, "{:?}", r.body);
     assert!(message(&r).contains("微信支付未开通"), "{:?}", r.body);
@@ -431,12 +507,20 @@ async fn card(db: Arc<TestDb>) {
     };
     assert_field(&pay(&buyer, json!({"order_id": order})).await, "card_id");
     let r = t
-        .post("/api/membership/cards", Some(&admin), json!({"user_id": buyer_id}))
+        .post(
+            "/api/membership/cards",
+            Some(&admin),
+            json!({"user_id": buyer_id}),
+        )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let card = r.body["card_id"].as_i64().unwrap();
     let r = t
-        .post("/api/membership/cards", Some(&admin), json!({"user_id": other_id}))
+        .post(
+            "/api/membership/cards",
+            Some(&admin),
+            json!({"user_id": other_id}),
+        )
         .await;
     let other_card = r.body["card_id"].as_i64().unwrap();
     let r = t
@@ -466,11 +550,16 @@ async fn card(db: Arc<TestDb>) {
         404
     );
     assert_eq!(
-        t.post("/api/payment/card", None, json!({"order_id": order})).await.status,
+        t.post("/api/payment/card", None, json!({"order_id": order}))
+            .await
+            .status,
         401
     );
     assert_field(&pay(&buyer, json!({"order_id": 7})).await, "order_id");
-    assert_field(&pay(&buyer, json!({"order_id": order, "card_id": "x"})).await, "card_id");
+    assert_field(
+        &pay(&buyer, json!({"order_id": order, "card_id": "x"})).await,
+        "card_id",
+    );
 
     // A frozen card refuses; nothing changes.
     let card_path = format!("/api/membership/cards/{card}");
@@ -514,11 +603,21 @@ async fn card(db: Arc<TestDb>) {
         });
     }
     let answers = set.join_all().await;
-    let ok: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
+    let ok: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
     assert_eq!(ok.len(), 1, "{answers:?}");
     for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
         assert_eq!(*status, 400, "{body}");
-        assert!(body["message"].as_str().unwrap().starts_with("order_id: 订单已支付"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("order_id: 订单已支付"),
+            "{body}"
+        );
     }
     let paid = ok[0];
     assert_eq!(paid["status"], 1);
@@ -535,7 +634,10 @@ async fn card(db: Arc<TestDb>) {
     assert_eq!(read["status"], 1);
     assert_eq!(read["payment_id"], transaction_id.to_string());
     let r = t
-        .get(&format!("/api/membership/transactions?card_id={card}"), Some(&buyer))
+        .get(
+            &format!("/api/membership/transactions?card_id={card}"),
+            Some(&buyer),
+        )
         .await;
     let spends: Vec<&Value> = r
         .body

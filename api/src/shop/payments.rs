@@ -240,7 +240,10 @@ async fn wxpay_notify(State(state): State<AppState>, headers: HeaderMap, body: B
         }
         Err(e) => {
             tracing::error!(error = %e, "shop: WeChat Pay notification not recorded; WeChat Pay will retry");
-            fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理，请稍后重试")
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "暂时无法处理，请稍后重试",
+            )
         }
     }
 }

@@ -31,8 +31,8 @@ pub use users::UserChange;
 use crate::clock::Clock;
 use crate::command::CommandRunner;
 use crate::identity::ports::WechatAuth;
-use crate::payments::wechatpay::WechatPay;
 use crate::identity::{AccessTokens, IdentityService};
+use crate::payments::wechatpay::WechatPay;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
 

@@ -75,7 +75,11 @@ pub struct CardPayment {
 }
 
 /// Whether an order in `status`, due at `expires_at`, may still be paid at `now`.
-fn payable(status: OrderStatus, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ShopError> {
+fn payable(
+    status: OrderStatus,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ShopError> {
     let refusal = match status {
         OrderStatus::Unpaid if now < expires_at => return Ok(()),
         OrderStatus::Unpaid | OrderStatus::Expired => NotPayable::Expired,
@@ -147,10 +151,9 @@ impl ShopService {
             .runner
             .load::<User>(&CommandRunner::stream::<User>(buyer)?)
             .await?;
-        let openid = user
-            .wechat_id()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| FieldError::new("order_id", "下单用户没有微信 openid，无法使用微信支付"))?;
+        let openid = user.wechat_id().filter(|o| !o.is_empty()).ok_or_else(|| {
+            FieldError::new("order_id", "下单用户没有微信 openid，无法使用微信支付")
+        })?;
         Ok(pay
             .create_jsapi_order(&JsapiOrder {
                 out_trade_no: placed.order_id.to_string(),
@@ -255,9 +258,7 @@ impl ShopService {
             (_, Some(open)) => open,
         };
         let now = self.now();
-        let mut atomic = self
-            .runner
-            .atomic(&super::catalog::with_actor(meta, buyer));
+        let mut atomic = self.runner.atomic(&super::catalog::with_actor(meta, buyer));
         let order = atomic.stream::<ShopOrder>(&order_stream(order_id)?);
         let h = CardHandles::register(&mut atomic, card_id)?;
         let committed = atomic
@@ -282,7 +283,11 @@ impl ShopService {
                 d.decide(
                     order,
                     &OrderCommand::Pay {
-                        payment_method: method_for(&state, PaymentMethod::MembershipCard, CARD_METHOD),
+                        payment_method: method_for(
+                            &state,
+                            PaymentMethod::MembershipCard,
+                            CARD_METHOD,
+                        ),
                         payment_id: Some(transaction_id.to_string()),
                         amount,
                         by: PaidBy::Channel(CARD_CHANNEL.into()),
