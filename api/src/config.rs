@@ -325,6 +325,11 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_SHOP_ORDER_TTL_SECS", default_value_t = 900)]
     pub shop_order_ttl_secs: u64,
 
+    /// Where WeChat Pay posts the shop's payment notifications (seed 002 alias `WECHAT_NOTIFY_URL`);
+    /// default `{public URL}/api/payment/wxpay/notify`.
+    #[arg(long, env = "TESSERA_SHOP_WECHATPAY_NOTIFY_URL")]
+    pub shop_wechatpay_notify_url: Option<String>,
+
     /// The team-plans settings (seed 004).
     #[command(flatten)]
     pub plans: PlansConfig,
@@ -526,6 +531,7 @@ impl Default for ServerConfig {
             meeting: MeetingConfig::default(),
             shop_order_ttl_secs: 900,
             plans: PlansConfig::default(),
+            shop_wechatpay_notify_url: None,
         }
     }
 }
@@ -617,6 +623,7 @@ impl ServerConfig {
     /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
     /// Both: an unset Courtesy blob folder becomes `blobs` in the data folder.
     pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
+        self = self.with_seed_env(|name| std::env::var(name).ok());
         if self.courtesy_blob_dir.is_none() {
             let data = config
                 .secrets_dir()
@@ -732,6 +739,79 @@ fn write_secrets(
     std::fs::rename(&tmp, file)
 }
 
+/// The environment variable names seed 002 and its usual deployments use for WeChat and WeChat Pay,
+/// each with the setting it fills when Tessera's own name is not set (README.md lists both).
+pub const SEED_ENV_ALIASES: [(&str, &str); 10] = [
+    ("WECHAT_APPID", "TESSERA_WECHAT_APP_ID"),
+    ("WECHAT_SECRET", "TESSERA_WECHAT_APP_SECRET"),
+    ("WECHAT_APP_SECRET", "TESSERA_WECHAT_APP_SECRET"),
+    ("WECHAT_MCHID", "TESSERA_WECHATPAY_MCH_ID"),
+    ("WECHAT_API_V3_KEY", "TESSERA_WECHATPAY_API_V3_KEY"),
+    ("WECHAT_SERIAL_NO", "TESSERA_WECHATPAY_SERIAL_NO"),
+    (
+        "WECHAT_PRIVATE_KEY_PATH",
+        "TESSERA_WECHATPAY_PRIVATE_KEY_FILE",
+    ),
+    (
+        "WECHAT_PLATFORM_CERT_SERIAL + WECHAT_PLATFORM_CERT_PATH",
+        "TESSERA_WECHATPAY_PLATFORM_KEYS",
+    ),
+    (
+        "WECHAT_PUBLIC_KEY_ID + WECHAT_PUBLIC_KEY_PATH",
+        "TESSERA_WECHATPAY_PLATFORM_KEYS",
+    ),
+    ("WECHAT_NOTIFY_URL", "TESSERA_SHOP_WECHATPAY_NOTIFY_URL"),
+];
+
+impl ServerConfig {
+    /// Fill every WeChat and WeChat Pay setting still unset from the seed's names
+    /// ([`SEED_ENV_ALIASES`]) as `lookup` finds them (the process environment in
+    /// [`ServerConfig::prepare`]). Tessera's own `TESSERA_*` names win; blank values count as
+    /// unset. The platform key pairs are added to `TESSERA_WECHATPAY_PLATFORM_KEYS` only when that
+    /// is empty.
+    pub fn with_seed_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let m = &mut self.meeting;
+        if m.wechat_app_id.is_none() {
+            m.wechat_app_id = get("WECHAT_APPID");
+        }
+        if m.wechat_app_secret.is_none() {
+            m.wechat_app_secret = get("WECHAT_SECRET")
+                .or_else(|| get("WECHAT_APP_SECRET"))
+                .map(SecretString::from);
+        }
+        if m.wechatpay_mch_id.is_none() {
+            m.wechatpay_mch_id = get("WECHAT_MCHID");
+        }
+        if m.wechatpay_api_v3_key.is_none() {
+            m.wechatpay_api_v3_key = get("WECHAT_API_V3_KEY").map(SecretString::from);
+        }
+        if m.wechatpay_serial_no.trim().is_empty()
+            && let Some(serial) = get("WECHAT_SERIAL_NO")
+        {
+            m.wechatpay_serial_no = serial;
+        }
+        if m.wechatpay_private_key_file.is_none() {
+            m.wechatpay_private_key_file = get("WECHAT_PRIVATE_KEY_PATH").map(PathBuf::from);
+        }
+        if m.wechatpay_platform_keys.trim().is_empty() {
+            let pairs = [
+                ("WECHAT_PLATFORM_CERT_SERIAL", "WECHAT_PLATFORM_CERT_PATH"),
+                ("WECHAT_PUBLIC_KEY_ID", "WECHAT_PUBLIC_KEY_PATH"),
+            ];
+            m.wechatpay_platform_keys = pairs
+                .iter()
+                .filter_map(|(id, path)| Some(format!("{}={}", get(id)?, get(path)?)))
+                .collect::<Vec<_>>()
+                .join(",");
+        }
+        if self.shop_wechatpay_notify_url.is_none() {
+            self.shop_wechatpay_notify_url = get("WECHAT_NOTIFY_URL");
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -844,5 +924,60 @@ mod tests {
                 "{flag} shows its environment value"
             );
         }
+    }
+
+    #[test]
+    fn seed_environment_names_fill_unset_wechat_settings_only() {
+        let env: std::collections::HashMap<&str, &str> = [
+            ("WECHAT_APPID", "wx-seed"),
+            ("WECHAT_MCHID", "1900000109"),
+            ("WECHAT_API_V3_KEY", "k".repeat(32).leak()),
+            ("WECHAT_SERIAL_NO", "ABC123"),
+            ("WECHAT_PRIVATE_KEY_PATH", "/keys/apiclient_key.pem"),
+            ("WECHAT_PUBLIC_KEY_ID", "PUB_KEY_ID_01"),
+            ("WECHAT_PUBLIC_KEY_PATH", "/keys/pub_key.pem"),
+            (
+                "WECHAT_PLATFORM_CERT_SERIAL",
+                "5157F09EFDC096DE15EBE81A47057A72",
+            ),
+            ("WECHAT_PLATFORM_CERT_PATH", "/keys/platform.pem"),
+            (
+                "WECHAT_NOTIFY_URL",
+                "https://shop.example/api/payment/wxpay/notify",
+            ),
+            ("WECHAT_SECRET", " "),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |k: &str| env.get(k).map(|v| (*v).to_owned());
+        let c = super::ServerConfig::default().with_seed_env(lookup);
+        let m = &c.meeting;
+        assert_eq!(m.wechat_app_id.as_deref(), Some("wx-seed"));
+        assert_eq!(m.wechatpay_mch_id.as_deref(), Some("1900000109"));
+        assert_eq!(
+            m.wechatpay_api_v3_key.as_ref().unwrap().expose_secret(),
+            "k".repeat(32)
+        );
+        assert_eq!(m.wechatpay_serial_no, "ABC123");
+        assert_eq!(
+            m.wechatpay_private_key_file.as_deref(),
+            Some(std::path::Path::new("/keys/apiclient_key.pem"))
+        );
+        assert_eq!(
+            m.wechatpay_platform_keys,
+            "5157F09EFDC096DE15EBE81A47057A72=/keys/platform.pem,PUB_KEY_ID_01=/keys/pub_key.pem"
+        );
+        assert!(m.wechat_app_secret.is_none(), "a blank value is unset");
+        assert_eq!(
+            c.shop_wechatpay_notify_url.as_deref(),
+            Some("https://shop.example/api/payment/wxpay/notify")
+        );
+        // Tessera's own settings win.
+        let mut ours = super::ServerConfig::default();
+        ours.meeting.wechat_app_id = Some("wx-ours".into());
+        ours.meeting.wechatpay_platform_keys = "PUB_KEY_ID_X=/x.pem".into();
+        let c = ours.with_seed_env(lookup);
+        assert_eq!(c.meeting.wechat_app_id.as_deref(), Some("wx-ours"));
+        assert_eq!(c.meeting.wechatpay_platform_keys, "PUB_KEY_ID_X=/x.pem");
     }
 }

@@ -73,7 +73,7 @@ pub struct Services {
     pub wechat_pay: Option<Arc<dyn WechatPay>>,
     /// The console SMS sender, when no SMS gateway is configured (its last code per phone).
     pub console_sms: Option<ConsoleSmsSender>,
-    /// Seed 002 commands: WeChat login, users, categories, products.
+    /// Seed 002 commands: WeChat login, users, categories, products, orders, cards, payments.
     pub shop: Arc<ShopService>,
     /// Seed 002 read models.
     pub shop_queries: ShopQueries,
@@ -427,6 +427,20 @@ impl Services {
                 )),
             },
         ));
+        // Shop payments (issue 11 part 4): the merchant's WeChat Pay, notifications to the shop's
+        // own route (`TESSERA_SHOP_WECHATPAY_NOTIFY_URL` / `WECHAT_NOTIFY_URL`).
+        let shop = match &wechat_pay_port {
+            Some(pay) => Arc::new(
+                ShopService::clone(&shop).with_wechat_pay(
+                    pay.clone(),
+                    config
+                        .shop_wechatpay_notify_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{public_url}/api/payment/wxpay/notify")),
+                ),
+            ),
+            None => shop,
+        };
         Ok(Services {
             plans,
             plans_queries: PlansQueries::new(engine.read_models.clone()),

@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod openapi;
+pub mod wechatpay;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use sqlx::Connection;
@@ -109,7 +110,7 @@ impl TestDb {
                 Backend::Sqlite => None,
                 Backend::Postgres => self._dir.as_ref().map(|d| d.path().to_path_buf()),
             },
-            database_max_connections: 40,
+            database_max_connections: 20,
             log: "warn".into(),
             log_format: "text".into(),
         }
@@ -122,7 +123,7 @@ impl TestDb {
 
     /// Open only the event store on this database (migrated).
     pub async fn stores(&self) -> (Database, Stores) {
-        let db = Database::connect(&self.url, 40).await.expect("connect");
+        let db = Database::connect(&self.url, 20).await.expect("connect");
         db.migrate().await.expect("migrate");
         let stores = db.stores().await.expect("stores");
         (db, stores)

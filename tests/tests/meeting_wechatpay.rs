@@ -6,104 +6,25 @@
 //! confirms or does not know.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tessera_infrastructure::wechatpay::simulate::{self, PlatformSigner};
 use tessera_tests::http::{Reply, TestServer, server_config};
+use tessera_tests::wechatpay::{APP_ID, FakeWechatPay, MCH_ID, transaction};
 use tessera_tests::{Suite, TestDb};
-
-const APP_ID: &str = "wx8888888888888888";
-const MCH_ID: &str = "1900000109";
-const API_V3_KEY: &str = "a7cde1ZJB1kG2e7VzKNY3SZhn6b9Q2wX";
-const PUB_KEY_ID: &str = "PUB_KEY_ID_0119000001092026112300000000000001";
 
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("wechatpay_order_notify_and_client_report", flow)
         .case("wechatpay_sandbox_pays_an_order", sandbox)
         .run()
-}
-
-/// The fake WeChat Pay: what it was asked, and which orders are paid (out_trade_no → txn id).
-#[derive(Clone)]
-struct Fake {
-    signer: Arc<PlatformSigner>,
-    orders: Arc<Mutex<Vec<Value>>>,
-    paid: Arc<Mutex<HashMap<String, String>>>,
-}
-
-fn signed(fake: &Fake, status: StatusCode, body: Value) -> Response {
-    let bytes = serde_json::to_vec(&body).unwrap();
-    let h = fake.signer.sign(&bytes, Utc::now().timestamp()).unwrap();
-    let mut r = (status, bytes).into_response();
-    let headers = r.headers_mut();
-    headers.insert("content-type", "application/json".parse().unwrap());
-    headers.insert("wechatpay-timestamp", h.timestamp.parse().unwrap());
-    headers.insert("wechatpay-nonce", h.nonce.parse().unwrap());
-    headers.insert("wechatpay-signature", h.signature.parse().unwrap());
-    headers.insert("wechatpay-serial", h.serial.parse().unwrap());
-    r
-}
-
-async fn jsapi(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    assert!(
-        headers["authorization"]
-            .to_str()
-            .unwrap()
-            .starts_with("WECHATPAY2-SHA256-RSA2048 ")
-    );
-    fake.orders.lock().unwrap().push(body.clone());
-    let n = fake.orders.lock().unwrap().len();
-    signed(
-        &fake,
-        StatusCode::OK,
-        json!({"prepay_id": format!("wx2026112310000{n:020}")}),
-    )
-}
-
-async fn query(State(fake): State<Fake>, Path(no): Path<String>) -> Response {
-    let paid = fake.paid.lock().unwrap().get(&no).cloned();
-    let Some(txn) = paid else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"code": "ORDER_NOT_EXIST", "message": "订单不存在"})),
-        )
-            .into_response();
-    };
-    let amount = fake
-        .orders
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|o| o["out_trade_no"] == no.as_str())
-        .map(|o| o["amount"]["total"].clone())
-        .unwrap();
-    signed(&fake, StatusCode::OK, transaction(&no, &txn, amount))
-}
-
-fn transaction(no: &str, txn: &str, amount: Value) -> Value {
-    json!({
-        "appid": APP_ID, "mchid": MCH_ID, "out_trade_no": no, "transaction_id": txn,
-        "trade_type": "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
-        "success_time": Utc::now().to_rfc3339(),
-        "payer": {"openid": "o-pay-1"},
-        "amount": {"total": amount, "payer_total": amount, "currency": "CNY", "payer_currency": "CNY"},
-    })
 }
 
 async fn call(t: &TestServer, m: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
@@ -254,41 +175,9 @@ async fn sandbox(db: Arc<TestDb>) {
 }
 
 async fn flow(db: Arc<TestDb>) {
-    let merchant = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-    let platform = simulate::generate_rsa_key_pair().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let merchant_file = dir.path().join("apiclient_key.pem");
-    std::fs::write(
-        &merchant_file,
-        simulate::pem("PRIVATE KEY", merchant.as_der().unwrap().as_ref()),
-    )
-    .unwrap();
-    let platform_file = dir.path().join("pub_key.pem");
-    std::fs::write(&platform_file, &platform.public_key_pem).unwrap();
-
-    let fake = Fake {
-        signer: Arc::new(
-            PlatformSigner::from_pem(platform.private_key_pem.expose_secret(), PUB_KEY_ID).unwrap(),
-        ),
-        orders: Arc::default(),
-        paid: Arc::default(),
-    };
-    let app = Router::new()
-        .route("/v3/pay/transactions/jsapi", post(jsapi))
-        .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake_base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let fake = FakeWechatPay::start().await;
     let mut config = server_config();
-    config.meeting.wechat_app_id = Some(APP_ID.into());
-    config.meeting.wechatpay_mch_id = Some(MCH_ID.into());
-    config.meeting.wechatpay_serial_no = "3775B6A45ACD588826D15E583A95F5DD00000001".into();
-    config.meeting.wechatpay_private_key_file = Some(merchant_file);
-    config.meeting.wechatpay_api_v3_key = Some(SecretString::from(API_V3_KEY));
-    config.meeting.wechatpay_platform_keys = format!("{PUB_KEY_ID}={}", platform_file.display());
-    config.meeting.wechatpay_api_base = fake_base;
+    fake.configure(&mut config);
     let t = TestServer::start_with(&db, config).await;
     let admin = t.admin().await;
 
@@ -338,32 +227,22 @@ async fn flow(db: Arc<TestDb>) {
         info["package"].as_str().unwrap()
     );
     let sig = B64.decode(info["paySign"].as_str().unwrap()).unwrap();
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, merchant.public_key().as_ref())
-        .verify(message.as_bytes(), &sig)
-        .expect("paySign verifies");
+    UnparsedPublicKey::new(
+        &RSA_PKCS1_2048_8192_SHA256,
+        fake.merchant.public_key().as_ref(),
+    )
+    .verify(message.as_bytes(), &sig)
+    .expect("paySign verifies");
 
     // A tampered notification changes nothing.
     let paid_txn = transaction(&out_trade_no, "4200000001202611230000000001", json!(2));
-    let (h, body) = simulate::notification(
-        platform.private_key_pem.expose_secret(),
-        PUB_KEY_ID,
-        API_V3_KEY.as_bytes(),
-        "notify-1",
-        &paid_txn,
-        Utc::now(),
-    )
-    .unwrap();
-    let headers = [
-        ("wechatpay-timestamp", h.timestamp.as_str()),
-        ("wechatpay-nonce", h.nonce.as_str()),
-        ("wechatpay-signature", h.signature.as_str()),
-        ("wechatpay-serial", h.serial.as_str()),
-    ];
+    let (h, body) = fake.notification("notify-1", &paid_txn, Utc::now());
+    let headers: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut tampered = body.clone();
     let at = tampered.iter().position(|b| *b == b'"').unwrap();
     tampered.insert(at, b' ');
     assert_eq!(notify(&t, &headers, tampered).await, 401);
-    let mut wrong_serial = headers;
+    let mut wrong_serial = headers.clone();
     wrong_serial[3] = ("wechatpay-serial", "PUB_KEY_ID_unknown");
     assert_eq!(notify(&t, &wrong_serial, body.clone()).await, 401);
     let r = t.get(&format!("/orders/{order}"), Some(&buyer)).await;

@@ -501,6 +501,7 @@ fn order(out_trade_no: &str) -> JsapiOrder {
         amount_fen: 96_00,
         payer_openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
         time_expire: Some(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()),
+        notify_url: None,
     }
 }
 

@@ -1,7 +1,6 @@
 //! How seed 002 answers what no handler of its own rendered (unknown path, wrong method, axum's
 //! extractor rejections, a panic), in its error shape `{"message": "..."}`; registered for the
-//! shop's paths (`/api`, `/weixin-login`, `/shop`) in `crate::startup::document_edges`. The
-//! routes of the later shop parts (orders, cards, payments) answer this 404 until they are served.
+//! shop's paths (`/api`, `/weixin-login`, `/shop`) in `crate::startup::document_edges`.
 
 use super::error::respond;
 use crate::http::errors::EdgeFailure;

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tessera_application::shop::{Missing, ShopError};
+use tessera_application::shop::{Missing, NotPayable, ShopError};
 use utoipa::ToSchema;
 
 /// Every failure of the shop API: `{"message": "..."}`.
@@ -40,6 +40,9 @@ pub enum ShopApiError {
     Upstream(String),
     /// 503: the store failed or is busy; the detail is logged, not sent.
     Unavailable(String),
+    /// 503 with its message sent as is: a feature this server does not offer as configured
+    /// (WeChat Pay without a merchant).
+    NotOffered(String),
 }
 
 impl ShopApiError {
@@ -83,6 +86,7 @@ impl IntoResponse for ShopApiError {
                 ErrorDetail::attach(&mut r, m);
                 r
             }
+            ShopApiError::NotOffered(m) => respond(StatusCode::SERVICE_UNAVAILABLE, m),
         }
     }
 }
@@ -167,6 +171,20 @@ impl From<ShopError> for ShopApiError {
             ShopError::AlreadyHoldsCard(card) => {
                 ShopApiError::field("user_id", format!("该用户已持有会员卡 {card}"))
             }
+            ShopError::NotPayable(why) => ShopApiError::field(
+                "order_id",
+                match why {
+                    NotPayable::Paid => "订单已支付",
+                    NotPayable::Cancelled => "订单已取消",
+                    NotPayable::Expired => "订单已过期",
+                    NotPayable::Refunded => "订单已退款",
+                },
+            ),
+            ShopError::NoCard => ShopApiError::field("card_id", "没有可用的会员卡"),
+            ShopError::WechatPayNotConfigured => {
+                ShopApiError::NotOffered("微信支付未开通（服务器未配置商户号）".into())
+            }
+            ShopError::WechatPay(e) => ShopApiError::Upstream(e.to_string()),
             e @ (ShopError::NumberTaken
             | ShopError::Retry
             | ShopError::Identity(_)

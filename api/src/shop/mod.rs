@@ -10,6 +10,7 @@ pub mod error;
 pub mod login;
 pub mod openapi;
 pub mod orders;
+pub mod payments;
 pub mod users;
 pub mod views;
 
@@ -24,4 +25,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(orders::router())
         .merge(cards::router())
+        .merge(payments::router())
 }

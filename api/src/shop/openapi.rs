@@ -26,6 +26,8 @@ pub mod tags {
     pub const ORDERS: &str = "Orders";
     /// "会员卡 API".
     pub const CARDS: &str = "MembershipCards";
+    /// "支付 API" (and the membership-card payment Tessera adds).
+    pub const PAYMENTS: &str = "Payments";
 }
 
 /// 401: no access token, or a malformed, forged or expired one.
@@ -55,7 +57,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
             `{\"message\": \"...\"}`; a 400's message starts with the field at fault. Ids are \
             integers; instants ISO 8601 UTC with milliseconds; a product's `price` is a JSON \
             number of yuan with at most two decimals; order, card and transaction amounts are \
-            strings with two decimals. WeChat Pay is not served yet (its paths answer 404). \
+            strings with two decimals. WeChat Pay's notification answers `{\"code\", \"message\"}` \
+            as WeChat Pay expects. \
             Send `Authorization: Bearer <token>` \
             from `POST /weixin-login`. What the seed left open is in docs/shop.md.",
         version = "1.0",
@@ -68,6 +71,7 @@ pub struct ServiceUnavailable(pub ErrorBody);
         (name = tags::CATEGORIES, description = "Product categories (seed 002 商品分类 API)"),
         (name = tags::ORDERS, description = "Orders with stock reservation (seed 002 订单 API)"),
         (name = tags::CARDS, description = "Membership cards and member transactions (seed 002 会员卡 API)"),
+        (name = tags::PAYMENTS, description = "WeChat Pay and membership-card payments of orders (seed 002 支付 API)"),
     ),
     components(schemas(ErrorBody), responses(Unauthorized, Forbidden, ServiceUnavailable)),
     modifiers(&SecuritySchemes),

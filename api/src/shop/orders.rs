@@ -175,7 +175,7 @@ fn view(row: &OrderRow, items: &mut Vec<OrderItemRow>) -> OrderView {
 
 /// The summary of an order as decided in the event store (answered without waiting for the read
 /// models, docs/decisions/0011-answer-after-write.md).
-fn summary(order: &ShopOrder) -> Result<OrderSummaryView, ShopApiError> {
+pub fn summary(order: &ShopOrder) -> Result<OrderSummaryView, ShopApiError> {
     let placed = order.placed().ok_or_else(|| not_found(Missing::Order))?;
     Ok(OrderSummaryView {
         order_id: placed.order_id.to_string(),

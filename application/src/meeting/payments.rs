@@ -98,6 +98,7 @@ impl MeetingService {
                         .map_err(MeetingServiceError::Amount)?,
                     payer_openid: openid.to_owned(),
                     time_expire: Some(placed.expires_at),
+                    notify_url: None,
                 })
                 .await?;
             let info = serde_json::to_value(&params).map_err(MeetingServiceError::PaymentParams)?;

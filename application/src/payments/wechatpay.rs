@@ -18,6 +18,10 @@ pub struct JsapiOrder {
     pub payer_openid: String,
     /// When the order stops being payable (`time_expire`, sent in RFC 3339 with offset).
     pub time_expire: Option<DateTime<Utc>>,
+    /// Where WeChat Pay posts this order's payment notification (`notify_url`); `None` sends the
+    /// adapter's configured one. Lets each document name its own notify route (the meeting's
+    /// `/wechatpay/notify`, the shop's `/api/payment/wxpay/notify`) through one merchant client.
+    pub notify_url: Option<String>,
 }
 
 /// What the mini-program passes to `wx.requestPayment` (seed 000 §5

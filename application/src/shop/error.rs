@@ -115,6 +115,19 @@ pub enum ShopError {
     /// to order with (403).
     #[error("the caller is not a shop user")]
     NotAShopUser,
+    /// The order cannot be paid any more (400 on `order_id`, naming why).
+    #[error("the order cannot be paid: {0:?}")]
+    NotPayable(super::payments::NotPayable),
+    /// The buyer holds no open membership card to pay from (400 on `card_id`).
+    #[error("the buyer holds no open membership card")]
+    NoCard,
+    /// WeChat Pay is not configured on this server (no merchant id): not offered.
+    #[error("WeChat Pay is not configured")]
+    WechatPayNotConfigured,
+    /// WeChat Pay refused the request, could not be reached, or a notification did not verify
+    /// or decrypt.
+    #[error(transparent)]
+    WechatPay(#[from] crate::payments::wechatpay::WechatPayError),
     /// Identity failed for a reason not listed above (hashing, tokens, store).
     #[error(transparent)]
     Identity(IdentityError),

@@ -1,7 +1,8 @@
 //! The shop's use cases (seed 002), one file each: [`login`] (`POST /weixin-login`), [`users`]
 //! (the admin's user routes), [`catalog`] (categories and products), [`orders`] (orders with
 //! their stock reservation and expiry), [`cards`] (membership cards and member transactions);
-//! [`error`] says why one failed;
+//! [`payments`] (WeChat Pay and membership-card payments of orders); [`error`] says why one
+//! failed;
 //! [`numbers`] hands out the integer ids the seed shows, reusable by the later parts (orders,
 //! cards, transactions). All run over the shared [`CommandRunner`]; no HTTP type reaches here.
 //!
@@ -14,6 +15,7 @@ pub mod error;
 pub mod login;
 pub mod numbers;
 pub mod orders;
+pub mod payments;
 pub mod users;
 
 pub use cards::{CardChange, CardHandles, CardTransaction, pay_from_card};
@@ -23,12 +25,14 @@ pub use login::{KnownUser, ShopLogin};
 pub use orders::{
     NewShopOrder, OrderChange, OrderItemInput, PaymentRecorded, SHOP_ORDER_EXPIRY, ShopOrderExpiry,
 };
+pub use payments::{CardPayment, NotPayable, WxpayNotified};
 pub use users::UserChange;
 
 use crate::clock::Clock;
 use crate::command::CommandRunner;
 use crate::identity::ports::WechatAuth;
 use crate::identity::{AccessTokens, IdentityService};
+use crate::payments::wechatpay::WechatPay;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
 
@@ -56,6 +60,10 @@ pub struct ShopService {
     identity: IdentityService,
     /// How long an unpaid order holds its stock ([`ShopService::with_order_ttl`]).
     order_ttl: chrono::Duration,
+    /// WeChat Pay, when configured ([`ShopService::with_wechat_pay`]).
+    wechat_pay: Option<Arc<dyn WechatPay>>,
+    /// The `notify_url` sent with the shop's JSAPI orders (`None`: the client's configured one).
+    wxpay_notify_url: Option<String>,
 }
 
 impl std::fmt::Debug for ShopService {
@@ -74,7 +82,17 @@ impl ShopService {
             tokens: ports.tokens,
             identity: ports.identity,
             order_ttl: chrono::Duration::seconds(orders::DEFAULT_ORDER_TTL_SECS),
+            wechat_pay: None,
+            wxpay_notify_url: None,
         }
+    }
+
+    /// The same service paying orders through WeChat Pay `pay`, asking WeChat Pay to post the
+    /// shop's payment notifications to `notify_url` (`{public URL}/api/payment/wxpay/notify`).
+    pub fn with_wechat_pay(mut self, pay: Arc<dyn WechatPay>, notify_url: String) -> Self {
+        self.wechat_pay = Some(pay);
+        self.wxpay_notify_url = Some(notify_url);
+        self
     }
 
     /// The same service with unpaid orders expiring after `ttl` (default

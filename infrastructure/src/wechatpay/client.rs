@@ -389,7 +389,8 @@ impl WechatPay for WechatPayClient {
     }
 
     /// `POST {base}/v3/pay/transactions/jsapi` with `appid`, `mchid`, `description`,
-    /// `out_trade_no`, `time_expire` (UTC+8, when given), `notify_url`, `amount` (`total` in fen,
+    /// `out_trade_no`, `time_expire` (UTC+8, when given), `notify_url` (the order's, else the
+    /// configured one), `amount` (`total` in fen,
     /// `currency` `CNY`) and `payer.openid`; then [`WechatPayClient::pay_params`] for the returned
     /// `prepay_id`. Reusing an `out_trade_no` with the same parameters returns the same prepay id.
     ///
@@ -408,7 +409,7 @@ impl WechatPay for WechatPayClient {
             description: &order.description,
             out_trade_no: &order.out_trade_no,
             time_expire: order.time_expire.map(china_time),
-            notify_url: &self.notify_url,
+            notify_url: order.notify_url.as_deref().unwrap_or(&self.notify_url),
             amount: JsapiAmount {
                 total: order.amount_fen,
                 currency: "CNY",
