@@ -76,6 +76,8 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<plans::user::PlansUser>(),
         aggregate::<plans::company::Company>(),
         aggregate::<plans::team_plan::TeamPlan>(),
+        aggregate::<plans::certification::Certification>(),
+        aggregate::<plans::certification::CertificationDesk>(),
     ]
 }
 

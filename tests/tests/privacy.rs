@@ -67,6 +67,8 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<plans::user::PlansUser>(),
         types::<plans::company::Company>(),
         types::<plans::team_plan::TeamPlan>(),
+        types::<plans::certification::Certification>(),
+        types::<plans::certification::CertificationDesk>(),
     ]
     .into_iter()
     .flatten()
