@@ -29,7 +29,10 @@ fn main() -> std::process::ExitCode {
         .case("rebuild_gives_same_rows", rebuild)
         .case("edges_in_plans_format", edges)
         .case("certification_rules", certification_rules)
-        .case("certification_concurrent_applications", certification_concurrency)
+        .case(
+            "certification_concurrent_applications",
+            certification_concurrency,
+        )
         .case("certification_access_masking_rebuild", certification_access)
         .run()
 }
@@ -844,8 +847,12 @@ async fn certification_rules(db: Arc<TestDb>) {
         Some("plan"),
     );
     assert_error(
-        &t.post(&format!("/company/{id}/plan/auth"), Some(&owner), pro_body())
-            .await,
+        &t.post(
+            &format!("/company/{id}/plan/auth"),
+            Some(&owner),
+            pro_body(),
+        )
+        .await,
         400,
         "invalid_field",
         Some("plan"),
@@ -915,7 +922,10 @@ async fn certification_rules(db: Arc<TestDb>) {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["status"], "rejected");
     assert_eq!(r.body["log"][1]["reason"], "photo unreadable");
-    assert_eq!(auth_status(&t, &owner, &id).await["pending"]["status"], "rejected");
+    assert_eq!(
+        auth_status(&t, &owner, &id).await["pending"]["status"],
+        "rejected"
+    );
     let mut second = pro_body();
     second["team"]["team_name"] = json!("Acme 2");
     let r = put(second).await;
@@ -942,10 +952,7 @@ async fn certification_rules(db: Arc<TestDb>) {
     let r = apply(&t, &owner, &id, "pro", pro_body()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let pro2 = r.body["_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        item(&t, &owner, &id, &pro1).await.body["status"],
-        "expired"
-    );
+    assert_eq!(item(&t, &owner, &id, &pro1).await.body["status"], "expired");
     // An ent application supersedes the pending pro one.
     let r = apply(&t, &owner, &id, "ent", ent_body()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -996,13 +1003,21 @@ async fn certification_rules(db: Arc<TestDb>) {
         .unwrap()
         .to_owned();
     let r = t
-        .post(&format!("/admin/plans/auth/{pro3}/accept"), Some(&admin), json!({}))
+        .post(
+            &format!("/admin/plans/auth/{pro3}/accept"),
+            Some(&admin),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["status"], "accepted");
     assert_error(
-        &t.post(&format!("/admin/plans/auth/{pro3}/accept"), Some(&admin), json!({}))
-            .await,
+        &t.post(
+            &format!("/admin/plans/auth/{pro3}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         409,
         "conflict",
         None,
@@ -1023,7 +1038,10 @@ async fn certification_rules(db: Arc<TestDb>) {
     let s = status_of(&t, &format!("/company/{id}/plan/status"), &owner).await;
     assert_eq!(s["certified"], "pro");
     assert_eq!(s["viable"]["paid"], json!(["pro"]));
-    assert_eq!(auth_status(&t, &owner, &id).await["certified"]["_id"], pro3.as_str());
+    assert_eq!(
+        auth_status(&t, &owner, &id).await["certified"]["_id"],
+        pro3.as_str()
+    );
     assert_error(
         &apply(&t, &owner, &id, "pro", pro_body()).await,
         409,
@@ -1031,10 +1049,18 @@ async fn certification_rules(db: Arc<TestDb>) {
         None,
     );
     let ent2 = apply(&t, &owner, &id, "ent", ent_body()).await;
-    assert_eq!(ent2.status, 201, "pro certified allows ent: {:?}", ent2.body);
+    assert_eq!(
+        ent2.status, 201,
+        "pro certified allows ent: {:?}",
+        ent2.body
+    );
     let ent2 = ent2.body["_id"].as_str().unwrap().to_owned();
-    t.post(&format!("/admin/plans/auth/{ent2}/accept"), Some(&admin), json!({}))
-        .await;
+    t.post(
+        &format!("/admin/plans/auth/{ent2}/accept"),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
     let s = status_of(&t, &format!("/company/{id}/plan/status"), &owner).await;
     assert_eq!(s["certified"], "ent");
     assert_eq!(s["viable"]["paid"], json!(["pro", "ent"]));
@@ -1112,14 +1138,26 @@ async fn certification_access(db: Arc<TestDb>) {
         .to_owned();
 
     let routes: Vec<(Method, String, Value)> = vec![
-        (Method::POST, format!("/company/{id}/plan/auth?plan=ent"), ent_body()),
-        (Method::PUT, format!("/company/{id}/plan/auth?plan=pro"), pro_body()),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/auth?plan=ent"),
+            ent_body(),
+        ),
+        (
+            Method::PUT,
+            format!("/company/{id}/plan/auth?plan=pro"),
+            pro_body(),
+        ),
         (
             Method::PUT,
             format!("/company/{id}/plan/auth/status"),
             json!({"plan": "pro", "status": "cancelled"}),
         ),
-        (Method::GET, format!("/company/{id}/plan/auth/item/{auth}"), Value::Null),
+        (
+            Method::GET,
+            format!("/company/{id}/plan/auth/item/{auth}"),
+            Value::Null,
+        ),
     ];
     for (m, path, body) in &routes {
         let body = (!body.is_null()).then(|| body.clone());
@@ -1137,7 +1175,10 @@ async fn certification_access(db: Arc<TestDb>) {
         );
     }
     // Status: members read it (no personal data); strangers get 404.
-    assert_eq!(auth_status(&t, &member, &id).await["pending"]["_id"], auth.as_str());
+    assert_eq!(
+        auth_status(&t, &member, &id).await["pending"]["_id"],
+        auth.as_str()
+    );
     assert_error(
         &t.get(&format!("/company/{id}/plan/auth/status"), Some(&stranger))
             .await,
@@ -1147,7 +1188,12 @@ async fn certification_access(db: Arc<TestDb>) {
     );
     // The item under another company: 404.
     let (other, _) = company(&t, &stranger, "Other").await;
-    assert_error(&item(&t, &stranger, &other, &auth).await, 404, "not_found", None);
+    assert_error(
+        &item(&t, &stranger, &other, &auth).await,
+        404,
+        "not_found",
+        None,
+    );
     // Staff routes: admins only.
     for token in [&owner, &member] {
         assert_error(
@@ -1157,8 +1203,12 @@ async fn certification_access(db: Arc<TestDb>) {
             None,
         );
         assert_error(
-            &t.post(&format!("/admin/plans/auth/{auth}/accept"), Some(token), json!({}))
-                .await,
+            &t.post(
+                &format!("/admin/plans/auth/{auth}/accept"),
+                Some(token),
+                json!({}),
+            )
+            .await,
             403,
             "forbidden",
             None,
@@ -1182,8 +1232,12 @@ async fn certification_access(db: Arc<TestDb>) {
         None,
     );
     assert_error(
-        &t.post(&format!("/admin/plans/auth/{PHOTO}/accept"), Some(&admin), json!({}))
-            .await,
+        &t.post(
+            &format!("/admin/plans/auth/{PHOTO}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         404,
         "not_found",
         None,
@@ -1235,7 +1289,11 @@ async fn certification_access(db: Arc<TestDb>) {
     )
     .await;
     let r = t
-        .post(&format!("/admin/plans/auth/{auth}/accept"), Some(&admin), json!({}))
+        .post(
+            &format!("/admin/plans/auth/{auth}/accept"),
+            Some(&admin),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let live = cert_reads(&t, &admin, &owner, &id).await;

@@ -9,8 +9,8 @@ use super::openapi::{Forbidden, NotFound, ServiceUnavailable, Unauthorized, tags
 use crate::http::{RequestId, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -140,7 +140,10 @@ fn item_view(c: &Certification) -> AuthItemView {
             company_id: c.company_id().map(ToString::to_string).unwrap_or_default(),
             user_id: c.user_id().map(ToString::to_string).unwrap_or_default(),
             date_apply: c.date_apply().unwrap_or_default(),
-            status: c.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            status: c
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
         },
         nearest_data: history.last().cloned().unwrap_or(Value::Null),
         history_data: history,
@@ -149,11 +152,16 @@ fn item_view(c: &Certification) -> AuthItemView {
 }
 
 /// The `plan` query parameter; 400 naming `plan` when missing or malformed.
-fn plan_query(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<String, PlansApiError> {
+fn plan_query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<String, PlansApiError> {
     let Query(q) = q.map_err(|e| PlansApiError::field("plan", e.body_text()))?;
     match q.get("plan").map(|s| s.trim()) {
         Some(p) if !p.is_empty() => Ok(p.to_owned()),
-        _ => Err(PlansApiError::field("plan", "is required (`?plan=pro` or `?plan=ent`)")),
+        _ => Err(PlansApiError::field(
+            "plan",
+            "is required (`?plan=pro` or `?plan=ent`)",
+        )),
     }
 }
 
@@ -172,7 +180,11 @@ async fn owner(
     c: &PlansCaller,
     company_id: &str,
 ) -> Result<Membership, PlansApiError> {
-    let m = state.services.plans.membership(company_id, c.user_id).await?;
+    let m = state
+        .services
+        .plans
+        .membership(company_id, c.user_id)
+        .await?;
     tessera_application::plans::PlansService::require_owner(&m)?;
     Ok(m)
 }
@@ -198,7 +210,11 @@ async fn auth_status(
     c: PlansCaller,
     Path(company_id): Path<String>,
 ) -> Result<Json<AuthStatusView>, PlansApiError> {
-    let m = state.services.plans.membership(&company_id, c.user_id).await?;
+    let m = state
+        .services
+        .plans
+        .membership(&company_id, c.user_id)
+        .await?;
     let rows = state
         .services
         .plans_queries
@@ -213,9 +229,10 @@ pub fn status_of(rows: &[CertificationRow]) -> AuthStatusView {
         .iter()
         .filter(|r| r.status == AuthStatus::Accepted.as_str())
         .max_by_key(|r| (r.plan == "ent", r.date_apply));
-    let pending = rows.iter().rev().find(|r| {
-        AuthStatus::parse(&r.status).is_some_and(AuthStatus::is_pending)
-    });
+    let pending = rows
+        .iter()
+        .rev()
+        .find(|r| AuthStatus::parse(&r.status).is_some_and(AuthStatus::is_pending));
     AuthStatusView {
         certified: certified.map(AuthSummary::from),
         pending: pending.map(AuthSummary::from),
@@ -263,7 +280,10 @@ async fn apply(
         .apply_for_certification(&m, &plan, &body, &rid.metadata(Some(c.user_id.to_string())))
         .await?;
     read_your_writes(&state, position).await;
-    Ok((StatusCode::CREATED, Json(load_item(&state, &auth_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(load_item(&state, &auth_id).await?),
+    ))
 }
 
 /// Resubmit the rejected application of `plan` (owners): it becomes `reposted` with the new data.

@@ -302,7 +302,10 @@ impl PlansService {
             .ok_or(PlansError::Certification(CertificationError::NotFound))?;
         let now = self.now();
         let (command, status) = match reason {
-            None => (CertificationCommand::Accept { admin, now }, AuthStatus::Accepted),
+            None => (
+                CertificationCommand::Accept { admin, now },
+                AuthStatus::Accepted,
+            ),
             Some(reason) => (
                 CertificationCommand::Reject { admin, reason, now },
                 AuthStatus::Rejected,

@@ -778,7 +778,12 @@ impl Decider for CertificationDesk {
 
 const MAX_TEXT: usize = 200;
 
-fn text(obj: &Map<String, Value>, path: &str, key: &str, required: bool) -> Result<Option<Value>, FieldError> {
+fn text(
+    obj: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    required: bool,
+) -> Result<Option<Value>, FieldError> {
     let field = format!("{path}.{key}");
     match obj.get(key) {
         None | Some(Value::Null) if required => Err(FieldError::new(field, "is required")),
@@ -914,7 +919,10 @@ pub fn check_submission(
             &["realname", "gender", "phone", "position"]
         },
     )?;
-    if !matches!(contact.get("gender").and_then(Value::as_str), Some("F" | "M")) {
+    if !matches!(
+        contact.get("gender").and_then(Value::as_str),
+        Some("F" | "M")
+    ) {
         return Err(FieldError::new("contact.gender", "must be `F` or `M`"));
     }
     let phone = contact.get("phone").and_then(Value::as_str).unwrap_or("");
