@@ -722,7 +722,9 @@ async fn edges(db: Arc<TestDb>) {
         .get(&format!("/company/{id}/plan/order"), Some(&owner))
         .await;
     assert_error(&r, 404, "not_found", None);
-    let r = t.get("/admin/plans/auth", Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/auth/upload"), Some(&owner))
+        .await;
     assert_error(&r, 404, "not_found", None);
     let r = call(
         &t,
