@@ -79,6 +79,8 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::sequence::CourtesySequence>(),
         aggregate::<courtesy::account::CourtesyAccount>(),
         aggregate::<courtesy::resource::CourtesyResource>(),
+        aggregate::<plans::certification::Certification>(),
+        aggregate::<plans::certification::CertificationDesk>(),
     ]
 }
 

@@ -4,7 +4,9 @@
 //! after trials, the trial rules (not twice, trial over trial, trial over a paid period started
 //! through the domain's seam), a trial's end firing after a short configured length and across a
 //! restart of the server, a rebuild of the plans projections giving the same rows, and the edges in
-//! the document's error shape `{"error": {"code", "message", "field"?}}`.
+//! the document's error shape `{"error": {"code", "message", "field"?}}`. Part 2: certification
+//! applications (every rule, the staff review, access on every route, masking in the read model,
+//! concurrent applications, a rebuild of the certification read model).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::Method;
@@ -26,6 +28,12 @@ fn main() -> std::process::ExitCode {
         .case("trial_end_fires_after_restart", trial_end_after_restart)
         .case("rebuild_gives_same_rows", rebuild)
         .case("edges_in_plans_format", edges)
+        .case("certification_rules", certification_rules)
+        .case(
+            "certification_concurrent_applications",
+            certification_concurrency,
+        )
+        .case("certification_access_masking_rebuild", certification_access)
         .run()
 }
 
@@ -714,7 +722,9 @@ async fn edges(db: Arc<TestDb>) {
         .get(&format!("/company/{id}/plan/order"), Some(&owner))
         .await;
     assert_error(&r, 404, "not_found", None);
-    let r = t.get("/admin/plans/auth", Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/auth/upload"), Some(&owner))
+        .await;
     assert_error(&r, 404, "not_found", None);
     let r = call(
         &t,
@@ -749,5 +759,560 @@ async fn edges(db: Arc<TestDb>) {
     ] {
         assert!(r.body["paths"][p].is_object(), "{p}");
     }
+    t.stop().await;
+}
+
+// ---- certification (part 2) ----
+
+const PHOTO: &str = "65000000abababababababab";
+
+fn pro_body() -> Value {
+    json!({
+        "contact": {"realname": "张三", "gender": "M", "phone": "13800138000",
+            "realname_ext": {"idcard": "11010519491231002X", "idcard_photo": [PHOTO]}},
+        "team": {"team_name": "Acme", "scale": "1-10",
+            "location": {"country": "CN", "city": "Shanghai"}}
+    })
+}
+
+fn ent_body() -> Value {
+    json!({
+        "contact": {"realname": "李四", "gender": "F", "phone": "13900139000", "position": "CEO"},
+        "enterprise": {"team_name": "Acme Ltd", "certificate_type": "license",
+            "certificate_pic": [PHOTO]}
+    })
+}
+
+async fn apply(t: &TestServer, token: &str, id: &str, plan: &str, body: Value) -> Reply {
+    t.post(
+        &format!("/company/{id}/plan/auth?plan={plan}"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+async fn auth_status(t: &TestServer, token: &str, id: &str) -> Value {
+    let r = t
+        .get(&format!("/company/{id}/plan/auth/status"), Some(token))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+async fn item(t: &TestServer, token: &str, id: &str, auth: &str) -> Reply {
+    t.get(&format!("/company/{id}/plan/auth/item/{auth}"), Some(token))
+        .await
+}
+
+async fn certification_rules(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let admin = t.admin().await;
+    let (_, owner) = t.customer("cert-owner@plans.test").await;
+    let (id, owner_id) = company(&t, &owner, "Certified").await;
+    let s = auth_status(&t, &owner, &id).await;
+    assert_eq!(s, json!({"certified": null, "pending": null}));
+
+    // Validation names the missing field, per plan.
+    let mut no_idcard = pro_body();
+    no_idcard["contact"]["realname_ext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("idcard");
+    assert_error(
+        &apply(&t, &owner, &id, "pro", no_idcard).await,
+        400,
+        "invalid_field",
+        Some("contact.realname_ext.idcard"),
+    );
+    assert_error(
+        &apply(&t, &owner, &id, "ent", pro_body()).await,
+        400,
+        "invalid_field",
+        Some("contact.position"),
+    );
+    let mut no_pic = ent_body();
+    no_pic["enterprise"]
+        .as_object_mut()
+        .unwrap()
+        .remove("certificate_pic");
+    assert_error(
+        &apply(&t, &owner, &id, "ent", no_pic).await,
+        400,
+        "invalid_field",
+        Some("enterprise.certificate_pic"),
+    );
+    assert_error(
+        &apply(&t, &owner, &id, "free", pro_body()).await,
+        400,
+        "invalid_field",
+        Some("plan"),
+    );
+    assert_error(
+        &t.post(
+            &format!("/company/{id}/plan/auth"),
+            Some(&owner),
+            pro_body(),
+        )
+        .await,
+        400,
+        "invalid_field",
+        Some("plan"),
+    );
+
+    // Apply for pro: posted, with the data and the log.
+    let r = apply(&t, &owner, &id, "pro", pro_body()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let pro1 = r.body["_id"].as_str().unwrap().to_owned();
+    assert!(is_oid(&r.body["_id"]));
+    assert_eq!(r.body["status"], "posted");
+    assert_eq!(r.body["user_id"], owner_id.as_str());
+    assert_eq!(r.body["company_id"], id.as_str());
+    assert_eq!(
+        r.body["nearest_data"]["contact"]["realname_ext"]["idcard"],
+        "11010519491231002X"
+    );
+    assert_eq!(r.body["history_data"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["log"][0]["action"], "posted");
+    let s = auth_status(&t, &owner, &id).await;
+    assert_eq!(s["pending"]["_id"], pro1.as_str());
+    assert_eq!(s["pending"]["status"], "posted");
+    assert!(s["certified"].is_null());
+
+    // A second pro application while pro is pending (not rejected): refused.
+    assert_error(
+        &apply(&t, &owner, &id, "pro", pro_body()).await,
+        409,
+        "conflict",
+        None,
+    );
+    // Resubmit only after a rejection.
+    let put = |body: Value| {
+        let t = &t;
+        let owner = owner.clone();
+        let id = id.clone();
+        async move {
+            t.send(
+                Method::PUT,
+                &format!("/company/{id}/plan/auth?plan=pro"),
+                Some(&owner),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_error(&put(pro_body()).await, 409, "conflict", None);
+    // Staff reject (a reason is required), then the owner resubmits: reposted, two versions.
+    assert_error(
+        &t.post(
+            &format!("/admin/plans/auth/{pro1}/reject"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
+        400,
+        "invalid_field",
+        Some("reason"),
+    );
+    let r = t
+        .post(
+            &format!("/admin/plans/auth/{pro1}/reject"),
+            Some(&admin),
+            json!({"reason": "photo unreadable"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "rejected");
+    assert_eq!(r.body["log"][1]["reason"], "photo unreadable");
+    assert_eq!(
+        auth_status(&t, &owner, &id).await["pending"]["status"],
+        "rejected"
+    );
+    let mut second = pro_body();
+    second["team"]["team_name"] = json!("Acme 2");
+    let r = put(second).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "reposted");
+    assert_eq!(r.body["history_data"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["nearest_data"]["team"]["team_name"], "Acme 2");
+    assert_eq!(r.body["history_data"][0]["team"]["team_name"], "Acme");
+    let actions: Vec<&str> = r.body["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["posted", "rejected", "reposted"]);
+
+    // Reject again, then a new pro application supersedes the rejected one: expired.
+    t.post(
+        &format!("/admin/plans/auth/{pro1}/reject"),
+        Some(&admin),
+        json!({"reason": "still unreadable"}),
+    )
+    .await;
+    let r = apply(&t, &owner, &id, "pro", pro_body()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let pro2 = r.body["_id"].as_str().unwrap().to_owned();
+    assert_eq!(item(&t, &owner, &id, &pro1).await.body["status"], "expired");
+    // An ent application supersedes the pending pro one.
+    let r = apply(&t, &owner, &id, "ent", ent_body()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let ent1 = r.body["_id"].as_str().unwrap().to_owned();
+    let old = item(&t, &owner, &id, &pro2).await;
+    assert_eq!(old.body["status"], "expired");
+    assert_eq!(old.body["log"][1]["by"], ent1.as_str());
+    // Cancel: the pending ent; not the expired pro (not pending).
+    assert_error(
+        &t.send(
+            Method::PUT,
+            &format!("/company/{id}/plan/auth/status"),
+            Some(&owner),
+            Some(json!({"plan": "pro", "status": "cancelled"})),
+        )
+        .await,
+        404,
+        "not_found",
+        None,
+    );
+    assert_error(
+        &t.send(
+            Method::PUT,
+            &format!("/company/{id}/plan/auth/status"),
+            Some(&owner),
+            Some(json!({"plan": "ent", "status": "accepted"})),
+        )
+        .await,
+        400,
+        "invalid_field",
+        Some("status"),
+    );
+    let r = t
+        .send(
+            Method::PUT,
+            &format!("/company/{id}/plan/auth/status"),
+            Some(&owner),
+            Some(json!({"plan": "ent", "status": "cancelled"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "cancelled");
+    assert!(auth_status(&t, &owner, &id).await["pending"].is_null());
+
+    // pro accepted → certified pro, viable.paid [pro]; ent may still be applied for.
+    let pro3 = apply(&t, &owner, &id, "pro", pro_body()).await.body["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .post(
+            &format!("/admin/plans/auth/{pro3}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "accepted");
+    assert_error(
+        &t.post(
+            &format!("/admin/plans/auth/{pro3}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
+        409,
+        "conflict",
+        None,
+    );
+    // Cancel is refused once accepted (it is no longer pending).
+    assert_error(
+        &t.send(
+            Method::PUT,
+            &format!("/company/{id}/plan/auth/status"),
+            Some(&owner),
+            Some(json!({"plan": "pro", "status": "cancelled"})),
+        )
+        .await,
+        404,
+        "not_found",
+        None,
+    );
+    let s = status_of(&t, &format!("/company/{id}/plan/status"), &owner).await;
+    assert_eq!(s["certified"], "pro");
+    assert_eq!(s["viable"]["paid"], json!(["pro"]));
+    assert_eq!(
+        auth_status(&t, &owner, &id).await["certified"]["_id"],
+        pro3.as_str()
+    );
+    assert_error(
+        &apply(&t, &owner, &id, "pro", pro_body()).await,
+        409,
+        "conflict",
+        None,
+    );
+    let ent2 = apply(&t, &owner, &id, "ent", ent_body()).await;
+    assert_eq!(
+        ent2.status, 201,
+        "pro certified allows ent: {:?}",
+        ent2.body
+    );
+    let ent2 = ent2.body["_id"].as_str().unwrap().to_owned();
+    t.post(
+        &format!("/admin/plans/auth/{ent2}/accept"),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
+    let s = status_of(&t, &format!("/company/{id}/plan/status"), &owner).await;
+    assert_eq!(s["certified"], "ent");
+    assert_eq!(s["viable"]["paid"], json!(["pro", "ent"]));
+    // ent certified → pro (and ent) cannot be applied for.
+    assert_error(
+        &apply(&t, &owner, &id, "pro", pro_body()).await,
+        409,
+        "conflict",
+        None,
+    );
+    assert_error(
+        &apply(&t, &owner, &id, "ent", ent_body()).await,
+        409,
+        "conflict",
+        None,
+    );
+    assert_eq!(
+        types(&t, &format!("plansCertification-{ent2}")).await,
+        ["PlansCertificationSubmitted", "PlansCertificationAccepted"]
+    );
+    t.stop().await;
+}
+
+async fn certification_concurrency(db: Arc<TestDb>) {
+    let t = Arc::new(TestServer::start(&db).await);
+    let (_, owner) = t.customer("cert-race@plans.test").await;
+    let (id, _) = company(&t, &owner, "Racing").await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            apply(&t, &owner, &id, "pro", pro_body()).await
+        }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    let created: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "one application wins: {replies:?}");
+    for r in replies.iter().filter(|r| r.status != 201) {
+        assert_error(r, 409, "conflict", None);
+    }
+    let winner = created[0].body["_id"].as_str().unwrap();
+    let s = auth_status(&t, &owner, &id).await;
+    assert_eq!(s["pending"]["_id"], winner);
+    // The guard's stream and the replay agree: one application opened.
+    assert_eq!(
+        types(&t, &format!("plansCertifications-{id}")).await,
+        ["PlansCertificationTracked"]
+    );
+    Arc::try_unwrap(t).ok().unwrap().stop().await;
+}
+
+/// What the certification read models show, through the routes.
+async fn cert_reads(t: &TestServer, admin: &str, owner: &str, id: &str) -> Vec<Value> {
+    vec![
+        t.get("/admin/plans/auth", Some(admin)).await.body,
+        auth_status(t, owner, id).await,
+        status_of(t, &format!("/company/{id}/plan/status"), owner).await,
+    ]
+}
+
+async fn certification_access(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let admin = t.admin().await;
+    let (_, owner) = t.customer("cert-acc-owner@plans.test").await;
+    let (_, member) = t.customer("cert-acc-member@plans.test").await;
+    let (_, stranger) = t.customer("cert-acc-stranger@plans.test").await;
+    let (id, _) = company(&t, &owner, "Guarded").await;
+    add(&t, &owner, &id, "cert-acc-member@plans.test", "member").await;
+    let auth = apply(&t, &owner, &id, "pro", pro_body()).await.body["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let routes: Vec<(Method, String, Value)> = vec![
+        (
+            Method::POST,
+            format!("/company/{id}/plan/auth?plan=ent"),
+            ent_body(),
+        ),
+        (
+            Method::PUT,
+            format!("/company/{id}/plan/auth?plan=pro"),
+            pro_body(),
+        ),
+        (
+            Method::PUT,
+            format!("/company/{id}/plan/auth/status"),
+            json!({"plan": "pro", "status": "cancelled"}),
+        ),
+        (
+            Method::GET,
+            format!("/company/{id}/plan/auth/item/{auth}"),
+            Value::Null,
+        ),
+    ];
+    for (m, path, body) in &routes {
+        let body = (!body.is_null()).then(|| body.clone());
+        assert_error(
+            &t.send(m.clone(), path, Some(&member), body.clone()).await,
+            403,
+            "forbidden",
+            None,
+        );
+        assert_error(
+            &t.send(m.clone(), path, Some(&stranger), body).await,
+            404,
+            "not_found",
+            None,
+        );
+    }
+    // Status: members read it (no personal data); strangers get 404.
+    assert_eq!(
+        auth_status(&t, &member, &id).await["pending"]["_id"],
+        auth.as_str()
+    );
+    assert_error(
+        &t.get(&format!("/company/{id}/plan/auth/status"), Some(&stranger))
+            .await,
+        404,
+        "not_found",
+        None,
+    );
+    // The item under another company: 404.
+    let (other, _) = company(&t, &stranger, "Other").await;
+    assert_error(
+        &item(&t, &stranger, &other, &auth).await,
+        404,
+        "not_found",
+        None,
+    );
+    // Staff routes: admins only.
+    for token in [&owner, &member] {
+        assert_error(
+            &t.get("/admin/plans/auth?status=posted", Some(token)).await,
+            403,
+            "forbidden",
+            None,
+        );
+        assert_error(
+            &t.post(
+                &format!("/admin/plans/auth/{auth}/accept"),
+                Some(token),
+                json!({}),
+            )
+            .await,
+            403,
+            "forbidden",
+            None,
+        );
+        assert_error(
+            &t.post(
+                &format!("/admin/plans/auth/{auth}/reject"),
+                Some(token),
+                json!({"reason": "x"}),
+            )
+            .await,
+            403,
+            "forbidden",
+            None,
+        );
+    }
+    assert_error(
+        &t.get("/admin/plans/auth", None).await,
+        401,
+        "unauthorized",
+        None,
+    );
+    assert_error(
+        &t.post(
+            &format!("/admin/plans/auth/{PHOTO}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+        None,
+    );
+    // Admins read the item in full (they review it).
+    let full = item(&t, &admin, &id, &auth).await;
+    assert_eq!(full.status, 200, "{:?}", full.body);
+    assert_eq!(
+        full.body["nearest_data"]["contact"]["realname_ext"]["idcard"],
+        "11010519491231002X"
+    );
+    // The staff list (read model) masks the ID data.
+    let list = t.get("/admin/plans/auth?status=posted", Some(&admin)).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let mine: Vec<&Value> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["_id"] == auth.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{:?}", list.body);
+    let contact = &mine[0]["contact"];
+    assert_eq!(contact["realname_ext"]["idcard"], "**************002X");
+    assert_eq!(contact["realname_ext"]["idcard_photos"], 1);
+    assert!(contact["realname_ext"].get("idcard_photo").is_none());
+    assert_eq!(contact["realname"], "张*");
+    assert_eq!(contact["phone"], "*******8000");
+    assert!(!list.body.to_string().contains("11010519491231002X"));
+    assert!(!list.body.to_string().contains("13800138000"));
+    assert_error(
+        &t.get("/admin/plans/auth?status=nope", Some(&admin)).await,
+        400,
+        "invalid_field",
+        Some("status"),
+    );
+    // Steps for the rebuild: reject, resubmit, accept.
+    t.post(
+        &format!("/admin/plans/auth/{auth}/reject"),
+        Some(&admin),
+        json!({"reason": "blurred"}),
+    )
+    .await;
+    t.send(
+        Method::PUT,
+        &format!("/company/{id}/plan/auth?plan=pro"),
+        Some(&owner),
+        Some(pro_body()),
+    )
+    .await;
+    let r = t
+        .post(
+            &format!("/admin/plans/auth/{auth}/accept"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let live = cert_reads(&t, &admin, &owner, &id).await;
+    assert_eq!(live[2]["certified"], "pro");
+    t.stop().await;
+    let engine = db.engine().await;
+    engine
+        .runner
+        .rebuild("plans_certifications", |_, _| {})
+        .await
+        .unwrap();
+    drop(engine);
+    let t = TestServer::start(&db).await;
+    assert_eq!(
+        cert_reads(&t, &admin, &owner, &id).await,
+        live,
+        "a rebuild gives the same rows"
+    );
     t.stop().await;
 }

@@ -70,6 +70,8 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::sequence::CourtesySequence>(),
         types::<courtesy::account::CourtesyAccount>(),
         types::<courtesy::resource::CourtesyResource>(),
+        types::<plans::certification::Certification>(),
+        types::<plans::certification::CertificationDesk>(),
     ]
     .into_iter()
     .flatten()

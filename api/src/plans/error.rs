@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tessera_application::plans::{Missing, PlansError};
+use tessera_domain::plans::certification::CertificationError;
 use utoipa::ToSchema;
 
 /// What went wrong.
@@ -161,6 +162,13 @@ impl From<PlansError> for PlansApiError {
             e @ (PlansError::AlreadyTrialled(_) | PlansError::AlreadyBought(_)) => {
                 PlansApiError::conflict(e.to_string())
             }
+            PlansError::Certification(CertificationError::NotFound) => {
+                PlansApiError::not_found("no such certification application")
+            }
+            PlansError::Certification(CertificationError::Field(f)) => {
+                PlansApiError::field(f.field, f.reason)
+            }
+            PlansError::Certification(e) => PlansApiError::conflict(e.to_string()),
             e @ (PlansError::Identity(_) | PlansError::Engine(_)) => {
                 PlansApiError::unavailable(error_chain(&e))
             }

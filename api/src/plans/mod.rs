@@ -4,6 +4,7 @@
 //! docs/plans.md lists every route, status and what the document left open; [`openapi`] publishes
 //! its OpenAPI document at `GET /plans/openapi.json`.
 
+pub mod auth;
 pub mod companies;
 pub mod edges;
 pub mod error;
@@ -19,4 +20,5 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(companies::router())
         .merge(plan::router())
+        .merge(auth::router())
 }

@@ -17,6 +17,8 @@ pub mod tags {
     pub const COMPANIES: &str = "Companies";
     /// Plans, status, trials (seed 004).
     pub const PLANS: &str = "Plans";
+    /// Certification applications and their staff review (seed 004 `auth`).
+    pub const CERTIFICATION: &str = "Certification";
 }
 
 /// 401.
@@ -49,8 +51,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
             failure is `{\"error\": {\"code\", \"message\", \"field\"?}}` (`field` on 400s). Ids \
             are 24-hex ObjectIds; instants ISO 8601 UTC; prices decimal strings of CNY per member \
             per calendar month (Asia/Shanghai). A non-member of a company gets 404 on every \
-            company and plan route; a member gets 403 on owner-only writes. Certification, \
-            orders, payment and recharge are not served yet (404). Send `Authorization: Bearer \
+            company and plan route; a member gets 403 on owner-only writes. Orders, payment \
+            and recharge are not served yet (404). Send `Authorization: Bearer \
             <token>` from any Tessera sign-in. docs/plans.md records every choice.",
         version = "1.0",
         license(name = "UNLICENSED", identifier = "UNLICENSED"),
@@ -59,6 +61,7 @@ pub struct ServiceUnavailable(pub ErrorBody);
     tags(
         (name = tags::COMPANIES, description = "Companies and members (not in seed 004)"),
         (name = tags::PLANS, description = "Plans, status and trials (seed 004)"),
+        (name = tags::CERTIFICATION, description = "Certification applications (seed 004 `auth`) and their staff review (`/admin/plans/auth`, not in the seed)"),
     ),
     components(
         schemas(ErrorBody, ErrorInfo),

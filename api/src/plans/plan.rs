@@ -78,7 +78,21 @@ async fn status(
         .plans_queries
         .status(m.company_id.as_str())
         .await?;
-    Ok(Json(status_view(m.company_id.as_str(), row, plans.now())))
+    let mut view = status_view(m.company_id.as_str(), row, plans.now());
+    // Certification (part 2): the highest accepted plan; ent covers pro.
+    let certs = state
+        .services
+        .plans_queries
+        .certifications(m.company_id.as_str())
+        .await?;
+    if let Some(c) = super::auth::status_of(&certs).certified {
+        view.viable.paid = match c.plan.as_str() {
+            "ent" => vec!["pro".into(), "ent".into()],
+            _ => vec!["pro".into()],
+        };
+        view.certified = Some(c.plan);
+    }
+    Ok(Json(view))
 }
 
 /// The body of `POST /plan/trial`.

@@ -155,7 +155,7 @@ pub struct CurrentView {
 pub struct ViableView {
     /// Paid plans neither bought nor trialled.
     pub trial: Vec<String>,
-    /// Paid plans the company is certified for (empty until certification is served).
+    /// Paid plans the company is certified for (`ent` certified covers `pro`).
     pub paid: Vec<String>,
 }
 
@@ -168,7 +168,7 @@ pub struct StatusView {
     pub current: Option<CurrentView>,
     /// What can be tried or bought.
     pub viable: ViableView,
-    /// The certified plan (null until certification is served).
+    /// The highest certified plan, or null.
     #[schema(value_type = Option<String>)]
     pub certified: Option<String>,
     /// The scheduled downgrade (null until orders are served).

@@ -4,6 +4,7 @@
 use crate::command::EngineError;
 use crate::identity::IdentityError;
 use tessera_domain::plans::PlanType;
+use tessera_domain::plans::certification::CertificationError;
 use tessera_domain::plans::company::CompanyError;
 use tessera_domain::plans::team_plan::TeamPlanError;
 use tessera_domain::shared::FieldError;
@@ -53,6 +54,9 @@ pub enum PlansError {
     /// The plan was bought already (409).
     #[error("the {} plan was bought already", .0.as_str())]
     AlreadyBought(PlanType),
+    /// A certification rule refused the step (404 `NotFound`, 409 otherwise).
+    #[error(transparent)]
+    Certification(CertificationError),
     /// Identity failed (store, hashing).
     #[error(transparent)]
     Identity(IdentityError),
@@ -81,6 +85,15 @@ impl From<TeamPlanError> for PlansError {
             TeamPlanError::AlreadyTrialled(p) => PlansError::AlreadyTrialled(p),
             TeamPlanError::AlreadyBought(p) => PlansError::AlreadyBought(p),
             TeamPlanError::InvalidPeriod(why) => PlansError::Field(FieldError::new("period", why)),
+        }
+    }
+}
+
+impl From<CertificationError> for PlansError {
+    fn from(e: CertificationError) -> Self {
+        match e {
+            CertificationError::Field(f) => PlansError::Field(f),
+            other => PlansError::Certification(other),
         }
     }
 }

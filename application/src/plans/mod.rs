@@ -1,6 +1,7 @@
 //! Team plans' use cases (seed 004), one file each: [`companies`] (companies, members and the
 //! membership check every plans route starts with), [`trials`] (trials, paid-period states and
-//! their deadlines); [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
+//! their deadlines), [`certification`] (certification applications and their review);
+//! [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
 //! HTTP type reaches here.
 //!
 //! Every write returns the global position it reached (`None` when nothing changed), so the api
@@ -8,6 +9,7 @@
 //! Later parts (certification, orders, payment, wallet) reuse [`PlansService::membership`],
 //! [`PlansService::require_owner`] and [`PlansError`].
 
+pub mod certification;
 pub mod companies;
 pub mod error;
 pub mod trials;

@@ -11,12 +11,16 @@
 //!   limit enforced when members are added.
 //! - [`team_plan::TeamPlan`] (`plansTeamPlan-{companyId}`): trials taken, paid periods and their
 //!   states (`actived` → `overdue` → `expired`).
+//! - [`certification::Certification`] (`plansCertification-{authId}`) and its per-company guard
+//!   [`certification::CertificationDesk`] (`plansCertifications-{companyId}`): certification
+//!   applications and their review.
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
 //! Stored shapes: docs/event-catalog.md, "Team plans (seed 004)"; routes and choices: docs/plans.md.
 
 pub mod catalogue;
+pub mod certification;
 pub mod company;
 pub mod object_id;
 pub mod period;

@@ -1029,6 +1029,91 @@ pub const REGISTRY: &[EventClasses] = &[
             ("storedAt", Plain),
         ],
     ),
+    // plans certification (seed 004 `auth`, part 2): `contact` holds the applicant's name, phone,
+    // ID card number and photo ids, personal with the applicant (`accountId`) as subject; team and
+    // enterprise details describe a company (plain); staff reasons are about the application.
+    ev(
+        "PlansCertificationSubmitted",
+        Subject::UserField("accountId"),
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("plan", Plain),
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("contact", Personal),
+            ("team", Plain),
+            ("enterprise", Plain),
+            ("submittedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationResubmitted",
+        Subject::UserField("accountId"),
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("userId", Plain),
+            ("accountId", Plain),
+            ("contact", Personal),
+            ("team", Plain),
+            ("enterprise", Plain),
+            ("resubmittedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationCancelled",
+        Subject::None,
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("userId", Plain),
+            ("cancelledAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationAccepted",
+        Subject::None,
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("plan", Plain),
+            ("adminId", Plain),
+            ("acceptedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationRejected",
+        Subject::None,
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("adminId", Plain),
+            ("reason", Plain),
+            ("rejectedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationExpired",
+        Subject::None,
+        &[
+            ("authId", Plain),
+            ("companyId", Plain),
+            ("supersededBy", Plain),
+            ("expiredAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansCertificationTracked",
+        Subject::None,
+        &[
+            ("companyId", Plain),
+            ("authId", Plain),
+            ("plan", Plain),
+            ("status", Plain),
+            ("at", Plain),
+        ],
+    ),
 ];
 
 #[cfg(test)]

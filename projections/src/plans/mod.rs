@@ -4,6 +4,8 @@
 //!
 //! * [`CompaniesProjector`] (`plans_companies`): `plans_companies` and `plans_members`, from the
 //!   `plansCompany` streams.
+//! * [`CertificationsProjector`] (`plans_certifications`): `plans_certifications` (personal data
+//!   masked) and `plans_certification_log`, from the `plansCertification` streams.
 //! * [`StatusProjector`] (`plans_status`): `plans_status`, from the `plansTeamPlan` streams.
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
@@ -13,15 +15,21 @@
 use crate::projector::Projector;
 use std::sync::Arc;
 
+mod certifications;
 mod companies;
 mod queries;
 mod status;
 
+pub use certifications::CertificationsProjector;
 pub use companies::CompaniesProjector;
-pub use queries::{CompanyRow, MemberRow, PlansQueries, StatusRow};
+pub use queries::{CertificationRow, CompanyRow, MemberRow, PlansQueries, StatusRow};
 pub use status::StatusProjector;
 
 /// Every plans projector.
 pub fn projectors() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(CompaniesProjector), Arc::new(StatusProjector)]
+    vec![
+        Arc::new(CompaniesProjector),
+        Arc::new(StatusProjector),
+        Arc::new(CertificationsProjector),
+    ]
 }

@@ -94,6 +94,34 @@ pub struct StatusRow {
     pub bought_ent: bool,
 }
 
+/// A certification application as `plans_certifications` holds it (personal data masked).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CertificationRow {
+    /// `authId` (24 hex).
+    pub auth_id: String,
+    /// The company.
+    pub company_id: String,
+    /// `pro` or `ent`.
+    pub plan: String,
+    /// The applicant's plans `user_id`.
+    pub user_id: String,
+    /// `posted`, `cancelled`, `reposted`, `accepted`, `rejected` or `expired`.
+    pub status: String,
+    /// First submitted (UTC).
+    pub date_apply: DateTime<Utc>,
+    /// Versions submitted.
+    pub versions: i64,
+    /// The latest `contact`, masked (JSON text).
+    pub contact_masked: String,
+    /// The latest `team` (JSON text, `null` when not given).
+    pub team: String,
+    /// The latest `enterprise` (JSON text, `null` when not given).
+    pub enterprise: String,
+}
+
+const CERT_COLUMNS: &str = "SELECT auth_id, company_id, plan, user_id, status, date_apply, \
+    versions, contact_masked, team, enterprise FROM plans_certifications";
+
 /// Reads the plans read models. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PlansQueries {
@@ -147,6 +175,46 @@ impl PlansQueries {
                  FROM plans_status WHERE company_id = $1",
             )
             .bind(company_id)
+        )?)
+    }
+
+    /// Every certification application of `company_id`, oldest first.
+    ///
+    /// Errors: database failures.
+    pub async fn certifications(
+        &self,
+        company_id: &str,
+    ) -> Result<Vec<CertificationRow>, QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{CERT_COLUMNS} WHERE company_id = $1 ORDER BY date_apply, auth_id"
+        ));
+        Ok(fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, CertificationRow>(sql).bind(company_id)
+        )?)
+    }
+
+    /// Applications with `status` (every one when `None`), oldest first, at most `limit` from
+    /// `offset`.
+    ///
+    /// Errors: database failures.
+    pub async fn certifications_by_status(
+        &self,
+        status: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<CertificationRow>, QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{CERT_COLUMNS} WHERE (CAST($1 AS TEXT) IS NULL OR status = $2) \
+             ORDER BY date_apply, auth_id LIMIT $3 OFFSET $4"
+        ));
+        Ok(fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, CertificationRow>(sql)
+                .bind(status)
+                .bind(status)
+                .bind(limit)
+                .bind(offset)
         )?)
     }
 }
