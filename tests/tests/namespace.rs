@@ -79,6 +79,9 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::sequence::CourtesySequence>(),
         aggregate::<courtesy::account::CourtesyAccount>(),
         aggregate::<courtesy::resource::CourtesyResource>(),
+        aggregate::<courtesy::qr::CourtesyQrCode>(),
+        aggregate::<courtesy::card::CourtesyCard>(),
+        aggregate::<courtesy::news::CourtesyNewsDay>(),
     ]
 }
 
