@@ -385,7 +385,11 @@ pub async fn courtesy(
                 let png = crate::courtesy::sheet::sheet_png(&ids).map_err(anyhow::Error::msg)?;
                 std::fs::write(&file, png)
                     .with_context(|| format!("writing {}", file.display()))?;
-                eprintln!("{} QR codes; sheet written to {}", ids.len(), file.display());
+                eprintln!(
+                    "{} QR codes; sheet written to {}",
+                    ids.len(),
+                    file.display()
+                );
             }
         }
         CourtesyCommand::News {

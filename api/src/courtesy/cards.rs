@@ -219,24 +219,22 @@ pub async fn query(
         .await?;
     read_your_writes(state, position).await;
     let mut answer = Answer::new();
-    answer.insert("card_info".into(), to_value(card_view(state, &card, who).await?)?);
+    answer.insert(
+        "card_info".into(),
+        to_value(card_view(state, &card, who).await?)?,
+    );
     Ok(answer)
 }
 
 /// `card_edit {token, card_info}` → `{card_info}`: each given field of `card_info` changes. 403,
 /// 402/401 (`token`, `card_info` and its fields), 404, 425, 426.
-pub async fn edit(
-    state: &AppState,
-    call: &Call,
-    body: &Value,
-) -> Result<Answer, CourtesyApiError> {
+pub async fn edit(state: &AppState, call: &Call, body: &Value) -> Result<Answer, CourtesyApiError> {
     let user = call.user(state).await?;
     let token = string(body, "token")?;
     let info = object(body, "card_info")?;
     let local_template = match template(info)? {
         Some(t) => {
-            let hashes =
-                attachments_of(&t).map_err(|f| CourtesyApiError::Invalid(f.field))?;
+            let hashes = attachments_of(&t).map_err(|f| CourtesyApiError::Invalid(f.field))?;
             Some((t, hashes))
         }
         None => None,
@@ -250,7 +248,12 @@ pub async fn edit(
     let (card, position) = state
         .services
         .courtesy
-        .edit_card(user, token, change, &call.rid.metadata(Some(user.to_string())))
+        .edit_card(
+            user,
+            token,
+            change,
+            &call.rid.metadata(Some(user.to_string())),
+        )
         .await?;
     read_your_writes(state, position).await;
     let mut answer = Answer::new();
@@ -292,11 +295,10 @@ pub async fn news(
         .map_err(|_| CourtesyApiError::Invalid("s_date".into()))?;
     let items = state.services.courtesy.news_of(date).await?;
     let media = |m: &Option<tessera_domain::courtesy::news::NewsMedia>| {
-        m.as_ref()
-            .map(|m| super::views::NewsMediaView {
-                sha256: m.sha256.clone(),
-                rid: m.rid.clone(),
-            })
+        m.as_ref().map(|m| super::views::NewsMediaView {
+            sha256: m.sha256.clone(),
+            rid: m.rid.clone(),
+        })
     };
     let news: Vec<super::views::NewsView> = items
         .iter()

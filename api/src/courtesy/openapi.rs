@@ -194,7 +194,7 @@ pub struct NewCardBody {
     pub qr_id: String,
     /// A string or a JSON object, stored and returned as sent. An object's
     /// `attachments_hashes` (SHA-256 hex strings) must name uploaded card resources.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub local_template: serde_json::Value,
     /// Default true.
     pub is_editable: Option<bool>,
@@ -209,7 +209,7 @@ pub struct NewCardBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CardEditBody {
     /// A string or a JSON object (see [`NewCardBody`]).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub local_template: Option<serde_json::Value>,
     /// Whether further edits are allowed.
     pub is_editable: Option<bool>,

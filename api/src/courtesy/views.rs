@@ -132,7 +132,7 @@ pub struct CardInfoView {
     pub first_read_at: Option<i64>,
     /// The template exactly as the author sent it (a string or a JSON object); `null` before
     /// `visible_at`, and for a private card to anyone but its author and first reader.
-    #[schema(value_type = Object, nullable)]
+    #[schema(value_type = Value)]
     pub local_template: serde_json::Value,
     /// Whether the author may still edit it.
     pub is_editable: bool,

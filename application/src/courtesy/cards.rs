@@ -13,7 +13,9 @@ use crate::command::{CommandRunner, EngineError};
 use crate::event_store::EventMetadata;
 use chrono::{DateTime, NaiveDate, Utc};
 use tessera_domain::UserId;
-use tessera_domain::courtesy::card::{CardChange, CardCommand, CardContent, CardError, CourtesyCard};
+use tessera_domain::courtesy::card::{
+    CardChange, CardCommand, CardContent, CardError, CourtesyCard,
+};
 use tessera_domain::courtesy::news::{CourtesyNewsDay, NewsCommand, NewsItem};
 use tessera_domain::courtesy::qr::{CourtesyQrCode, QrCommand, QrError};
 use tessera_domain::courtesy::resource::CourtesyResource;
@@ -122,7 +124,11 @@ impl CourtesyService {
             };
             match self
                 .runner
-                .run::<CourtesyQrCode>(&CommandRunner::stream::<CourtesyQrCode>(&qr_id)?, &command, meta)
+                .run::<CourtesyQrCode>(
+                    &CommandRunner::stream::<CourtesyQrCode>(&qr_id)?,
+                    &command,
+                    meta,
+                )
                 .await
             {
                 Ok(_) => ids.push(qr_id),
@@ -297,8 +303,15 @@ impl CourtesyService {
         token: &str,
         meta: &EventMetadata,
     ) -> Result<(CourtesyCard, Option<u64>), CourtesyError> {
-        self.on_card(token, &CardCommand::View { viewer, now: self.now() }, meta)
-            .await
+        self.on_card(
+            token,
+            &CardCommand::View {
+                viewer,
+                now: self.now(),
+            },
+            meta,
+        )
+        .await
     }
 
     /// `card_edit`: the author only, while editable.
@@ -335,7 +348,14 @@ impl CourtesyService {
         meta: &EventMetadata,
     ) -> Result<Option<u64>, CourtesyError> {
         let (_, position) = self
-            .on_card(token, &CardCommand::Ban { by, now: self.now() }, meta)
+            .on_card(
+                token,
+                &CardCommand::Ban {
+                    by,
+                    now: self.now(),
+                },
+                meta,
+            )
             .await?;
         Ok(position)
     }
@@ -351,7 +371,11 @@ impl CourtesyService {
         }
         let decided = self
             .runner
-            .run::<CourtesyCard>(&CommandRunner::stream::<CourtesyCard>(token)?, command, meta)
+            .run::<CourtesyCard>(
+                &CommandRunner::stream::<CourtesyCard>(token)?,
+                command,
+                meta,
+            )
             .await
             .map_err(|e| e.map_rejected(card_error))?;
         let position = decided.position();
@@ -372,7 +396,14 @@ impl CourtesyService {
         let id = item.news_id.clone();
         let stream = CommandRunner::stream::<CourtesyNewsDay>(item.date)?;
         self.runner
-            .run::<CourtesyNewsDay>(&stream, &NewsCommand::Publish { item, now: self.now() }, meta)
+            .run::<CourtesyNewsDay>(
+                &stream,
+                &NewsCommand::Publish {
+                    item,
+                    now: self.now(),
+                },
+                meta,
+            )
             .await
             .map_err(|e| e.map_rejected(|_| CourtesyError::Conflict("news_id")))?;
         Ok(id)

@@ -130,9 +130,8 @@ impl CourtesyCard {
             return false;
         }
         content.is_public
-            || viewer.is_some_and(|v| {
-                Some(v) == self.author() || self.read.is_some_and(|(r, _)| r == v)
-            })
+            || viewer
+                .is_some_and(|v| Some(v) == self.author() || self.read.is_some_and(|(r, _)| r == v))
     }
 }
 
@@ -343,10 +342,10 @@ impl Decider for CourtesyCard {
                 if *editor != author || !content.is_editable {
                     return Err(CardError::NoPrivilege);
                 }
-                let (local_template, attachments) = change.local_template.clone().unwrap_or((
-                    content.local_template.clone(),
-                    content.attachments.clone(),
-                ));
+                let (local_template, attachments) = change
+                    .local_template
+                    .clone()
+                    .unwrap_or((content.local_template.clone(), content.attachments.clone()));
                 Ok(vec![CardEvent::Edited {
                     author,
                     local_template,

@@ -213,7 +213,10 @@ mod tests {
         let now = DateTime::UNIX_EPOCH;
         let author = UserId::from_uuid(uuid::Uuid::from_u128(1));
         let none = CourtesyQrCode::default();
-        assert_eq!(none.decide(&QrCommand::Scan { now }), Err(QrError::NotFound));
+        assert_eq!(
+            none.decide(&QrCommand::Scan { now }),
+            Err(QrError::NotFound)
+        );
         let q = CourtesyQrCode::replay(
             &none
                 .decide(&QrCommand::Generate {

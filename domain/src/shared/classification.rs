@@ -1036,7 +1036,11 @@ pub const REGISTRY: &[EventClasses] = &[
         Subject::None,
         &[("qrId", Plain), ("channel", Plain), ("generatedAt", Plain)],
     ),
-    ev("CourtesyQrCodeScanned", Subject::None, &[("scannedAt", Plain)]),
+    ev(
+        "CourtesyQrCodeScanned",
+        Subject::None,
+        &[("scannedAt", Plain)],
+    ),
     ev(
         "CourtesyQrCodeRecorded",
         Subject::None,

@@ -12,8 +12,8 @@ use tessera_domain::Decider;
 use tessera_domain::courtesy::account::{CourtesyAccount, ImageFile};
 use tessera_domain::courtesy::card::CourtesyCard;
 use tessera_domain::courtesy::news::{CourtesyNewsDay, NewsItem};
-use tessera_domain::courtesy::qr::CourtesyQrCode;
 use tessera_domain::courtesy::profile::Profile;
+use tessera_domain::courtesy::qr::CourtesyQrCode;
 use tessera_domain::courtesy::resource::CourtesyResource;
 use tessera_domain::identity::User;
 
