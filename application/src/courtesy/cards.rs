@@ -9,7 +9,7 @@
 //! by the card from its own history. Every answer is built from the event store, never behind.
 
 use super::{CourtesyError, CourtesyService};
-use crate::command::{CommandRunner, EngineError};
+use crate::command::CommandRunner;
 use crate::event_store::EventMetadata;
 use chrono::{DateTime, NaiveDate, Utc};
 use tessera_domain::UserId;
@@ -416,8 +416,7 @@ impl CourtesyService {
         let (day, _) = self
             .runner
             .load::<CourtesyNewsDay>(&CommandRunner::stream::<CourtesyNewsDay>(date)?)
-            .await
-            .map_err(EngineError::from)?;
+            .await?;
         Ok(day.items().to_vec())
     }
 }
