@@ -70,6 +70,9 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::sequence::CourtesySequence>(),
         types::<courtesy::account::CourtesyAccount>(),
         types::<courtesy::resource::CourtesyResource>(),
+        types::<courtesy::qr::CourtesyQrCode>(),
+        types::<courtesy::card::CourtesyCard>(),
+        types::<courtesy::news::CourtesyNewsDay>(),
     ]
     .into_iter()
     .flatten()
