@@ -56,6 +56,12 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Courtesy (seed 001) operator tools: QR codes and news.
+    Courtesy {
+        /// What to do.
+        #[command(subcommand)]
+        command: CourtesyCommand,
+    },
     /// Run a local WeChat Pay API v3 stand-in for development (docs/meeting-tickets.md).
     WechatpaySandbox(crate::sandbox::SandboxArgs),
 }
@@ -70,6 +76,76 @@ pub enum ProjectionsCommand {
     },
     /// Show each projection's checkpoint and the log head.
     Status,
+}
+
+/// `tessera courtesy …`
+#[derive(Debug, Subcommand)]
+pub enum CourtesyCommand {
+    /// QR codes.
+    Qr {
+        /// What to do.
+        #[command(subcommand)]
+        command: CourtesyQrCommand,
+    },
+    /// News (`news_query`).
+    News {
+        /// What to do.
+        #[command(subcommand)]
+        command: CourtesyNewsCommand,
+    },
+}
+
+/// `tessera courtesy qr …`
+#[derive(Debug, Subcommand)]
+pub enum CourtesyQrCommand {
+    /// Create COUNT new QR codes (random 32-hex ids) for CHANNEL; prints each id on its own line
+    /// on stdout and, with `--out`, writes a printable PNG sheet of the codes.
+    Generate {
+        /// How many (1 to 10,000).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
+        /// The distribution channel (`channel` in `qr_info`).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Where to write the PNG sheet.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// `tessera courtesy news …`
+#[derive(Debug, Subcommand)]
+pub enum CourtesyNewsCommand {
+    /// Publish a news item for DATE; prints its id.
+    Publish {
+        /// The day it is listed under, `YYYY-MM-DD`.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// The text shown (`string`).
+        #[arg(long)]
+        text: String,
+        /// `type`: 0 news card, 1 link card.
+        #[arg(long = "type", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+        kind: u8,
+        /// `style.style_id`.
+        #[arg(long, default_value_t = 0)]
+        style_id: u32,
+        /// `style.style_name`.
+        #[arg(long, default_value = "white")]
+        style_name: String,
+        /// A card resource id for `image`.
+        #[arg(long)]
+        image: Option<String>,
+        /// A card resource id for `audio`.
+        #[arg(long)]
+        audio: Option<String>,
+        /// A card resource id for `video`.
+        #[arg(long)]
+        video: Option<String>,
+        /// The link (`url`) of a link card.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 /// `tessera users …`
@@ -185,6 +261,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             out.flush()?;
             Ok(Outcome::Success)
         }
+        Command::Courtesy { command } => {
+            let mut out = std::io::stdout();
+            courtesy(&cli.config, &cli.server, command, &mut out).await?;
+            Ok(Outcome::Success)
+        }
         Command::WechatpaySandbox(args) => {
             crate::sandbox::run(args).await?;
             Ok(Outcome::Success)
@@ -269,6 +350,92 @@ async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Re
         }
     }
     Ok(Outcome::Success)
+}
+
+/// `tessera courtesy …`: writes the new ids (one a line) to `out`.
+///
+/// Errors: settings, store and file failures.
+pub async fn courtesy(
+    config: &Config,
+    server: &ServerConfig,
+    command: CourtesyCommand,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let server = server.clone().prepare(config)?;
+    let engine = Engine::open(config).await?;
+    let services = crate::services::Services::build(&engine, &server)?;
+    let meta = tessera_application::event_store::EventMetadata::default();
+    match command {
+        CourtesyCommand::Qr {
+            command:
+                CourtesyQrCommand::Generate {
+                    count,
+                    channel,
+                    out: file,
+                },
+        } => {
+            let ids = services
+                .courtesy
+                .generate_qr_codes(count, channel, &meta)
+                .await?;
+            for id in &ids {
+                writeln!(out, "{id}")?;
+            }
+            if let Some(file) = file {
+                let png = crate::courtesy::sheet::sheet_png(&ids).map_err(anyhow::Error::msg)?;
+                std::fs::write(&file, png)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                eprintln!(
+                    "{} QR codes; sheet written to {}",
+                    ids.len(),
+                    file.display()
+                );
+            }
+        }
+        CourtesyCommand::News {
+            command:
+                CourtesyNewsCommand::Publish {
+                    date,
+                    text,
+                    kind,
+                    style_id,
+                    style_name,
+                    image,
+                    audio,
+                    video,
+                    url,
+                },
+        } => {
+            use tessera_domain::courtesy::news::{NewsItem, NewsMedia};
+            let media = |rid: Option<String>| {
+                rid.map(|rid| NewsMedia {
+                    rid,
+                    sha256: String::new(),
+                })
+            };
+            let id = services
+                .courtesy
+                .publish_news(
+                    NewsItem {
+                        news_id: String::new(),
+                        date,
+                        kind,
+                        text,
+                        style_id,
+                        style_name,
+                        image: media(image),
+                        audio: media(audio),
+                        video: media(video),
+                        url,
+                    },
+                    &meta,
+                )
+                .await?;
+            writeln!(out, "{id}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn users(

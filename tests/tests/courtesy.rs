@@ -10,6 +10,7 @@
 //! published OpenAPI document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use clap::Parser as _;
 use image::{ImageFormat, RgbImage};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -34,6 +35,10 @@ fn main() -> std::process::ExitCode {
         .case("concurrent_registrations", concurrent_registrations)
         .case("rebuild_gives_same_rows", rebuild)
         .case("sessions_end_after_30_days", session_expiry)
+        .case("qr_codes_cards_and_news", cards)
+        .case("twenty_clients_race_for_one_qr_code", qr_race)
+        .case("twenty_concurrent_first_reads", first_read_race)
+        .case("cards_rebuild_gives_same_rows", cards_rebuild)
         .run()
 }
 
@@ -318,7 +323,14 @@ async fn edges(db: Arc<TestDb>) {
             "user_logout",
             "user_info",
             "user_edit_profile",
-            "res_query"
+            "res_query",
+            "qr_query",
+            "card_create_query",
+            "card_create",
+            "card_query",
+            "card_edit",
+            "card_delete",
+            "news_query",
         ]
     );
     let docs = c
@@ -357,7 +369,7 @@ async fn edges(db: Arc<TestDb>) {
         Some("action"),
     );
     refused(
-        &c.act(None, json!({"action": "card_query"})).await,
+        &c.act(None, json!({"action": "card_star"})).await,
         404,
         None,
     );
@@ -1399,4 +1411,645 @@ async fn session_expiry(db: Arc<TestDb>) {
             Err(CourtesyError::NotSignedIn)
         ));
     }
+}
+
+/// `tessera courtesy qr generate` through the CLI function, on the test's database: the new ids
+/// (one a line) and, with `--out`, the sheet's bytes.
+async fn generate(db: &TestDb, count: u32, channel: u32) -> (Vec<String>, Vec<u8>) {
+    let dir = db.config().secrets_dir().unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("sheet-{}.png", uuid::Uuid::now_v7()));
+    let cli = tessera_api::cli::Cli::try_parse_from([
+        "tessera",
+        "courtesy",
+        "qr",
+        "generate",
+        "--count",
+        &count.to_string(),
+        "--channel",
+        &channel.to_string(),
+        "--out",
+        file.to_str().unwrap(),
+    ])
+    .unwrap();
+    let Some(tessera_api::cli::Command::Courtesy { command }) = cli.command else {
+        panic!("parsed as courtesy");
+    };
+    let mut out = Vec::new();
+    tessera_api::cli::courtesy(&db.config(), &server_config(), command, &mut out)
+        .await
+        .unwrap();
+    let ids = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (ids, std::fs::read(&file).unwrap())
+}
+
+async fn publish_news(db: &TestDb, args: &[&str]) -> String {
+    let mut argv = vec!["tessera", "courtesy", "news", "publish"];
+    argv.extend_from_slice(args);
+    let cli = tessera_api::cli::Cli::try_parse_from(argv).unwrap();
+    let Some(tessera_api::cli::Command::Courtesy { command }) = cli.command else {
+        panic!("parsed as courtesy");
+    };
+    let mut out = Vec::new();
+    tessera_api::cli::courtesy(&db.config(), &server_config(), command, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap().trim().to_owned()
+}
+
+fn card_body(action: &str, token: &str, qr: &str, template: Value) -> Value {
+    json!({"action": action, "version": 2, "card_info": {
+        "token": token, "qr_id": qr, "local_template": template,
+        "is_editable": true, "is_public": true, "visible_at": "1999-02-02 00:00:00"}})
+}
+
+async fn cards(db: Arc<TestDb>) {
+    let c = Cx::start(&db).await;
+    for e in ["author@qq.com", "reader@qq.com", "third@qq.com"] {
+        c.register(e).await;
+    }
+    let a = c.login("author@qq.com").await;
+    let r = c.login("reader@qq.com").await;
+    let t = c.login("third@qq.com").await;
+
+    // The CLI prints unique 32-hex ids and writes a decodable PNG sheet.
+    let (ids, png) = generate(&db, 5, 7).await;
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 5);
+    assert!(
+        ids.iter().all(|i| i.len() == 32
+            && i.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())),
+        "{ids:?}"
+    );
+    let sheet = image::load_from_memory_with_format(&png, ImageFormat::Png).unwrap();
+    assert!(sheet.width() > 100 && sheet.height() > 100);
+    let qr = ids[0].clone();
+
+    // qr_query: counts scans; unknown 404; missing 402.
+    let q = |id: &str| json!({"action": "qr_query", "qr_id": id});
+    let a1 = c.act(None, q(&qr)).await;
+    assert_eq!(a1["error"], 0, "{a1}");
+    assert_eq!(a1["qr_info"]["is_recorded"], false);
+    assert_eq!(a1["qr_info"]["scan_count"], 1);
+    assert_eq!(a1["qr_info"]["channel"], 7);
+    assert_eq!(a1["qr_info"]["unique_id"], qr.as_str());
+    assert_eq!(a1["qr_info"]["card_token"], Value::Null);
+    assert_eq!(a1["card_info"], Value::Null);
+    assert_eq!(c.act(None, q(&qr)).await["qr_info"]["scan_count"], 2);
+    refused(&c.act(None, q(&"0".repeat(32))).await, 404, None);
+    refused(
+        &c.act(None, json!({"action": "qr_query"})).await,
+        402,
+        Some("qr_id"),
+    );
+
+    // A resource for the template: res_query 404 before, 0 after the upload.
+    let bytes = b"a picture for the card".to_vec();
+    let hash = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &bytes,
+    ));
+    refused(
+        &c.act(None, json!({"action": "res_query", "hash": hash}))
+            .await,
+        404,
+        None,
+    );
+    let template = json!({"content": "说点什么吧", "fontSize": 16, "attachments_hashes": [hash]});
+    let token = "8FF5D3B4-FDC4-4326-9D75-CEACFD700EA3";
+    // Not uploaded yet: the attachment is refused by both the check and the creation.
+    for action in ["card_create_query", "card_create"] {
+        refused(
+            &c.act(Some(&a), card_body(action, token, &qr, template.clone()))
+                .await,
+            401,
+            Some("attachments_hashes"),
+        );
+    }
+    let up = c
+        .upload("/upload/card_res", Some(&a), "res", "image/png", &bytes)
+        .await;
+    assert_eq!(up["error"], 0, "{up}");
+    assert_eq!(
+        c.act(None, json!({"action": "res_query", "hash": hash}))
+            .await["error"],
+        0
+    );
+
+    // card_create_query: every check, nothing changed.
+    refused(
+        &c.act(
+            None,
+            card_body("card_create_query", token, &qr, template.clone()),
+        )
+        .await,
+        403,
+        None,
+    );
+    refused(
+        &c.act(Some(&a), json!({"action": "card_create_query"}))
+            .await,
+        402,
+        Some("card_info"),
+    );
+    refused(
+        &c.act(
+            Some(&a),
+            card_body("card_create_query", "bad token!", &qr, template.clone()),
+        )
+        .await,
+        401,
+        Some("token"),
+    );
+    refused(
+        &c.act(
+            Some(&a),
+            card_body(
+                "card_create_query",
+                token,
+                &"0".repeat(32),
+                template.clone(),
+            ),
+        )
+        .await,
+        404,
+        None,
+    );
+    refused(
+        &c.act(
+            Some(&a),
+            card_body("card_create_query", token, &qr, json!(12)),
+        )
+        .await,
+        401,
+        Some("local_template"),
+    );
+    let mut bad_time = card_body("card_create_query", token, &qr, template.clone());
+    bad_time["card_info"]["visible_at"] = json!("1999-13-02 00:00:00");
+    refused(&c.act(Some(&a), bad_time).await, 401, Some("visible_at"));
+    let before = c.events().await.len();
+    let ok = c
+        .act(
+            Some(&a),
+            card_body("card_create_query", token, &qr, template.clone()),
+        )
+        .await;
+    assert_eq!(
+        (ok["error"].clone(), ok["token"].clone()),
+        (json!(0), json!(token)),
+        "{ok}"
+    );
+    assert!(ok["time"].is_i64());
+    assert_eq!(
+        c.events().await.len(),
+        before,
+        "card_create_query changes nothing"
+    );
+
+    // card_create: the template comes back exactly as sent; the QR code is bound.
+    let created = c
+        .act(
+            Some(&a),
+            card_body("card_create", token, &qr, template.clone()),
+        )
+        .await;
+    assert_eq!(created["error"], 0, "{created}");
+    let ci = &created["card_info"];
+    assert_eq!(ci["local_template"], template);
+    assert_eq!(ci["token"], token);
+    assert_eq!(
+        (
+            ci["view_count"].clone(),
+            ci["edited_count"].clone(),
+            ci["stars"].clone()
+        ),
+        (json!(0), json!(0), json!(0))
+    );
+    assert_eq!(ci["read_by"], Value::Null);
+    assert_eq!(ci["author"]["email"], "author@qq.com");
+    assert_eq!(ci["author"]["card_count"], 1);
+    // 1999-02-02 00:00:00 in Shanghai is 1999-02-01 16:00:00 UTC.
+    assert_eq!(ci["visible_at"], 917_884_800);
+    let info = c.act(Some(&a), json!({"action": "user_info"})).await;
+    assert_eq!(info["account_info"]["card_count"], 1, "{info}");
+    // A second card on that QR code: 424 with qr_info, also for the check; the same token: 405.
+    let second = c
+        .act(
+            Some(&t),
+            card_body("card_create", "another-token", &qr, json!("x")),
+        )
+        .await;
+    assert_eq!(code(&second), 424, "{second}");
+    assert_eq!(second["qr_info"]["card_token"], token);
+    assert_eq!(second["qr_info"]["is_recorded"], true);
+    assert_eq!(
+        code(
+            &c.act(
+                Some(&t),
+                card_body("card_create_query", "another-token", &qr, json!("x"))
+            )
+            .await
+        ),
+        424
+    );
+    refused(
+        &c.act(
+            Some(&t),
+            card_body("card_create", token, &ids[1], json!("x")),
+        )
+        .await,
+        405,
+        Some("token"),
+    );
+    let scanned = c.act(None, q(&qr)).await;
+    assert_eq!(scanned["qr_info"]["is_recorded"], true);
+    assert_eq!(scanned["card_info"]["token"], token);
+
+    // card_query: the author's view is counted and is no read; anonymous neither; the reader is.
+    let cq = |tk: &str| json!({"action": "card_query", "token": tk});
+    let v = c.act(Some(&a), cq(token)).await;
+    assert_eq!(
+        (
+            v["card_info"]["view_count"].clone(),
+            v["card_info"]["read_by"].clone()
+        ),
+        (json!(1), Value::Null),
+        "{v}"
+    );
+    assert_eq!(
+        c.act(None, cq(token)).await["card_info"]["read_by"],
+        Value::Null
+    );
+    let v = c.act(Some(&r), cq(token)).await;
+    assert_eq!(v["card_info"]["read_by"]["email"], "reader@qq.com", "{v}");
+    assert!(v["card_info"]["first_read_at"].is_i64());
+    assert_eq!(v["card_info"]["view_count"], 3);
+    let v = c.act(Some(&t), cq(token)).await;
+    assert_eq!(
+        v["card_info"]["read_by"]["email"], "reader@qq.com",
+        "the first reader stays"
+    );
+    assert_eq!(v["card_info"]["local_template"], template, "public");
+    refused(&c.act(None, cq("no-such-card")).await, 404, None);
+    refused(
+        &c.act(None, json!({"action": "card_query"})).await,
+        402,
+        Some("token"),
+    );
+
+    // card_edit: 403, 425 for another user; the author makes it private and visible in the future.
+    let edit = |body: Value| json!({"action": "card_edit", "token": token, "card_info": body});
+    refused(
+        &c.act(None, edit(json!({"is_public": false}))).await,
+        403,
+        None,
+    );
+    refused(
+        &c.act(Some(&t), edit(json!({"is_public": false}))).await,
+        425,
+        None,
+    );
+    refused(
+        &c.act(Some(&a), edit(json!({"is_public": "no"}))).await,
+        401,
+        Some("is_public"),
+    );
+    let e = c
+        .act(
+            Some(&a),
+            edit(json!({"is_public": false, "local_template": "%xml_data%"})),
+        )
+        .await;
+    assert_eq!(e["error"], 0, "{e}");
+    assert_eq!(e["card_info"]["edited_count"], 1);
+    assert_eq!(e["card_info"]["local_template"], "%xml_data%");
+    assert!(e["card_info"]["modified_at"].as_i64() >= e["card_info"]["created_at"].as_i64());
+    // Private: the author and the first reader see the template, a third user does not.
+    assert_eq!(
+        c.act(Some(&r), cq(token)).await["card_info"]["local_template"],
+        "%xml_data%"
+    );
+    assert_eq!(
+        c.act(Some(&t), cq(token)).await["card_info"]["local_template"],
+        Value::Null
+    );
+    assert_eq!(
+        c.act(None, cq(token)).await["card_info"]["local_template"],
+        Value::Null
+    );
+    // Visible only in 2999: nobody sees it; then no longer editable: 425.
+    let e = c.act(Some(&a), edit(json!({"is_public": true, "visible_at": "2999-01-01 00:00:00", "is_editable": false}))).await;
+    assert_eq!(e["card_info"]["local_template"], Value::Null, "{e}");
+    assert_eq!(
+        c.act(Some(&r), cq(token)).await["card_info"]["local_template"],
+        Value::Null
+    );
+    refused(
+        &c.act(Some(&a), edit(json!({"is_public": true}))).await,
+        425,
+        None,
+    );
+
+    // card_delete: 403, 425 for another user; then banned: 426 for query, edit and delete; the
+    // QR code stays bound.
+    let del = json!({"action": "card_delete", "token": token});
+    refused(&c.act(None, del.clone()).await, 403, None);
+    refused(&c.act(Some(&t), del.clone()).await, 425, None);
+    let d = c.act(Some(&a), del.clone()).await;
+    assert_eq!(
+        (d["error"].clone(), d["token"].clone()),
+        (json!(0), json!(token)),
+        "{d}"
+    );
+    refused(&c.act(Some(&a), cq(token)).await, 426, None);
+    refused(
+        &c.act(Some(&a), edit(json!({"is_public": true}))).await,
+        426,
+        None,
+    );
+    refused(&c.act(Some(&a), del).await, 426, None);
+    let after = c.act(None, q(&qr)).await;
+    assert_eq!(after["qr_info"]["card_token"], token);
+    assert_eq!(after["card_info"], Value::Null);
+    let info = c.act(Some(&a), json!({"action": "user_info"})).await;
+    assert_eq!(
+        info["account_info"]["card_count"], 0,
+        "a banned card is not counted: {info}"
+    );
+
+    // news_query: the items the CLI published for that day, in order; other days empty.
+    let n1 = publish_news(
+        &db,
+        &[
+            "--date",
+            "2016-03-28",
+            "--text",
+            "News Card",
+            "--image",
+            "f5f31fe7306de68436e07ef0fd0a47ee",
+        ],
+    )
+    .await;
+    let n2 = publish_news(
+        &db,
+        &[
+            "--date",
+            "2016-03-28",
+            "--text",
+            "Link Card",
+            "--type",
+            "1",
+            "--style-id",
+            "1",
+            "--style-name",
+            "black",
+            "--url",
+            "https://82flex.com",
+        ],
+    )
+    .await;
+    assert_ne!(n1, n2);
+    let news = c
+        .act(
+            None,
+            json!({"action": "news_query", "s_date": "2016-03-28"}),
+        )
+        .await;
+    assert_eq!(news["error"], 0, "{news}");
+    assert_eq!(
+        news["news"],
+        json!([
+            {"style": {"style_id": 0, "style_name": "white"}, "string": "News Card",
+             "image": {"sha256": "", "rid": "f5f31fe7306de68436e07ef0fd0a47ee"}, "video": null,
+             "date": "2016-03-28", "audio": null, "url": null, "type": 0},
+            {"style": {"style_id": 1, "style_name": "black"}, "string": "Link Card", "image": null,
+             "video": null, "date": "2016-03-28", "audio": null, "url": "https://82flex.com", "type": 1},
+        ])
+    );
+    assert_eq!(
+        c.act(
+            None,
+            json!({"action": "news_query", "s_date": "2016-03-29"})
+        )
+        .await["news"],
+        json!([])
+    );
+    refused(
+        &c.act(
+            None,
+            json!({"action": "news_query", "s_date": "28/03/2016"}),
+        )
+        .await,
+        401,
+        Some("s_date"),
+    );
+    refused(
+        &c.act(None, json!({"action": "news_query"})).await,
+        402,
+        Some("s_date"),
+    );
+    c.stop().await;
+}
+
+/// 20 clients, each its own account and token, create a card on one QR code at once: exactly one
+/// wins; every other gets 424 with the winner's token in `qr_info`; the log holds one binding.
+async fn qr_race(db: Arc<TestDb>) {
+    let c = Arc::new(Cx::start(&db).await);
+    let (ids, _) = generate(&db, 1, 0).await;
+    let qr = ids[0].clone();
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        let e = format!("racer{i}@qq.com");
+        c.register(&e).await;
+        sessions.push(c.login(&e).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for (i, s) in sessions.into_iter().enumerate() {
+        let (c, qr, barrier) = (c.clone(), qr.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            c.act(
+                Some(&s),
+                card_body("card_create", &format!("race-{i}"), &qr, json!("hi")),
+            )
+            .await
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let winners: Vec<&Value> = answers.iter().filter(|a| code(a) == 0).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let token = winners[0]["card_info"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for a in answers.iter().filter(|a| code(a) != 0) {
+        assert_eq!(code(a), 424, "{a}");
+        assert_eq!(a["qr_info"]["card_token"], token.as_str());
+    }
+    let events = c.events().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "CourtesyQrCodeRecorded")
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "CourtesyCardCreated")
+            .count(),
+        1
+    );
+    Arc::try_unwrap(c).ok().unwrap().stop().await;
+}
+
+/// 20 signed-in users read a fresh card at once: exactly one becomes `read_by`, every answer
+/// names that one, and all 20 views are counted.
+async fn first_read_race(db: Arc<TestDb>) {
+    let c = Arc::new(Cx::start(&db).await);
+    let (ids, _) = generate(&db, 1, 0).await;
+    c.register("writer@qq.com").await;
+    let w = c.login("writer@qq.com").await;
+    let created = c
+        .act(
+            Some(&w),
+            card_body("card_create", "read-race", &ids[0], json!({"a": 1})),
+        )
+        .await;
+    assert_eq!(created["error"], 0, "{created}");
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        let e = format!("fan{i}@qq.com");
+        c.register(&e).await;
+        sessions.push(c.login(&e).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for s in sessions {
+        let (c, barrier) = (c.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            c.act(
+                Some(&s),
+                json!({"action": "card_query", "token": "read-race"}),
+            )
+            .await
+        }));
+    }
+    let mut readers = BTreeSet::new();
+    for t in tasks {
+        let a = t.await.unwrap();
+        assert_eq!(a["error"], 0, "{a}");
+        readers.insert(a["card_info"]["read_by"]["user_id"].as_i64().unwrap());
+    }
+    assert_eq!(readers.len(), 1, "{readers:?}");
+    let v = c
+        .act(
+            Some(&w),
+            json!({"action": "card_query", "token": "read-race"}),
+        )
+        .await;
+    assert_eq!(v["card_info"]["view_count"], 21);
+    let events = c.events().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "CourtesyCardFirstRead")
+            .count(),
+        1
+    );
+    Arc::try_unwrap(c).ok().unwrap().stop().await;
+}
+
+/// Every row of the part 2 tables, as text, in key order.
+async fn card_rows(url: &str) -> Vec<String> {
+    let queries = [
+        "SELECT qr_id || '|' || channel || '|' || CAST(created_at AS TEXT) || '|' || scan_count || '|' || COALESCE(card_token, '~') || '|' || COALESCE(author_id, '~') || '|' || COALESCE(CAST(recorded_at AS TEXT), '~') FROM courtesy_qr_codes ORDER BY qr_id",
+        "SELECT token || '|' || qr_id || '|' || author_id || '|' || CAST(is_editable AS TEXT) || '|' || CAST(is_public AS TEXT) || '|' || COALESCE(CAST(visible_at AS TEXT), '~') || '|' || attachments || '|' || view_count || '|' || edited_count || '|' || COALESCE(read_by, '~') || '|' || COALESCE(CAST(first_read_at AS TEXT), '~') || '|' || CAST(banned AS TEXT) || '|' || CAST(created_at AS TEXT) || '|' || CAST(modified_at AS TEXT) FROM courtesy_cards ORDER BY token",
+        "SELECT news_id || '|' || news_date || '|' || position || '|' || kind || '|' || text || '|' || style_id || '|' || style_name || '|' || COALESCE(image_rid, '~') || '|' || COALESCE(url, '~') || '|' || CAST(published_at AS TEXT) FROM courtesy_news ORDER BY news_id",
+        "SELECT account_id || '|' || card_count FROM courtesy_accounts ORDER BY account_id",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        let got: Vec<String> = if url.starts_with("sqlite:") {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+        } else {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+        };
+        out.extend(got);
+    }
+    out
+}
+
+async fn cards_rebuild(db: Arc<TestDb>) {
+    let c = Cx::start(&db).await;
+    let (ids, _) = generate(&db, 3, 1).await;
+    c.register("rb1@qq.com").await;
+    c.register("rb2@qq.com").await;
+    let a = c.login("rb1@qq.com").await;
+    let b = c.login("rb2@qq.com").await;
+    for (i, qr) in ids.iter().take(2).enumerate() {
+        let r = c
+            .act(
+                Some(&a),
+                card_body("card_create", &format!("rb-{i}"), qr, json!("t")),
+            )
+            .await;
+        assert_eq!(r["error"], 0, "{r}");
+    }
+    c.act(None, json!({"action": "qr_query", "qr_id": ids[2]}))
+        .await;
+    c.act(Some(&b), json!({"action": "card_query", "token": "rb-0"}))
+        .await;
+    c.act(
+        Some(&a),
+        json!({"action": "card_edit", "token": "rb-0", "card_info": {"is_public": false}}),
+    )
+    .await;
+    c.act(Some(&a), json!({"action": "card_delete", "token": "rb-1"}))
+        .await;
+    publish_news(&db, &["--date", "2020-01-01", "--text", "hello"]).await;
+    // The news was not written over HTTP: wait for the read model to hold it.
+    let live =
+        c.t.eventually(std::time::Duration::from_secs(10), || async {
+            let live = card_rows(&db.url).await;
+            (live.iter().filter(|r| r.contains("|2020-01-01|")).count() == 1).then_some(live)
+        })
+        .await
+        .expect("the news reaches the read model");
+    assert_eq!(live.len(), 3 + 2 + 1 + 2, "{live:#?}");
+    assert!(
+        live.iter()
+            .any(|r| r.starts_with("rb-0|") && r.contains("|1|1|")),
+        "{live:#?}"
+    );
+    c.stop().await;
+    let engine = db.engine().await;
+    engine.runner.rebuild("courtesy", |_, _| {}).await.unwrap();
+    drop(engine);
+    assert_eq!(
+        card_rows(&db.url).await,
+        live,
+        "a rebuild gives the same rows"
+    );
 }

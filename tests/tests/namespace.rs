@@ -81,6 +81,9 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::resource::CourtesyResource>(),
         aggregate::<plans::certification::Certification>(),
         aggregate::<plans::certification::CertificationDesk>(),
+        aggregate::<courtesy::qr::CourtesyQrCode>(),
+        aggregate::<courtesy::card::CourtesyCard>(),
+        aggregate::<courtesy::news::CourtesyNewsDay>(),
     ]
 }
 

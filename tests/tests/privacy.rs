@@ -72,6 +72,9 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::resource::CourtesyResource>(),
         types::<plans::certification::Certification>(),
         types::<plans::certification::CertificationDesk>(),
+        types::<courtesy::qr::CourtesyQrCode>(),
+        types::<courtesy::card::CourtesyCard>(),
+        types::<courtesy::news::CourtesyNewsDay>(),
     ]
     .into_iter()
     .flatten()

@@ -30,6 +30,12 @@ pub enum CourtesyApiError {
     Banned,
     /// 422: image size mismatch (dimensions, bytes or not an image).
     ImageSize,
+    /// 424 + `qr_info`: the QR code already has a card.
+    Recorded(Value),
+    /// 425: no privilege on the card (not its author, or no longer editable).
+    NoPrivilege,
+    /// 426: the card is banned.
+    CardBanned,
     /// 503: service error; the detail is logged, not sent.
     Unavailable(String),
 }
@@ -44,6 +50,12 @@ impl From<CourtesyError> for CourtesyApiError {
             CourtesyError::NotSignedIn => CourtesyApiError::Forbidden,
             CourtesyError::NotFound => CourtesyApiError::NotFound,
             CourtesyError::ImageRefused(_) => CourtesyApiError::ImageSize,
+            CourtesyError::Conflict(f) => CourtesyApiError::Conflict(f.into()),
+            CourtesyError::QrRecorded(info) => {
+                CourtesyApiError::Recorded(json!(super::views::QrInfoView::new(&info)))
+            }
+            CourtesyError::NoPrivilege => CourtesyApiError::NoPrivilege,
+            CourtesyError::CardBanned => CourtesyApiError::CardBanned,
             other => CourtesyApiError::Unavailable(other.to_string()),
         }
     }
@@ -70,6 +82,7 @@ pub fn answer(result: Result<Answer, CourtesyApiError>) -> Response {
             Value::Object(map)
         }
         Err(e) => {
+            let mut map = Map::new();
             let (code, field) = match &e {
                 CourtesyApiError::BadRequest => (400, None),
                 CourtesyApiError::Invalid(f) => (401, Some(f.clone())),
@@ -80,12 +93,17 @@ pub fn answer(result: Result<Answer, CourtesyApiError>) -> Response {
                 CourtesyApiError::WrongAccount => (406, None),
                 CourtesyApiError::Banned => (407, None),
                 CourtesyApiError::ImageSize => (422, None),
+                CourtesyApiError::Recorded(info) => {
+                    map.insert("qr_info".into(), info.clone());
+                    (424, None)
+                }
+                CourtesyApiError::NoPrivilege => (425, None),
+                CourtesyApiError::CardBanned => (426, None),
                 CourtesyApiError::Unavailable(detail) => {
                     tracing::error!(error = %detail, "courtesy: service error");
                     (503, None)
                 }
             };
-            let mut map = Map::new();
             map.insert("error".into(), json!(code));
             if let Some(f) = field {
                 map.insert("field".into(), json!(f));

@@ -9,10 +9,12 @@
 //! `(&AppState, &Call, &Value)` and returning [`Answer`].
 
 pub mod accounts;
+pub mod cards;
 pub mod error;
 pub mod images;
 pub mod openapi;
 pub mod resources;
+pub mod sheet;
 pub mod uploads;
 pub mod views;
 
@@ -123,8 +125,8 @@ pub fn session_of(headers: &HeaderMap) -> Option<String> {
     path = "/api/courtesy",
     operation_id = "courtesyAction",
     tag = tags::ACTIONS,
-    summary = "Run one action (`user_register`, `user_login`, `user_logout`, `user_info`, `user_edit_profile`, `res_query`)",
-    description = "One endpoint for every action, chosen by the body's `action`. Always HTTP 200;         `error` 0 is success, anything else a refusal (malformed JSON 400, no `action` 402, an         unknown one 404). `user_login` sets the `sessionid` cookie; `user_logout`, `user_info` and         `user_edit_profile` need it (403 otherwise).",
+    summary = "Run one action (`user_register`, `user_login`, `user_logout`, `user_info`, `user_edit_profile`, `res_query`, `qr_query`, `card_create_query`, `card_create`, `card_query`, `card_edit`, `card_delete`, `news_query`)",
+    description = "One endpoint for every action, chosen by the body's `action`. Always HTTP 200;         `error` 0 is success, anything else a refusal (malformed JSON 400, no `action` 402, an         unknown one 404). `user_login` sets the `sessionid` cookie; `user_logout`, `user_info`,         `user_edit_profile`, `card_create_query`, `card_create`, `card_edit` and `card_delete` need it (403 otherwise).",
     request_body = CourtesyRequest,
     responses(
         (status = 200, description = "Success (`error` 0) or a refusal (`error` ≥ 400)", body = CourtesyAnswer),
@@ -211,7 +213,7 @@ async fn read_capped(mut body: Body, limit: usize) -> Option<Vec<u8>> {
     }
 }
 
-/// The action table. One arm per action; part 2 adds QR codes, cards and news here.
+/// The action table. One arm per action.
 async fn dispatch(state: &AppState, call: &Call, body: &Value) -> Result<Answer, CourtesyApiError> {
     let action = match body.get("action") {
         None | Some(Value::Null) => return Err(CourtesyApiError::Missing("action".into())),
@@ -225,6 +227,13 @@ async fn dispatch(state: &AppState, call: &Call, body: &Value) -> Result<Answer,
         "user_info" => accounts::info(state, call, body).await,
         "user_edit_profile" => accounts::edit_profile(state, call, body).await,
         "res_query" => resources::query(state, call, body).await,
+        "qr_query" => cards::qr_query(state, call, body).await,
+        "card_create_query" => cards::create_query(state, call, body).await,
+        "card_create" => cards::create(state, call, body).await,
+        "card_query" => cards::query(state, call, body).await,
+        "card_edit" => cards::edit(state, call, body).await,
+        "card_delete" => cards::delete(state, call, body).await,
+        "news_query" => cards::news(state, call, body).await,
         _ => Err(CourtesyApiError::NotFound),
     }
 }

@@ -8,7 +8,7 @@
 //! `oneOf` over the success bodies and [`ErrorAnswer`]. The uploads and the files served back are
 //! ordinary operations. docs/courtesy.md says which action answers which code.
 
-use super::views::{AccountInfoView, ResView};
+use super::views::{AccountInfoView, CardInfoView, NewsView, QrInfoView, ResView};
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -120,6 +120,104 @@ pub enum CourtesyRequest {
         /// SHA-256 of the resource's bytes, 64 hexadecimal characters.
         hash: String,
     },
+    /// Count a scan of a QR code; its `qr_info` and, once recorded, its card ([`QrAnswer`]).
+    /// Codes: 401/402 `qr_id`, 404.
+    #[serde(rename = "qr_query")]
+    QrQuery {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The code's id (32 hexadecimal characters).
+        qr_id: String,
+    },
+    /// Check a card before uploading its resources ([`ReadyAnswer`]); changes nothing. Codes: 403;
+    /// 401/402 `card_info` and its fields, `attachments_hashes`; 404 (QR code); 405 `token`; 424.
+    #[serde(rename = "card_create_query")]
+    CardCreateQuery {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The card.
+        card_info: NewCardBody,
+    },
+    /// Publish a card on a free QR code ([`CardCreatedAnswer`]). Codes: as `card_create_query`.
+    #[serde(rename = "card_create")]
+    CardCreate {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The card.
+        card_info: NewCardBody,
+    },
+    /// Read a card and count a view ([`CardAnswer`]). Codes: 401/402 `token`, 404, 426.
+    #[serde(rename = "card_query")]
+    CardQuery {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The card's token.
+        token: String,
+    },
+    /// Change a card ([`CardAnswer`]): the author only, while editable. Codes: 403; 401/402
+    /// `token`, `card_info` and its fields; 404; 425; 426.
+    #[serde(rename = "card_edit")]
+    CardEdit {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The card's token.
+        token: String,
+        /// The fields to change (each optional).
+        card_info: CardEditBody,
+    },
+    /// Ban a card: the author only; the QR code stays bound ([`TokenAnswer`]). Codes: 403;
+    /// 401/402 `token`; 404; 425; 426.
+    #[serde(rename = "card_delete")]
+    CardDelete {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The card's token.
+        token: String,
+    },
+    /// The news of a day ([`NewsAnswer`]). Codes: 401/402 `s_date`.
+    #[serde(rename = "news_query")]
+    NewsQuery {
+        /// The client's protocol version.
+        version: Option<i64>,
+        /// The day, `YYYY-MM-DD`.
+        s_date: String,
+    },
+}
+
+/// `card_info` of `card_create_query` and `card_create`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewCardBody {
+    /// Chosen by the client: 1 to 64 letters, digits, `-` or `_` (a UUID).
+    #[schema(example = "8FF5D3B4-FDC4-4326-9D75-CEACFD700EA3")]
+    pub token: String,
+    /// The free QR code to bind it to.
+    pub qr_id: String,
+    /// A string or a JSON object, stored and returned as sent. An object's
+    /// `attachments_hashes` (SHA-256 hex strings) must name uploaded card resources.
+    #[schema(value_type = Value)]
+    pub local_template: serde_json::Value,
+    /// Default true.
+    pub is_editable: Option<bool>,
+    /// Default true.
+    pub is_public: Option<bool>,
+    /// Asia/Shanghai local time `YYYY-MM-DD HH:MM:SS` (or Unix seconds; 0, `""` or null: at once).
+    #[schema(value_type = Option<String>, example = "1999-02-02 00:00:00")]
+    pub visible_at: Option<String>,
+}
+
+/// `card_info` of `card_edit`: each field given changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardEditBody {
+    /// A string or a JSON object (see [`NewCardBody`]).
+    #[schema(value_type = Option<Value>)]
+    pub local_template: Option<serde_json::Value>,
+    /// Whether further edits are allowed.
+    pub is_editable: Option<bool>,
+    /// Whether everyone sees the template.
+    pub is_public: Option<bool>,
+    /// As in [`NewCardBody`].
+    #[schema(value_type = Option<String>)]
+    pub visible_at: Option<String>,
 }
 
 /// The common success `{error: 0, timestamp}` (`user_register`, `user_login`, `user_logout`,
@@ -157,6 +255,80 @@ pub struct ResAnswer {
     pub time: i64,
 }
 
+/// `qr_query`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QrAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The code.
+    pub qr_info: QrInfoView,
+    /// Its card as the caller sees it; `null` while free or once banned.
+    pub card_info: Option<CardInfoView>,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// `card_query`'s and `card_edit`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The card as the caller sees it.
+    pub card_info: CardInfoView,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// `card_create`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardCreatedAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The new card.
+    pub card_info: CardInfoView,
+    /// When answered (Unix seconds).
+    pub time: i64,
+}
+
+/// `card_create_query`'s (ready for sync) and `card_delete`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The card's token.
+    pub token: String,
+    /// When answered (Unix seconds).
+    pub time: i64,
+}
+
+/// `news_query`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewsAnswer {
+    /// Always 0.
+    #[schema(minimum = 0, maximum = 0)]
+    pub error: i64,
+    /// The day's items in publishing order (empty when none).
+    pub news: Vec<NewsView>,
+    /// When answered (Unix seconds).
+    pub time: i64,
+}
+
+/// `card_create`'s 424: the QR code already has a card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedAnswer {
+    /// Always 424.
+    #[schema(minimum = 424, maximum = 424)]
+    pub error: i64,
+    /// The code, with the token of the card bound to it.
+    pub qr_info: QrInfoView,
+    /// When answered (Unix seconds).
+    pub timestamp: i64,
+}
+
 /// An upload's answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadAnswer {
@@ -172,8 +344,9 @@ pub struct UploadAnswer {
 
 /// Every refusal, also with HTTP 200: `error` is the seed's code — 400 bad request (malformed
 /// JSON, not POST, body too large), 401 invalid field, 402 missing field, 403 not signed in, 404
-/// not found (unknown action, path, resource), 405 conflict, 406 wrong email or password, 407
-/// banned, 422 image size mismatch (or upload too large), 503 service error.
+/// not found (unknown action, path, resource, QR code, card), 405 conflict, 406 wrong email or
+/// password, 407 banned, 422 image size mismatch (or upload too large), 425 no card privilege, 426
+/// card banned, 503 service error (424 is [`RecordedAnswer`]).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorAnswer {
     /// The code.
@@ -197,6 +370,18 @@ pub enum CourtesyAnswer {
     Info(Box<InfoAnswer>),
     /// `res_query`.
     Res(ResAnswer),
+    /// `qr_query`.
+    Qr(Box<QrAnswer>),
+    /// `card_query`, `card_edit`.
+    Card(Box<CardAnswer>),
+    /// `card_create`.
+    CardCreated(Box<CardCreatedAnswer>),
+    /// `card_create_query`, `card_delete`.
+    Token(TokenAnswer),
+    /// `news_query`.
+    News(NewsAnswer),
+    /// `card_create`'s 424.
+    Recorded(RecordedAnswer),
     /// A refusal.
     Error(ErrorAnswer),
 }
@@ -245,8 +430,7 @@ pub struct ResForm {
             with `{\"error\": <code>, \"field\"?, \"timestamp\"}`; `error` 0 is success. The \
             actions share ONE operation, `POST /api/courtesy`, told apart by the body's \
             `action` (a `oneOf` here). Sign in with `user_login`, which sets the `sessionid` \
-            cookie; send it back on every call. Cards, QR codes and news are not served yet \
-            (their actions answer 404). What the seed left open is in docs/courtesy.md.",
+            cookie; send it back on every call. What the seed left open is in docs/courtesy.md.",
         version = "1.0",
         license(name = "UNLICENSED", identifier = "UNLICENSED"),
     ),

@@ -82,3 +82,111 @@ pub struct ResView {
     /// The resource's id (32 hex), served at `/static/res/{id}`.
     pub id: String,
 }
+
+/// `qr_info` (`qr_query`, and the 424 refusal of `card_create`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QrInfoView {
+    /// Whether a card is bound to the code.
+    pub is_recorded: bool,
+    /// Scans counted by `qr_query` (this one included).
+    pub scan_count: u64,
+    /// When the code was generated (Unix seconds).
+    pub created_at: i64,
+    /// The channel it was printed for.
+    pub channel: u32,
+    /// When the card was bound (Unix seconds); `null` while free.
+    pub recorded_at: Option<i64>,
+    /// The bound card's token; `null` while free.
+    pub card_token: Option<String>,
+    /// The code's id: 32 lower-case hexadecimal characters.
+    pub unique_id: String,
+}
+
+impl QrInfoView {
+    /// The view of `info`.
+    pub fn new(info: &tessera_application::courtesy::QrInfo) -> Self {
+        Self {
+            is_recorded: info.recorded.is_some(),
+            scan_count: info.scan_count,
+            created_at: info.created_at.timestamp(),
+            channel: info.channel,
+            recorded_at: info.recorded.as_ref().map(|(_, at)| at.timestamp()),
+            card_token: info.recorded.as_ref().map(|(t, _)| t.clone()),
+            unique_id: info.qr_id.clone(),
+        }
+    }
+}
+
+/// `card_info` (`card_query`, `card_edit`, `card_create`, `qr_query` once recorded).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CardInfoView {
+    /// The card's token, as the client chose it.
+    pub token: String,
+    /// The QR code it is bound to (32 hex).
+    pub qr_id: String,
+    /// The author's account.
+    pub author: AccountInfoView,
+    /// The first signed-in reader who is not the author; `null` until then.
+    pub read_by: Option<AccountInfoView>,
+    /// When the first reader read it (Unix seconds); `null` until then.
+    pub first_read_at: Option<i64>,
+    /// The template exactly as the author sent it (a string or a JSON object); `null` before
+    /// `visible_at`, and for a private card to anyone but its author and first reader.
+    #[schema(value_type = Value)]
+    pub local_template: serde_json::Value,
+    /// Whether the author may still edit it.
+    pub is_editable: bool,
+    /// Whether everyone may see its template.
+    pub is_public: bool,
+    /// From when its template is shown (Unix seconds); 0: at once.
+    pub visible_at: i64,
+    /// Views counted by `card_query`.
+    pub view_count: u64,
+    /// Edits counted by `card_edit`.
+    pub edited_count: u64,
+    /// Always 0: the client sends no star action (docs/courtesy.md).
+    pub stars: u64,
+    /// When created (Unix seconds).
+    pub created_at: i64,
+    /// When last created or edited (Unix seconds).
+    pub modified_at: i64,
+}
+
+/// A news item's `style`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewsStyleView {
+    /// Style number.
+    pub style_id: u32,
+    /// Style name (`white`, `black`).
+    pub style_name: String,
+}
+
+/// A news item's `image`, `audio` or `video`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewsMediaView {
+    /// SHA-256 of the resource, or empty.
+    pub sha256: String,
+    /// The resource id, served at `/static/res/{rid}`.
+    pub rid: String,
+}
+
+/// One item of `news_query`'s `news`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewsView {
+    /// Its style.
+    pub style: NewsStyleView,
+    /// The text shown.
+    pub string: String,
+    /// Picture, or `null`.
+    pub image: Option<NewsMediaView>,
+    /// Video, or `null`.
+    pub video: Option<NewsMediaView>,
+    /// Its day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Sound, or `null`.
+    pub audio: Option<NewsMediaView>,
+    /// Link, or `null`.
+    pub url: Option<String>,
+    /// 0 news card, 1 link card.
+    pub r#type: u8,
+}

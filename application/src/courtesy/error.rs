@@ -29,6 +29,18 @@ pub enum CourtesyError {
     /// An image of the wrong dimensions, size or format (422).
     #[error("image refused: {0}")]
     ImageRefused(String),
+    /// A conflict on the named field (405): a card token already used.
+    #[error("{0} is taken")]
+    Conflict(&'static str),
+    /// The QR code already has a card (424, with its `qr_info`).
+    #[error("the QR code is already recorded")]
+    QrRecorded(super::QrInfo),
+    /// Not the card's author, or the card is no longer editable (425).
+    #[error("no privilege on this card")]
+    NoPrivilege,
+    /// The card is banned (426).
+    #[error("the card is banned")]
+    CardBanned,
     /// The engine failed (503).
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -1,16 +1,18 @@
 //! Courtesy's use cases (seed 001): [`accounts`] (register, sign in and out with a cookie session,
 //! account info, profile edits), [`uploads`] (avatars, banners and card resources into the
-//! [`crate::blobs::BlobStore`], `res_query`); [`error`] says why one failed. No HTTP type reaches here.
+//! [`crate::blobs::BlobStore`], `res_query`), [`cards`] (QR codes, cards, news); [`error`] says why one failed. No HTTP type reaches here.
 //!
 //! Every write returns the global position it reached (`None` when nothing changed), so the api
 //! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
 
 pub mod accounts;
+pub mod cards;
 pub mod error;
 pub mod uploads;
 
 pub use crate::blobs::{BlobError, BlobStore, StoredBlob};
 pub use accounts::{AccountInfo, SignedIn};
+pub use cards::{CardDraft, QrInfo};
 pub use error::CourtesyError;
 pub use uploads::ImageInput;
 

@@ -10,12 +10,20 @@
 //! - [`resource::CourtesyResource`] (`courtesyResource-{sha256}`): a card resource (picture, audio,
 //!   video) stored once per SHA-256 of its bytes; the stream name is the hash, so two uploads of
 //!   the same bytes race for one stream and exactly one records it.
+//! - [`qr::CourtesyQrCode`] (`courtesyQrCode-{qrId}`): a printed QR code, its scans and the one
+//!   card bound to it.
+//! - [`card::CourtesyCard`] (`courtesyCard-{token}`): a card, created atomically with its QR
+//!   code's binding; views, the first reader, edits, the ban.
+//! - [`news::CourtesyNewsDay`] (`courtesyNews-{YYYY-MM-DD}`): the news items of one day.
 //!
 //! Events record hashes, sizes, media types and uploaders of files, never their bytes
 //! (docs/decisions/0024-blob-store.md). Stored shapes: docs/event-catalog.md, "Courtesy".
 
 pub mod account;
+pub mod card;
+pub mod news;
 pub mod profile;
+pub mod qr;
 pub mod resource;
 pub mod sequence;
 
@@ -29,6 +37,17 @@ pub fn local_date(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
         Some(zone) => now.with_timezone(&zone).date_naive(),
         None => now.date_naive(),
     }
+}
+
+/// The UTC instant of `YYYY-MM-DD HH:MM:SS` read as an Asia/Shanghai local time (how the client
+/// sends `visible_at`); `None` when malformed.
+pub fn parse_local_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok()?;
+    let zone = chrono::FixedOffset::east_opt(LOCAL_OFFSET_SECS)?;
+    naive
+        .and_local_timezone(zone)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// Whether `s` is a lower-case hex SHA-256 digest (64 characters).
@@ -52,6 +71,11 @@ mod tests {
             local_date(late),
             NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
         );
+        assert_eq!(
+            parse_local_time("1999-02-02 00:00:00"),
+            Some(Utc.with_ymd_and_hms(1999, 2, 1, 16, 0, 0).unwrap())
+        );
+        assert_eq!(parse_local_time("1999-02-30 00:00:00"), None);
         let early = Utc.with_ymd_and_hms(2026, 3, 1, 15, 59, 59).unwrap();
         assert_eq!(
             local_date(early),

@@ -1114,6 +1114,75 @@ pub const REGISTRY: &[EventClasses] = &[
             ("at", Plain),
         ],
     ),
+    // courtesy part 2: QR codes, cards and news carry ids, flags and times; a card's template is
+    // its author's words, personal and sealed under the author (`author` field).
+    ev(
+        "CourtesyQrCodeGenerated",
+        Subject::None,
+        &[("qrId", Plain), ("channel", Plain), ("generatedAt", Plain)],
+    ),
+    ev(
+        "CourtesyQrCodeScanned",
+        Subject::None,
+        &[("scannedAt", Plain)],
+    ),
+    ev(
+        "CourtesyQrCodeRecorded",
+        Subject::None,
+        &[
+            ("cardToken", Plain),
+            ("author", Plain),
+            ("recordedAt", Plain),
+        ],
+    ),
+    ev(
+        "CourtesyCardCreated",
+        Subject::UserField("author"),
+        &[
+            ("token", Plain),
+            ("qrId", Plain),
+            ("author", Plain),
+            ("localTemplate", Personal),
+            ("isEditable", Plain),
+            ("isPublic", Plain),
+            ("visibleAt", Plain),
+            ("attachments", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "CourtesyCardViewed",
+        Subject::None,
+        &[("viewer", Plain), ("viewedAt", Plain)],
+    ),
+    ev(
+        "CourtesyCardFirstRead",
+        Subject::None,
+        &[("reader", Plain), ("readAt", Plain)],
+    ),
+    ev(
+        "CourtesyCardEdited",
+        Subject::UserField("author"),
+        &[
+            ("author", Plain),
+            ("localTemplate", Personal),
+            ("isEditable", Plain),
+            ("isPublic", Plain),
+            ("visibleAt", Plain),
+            ("attachments", Plain),
+            ("editedAt", Plain),
+        ],
+    ),
+    ev(
+        "CourtesyCardBanned",
+        Subject::None,
+        &[("bannedBy", Plain), ("bannedAt", Plain)],
+    ),
+    ev(
+        "CourtesyNewsPublished",
+        Subject::None,
+        &[("item", Plain), ("publishedAt", Plain)],
+    ),
 ];
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Projector `courtesy`: every Courtesy table, from the `courtesyAccount` and `courtesyResource`
-//! streams and `UserErased` of the `user` streams.
+//! Projector `courtesy`: every Courtesy table, from the `courtesyAccount`, `courtesyResource`,
+//! `courtesyQrCode`, `courtesyCard` and `courtesyNews` streams and `UserErased` of the `user`
+//! streams.
 
 use crate::db::ProjectionTx;
 use crate::execute;
@@ -9,11 +10,15 @@ use serde::Deserialize;
 use tessera_application::RecordedEvent;
 use tessera_domain::Decider;
 use tessera_domain::courtesy::account::{CourtesyAccount, ImageFile};
+use tessera_domain::courtesy::card::CourtesyCard;
+use tessera_domain::courtesy::news::{CourtesyNewsDay, NewsItem};
 use tessera_domain::courtesy::profile::Profile;
+use tessera_domain::courtesy::qr::CourtesyQrCode;
 use tessera_domain::courtesy::resource::CourtesyResource;
 use tessera_domain::identity::User;
 
-/// Writes `courtesy_accounts`, `courtesy_resources` and `courtesy_images`.
+/// Writes `courtesy_accounts`, `courtesy_resources`, `courtesy_images`, `courtesy_qr_codes`,
+/// `courtesy_cards` and `courtesy_news`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CourtesyProjector;
 
@@ -56,6 +61,68 @@ struct Stored {
     stored_at: chrono::DateTime<chrono::Utc>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QrGenerated {
+    qr_id: String,
+    channel: u32,
+    generated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QrRecorded {
+    card_token: String,
+    author: String,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardCreated {
+    token: String,
+    qr_id: String,
+    author: String,
+    is_editable: bool,
+    is_public: bool,
+    visible_at: Option<chrono::DateTime<chrono::Utc>>,
+    attachments: Vec<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardRead {
+    reader: String,
+    read_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardEdited {
+    is_editable: bool,
+    is_public: bool,
+    visible_at: Option<chrono::DateTime<chrono::Utc>>,
+    attachments: Vec<String>,
+    edited_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewsPublished {
+    item: NewsItem,
+    published_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The stream id after the category (`courtesyCard-{token}` → `token`).
+fn stream_key(event: &RecordedEvent) -> String {
+    event
+        .stream_id
+        .as_str()
+        .split_once('-')
+        .map_or_else(String::new, |(_, k)| k.to_owned())
+}
+
 fn int(event: &RecordedEvent, n: u64) -> Result<i64, ProjectionError> {
     i64::try_from(n).map_err(|_| bad_event(event, format!("{n} does not fit a BIGINT")))
 }
@@ -67,7 +134,7 @@ impl Projector for CourtesyProjector {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn categories(&self) -> &'static [&'static str] {
@@ -75,6 +142,9 @@ impl Projector for CourtesyProjector {
             User::CATEGORY,
             CourtesyAccount::CATEGORY,
             CourtesyResource::CATEGORY,
+            CourtesyQrCode::CATEGORY,
+            CourtesyCard::CATEGORY,
+            CourtesyNewsDay::CATEGORY,
         ]
     }
 
@@ -86,6 +156,15 @@ impl Projector for CourtesyProjector {
             "CourtesyProfileEdited",
             "CourtesyImageUploaded",
             "CourtesyResourceStored",
+            "CourtesyQrCodeGenerated",
+            "CourtesyQrCodeScanned",
+            "CourtesyQrCodeRecorded",
+            "CourtesyCardCreated",
+            "CourtesyCardViewed",
+            "CourtesyCardFirstRead",
+            "CourtesyCardEdited",
+            "CourtesyCardBanned",
+            "CourtesyNewsPublished",
         ]
     }
 
@@ -93,6 +172,9 @@ impl Projector for CourtesyProjector {
         execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_accounts"))?;
         execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_resources"))?;
         execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_images"))?;
+        execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_qr_codes"))?;
+        execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_cards"))?;
+        execute!(&mut *tx, sqlx::query("DELETE FROM courtesy_news"))?;
         Ok(())
     }
 
@@ -198,6 +280,154 @@ impl Projector for CourtesyProjector {
                     .bind(&d.media_type)
                     .bind(&d.uploaded_by)
                     .bind(d.stored_at)
+                )?;
+            }
+            "CourtesyQrCodeGenerated" => {
+                let d: QrGenerated = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "INSERT INTO courtesy_qr_codes (qr_id, channel, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (qr_id) DO NOTHING",
+                    )
+                    .bind(&d.qr_id)
+                    .bind(i64::from(d.channel))
+                    .bind(d.generated_at)
+                )?;
+            }
+            "CourtesyQrCodeScanned" => {
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_qr_codes SET scan_count = scan_count + 1 WHERE qr_id = $1",
+                    )
+                    .bind(stream_key(event))
+                )?;
+            }
+            "CourtesyQrCodeRecorded" => {
+                let d: QrRecorded = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_qr_codes SET card_token = $1, author_id = $2, \
+                         recorded_at = $3 WHERE qr_id = $4",
+                    )
+                    .bind(&d.card_token)
+                    .bind(&d.author)
+                    .bind(d.recorded_at)
+                    .bind(stream_key(event))
+                )?;
+            }
+            "CourtesyCardCreated" => {
+                let d: CardCreated = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "INSERT INTO courtesy_cards (token, qr_id, author_id, is_editable, \
+                         is_public, visible_at, attachments, created_at, modified_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                         ON CONFLICT (token) DO NOTHING",
+                    )
+                    .bind(&d.token)
+                    .bind(&d.qr_id)
+                    .bind(&d.author)
+                    .bind(d.is_editable)
+                    .bind(d.is_public)
+                    .bind(d.visible_at)
+                    .bind(int(event, d.attachments.len() as u64)?)
+                    .bind(d.created_at)
+                )?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_accounts SET card_count = card_count + 1 \
+                         WHERE account_id = $1",
+                    )
+                    .bind(&d.author)
+                )?;
+            }
+            "CourtesyCardViewed" => {
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_cards SET view_count = view_count + 1 WHERE token = $1",
+                    )
+                    .bind(stream_key(event))
+                )?;
+            }
+            "CourtesyCardFirstRead" => {
+                let d: CardRead = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_cards SET read_by = $1, first_read_at = $2 \
+                         WHERE token = $3 AND read_by IS NULL",
+                    )
+                    .bind(&d.reader)
+                    .bind(d.read_at)
+                    .bind(stream_key(event))
+                )?;
+            }
+            "CourtesyCardEdited" => {
+                let d: CardEdited = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_cards SET is_editable = $1, is_public = $2, \
+                         visible_at = $3, attachments = $4, edited_count = edited_count + 1, \
+                         modified_at = $5 WHERE token = $6",
+                    )
+                    .bind(d.is_editable)
+                    .bind(d.is_public)
+                    .bind(d.visible_at)
+                    .bind(int(event, d.attachments.len() as u64)?)
+                    .bind(d.edited_at)
+                    .bind(stream_key(event))
+                )?;
+            }
+            "CourtesyCardBanned" => {
+                let token = stream_key(event);
+                // `card_count` counts the cards an account wrote that are not banned.
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE courtesy_accounts SET card_count = card_count - 1 WHERE \
+                         account_id = (SELECT author_id FROM courtesy_cards WHERE token = $1 \
+                         AND NOT banned)",
+                    )
+                    .bind(&token)
+                )?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query("UPDATE courtesy_cards SET banned = TRUE WHERE token = $1")
+                        .bind(&token)
+                )?;
+            }
+            "CourtesyNewsPublished" => {
+                let NewsPublished { item, published_at } = parse(event)?;
+                let rid = |m: &Option<tessera_domain::courtesy::news::NewsMedia>| {
+                    m.as_ref().map(|m| m.rid.clone())
+                };
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "INSERT INTO courtesy_news (news_id, news_date, position, kind, text, \
+                         style_id, style_name, image_rid, audio_rid, video_rid, url, \
+                         published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         ON CONFLICT (news_id) DO NOTHING",
+                    )
+                    .bind(&item.news_id)
+                    .bind(item.date.format("%Y-%m-%d").to_string())
+                    .bind(int(event, event.global_position)?)
+                    .bind(i32::from(item.kind))
+                    .bind(&item.text)
+                    .bind(i64::from(item.style_id))
+                    .bind(&item.style_name)
+                    .bind(rid(&item.image))
+                    .bind(rid(&item.audio))
+                    .bind(rid(&item.video))
+                    .bind(&item.url)
+                    .bind(published_at)
                 )?;
             }
             _ => {}
