@@ -784,7 +784,11 @@ async fn refund_due(db: Arc<TestDb>) {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = t
-        .post("/api/payment/card", Some(&buyer), json!({"order_id": order}))
+        .post(
+            "/api/payment/card",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let card_txn = r.body["transaction_id"].as_i64().unwrap().to_string();

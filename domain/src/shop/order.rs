@@ -991,7 +991,12 @@ mod tests {
             Err(OrderError::AmountMismatch { .. })
         ));
         let wrong = order.decide(&pay("wx0", 100, now)).unwrap();
-        assert!(needs_refund(&wrong, "wx0", RefundReason::AmountMismatch, 100));
+        assert!(needs_refund(
+            &wrong,
+            "wx0",
+            RefundReason::AmountMismatch,
+            100
+        ));
         let order = wrong.iter().fold(order, |o, e| o.evolve(e));
         assert_eq!(order.status(), Some(OrderStatus::Unpaid));
         assert_eq!(order.refunds_due(), ["wx0"]);
@@ -1008,7 +1013,12 @@ mod tests {
             Err(OrderError::AlreadyPaid)
         );
         let second = order.decide(&pay("wx2", 29997, now)).unwrap();
-        assert!(needs_refund(&second, "wx2", RefundReason::AlreadyPaid, 29997));
+        assert!(needs_refund(
+            &second,
+            "wx2",
+            RefundReason::AlreadyPaid,
+            29997
+        ));
         let order = second.iter().fold(order, |o, e| o.evolve(e));
         assert_eq!(order.status(), Some(OrderStatus::Paid));
         assert_eq!(order.payment_id(), Some("wx1"));
