@@ -15,7 +15,7 @@ use tessera_application::StreamId;
 use tessera_application::event_store::EventMetadata;
 use tessera_application::shop::PaymentRecorded;
 use tessera_domain::shared::{Currency, Money};
-use tessera_domain::shop::order::{PaidBy, ShopOrderId};
+use tessera_domain::shop::order::{OrderStatus, PaidBy, RefundReason, ShopOrderId};
 use tessera_domain::shop::product::{ProductEvent, ShopProduct};
 use tessera_domain::{Decider, DomainEvent};
 use tessera_tests::http::{Reply, TestServer, server_config};
@@ -709,16 +709,36 @@ async fn expiry(db: Arc<TestDb>) {
             &meta,
         )
     };
-    let wrong = pay("wx-c", Money::from_minor(1, Currency::CNY).unwrap()).await;
-    assert!(wrong.is_err(), "the amount must be the total");
+    // Money that cannot pay C (a wrong amount first, a second payment once paid) is recorded as
+    // needing a refund, once per payment id, and leaves C as it was.
+    let cent = Money::from_minor(1, Currency::CNY).unwrap();
+    for expected in [
+        PaymentRecorded::NeedsRefund(RefundReason::AmountMismatch),
+        PaymentRecorded::AlreadyRecorded,
+    ] {
+        assert_eq!(pay("wx-c-wrong", cent).await.unwrap().0, expected);
+    }
+    assert_eq!(
+        shop.order(&c_order).await.unwrap().status(),
+        Some(OrderStatus::Unpaid),
+        "the amount must be the total"
+    );
     assert_eq!(pay("wx-c", one).await.unwrap().0, PaymentRecorded::Paid);
     assert_eq!(
         pay("wx-c", one).await.unwrap().0,
         PaymentRecorded::AlreadyRecorded
     );
-    assert!(
-        pay("wx-other", one).await.is_err(),
-        "a second payment id is refused"
+    for expected in [
+        PaymentRecorded::NeedsRefund(RefundReason::AlreadyPaid),
+        PaymentRecorded::AlreadyRecorded,
+    ] {
+        assert_eq!(pay("wx-other", one).await.unwrap().0, expected);
+    }
+    let c_now = shop.order(&c_order).await.unwrap();
+    assert_eq!(
+        (c_now.status(), c_now.payment_id()),
+        (Some(OrderStatus::Paid), Some("wx-c")),
+        "a second payment id does not replace the first"
     );
 
     // A expires by its deadline (polled, no long sleep): its stock comes back.
@@ -753,7 +773,7 @@ async fn expiry(db: Arc<TestDb>) {
     let a_order = ShopOrderId::parse(&a).unwrap();
     let total = Money::from_minor(3400, Currency::CNY).unwrap();
     for expected in [
-        PaymentRecorded::NeedsRefund,
+        PaymentRecorded::NeedsRefund(RefundReason::NotPayable),
         PaymentRecorded::AlreadyRecorded,
     ] {
         let (what, _) = shop
@@ -790,6 +810,16 @@ async fn expiry(db: Arc<TestDb>) {
             "ShopOrderPaymentNeedsRefund"
         ]
     );
+    // C's two refunds due (0.01 + 1.00) in the read model; A's late 34.00.
+    for (id, fen) in [(&c_id, 101), (&a, 3400)] {
+        let sql = format!("SELECT refund_due_fen FROM shop_orders WHERE order_id = '{id}'");
+        let due = t
+            .eventually(Duration::from_secs(10), || async {
+                (scalar_i64(&db.url, &sql).await == fen).then_some(())
+            })
+            .await;
+        assert!(due.is_some(), "{id}: refund_due_fen {fen}");
+    }
     t.stop().await;
 }
 

@@ -9,7 +9,11 @@
 //! - paying from a membership card: success (the spend and the paid order in one commit),
 //!   insufficient balance and a frozen card (nothing changes: balance, order, event store),
 //!   another user's order and card, and concurrent double payment of one order charged once;
-//!   without WeChat Pay configured, 503 and a 404 `FAIL`.
+//!   without WeChat Pay configured, 503 and a 404 `FAIL`;
+//! - WeChat Pay money that cannot pay its order — the order already paid from the card (the
+//!   notification repeated and delivered concurrently), or an amount other than the total —
+//!   acknowledged and recorded once as `ShopOrderPaymentNeedsRefund` with its `reason`, in
+//!   `refund_due_fen`, the order and the card untouched.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
@@ -21,6 +25,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_application::StreamId;
+use tessera_domain::shared::Money;
 use tessera_infrastructure::wechatpay::simulate;
 use tessera_tests::http::{Reply, TestServer, server_config};
 use tessera_tests::wechatpay::{APP_ID, FakeWechatPay, PUB_KEY_ID, transaction};
@@ -31,6 +36,7 @@ fn main() -> std::process::ExitCode {
         .case("wxpay_route_and_notifications", wxpay)
         .case("late_wxpay_payment_needs_refund_never_oversells", late)
         .case("card_payments_and_wxpay_not_configured", card)
+        .case("wxpay_money_that_cannot_pay_needs_refund", refund_due)
         .run()
 }
 
@@ -682,5 +688,198 @@ async fn card(db: Arc<TestDb>) {
 
     // Paid: a second payment is a 400.
     assert_field(&pay(&buyer, json!({"order_id": order})).await, "order_id");
+    t.stop().await;
+}
+
+/// `ShopOrderPaymentNeedsRefund` events of `id` in the event store: (reason, paymentId, amount in
+/// fen).
+async fn refunds_stored(t: &TestServer, id: &str) -> Vec<(Value, Value, i64)> {
+    t.server
+        .engine
+        .events
+        .read_stream(
+            &StreamId::parse(format!("shopOrder-{id}")).unwrap(),
+            0,
+            1000,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "ShopOrderPaymentNeedsRefund")
+        .map(|e| {
+            (
+                e.data["reason"].clone(),
+                e.data["paymentId"].clone(),
+                serde_json::from_value::<Money>(e.data["amount"].clone())
+                    .unwrap()
+                    .to_minor()
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// How many events `stream` holds.
+async fn stream_len(t: &TestServer, stream: &str) -> usize {
+    t.server
+        .engine
+        .events
+        .read_stream(&StreamId::parse(stream).unwrap(), 0, 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// `refund_due_fen` of `id` once the read model shows `want` (the last value read otherwise).
+async fn refund_due_fen(t: &TestServer, db: &TestDb, id: &str, want: i64) -> i64 {
+    let sql = format!("SELECT refund_due_fen FROM shop_orders WHERE order_id = '{id}'");
+    t.eventually(Duration::from_secs(10), || async {
+        (scalar_i64(&db.url, &sql).await == want).then_some(())
+    })
+    .await;
+    scalar_i64(&db.url, &sql).await
+}
+
+async fn refund_due(db: Arc<TestDb>) {
+    let fake = FakeWechatPay::start().await;
+    let mut config = server_config();
+    fake.configure(&mut config);
+    let t = TestServer::start_with(&db, config).await;
+    let admin = t.admin().await;
+    let ids = catalogue(&t, &admin, &[("茶叶", json!("25.00"), 10)]).await;
+    let (buyer, buyer_id) = wx(&t, "o-refund-1").await;
+    let r = t
+        .post(
+            "/api/membership/cards",
+            Some(&admin),
+            json!({"user_id": buyer_id}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let card = r.body["card_id"].as_i64().unwrap();
+    let r = t
+        .post(
+            "/api/membership/transactions",
+            Some(&admin),
+            json!({"card_id": card, "type": 1, "amount": "100.00", "description": "充值"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+
+    // The buyer opens a WeChat Pay payment, then pays from the card instead; WeChat Pay's payment
+    // of 50.00 goes through too.
+    let order = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[0], "quantity": 2}]),
+        "微信支付",
+    )
+    .await;
+    let r = t
+        .post(
+            "/api/payment/wxpay",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = t
+        .post(
+            "/api/payment/card",
+            Some(&buyer),
+            json!({"order_id": order}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let card_txn = r.body["transaction_id"].as_i64().unwrap().to_string();
+    let card_stream = format!("shopMembershipCard-{card}");
+    let card_events_before = stream_len(&t, &card_stream).await;
+
+    // Genuine, repeated, redelivered under another notification id and delivered 4 times at
+    // once: SUCCESS each time, one refund due (alreadyPaid), still paid from the card.
+    let txn = "4200000001202611230000000301";
+    let paid = transaction(&order, txn, json!(5000));
+    let (h, b) = fake.notification("n-r-1", &paid, Utc::now());
+    assert_success(&notify(&t, &h, b.clone()).await);
+    assert_success(&notify(&t, &h, b.clone()).await);
+    let (h2, b2) = fake.notification("n-r-1-retry", &paid, Utc::now());
+    assert_success(&notify(&t, &h2, b2).await);
+    for a in &futures_join(&t, &h, &b, 4).await {
+        assert_success(a);
+    }
+    assert_eq!(
+        order_events(&t, &order).await,
+        [
+            "ShopOrderPlaced",
+            "ShopOrderPaid",
+            "ShopOrderPaymentNeedsRefund"
+        ]
+    );
+    assert_eq!(
+        refunds_stored(&t, &order).await,
+        [(json!("alreadyPaid"), json!(txn), 5000)]
+    );
+    assert_eq!(refund_due_fen(&t, &db, &order, 5000).await, 5000);
+    let read = order_read(&t, &buyer, &order).await;
+    assert_eq!(read["status"], 1, "{read}");
+    assert_eq!(read["payment_id"], card_txn.as_str(), "{read}");
+    assert_eq!(read["payment_method"], "会员卡", "{read}");
+    // The card is not touched: no event, balance 100.00 − 50.00.
+    assert_eq!(stream_len(&t, &card_stream).await, card_events_before);
+    assert_eq!(card_balance(&t, &buyer, card).await, "50.00");
+    assert_eq!(
+        scalar_i64(
+            &db.url,
+            &format!("SELECT balance_fen FROM shop_membership_cards WHERE card_id = {card}")
+        )
+        .await,
+        5000
+    );
+
+    // An amount other than the total (0.50 for 25.00): SUCCESS, one refund due
+    // (amountMismatch), the order stays unpaid and can still be paid with the right amount.
+    let second = place(
+        &t,
+        &buyer,
+        json!([{"product_id": ids[0], "quantity": 1}]),
+        "微信支付",
+    )
+    .await;
+    let wrong_txn = "4200000001202611230000000302";
+    let (h, b) = fake.notification(
+        "n-r-2",
+        &transaction(&second, wrong_txn, json!(50)),
+        Utc::now(),
+    );
+    assert_success(&notify(&t, &h, b.clone()).await);
+    assert_success(&notify(&t, &h, b).await);
+    assert_eq!(
+        order_events(&t, &second).await,
+        ["ShopOrderPlaced", "ShopOrderPaymentNeedsRefund"]
+    );
+    assert_eq!(
+        refunds_stored(&t, &second).await,
+        [(json!("amountMismatch"), json!(wrong_txn), 50)]
+    );
+    assert_eq!(refund_due_fen(&t, &db, &second, 50).await, 50);
+    let read = order_read(&t, &buyer, &second).await;
+    assert_eq!(read["status"], 0, "{read}");
+    assert!(read["payment_id"].is_null(), "{read}");
+    let right_txn = "4200000001202611230000000303";
+    let (h, b) = fake.notification(
+        "n-r-3",
+        &transaction(&second, right_txn, json!(2500)),
+        Utc::now(),
+    );
+    assert_success(&notify(&t, &h, b).await);
+    let read = order_read(&t, &buyer, &second).await;
+    assert_eq!(
+        (read["status"].clone(), read["payment_id"].clone()),
+        (json!(1), json!(right_txn))
+    );
+    assert_eq!(refund_due_fen(&t, &db, &second, 50).await, 50);
+    // The stock was taken once per order: 10 − 2 − 1.
+    let r = t.get(&format!("/api/products/{}", ids[0]), None).await;
+    assert_eq!(r.body["stock"], 7, "{:?}", r.body);
     t.stop().await;
 }

@@ -214,8 +214,8 @@ async fn wxpay_notify(State(state): State<AppState>, headers: HeaderMap, body: B
     );
     match shop.wxpay_notified(&notification, &meta).await {
         Ok(WxpayNotified::Recorded(what, position)) => {
-            if what == PaymentRecorded::NeedsRefund {
-                tracing::warn!(out_trade_no = %notification.transaction.out_trade_no, "shop: WeChat Pay payment for an order that can no longer be paid; refund due");
+            if let PaymentRecorded::NeedsRefund(reason) = what {
+                tracing::warn!(out_trade_no = %notification.transaction.out_trade_no, %reason, "shop: WeChat Pay payment cannot pay its order; recorded as a refund due");
             }
             read_your_writes(&state, position).await;
             success()
@@ -228,14 +228,10 @@ async fn wxpay_notify(State(state): State<AppState>, headers: HeaderMap, body: B
             tracing::warn!(out_trade_no = %no, "shop: WeChat Pay paid an unknown order");
             success()
         }
-        Err(
-            e @ (ShopError::AlreadyPaid
-            | ShopError::AmountMismatch { .. }
-            | ShopError::Field(_)
-            | ShopError::NotFound(_)),
-        ) => {
-            // Retrying cannot change the answer: acknowledge, and leave it to an operator.
-            tracing::error!(out_trade_no = %notification.transaction.out_trade_no, error = %e, "shop: WeChat Pay payment does not match its order; not recorded");
+        Err(e @ (ShopError::Field(_) | ShopError::NotFound(_))) => {
+            // Retrying cannot change the answer (an amount that is not money, an id too long):
+            // acknowledge, and leave it to an operator.
+            tracing::error!(out_trade_no = %notification.transaction.out_trade_no, error = %e, "shop: WeChat Pay payment unusable; not recorded");
             success()
         }
         Err(e) => {

@@ -18,7 +18,7 @@ use tessera_domain::shared::{Currency, FieldError, Money};
 use tessera_domain::shop::customer::ShopCustomer;
 use tessera_domain::shop::order::{
     MAX_LINES, MAX_QUANTITY, OrderCommand, OrderEvent, OrderLine, OrderStatus, PaidBy, PlacedOrder,
-    ShopOrder, ShopOrderId,
+    RefundReason, ShopOrder, ShopOrderId,
 };
 use tessera_domain::shop::product::{ProductCommand, ProductError, ShopProduct};
 use tessera_domain::shop::sequence::{SequenceKind, ShopSequence};
@@ -66,9 +66,10 @@ pub struct OrderChange {
 pub enum PaymentRecorded {
     /// The unpaid order is paid now (`ShopOrderPaid`).
     Paid,
-    /// The order could no longer be paid (cancelled, expired, refunded): the payment is recorded
-    /// as needing a refund (`ShopOrderPaymentNeedsRefund`); stock untouched.
-    NeedsRefund,
+    /// The payment cannot pay the order — it is paid with another payment, the amount is not its
+    /// total, or it was cancelled, expired or refunded (the [`RefundReason`]): it is recorded as
+    /// needing a refund (`ShopOrderPaymentNeedsRefund`); status, payment and stock untouched.
+    NeedsRefund(RefundReason),
     /// This payment id was recorded before (a repeated notification): nothing changed.
     AlreadyRecorded,
 }
@@ -436,12 +437,16 @@ impl ShopService {
 
     /// For the payment routes: a payment of `amount` with `payment_id` arrived for `order_id`
     /// through `by` (`PaidBy::Channel("wxpay")`, …). An unpaid order becomes paid (its expiry then
-    /// does nothing); the same payment id again changes nothing (repeated notifications); an
-    /// order that was cancelled, expired or refunded meanwhile records the payment as needing a
-    /// refund, without touching stock. Returns what was done and the position reached.
+    /// does nothing); the same payment id again changes nothing (repeated notifications). Money
+    /// that cannot pay the order is recorded once per payment id as needing a refund
+    /// (`ShopOrderPaymentNeedsRefund`, docs/shop.md "Orders"), status, payment and stock
+    /// untouched: a paid order with another id (`alreadyPaid`), an amount other than the total
+    /// (`amountMismatch`), a cancelled, expired or refunded order (`notPayable`). Returns what was
+    /// done and the position reached.
     ///
-    /// Errors: [`ShopError::NotFound`] (`Order`: never placed), [`ShopError::AlreadyPaid`] (paid
-    /// with another id), [`ShopError::AmountMismatch`], [`ShopError::Field`], engine failures.
+    /// Errors: [`ShopError::NotFound`] (`Order`: never placed), [`ShopError::Field`] (a payment
+    /// method or id too long), engine failures; with [`PaidBy::Admin`] also
+    /// [`ShopError::AlreadyPaid`], [`ShopError::AmountMismatch`], [`ShopError::OrderTransition`].
     pub async fn record_order_payment(
         &self,
         order_id: &ShopOrderId,
@@ -468,7 +473,10 @@ impl ShopService {
             .map_err(|e| e.map_rejected(ShopError::from))?;
         let what = match decided.events.first() {
             Some(OrderEvent::Paid { .. }) => PaymentRecorded::Paid,
-            Some(_) => PaymentRecorded::NeedsRefund,
+            Some(OrderEvent::PaymentNeedsRefund { reason, .. }) => {
+                PaymentRecorded::NeedsRefund(*reason)
+            }
+            Some(_) => PaymentRecorded::AlreadyRecorded,
             None => PaymentRecorded::AlreadyRecorded,
         };
         Ok((what, decided.position()))

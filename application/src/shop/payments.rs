@@ -185,12 +185,14 @@ impl ShopService {
 
     /// Record a verified notification's payment on its order through
     /// [`ShopService::record_order_payment`] (`payment_id` = WeChat Pay's `transaction_id`,
-    /// channel [`WXPAY_CHANNEL`]): paid once however often WeChat Pay repeats it; a payment for an
-    /// order that was cancelled, expired or refunded is recorded as needing a refund and takes no
-    /// stock. `meta` should carry the notification id.
+    /// channel [`WXPAY_CHANNEL`]): paid once however often WeChat Pay repeats it; a payment that
+    /// cannot pay the order — it is already paid another way (the card, another transaction), the
+    /// amount is not its total, or it was cancelled, expired or refunded — is recorded once per
+    /// `transaction_id` as needing a refund, takes no stock and leaves the order as it is. `meta`
+    /// should carry the notification id.
     ///
-    /// Errors: [`ShopError::AlreadyPaid`] (paid with another payment), [`ShopError::AmountMismatch`],
-    /// [`ShopError::Field`] (an amount WeChat Pay reported that is not money), engine failures.
+    /// Errors: [`ShopError::Field`] (an amount WeChat Pay reported that is not money, a
+    /// `transaction_id` longer than 64 characters), engine failures.
     pub async fn wxpay_notified(
         &self,
         notification: &WechatPayNotification,

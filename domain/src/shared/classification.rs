@@ -749,6 +749,7 @@ pub const REGISTRY: &[EventClasses] = &[
             ("paymentId", Plain),
             ("amount", Plain),
             ("channel", Plain),
+            ("reason", Plain),
             ("recordedAt", Plain),
         ],
     ),

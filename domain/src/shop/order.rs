@@ -259,8 +259,11 @@ pub enum OrderCommand {
     /// Place the order (its stock is reserved by the caller in the same commit).
     Place(PlacedOrder),
     /// A payment of `amount` arrived with `payment_id`. Unpaid → paid (the amount must be the
-    /// total); paid with the same id → nothing; paid with another id → refused; cancelled, expired
-    /// or refunded → recorded as needing a refund (once per payment id).
+    /// total); paid with the same id → nothing. Through a payment channel ([`PaidBy::Channel`])
+    /// money that cannot pay the order is recorded as needing a refund, once per payment id
+    /// ([`RefundReason`]: another id on a paid order, an amount other than the total, a
+    /// cancelled, expired or refunded order). From an admin ([`PaidBy::Admin`]) those are refused
+    /// ([`OrderError::AlreadyPaid`], [`OrderError::AmountMismatch`], [`OrderError::Transition`]).
     Pay {
         /// Payment method text (the order's when `None`).
         payment_method: Option<String>,
@@ -355,8 +358,8 @@ pub enum OrderEvent {
         /// When (UTC).
         paid_at: DateTime<Utc>,
     },
-    /// A payment arrived when the order could no longer be paid (cancelled, expired, refunded):
-    /// the money must go back; the order and stock are unchanged.
+    /// A payment arrived through a payment channel that cannot pay the order (see `reason`): the
+    /// money must go back; the order's status, payment and stock are unchanged.
     #[serde(rename = "ShopOrderPaymentNeedsRefund")]
     PaymentNeedsRefund {
         /// The order.
@@ -369,6 +372,10 @@ pub enum OrderEvent {
         amount: Money,
         /// The channel that reported it.
         channel: String,
+        /// Why the payment could not pay the order. Events written before the field existed
+        /// were all for orders no longer payable, so it defaults to [`RefundReason::NotPayable`].
+        #[serde(default)]
+        reason: RefundReason,
         /// When (UTC).
         recorded_at: DateTime<Utc>,
     },
@@ -427,6 +434,38 @@ pub enum OrderEvent {
 }
 
 impl DomainEvent for OrderEvent {}
+
+/// Why a channel's payment was recorded as [`OrderEvent::PaymentNeedsRefund`] instead of paying
+/// the order; stored as `alreadyPaid`, `amountMismatch`, `notPayable` (docs/shop.md, "Orders").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RefundReason {
+    /// The order was already paid with another payment id (e.g. from the membership card, or
+    /// another WeChat Pay transaction); it stays paid with the first payment.
+    AlreadyPaid,
+    /// The amount is not the order's total; the order stays unpaid.
+    AmountMismatch,
+    /// The order was cancelled, expired or refunded; its stock is not taken again.
+    #[default]
+    NotPayable,
+}
+
+impl RefundReason {
+    /// The stored text (`alreadyPaid`, `amountMismatch`, `notPayable`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AlreadyPaid => "alreadyPaid",
+            Self::AmountMismatch => "amountMismatch",
+            Self::NotPayable => "notPayable",
+        }
+    }
+}
+
+impl fmt::Display for RefundReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why an [`OrderCommand`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -557,15 +596,18 @@ impl ShopOrder {
             PaidBy::Channel(c) => (None, c.clone()),
         };
         let order_id = placed.order_id.clone();
-        match status {
-            OrderStatus::Unpaid => {
-                if *amount != placed.total_amount {
-                    return Err(OrderError::AmountMismatch {
-                        paid: *amount,
-                        total: placed.total_amount,
-                    });
+        let channel_payment = matches!(by, PaidBy::Channel(_));
+        // A channel's payment id seen before (paid, or recorded as needing a refund): nothing.
+        let seen = payment_id.as_ref().is_some_and(|id| {
+            (status != OrderStatus::Unpaid && self.payment_id.as_ref() == Some(id))
+                || self.refunds_due.contains(id)
+        });
+        let (reason, error) = match status {
+            OrderStatus::Unpaid if *amount == placed.total_amount => {
+                if channel_payment && seen {
+                    return Ok(Vec::new());
                 }
-                Ok(vec![OrderEvent::Paid {
+                return Ok(vec![OrderEvent::Paid {
                     order_id,
                     payment_method: method,
                     payment_id: payment_id.clone(),
@@ -573,38 +615,42 @@ impl ShopOrder {
                     paid_by,
                     channel,
                     paid_at: now,
-                }])
+                }]);
             }
-            OrderStatus::Paid => {
-                if payment_id.is_some() && *payment_id == self.payment_id {
-                    Ok(Vec::new())
-                } else {
-                    Err(OrderError::AlreadyPaid)
-                }
+            OrderStatus::Paid if payment_id.is_some() && *payment_id == self.payment_id => {
+                return Ok(Vec::new());
             }
-            OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded => {
-                if let PaidBy::Admin(_) = by {
-                    return Err(OrderError::Transition {
-                        from: status.number(),
-                        to: OrderStatus::Paid.number(),
-                    });
-                }
-                let recorded = payment_id
-                    .as_ref()
-                    .is_some_and(|id| self.refunds_due.contains(id));
-                if recorded || (payment_id.is_some() && *payment_id == self.payment_id) {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![OrderEvent::PaymentNeedsRefund {
-                    order_id,
-                    payment_method: method,
-                    payment_id: payment_id.clone(),
-                    amount: *amount,
-                    channel,
-                    recorded_at: now,
-                }])
-            }
+            OrderStatus::Unpaid => (
+                RefundReason::AmountMismatch,
+                OrderError::AmountMismatch {
+                    paid: *amount,
+                    total: placed.total_amount,
+                },
+            ),
+            OrderStatus::Paid => (RefundReason::AlreadyPaid, OrderError::AlreadyPaid),
+            OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded => (
+                RefundReason::NotPayable,
+                OrderError::Transition {
+                    from: status.number(),
+                    to: OrderStatus::Paid.number(),
+                },
+            ),
+        };
+        if !channel_payment {
+            return Err(error);
         }
+        if seen {
+            return Ok(Vec::new());
+        }
+        Ok(vec![OrderEvent::PaymentNeedsRefund {
+            order_id,
+            payment_method: method,
+            payment_id: payment_id.clone(),
+            amount: *amount,
+            channel,
+            reason,
+            recorded_at: now,
+        }])
     }
 }
 
@@ -914,25 +960,69 @@ mod tests {
         assert_eq!(again, Err(OrderError::AlreadyExists));
     }
 
+    fn admin_pay(id: &str, fen: i64, now: DateTime<Utc>) -> OrderCommand {
+        OrderCommand::Pay {
+            payment_method: None,
+            payment_id: Some(id.into()),
+            amount: cny(fen),
+            by: PaidBy::Admin(UserId::from_uuid(uuid::Uuid::nil())),
+            now,
+        }
+    }
+
+    fn needs_refund(events: &[OrderEvent], want_id: &str, want: RefundReason, fen: i64) -> bool {
+        matches!(
+            events,
+            [OrderEvent::PaymentNeedsRefund { payment_id: Some(id), reason, amount, .. }]
+                if id == want_id && *reason == want && *amount == cny(fen)
+        )
+    }
+
     #[test]
-    fn paying_is_idempotent_per_payment_id_and_refuses_another() {
+    fn paying_is_idempotent_per_payment_id_and_money_that_cannot_pay_needs_a_refund() {
         let now = DateTime::UNIX_EPOCH;
         let placed_events = ShopOrder::default()
             .decide(&OrderCommand::Place(placed(now)))
             .unwrap();
         let order = given(&placed_events);
+        // A wrong amount: an admin is refused; a channel's payment is recorded once, unpaid.
         assert!(matches!(
-            order.decide(&pay("wx1", 100, now)),
+            order.decide(&admin_pay("wx0", 100, now)),
             Err(OrderError::AmountMismatch { .. })
         ));
+        let wrong = order.decide(&pay("wx0", 100, now)).unwrap();
+        assert!(needs_refund(
+            &wrong,
+            "wx0",
+            RefundReason::AmountMismatch,
+            100
+        ));
+        let order = wrong.iter().fold(order, |o, e| o.evolve(e));
+        assert_eq!(order.status(), Some(OrderStatus::Unpaid));
+        assert_eq!(order.refunds_due(), ["wx0"]);
+        assert_eq!(order.decide(&pay("wx0", 100, now)), Ok(Vec::new()));
         let paid = order.decide(&pay("wx1", 29997, now)).unwrap();
         let order = paid.iter().fold(order, |o, e| o.evolve(e));
         assert_eq!(order.status(), Some(OrderStatus::Paid));
         assert_eq!(order.decide(&pay("wx1", 29997, now)), Ok(Vec::new()));
+        assert_eq!(order.decide(&pay("wx0", 100, now)), Ok(Vec::new()));
+        // Another payment of the paid order: an admin is refused; a channel's is recorded once
+        // and the order stays paid with the first payment.
         assert_eq!(
-            order.decide(&pay("wx2", 29997, now)),
+            order.decide(&admin_pay("wx2", 29997, now)),
             Err(OrderError::AlreadyPaid)
         );
+        let second = order.decide(&pay("wx2", 29997, now)).unwrap();
+        assert!(needs_refund(
+            &second,
+            "wx2",
+            RefundReason::AlreadyPaid,
+            29997
+        ));
+        let order = second.iter().fold(order, |o, e| o.evolve(e));
+        assert_eq!(order.status(), Some(OrderStatus::Paid));
+        assert_eq!(order.payment_id(), Some("wx1"));
+        assert_eq!(order.decide(&pay("wx2", 29997, now)), Ok(Vec::new()));
         // Paid orders neither expire nor cancel.
         let later = now + Duration::hours(1);
         assert_eq!(
@@ -960,10 +1050,7 @@ mod tests {
         let order = expired.iter().fold(order, |o, e| o.evolve(e));
         assert_eq!(order.status(), Some(OrderStatus::Expired));
         let late = order.decide(&pay("wx9", 29997, later)).unwrap();
-        assert!(matches!(
-            late.as_slice(),
-            [OrderEvent::PaymentNeedsRefund { payment_id: Some(id), .. }] if id == "wx9"
-        ));
+        assert!(needs_refund(&late, "wx9", RefundReason::NotPayable, 29997));
         let order = late.iter().fold(order, |o, e| o.evolve(e));
         assert_eq!(order.status(), Some(OrderStatus::Expired));
         assert_eq!(order.decide(&pay("wx9", 29997, later)), Ok(Vec::new()));
@@ -978,5 +1065,30 @@ mod tests {
             }),
             Err(OrderError::Transition { from: 3, to: 1 })
         );
+    }
+
+    #[test]
+    fn refund_reason_is_stored_and_old_events_default_to_not_payable() {
+        let now = DateTime::UNIX_EPOCH;
+        let event = OrderEvent::PaymentNeedsRefund {
+            order_id: ShopOrderId::from_random(42),
+            payment_method: "微信支付".into(),
+            payment_id: Some("wx1".into()),
+            amount: cny(100),
+            channel: "wxpay".into(),
+            reason: RefundReason::AmountMismatch,
+            recorded_at: now,
+        };
+        let mut json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["data"]["reason"], "amountMismatch");
+        json["data"].as_object_mut().unwrap().remove("reason");
+        let old: OrderEvent = serde_json::from_value(json).unwrap();
+        assert!(matches!(
+            old,
+            OrderEvent::PaymentNeedsRefund {
+                reason: RefundReason::NotPayable,
+                ..
+            }
+        ));
     }
 }
