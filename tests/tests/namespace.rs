@@ -81,6 +81,7 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::resource::CourtesyResource>(),
         aggregate::<plans::certification::Certification>(),
         aggregate::<plans::certification::CertificationDesk>(),
+        aggregate::<plans::pictures::PictureShelf>(),
     ]
 }
 
