@@ -72,6 +72,7 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::resource::CourtesyResource>(),
         types::<plans::certification::Certification>(),
         types::<plans::certification::CertificationDesk>(),
+        types::<plans::pictures::PictureShelf>(),
     ]
     .into_iter()
     .flatten()
