@@ -1453,18 +1453,26 @@ async fn certification_pictures(db: Arc<TestDb>) {
     // Access: owners only.
     let small = png(40, 30, false);
     assert_error(
-        &upload(&t, &member, &id, &[small.clone()]).await,
+        &upload(&t, &member, &id, std::slice::from_ref(&small)).await,
         403,
         "forbidden",
         None,
     );
     assert_error(
-        &upload(&t, &stranger, &id, &[small.clone()]).await,
+        &upload(&t, &stranger, &id, std::slice::from_ref(&small)).await,
         404,
         "not_found",
         None,
     );
-    let r = upload_as(&t, None, &id, "plan=pro", "auth_pic", &[small.clone()]).await;
+    let r = upload_as(
+        &t,
+        None,
+        &id,
+        "plan=pro",
+        "auth_pic",
+        std::slice::from_ref(&small),
+    )
+    .await;
     assert_error(&r, 401, "unauthorized", None);
 
     // Refusals store nothing: not an image (also next to a good one), too many pixels, too
@@ -1498,7 +1506,15 @@ async fn certification_pictures(db: Arc<TestDb>) {
             None,
         ),
         (
-            upload_as(&t, Some(&owner), &id, "", "auth_pic", &[small.clone()]).await,
+            upload_as(
+                &t,
+                Some(&owner),
+                &id,
+                "",
+                "auth_pic",
+                std::slice::from_ref(&small),
+            )
+            .await,
             400,
             Some("plan"),
         ),
@@ -1509,7 +1525,7 @@ async fn certification_pictures(db: Arc<TestDb>) {
                 &id,
                 "plan=free",
                 "auth_pic",
-                &[small.clone()],
+                std::slice::from_ref(&small),
             )
             .await,
             400,
@@ -1523,7 +1539,7 @@ async fn certification_pictures(db: Arc<TestDb>) {
                 &id,
                 "plan=pro",
                 "avatar",
-                &[small.clone()],
+                std::slice::from_ref(&small),
             )
             .await,
             400,
@@ -1616,7 +1632,9 @@ async fn certification_pictures(db: Arc<TestDb>) {
     assert_eq!(stored, ids);
 
     // Applications may name only this company's pictures.
-    let foreign = upload(&t, &stranger, &other, &[small.clone()]).await.body[0]["_id"]
+    let foreign = upload(&t, &stranger, &other, std::slice::from_ref(&small))
+        .await
+        .body[0]["_id"]
         .as_str()
         .unwrap()
         .to_owned();
