@@ -206,13 +206,15 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_DEADLINE_POLL_MS", default_value_t = 500)]
     pub deadline_poll_ms: u64,
 
+    /// Folder of the blob store shared by every document (Courtesy's avatars, banners and card
+    /// resources, team plans' certification pictures), one file per SHA-256
+    /// (docs/decisions/0024-blob-store.md). `TESSERA_COURTESY_BLOB_DIR`, its former name, is
+    /// still accepted. Unset: `blobs` in the data folder (`TESSERA_DATA_DIR`, else the SQLite
+    /// file's folder, else `./data`), set by [`ServerConfig::prepare`].
+    #[arg(long, env = "TESSERA_BLOB_DIR")]
+    pub blob_dir: Option<std::path::PathBuf>,
+
     // --- Courtesy (seed 001) -------------------------------------------------------------------
-    /// Folder of the Courtesy blob store (uploaded avatars, banners, card resources), one file
-    /// per SHA-256 (docs/decisions/0024-blob-store.md). Unset: `blobs` in the data folder
-    /// (`TESSERA_DATA_DIR`, else the SQLite file's folder, else `./data`), set by
-    /// [`ServerConfig::prepare`].
-    #[arg(long, env = "TESSERA_COURTESY_BLOB_DIR")]
-    pub courtesy_blob_dir: Option<std::path::PathBuf>,
     /// Largest `POST /api/courtesy` body, in bytes (larger: error 400 in the body).
     #[arg(
         long,
@@ -347,6 +349,18 @@ pub struct PlansConfig {
     /// How long a paid period stays `overdue` after its end, in seconds (default 7 days).
     #[arg(long, env = "TESSERA_PLANS_GRACE_SECS", default_value_t = 604_800)]
     pub plans_grace_secs: u64,
+    /// Largest certification picture (`POST /plan/auth/upload`, each file), in bytes (larger:
+    /// 413 `payload_too_large`).
+    #[arg(
+        long,
+        env = "TESSERA_PLANS_UPLOAD_MAX_BYTES",
+        default_value_t = 10_485_760
+    )]
+    pub plans_upload_max_bytes: usize,
+    /// Largest width and height of a certification picture, in pixels (larger: 400 `auth_pic`,
+    /// refused from the image header before decoding).
+    #[arg(long, env = "TESSERA_PLANS_UPLOAD_MAX_SIDE", default_value_t = 8_192)]
+    pub plans_upload_max_side: u32,
 }
 
 impl Default for PlansConfig {
@@ -355,6 +369,8 @@ impl Default for PlansConfig {
             plans_catalogue: None,
             plans_trial_secs: 1_296_000,
             plans_grace_secs: 604_800,
+            plans_upload_max_bytes: 10_485_760,
+            plans_upload_max_side: 8_192,
         }
     }
 }
@@ -509,7 +525,7 @@ impl Default for ServerConfig {
             idempotency_lease_secs: 120,
             ready_max_lag: 1_000,
             deadline_poll_ms: 500,
-            courtesy_blob_dir: None,
+            blob_dir: None,
             courtesy_json_max_bytes: 1_048_576,
             courtesy_avatar_max_bytes: 5_242_880,
             courtesy_banner_max_bytes: 10_485_760,
@@ -621,14 +637,14 @@ impl ServerConfig {
     /// [`ServerConfig::production_problems`] is empty. Development: fill each unset secret of
     /// [`GENERATED_SECRETS`] from `secrets.json` in [`Config::secrets_dir`], generating and
     /// saving (mode 0600) those not there yet, so tokens and ticket codes survive a restart.
-    /// Both: an unset Courtesy blob folder becomes `blobs` in the data folder.
+    /// Both: an unset blob folder becomes `blobs` in the data folder.
     pub fn prepare(mut self, config: &Config) -> Result<ServerConfig, ConfigError> {
         self = self.with_seed_env(|name| std::env::var(name).ok());
-        if self.courtesy_blob_dir.is_none() {
+        if self.blob_dir.is_none() {
             let data = config
                 .secrets_dir()
                 .unwrap_or_else(|| PathBuf::from("data"));
-            self.courtesy_blob_dir = Some(data.join("blobs"));
+            self.blob_dir = Some(data.join("blobs"));
         }
         if self.is_production() {
             let problems = self.production_problems();
@@ -771,6 +787,10 @@ impl ServerConfig {
     /// is empty.
     pub fn with_seed_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if self.blob_dir.is_none() {
+            // The blob folder's former, Courtesy-only name.
+            self.blob_dir = get("TESSERA_COURTESY_BLOB_DIR").map(PathBuf::from);
+        }
         let m = &mut self.meeting;
         if m.wechat_app_id.is_none() {
             m.wechat_app_id = get("WECHAT_APPID");

@@ -408,23 +408,29 @@ impl Services {
         let shop = Arc::new(
             ShopService::clone(&shop).with_order_ttl(chrono::Duration::seconds(order_ttl)),
         );
-        let plans = Arc::new(PlansService::new(
-            tessera_application::CommandRunner::new(engine.events.clone()),
-            engine.clock.clone(),
-            identity.clone(),
-            plans_settings(&config.plans)?,
-        ));
+        // The blob store every document's uploads share (decision 0024; `TESSERA_BLOB_DIR`).
+        let blobs: Arc<dyn tessera_application::blobs::BlobStore> =
+            Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
+                config
+                    .blob_dir
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("data/blobs")),
+            ));
+        let plans = Arc::new(
+            PlansService::new(
+                tessera_application::CommandRunner::new(engine.events.clone()),
+                engine.clock.clone(),
+                identity.clone(),
+                plans_settings(&config.plans)?,
+            )
+            .with_blobs(blobs.clone()),
+        );
         let courtesy = Arc::new(tessera_application::courtesy::CourtesyService::new(
             tessera_application::courtesy::CourtesyPorts {
                 runner: tessera_application::CommandRunner::new(engine.events.clone()),
                 clock: engine.clock.clone(),
                 identity: identity.clone(),
-                blobs: Arc::new(tessera_infrastructure::blobs::FsBlobStore::new(
-                    config
-                        .courtesy_blob_dir
-                        .clone()
-                        .unwrap_or_else(|| std::path::PathBuf::from("data/blobs")),
-                )),
+                blobs,
             },
         ));
         // Shop payments (issue 11 part 4): the merchant's WeChat Pay, notifications to the shop's

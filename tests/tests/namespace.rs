@@ -84,6 +84,7 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::qr::CourtesyQrCode>(),
         aggregate::<courtesy::card::CourtesyCard>(),
         aggregate::<courtesy::news::CourtesyNewsDay>(),
+        aggregate::<plans::pictures::PictureShelf>(),
     ]
 }
 

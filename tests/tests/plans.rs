@@ -6,7 +6,9 @@
 //! restart of the server, a rebuild of the plans projections giving the same rows, and the edges in
 //! the document's error shape `{"error": {"code", "message", "field"?}}`. Part 2: certification
 //! applications (every rule, the staff review, access on every route, masking in the read model,
-//! concurrent applications, a rebuild of the certification read model).
+//! concurrent applications, a rebuild of the certification read model), and certification pictures
+//! (upload and serving with access on both, images only, size and dimension limits, nothing
+//! stored on a refusal, concurrent uploads, applications naming only the company's pictures).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::Method;
@@ -34,6 +36,7 @@ fn main() -> std::process::ExitCode {
             certification_concurrency,
         )
         .case("certification_access_masking_rebuild", certification_access)
+        .case("certification_pictures", certification_pictures)
         .run()
 }
 
@@ -723,7 +726,7 @@ async fn edges(db: Arc<TestDb>) {
         .await;
     assert_error(&r, 404, "not_found", None);
     let r = t
-        .get(&format!("/company/{id}/plan/auth/upload"), Some(&owner))
+        .get(&format!("/company/{id}/plan/wallet"), Some(&owner))
         .await;
     assert_error(&r, 404, "not_found", None);
     let r = call(
@@ -784,6 +787,7 @@ fn ent_body() -> Value {
 }
 
 async fn apply(t: &TestServer, token: &str, id: &str, plan: &str, body: Value) -> Reply {
+    let body = with_photos(t, token, id, body).await;
     t.post(
         &format!("/company/{id}/plan/auth?plan={plan}"),
         Some(token),
@@ -892,6 +896,7 @@ async fn certification_rules(db: Arc<TestDb>) {
         let owner = owner.clone();
         let id = id.clone();
         async move {
+            let body = with_photos(t, &owner, &id, body).await;
             t.send(
                 Method::PUT,
                 &format!("/company/{id}/plan/auth?plan=pro"),
@@ -1287,7 +1292,7 @@ async fn certification_access(db: Arc<TestDb>) {
         Method::PUT,
         &format!("/company/{id}/plan/auth?plan=pro"),
         Some(&owner),
-        Some(pro_body()),
+        Some(with_photos(&t, &owner, &id, pro_body()).await),
     )
     .await;
     let r = t
@@ -1315,4 +1320,392 @@ async fn certification_access(db: Arc<TestDb>) {
         "a rebuild gives the same rows"
     );
     t.stop().await;
+}
+
+// ---- certification pictures ----
+
+/// A PNG of `w`×`h` px; `noise` makes it compress badly (a large file).
+fn png(w: u32, h: u32, noise: bool) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let n = if noise {
+            (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(97)
+        } else {
+            x + y
+        };
+        image::Rgb([(n >> 3) as u8, (n >> 11) as u8, (n >> 19) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, _| image::Rgb([x as u8, 80, 160]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// `POST /company/{id}/plan/auth/upload?{query}` with one multipart part per file, named `field`.
+async fn upload_as(
+    t: &TestServer,
+    token: Option<&str>,
+    id: &str,
+    query: &str,
+    field: &str,
+    files: &[Vec<u8>],
+) -> Reply {
+    let boundary = "plans-test-boundary-9QZ3xkTrZu0gW";
+    let mut body = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+                 filename=\"p{i}.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(f);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    t.send_raw(
+        Method::POST,
+        &format!("/company/{id}/plan/auth/upload?{query}"),
+        token,
+        &[(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )],
+        body,
+    )
+    .await
+}
+
+async fn upload(t: &TestServer, token: &str, id: &str, files: &[Vec<u8>]) -> Reply {
+    upload_as(t, Some(token), id, "plan=pro", "auth_pic", files).await
+}
+
+/// `body` with every [`PHOTO`] replaced by a picture uploaded now as `token` (left as it is when
+/// the caller may not upload: the route refuses them before looking at pictures).
+async fn with_photos(t: &TestServer, token: &str, id: &str, body: Value) -> Value {
+    let text = body.to_string();
+    if !text.contains(PHOTO) {
+        return body;
+    }
+    let r = upload(t, token, id, &[png(40, 30, false)]).await;
+    if r.status != 201 {
+        return body;
+    }
+    let photo = r.body[0]["_id"].as_str().unwrap();
+    serde_json::from_str(&text.replace(PHOTO, photo)).unwrap()
+}
+
+/// GET a picture: status, content type, bytes.
+async fn fetch(t: &TestServer, url: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+    let mut req = t.http.get(url);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, ct, resp.bytes().await.unwrap().to_vec())
+}
+
+/// Files under the blob folder, recursively (temporary files included).
+fn blob_files(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(blob_files(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn certification_pictures(db: Arc<TestDb>) {
+    let mut config = server_config();
+    config.plans.plans_upload_max_bytes = 30_000;
+    config.plans.plans_upload_max_side = 512;
+    let t = Arc::new(TestServer::start_with(&db, config).await);
+    let blobs = db.config().secrets_dir().unwrap().join("blobs");
+    let admin = t.admin().await;
+    let (_, owner) = t.customer("pic-owner@plans.test").await;
+    let (_, member) = t.customer("pic-member@plans.test").await;
+    let (_, stranger) = t.customer("pic-stranger@plans.test").await;
+    let (id, _) = company(&t, &owner, "Pictured").await;
+    add(&t, &owner, &id, "pic-member@plans.test", "member").await;
+    let (other, _) = company(&t, &stranger, "Elsewhere").await;
+    let shelf = format!("plansCertificationPictures-{id}");
+
+    // Access: owners only.
+    let small = png(40, 30, false);
+    assert_error(
+        &upload(&t, &member, &id, std::slice::from_ref(&small)).await,
+        403,
+        "forbidden",
+        None,
+    );
+    assert_error(
+        &upload(&t, &stranger, &id, std::slice::from_ref(&small)).await,
+        404,
+        "not_found",
+        None,
+    );
+    let r = upload_as(
+        &t,
+        None,
+        &id,
+        "plan=pro",
+        "auth_pic",
+        std::slice::from_ref(&small),
+    )
+    .await;
+    assert_error(&r, 401, "unauthorized", None);
+
+    // Refusals store nothing: not an image (also next to a good one), too many pixels, too
+    // large, no plan, no file, another field.
+    let before = blob_files(&blobs);
+    let refused = [
+        (
+            upload(&t, &owner, &id, &[b"%PDF-1.4 not a picture".to_vec()]).await,
+            400,
+            Some("auth_pic[0]"),
+        ),
+        (
+            upload(
+                &t,
+                &owner,
+                &id,
+                &[small.clone(), b"\x89PNG\r\n\x1a\nbroken".to_vec()],
+            )
+            .await,
+            400,
+            Some("auth_pic[1]"),
+        ),
+        (
+            upload(&t, &owner, &id, &[png(513, 10, false)]).await,
+            400,
+            Some("auth_pic[0]"),
+        ),
+        (
+            upload(&t, &owner, &id, &[small.clone(), png(200, 200, true)]).await,
+            413,
+            None,
+        ),
+        (
+            upload_as(
+                &t,
+                Some(&owner),
+                &id,
+                "",
+                "auth_pic",
+                std::slice::from_ref(&small),
+            )
+            .await,
+            400,
+            Some("plan"),
+        ),
+        (
+            upload_as(
+                &t,
+                Some(&owner),
+                &id,
+                "plan=free",
+                "auth_pic",
+                std::slice::from_ref(&small),
+            )
+            .await,
+            400,
+            Some("plan"),
+        ),
+        (upload(&t, &owner, &id, &[]).await, 400, Some("auth_pic")),
+        (
+            upload_as(
+                &t,
+                Some(&owner),
+                &id,
+                "plan=pro",
+                "avatar",
+                std::slice::from_ref(&small),
+            )
+            .await,
+            400,
+            Some("body"),
+        ),
+    ];
+    for (r, status, field) in &refused {
+        let code = match status {
+            413 => "payload_too_large",
+            _ => "invalid_field",
+        };
+        assert_error(r, *status, code, *field);
+    }
+    assert!(png(200, 200, true).len() > 30_000);
+    assert_eq!(blob_files(&blobs), before, "no blob written");
+    assert!(types(&t, &shelf).await.is_empty(), "no event written");
+
+    // Two pictures in one upload (PNG and JPEG): 201 `[{_id, url}]`, served back as uploaded to
+    // owners and admins only.
+    let photo = jpeg(64, 48);
+    let r = upload(&t, &owner, &id, &[small.clone(), photo.clone()]).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let list = r.body.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for (entry, (bytes, media)) in list
+        .iter()
+        .zip([(&small, "image/png"), (&photo, "image/jpeg")])
+    {
+        assert!(is_oid(&entry["_id"]), "{entry}");
+        let url = entry["url"].as_str().unwrap();
+        assert_eq!(
+            url,
+            format!(
+                "{}/company/{id}/plan/auth/upload/{}",
+                t.base,
+                entry["_id"].as_str().unwrap()
+            )
+        );
+        for token in [&owner, &admin] {
+            let (status, ct, got) = fetch(&t, url, Some(token)).await;
+            assert_eq!((status, ct.as_str()), (200, media));
+            assert_eq!(&got, bytes);
+        }
+        for token in [Some(member.as_str()), Some(stranger.as_str())] {
+            assert_eq!(fetch(&t, url, token).await.0, 404);
+        }
+        assert_eq!(fetch(&t, url, None).await.0, 401);
+        // Not under another company's path either.
+        let elsewhere = url.replace(&id, &other);
+        assert_eq!(fetch(&t, &elsewhere, Some(&admin)).await.0, 404);
+    }
+    assert_eq!(blob_files(&blobs).len(), before.len() + 2);
+
+    // Concurrent uploads all land, each with its own id.
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            upload(&t, &owner, &id, &[png(20 + i, 20, false)]).await
+        }));
+    }
+    let mut ids: Vec<String> = list
+        .iter()
+        .map(|e| e["_id"].as_str().unwrap().to_owned())
+        .collect();
+    for task in tasks {
+        let r = task.await.unwrap();
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        ids.push(r.body[0]["_id"].as_str().unwrap().to_owned());
+    }
+    // The replay agrees with the answers: one event per picture, the ids answered.
+    let events = t
+        .server
+        .engine
+        .events
+        .read_stream(&StreamId::parse(&shelf).unwrap(), 0, 1000)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event_type == "PlansCertificationPictureUploaded")
+    );
+    let mut stored: Vec<String> = events
+        .iter()
+        .map(|e| e.data["pictureId"].as_str().unwrap().to_owned())
+        .collect();
+    stored.sort();
+    ids.sort();
+    assert_eq!(stored, ids);
+
+    // Applications may name only this company's pictures.
+    let foreign = upload(&t, &stranger, &other, std::slice::from_ref(&small))
+        .await
+        .body[0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut unknown = pro_body();
+    unknown["contact"]["realname_ext"]["idcard_photo"] = json!([ids[0], PHOTO]);
+    let post = |plan: &'static str, body: Value| {
+        let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
+        async move {
+            t.post(
+                &format!("/company/{id}/plan/auth?plan={plan}"),
+                Some(&owner),
+                body,
+            )
+            .await
+        }
+    };
+    assert_error(
+        &post("pro", unknown).await,
+        400,
+        "invalid_field",
+        Some("contact.realname_ext.idcard_photo[1]"),
+    );
+    let mut stolen = ent_body();
+    stolen["enterprise"]["certificate_pic"] = json!([foreign]);
+    assert_error(
+        &post("ent", stolen).await,
+        400,
+        "invalid_field",
+        Some("enterprise.certificate_pic[0]"),
+    );
+    assert!(
+        types(&t, &format!("plansCertifications-{id}"))
+            .await
+            .is_empty()
+    );
+    let mut good = pro_body();
+    good["contact"]["realname_ext"]["idcard_photo"] = json!([ids[0], ids[1]]);
+    let r = post("pro", good.clone()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let auth = r.body["_id"].as_str().unwrap().to_owned();
+    // A resubmission is checked too.
+    let r = t
+        .post(
+            &format!("/admin/plans/auth/{auth}/reject"),
+            Some(&admin),
+            json!({"reason": "blurred"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut resubmitted = good.clone();
+    resubmitted["contact"]["realname_ext"]["idcard_photo"] = json!([foreign]);
+    let put = |body: Value| {
+        let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
+        async move {
+            t.send(
+                Method::PUT,
+                &format!("/company/{id}/plan/auth?plan=pro"),
+                Some(&owner),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_error(
+        &put(resubmitted).await,
+        400,
+        "invalid_field",
+        Some("contact.realname_ext.idcard_photo[0]"),
+    );
+    let r = put(good).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "reposted");
+    Arc::try_unwrap(t).ok().unwrap().stop().await;
 }

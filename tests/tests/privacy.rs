@@ -75,6 +75,7 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::qr::CourtesyQrCode>(),
         types::<courtesy::card::CourtesyCard>(),
         types::<courtesy::news::CourtesyNewsDay>(),
+        types::<plans::pictures::PictureShelf>(),
     ]
     .into_iter()
     .flatten()

@@ -1,5 +1,5 @@
-//! Avatar and banner rules (seed 001 "尺寸不合要求 Size Dismatch" → 422): decode with the `image`
-//! crate (PNG and JPEG only), check dimensions, and render the served PNG files.
+//! Avatar and banner rules (seed 001 "尺寸不合要求 Size Dismatch" → 422): sniff and decode with the
+//! neutral [`crate::http::images`] (PNG and JPEG only), check dimensions, and render the served PNG files.
 //!
 //! | kind | accepted | files served |
 //! | --- | --- | --- |
@@ -17,17 +17,10 @@ pub const AVATAR_SIZES: [u32; 3] = [60, 150, 300];
 ///
 /// Errors: a reason naming what is wrong (format, dimensions).
 pub fn prepare(kind: ImageKind, bytes: Vec<u8>) -> Result<ImageInput, String> {
-    let format = image::guess_format(&bytes).map_err(|_| "not a PNG or JPEG image".to_owned())?;
-    let media_type = match format {
-        ImageFormat::Png => "image/png",
-        ImageFormat::Jpeg => "image/jpeg",
-        _ => return Err("not a PNG or JPEG image".into()),
-    };
     // Dimensions come from the header first: an image too large is refused before its pixels
     // are decoded (a small file can declare a huge canvas).
-    let (w, h) = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format)
-        .into_dimensions()
-        .map_err(|e| e.to_string())?;
+    let header = crate::http::images::header(&bytes)?;
+    let (w, h) = (header.width, header.height);
     match kind {
         ImageKind::Avatar if w != h || !(60..=4096).contains(&w) => {
             return Err(format!(
@@ -41,7 +34,7 @@ pub fn prepare(kind: ImageKind, bytes: Vec<u8>) -> Result<ImageInput, String> {
         }
         _ => {}
     }
-    let img = image::load_from_memory_with_format(&bytes, format).map_err(|e| e.to_string())?;
+    let img = crate::http::images::decode(&bytes, &header)?;
     let mut files = vec![(".png".to_owned(), png(&img)?)];
     match kind {
         ImageKind::Avatar => {
@@ -58,7 +51,7 @@ pub fn prepare(kind: ImageKind, bytes: Vec<u8>) -> Result<ImageInput, String> {
     Ok(ImageInput {
         kind,
         original: bytes,
-        media_type: media_type.into(),
+        media_type: header.media_type.into(),
         width: w,
         height: h,
         files,

@@ -2,7 +2,7 @@
 //! bodies with errors that name the field ([`body`]), numeric query parameters ([`params`]),
 //! read-your-writes waiting and answers after a write ([`consistency`]), `Idempotency-Key`
 //! ([`idempotency`]), the request id ([`request_id`]), panics
-//! ([`panic`]), logging failed requests once ([`errors`]) and serving connections within timeouts
+//! ([`panic`]), checking uploaded images ([`images`]), logging failed requests once ([`errors`]) and serving connections within timeouts
 //! and a cap ([`connections`]).
 //!
 //! Everything here answers with neutral error types; each document's `error.rs` turns them into
@@ -14,6 +14,7 @@ pub mod connections;
 pub mod consistency;
 pub mod errors;
 pub mod idempotency;
+pub mod images;
 pub mod panic;
 pub mod params;
 pub mod request_id;

@@ -169,7 +169,7 @@ impl From<PlansError> for PlansApiError {
                 PlansApiError::field(f.field, f.reason)
             }
             PlansError::Certification(e) => PlansApiError::conflict(e.to_string()),
-            e @ (PlansError::Identity(_) | PlansError::Engine(_)) => {
+            e @ (PlansError::Identity(_) | PlansError::Engine(_) | PlansError::Blob(_)) => {
                 PlansApiError::unavailable(error_chain(&e))
             }
         }

@@ -9,6 +9,7 @@ pub mod companies;
 pub mod edges;
 pub mod error;
 pub mod openapi;
+pub mod pictures;
 pub mod plan;
 pub mod views;
 
@@ -21,4 +22,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(companies::router())
         .merge(plan::router())
         .merge(auth::router())
+        .merge(pictures::router())
 }

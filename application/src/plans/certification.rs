@@ -9,15 +9,17 @@
 //! re-checked inside it (a changed guard runs the whole command again).
 
 use super::companies::{check_owner, company_stream};
+use super::pictures::shelf_stream;
 use super::{Membership, PlansError, PlansService, new_object_id};
 use crate::command::{CommandRunner, EngineError};
 use crate::event_store::EventMetadata;
 use tessera_domain::UserId;
 use tessera_domain::plans::certification::{
     AuthStatus, Certification, CertificationCommand, CertificationDesk, CertificationError,
-    DeskCommand, check_submission,
+    DeskCommand, Submission, check_submission,
 };
 use tessera_domain::plans::company::Company;
+use tessera_domain::plans::pictures::PictureShelf;
 use tessera_domain::plans::{ObjectId, PlanType};
 use tessera_domain::shared::FieldError;
 
@@ -38,6 +40,15 @@ fn parse_plan(plan: &str) -> Result<PlanType, PlansError> {
     PlanType::parse(plan)
         .filter(|p| p.is_paid())
         .ok_or_else(|| FieldError::new("plan", "must be `pro` or `ent`").into())
+}
+
+/// 400 naming the first picture id of `submission` the company did not upload (decided from the
+/// company's picture stream, read inside the same commit).
+fn check_pictures(shelf: &PictureShelf, submission: &Submission) -> Result<(), PlansError> {
+    match shelf.unknown_picture(submission) {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
 }
 
 fn rejected(e: crate::command::CommandError<CertificationError>) -> PlansError {
@@ -100,6 +111,7 @@ impl PlansService {
             let mut atomic = self.runner.atomic(meta);
             let company = atomic.stream::<Company>(&company_stream(company_id)?);
             let desk = atomic.stream::<CertificationDesk>(&desk_stream(company_id)?);
+            let shelf = atomic.stream::<PictureShelf>(&shelf_stream(company_id)?);
             let new = atomic.stream::<Certification>(&certification_stream(&auth_id)?);
             let old = match &seen_pending {
                 Some(id) => Some(atomic.stream::<Certification>(&certification_stream(id)?)),
@@ -108,6 +120,7 @@ impl PlansService {
             let result = atomic
                 .run(|d| {
                     check_owner(d.state(company)?, caller)?;
+                    check_pictures(d.state(shelf)?, &submission)?;
                     let pending_now = d.state(desk)?.pending().map(|p| p.auth_id.clone());
                     if pending_now != seen_pending {
                         return Ok(false);
@@ -174,12 +187,14 @@ impl PlansService {
     }
 
     /// One step on application `auth_id` of `company_id` and the guard, atomically (with the
-    /// owner check when `caller` is given).
+    /// owner check when `caller` is given, and the picture check when `pictures` is).
+    #[allow(clippy::too_many_arguments)]
     async fn step(
         &self,
         company_id: &ObjectId,
         auth_id: &ObjectId,
         caller: Option<&Membership>,
+        pictures: Option<&Submission>,
         command: CertificationCommand,
         status: AuthStatus,
         meta: &EventMetadata,
@@ -189,10 +204,17 @@ impl PlansService {
         let company = atomic.stream::<Company>(&company_stream(company_id)?);
         let desk = atomic.stream::<CertificationDesk>(&desk_stream(company_id)?);
         let app = atomic.stream::<Certification>(&certification_stream(auth_id)?);
+        let shelf = match pictures {
+            Some(_) => Some(atomic.stream::<PictureShelf>(&shelf_stream(company_id)?)),
+            None => None,
+        };
         let committed = atomic
             .run(|d| {
                 if let Some(caller) = caller {
                     check_owner(d.state(company)?, caller)?;
+                }
+                if let (Some(shelf), Some(submission)) = (shelf, pictures) {
+                    check_pictures(d.state(shelf)?, submission)?;
                 }
                 d.decide(app, &command).map_err(rejected)?;
                 d.decide(
@@ -230,7 +252,7 @@ impl PlansService {
         let command = CertificationCommand::Resubmit {
             user_id: caller.user_id.clone(),
             account_id: caller.account_id,
-            submission,
+            submission: submission.clone(),
             now: self.now(),
         };
         let position = self
@@ -238,6 +260,7 @@ impl PlansService {
                 &caller.company_id,
                 &auth_id,
                 Some(caller),
+                Some(&submission),
                 command,
                 AuthStatus::Reposted,
                 meta,
@@ -269,6 +292,7 @@ impl PlansService {
                 &caller.company_id,
                 &auth_id,
                 Some(caller),
+                None,
                 command,
                 AuthStatus::Cancelled,
                 meta,
@@ -311,7 +335,7 @@ impl PlansService {
                 AuthStatus::Rejected,
             ),
         };
-        self.step(&company_id, &auth_id, None, command, status, meta)
+        self.step(&company_id, &auth_id, None, None, command, status, meta)
             .await
     }
 }

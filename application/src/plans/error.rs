@@ -63,6 +63,9 @@ pub enum PlansError {
     /// The engine failed (503).
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The blob store failed, or none is configured (503).
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
 }
 
 impl From<CompanyError> for PlansError {

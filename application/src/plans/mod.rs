@@ -1,6 +1,7 @@
 //! Team plans' use cases (seed 004), one file each: [`companies`] (companies, members and the
 //! membership check every plans route starts with), [`trials`] (trials, paid-period states and
-//! their deadlines), [`certification`] (certification applications and their review);
+//! their deadlines), [`certification`] (certification applications and their review),
+//! [`pictures`] (the pictures those applications name, kept in the blob store);
 //! [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
 //! HTTP type reaches here.
 //!
@@ -12,14 +13,17 @@
 pub mod certification;
 pub mod companies;
 pub mod error;
+pub mod pictures;
 pub mod trials;
 
 pub use companies::Membership;
 pub use error::{Missing, PlansError};
+pub use pictures::PictureFile;
 pub use trials::{
     PLANS_PERIOD_END, PLANS_PERIOD_GRACE_END, PLANS_TRIAL_END, PlansDeadlines, deadline_handlers,
 };
 
+use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::command::CommandRunner;
 use crate::identity::IdentityService;
@@ -59,6 +63,7 @@ pub struct PlansService {
     clock: Arc<dyn Clock>,
     identity: IdentityService,
     settings: PlansSettings,
+    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl std::fmt::Debug for PlansService {
@@ -83,7 +88,15 @@ impl PlansService {
             clock,
             identity,
             settings,
+            blobs: None,
         }
+    }
+
+    /// The same service storing certification pictures in `blobs` (without one, uploads fail
+    /// with [`PlansError::Blob`]).
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// The settings (catalogue, trial length, grace period).

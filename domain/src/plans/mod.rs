@@ -14,6 +14,8 @@
 //! - [`certification::Certification`] (`plansCertification-{authId}`) and its per-company guard
 //!   [`certification::CertificationDesk`] (`plansCertifications-{companyId}`): certification
 //!   applications and their review.
+//! - [`pictures::PictureShelf`] (`plansCertificationPictures-{companyId}`): the pictures a company
+//!   uploaded for its applications (ID photos, licences), which applications may name.
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
@@ -24,6 +26,7 @@ pub mod certification;
 pub mod company;
 pub mod object_id;
 pub mod period;
+pub mod pictures;
 pub mod team_plan;
 pub mod user;
 

@@ -1184,6 +1184,22 @@ pub const REGISTRY: &[EventClasses] = &[
         Subject::None,
         &[("item", Plain), ("publishedAt", Plain)],
     ),
+    // Certification pictures (ID photos, licences): the hash is the only link to the file, so it
+    // is personal with the uploading owner as subject; erasing them unlinks the picture.
+    ev(
+        "PlansCertificationPictureUploaded",
+        Subject::UserField("uploadedBy"),
+        &[
+            ("pictureId", Plain),
+            ("companyId", Plain),
+            ("plan", Plain),
+            ("sha256", Personal),
+            ("size", Plain),
+            ("mediaType", Plain),
+            ("uploadedBy", Plain),
+            ("uploadedAt", Plain),
+        ],
+    ),
 ];
 
 #[cfg(test)]
