@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod openapi;
+pub mod shop;
 pub mod wechatpay;
 
 use libtest_mimic::{Arguments, Failed, Trial};

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_api::config::Environment;
 use tessera_application::StreamId;
-use tessera_tests::http::{Reply, TestServer, server_config};
+use tessera_tests::http::{TestServer, server_config};
+use tessera_tests::shop::{assert_field, call, is_millis, message, wx_login as wx};
 use tessera_tests::{Suite, TestDb, exec_sql};
 
 fn main() -> std::process::ExitCode {
@@ -28,51 +29,6 @@ fn main() -> std::process::ExitCode {
             unreadable_login,
         )
         .run()
-}
-
-async fn call(t: &TestServer, m: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
-    t.send(m, path, token, Some(body)).await
-}
-
-/// `POST /weixin-login` with `dev:{openid}`; returns (token, user).
-async fn wx(t: &TestServer, openid: &str) -> (String, Value) {
-    let r = t
-        .post(
-            "/weixin-login",
-            None,
-            json!({"code": format!("dev:{openid}")}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (
-        r.body["token"].as_str().unwrap().to_owned(),
-        r.body["user"].clone(),
-    )
-}
-
-fn message(r: &Reply) -> &str {
-    r.body["message"].as_str().unwrap_or("")
-}
-
-/// A 400 whose message names `field`.
-fn assert_field(r: &Reply, field: &str) {
-    assert_eq!(r.status, 400, "{field}: {:?}", r.body);
-    assert!(
-        message(r).starts_with(&format!("{field}:")),
-        "{field}: {:?}",
-        r.body
-    );
-    assert_eq!(
-        r.body.as_object().unwrap().len(),
-        1,
-        "only `message`: {:?}",
-        r.body
-    );
-}
-
-fn is_millis(v: &Value) -> bool {
-    let s = v.as_str().unwrap_or("");
-    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.'
 }
 
 async fn category(t: &TestServer, admin: &str, name: &str, parent: Option<i64>) -> i64 {

@@ -14,7 +14,14 @@ use tessera_application::StreamId;
 use tessera_domain::DomainEvent;
 use tessera_domain::shop::card::{CardEvent, luhn_valid};
 use tessera_tests::http::{Reply, TestServer};
+use tessera_tests::shop::{assert_field, call, is_millis, message, wx_login};
 use tessera_tests::{Suite, TestDb, scalar_i64};
+
+/// `POST /weixin-login` with `dev:{openid}`; returns (token, shop `user_id`).
+async fn wx(t: &TestServer, openid: &str) -> (String, i64) {
+    let (token, user) = wx_login(t, openid).await;
+    (token, user["user_id"].as_i64().unwrap())
+}
 
 fn main() -> std::process::ExitCode {
     Suite::new()
@@ -26,46 +33,6 @@ fn main() -> std::process::ExitCode {
         .case("fifty_concurrent_spends_never_overdraw", concurrent_spends)
         .case("rebuild_gives_same_card_rows_and_ids", rebuild)
         .run()
-}
-
-async fn call(t: &TestServer, m: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
-    t.send(m, path, token, Some(body)).await
-}
-
-/// `POST /weixin-login` with `dev:{openid}`; returns (token, user_id).
-async fn wx(t: &TestServer, openid: &str) -> (String, i64) {
-    let r = t
-        .post(
-            "/weixin-login",
-            None,
-            json!({"code": format!("dev:{openid}")}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (
-        r.body["token"].as_str().unwrap().to_owned(),
-        r.body["user"]["user_id"].as_i64().unwrap(),
-    )
-}
-
-fn message(r: &Reply) -> &str {
-    r.body["message"].as_str().unwrap_or("")
-}
-
-/// A 400 whose message names `field`, and nothing but `message`.
-fn assert_field(r: &Reply, field: &str) {
-    assert_eq!(r.status, 400, "{field}: {:?}", r.body);
-    assert!(
-        message(r).starts_with(&format!("{field}:")),
-        "{field}: {:?}",
-        r.body
-    );
-    assert_eq!(r.body.as_object().unwrap().len(), 1, "{:?}", r.body);
-}
-
-fn is_millis(v: &Value) -> bool {
-    let s = v.as_str().unwrap_or("");
-    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.'
 }
 
 async fn issue(t: &TestServer, admin: &str, user_id: i64) -> Value {

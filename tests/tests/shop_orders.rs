@@ -19,6 +19,7 @@ use tessera_domain::shop::order::{OrderStatus, PaidBy, RefundReason, ShopOrderId
 use tessera_domain::shop::product::{ProductEvent, ShopProduct};
 use tessera_domain::{Decider, DomainEvent};
 use tessera_tests::http::{Reply, TestServer, server_config};
+use tessera_tests::shop::{assert_field, call, is_millis, message, wx_login as wx};
 use tessera_tests::{Suite, TestDb, scalar_i64};
 
 fn main() -> std::process::ExitCode {
@@ -28,43 +29,6 @@ fn main() -> std::process::ExitCode {
         .case("expiry_returns_stock_and_paid_orders_stay", expiry)
         .case("rebuild_gives_same_order_rows", rebuild)
         .run()
-}
-
-async fn call(t: &TestServer, m: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
-    t.send(m, path, token, Some(body)).await
-}
-
-async fn wx(t: &TestServer, openid: &str) -> (String, Value) {
-    let r = t
-        .post(
-            "/weixin-login",
-            None,
-            json!({"code": format!("dev:{openid}")}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (
-        r.body["token"].as_str().unwrap().to_owned(),
-        r.body["user"].clone(),
-    )
-}
-
-fn message(r: &Reply) -> &str {
-    r.body["message"].as_str().unwrap_or("")
-}
-
-fn assert_field(r: &Reply, field: &str) {
-    assert_eq!(r.status, 400, "{field}: {:?}", r.body);
-    assert!(
-        message(r).starts_with(&format!("{field}:")),
-        "{field}: {:?}",
-        r.body
-    );
-}
-
-fn is_millis(v: &Value) -> bool {
-    let s = v.as_str().unwrap_or("");
-    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.'
 }
 
 /// A category and `products` (name, price, stock); returns their ids.

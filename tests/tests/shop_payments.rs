@@ -28,8 +28,15 @@ use tessera_application::StreamId;
 use tessera_domain::shared::Money;
 use tessera_infrastructure::wechatpay::simulate;
 use tessera_tests::http::{Reply, TestServer, server_config};
+use tessera_tests::shop::{assert_field, message, wx_login};
 use tessera_tests::wechatpay::{APP_ID, FakeWechatPay, PUB_KEY_ID, transaction};
 use tessera_tests::{Suite, TestDb, scalar_i64};
+
+/// `POST /weixin-login` with `dev:{openid}`; returns (token, shop `user_id`).
+async fn wx(t: &TestServer, openid: &str) -> (String, i64) {
+    let (token, user) = wx_login(t, openid).await;
+    (token, user["user_id"].as_i64().unwrap())
+}
 
 fn main() -> std::process::ExitCode {
     Suite::new()
@@ -38,34 +45,6 @@ fn main() -> std::process::ExitCode {
         .case("card_payments_and_wxpay_not_configured", card)
         .case("wxpay_money_that_cannot_pay_needs_refund", refund_due)
         .run()
-}
-
-async fn wx(t: &TestServer, openid: &str) -> (String, i64) {
-    let r = t
-        .post(
-            "/weixin-login",
-            None,
-            json!({"code": format!("dev:{openid}")}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (
-        r.body["token"].as_str().unwrap().to_owned(),
-        r.body["user"]["user_id"].as_i64().unwrap(),
-    )
-}
-
-fn message(r: &Reply) -> &str {
-    r.body["message"].as_str().unwrap_or("")
-}
-
-fn assert_field(r: &Reply, field: &str) {
-    assert_eq!(r.status, 400, "{field}: {:?}", r.body);
-    assert!(
-        message(r).starts_with(&format!("{field}:")),
-        "{field}: {:?}",
-        r.body
-    );
 }
 
 /// A category and products (name, price, stock); their ids.
