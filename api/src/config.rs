@@ -1000,4 +1000,25 @@ mod tests {
         assert_eq!(c.meeting.wechat_app_id.as_deref(), Some("wx-ours"));
         assert_eq!(c.meeting.wechatpay_platform_keys, "PUB_KEY_ID_X=/x.pem");
     }
+
+    #[test]
+    fn former_courtesy_blob_dir_name_fills_only_an_unset_blob_dir() {
+        let lookup = |k: &str| {
+            (k == "TESSERA_COURTESY_BLOB_DIR").then(|| "/srv/tessera/old-blobs".to_owned())
+        };
+        let c = super::ServerConfig::default().with_seed_env(lookup);
+        assert_eq!(
+            c.blob_dir.as_deref(),
+            Some(std::path::Path::new("/srv/tessera/old-blobs"))
+        );
+        let ours = super::ServerConfig {
+            blob_dir: Some("/srv/tessera/blobs".into()),
+            ..Default::default()
+        };
+        let c = ours.with_seed_env(lookup);
+        assert_eq!(
+            c.blob_dir.as_deref(),
+            Some(std::path::Path::new("/srv/tessera/blobs"))
+        );
+    }
 }
