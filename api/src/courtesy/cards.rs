@@ -18,7 +18,7 @@ fn to_value(v: impl serde::Serialize) -> Result<Value, CourtesyApiError> {
 }
 
 fn time() -> Value {
-    json!(chrono::Utc::now().timestamp())
+    json!(super::error::unix_now())
 }
 
 /// The signed-in user if the cookie names a live session, else nobody (for reads open to all).

@@ -67,7 +67,8 @@ impl From<tessera_projections::QueryError> for CourtesyApiError {
     }
 }
 
-fn now() -> i64 {
+/// Now in Unix seconds: the seed's `timestamp` and `time` fields.
+pub(super) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -77,7 +78,7 @@ pub fn answer(result: Result<Answer, CourtesyApiError>) -> Response {
         Ok(mut map) => {
             map.insert("error".into(), json!(0));
             if !map.contains_key("time") {
-                map.insert("timestamp".into(), json!(now()));
+                map.insert("timestamp".into(), json!(unix_now()));
             }
             Value::Object(map)
         }
@@ -108,7 +109,7 @@ pub fn answer(result: Result<Answer, CourtesyApiError>) -> Response {
             if let Some(f) = field {
                 map.insert("field".into(), json!(f));
             }
-            map.insert("timestamp".into(), json!(now()));
+            map.insert("timestamp".into(), json!(unix_now()));
             Value::Object(map)
         }
     };

@@ -167,7 +167,7 @@ async fn api(
         .and_then(|c| {
             let value = c.get("value")?.as_str()?.to_owned();
             let until = c.get("until")?.as_i64()?;
-            let max_age = (until - chrono::Utc::now().timestamp()).max(0);
+            let max_age = (until - error::unix_now()).max(0);
             let secure = if state.server.is_production() { "; Secure" } else { "" };
             axum::http::HeaderValue::from_str(&format!(
                 "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"

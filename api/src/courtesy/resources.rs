@@ -19,6 +19,6 @@ pub async fn query(
     let mut answer = Answer::new();
     let res = super::views::ResView { sha_256: hash, id };
     answer.insert("res".into(), json!(res));
-    answer.insert("time".into(), json!(chrono::Utc::now().timestamp()));
+    answer.insert("time".into(), json!(super::error::unix_now()));
     Ok(answer)
 }

@@ -87,7 +87,7 @@ async fn image(
     read_your_writes(&state, position).await;
     let mut a = Answer::new();
     a.insert("id".into(), json!(id));
-    a.insert("time".into(), json!(chrono::Utc::now().timestamp()));
+    a.insert("time".into(), json!(super::error::unix_now()));
     Ok(a)
 }
 
@@ -173,7 +173,7 @@ pub async fn card_res(
         read_your_writes(&state, position).await;
         let mut a = Answer::new();
         a.insert("id".into(), json!(id));
-        a.insert("time".into(), json!(chrono::Utc::now().timestamp()));
+        a.insert("time".into(), json!(super::error::unix_now()));
         Ok(a)
     }
     .await;
