@@ -13,8 +13,11 @@
 pub mod certification;
 pub mod companies;
 pub mod error;
+pub mod orders;
+pub mod payments;
 pub mod pictures;
 pub mod trials;
+pub mod wallet;
 
 pub use companies::Membership;
 pub use error::{Missing, PlansError};

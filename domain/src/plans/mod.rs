@@ -16,6 +16,7 @@
 //!   applications and their review.
 //! - [`pictures::PictureShelf`] (`plansCertificationPictures-{companyId}`): the pictures a company
 //!   uploaded for its applications (ID photos, licences), which applications may name.
+//! - [`payment`]: payment methods and what an external payment pays for.
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
@@ -25,6 +26,7 @@ pub mod catalogue;
 pub mod certification;
 pub mod company;
 pub mod object_id;
+pub mod payment;
 pub mod period;
 pub mod pictures;
 pub mod team_plan;
