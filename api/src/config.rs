@@ -169,6 +169,10 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
 
+    /// Rate limits of the OpenTicket API (seed 003 §9) and where they are counted.
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+
     /// Address to listen on.
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -375,6 +379,46 @@ impl Default for PlansConfig {
     }
 }
 
+/// Rate limits of the OpenTicket API (seed 003 §9; docs/openticket.md, "Rate limits";
+/// docs/decisions/0030-rate-limits.md).
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitConfig {
+    /// `on` (default: the seed's table per minute, per signed-in user or client address), `off`
+    /// (no limits, for load tests and benchmarks; refused in production), a JSON policy
+    /// (`{"window_secs", "limits", "overrides"}`), or the path of a JSON file holding one.
+    #[arg(long = "rate-limits", env = "TESSERA_RATE_LIMITS", default_value = "on")]
+    pub limits: String,
+    /// Redis that every server process of a deployment counts in (`redis://127.0.0.1:6379/0`);
+    /// unset: each process counts on its own, in memory.
+    #[arg(long, env = "TESSERA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+    /// Prefix of this deployment's rate-limit keys in Redis.
+    #[arg(long, env = "TESSERA_REDIS_KEY_PREFIX", default_value = "tessera:rl:")]
+    pub redis_key_prefix: String,
+    /// Longest wait for Redis per request, in milliseconds; past it the request goes ahead
+    /// unchecked (fail open, logged and counted at `GET /health/rate-limits`).
+    #[arg(long, env = "TESSERA_REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            limits: "on".to_owned(),
+            redis_url: None,
+            redis_key_prefix: "tessera:rl:".to_owned(),
+            redis_timeout_ms: 100,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Whether `TESSERA_RATE_LIMITS` turns the limits off.
+    pub fn is_off(&self) -> bool {
+        self.limits.trim().eq_ignore_ascii_case("off")
+    }
+}
+
 /// Settings of the meeting-ticket system (seed 000): order expiry, SMS codes and gateway, the
 /// WeChat app and WeChat Pay. docs/meeting-tickets.md explains each.
 #[derive(Debug, Clone, Args)]
@@ -517,6 +561,7 @@ impl Default for ServerConfig {
             environment: Environment::Development,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            rate_limits: RateLimitConfig::default(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
@@ -612,6 +657,12 @@ impl ServerConfig {
                     .into(),
             );
         }
+        if self.rate_limits.is_off() {
+            problems.push(
+                "TESSERA_RATE_LIMITS=off turns the OpenTicket rate limits off (load tests and benchmarks only)"
+                    .into(),
+            );
+        }
         let m = &self.meeting;
         if m.tencent_sms_secret_id.is_some() && missing(&m.tencent_sms_secret_key) {
             problems.push(
@@ -702,6 +753,9 @@ impl ServerConfig {
         }
         if self.meeting.tencent_sms_secret_id.is_none() {
             on.push("console SMS sender (sign-in codes are written to the log)".to_owned());
+        }
+        if self.rate_limits.is_off() {
+            on.push("OpenTicket rate limits are off (TESSERA_RATE_LIMITS=off)".to_owned());
         }
         if let Some(dir) = config.secrets_dir() {
             on.push(format!(

@@ -14,6 +14,7 @@ pub mod openticket;
 pub mod payments;
 pub mod postgres;
 pub mod privacy;
+pub mod ratelimit;
 pub mod sqlite;
 pub mod stored;
 pub mod wechatpay;
