@@ -386,7 +386,11 @@ pub struct RateLimitConfig {
     /// `on` (default: the seed's table per minute, per signed-in user or client address), `off`
     /// (no limits, for load tests and benchmarks; refused in production), a JSON policy
     /// (`{"window_secs", "limits", "overrides"}`), or the path of a JSON file holding one.
-    #[arg(long = "rate-limits", env = "TESSERA_RATE_LIMITS", default_value = "on")]
+    #[arg(
+        long = "rate-limits",
+        env = "TESSERA_RATE_LIMITS",
+        default_value = "on"
+    )]
     pub limits: String,
     /// Redis that every server process of a deployment counts in (`redis://127.0.0.1:6379/0`);
     /// unset: each process counts on its own, in memory.

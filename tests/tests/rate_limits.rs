@@ -32,7 +32,10 @@ fn main() -> std::process::ExitCode {
     }
     Suite::new()
         .case("sixth_lock_in_a_window_is_refused", sixth_lock_refused)
-        .case("anonymous_callers_per_address_behind_trusted_proxies", per_address)
+        .case(
+            "anonymous_callers_per_address_behind_trusted_proxies",
+            per_address,
+        )
         .case("a_partner_override_raises_one_user", partner_override)
         .case("off_limits_nothing_and_production_refuses_it", off)
         .case("two_processes_share_one_redis_budget", two_processes)
@@ -105,9 +108,13 @@ impl Answer {
     }
 
     fn has_limit_headers(&self) -> bool {
-        ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]
-            .iter()
-            .any(|n| self.headers.contains_key(*n))
+        [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ]
+        .iter()
+        .any(|n| self.headers.contains_key(*n))
     }
 }
 
@@ -197,7 +204,10 @@ async fn sixth_lock_refused(db: Arc<TestDb>) {
     }
     let sixth = lock(&t.base, &alice, &session, &["A-001"]).await;
     assert_refused(&sixth, "seat_lock", 5);
-    assert!(sixth.header("retry-after").unwrap() <= 720, "one token per 3600 s / 5");
+    assert!(
+        sixth.header("retry-after").unwrap() <= 720,
+        "one token per 3600 s / 5"
+    );
 
     // Bob has his own budget; Alice's other classes are untouched.
     let b = lock(&t.base, &bob, &session, &["A-001"]).await;
@@ -222,10 +232,26 @@ async fn sixth_lock_refused(db: Arc<TestDb>) {
 
     // Three orders a window: the fourth is refused.
     for _ in 0..3 {
-        let o = call(&t.base, Method::POST, "/v1/orders", Some(&bob), &[], Some(json!({}))).await;
+        let o = call(
+            &t.base,
+            Method::POST,
+            "/v1/orders",
+            Some(&bob),
+            &[],
+            Some(json!({})),
+        )
+        .await;
         assert_ne!(o.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", o.body);
     }
-    let o = call(&t.base, Method::POST, "/v1/orders", Some(&bob), &[], Some(json!({}))).await;
+    let o = call(
+        &t.base,
+        Method::POST,
+        "/v1/orders",
+        Some(&bob),
+        &[],
+        Some(json!({})),
+    )
+    .await;
     assert_refused(&o, "order_create", 3);
 
     // Other documents are not limited.
@@ -242,11 +268,27 @@ async fn per_address(db: Arc<TestDb>) {
     let from = |ip: &'static str| [("x-forwarded-for", ip)];
     // Behind a trusted proxy, each forwarded client has its own budget.
     for expected in [2, 1, 0] {
-        let a = call(&t.base, Method::GET, "/v1/venues", None, &from("203.0.113.1"), None).await;
+        let a = call(
+            &t.base,
+            Method::GET,
+            "/v1/venues",
+            None,
+            &from("203.0.113.1"),
+            None,
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
         assert_eq!(a.limits().1, expected);
     }
-    let a = call(&t.base, Method::GET, "/v1/venues", None, &from("203.0.113.1"), None).await;
+    let a = call(
+        &t.base,
+        Method::GET,
+        "/v1/venues",
+        None,
+        &from("203.0.113.1"),
+        None,
+    )
+    .await;
     assert_refused(&a, "other", 3);
     // A spoofed left part of the header does not make a new client: the right-most untrusted hop is.
     let a = call(
@@ -259,7 +301,15 @@ async fn per_address(db: Arc<TestDb>) {
     )
     .await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
-    let a = call(&t.base, Method::GET, "/v1/venues", None, &from("203.0.113.2"), None).await;
+    let a = call(
+        &t.base,
+        Method::GET,
+        "/v1/venues",
+        None,
+        &from("203.0.113.2"),
+        None,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.limits().1, 2);
     // A signed-in user from the spent address has a budget of their own.
@@ -278,12 +328,31 @@ async fn per_address(db: Arc<TestDb>) {
 
     // Without trusted proxies the header means nothing: every call is 127.0.0.1's.
     let t = TestServer::start_with(&db, limited(policy)).await;
-    for (i, ip) in ["203.0.113.7", "203.0.113.8", "203.0.113.9"].iter().enumerate() {
-        let a = call(&t.base, Method::GET, "/v1/venues", None, &[("x-forwarded-for", ip)], None).await;
+    for (i, ip) in ["203.0.113.7", "203.0.113.8", "203.0.113.9"]
+        .iter()
+        .enumerate()
+    {
+        let a = call(
+            &t.base,
+            Method::GET,
+            "/v1/venues",
+            None,
+            &[("x-forwarded-for", ip)],
+            None,
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK);
         assert_eq!(a.limits().1, 2 - i as u64);
     }
-    let a = call(&t.base, Method::GET, "/v1/venues", None, &from("203.0.113.10"), None).await;
+    let a = call(
+        &t.base,
+        Method::GET,
+        "/v1/venues",
+        None,
+        &from("203.0.113.10"),
+        None,
+    )
+    .await;
     assert_refused(&a, "other", 3);
     t.stop().await;
 }
@@ -300,7 +369,9 @@ async fn partner_override(db: Arc<TestDb>) {
         "overrides": [{"user": partner_id, "limits": {"seat_lock": 4}}],
     });
     let t = TestServer::start_with(&db, limited(&policy.to_string())).await;
-    let partner = t.login("partner@tessera.test", "correct horse battery").await;
+    let partner = t
+        .login("partner@tessera.test", "correct horse battery")
+        .await;
     let dave = t.login("dave@tessera.test", "correct horse battery").await;
     let session = uuid::Uuid::now_v7().to_string();
     for expected in [3, 2, 1, 0] {
@@ -309,11 +380,19 @@ async fn partner_override(db: Arc<TestDb>) {
         let (limit, remaining, _) = a.limits();
         assert_eq!((limit, remaining), (4, expected));
     }
-    assert_refused(&lock(&t.base, &partner, &session, &["A-001"]).await, "seat_lock", 4);
+    assert_refused(
+        &lock(&t.base, &partner, &session, &["A-001"]).await,
+        "seat_lock",
+        4,
+    );
     for _ in 0..2 {
         assert_eq!(lock(&t.base, &dave, &session, &["A-001"]).await.status, 404);
     }
-    assert_refused(&lock(&t.base, &dave, &session, &["A-001"]).await, "seat_lock", 2);
+    assert_refused(
+        &lock(&t.base, &dave, &session, &["A-001"]).await,
+        "seat_lock",
+        2,
+    );
     t.stop().await;
 }
 
@@ -344,15 +423,14 @@ async fn off(db: Arc<TestDb>) {
     };
     assert!(e.contains("TESSERA_RATE_LIMITS=off"), "{e}");
     c.rate_limits.limits = "on".into();
-    let s = RunningServer::start(&db.config(), c).await.expect("production with limits");
+    let s = RunningServer::start(&db.config(), c)
+        .await
+        .expect("production with limits");
     s.stop(Duration::from_secs(5)).await;
 
     // A policy that cannot be used stops the start, naming the member.
-    let e = match RunningServer::start(
-        &db.config(),
-        limited(r#"{"limits": {"seat_lock": 0}}"#),
-    )
-    .await
+    let e = match RunningServer::start(&db.config(), limited(r#"{"limits": {"seat_lock": 0}}"#))
+        .await
     {
         Ok(s) => {
             s.stop(Duration::from_secs(5)).await;
@@ -528,7 +606,15 @@ async fn on_sale_session(base: &str) -> String {
 
 async fn sign_up(base: &str, email: &str) -> String {
     let body = json!({"email": email, "password": "correct horse battery"});
-    let r = call(base, Method::POST, "/v1/auth/register", None, &[], Some(body.clone())).await;
+    let r = call(
+        base,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        &[],
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(r.status, 201, "register: {:?}", r.body);
     let r = call(base, Method::POST, "/v1/auth/login", None, &[], Some(body)).await;
     assert_eq!(r.status, 200, "login: {:?}", r.body);
@@ -597,7 +683,12 @@ async fn redis_down(db: Arc<TestDb>) {
     let session = uuid::Uuid::now_v7().to_string();
     for _ in 0..7 {
         let a = lock(&t.base, &gina, &session, &["A-001"]).await;
-        assert_eq!(a.status, StatusCode::NOT_FOUND, "passes unchecked: {:?}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::NOT_FOUND,
+            "passes unchecked: {:?}",
+            a.body
+        );
         assert!(!a.has_limit_headers());
     }
     let ops = call(&t.base, Method::GET, "/health/rate-limits", None, &[], None).await;

@@ -207,10 +207,9 @@ impl Policy {
             std::fs::read_to_string(s)
                 .map_err(|e| PolicyError(format!("cannot read the policy file `{s}`: {e}")))?
         };
-        let json: PolicyJson = serde_path_to_error::deserialize(
-            &mut serde_json::Deserializer::from_str(&text),
-        )
-        .map_err(|e| PolicyError(format!("`{}`: {}", e.path(), e.inner())))?;
+        let json: PolicyJson =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
+                .map_err(|e| PolicyError(format!("`{}`: {}", e.path(), e.inner())))?;
         Policy::from_json(json)
     }
 
@@ -254,9 +253,11 @@ impl Policy {
             positive(&o.limits, &format!("{at}.limits"))?;
             let partner = match (o.user, o.client) {
                 (Some(user), None) => Partner::User(user),
-                (None, Some(client)) => Partner::Client(client.parse().map_err(|e| {
-                    PolicyError(format!("`{at}.client`: {e}"))
-                })?),
+                (None, Some(client)) => Partner::Client(
+                    client
+                        .parse()
+                        .map_err(|e| PolicyError(format!("`{at}.client`: {e}")))?,
+                ),
                 _ => {
                     return Err(PolicyError(format!(
                         "`{at}` needs exactly one of `user` (a user id) or `client` (an IP or CIDR network)"
@@ -393,7 +394,8 @@ impl RateLimits {
                     key_prefix: config.redis_key_prefix.clone(),
                     timeout: Duration::from_millis(config.redis_timeout_ms.max(1)),
                 };
-                let redis = RedisRateLimiter::new(&settings).map_err(|e| PolicyError(e.to_string()))?;
+                let redis =
+                    RedisRateLimiter::new(&settings).map_err(|e| PolicyError(e.to_string()))?;
                 Some(Arc::new(redis))
             }
             _ => Some(Arc::new(LocalRateLimiter::new())),
@@ -415,7 +417,11 @@ impl RateLimits {
     /// The signed-in user of a request, by its access token's signature and expiry alone (no
     /// store read: the handler still checks the session). An invalid token counts as anonymous.
     fn user(&self, request: &Request) -> Option<Uuid> {
-        let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+        let value = request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
         let (scheme, token) = value.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;
@@ -425,7 +431,11 @@ impl RateLimits {
     }
 
     fn client(&self, request: &Request) -> Option<IpAddr> {
-        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()?
+            .0
+            .ip();
         Some(crate::startup::client_ip(
             peer,
             request.headers(),
@@ -472,7 +482,11 @@ fn put_headers(response: &mut Response, decision: &Decision) {
 /// pass it on and add the `X-RateLimit-*` headers to the answer, or answer the document's 429 with
 /// those headers and `Retry-After`. When the backend cannot decide, the request passes without
 /// headers (fail open), and the counter at `GET /health/rate-limits` goes up.
-pub async fn limit(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
+pub async fn limit(
+    State(limits): State<Arc<RateLimits>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(limiter) = limits.limiter.clone() else {
         return next.run(request).await;
     };

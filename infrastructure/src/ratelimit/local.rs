@@ -34,7 +34,12 @@ impl LocalRateLimiter {
     }
 
     fn limiter(&self, quota: Quota) -> Arc<Keyed> {
-        if let Some(l) = self.limiters.read().ok().and_then(|m| m.get(&quota).cloned()) {
+        if let Some(l) = self
+            .limiters
+            .read()
+            .ok()
+            .and_then(|m| m.get(&quota).cloned())
+        {
             return l;
         }
         let mut map = match self.limiters.write() {
@@ -123,7 +128,10 @@ mod tests {
     async fn five_per_minute_then_refused_per_key() {
         let l = LocalRateLimiter::new();
         let q = Quota::new(5, Duration::from_secs(60)).unwrap();
-        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         for expected in (0..5).rev() {
             let d = l.check("seat_lock:user:a", q).await.unwrap();
             assert!(d.allowed);
