@@ -14,7 +14,8 @@
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
-use super::error::{ErrorBody, ErrorCode, ErrorObject, OtError};
+use super::error::{ErrorBody, OtError};
+use super::error::{ErrorCode, ErrorObject};
 use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     LogoutResult, LogoutResultResponse, RoleName, Tokens, TokensResponse, User, UserResponse,
@@ -23,7 +24,8 @@ use crate::http::RequestId;
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
+use axum::response::Response;
 use serde::Deserialize;
 use tessera_application::identity::IdentityError;
 use tessera_application::identity::oauth::OAuthError;
