@@ -1144,4 +1144,32 @@ mod tests {
             Some(std::path::Path::new("/srv/tessera/blobs"))
         );
     }
+
+    #[test]
+    fn production_refuses_oauth_providers_configured_halfway() {
+        let mut c = super::ServerConfig::default();
+        assert!(
+            c.oauth.problems().is_empty(),
+            "unconfigured providers are fine"
+        );
+        c.oauth.oauth_google_client_id = Some("id.apps.googleusercontent.com".into());
+        c.oauth.oauth_apple_client_id = Some("io.openticket.web".into());
+        c.oauth.oauth_apple_team_id = Some("TEAM123456".into());
+        let problems = c.production_problems().join("\n");
+        for name in [
+            "TESSERA_OAUTH_GOOGLE_CLIENT_SECRET",
+            "TESSERA_OAUTH_APPLE_KEY_ID",
+            "TESSERA_OAUTH_APPLE_PRIVATE_KEY_FILE",
+        ] {
+            assert!(problems.contains(name), "{name} missing from {problems}");
+        }
+        assert!(
+            !problems.contains("TESSERA_OAUTH_APPLE_TEAM_ID"),
+            "{problems}"
+        );
+        c.oauth.oauth_google_client_secret = Some("s".into());
+        c.oauth.oauth_apple_key_id = Some("KEY1".into());
+        c.oauth.oauth_apple_private_key_file = Some("/keys/AuthKey.p8".into());
+        assert!(c.oauth.problems().is_empty(), "{:?}", c.oauth.problems());
+    }
 }

@@ -800,13 +800,21 @@ async fn conformance(db: Arc<TestDb>) {
     claims["email_verified"] = json!(true);
     let code = google.code_for("https://app.example/cb", claims);
     let body = json!({"code": code, "redirectUri": "https://app.example/cb"});
-    let r = c.post(oauth, "/v1/auth/oauth/google", None, body.clone()).await;
+    let r = c
+        .post(oauth, "/v1/auth/oauth/google", None, body.clone())
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = c.post(oauth, "/v1/auth/oauth/google", None, body.clone()).await;
+    let r = c
+        .post(oauth, "/v1/auth/oauth/google", None, body.clone())
+        .await;
     assert_eq!(r.status, 401, "{}", r.body);
-    let r = c.post(oauth, "/v1/auth/oauth/apple", None, body.clone()).await;
+    let r = c
+        .post(oauth, "/v1/auth/oauth/apple", None, body.clone())
+        .await;
     assert_eq!(r.status, 404, "{}", r.body);
-    let r = c.post(oauth, "/v1/auth/oauth/google", None, json!({"code": 1})).await;
+    let r = c
+        .post(oauth, "/v1/auth/oauth/google", None, json!({"code": 1}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
     let r = c
         .post(

@@ -208,10 +208,13 @@ async fn unverified_email_does_not_link(db: Arc<TestDb>) {
     t.stop().await;
 }
 
+/// A change to an ID token's claims.
+type Change = Box<dyn Fn(&mut Value) + Send + Sync>;
+
 async fn bad_id_tokens_are_refused(db: Arc<TestDb>) {
     let (p, t) = google(&db).await;
     let now = chrono::Utc::now().timestamp();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value) + Send + Sync>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         (
             "issuer",
             Box::new(|c| c["iss"] = json!("https://accounts.example.net")),

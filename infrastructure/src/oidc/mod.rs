@@ -523,7 +523,7 @@ fn check_claims(
     if c.sub.is_empty() || c.sub.len() > MAX_SUBJECT_LEN || c.sub.chars().any(char::is_control) {
         return bad(IdTokenProblem::Malformed);
     }
-    if !config.issuers.iter().any(|i| *i == c.iss) {
+    if !config.issuers.contains(&c.iss) {
         return bad(IdTokenProblem::Issuer);
     }
     if !c.aud.contains(&config.client_id)
