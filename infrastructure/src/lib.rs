@@ -10,6 +10,7 @@ pub mod hashing;
 pub mod idempotency;
 pub mod identity;
 pub mod notify;
+pub mod oidc;
 pub mod openticket;
 pub mod payments;
 pub mod postgres;

@@ -147,6 +147,16 @@ pub struct ErrorDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub retry_after: Option<u64>,
+    /// The OAuth provider (`google`, `apple`) that refused or failed a sign-in
+    /// (`POST /v1/auth/oauth/{provider}`); `reason` is then `invalid_grant` or `invalid_id_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub provider: Option<String>,
+    /// The ID-token check that failed (`reason` = `invalid_id_token`): `issuer`, `audience`,
+    /// `expired`, `issuedInFuture`, `signature`, `unknownKey`, `algorithm`, `nonce` or `malformed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub check: Option<String>,
 }
 
 /// Every error an OpenTicket route answers with. Each variant's doc names its status and `code`.
