@@ -85,6 +85,8 @@ pub struct Services {
     pub courtesy: Arc<tessera_application::courtesy::CourtesyService>,
     /// Seed 001 read models.
     pub courtesy_queries: tessera_projections::courtesy::CourtesyQueries,
+    /// Seed 003 §8: the live feed of seat and order changes, the SignalR hub and the seat stream.
+    pub live: Arc<crate::openticket::live::Live>,
 }
 
 /// Why the services could not be built from the settings.
@@ -470,6 +472,7 @@ impl Services {
             webhook_secrets,
             stripe_webhook_secret,
             public_url,
+            live: Arc::new(crate::openticket::live::Live::new(engine.events.clone())),
         })
     }
 }

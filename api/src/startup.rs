@@ -220,6 +220,7 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 header::LOCATION,
                 header::ETAG,
                 header::RETRY_AFTER,
+                HeaderName::from_static(crate::openticket::seats::LOG_POSITION),
             ])
             .max_age(Duration::from_secs(600)),
     ))
@@ -425,6 +426,7 @@ impl RunningServer {
         let services = Arc::new(Services::build(&engine, &server)?);
         let shutdown = CancellationToken::new();
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
+        services.live.start(&mut tasks, shutdown.clone());
         let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![
             Arc::new(tessera_application::openticket::Fulfilment(
                 services.openticket.clone(),
