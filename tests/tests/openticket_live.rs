@@ -141,6 +141,7 @@ fn seat_changes(done: &Value, session: &str) -> Vec<(String, String)> {
         .iter()
         .map(|s| {
             assert_eq!(s["sessionId"], session, "{s}");
+            assert!(s["position"].as_u64().is_some_and(|p| p > 0), "{s}");
             let ts = s["timestamp"].as_str().unwrap();
             assert!(
                 chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z'),

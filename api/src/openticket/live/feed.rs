@@ -40,6 +40,10 @@ pub struct SeatStatusChanged {
     /// When the change happened: the event's own time, RFC 3339 UTC with seconds, e.g.
     /// `2025-01-20T10:00:00Z`.
     pub timestamp: String,
+    /// Tessera's addition: the global log position of the change, to compare with the
+    /// `X-Log-Position` of `GET /v1/sessions/{sessionId}/seats` when resynchronising (a change at
+    /// or below it is already in that read).
+    pub position: u64,
 }
 
 /// `OrderStatusChanged` (seed 003 §8.3): sent only to the connections of the order's buyer.
@@ -138,6 +142,7 @@ pub fn seat_notices(event: &RecordedEvent) -> Option<Vec<SeatStatusChanged>> {
                 seat_id: seat.to_string(),
                 status: status_name(status).to_owned(),
                 timestamp: timestamp.clone(),
+                position: event.global_position,
             })
             .collect(),
     )

@@ -237,13 +237,12 @@ fn server_sent_events(
             text = inbox.recv() => text,
             _ = connection.closed.cancelled() => inbox.try_recv().ok(),
         };
-        match next {
-            Some(text) => Some((
+        next.map(|text| {
+            (
                 Ok(Event::default().data(text)),
                 (connection, Some(inbox), guard),
-            )),
-            None => None,
-        }
+            )
+        })
     });
     // A comment first, so that the client's `onopen` fires at once.
     let opened = futures_util::stream::once(async { Ok(Event::default().comment("")) });
