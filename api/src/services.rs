@@ -87,6 +87,8 @@ pub struct Services {
     pub courtesy_queries: tessera_projections::courtesy::CourtesyQueries,
     /// Seed 003 §2.2 Google and Apple sign-in (`POST /v1/auth/oauth/{provider}`).
     pub oauth: tessera_application::identity::oauth::OAuthSignIn,
+    /// Seed 003 §8: the live feed of seat and order changes, the SignalR hub and the seat stream.
+    pub live: Arc<crate::openticket::live::Live>,
 }
 
 /// Why the services could not be built from the settings.
@@ -541,6 +543,7 @@ impl Services {
             webhook_secrets,
             stripe_webhook_secret,
             public_url,
+            live: Arc::new(crate::openticket::live::Live::new(engine.events.clone())),
         })
     }
 }

@@ -226,6 +226,7 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 crate::http::rate_limit::LIMIT_HEADER,
                 crate::http::rate_limit::REMAINING_HEADER,
                 crate::http::rate_limit::RESET_HEADER,
+                HeaderName::from_static(crate::openticket::seats::LOG_POSITION),
             ])
             .max_age(Duration::from_secs(600)),
     ))
@@ -443,6 +444,7 @@ impl RunningServer {
         let services = Arc::new(Services::build(&engine, &server)?);
         let shutdown = CancellationToken::new();
         let mut tasks = engine.runner.clone().spawn(shutdown.clone());
+        services.live.start(&mut tasks, shutdown.clone());
         let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![
             Arc::new(tessera_application::openticket::Fulfilment(
                 services.openticket.clone(),

@@ -83,6 +83,11 @@ const EXPECTED: &[(&str, &str, Access)] = &[
         Access::Public,
     ),
     (
+        "GET",
+        "/v1/sessions/{sessionId}/seats/stream",
+        Access::Public,
+    ),
+    (
         "POST",
         "/v1/sessions/{sessionId}/seats/lock",
         Access::SignedIn,
@@ -1407,6 +1412,11 @@ async fn conformance(db: Arc<TestDb>) {
     // Every operation had a documented success checked against its schema.
     let mut unchecked = Vec::new();
     for (m, p, _) in EXPECTED {
+        // An event stream never ends, so its body cannot be read here: tests/tests/openticket_live.rs
+        // checks its events against the `SeatStatusChanged` shape.
+        if *p == "/v1/sessions/{sessionId}/seats/stream" {
+            continue;
+        }
         let ok = c
             .seen
             .get(&((*m).to_owned(), (*p).to_owned()))

@@ -9,6 +9,7 @@ pub mod common;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod live;
 pub mod openapi;
 pub mod orders;
 pub mod payments;
@@ -31,4 +32,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tickets::router())
         .merge(commands::router())
         .merge(payments::router())
+        .merge(live::router())
 }

@@ -7,6 +7,11 @@
 //! `data` (the seat states as of now, lock expiry included; `meta` differs on every answer, hence
 //! weak) and answers `If-None-Match` with a 304 and no body. `Cache-Control: no-cache` makes clients
 //! ask again each time, since seats change at any moment.
+//!
+//! Both answers (200 and 304) carry `X-Log-Position`: a global log position whose every change
+//! the seats shown include (they may include later ones too). A live client that lost its
+//! connection re-reads the seats and applies the hub's or the stream's changes after that position
+//! (`Last-Event-ID` of `GET /v1/sessions/{sessionId}/seats/stream`); docs/openticket.md, "Resync".
 
 use super::common::parse_id;
 use super::envelope::{meta, ok};
@@ -21,6 +26,12 @@ use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
+
+/// Header of the seat reads: the global log position the seats include at least.
+pub const LOG_POSITION: &str = "x-log-position";
+
+/// The projection whose tables answer the seat reads.
+const SEATS_PROJECTION: &str = "openticket_catalog";
 
 /// Routes of this module, each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,8 +51,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("sessionId" = Uuid, Path, description = "The session")),
     responses(
         (status = 200, description = "Seats by area, and counts; with a weak `ETag` over `data`", body = SessionSeatsResponse,
-            headers(("ETag" = String, description = "Weak validator of `data`, e.g. `W/\"3f…\"`; send it back in `If-None-Match`"))),
-        (status = 304, description = "`If-None-Match` named the current `ETag`: nothing changed, no body"),
+            headers(("ETag" = String, description = "Weak validator of `data`, e.g. `W/\"3f…\"`; send it back in `If-None-Match`"),
+                ("X-Log-Position" = u64, description = "Global log position whose changes the seats include (at least); resume the live stream after it"))),
+        (status = 304, description = "`If-None-Match` named the current `ETag`: nothing changed, no body",
+            headers(("X-Log-Position" = u64, description = "As for 200"))),
         (status = 400, description = "VALIDATION_ERROR: `sessionId` is not a UUID", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no such session", body = ErrorBody),
         (status = 500, response = InternalError),
@@ -55,13 +68,28 @@ async fn all(
     headers: HeaderMap,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("sessionId", &session_id)?;
+    // Read before the query: the read model only moves forward, so it includes at least this.
+    let position = state
+        .engine
+        .runner
+        .status()
+        .positions()
+        .get(SEATS_PROJECTION)
+        .copied()
+        .unwrap_or(0);
     match state
         .services
         .openticket_queries
         .session_seats(id, Utc::now())
         .await?
     {
-        Some(seats) => tagged(&headers, &SessionSeats::from(seats)),
+        Some(seats) => {
+            let mut response = tagged(&headers, &SessionSeats::from(seats))?;
+            response
+                .headers_mut()
+                .insert(LOG_POSITION, HeaderValue::from(position));
+            Ok(response)
+        }
         None => Err(OtError::not_found("session", session_id)),
     }
 }

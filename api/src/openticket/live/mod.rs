@@ -1,0 +1,56 @@
+//! Live seat status (seed 003 §8): the process-wide [`feed::LiveFeed`] that turns committed
+//! seat-session and order events into notices, the SignalR hub `/hubs/tickets` ([`hub`],
+//! [`transports`]) and the Server-Sent Events seat stream `GET /v1/sessions/{sessionId}/seats/stream`
+//! ([`stream`]). docs/openticket.md ("Live seat status") and
+//! docs/decisions/0029-live-seat-status.md record the choices.
+
+pub mod feed;
+pub mod hub;
+pub mod stream;
+pub mod transports;
+
+use crate::startup::AppState;
+use feed::LiveFeed;
+use hub::{Hub, HubTimings};
+use std::sync::Arc;
+use tessera_application::EventStore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The feed and the hub of one server process.
+pub struct Live {
+    /// Notices from the log, broadcast to this process's connections and streams.
+    pub feed: Arc<LiveFeed>,
+    /// The SignalR connections of this process.
+    pub hub: Arc<Hub>,
+}
+
+impl Live {
+    /// A feed over `store` (the application's store, events opened) and a hub with the default
+    /// timings (pings every 15 s, 30 s client timeout, 20 s long polls).
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        let feed = Arc::new(LiveFeed::new(store.clone()));
+        let hub = Arc::new(Hub::new(feed.clone(), store, HubTimings::default()));
+        Self { feed, hub }
+    }
+
+    /// Follow the log, reap quiet connections, and when `shutdown` is cancelled close every hub
+    /// connection (telling clients they may reconnect) and end every seat stream.
+    pub fn start(&self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
+        tasks.spawn(self.feed.clone().run(shutdown.clone()));
+        tasks.spawn(self.hub.clone().reap());
+        let hub = self.hub.clone();
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            hub.shutdown.cancel();
+        });
+    }
+}
+
+/// The hub's routes (outside the OpenAPI document) and the seat stream (inside it).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .merge(stream::router())
+        .merge(OpenApiRouter::from(transports::router()))
+}
