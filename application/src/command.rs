@@ -226,8 +226,7 @@ where
     S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
 {
     let Some(instance) = store.instance_id().filter(|_| D::KEEP_STATE) else {
-        return execute_alone::<D, S, T>(store, stream_id, command, metadata, schedule, keep)
-            .await;
+        return execute_alone::<D, S, T>(store, stream_id, command, metadata, schedule, keep).await;
     };
     let slot = slots::slot(Some(instance), stream_id);
     for _ in 0..MAX_ATTEMPTS {
@@ -1117,7 +1116,12 @@ mod slots {
 
     /// Wait until the batch holding `cell`'s command is committed, committing it (with everything
     /// else pending) when nobody has yet; returns how it ended.
-    pub async fn settle(slot: &Slot, store: &dyn EventStore, stream: &StreamId, cell: &Cell) -> Done {
+    pub async fn settle(
+        slot: &Slot,
+        store: &dyn EventStore,
+        stream: &StreamId,
+        cell: &Cell,
+    ) -> Done {
         let _flush = slot.flush.lock().await;
         if let Some(done) = taken(cell) {
             return done;
@@ -1215,7 +1219,10 @@ mod slots {
                             let after = (total - offset - n) as u64;
                             Some(AppendOutcome {
                                 stream_version: o.stream_version.saturating_sub(after),
-                                positions: o.positions.get(offset..offset + n).map_or_else(Vec::new, <[u64]>::to_vec),
+                                positions: o
+                                    .positions
+                                    .get(offset..offset + n)
+                                    .map_or_else(Vec::new, <[u64]>::to_vec),
                                 deduplicated: o.deduplicated,
                             })
                         }

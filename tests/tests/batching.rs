@@ -207,7 +207,9 @@ async fn refused_in_batch(db: Arc<TestDb>) {
         assert!(
             matches!(
                 refused,
-                Err(CommandError::Rejected(CounterError::WouldExceed { max: 10 }))
+                Err(CommandError::Rejected(CounterError::WouldExceed {
+                    max: 10
+                }))
             ),
             "{refused:?}"
         );
@@ -217,7 +219,10 @@ async fn refused_in_batch(db: Arc<TestDb>) {
         2,
         "one append for +1, one for the batch of the three accepted after it"
     );
-    assert_eq!(stored_increments(gated.as_ref(), &st).await, vec![1, 3, 2, 4]);
+    assert_eq!(
+        stored_increments(gated.as_ref(), &st).await,
+        vec![1, 3, 2, 4]
+    );
 }
 
 /// +1's append fails; +3 and +2, decided on top of it, are decided again from the stream and
@@ -269,7 +274,11 @@ async fn second_runner(db: Arc<TestDb>) {
     let st = stream("counter-two");
     let run = |r: &CommandRunner, by: u64| increment(r, &st, by, 10);
     assert_eq!(run(&r1, 1).await.unwrap().unwrap(), 1);
-    assert_eq!(run(&r2, 5).await.unwrap().unwrap(), 6, "r2 loads what r1 wrote");
+    assert_eq!(
+        run(&r2, 5).await.unwrap().unwrap(),
+        6,
+        "r2 loads what r1 wrote"
+    );
     assert_eq!(
         run(&r1, 3).await.unwrap().unwrap(),
         9,
@@ -280,11 +289,16 @@ async fn second_runner(db: Arc<TestDb>) {
     assert!(
         matches!(
             refused,
-            Err(CommandError::Rejected(CounterError::WouldExceed { max: 10 }))
+            Err(CommandError::Rejected(CounterError::WouldExceed {
+                max: 10
+            }))
         ),
         "r1's state said 9 (+1 fits); the stream says 10: {refused:?}"
     );
-    assert_eq!(stored_increments(one.events.as_ref(), &st).await, vec![1, 5, 3, 1]);
+    assert_eq!(
+        stored_increments(one.events.as_ref(), &st).await,
+        vec![1, 5, 3, 1]
+    );
 }
 
 // ------------------------------------------------------------------------- over HTTP
@@ -344,13 +358,20 @@ async fn locks_over_http(db: Arc<TestDb>) {
     config.seat_lock_ttl_secs = 3_600;
     let t = Arc::new(TestServer::start_with(&db, config).await);
     let admin = t.admin().await;
-    let (_, organizer) = t.with_role(&admin, "organizer@batch.test", "organizer").await;
+    let (_, organizer) = t
+        .with_role(&admin, "organizer@batch.test", "organizer")
+        .await;
     let r = t.post("/v1/venues", Some(&admin), venue_body(200)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let venue_id = r.data()["venueId"].as_str().unwrap().to_owned();
-    let r = t.post("/v1/events", Some(&organizer), event_body(&venue_id)).await;
+    let r = t
+        .post("/v1/events", Some(&organizer), event_body(&venue_id))
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    let session_id = r.data()["sessions"][0]["sessionId"].as_str().unwrap().to_owned();
+    let session_id = r.data()["sessions"][0]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut tokens = Vec::new();
     for i in 0..40 {
         tokens.push(t.customer(&format!("buyer{i}@batch.test")).await.1);
@@ -365,7 +386,9 @@ async fn locks_over_http(db: Arc<TestDb>) {
             let mut granted = Vec::new();
             for k in 0..10 {
                 let seat = format!("A-{:03}", (b * 10 + k) % 100 + 1);
-                let r = t.post(&path, Some(&token), json!({"seatIds": [seat]})).await;
+                let r = t
+                    .post(&path, Some(&token), json!({"seatIds": [seat]}))
+                    .await;
                 match r.status.as_u16() {
                     200 => granted.push((seat, r.data()["lockId"].as_str().unwrap().to_owned())),
                     409 => assert_eq!(r.code(), "SEAT_UNAVAILABLE", "{:?}", r.body),
@@ -380,12 +403,28 @@ async fn locks_over_http(db: Arc<TestDb>) {
         granted.extend(task.await.unwrap());
     }
     let seats: HashSet<&String> = granted.iter().map(|(s, _)| s).collect();
-    assert_eq!(seats.len(), granted.len(), "a seat granted twice: {granted:?}");
-    assert_eq!(seats.len(), 100, "every seat was wanted, so every seat went to someone");
+    assert_eq!(
+        seats.len(),
+        granted.len(),
+        "a seat granted twice: {granted:?}"
+    );
+    assert_eq!(
+        seats.len(),
+        100,
+        "every seat was wanted, so every seat went to someone"
+    );
     let engine = t.server.engine.clone();
     let head = engine.events.head_position().await.unwrap();
-    assert!(engine.runner.status().wait_for(head, Duration::from_secs(60)).await);
-    let model = t.get(&format!("/v1/sessions/{session_id}/seats"), None).await;
+    assert!(
+        engine
+            .runner
+            .status()
+            .wait_for(head, Duration::from_secs(60))
+            .await
+    );
+    let model = t
+        .get(&format!("/v1/sessions/{session_id}/seats"), None)
+        .await;
     let locked_in_model: HashSet<String> = model.data()["areas"][0]["seats"]
         .as_array()
         .unwrap()
@@ -393,12 +432,18 @@ async fn locks_over_http(db: Arc<TestDb>) {
         .filter(|s| s["status"] == "Locked")
         .map(|s| s["seatId"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(locked_in_model, seats.iter().map(|s| (*s).clone()).collect());
+    assert_eq!(
+        locked_in_model,
+        seats.iter().map(|s| (*s).clone()).collect()
+    );
     let mut log = locked_in_log(engine.events.as_ref(), &session_id).await;
     let mut answered = granted.clone();
     log.sort();
     answered.sort();
-    assert_eq!(log, answered, "the stream's locks are exactly the granted ones");
+    assert_eq!(
+        log, answered,
+        "the stream's locks are exactly the granted ones"
+    );
 
     // Round two: seats 101..=200 while the server goes away.
     let mut tasks = Vec::new();
@@ -428,11 +473,16 @@ async fn locks_over_http(db: Arc<TestDb>) {
         }));
     }
     until("some of round two is committed", || async {
-        locked_in_log(engine.events.as_ref(), &session_id).await.len() > 110
+        locked_in_log(engine.events.as_ref(), &session_id)
+            .await
+            .len()
+            > 110
     })
     .await;
     drop(engine);
-    let server = Arc::try_unwrap(t).ok().expect("only this test holds the server");
+    let server = Arc::try_unwrap(t)
+        .ok()
+        .expect("only this test holds the server");
     drop(server); // no graceful stop: its tasks are cut off wherever they are
     let mut acked: Vec<(String, String)> = Vec::new();
     for task in tasks {
@@ -445,6 +495,10 @@ async fn locks_over_http(db: Arc<TestDb>) {
         .map(|(s, l)| (l, s))
         .collect();
     for (seat, lock) in &acked {
-        assert_eq!(log.get(lock), Some(seat), "acknowledged lock {lock} on {seat} lost");
+        assert_eq!(
+            log.get(lock),
+            Some(seat),
+            "acknowledged lock {lock} on {seat} lost"
+        );
     }
 }

@@ -47,8 +47,8 @@ use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tessera_domain::openticket::seat_session::OpenedSession;
-use tessera_domain::openticket::{SessionId, VenueId};
 use tessera_domain::openticket::venue::VenueData;
+use tessera_domain::openticket::{SessionId, VenueId};
 
 /// Tunables (docs/openticket.md; `TESSERA_SEAT_LOCK_TTL_SECS`, `TESSERA_ORDER_TTL_SECS`,
 /// `TESSERA_MAX_SEATS_PER_LOCK`).

@@ -13,13 +13,13 @@ use crate::payments::CheckoutRequest;
 use crate::process::HandlerError;
 use async_trait::async_trait;
 use std::sync::Arc;
+use tessera_domain::UserId;
 use tessera_domain::openticket::order::{
     Order, OrderCommand, OrderData, OrderItem, OrderStatus, PaymentInfo,
 };
 use tessera_domain::openticket::seat_session::{ReleaseReason, SeatSession, SeatSessionCommand};
 use tessera_domain::openticket::{OrderId, PaymentId, SessionId};
 use tessera_domain::shared::Money;
-use tessera_domain::UserId;
 use uuid::Uuid;
 
 /// Deadline kind: an unpaid order's time passed. Payload `{"orderId", "sessionId"}` (UUID

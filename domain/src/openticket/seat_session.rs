@@ -460,14 +460,15 @@ impl SeatSession {
     }
 
     fn buyer_of(&self, order: OrderId) -> Option<UserId> {
-        self.held_by(Holder::Order(order)).find_map(|(_, h)| match h {
-            Hold::HeldForOrder { order_id, user_id } | Hold::Sold { order_id, user_id }
-                if *order_id == order =>
-            {
-                Some(*user_id)
-            }
-            _ => None,
-        })
+        self.held_by(Holder::Order(order))
+            .find_map(|(_, h)| match h {
+                Hold::HeldForOrder { order_id, user_id } | Hold::Sold { order_id, user_id }
+                    if *order_id == order =>
+                {
+                    Some(*user_id)
+                }
+                _ => None,
+            })
     }
 }
 

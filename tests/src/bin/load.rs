@@ -475,7 +475,10 @@ async fn drive(args: &Args, server: &RunningServer) -> anyhow::Result<()> {
             t.statuses
         );
     }
-    println!("all commands: {total} in {elapsed:.1} s = {:.0}/s", total as f64 / elapsed);
+    println!(
+        "all commands: {total} in {elapsed:.1} s = {:.0}/s",
+        total as f64 / elapsed
+    );
 
     check(server, &client, &outcomes).await
 }
@@ -575,10 +578,8 @@ async fn check(
         for recorded in batch {
             version = recorded.stream_version;
             events += 1;
-            let event: SeatSessionEvent = tessera_domain::DomainEvent::from_stored(
-                &recorded.event_type,
-                &recorded.data,
-            )?;
+            let event: SeatSessionEvent =
+                tessera_domain::DomainEvent::from_stored(&recorded.event_type, &recorded.data)?;
             match &event {
                 SeatSessionEvent::SeatsLocked {
                     user_id, seat_ids, ..
@@ -640,7 +641,9 @@ async fn check(
         failures.push(format!("{violations} seat transitions broke the rules"));
     }
     if model_mismatch > 0 {
-        failures.push(format!("{model_mismatch} seats differ between the read model and the responses"));
+        failures.push(format!(
+            "{model_mismatch} seats differ between the read model and the responses"
+        ));
     }
     if replay_sold != sold.len() {
         failures.push(format!(
