@@ -157,14 +157,27 @@ where
 
 /// Run `command` against the aggregate stored in `stream_id`.
 ///
-/// Commands on one stream in this process run one at a time (they queue on the stream's slot
-/// instead of losing version races to each other), and the slot keeps the aggregate's last state so
-/// the next command reads only newer events. Writers in other processes are still caught by the
-/// expected version: on a conflict the handler catches up and decides again, at most
-/// [`MAX_ATTEMPTS`] times.
+/// Commands on one stream in this process are batched (docs/decisions/0032-hot-stream-batching.md):
+/// each is decided under the stream's slot against the state the slot keeps in memory — which
+/// already includes the commands decided before it, committed or still on their way — and its
+/// events are folded into that state in place (no copy of the state per command, no read of the
+/// stream per command). Whatever queued up while the previous append was in flight is then
+/// appended together: one append and one commit for the whole batch, each caller answered with
+/// its own result (a refused command fails no neighbour; a refusal is only answered once the
+/// decisions it saw are committed). Writers in other processes are still caught by the expected
+/// version of each batch (a batch of refusals only checks the stream's version): on a conflict the
+/// slot forgets its state, and every command of the batch and those decided after it load the
+/// stream again and decide again, at most [`MAX_ATTEMPTS`] times.
+///
+/// Aggregates with `KEEP_STATE = false` and stores without an instance id are not batched: they
+/// load the whole stream for every command, one command at a time.
 ///
 /// `schedule` sees the state after the new events and the events themselves, and returns deadlines
 /// to store in the same append (e.g. a lock expiry). Event ids are fresh UUIDv7s on each attempt.
+///
+/// This function finishes the batch in the caller's task: a caller dropped between deciding and
+/// committing leaves its events to the next command on the stream. [`CommandRunner`]'s methods
+/// commit in a task of their own instead, so a dropped caller changes nothing.
 pub async fn execute<D, S>(
     store: &dyn EventStore,
     stream_id: &StreamId,
@@ -177,36 +190,156 @@ where
     D::Command: Sync,
     S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
 {
-    let instance = store.instance_id();
-    let slot = slots::slot(instance, stream_id);
-    let mut cached = slot.lock().await;
+    let (state, events, outcome) = run_command::<D, S, D>(
+        store,
+        None,
+        stream_id,
+        command,
+        metadata,
+        schedule,
+        D::clone,
+    )
+    .await?;
+    Ok(Decided {
+        state,
+        events,
+        outcome,
+    })
+}
+
+/// The engine behind [`execute`] and [`CommandRunner`]: the batched path when the store has an
+/// instance id and `D::KEEP_STATE`, the one-at-a-time path otherwise. `keep` takes what the caller
+/// wants of the state after its events (a clone for [`Decided`], nothing for [`Applied`]).
+/// With `shared`, the batch is committed in a task of its own (see [`execute`]).
+async fn run_command<D, S, T>(
+    store: &dyn EventStore,
+    shared: Option<&Arc<dyn EventStore>>,
+    stream_id: &StreamId,
+    command: &D::Command,
+    metadata: &EventMetadata,
+    schedule: S,
+    keep: fn(&D) -> T,
+) -> Result<(T, Vec<D::Event>, Option<AppendOutcome>), CommandError<D::Error>>
+where
+    D: Decider,
+    D::Command: Sync,
+    S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
+{
+    let Some(instance) = store.instance_id().filter(|_| D::KEEP_STATE) else {
+        return execute_alone::<D, S, T>(store, stream_id, command, metadata, schedule, keep).await;
+    };
+    let slot = slots::slot(Some(instance), stream_id);
     for _ in 0..MAX_ATTEMPTS {
-        let (state, version) = match cached.take().and_then(slots::Cached::into_state::<D>) {
-            Some((state, version)) => load_from(store, stream_id, state, version).await?,
-            None => load::<D>(store, stream_id).await?,
-        };
-        let remember = |state: &D, version: u64| {
-            instance
-                .filter(|_| D::KEEP_STATE)
-                .map(|_| slots::Cached::new(state.clone(), version))
-        };
-        let events = match state.decide(command) {
-            Ok(events) => events,
-            Err(e) => {
-                *cached = remember(&state, version);
-                return Err(CommandError::Rejected(e));
-            }
-        };
-        if events.is_empty() {
-            *cached = remember(&state, version);
-            return Ok(Decided {
-                state,
-                events,
-                outcome: None,
+        let cell = slots::Cell::default();
+        let verdict = {
+            let mut inner = slot.inner.lock().await;
+            let (mut state, mut version) =
+                match inner.cached.take().and_then(slots::Cached::into_state::<D>) {
+                    Some(cached) => cached,
+                    None => {
+                        let (state, version) = load::<D>(store, stream_id).await?;
+                        inner.committed = version;
+                        (state, version)
+                    }
+                };
+            let decided = state.decide(command);
+            let encoded = match &decided {
+                Ok(events) => to_new_events::<D>(events, metadata),
+                Err(_) => Ok(Vec::new()),
+            };
+            let (verdict, new_events, deadlines) = match (decided, encoded) {
+                (_, Err(e)) => {
+                    // Nothing was folded in: the state is still the slot's.
+                    inner.cached = Some(slots::Cached::new(state, version));
+                    return Err(e.into());
+                }
+                (Err(e), _) => (Err(e), Vec::new(), Vec::new()),
+                (Ok(events), Ok(new_events)) => {
+                    let mut deadlines = Vec::new();
+                    if !events.is_empty() {
+                        // Folded in place: the state is moved, never copied.
+                        for event in &events {
+                            state = state.evolve(event);
+                        }
+                        version += events.len() as u64;
+                        deadlines = schedule(&state, &events);
+                    }
+                    (Ok((keep(&state), events)), new_events, deadlines)
+                }
+            };
+            inner.cached = Some(slots::Cached::new(state, version));
+            inner.pending.push(slots::Pending {
+                events: new_events,
+                deadlines,
+                cell: cell.clone(),
             });
+            verdict
+        };
+        let done = match shared {
+            Some(store) => {
+                let (slot, store, stream, cell) =
+                    (slot.clone(), store.clone(), stream_id.clone(), cell.clone());
+                // A task of its own: the batch is committed even when this caller is dropped.
+                match tokio::spawn(async move {
+                    slots::settle(&slot, store.as_ref(), &stream, &cell).await
+                })
+                .await
+                {
+                    Ok(done) => done,
+                    Err(e) => slots::Done::Failed(StoreError::Unavailable(format!(
+                        "the commit task failed: {e}"
+                    ))),
+                }
+            }
+            None => slots::settle(&slot, store, stream_id, &cell).await,
+        };
+        match done {
+            slots::Done::Committed(outcome) => {
+                return match verdict {
+                    Ok((kept, events)) => Ok((kept, events, outcome)),
+                    Err(e) => Err(CommandError::Rejected(e)),
+                };
+            }
+            slots::Done::Retry => {
+                tracing::debug!(stream = %stream_id, "batch not committed as decided, deciding again");
+            }
+            slots::Done::Failed(e) => return Err(e.into()),
         }
-        let new_state = events.iter().fold(state.clone(), |s, e| s.evolve(e));
+    }
+    Err(EngineError::Contended {
+        stream: stream_id.clone(),
+        attempts: MAX_ATTEMPTS,
+    }
+    .into())
+}
+
+/// One command at a time, loading the whole stream for each (see [`execute`]).
+async fn execute_alone<D, S, T>(
+    store: &dyn EventStore,
+    stream_id: &StreamId,
+    command: &D::Command,
+    metadata: &EventMetadata,
+    schedule: S,
+    keep: fn(&D) -> T,
+) -> Result<(T, Vec<D::Event>, Option<AppendOutcome>), CommandError<D::Error>>
+where
+    D: Decider,
+    D::Command: Sync,
+    S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
+{
+    let slot = slots::slot(store.instance_id(), stream_id);
+    let _flush = slot.flush.lock().await;
+    let mut inner = slot.inner.lock().await;
+    slots::flush_held(&mut inner, store, stream_id).await;
+    inner.cached = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let (state, version) = load::<D>(store, stream_id).await?;
+        let events = state.decide(command).map_err(CommandError::Rejected)?;
+        if events.is_empty() {
+            return Ok((keep(&state), events, None));
+        }
         let new_events = to_new_events::<D>(&events, metadata)?;
+        let new_state = events.iter().fold(state, |s, e| s.evolve(e));
         let request = AppendRequest {
             stream_id: stream_id.clone(),
             expected_version: ExpectedVersion::Exact(version),
@@ -214,19 +347,8 @@ where
             deadlines: schedule(&new_state, &events),
         };
         match store.append(request).await {
-            Ok(outcome) => {
-                if !outcome.deduplicated {
-                    *cached = remember(&new_state, outcome.stream_version);
-                }
-                return Ok(Decided {
-                    state: new_state,
-                    events,
-                    outcome: Some(outcome),
-                });
-            }
+            Ok(outcome) => return Ok((keep(&new_state), events, Some(outcome))),
             Err(StoreError::VersionConflict { .. }) => {
-                // Another process wrote first; what we had is still a true prefix of the stream.
-                *cached = remember(&state, version);
                 tracing::debug!(stream = %stream_id, "version conflict, deciding again");
             }
             Err(e) => return Err(e.into()),
@@ -237,6 +359,26 @@ where
         attempts: MAX_ATTEMPTS,
     }
     .into())
+}
+
+/// What an accepted command did, without the aggregate's state ([`CommandRunner::apply`]): for
+/// callers of large aggregates (a seat session) that answer from the events alone, so the engine
+/// need not copy the state for them.
+#[derive(Debug, Clone)]
+pub struct Applied<D: Decider> {
+    /// The new events (empty when the command changed nothing).
+    pub events: Vec<D::Event>,
+    /// The append that carried them (a batch's append seen through this command's events alone:
+    /// its positions and the stream version after its last event); `None` when nothing was written.
+    pub outcome: Option<AppendOutcome>,
+}
+
+impl<D: Decider> Applied<D> {
+    /// The global position of this command's last event (for read-your-writes); `None` when
+    /// nothing was written.
+    pub fn position(&self) -> Option<u64> {
+        self.outcome.as_ref().map(AppendOutcome::last_position)
+    }
 }
 
 impl<D: Decider> Decided<D> {
@@ -306,10 +448,8 @@ impl CommandRunner {
         D: Decider,
         D::Command: Sync,
     {
-        execute::<D, _>(self.store.as_ref(), stream_id, command, metadata, |_, _| {
-            Vec::new()
-        })
-        .await
+        self.run_with::<D, _>(stream_id, command, metadata, |_, _| Vec::new())
+            .await
     }
 
     /// [`CommandRunner::run`] storing `deadlines` with whatever the command appends.
@@ -324,10 +464,12 @@ impl CommandRunner {
         D: Decider,
         D::Command: Sync,
     {
-        execute_scheduling::<D>(self.store.as_ref(), stream_id, command, metadata, deadlines).await
+        self.run_with::<D, _>(stream_id, command, metadata, move |_, _| deadlines.clone())
+            .await
     }
 
     /// [`CommandRunner::run`] with deadlines computed from the new state and events ([`execute`]).
+    /// The batch is committed in a task of its own: dropping the caller does not strand it.
     pub async fn run_with<D, S>(
         &self,
         stream_id: &StreamId,
@@ -340,7 +482,93 @@ impl CommandRunner {
         D::Command: Sync,
         S: Fn(&D, &[D::Event]) -> Vec<NewDeadline> + Send + Sync,
     {
-        execute::<D, S>(self.store.as_ref(), stream_id, command, metadata, schedule).await
+        let (state, events, outcome) = run_command::<D, S, D>(
+            self.store.as_ref(),
+            Some(&self.store),
+            stream_id,
+            command,
+            metadata,
+            schedule,
+            D::clone,
+        )
+        .await?;
+        Ok(Decided {
+            state,
+            events,
+            outcome,
+        })
+    }
+
+    /// [`CommandRunner::run_scheduling`] answering without the aggregate's state ([`Applied`]):
+    /// the engine then never copies the state for this command — for large, hot aggregates such as
+    /// a 15,000-seat session (docs/decisions/0032-hot-stream-batching.md).
+    ///
+    /// Errors: as [`execute`].
+    pub async fn apply<D>(
+        &self,
+        stream_id: &StreamId,
+        command: &D::Command,
+        metadata: &EventMetadata,
+        deadlines: Vec<NewDeadline>,
+    ) -> Result<Applied<D>, CommandError<D::Error>>
+    where
+        D: Decider,
+        D::Command: Sync,
+    {
+        let ((), events, outcome) = run_command::<D, _, ()>(
+            self.store.as_ref(),
+            Some(&self.store),
+            stream_id,
+            command,
+            metadata,
+            move |_, _| deadlines.clone(),
+            |_| (),
+        )
+        .await?;
+        Ok(Applied { events, outcome })
+    }
+
+    /// How many commands on `stream_id` this process has decided and not yet committed (the next
+    /// batch's size, for diagnostics and tests).
+    pub async fn queued(&self, stream_id: &StreamId) -> usize {
+        let slot = slots::slot(self.store.instance_id(), stream_id);
+        slot.inner.lock().await.pending.len()
+    }
+
+    /// Decide `command` against the aggregate in `stream_id` without storing anything: the events
+    /// it would produce now, or its refusal. Decided against the state the runner keeps for the
+    /// stream (loaded when it has none; it includes commands decided and still being committed),
+    /// so it reads nothing when the stream is hot. A check before a slower step, never a promise:
+    /// the real command is decided again when it runs.
+    ///
+    /// Errors: [`CommandError::Rejected`] with the aggregate's refusal; engine failures loading.
+    pub async fn check<D>(
+        &self,
+        stream_id: &StreamId,
+        command: &D::Command,
+    ) -> Result<Vec<D::Event>, CommandError<D::Error>>
+    where
+        D: Decider,
+        D::Command: Sync,
+    {
+        let store = self.store.as_ref();
+        let Some(instance) = store.instance_id().filter(|_| D::KEEP_STATE) else {
+            let (state, _) = load::<D>(store, stream_id).await?;
+            return state.decide(command).map_err(CommandError::Rejected);
+        };
+        let slot = slots::slot(Some(instance), stream_id);
+        let mut inner = slot.inner.lock().await;
+        let (state, version) = match inner.cached.take().and_then(slots::Cached::into_state::<D>) {
+            Some(cached) => cached,
+            None => {
+                let (state, version) = load::<D>(store, stream_id).await?;
+                inner.committed = version;
+                (state, version)
+            }
+        };
+        let decided = state.decide(command);
+        inner.cached = Some(slots::Cached::new(state, version));
+        decided.map_err(CommandError::Rejected)
     }
 }
 
@@ -643,19 +871,27 @@ impl AtomicCommand {
         let mut order: Vec<usize> = (0..self.streams.len()).collect();
         order.sort_by(|&a, &b| self.streams[a].stream.cmp(&self.streams[b].stream));
         let mut guards: Vec<Option<slots::Guard>> = (0..self.streams.len()).map(|_| None).collect();
+        // Held to the end: no batch of single-stream commands is appended meanwhile.
+        let mut flushes: Vec<slots::FlushGuard> = Vec::with_capacity(self.streams.len());
         for i in order {
-            guards[i] = Some(
-                slots::slot(instance, &self.streams[i].stream)
-                    .lock_owned()
-                    .await,
-            );
+            let stream = &self.streams[i].stream;
+            let slot = slots::slot(instance, stream);
+            flushes.push(slot.flush.clone().lock_owned().await);
+            let mut guard = slot.inner.clone().lock_owned().await;
+            // Commands decided before this one are committed first; their state is then the
+            // stream's (or forgotten, when their batch failed).
+            slots::flush_held(&mut guard, store, stream).await;
+            guards[i] = Some(guard);
         }
         let mut guards: Vec<slots::Guard> = guards.into_iter().flatten().collect();
         // Put what is known to be a true prefix of each stream back into its slot.
         let remember = |guards: &mut [slots::Guard], cached: Vec<Option<slots::Cached>>| {
             if instance.is_some() {
                 for (guard, cached) in guards.iter_mut().zip(cached) {
-                    **guard = cached;
+                    if let Some(c) = &cached {
+                        guard.committed = c.version;
+                    }
+                    guard.cached = cached;
                 }
             }
         };
@@ -663,7 +899,8 @@ impl AtomicCommand {
         for _ in 0..MAX_ATTEMPTS {
             let mut entries = Vec::with_capacity(self.streams.len());
             for (registered, guard) in self.streams.iter().zip(guards.iter_mut()) {
-                let base = (registered.load)(store, &registered.stream, guard.take()).await?;
+                let base =
+                    (registered.load)(store, &registered.stream, guard.cached.take()).await?;
                 entries.push(Entry {
                     stream: registered.stream.clone(),
                     base,
@@ -768,10 +1005,17 @@ impl AtomicCommand {
     }
 }
 
-/// Per-stream slots: an async lock that queues this process's commands on one stream, holding the
-/// aggregate's last known state. Keyed by the store's instance id and the stream; bounded.
+/// Per-stream slots: the aggregate state this process keeps for a stream, the commands decided
+/// against it and not yet committed, and the lock that lets one batch at a time be appended.
+/// Keyed by the store's instance id and the stream; bounded.
+///
+/// Lock order: `flush` before `inner`, and a batch's deciders hold `inner` only while deciding
+/// (never while waiting for another lock), so nothing waits in a cycle.
 mod slots {
-    use crate::event_store::StreamId;
+    use crate::deadlines::NewDeadline;
+    use crate::event_store::{
+        AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
+    };
     use std::any::Any;
     use std::collections::HashMap;
     use std::sync::{Arc, LazyLock, Mutex};
@@ -802,14 +1046,213 @@ mod slots {
         }
     }
 
-    pub type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+    /// How a decided command's batch ended.
+    #[derive(Debug, Clone)]
+    pub enum Done {
+        /// Committed (or, for a batch without events, the stream was still at the version the
+        /// batch was decided on); this command's share of the append, if it had events.
+        Committed(Option<AppendOutcome>),
+        /// Not committed because the state it was decided on was not the stream's: decide again.
+        Retry,
+        /// The store failed this batch.
+        Failed(StoreError),
+    }
 
-    /// A slot held until dropped.
-    pub type Guard = tokio::sync::OwnedMutexGuard<Option<Cached>>;
+    /// Where a decided command's end is put by whoever commits its batch.
+    pub type Cell = Arc<Mutex<Option<Done>>>;
+
+    /// A decided command waiting for its batch's commit.
+    pub struct Pending {
+        pub events: Vec<NewEvent>,
+        pub deadlines: Vec<NewDeadline>,
+        pub cell: Cell,
+    }
+
+    /// What one slot holds under its `inner` lock.
+    #[derive(Default)]
+    pub struct Inner {
+        /// The state with every decided command folded in (committed or pending), at the
+        /// version it will have once they are all committed; `None`: load it from the store.
+        pub cached: Option<Cached>,
+        /// The stream version known committed: the expected version of the next batch.
+        pub committed: u64,
+        /// Decided commands not yet taken by a commit, in decision order.
+        pub pending: Vec<Pending>,
+    }
+
+    impl Inner {
+        /// Forget the state (it is no longer known to be the stream's) and send every pending
+        /// command back to decide again.
+        fn forget(&mut self) {
+            self.cached = None;
+            for pending in self.pending.drain(..) {
+                put(&pending.cell, Done::Retry);
+            }
+        }
+    }
+
+    fn put(cell: &Cell, done: Done) {
+        *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+    }
+
+    fn taken(cell: &Cell) -> Option<Done> {
+        cell.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// One stream's slot.
+    #[derive(Default)]
+    pub struct Slot {
+        /// The state and the pending commands.
+        pub inner: Arc<tokio::sync::Mutex<Inner>>,
+        /// Held while a batch is appended (and by atomic and one-at-a-time commands throughout).
+        pub flush: Arc<tokio::sync::Mutex<()>>,
+    }
+
+    /// `inner` held until dropped.
+    pub type Guard = tokio::sync::OwnedMutexGuard<Inner>;
+
+    /// `flush` held until dropped.
+    pub type FlushGuard = tokio::sync::OwnedMutexGuard<()>;
+
+    /// Wait until the batch holding `cell`'s command is committed, committing it (with everything
+    /// else pending) when nobody has yet; returns how it ended.
+    pub async fn settle(
+        slot: &Slot,
+        store: &dyn EventStore,
+        stream: &StreamId,
+        cell: &Cell,
+    ) -> Done {
+        let _flush = slot.flush.lock().await;
+        if let Some(done) = taken(cell) {
+            return done;
+        }
+        let (batch, expected) = {
+            let mut inner = slot.inner.lock().await;
+            (std::mem::take(&mut inner.pending), inner.committed)
+        };
+        let (events, deadlines, shares) = split(batch);
+        // Deciders go on deciding against the slot's state while this batch is appended.
+        let result = commit(store, stream, expected, events, deadlines).await;
+        let mut inner = slot.inner.lock().await;
+        finish(&mut inner, shares, result);
+        drop(inner);
+        taken(cell).unwrap_or(Done::Retry)
+    }
+
+    /// Commit whatever is pending while holding both locks (atomic and one-at-a-time commands
+    /// start with this, so they see only committed state).
+    pub async fn flush_held(inner: &mut Inner, store: &dyn EventStore, stream: &StreamId) {
+        if inner.pending.is_empty() {
+            return;
+        }
+        let (events, deadlines, shares) = split(std::mem::take(&mut inner.pending));
+        let expected = inner.committed;
+        let result = commit(store, stream, expected, events, deadlines).await;
+        finish(inner, shares, result);
+    }
+
+    /// One append for the whole batch, expecting the stream at `expected`; for a batch without
+    /// events (refusals, commands that changed nothing) a check that the stream is still there.
+    async fn commit(
+        store: &dyn EventStore,
+        stream: &StreamId,
+        expected: u64,
+        events: Vec<NewEvent>,
+        deadlines: Vec<NewDeadline>,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        if events.is_empty() {
+            let actual = store.stream_version(stream).await?;
+            return if actual == expected {
+                Ok(None)
+            } else {
+                Err(StoreError::VersionConflict {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::Exact(expected),
+                    actual,
+                })
+            };
+        }
+        store
+            .append(AppendRequest {
+                stream_id: stream.clone(),
+                expected_version: ExpectedVersion::Exact(expected),
+                events,
+                deadlines,
+            })
+            .await
+            .map(Some)
+    }
+
+    /// A batch's events and deadlines in decision order, and each command's event count and cell.
+    fn split(batch: Vec<Pending>) -> (Vec<NewEvent>, Vec<NewDeadline>, Vec<(usize, Cell)>) {
+        let mut events = Vec::with_capacity(batch.iter().map(|p| p.events.len()).sum());
+        let mut deadlines = Vec::new();
+        let mut shares = Vec::with_capacity(batch.len());
+        for pending in batch {
+            shares.push((pending.events.len(), pending.cell));
+            events.extend(pending.events);
+            deadlines.extend(pending.deadlines);
+        }
+        (events, deadlines, shares)
+    }
+
+    /// Answer each command of a batch (its event count and cell, in order) after its commit
+    /// (`inner` locked).
+    fn finish(
+        inner: &mut Inner,
+        shares: Vec<(usize, Cell)>,
+        result: Result<Option<AppendOutcome>, StoreError>,
+    ) {
+        match result {
+            Ok(outcome) => {
+                match &outcome {
+                    // A deduplicated commit says nothing of the stream's state now.
+                    Some(o) if o.deduplicated => inner.forget(),
+                    Some(o) => inner.committed = o.stream_version,
+                    None => {}
+                }
+                let total: usize = shares.iter().map(|(n, _)| n).sum();
+                let mut offset = 0;
+                for (n, cell) in shares {
+                    let share = match (&outcome, n) {
+                        (Some(o), n) if n > 0 => {
+                            let after = (total - offset - n) as u64;
+                            Some(AppendOutcome {
+                                stream_version: o.stream_version.saturating_sub(after),
+                                positions: o
+                                    .positions
+                                    .get(offset..offset + n)
+                                    .map_or_else(Vec::new, <[u64]>::to_vec),
+                                deduplicated: o.deduplicated,
+                            })
+                        }
+                        _ => None,
+                    };
+                    offset += n;
+                    put(&cell, Done::Committed(share));
+                }
+            }
+            Err(e) => {
+                // Everything decided on top of this batch was decided on a state that is not the
+                // stream's: all of it decides again, from a fresh load.
+                inner.forget();
+                let done = match e {
+                    StoreError::VersionConflict { .. } => {
+                        tracing::debug!(error = %e, "batch lost a version race");
+                        Done::Retry
+                    }
+                    e => Done::Failed(e),
+                };
+                for (_, cell) in shares {
+                    put(&cell, done.clone());
+                }
+            }
+        }
+    }
 
     #[derive(Default)]
     struct Slots {
-        map: HashMap<(Uuid, StreamId), (Slot, u64)>,
+        map: HashMap<(Uuid, StreamId), (Arc<Slot>, u64)>,
         tick: u64,
     }
 
@@ -817,7 +1260,7 @@ mod slots {
 
     /// The slot of `stream` in the store `instance` (stores without an id share the nil id and
     /// never cache, see `execute`).
-    pub fn slot(instance: Option<Uuid>, stream: &StreamId) -> Slot {
+    pub fn slot(instance: Option<Uuid>, stream: &StreamId) -> Arc<Slot> {
         let mut slots = SLOTS
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -840,7 +1283,7 @@ mod slots {
                 slots.map.remove(&k);
             }
         }
-        let slot = Slot::default();
+        let slot = Arc::new(Slot::default());
         slots.map.insert(key, (slot.clone(), tick));
         slot
     }

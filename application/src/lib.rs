@@ -23,6 +23,7 @@ pub mod subscription;
 pub mod upcasting;
 
 pub use clock::{Clock, SystemClock};
+pub use command::Applied;
 pub use command::{
     AtomicCommand, CommandError, CommandRunner, Committed, Decided, Decisions, EngineError, Handle,
     execute,

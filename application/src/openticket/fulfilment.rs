@@ -33,10 +33,11 @@ impl OpenTicketService {
         }
         let now = self.clock.now();
         self.runner
-            .run::<SeatSession>(
+            .apply::<SeatSession>(
                 &CommandRunner::stream::<SeatSession>(data.session_id)?,
                 &SeatSessionCommand::Sell { order_id, now },
                 meta,
+                Vec::new(),
             )
             .await
             .map_err(|e| e.map_rejected(|e| seat_refusal(data.session_id, e)))?;

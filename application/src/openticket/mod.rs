@@ -46,8 +46,9 @@ use crate::payments::PaymentGateway;
 use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use tessera_domain::openticket::VenueId;
+use tessera_domain::openticket::seat_session::OpenedSession;
 use tessera_domain::openticket::venue::VenueData;
+use tessera_domain::openticket::{SessionId, VenueId};
 
 /// Tunables (docs/openticket.md; `TESSERA_SEAT_LOCK_TTL_SECS`, `TESSERA_ORDER_TTL_SECS`,
 /// `TESSERA_MAX_SEATS_PER_LOCK`).
@@ -79,6 +80,9 @@ pub struct OpenTicketService {
     settings: OpenTicketSettings,
     /// Venues read so far (a venue never changes once created).
     venues: RwLock<HashMap<VenueId, Arc<VenueData>>>,
+    /// What opened each seat session read so far (never changes once opened): a seat lock reads
+    /// it here instead of loading the session's whole stream.
+    sessions: RwLock<HashMap<SessionId, OpenedSession>>,
 }
 
 impl OpenTicketService {
@@ -96,6 +100,7 @@ impl OpenTicketService {
             gateways,
             settings,
             venues: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::new()),
         }
     }
 

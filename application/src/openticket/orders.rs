@@ -13,13 +13,13 @@ use crate::payments::CheckoutRequest;
 use crate::process::HandlerError;
 use async_trait::async_trait;
 use std::sync::Arc;
+use tessera_domain::UserId;
 use tessera_domain::openticket::order::{
     Order, OrderCommand, OrderData, OrderItem, OrderStatus, PaymentInfo,
 };
 use tessera_domain::openticket::seat_session::{ReleaseReason, SeatSession, SeatSessionCommand};
 use tessera_domain::openticket::{OrderId, PaymentId, SessionId};
 use tessera_domain::shared::Money;
-use tessera_domain::{Decider, UserId};
 use uuid::Uuid;
 
 /// Deadline kind: an unpaid order's time passed. Payload `{"orderId", "sessionId"}` (UUID
@@ -62,7 +62,7 @@ impl OpenTicketService {
             }
         })?;
         self.check_count(raw_seats)?;
-        let (session, opened) = self.open_session(session_id).await?;
+        let opened = self.open_session(session_id).await?;
         let (venue, seat_ids) = self.venue_seats(&opened, raw_seats).await?;
         let event_id = opened.event_id;
         let event = self.event(event_id).await?;
@@ -96,9 +96,10 @@ impl OpenTicketService {
             now,
             until: now,
         };
-        session
-            .decide(&probe)
-            .map_err(|e| seat_refusal(session_id, e))?;
+        self.runner
+            .check::<SeatSession>(&CommandRunner::stream::<SeatSession>(session_id)?, &probe)
+            .await
+            .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
 
         let order_id = OrderId::from_uuid(Uuid::new_v4());
         let payment_id = PaymentId::from_uuid(Uuid::new_v4());

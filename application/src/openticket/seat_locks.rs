@@ -63,17 +63,36 @@ impl OpenTicketService {
         Ok(())
     }
 
-    /// The seat session and what opened it; [`Resource::Session`] when it was never opened.
+    /// What opened the seat session; [`Resource::Session`] when it was never opened.
+    ///
+    /// Read from the service's memory after the first time: what opened a session never changes,
+    /// and loading the session's stream for it cost every lock a read of the whole history
+    /// (issue 15). The seats themselves are decided by the command runner's cached state.
     pub(super) async fn open_session(
         &self,
         session_id: SessionId,
-    ) -> Result<(SeatSession, OpenedSession), OpenTicketError> {
+    ) -> Result<OpenedSession, OpenTicketError> {
+        if let Some(opened) = self
+            .sessions
+            .read()
+            .ok()
+            .and_then(|m| m.get(&session_id).copied())
+        {
+            return Ok(opened);
+        }
         let stream = CommandRunner::stream::<SeatSession>(session_id)?;
         let (session, _) = self.runner.load::<SeatSession>(&stream).await?;
         let opened = session
             .opened
             .ok_or(OpenTicketError::NotFound(Resource::Session(session_id)))?;
-        Ok((session, opened))
+        if let Ok(mut m) = self.sessions.write() {
+            // Bounded: sessions are few, but a process lives long.
+            if m.len() >= 65_536 {
+                m.clear();
+            }
+            m.insert(session_id, opened);
+        }
+        Ok(opened)
     }
 
     /// Parse seat ids against the session's venue: a malformed or unknown seat is a
@@ -111,7 +130,7 @@ impl OpenTicketService {
         meta: &EventMetadata,
     ) -> Result<LockResult, OpenTicketError> {
         self.check_count(raw_seats)?;
-        let (_, opened) = self.open_session(session_id).await?;
+        let opened = self.open_session(session_id).await?;
         let (venue, seat_ids) = self.venue_seats(&opened, raw_seats).await?;
         let event = self.event(opened.event_id).await?;
         let not_for_sale = seat_ids
@@ -143,7 +162,7 @@ impl OpenTicketService {
         };
         let decided = self
             .runner
-            .run_scheduling::<SeatSession>(
+            .apply::<SeatSession>(
                 &CommandRunner::stream::<SeatSession>(session_id)?,
                 &command,
                 meta,
@@ -170,7 +189,7 @@ impl OpenTicketService {
         meta: &EventMetadata,
     ) -> Result<(Vec<SeatId>, Option<u64>), OpenTicketError> {
         self.check_count(raw_seats)?;
-        let (_, opened) = self.open_session(session_id).await?;
+        let opened = self.open_session(session_id).await?;
         let (_, seat_ids) = self.venue_seats(&opened, raw_seats).await?;
         let command = SeatSessionCommand::Release {
             user_id: user,
@@ -179,10 +198,11 @@ impl OpenTicketService {
         };
         let decided = self
             .runner
-            .run::<SeatSession>(
+            .apply::<SeatSession>(
                 &CommandRunner::stream::<SeatSession>(session_id)?,
                 &command,
                 meta,
+                Vec::new(),
             )
             .await
             .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;
@@ -209,10 +229,11 @@ impl OpenTicketService {
             now: self.clock.now(),
         };
         self.runner
-            .run::<SeatSession>(
+            .apply::<SeatSession>(
                 &CommandRunner::stream::<SeatSession>(session_id)?,
                 &command,
                 &deadline_meta(),
+                Vec::new(),
             )
             .await
             .map_err(|e| e.map_rejected(|e| seat_refusal(session_id, e)))?;

@@ -337,12 +337,40 @@ pub struct OpenedSession {
 }
 
 /// Every seat of one session (stream `openticketSeatSession-{sessionId}`); the default is unopened.
+///
+/// Representation (docs/decisions/0032-hot-stream-batching.md): only seats that are held are
+/// stored — an Available seat is absent — so a fresh 15,000-seat session is two empty maps and a
+/// sold-out one about 15,000 entries of `SeatId` + [`Hold`] (~100 bytes each). `seats` answers
+/// "who holds this seat" in O(1) for locks, holds and releases; the private index answers "which
+/// seats does this lock / order hold" in O(its seats) for lock expiry, sale and order release,
+/// which used to scan every held seat. The command runner keeps one copy per hot session and folds
+/// events into it in place, so neither map is copied per command.
 #[derive(Debug, Clone, Default)]
 pub struct SeatSession {
     /// Set once opened.
     pub opened: Option<OpenedSession>,
     /// Seats that are not Available (or whose lock may have expired).
     pub seats: HashMap<SeatId, Hold>,
+    /// The seats under each lock and each order (kept by `evolve` with `seats`).
+    holders: HashMap<Holder, HashSet<SeatId>>,
+}
+
+/// What a [`Hold`] belongs to, for [`SeatSession`]'s index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder {
+    Lock(LockId),
+    Order(OrderId),
+}
+
+impl Hold {
+    fn holder(&self) -> Holder {
+        match self {
+            Hold::Locked { lock_id, .. } => Holder::Lock(*lock_id),
+            Hold::HeldForOrder { order_id, .. } | Hold::Sold { order_id, .. } => {
+                Holder::Order(*order_id)
+            }
+        }
+    }
 }
 
 impl SeatSession {
@@ -385,10 +413,41 @@ impl SeatSession {
         Ok(())
     }
 
+    /// The seats `holder` holds (empty when none), each with its hold.
+    fn held_by(&self, holder: Holder) -> impl Iterator<Item = (&SeatId, &Hold)> {
+        self.holders
+            .get(&holder)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.seats.get_key_value(s))
+    }
+
+    /// Set (or with `None`, clear) a seat's hold, keeping the index.
+    fn set_hold(&mut self, seat: &SeatId, hold: Option<Hold>) {
+        let before = match &hold {
+            Some(h) => self.seats.insert(seat.clone(), h.clone()),
+            None => self.seats.remove(seat),
+        };
+        let (old, new) = (before.map(|h| h.holder()), hold.map(|h| h.holder()));
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(set) = self.holders.get_mut(&old)
+        {
+            set.remove(seat);
+            if set.is_empty() {
+                self.holders.remove(&old);
+            }
+        }
+        if let Some(new) = new {
+            self.holders.entry(new).or_default().insert(seat.clone());
+        }
+    }
+
     fn seats_of_order(&self, order: OrderId, sold: bool) -> Vec<SeatId> {
         let mut v: Vec<SeatId> = self
-            .seats
-            .iter()
+            .held_by(Holder::Order(order))
             .filter(|(_, h)| match h {
                 Hold::HeldForOrder { order_id, .. } => !sold && *order_id == order,
                 Hold::Sold { order_id, .. } => sold && *order_id == order,
@@ -401,14 +460,15 @@ impl SeatSession {
     }
 
     fn buyer_of(&self, order: OrderId) -> Option<UserId> {
-        self.seats.values().find_map(|h| match h {
-            Hold::HeldForOrder { order_id, user_id } | Hold::Sold { order_id, user_id }
-                if *order_id == order =>
-            {
-                Some(*user_id)
-            }
-            _ => None,
-        })
+        self.held_by(Holder::Order(order))
+            .find_map(|(_, h)| match h {
+                Hold::HeldForOrder { order_id, user_id } | Hold::Sold { order_id, user_id }
+                    if *order_id == order =>
+                {
+                    Some(*user_id)
+                }
+                _ => None,
+            })
     }
 }
 
@@ -554,7 +614,7 @@ impl Decider for SeatSession {
             C::ExpireLock { lock_id, now } => {
                 let mut seats: Vec<SeatId> = Vec::new();
                 let mut holder = None;
-                for (s, h) in &self.seats {
+                for (s, h) in self.held_by(Holder::Lock(*lock_id)) {
                     if let Hold::Locked {
                         lock_id: l,
                         user_id,
@@ -704,19 +764,19 @@ impl Decider for SeatSession {
                 ..
             } => {
                 for s in seat_ids {
-                    self.seats.insert(
-                        s.clone(),
-                        Hold::Locked {
+                    self.set_hold(
+                        s,
+                        Some(Hold::Locked {
                             lock_id: *lock_id,
                             user_id: *user_id,
                             expires_at: *expires_at,
-                        },
+                        }),
                     );
                 }
             }
             SeatSessionEvent::SeatsReleased { seat_ids, .. } => {
                 for s in seat_ids {
-                    self.seats.remove(s);
+                    self.set_hold(s, None);
                 }
             }
             SeatSessionEvent::SeatsHeldForOrder {
@@ -726,12 +786,12 @@ impl Decider for SeatSession {
                 ..
             } => {
                 for s in seat_ids {
-                    self.seats.insert(
-                        s.clone(),
-                        Hold::HeldForOrder {
+                    self.set_hold(
+                        s,
+                        Some(Hold::HeldForOrder {
                             order_id: *order_id,
                             user_id: *user_id,
-                        },
+                        }),
                     );
                 }
             }
@@ -742,12 +802,12 @@ impl Decider for SeatSession {
                 ..
             } => {
                 for s in seat_ids {
-                    self.seats.insert(
-                        s.clone(),
-                        Hold::Sold {
+                    self.set_hold(
+                        s,
+                        Some(Hold::Sold {
                             order_id: *order_id,
                             user_id: *user_id,
-                        },
+                        }),
                     );
                 }
             }
