@@ -42,7 +42,7 @@ pub const PLANS_ORDER_EXPIRY: &str = "plans.order-expiry";
 pub const PLANS_DEGRADE_DUE: &str = "plans.degrade-due";
 
 /// How often a write re-reads the pending order when another write changed it meanwhile.
-const POINTER_ATTEMPTS: usize = 5;
+const POINTER_ATTEMPTS: usize = 64;
 
 /// The stream of order `id`.
 pub(crate) fn order_stream(id: &ObjectId) -> Result<crate::StreamId, EngineError> {
