@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_api::ServerConfig;
 use tessera_application::StreamId;
+use tessera_domain::plans::ObjectId;
+use tessera_domain::plans::payment::PaymentMethod;
 use tessera_tests::http::{Reply, TestServer, server_config};
 use tessera_tests::{Suite, TestDb};
 
@@ -37,7 +39,11 @@ fn main() -> std::process::ExitCode {
 fn assert_error(r: &Reply, status: u16, code: &str, field: Option<&str>) {
     assert_eq!(r.status.as_u16(), status, "{code}: {:?}", r.body);
     assert_eq!(r.body["error"]["code"], code, "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     match field {
         Some(f) => assert_eq!(r.body["error"]["field"], f, "{:?}", r.body),
         None => assert!(r.body["error"].get("field").is_none(), "{:?}", r.body),
@@ -71,12 +77,20 @@ async fn certified_company(t: &TestServer, admin: &str, owner: &str, name: &str)
             "certificate_pic": [photo]}
     });
     let r = t
-        .post(&format!("/company/{id}/plan/auth?plan=ent"), Some(owner), body)
+        .post(
+            &format!("/company/{id}/plan/auth?plan=ent"),
+            Some(owner),
+            body,
+        )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let auth = r.body["_id"].as_str().unwrap();
     let r = t
-        .post(&format!("/admin/plans/auth/{auth}/accept"), Some(admin), json!({}))
+        .post(
+            &format!("/admin/plans/auth/{auth}/accept"),
+            Some(admin),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     id
@@ -169,7 +183,13 @@ async fn types(t: &TestServer, stream: &str) -> Vec<String> {
 /// then.
 async fn fire_at(t: &TestServer, at: DateTime<Utc>) {
     let handlers = tessera_application::plans::deadline_handlers(&t.server.services.plans);
-    let report = t.server.engine.scheduler(handlers).fire_due(at).await.unwrap();
+    let report = t
+        .server
+        .engine
+        .scheduler(handlers)
+        .fire_due(at)
+        .await
+        .unwrap();
     let _ = report;
 }
 
@@ -190,6 +210,16 @@ async fn order_types(db: Arc<TestDb>) {
     let (_, owner) = t.customer("types-owner@orders.test").await;
     let id = certified_company(&t, &admin, &owner, "Types").await;
     grant(&t, &admin, &id, "10000.00").await;
+    // Paid credit through the recharge seam (once per reference).
+    let plans = &t.server.services.plans;
+    let company = ObjectId::parse(&id).unwrap();
+    let recharge = ObjectId::parse("65000000cdcdcdcdcdcdcdcd").unwrap();
+    for _ in 0..2 {
+        plans
+            .credit_wallet(&company, &recharge, 50_000, 0, &Default::default())
+            .await
+            .unwrap();
+    }
 
     // newly (spelled `new`, as the seed also writes): pro, 10 members, 3 months = 900.00.
     let r = order(
@@ -230,8 +260,12 @@ async fn order_types(db: Arc<TestDb>) {
     );
     settle(&t).await;
     let w = wallet(&t, &owner, &id).await;
-    assert_eq!(w["balance"], "9100.00");
-    assert_eq!(w["granted_credit"], "9100.00", "granted credit is spent first");
+    assert_eq!(w["balance"], "9600.00");
+    assert_eq!(
+        w["granted_credit"], "9100.00",
+        "granted credit is spent first"
+    );
+    assert_eq!(w["paid_credit"], "500.00");
     let s = status(&t, &owner, &id).await;
     assert_eq!(s["current"]["type"], "paid");
     assert_eq!(s["current"]["plan"], "pro");
@@ -258,14 +292,17 @@ async fn order_types(db: Arc<TestDb>) {
     );
 
     // renewal: 2 more months of the same plan and members, counted from the start.
-    let r = order(&t, &owner, &id, json!({"order_type": "renewal", "times": 2})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "renewal", "times": 2}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["amount"], "600.00");
     let renewal = r.body["_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        pay(&t, &owner, &id, &renewal, "balance").await.status,
-        200
-    );
+    assert_eq!(pay(&t, &owner, &id, &renewal, "balance").await.status, 200);
     let s = status(&t, &owner, &id).await;
     assert_eq!(
         Some(time(&s["current"]["date_end"])),
@@ -308,16 +345,26 @@ async fn order_types(db: Arc<TestDb>) {
     let w = wallet(&t, &owner, &id).await;
     assert_eq!(
         i128::from(fen(&w["balance"])),
-        1_000_000 - 90_000 - 60_000 - expected
+        1_050_000 - 90_000 - 60_000 - expected
     );
 
     // patch: once the period expired (its deadlines fired after the grace period), buy it again.
     let grace_end = end5 + chrono::Duration::days(7);
     fire_at(&t, grace_end + chrono::Duration::seconds(1)).await;
     let stream = format!("plansTeamPlan-{id}");
-    assert!(types(&t, &stream).await.contains(&"PlansPaidPeriodExpired".to_owned()));
+    assert!(
+        types(&t, &stream)
+            .await
+            .contains(&"PlansPaidPeriodExpired".to_owned())
+    );
     assert_error(
-        &order(&t, &owner, &id, json!({"order_type": "renewal", "times": 1})).await,
+        &order(
+            &t,
+            &owner,
+            &id,
+            json!({"order_type": "renewal", "times": 1}),
+        )
+        .await,
         409,
         "conflict",
         None,
@@ -328,7 +375,39 @@ async fn order_types(db: Arc<TestDb>) {
     assert_eq!(r.body["member_count"], 12);
     assert_eq!(r.body["amount"], "720.00");
     let patch = r.body["_id"].as_str().unwrap().to_owned();
-    assert_eq!(pay(&t, &owner, &id, &patch, "balance").await.status, 200);
+    // Paid by an external payment delivered twice (the payments' seam): paid once; a second
+    // payment for the paid order goes to the wallet as paid credit.
+    let before = fen(&wallet(&t, &owner, &id).await["paid_credit"]);
+    let (patch_id, payment, other) = (
+        ObjectId::parse(&patch).unwrap(),
+        ObjectId::parse("65000000efefefefefefefef").unwrap(),
+        ObjectId::parse("65000000fafafafafafafafa").unwrap(),
+    );
+    for p in [&payment, &payment, &other, &other] {
+        plans
+            .settle_order_payment(
+                &company,
+                &patch_id,
+                p,
+                72_000,
+                PaymentMethod::Wxpay,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{patch}"), Some(&owner))
+        .await;
+    assert_eq!(r.body["status"], "paid");
+    assert_eq!(r.body["payment_method"], "wxpay");
+    assert_eq!(r.body["paymentId"], payment.as_str());
+    settle(&t).await;
+    assert_eq!(
+        fen(&wallet(&t, &owner, &id).await["paid_credit"]),
+        before + 72_000,
+        "the second payment was credited once"
+    );
     let s = status(&t, &owner, &id).await;
     assert_eq!(s["current"]["status"], "actived");
     assert_eq!(s["current"]["plan"], "ent");
@@ -336,11 +415,30 @@ async fn order_types(db: Arc<TestDb>) {
     // The order list: newest first, paged.
     settle(&t).await;
     let r = t
-        .get(&format!("/company/{id}/plan/order?page=1&pagesize=2"), Some(&owner))
+        .get(
+            &format!("/company/{id}/plan/order?page=1&pagesize=2"),
+            Some(&owner),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["totalrows"], 4);
     assert_eq!(r.body["list"].as_array().unwrap().len(), 2);
+    let charges = t
+        .get(
+            &format!("/company/{id}/plan/charge?pagesize=100"),
+            Some(&owner),
+        )
+        .await;
+    let kinds: Vec<&str> = charges.body["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["refund", "order", "order", "order", "recharge", "grant"]
+    );
     assert_eq!(r.body["list"][0]["_id"], patch.as_str());
     assert_eq!(r.body["list"][1]["_id"], upgrade.as_str());
     let r = t
@@ -414,9 +512,18 @@ async fn degrade(db: Arc<TestDb>) {
     ] {
         let r = order(&t, &owner, &id, body.clone()).await;
         assert_error(&r, 409, "degrade_scheduled", None);
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("cancel"));
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cancel")
+        );
         let r = t
-            .post(&format!("/company/{id}/plan/order/prepare"), Some(&owner), body)
+            .post(
+                &format!("/company/{id}/plan/order/prepare"),
+                Some(&owner),
+                body,
+            )
             .await;
         assert_eq!(r.body["isValid"], false);
         assert_eq!(r.body["code"], "degrade_scheduled");
@@ -424,11 +531,19 @@ async fn degrade(db: Arc<TestDb>) {
     // Cancel; a second cancel is 404; orders are possible again.
     let path = format!("/company/{id}/plan/degrade");
     assert_eq!(t.delete(&path, Some(&owner), None).await.status, 204);
-    assert_error(&t.delete(&path, Some(&owner), None).await, 404, "not_found", None);
+    assert_error(
+        &t.delete(&path, Some(&owner), None).await,
+        404,
+        "not_found",
+        None,
+    );
     settle(&t).await;
     assert!(status(&t, &owner, &id).await["degrade"].is_null());
     let r = t
-        .get(&format!("/company/{id}/plan/order/{scheduled}"), Some(&owner))
+        .get(
+            &format!("/company/{id}/plan/order/{scheduled}"),
+            Some(&owner),
+        )
         .await;
     assert_eq!(r.body["status"], "cancelled");
 
@@ -472,12 +587,24 @@ async fn rules(db: Arc<TestDb>) {
     let admin = t.admin().await;
     let (_, owner) = t.customer("rules-owner@orders.test").await;
     // Not certified: paid plans are refused (prepare says the same and stores nothing).
-    let r = t.post("/company", Some(&owner), json!({"name": "Plain"})).await;
-    let plain = r.body["_id"].as_str().unwrap().to_owned();
-    let body = json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 3)});
-    assert_error(&order(&t, &owner, &plain, body.clone()).await, 409, "not_certified", None);
     let r = t
-        .post(&format!("/company/{plain}/plan/order/prepare"), Some(&owner), body)
+        .post("/company", Some(&owner), json!({"name": "Plain"}))
+        .await;
+    let plain = r.body["_id"].as_str().unwrap().to_owned();
+    let body =
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 3)});
+    assert_error(
+        &order(&t, &owner, &plain, body.clone()).await,
+        409,
+        "not_certified",
+        None,
+    );
+    let r = t
+        .post(
+            &format!("/company/{plain}/plan/order/prepare"),
+            Some(&owner),
+            body,
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["isValid"], false);
@@ -502,11 +629,17 @@ async fn rules(db: Arc<TestDb>) {
     assert_eq!(r.body["order"]["amount"], "480.00");
     assert!(r.body["order"]["_id"].is_null());
     settle(&t).await;
-    assert!(types(&t, &format!("plansTeamPlan-{id}")).await.is_empty(), "prepare stores nothing");
-    let r = t.get(&format!("/company/{id}/plan/order"), Some(&owner)).await;
+    assert!(
+        types(&t, &format!("plansTeamPlan-{id}")).await.is_empty(),
+        "prepare stores nothing"
+    );
+    let r = t
+        .get(&format!("/company/{id}/plan/order"), Some(&owner))
+        .await;
     assert_eq!(r.body["totalrows"], 0);
     assert_error(
-        &t.get(&format!("/company/{id}/plan/order/pending"), Some(&owner)).await,
+        &t.get(&format!("/company/{id}/plan/order/pending"), Some(&owner))
+            .await,
         404,
         "not_found",
         None,
@@ -515,17 +648,49 @@ async fn rules(db: Arc<TestDb>) {
     for (body, field) in [
         (json!({}), "order_type"),
         (json!({"order_type": "buy"}), "order_type"),
-        (json!({"order_type": "newly", "plan": "free", "times": 1, "products": line("pro", 1)}), "plan"),
-        (json!({"order_type": "newly", "plan": "pro", "products": line("pro", 1)}), "times"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 0, "products": line("pro", 1)}), "times"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 37, "products": line("pro", 1)}), "times"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 1}), "products"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("ent", 1)}), "products[0].product_no"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 0)}), "products[0].quantity"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 51)}), "products[0].quantity"),
-        (json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2), "coupon": "65000000abababababababab"}), "coupon"),
+        (
+            json!({"order_type": "newly", "plan": "free", "times": 1, "products": line("pro", 1)}),
+            "plan",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "products": line("pro", 1)}),
+            "times",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 0, "products": line("pro", 1)}),
+            "times",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 37, "products": line("pro", 1)}),
+            "times",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 1}),
+            "products",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("ent", 1)}),
+            "products[0].product_no",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 0)}),
+            "products[0].quantity",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 51)}),
+            "products[0].quantity",
+        ),
+        (
+            json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2), "coupon": "65000000abababababababab"}),
+            "coupon",
+        ),
     ] {
-        assert_error(&order(&t, &owner, &id, body.clone()).await, 400, "invalid_field", Some(field));
+        assert_error(
+            &order(&t, &owner, &id, body.clone()).await,
+            400,
+            "invalid_field",
+            Some(field),
+        );
         let r = prepare(body).await;
         assert_eq!(r.body["isValid"], false, "{:?}", r.body);
         assert_eq!(r.body["field"], field);
@@ -540,43 +705,117 @@ async fn rules(db: Arc<TestDb>) {
         assert_error(&order(&t, &owner, &id, body).await, 409, "conflict", None);
     }
     // A newer order supersedes the pending one.
-    let a = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)})).await;
+    let a = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)}),
+    )
+    .await;
     let a = a.body["_id"].as_str().unwrap().to_owned();
-    let b = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 3)})).await;
+    let b = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 3)}),
+    )
+    .await;
     let b = b.body["_id"].as_str().unwrap().to_owned();
-    let r = t.get(&format!("/company/{id}/plan/order/{a}"), Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{a}"), Some(&owner))
+        .await;
     assert_eq!(r.body["status"], "cancelled");
-    let r = t.get(&format!("/company/{id}/plan/order/pending"), Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/order/pending"), Some(&owner))
+        .await;
     assert_eq!(r.body["_id"], b.as_str());
-    assert_error(&pay(&t, &owner, &id, &a, "balance").await, 409, "not_payable", None);
+    assert_error(
+        &pay(&t, &owner, &id, &a, "balance").await,
+        409,
+        "not_payable",
+        None,
+    );
     // An empty wallet: 409 and nothing changes.
-    assert_error(&pay(&t, &owner, &id, &b, "balance").await, 409, "insufficient_balance", None);
+    assert_error(
+        &pay(&t, &owner, &id, &b, "balance").await,
+        409,
+        "insufficient_balance",
+        None,
+    );
     // External methods answer a clean 400 until external payments are served; unknown ones too.
     for method in ["wxpay", "alipay", "banktrans", "wechat"] {
-        assert_error(&pay(&t, &owner, &id, &b, method).await, 400, "invalid_field", Some("payment_method"));
+        assert_error(
+            &pay(&t, &owner, &id, &b, method).await,
+            400,
+            "invalid_field",
+            Some("payment_method"),
+        );
     }
     assert_error(
-        &t.post(&format!("/company/{id}/plan/order/{b}/pay"), Some(&owner), json!({})).await,
+        &t.post(
+            &format!("/company/{id}/plan/order/{b}/pay"),
+            Some(&owner),
+            json!({}),
+        )
+        .await,
         400,
         "invalid_field",
         Some("payment_method"),
     );
-    let r = t.get(&format!("/company/{id}/plan/order/{b}"), Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{b}"), Some(&owner))
+        .await;
     assert_eq!(r.body["status"], "pending");
     assert_error(
-        &t.get(&format!("/company/{id}/plan/order/65000000abababababababab"), Some(&owner)).await,
+        &t.get(
+            &format!("/company/{id}/plan/order/65000000abababababababab"),
+            Some(&owner),
+        )
+        .await,
         404,
         "not_found",
         None,
     );
     // Grants: admins only, positive amounts, a reason.
     let path = format!("/admin/plans/companies/{id}/wallet/grant");
-    assert_error(&t.post(&path, Some(&owner), json!({"amount": "1", "reason": "x"})).await, 403, "forbidden", None);
-    assert_error(&t.post(&path, Some(&admin), json!({"amount": "-1", "reason": "x"})).await, 400, "invalid_field", Some("amount"));
-    assert_error(&t.post(&path, Some(&admin), json!({"amount": "1.001", "reason": "x"})).await, 400, "invalid_field", Some("amount"));
-    assert_error(&t.post(&path, Some(&admin), json!({"amount": 5})).await, 400, "invalid_field", Some("reason"));
     assert_error(
-        &t.post("/admin/plans/companies/65000000abababababababab/wallet/grant", Some(&admin), json!({"amount": 5, "reason": "x"})).await,
+        &t.post(&path, Some(&owner), json!({"amount": "1", "reason": "x"}))
+            .await,
+        403,
+        "forbidden",
+        None,
+    );
+    assert_error(
+        &t.post(&path, Some(&admin), json!({"amount": "-1", "reason": "x"}))
+            .await,
+        400,
+        "invalid_field",
+        Some("amount"),
+    );
+    assert_error(
+        &t.post(
+            &path,
+            Some(&admin),
+            json!({"amount": "1.001", "reason": "x"}),
+        )
+        .await,
+        400,
+        "invalid_field",
+        Some("amount"),
+    );
+    assert_error(
+        &t.post(&path, Some(&admin), json!({"amount": 5})).await,
+        400,
+        "invalid_field",
+        Some("reason"),
+    );
+    assert_error(
+        &t.post(
+            "/admin/plans/companies/65000000abababababababab/wallet/grant",
+            Some(&admin),
+            json!({"amount": 5, "reason": "x"}),
+        )
+        .await,
         404,
         "not_found",
         None,
@@ -591,7 +830,13 @@ async fn concurrency(db: Arc<TestDb>) {
     let id = certified_company(&t, &admin, &owner, "Spend").await;
     // 7 renewals' worth after the first month (pro, 2 members: 60.00 a month).
     grant(&t, &admin, &id, "480.00").await;
-    let r = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)}),
+    )
+    .await;
     let first = r.body["_id"].as_str().unwrap().to_owned();
 
     // A concurrent double (×8) payment of one order: charged once.
@@ -618,7 +863,13 @@ async fn concurrency(db: Arc<TestDb>) {
         .map(|_| {
             let (t, owner, id) = (t.clone(), owner.clone(), id.clone());
             tokio::spawn(async move {
-                let r = order(&t, &owner, &id, json!({"order_type": "renewal", "times": 1})).await;
+                let r = order(
+                    &t,
+                    &owner,
+                    &id,
+                    json!({"order_type": "renewal", "times": 1}),
+                )
+                .await;
                 assert_eq!(r.status, 201, "{:?}", r.body);
                 let o = r.body["_id"].as_str().unwrap().to_owned();
                 let r = pay(&t, &owner, &id, &o, "balance").await;
@@ -652,11 +903,17 @@ async fn concurrency(db: Arc<TestDb>) {
     assert_eq!(balance, 42_000 - paid * 6_000);
     // The ledger sums to the balance.
     let r = t
-        .get(&format!("/company/{id}/plan/charge?pagesize=100"), Some(&owner))
+        .get(
+            &format!("/company/{id}/plan/charge?pagesize=100"),
+            Some(&owner),
+        )
         .await;
     let entries = r.body["list"].as_array().unwrap();
     assert_eq!(r.body["totalrows"].as_i64().unwrap(), 2 + paid);
-    assert_eq!(entries.iter().map(|e| fen(&e["amount"])).sum::<i64>(), balance);
+    assert_eq!(
+        entries.iter().map(|e| fen(&e["amount"])).sum::<i64>(),
+        balance
+    );
     assert_eq!(fen(&entries[0]["balance"]), balance);
     // The period grew by exactly the renewals paid.
     let s = status(&t, &owner, &id).await;
@@ -676,7 +933,13 @@ async fn expiry(db: Arc<TestDb>) {
     let (_, owner) = t.customer("expiry-owner@orders.test").await;
     let id = certified_company(&t, &admin, &owner, "Expiry").await;
     grant(&t, &admin, &id, "100.00").await;
-    let r = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 1)})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 1)}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let o = r.body["_id"].as_str().unwrap().to_owned();
     let stream = format!("plansOrder-{o}");
@@ -690,15 +953,23 @@ async fn expiry(db: Arc<TestDb>) {
     .await
     .expect("the unpaid order expired");
     assert_error(
-        &t.get(&format!("/company/{id}/plan/order/pending"), Some(&owner)).await,
+        &t.get(&format!("/company/{id}/plan/order/pending"), Some(&owner))
+            .await,
         404,
         "not_found",
         None,
     );
-    assert_error(&pay(&t, &owner, &id, &o, "balance").await, 409, "not_payable", None);
+    assert_error(
+        &pay(&t, &owner, &id, &o, "balance").await,
+        409,
+        "not_payable",
+        None,
+    );
     settle(&t).await;
     assert_eq!(wallet(&t, &owner, &id).await["balance"], "100.00");
-    let r = t.get(&format!("/company/{id}/plan/order/{o}"), Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{o}"), Some(&owner))
+        .await;
     assert_eq!(r.body["status"], "expired");
     t.stop().await;
 }
@@ -716,9 +987,16 @@ async fn access(db: Arc<TestDb>) {
         json!({"email": "access-member@orders.test", "role": "member"}),
     )
     .await;
-    let r = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)}),
+    )
+    .await;
     let o = r.body["_id"].as_str().unwrap().to_owned();
-    let body = json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)});
+    let body =
+        json!({"order_type": "newly", "plan": "pro", "times": 1, "products": line("pro", 2)});
     let pay_body = json!({"payment_method": "balance"});
     let reads = [
         format!("/company/{id}/plan/order"),
@@ -728,10 +1006,26 @@ async fn access(db: Arc<TestDb>) {
         format!("/company/{id}/plan/charge"),
     ];
     let writes = [
-        (Method::POST, format!("/company/{id}/plan/order/prepare"), Some(body.clone())),
-        (Method::POST, format!("/company/{id}/plan/order"), Some(body.clone())),
-        (Method::POST, format!("/company/{id}/plan/order/{o}/pay"), Some(pay_body.clone())),
-        (Method::POST, format!("/company/{id}/plan/order/pending/pay"), Some(pay_body.clone())),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/order/prepare"),
+            Some(body.clone()),
+        ),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/order"),
+            Some(body.clone()),
+        ),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/order/{o}/pay"),
+            Some(pay_body.clone()),
+        ),
+        (
+            Method::POST,
+            format!("/company/{id}/plan/order/pending/pay"),
+            Some(pay_body.clone()),
+        ),
         (Method::DELETE, format!("/company/{id}/plan/degrade"), None),
     ];
     for path in &reads {
@@ -740,16 +1034,37 @@ async fn access(db: Arc<TestDb>) {
         assert_eq!(t.get(path, Some(&member)).await.status, 200, "{path}");
     }
     for (m, path, b) in &writes {
-        assert_error(&t.send(m.clone(), path, Some(&stranger), b.clone()).await, 404, "not_found", None);
-        assert_error(&t.send(m.clone(), path, Some(&member), b.clone()).await, 403, "forbidden", None);
-        assert_error(&t.send(m.clone(), path, None, b.clone()).await, 401, "unauthorized", None);
+        assert_error(
+            &t.send(m.clone(), path, Some(&stranger), b.clone()).await,
+            404,
+            "not_found",
+            None,
+        );
+        assert_error(
+            &t.send(m.clone(), path, Some(&member), b.clone()).await,
+            403,
+            "forbidden",
+            None,
+        );
+        assert_error(
+            &t.send(m.clone(), path, None, b.clone()).await,
+            401,
+            "unauthorized",
+            None,
+        );
     }
     let r = t
-        .post(&format!("/admin/plans/companies/{id}/wallet/grant"), Some(&member), json!({"amount": 1, "reason": "x"}))
+        .post(
+            &format!("/admin/plans/companies/{id}/wallet/grant"),
+            Some(&member),
+            json!({"amount": 1, "reason": "x"}),
+        )
         .await;
     assert_error(&r, 403, "forbidden", None);
     // The order is untouched by all of it.
-    let r = t.get(&format!("/company/{id}/plan/order/{o}"), Some(&owner)).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{o}"), Some(&owner))
+        .await;
     assert_eq!(r.body["status"], "pending");
     // The OpenAPI document lists every new operation.
     let doc = t.get("/plans/openapi.json", None).await.body;
@@ -772,10 +1087,24 @@ async fn access(db: Arc<TestDb>) {
 
 async fn read_all(t: &TestServer, token: &str, id: &str) -> Vec<Value> {
     vec![
-        t.get(&format!("/company/{id}/plan/order?pagesize=100"), Some(token)).await.body,
-        t.get(&format!("/company/{id}/plan/wallet"), Some(token)).await.body,
-        t.get(&format!("/company/{id}/plan/charge?pagesize=100"), Some(token)).await.body,
-        t.get(&format!("/company/{id}/plan/status"), Some(token)).await.body,
+        t.get(
+            &format!("/company/{id}/plan/order?pagesize=100"),
+            Some(token),
+        )
+        .await
+        .body,
+        t.get(&format!("/company/{id}/plan/wallet"), Some(token))
+            .await
+            .body,
+        t.get(
+            &format!("/company/{id}/plan/charge?pagesize=100"),
+            Some(token),
+        )
+        .await
+        .body,
+        t.get(&format!("/company/{id}/plan/status"), Some(token))
+            .await
+            .body,
     ]
 }
 
@@ -785,14 +1114,38 @@ async fn rebuild(db: Arc<TestDb>) {
     let (_, owner) = t.customer("rebuild-owner@orders.test").await;
     let id = certified_company(&t, &admin, &owner, "Rebuild").await;
     grant(&t, &admin, &id, "3000.00").await;
-    let r = order(&t, &owner, &id, json!({"order_type": "newly", "plan": "pro", "times": 2, "products": line("pro", 4)})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 2, "products": line("pro", 4)}),
+    )
+    .await;
     let o = r.body["_id"].as_str().unwrap().to_owned();
     pay(&t, &owner, &id, &o, "balance").await;
-    let r = order(&t, &owner, &id, json!({"order_type": "upgrade", "plan": "pro", "products": line("pro", 6)})).await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "upgrade", "plan": "pro", "products": line("pro", 6)}),
+    )
+    .await;
     let up = r.body["_id"].as_str().unwrap().to_owned();
     pay(&t, &owner, &id, &up, "balance").await;
-    order(&t, &owner, &id, json!({"order_type": "renewal", "times": 1})).await;
-    order(&t, &owner, &id, json!({"order_type": "degrade", "plan": "pro", "products": line("pro", 3)})).await;
+    order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "renewal", "times": 1}),
+    )
+    .await;
+    order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "degrade", "plan": "pro", "products": line("pro", 3)}),
+    )
+    .await;
     settle(&t).await;
     let live = read_all(&t, &owner, &id).await;
     assert_eq!(live[0]["totalrows"], 4);
@@ -805,6 +1158,10 @@ async fn rebuild(db: Arc<TestDb>) {
     }
     drop(engine);
     let t = TestServer::start(&db).await;
-    assert_eq!(read_all(&t, &owner, &id).await, live, "a rebuild gives the same rows");
+    assert_eq!(
+        read_all(&t, &owner, &id).await,
+        live,
+        "a rebuild gives the same rows"
+    );
     t.stop().await;
 }

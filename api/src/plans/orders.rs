@@ -335,8 +335,16 @@ async fn prepare(
     }))
 }
 
-async fn owner(state: &AppState, c: &PlansCaller, company_id: &str) -> Result<Membership, PlansApiError> {
-    let m = state.services.plans.membership(company_id, c.user_id).await?;
+async fn owner(
+    state: &AppState,
+    c: &PlansCaller,
+    company_id: &str,
+) -> Result<Membership, PlansApiError> {
+    let m = state
+        .services
+        .plans
+        .membership(company_id, c.user_id)
+        .await?;
     tessera_application::plans::PlansService::require_owner(&m)?;
     Ok(m)
 }

@@ -248,7 +248,10 @@ async fn grant(
     }
     .filter(|f| *f > 0)
     .ok_or_else(|| {
-        PlansApiError::field("amount", "must be CNY more than 0 with at most two decimals")
+        PlansApiError::field(
+            "amount",
+            "must be CNY more than 0 with at most two decimals",
+        )
     })?;
     let reason = required_text(&body, "reason")?;
     let (entry, position) = state

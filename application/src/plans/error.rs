@@ -7,8 +7,8 @@ use tessera_domain::plans::PlanType;
 use tessera_domain::plans::certification::CertificationError;
 use tessera_domain::plans::company::CompanyError;
 use tessera_domain::plans::order::OrderError;
-use tessera_domain::plans::wallet::WalletError;
 use tessera_domain::plans::team_plan::TeamPlanError;
+use tessera_domain::plans::wallet::WalletError;
 use tessera_domain::shared::FieldError;
 
 /// What was not found.

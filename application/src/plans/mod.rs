@@ -20,8 +20,8 @@ pub mod trials;
 pub mod wallet;
 
 pub use companies::Membership;
-pub use orders::{PLANS_DEGRADE_DUE, PLANS_ORDER_EXPIRY, Payment, Prepared, parse_order_request};
 pub use error::{Missing, PlansError};
+pub use orders::{PLANS_DEGRADE_DUE, PLANS_ORDER_EXPIRY, Payment, Prepared, parse_order_request};
 pub use pictures::PictureFile;
 pub use trials::{
     PLANS_PERIOD_END, PLANS_PERIOD_GRACE_END, PLANS_TRIAL_END, PlansDeadlines, deadline_handlers,

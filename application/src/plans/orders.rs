@@ -13,8 +13,8 @@
 //! - settling an external payment: the order and the team plan, or (when the order can no longer
 //!   be paid) the wallet, credited with the amount as paid credit.
 
-use super::companies::{check_owner, company_stream, team_plan_stream};
 use super::certification::desk_stream;
+use super::companies::{check_owner, company_stream, team_plan_stream};
 use super::trials::deadlines_for;
 use super::{Membership, Missing, PlansError, PlansService, new_object_id};
 use crate::command::{CommandRunner, EngineError};
@@ -112,7 +112,10 @@ pub fn parse_order_request(body: &Map<String, Value>) -> Result<OrderRequest, Pl
                     .and_then(|q| u32::try_from(q).ok())
                     .filter(|q| *q > 0)
                     .ok_or_else(|| {
-                        bad("products[0].quantity", "must be a whole number of members ≥ 1")
+                        bad(
+                            "products[0].quantity",
+                            "must be a whole number of members ≥ 1",
+                        )
                     })?;
                 Some((no, quantity))
             }
@@ -211,7 +214,10 @@ impl PlansService {
         company_id: &ObjectId,
         order_id: &ObjectId,
     ) -> Result<OrderState, PlansError> {
-        let (order, _) = self.runner.load::<PlanOrder>(&order_stream(order_id)?).await?;
+        let (order, _) = self
+            .runner
+            .load::<PlanOrder>(&order_stream(order_id)?)
+            .await?;
         Ok(order_of(&order, company_id)?.clone())
     }
 
@@ -587,7 +593,9 @@ impl PlansService {
                         kind: CreditKind::Refund,
                         paid_fen: amount_fen,
                         granted_fen: 0,
-                        reason: Some(format!("payment for order {order_id}, which could not be paid")),
+                        reason: Some(format!(
+                            "payment for order {order_id}, which could not be paid"
+                        )),
                         now,
                     };
                     d.decide(wallet, &credit)

@@ -237,7 +237,9 @@ impl DeadlineHandler for PlansDeadlines {
             super::orders::PLANS_DEGRADE_DUE => {
                 let degrade = id_of(deadline, "degradeId")?;
                 let order = id_of(deadline, "orderId")?;
-                self.0.apply_degrade(&company, &degrade, &order, now).await?;
+                self.0
+                    .apply_degrade(&company, &degrade, &order, now)
+                    .await?;
                 return Ok(());
             }
             _ => {}
@@ -273,6 +275,6 @@ pub fn deadline_handlers(service: &Arc<PlansService>) -> Vec<(String, Arc<dyn De
         super::orders::PLANS_DEGRADE_DUE,
     ]
     .into_iter()
-        .map(|kind| (kind.to_owned(), handler.clone()))
-        .collect()
+    .map(|kind| (kind.to_owned(), handler.clone()))
+    .collect()
 }

@@ -442,7 +442,10 @@ pub fn quote(request: &OrderRequest, cx: QuoteContext<'_>) -> Result<Quote, Orde
     if members == 0 || members > limit {
         return Err(field(
             "products[0].quantity",
-            format!("members must be 1 to {limit} for the {} plan", plan.as_str()),
+            format!(
+                "members must be 1 to {limit} for the {} plan",
+                plan.as_str()
+            ),
         ));
     }
     let unit = unit_fen(&product)?;
@@ -453,8 +456,14 @@ pub fn quote(request: &OrderRequest, cx: QuoteContext<'_>) -> Result<Quote, Orde
             let old = pricing::full_amount(pr.from_unit_price, pr.from_member_count, 1)
                 .ok_or_else(overflow)?;
             let new = pricing::full_amount(unit, members, 1).ok_or_else(overflow)?;
-            pricing::prorate(old, new, pr.period_months, pr.remaining_secs, pr.period_secs)
-                .ok_or_else(overflow)?
+            pricing::prorate(
+                old,
+                new,
+                pr.period_months,
+                pr.remaining_secs,
+                pr.period_secs,
+            )
+            .ok_or_else(overflow)?
         }
         (None, _) => pricing::full_amount(unit, members, months).ok_or_else(overflow)?,
     };

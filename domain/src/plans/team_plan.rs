@@ -923,7 +923,11 @@ impl Decider for TeamPlan {
                 self.pending_order = Some((order_id.clone(), *expires_at));
             }
             TeamPlanEvent::PendingOrderCleared { order_id, .. } => {
-                if self.pending_order.as_ref().is_some_and(|(o, _)| o == order_id) {
+                if self
+                    .pending_order
+                    .as_ref()
+                    .is_some_and(|(o, _)| o == order_id)
+                {
                     self.pending_order = None;
                 }
             }
@@ -1036,9 +1040,11 @@ impl TeamPlan {
                 }]
             }
             OrderType::Renewal => {
-                let p = in_force.filter(same_period).ok_or(
-                    TeamPlanError::OrderNoLongerFits("the period renewed is not in force"),
-                )?;
+                let p = in_force
+                    .filter(same_period)
+                    .ok_or(TeamPlanError::OrderNoLongerFits(
+                        "the period renewed is not in force",
+                    ))?;
                 if p.plan != order.plan || p.member_count != order.member_count {
                     return Err(TeamPlanError::OrderNoLongerFits(
                         "the period's plan or members changed",

@@ -352,7 +352,10 @@ mod tests {
             }]
         ));
         let w = events.iter().fold(w, |w, e| w.evolve(e));
-        assert_eq!((w.paid_fen(), w.granted_fen(), w.balance_fen()), (800, 0, 800));
+        assert_eq!(
+            (w.paid_fen(), w.granted_fen(), w.balance_fen()),
+            (800, 0, 800)
+        );
         assert!(w.has_paid(&oid(7)));
         // The same order again: nothing.
         assert_eq!(w.decide(&spend(7, 500)).unwrap(), Vec::new());

@@ -28,8 +28,8 @@ mod wallet;
 pub use certifications::CertificationsProjector;
 pub use companies::CompaniesProjector;
 pub use orders::OrdersProjector;
-pub use queries::{LedgerRow, OrderRow, WalletRow};
 pub use queries::{CertificationRow, CompanyRow, MemberRow, PlansQueries, StatusRow};
+pub use queries::{LedgerRow, OrderRow, WalletRow};
 pub use status::StatusProjector;
 pub use wallet::WalletProjector;
 

@@ -380,7 +380,10 @@ impl PlansQueries {
     /// The company's scheduled degrade order, if any.
     ///
     /// Errors: database failures.
-    pub async fn scheduled_degrade(&self, company_id: &str) -> Result<Option<OrderRow>, QueryError> {
+    pub async fn scheduled_degrade(
+        &self,
+        company_id: &str,
+    ) -> Result<Option<OrderRow>, QueryError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{ORDER_COLUMNS} WHERE company_id = $1 AND order_type = 'degrade' \
              AND status = 'scheduled' ORDER BY date_create DESC LIMIT 1"
