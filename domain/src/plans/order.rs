@@ -526,6 +526,8 @@ impl PlanOrder {
 }
 
 /// Commands for [`PlanOrder`].
+// `Place` carries the whole quote; commands live for one decision, so their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCommand {
     /// Store a quoted order: `pending` until `expires_at`, or (a degrade) `scheduled`.
@@ -576,6 +578,8 @@ pub enum OrderCommand {
 }
 
 /// Events of [`PlanOrder`] (docs/event-catalog.md, "Team plans: orders and wallet").
+// `Placed` records every term of the order once; events are not kept in bulk in memory.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum OrderEvent {
