@@ -24,11 +24,24 @@ pub struct ExternalPayment {
     pub position: Option<u64>,
 }
 
+/// What to open: `amount_fen` CNY fen for `purpose`, paid with `method` (not `balance`),
+/// described to the payer as `description` (shown by the provider's app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    /// What the payment pays for.
+    pub purpose: PaymentPurpose,
+    /// CNY fen, at least 1.
+    pub amount_fen: i64,
+    /// `alipay`, `wxpay` or `banktrans`.
+    pub method: PaymentMethod,
+    /// Shown to the payer (WeChat Pay `description`, Alipay `subject`).
+    pub description: String,
+}
+
 impl PlansService {
-    /// Open a payment of `amount_fen` CNY fen for `purpose` with `method` (not `balance`),
-    /// described to the payer as `description`. Opening the same purpose again while a payment
-    /// for it is open with the same method returns that payment. When it succeeds (provider
-    /// notification or staff confirmation) it is delivered once to
+    /// Open the payment `request` for the company, started by `user_id`. Opening the same purpose
+    /// again while a payment for it is open with the same method returns that payment. When it
+    /// succeeds (provider notification or staff confirmation) it is delivered once to
     /// [`PlansService::settle_order_payment`] or [`PlansService::credit_wallet`].
     ///
     /// Errors: [`PlansError::Field`] (`payment_method` is `balance`); provider failures; engine
@@ -37,17 +50,14 @@ impl PlansService {
         &self,
         company_id: &ObjectId,
         user_id: &ObjectId,
-        purpose: PaymentPurpose,
-        amount_fen: i64,
-        method: PaymentMethod,
-        description: &str,
+        request: PaymentRequest,
         meta: &EventMetadata,
     ) -> Result<ExternalPayment, PlansError> {
         // Placeholder until the plan payments work lands: every external method is refused.
-        let _ = (company_id, user_id, purpose, amount_fen, description, meta);
+        let _ = (company_id, user_id, meta);
         Err(PlansError::Field(FieldError::new(
             "payment_method",
-            format!("{} payments are not available yet", method.as_str()),
+            format!("{} payments are not available yet", request.method.as_str()),
         )))
     }
 }
