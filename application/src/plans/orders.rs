@@ -15,6 +15,7 @@
 
 use super::certification::desk_stream;
 use super::companies::{check_owner, company_stream, team_plan_stream};
+use super::payments::PaymentRequest;
 use super::trials::deadlines_for;
 use super::{Membership, Missing, PlansError, PlansService, new_object_id};
 use crate::command::{CommandRunner, EngineError};
@@ -446,18 +447,16 @@ impl PlansService {
                 order.quote.order_type.as_str(),
                 order.quote.member_count
             );
+            let request = PaymentRequest {
+                purpose: PaymentPurpose::Order {
+                    order_id: order_id.clone(),
+                },
+                amount_fen: order.quote.amount_fen,
+                method,
+                description,
+            };
             let payment = self
-                .start_external_payment(
-                    &company_id,
-                    &caller.user_id,
-                    PaymentPurpose::Order {
-                        order_id: order_id.clone(),
-                    },
-                    order.quote.amount_fen,
-                    method,
-                    &description,
-                    meta,
-                )
+                .start_external_payment(&company_id, &caller.user_id, request, meta)
                 .await?;
             return Ok((order_id, Payment::External(payment)));
         }
