@@ -369,6 +369,10 @@ pub struct PlansConfig {
     /// refused from the image header before decoding).
     #[arg(long, env = "TESSERA_PLANS_UPLOAD_MAX_SIDE", default_value_t = 8_192)]
     pub plans_upload_max_side: u32,
+    /// How long an unpaid plan order can be paid, in seconds (default 30 minutes); then it
+    /// expires (a durable deadline).
+    #[arg(long, env = "TESSERA_PLANS_ORDER_TTL_SECS", default_value_t = 1_800)]
+    pub plans_order_ttl_secs: u64,
 }
 
 /// Google and Apple sign-in through OpenID Connect (`POST /v1/auth/oauth/{provider}`;
@@ -496,6 +500,7 @@ impl Default for PlansConfig {
             plans_grace_secs: 604_800,
             plans_upload_max_bytes: 10_485_760,
             plans_upload_max_side: 8_192,
+            plans_order_ttl_secs: 1_800,
         }
     }
 }

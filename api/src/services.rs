@@ -348,6 +348,7 @@ fn plans_settings(c: &crate::config::PlansConfig) -> Result<PlansSettings, Servi
         catalogue: Arc::new(catalogue),
         trial_length: chrono::Duration::seconds(c.plans_trial_secs.max(1) as i64),
         grace: chrono::Duration::seconds(c.plans_grace_secs as i64),
+        order_ttl: chrono::Duration::seconds(c.plans_order_ttl_secs.max(1) as i64),
     })
 }
 

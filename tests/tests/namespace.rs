@@ -86,6 +86,8 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<courtesy::card::CourtesyCard>(),
         aggregate::<courtesy::news::CourtesyNewsDay>(),
         aggregate::<plans::pictures::PictureShelf>(),
+        aggregate::<plans::order::PlanOrder>(),
+        aggregate::<plans::wallet::Wallet>(),
     ]
 }
 

@@ -720,13 +720,17 @@ async fn edges(db: Arc<TestDb>) {
     let t = TestServer::start(&db).await;
     let (_, owner) = t.customer("edges@plans.test").await;
     let (id, _) = company(&t, &owner, "Edges").await;
-    // Later parts' routes are not served yet: the document's 404.
+    // Unknown routes under the mount point: the document's 404 (orders and the wallet are
+    // served since part 3a, tests/tests/plans_orders.rs).
     let r = t
-        .get(&format!("/company/{id}/plan/order"), Some(&owner))
+        .get(&format!("/company/{id}/plan/no-such-route"), Some(&owner))
         .await;
     assert_error(&r, 404, "not_found", None);
     let r = t
-        .get(&format!("/company/{id}/plan/wallet"), Some(&owner))
+        .get(
+            &format!("/company/{id}/plan/order/pending/extra"),
+            Some(&owner),
+        )
         .await;
     assert_error(&r, 404, "not_found", None);
     let r = call(

@@ -77,6 +77,8 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<courtesy::card::CourtesyCard>(),
         types::<courtesy::news::CourtesyNewsDay>(),
         types::<plans::pictures::PictureShelf>(),
+        types::<plans::order::PlanOrder>(),
+        types::<plans::wallet::Wallet>(),
     ]
     .into_iter()
     .flatten()

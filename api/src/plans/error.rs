@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tessera_application::plans::{Missing, PlansError};
 use tessera_domain::plans::certification::CertificationError;
+use tessera_domain::plans::order::OrderError;
 use utoipa::ToSchema;
 
 /// What went wrong.
@@ -145,6 +146,12 @@ impl From<PlansError> for PlansApiError {
             PlansError::NotFound(Missing::Member) => {
                 PlansApiError::not_found("no such member in this company")
             }
+            PlansError::NotFound(Missing::Order) => {
+                PlansApiError::not_found("no such order (or no pending order)")
+            }
+            PlansError::NotFound(Missing::Degrade) => {
+                PlansApiError::not_found("no downgrade is scheduled")
+            }
             PlansError::NotOwner => {
                 PlansApiError::forbidden("only an owner of the company may do this")
             }
@@ -169,11 +176,30 @@ impl From<PlansError> for PlansApiError {
                 PlansApiError::field(f.field, f.reason)
             }
             PlansError::Certification(e) => PlansApiError::conflict(e.to_string()),
+            PlansError::Order(e) => order_error(e),
+            PlansError::Wallet(e) => {
+                PlansApiError::new(StatusCode::CONFLICT, "insufficient_balance", e.to_string())
+            }
             e @ (PlansError::Identity(_) | PlansError::Engine(_) | PlansError::Blob(_)) => {
                 PlansApiError::unavailable(error_chain(&e))
             }
         }
     }
+}
+
+/// An order rule in the document's shape: 400 naming the field, else 409 with a code clients
+/// branch on (`degrade_scheduled`, `not_certified`, `already_paid`, `not_payable`, `conflict`).
+fn order_error(e: OrderError) -> PlansApiError {
+    let code = match &e {
+        OrderError::Field(f) => return PlansApiError::field(f.field.clone(), &f.reason),
+        OrderError::NotFound => return PlansApiError::not_found("no such order"),
+        OrderError::DegradeScheduled => "degrade_scheduled",
+        OrderError::NotCertified(_) => "not_certified",
+        OrderError::AlreadyPaid => "already_paid",
+        OrderError::NotPayable(_) => "not_payable",
+        OrderError::NotAllowed(_) | OrderError::Exists => "conflict",
+    };
+    PlansApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
 impl From<tessera_projections::QueryError> for PlansApiError {

@@ -9,9 +9,11 @@ pub mod companies;
 pub mod edges;
 pub mod error;
 pub mod openapi;
+pub mod orders;
 pub mod pictures;
 pub mod plan;
 pub mod views;
+pub mod wallet;
 
 use crate::startup::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,4 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(plan::router())
         .merge(auth::router())
         .merge(pictures::router())
+        .merge(orders::router())
+        .merge(wallet::router())
 }

@@ -19,6 +19,8 @@ pub mod tags {
     pub const PLANS: &str = "Plans";
     /// Certification applications and their staff review (seed 004 `auth`).
     pub const CERTIFICATION: &str = "Certification";
+    /// Orders, degrades, the wallet and its charges (seed 004 `order`, `charge`).
+    pub const ORDERS: &str = "Orders";
 }
 
 /// 401.
@@ -62,6 +64,7 @@ pub struct ServiceUnavailable(pub ErrorBody);
         (name = tags::COMPANIES, description = "Companies and members (not in seed 004)"),
         (name = tags::PLANS, description = "Plans, status and trials (seed 004)"),
         (name = tags::CERTIFICATION, description = "Certification applications (seed 004 `auth`) and their staff review (`/admin/plans/auth`, not in the seed)"),
+        (name = tags::ORDERS, description = "Plan orders (seed 004 `order`: newly, renewal, upgrade, degrade, patch), balance payments, the scheduled downgrade, the wallet and its charges (seed 004 `charge`); staff grants (not in the seed)"),
     ),
     components(
         schemas(ErrorBody, ErrorInfo),

@@ -92,6 +92,16 @@ async fn status(
         };
         view.certified = Some(c.plan);
     }
+    // Orders (part 3): the scheduled downgrade, in the seed's shape.
+    let degrade = state
+        .services
+        .plans_queries
+        .scheduled_degrade(m.company_id.as_str())
+        .await?;
+    view.degrade = degrade
+        .as_ref()
+        .and_then(super::orders::degrade_view)
+        .and_then(|d| serde_json::to_value(d).ok());
     Ok(Json(view))
 }
 

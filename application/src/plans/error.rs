@@ -6,7 +6,9 @@ use crate::identity::IdentityError;
 use tessera_domain::plans::PlanType;
 use tessera_domain::plans::certification::CertificationError;
 use tessera_domain::plans::company::CompanyError;
+use tessera_domain::plans::order::OrderError;
 use tessera_domain::plans::team_plan::TeamPlanError;
+use tessera_domain::plans::wallet::WalletError;
 use tessera_domain::shared::FieldError;
 
 /// What was not found.
@@ -16,6 +18,10 @@ pub enum Missing {
     Company,
     /// No such member in the company.
     Member,
+    /// No such order of the company, or no pending order.
+    Order,
+    /// No degrade is scheduled.
+    Degrade,
 }
 
 /// Why a plans use case failed.
@@ -57,6 +63,12 @@ pub enum PlansError {
     /// A certification rule refused the step (404 `NotFound`, 409 otherwise).
     #[error(transparent)]
     Certification(CertificationError),
+    /// An order rule refused the step (400 for `Field`, 409 otherwise).
+    #[error(transparent)]
+    Order(OrderError),
+    /// The wallet refused (409: the balance does not cover a payment).
+    #[error(transparent)]
+    Wallet(WalletError),
     /// Identity failed (store, hashing).
     #[error(transparent)]
     Identity(IdentityError),
@@ -88,6 +100,11 @@ impl From<TeamPlanError> for PlansError {
             TeamPlanError::AlreadyTrialled(p) => PlansError::AlreadyTrialled(p),
             TeamPlanError::AlreadyBought(p) => PlansError::AlreadyBought(p),
             TeamPlanError::InvalidPeriod(why) => PlansError::Field(FieldError::new("period", why)),
+            TeamPlanError::OrderNoLongerFits(why) => PlansError::Order(OrderError::NotAllowed(
+                format!("the order no longer fits the company's plan: {why}"),
+            )),
+            TeamPlanError::DegradeScheduled => PlansError::Order(OrderError::DegradeScheduled),
+            TeamPlanError::NoDegrade => PlansError::NotFound(Missing::Degrade),
         }
     }
 }
@@ -97,6 +114,25 @@ impl From<CertificationError> for PlansError {
         match e {
             CertificationError::Field(f) => PlansError::Field(f),
             other => PlansError::Certification(other),
+        }
+    }
+}
+
+impl From<OrderError> for PlansError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Field(f) => PlansError::Field(f),
+            OrderError::NotFound => PlansError::NotFound(Missing::Order),
+            other => PlansError::Order(other),
+        }
+    }
+}
+
+impl From<WalletError> for PlansError {
+    fn from(e: WalletError) -> Self {
+        match e {
+            WalletError::InvalidAmount(why) => PlansError::Field(FieldError::new("amount", why)),
+            other => PlansError::Wallet(other),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod wallet;
 
 pub use companies::Membership;
 pub use error::{Missing, PlansError};
+pub use orders::{PLANS_DEGRADE_DUE, PLANS_ORDER_EXPIRY, Payment, Prepared, parse_order_request};
 pub use pictures::PictureFile;
 pub use trials::{
     PLANS_PERIOD_END, PLANS_PERIOD_GRACE_END, PLANS_TRIAL_END, PlansDeadlines, deadline_handlers,
@@ -44,6 +45,8 @@ pub struct PlansSettings {
     pub trial_length: Duration,
     /// How long a paid period stays `overdue` after its end before it expires (default 7 days).
     pub grace: Duration,
+    /// How long an unpaid order can be paid before it expires (default 30 minutes).
+    pub order_ttl: Duration,
 }
 
 impl PlansSettings {
@@ -55,6 +58,7 @@ impl PlansSettings {
             catalogue: Arc::new(Catalogue::builtin()?),
             trial_length: Duration::days(15),
             grace: Duration::days(7),
+            order_ttl: Duration::minutes(30),
         })
     }
 }

@@ -39,8 +39,9 @@ fn deadline(kind: &str, due_at: DateTime<Utc>, payload: serde_json::Value) -> Ne
     }
 }
 
-/// The deadlines the new `events` need.
-fn deadlines_for(events: &[TeamPlanEvent]) -> Vec<NewDeadline> {
+/// The deadlines the new `events` need: a trial's end, a period's end and grace end (also when
+/// a renewal moved them), a scheduled degrade's time.
+pub(crate) fn deadlines_for(events: &[TeamPlanEvent]) -> Vec<NewDeadline> {
     let mut out = Vec::new();
     for event in events {
         match event {
@@ -65,6 +66,28 @@ fn deadlines_for(events: &[TeamPlanEvent]) -> Vec<NewDeadline> {
                 out.push(deadline(PLANS_PERIOD_END, *date_end, payload.clone()));
                 out.push(deadline(PLANS_PERIOD_GRACE_END, *grace_end, payload));
             }
+            TeamPlanEvent::PaidPeriodExtended {
+                company_id,
+                period_id,
+                date_end,
+                grace_end,
+                ..
+            } => {
+                let payload = json!({"companyId": company_id, "periodId": period_id});
+                out.push(deadline(PLANS_PERIOD_END, *date_end, payload.clone()));
+                out.push(deadline(PLANS_PERIOD_GRACE_END, *grace_end, payload));
+            }
+            TeamPlanEvent::DegradeScheduled {
+                company_id,
+                degrade_id,
+                order_id,
+                effective_at,
+                ..
+            } => out.push(deadline(
+                super::orders::PLANS_DEGRADE_DUE,
+                *effective_at,
+                json!({"companyId": company_id, "degradeId": degrade_id, "orderId": order_id}),
+            )),
             _ => {}
         }
     }
@@ -205,6 +228,22 @@ impl DeadlineHandler for PlansDeadlines {
         // The command compares with the clock, not with the due time: a deadline fired early
         // (clock skew between servers) changes nothing and is retried.
         let now = self.0.now().max(deadline.due_at);
+        match deadline.kind.as_str() {
+            super::orders::PLANS_ORDER_EXPIRY => {
+                let order = id_of(deadline, "orderId")?;
+                self.0.expire_order(&company, &order, now).await?;
+                return Ok(());
+            }
+            super::orders::PLANS_DEGRADE_DUE => {
+                let degrade = id_of(deadline, "degradeId")?;
+                let order = id_of(deadline, "orderId")?;
+                self.0
+                    .apply_degrade(&company, &degrade, &order, now)
+                    .await?;
+                return Ok(());
+            }
+            _ => {}
+        }
         let command = match deadline.kind.as_str() {
             PLANS_TRIAL_END => TeamPlanCommand::EndTrial {
                 trial_id: id_of(deadline, "trialId")?,
@@ -228,8 +267,14 @@ impl DeadlineHandler for PlansDeadlines {
 /// The plans deadline handlers, by kind, for the server's scheduler.
 pub fn deadline_handlers(service: &Arc<PlansService>) -> Vec<(String, Arc<dyn DeadlineHandler>)> {
     let handler: Arc<dyn DeadlineHandler> = Arc::new(PlansDeadlines(service.clone()));
-    [PLANS_TRIAL_END, PLANS_PERIOD_END, PLANS_PERIOD_GRACE_END]
-        .into_iter()
-        .map(|kind| (kind.to_owned(), handler.clone()))
-        .collect()
+    [
+        PLANS_TRIAL_END,
+        PLANS_PERIOD_END,
+        PLANS_PERIOD_GRACE_END,
+        super::orders::PLANS_ORDER_EXPIRY,
+        super::orders::PLANS_DEGRADE_DUE,
+    ]
+    .into_iter()
+    .map(|kind| (kind.to_owned(), handler.clone()))
+    .collect()
 }

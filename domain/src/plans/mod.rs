@@ -17,6 +17,9 @@
 //! - [`pictures::PictureShelf`] (`plansCertificationPictures-{companyId}`): the pictures a company
 //!   uploaded for its applications (ID photos, licences), which applications may name.
 //! - [`payment`]: payment methods and what an external payment pays for.
+//! - [`order::PlanOrder`] (`plansOrder-{orderId}`): plan orders, and [`order::quote`], their rules
+//!   and prices ([`pricing`]); [`wallet::Wallet`] (`plansWallet-{companyId}`): the company's
+//!   balance (docs/decisions/0027-plans-orders-and-wallet.md).
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
@@ -26,11 +29,14 @@ pub mod catalogue;
 pub mod certification;
 pub mod company;
 pub mod object_id;
+pub mod order;
 pub mod payment;
 pub mod period;
 pub mod pictures;
+pub mod pricing;
 pub mod team_plan;
 pub mod user;
+pub mod wallet;
 
 pub use object_id::ObjectId;
 

@@ -79,6 +79,8 @@ pub struct PaidPeriod {
     pub plan: PlanType,
     /// Members bought (the member limit while it applies).
     pub member_count: u32,
+    /// Calendar months from `date_start` to `date_end` (renewals add to it).
+    pub months: u32,
     /// Who bought it (plans `user_id`).
     pub user_id: ObjectId,
     /// Start (UTC).
@@ -103,12 +105,72 @@ pub enum Current<'a> {
     Paid(&'a PaidPeriod, PlanStatus),
 }
 
+/// A downgrade scheduled for the end of the current paid period (seed 004 `GET /plan/status`
+/// `degrade`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledDegrade {
+    /// Its id (`degrade._id`).
+    pub degrade_id: ObjectId,
+    /// The degrade order.
+    pub order_id: ObjectId,
+    /// The period it lowers.
+    pub period_id: ObjectId,
+    /// The plan from then on.
+    pub plan: PlanType,
+    /// Members from then on.
+    pub member_count: u32,
+    /// When it applies: the period's end (UTC).
+    pub effective_at: DateTime<Utc>,
+    /// When it was scheduled (UTC).
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// Why the pending order stopped being pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingEnd {
+    /// It was paid.
+    Paid,
+    /// It was not paid in time.
+    Expired,
+    /// A newer order replaced it.
+    Superseded,
+}
+
+/// An order paid: what it changes on the team plan ([`TeamPlanCommand::ApplyOrder`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidOrder {
+    /// The order.
+    pub order_id: ObjectId,
+    /// `newly`, `renewal`, `upgrade` or `patch` (a degrade is not paid).
+    pub order_type: super::order::OrderType,
+    /// The plan after the order.
+    pub plan: PlanType,
+    /// Members after the order.
+    pub member_count: u32,
+    /// Months bought (newly, patch, renewal).
+    pub months: u32,
+    /// The period it renews or upgrades.
+    pub period_id: Option<ObjectId>,
+    /// An upgrade's terms before (plan, members); the period must still have them.
+    pub from: Option<(PlanType, u32)>,
+    /// A fresh id for a period it starts (newly, patch).
+    pub new_period_id: ObjectId,
+    /// Who placed it.
+    pub user_id: ObjectId,
+    /// Its catalogue version.
+    pub catalogue_version: String,
+}
+
 /// The plan state of one company.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TeamPlan {
     company_id: Option<ObjectId>,
     trials: Vec<Trial>,
     paid: Vec<PaidPeriod>,
+    upgraded_to: BTreeSet<PlanType>,
+    pending_order: Option<(ObjectId, DateTime<Utc>)>,
+    degrade: Option<ScheduledDegrade>,
 }
 
 impl TeamPlan {
@@ -172,9 +234,27 @@ impl TeamPlan {
         self.trials.iter().map(|t| t.plan).collect()
     }
 
-    /// Paid plans ever bought.
+    /// Paid plans ever bought (upgrades included).
     pub fn bought(&self) -> BTreeSet<PlanType> {
-        self.paid.iter().map(|p| p.plan).collect()
+        let mut bought: BTreeSet<PlanType> = self.paid.iter().map(|p| p.plan).collect();
+        bought.extend(self.upgraded_to.iter().copied());
+        bought
+    }
+
+    /// The latest paid period when it applies at `now` (`actived` or `overdue`).
+    pub fn period_in_force(&self, now: DateTime<Utc>) -> Option<&PaidPeriod> {
+        self.latest_paid()
+            .filter(|p| Self::status_at(p, now) != PlanStatus::Expired)
+    }
+
+    /// The company's pending (unpaid) order and its payment deadline.
+    pub fn pending_order(&self) -> Option<&(ObjectId, DateTime<Utc>)> {
+        self.pending_order.as_ref()
+    }
+
+    /// The scheduled downgrade, if any.
+    pub fn degrade(&self) -> Option<&ScheduledDegrade> {
+        self.degrade.as_ref()
     }
 
     /// Paid plans the company may still try: neither bought nor trialled (seed `viable.trial`).
@@ -244,6 +324,65 @@ pub enum TeamPlanCommand {
     Expire {
         /// The period.
         period_id: ObjectId,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Make `order_id` the company's pending order; the previous one is superseded.
+    SetPendingOrder {
+        /// The company (also the stream id).
+        company_id: ObjectId,
+        /// The new order.
+        order_id: ObjectId,
+        /// Its payment deadline (UTC).
+        expires_at: DateTime<Utc>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Forget `order_id` as the pending order (expired); nothing when it is not the pending one.
+    ClearPendingOrder {
+        /// The order.
+        order_id: ObjectId,
+        /// Why.
+        reason: PendingEnd,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Give a paid order its effect: start a period (newly, patch), extend it (renewal) or raise
+    /// its plan or members (upgrade), re-checking that the order still fits.
+    ApplyOrder {
+        /// The company (also the stream id).
+        company_id: ObjectId,
+        /// The order.
+        order: PaidOrder,
+        /// Grace period after a period's end (configuration).
+        grace: Duration,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Schedule a downgrade for the end of the running period.
+    ScheduleDegrade {
+        /// The company (also the stream id).
+        company_id: ObjectId,
+        /// A fresh id.
+        degrade_id: ObjectId,
+        /// The degrade order.
+        order_id: ObjectId,
+        /// The plan from then on.
+        plan: PlanType,
+        /// Members from then on.
+        member_count: u32,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Cancel the scheduled downgrade (`DELETE /plan/degrade`).
+    CancelDegrade {
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
+    /// Apply the downgrade `degrade_id` if its time has come (its deadline); nothing otherwise.
+    ApplyDegrade {
+        /// The downgrade.
+        degrade_id: ObjectId,
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
@@ -325,6 +464,114 @@ pub enum TeamPlanEvent {
         /// When it was recorded (UTC).
         expired_at: DateTime<Utc>,
     },
+    /// A renewal order was paid: the period runs `months` more months (`actived` again).
+    #[serde(rename = "PlansPaidPeriodExtended")]
+    PaidPeriodExtended {
+        /// The company.
+        company_id: ObjectId,
+        /// The period.
+        period_id: ObjectId,
+        /// The renewal order.
+        order_id: ObjectId,
+        /// Months added.
+        months: u32,
+        /// Months from the period's start to its new end.
+        total_months: u32,
+        /// The new end (UTC; local midnight in Asia/Shanghai).
+        date_end: DateTime<Utc>,
+        /// The new end of the grace period (UTC).
+        grace_end: DateTime<Utc>,
+        /// When (UTC).
+        extended_at: DateTime<Utc>,
+    },
+    /// An upgrade order was paid: the period's plan and members from now to its end.
+    #[serde(rename = "PlansPaidPeriodUpgraded")]
+    PaidPeriodUpgraded {
+        /// The company.
+        company_id: ObjectId,
+        /// The period.
+        period_id: ObjectId,
+        /// The upgrade order.
+        order_id: ObjectId,
+        /// The plan now.
+        plan: PlanType,
+        /// Members now.
+        member_count: u32,
+        /// When (UTC).
+        upgraded_at: DateTime<Utc>,
+    },
+    /// An order became the company's pending (unpaid) order.
+    #[serde(rename = "PlansPendingOrderSet")]
+    PendingOrderSet {
+        /// The company.
+        company_id: ObjectId,
+        /// The order.
+        order_id: ObjectId,
+        /// Its payment deadline (UTC).
+        expires_at: DateTime<Utc>,
+    },
+    /// The pending order was paid, expired or superseded.
+    #[serde(rename = "PlansPendingOrderCleared")]
+    PendingOrderCleared {
+        /// The company.
+        company_id: ObjectId,
+        /// The order.
+        order_id: ObjectId,
+        /// `paid`, `expired` or `superseded`.
+        reason: PendingEnd,
+        /// When (UTC).
+        cleared_at: DateTime<Utc>,
+    },
+    /// A downgrade was scheduled for the period's end.
+    #[serde(rename = "PlansDegradeScheduled")]
+    DegradeScheduled {
+        /// The company.
+        company_id: ObjectId,
+        /// The downgrade.
+        degrade_id: ObjectId,
+        /// The degrade order.
+        order_id: ObjectId,
+        /// The period it lowers.
+        period_id: ObjectId,
+        /// The plan from then on.
+        plan: PlanType,
+        /// Members from then on.
+        member_count: u32,
+        /// When it applies (UTC; the period's end).
+        effective_at: DateTime<Utc>,
+        /// When (UTC).
+        scheduled_at: DateTime<Utc>,
+    },
+    /// The scheduled downgrade was cancelled.
+    #[serde(rename = "PlansDegradeCancelled")]
+    DegradeCancelled {
+        /// The company.
+        company_id: ObjectId,
+        /// The downgrade.
+        degrade_id: ObjectId,
+        /// The degrade order.
+        order_id: ObjectId,
+        /// When (UTC).
+        cancelled_at: DateTime<Utc>,
+    },
+    /// The downgrade took effect at the period's end: the period's plan and members are lowered.
+    #[serde(rename = "PlansDegradeApplied")]
+    DegradeApplied {
+        /// The company.
+        company_id: ObjectId,
+        /// The downgrade.
+        degrade_id: ObjectId,
+        /// The degrade order.
+        order_id: ObjectId,
+        /// The period lowered.
+        period_id: ObjectId,
+        /// The plan now.
+        plan: PlanType,
+        /// Members now.
+        member_count: u32,
+        /// When (UTC).
+        applied_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for TeamPlanEvent {}
@@ -344,6 +591,15 @@ pub enum TeamPlanError {
     /// Zero months or members, or a period past the calendar.
     #[error("invalid period: {0}")]
     InvalidPeriod(&'static str),
+    /// A paid order no longer fits the team plan (it changed since the order was placed).
+    #[error("the order no longer fits the company's plan: {0}")]
+    OrderNoLongerFits(&'static str),
+    /// A downgrade is scheduled already.
+    #[error("a downgrade is scheduled already")]
+    DegradeScheduled,
+    /// No downgrade is scheduled.
+    #[error("no downgrade is scheduled")]
+    NoDegrade,
 }
 
 impl TeamPlan {
@@ -482,6 +738,90 @@ impl Decider for TeamPlan {
                     None => Vec::new(),
                 })
             }
+            TeamPlanCommand::SetPendingOrder {
+                company_id,
+                order_id,
+                expires_at,
+                now,
+            } => {
+                let mut events = Vec::new();
+                if let Some((previous, _)) = &self.pending_order {
+                    events.push(TeamPlanEvent::PendingOrderCleared {
+                        company_id: company_id.clone(),
+                        order_id: previous.clone(),
+                        reason: PendingEnd::Superseded,
+                        cleared_at: *now,
+                    });
+                }
+                events.push(TeamPlanEvent::PendingOrderSet {
+                    company_id: company_id.clone(),
+                    order_id: order_id.clone(),
+                    expires_at: *expires_at,
+                });
+                Ok(events)
+            }
+            TeamPlanCommand::ClearPendingOrder {
+                order_id,
+                reason,
+                now,
+            } => Ok(self.clear_pending(order_id, *reason, *now)),
+            TeamPlanCommand::ApplyOrder {
+                company_id,
+                order,
+                grace,
+                now,
+            } => self.apply_order(company_id, order, *grace, *now),
+            TeamPlanCommand::ScheduleDegrade {
+                company_id,
+                degrade_id,
+                order_id,
+                plan,
+                member_count,
+                now,
+            } => {
+                if self.degrade.is_some() {
+                    return Err(TeamPlanError::DegradeScheduled);
+                }
+                let period = self
+                    .period_in_force(*now)
+                    .filter(|p| Self::status_at(p, *now) == PlanStatus::Actived)
+                    .ok_or(TeamPlanError::OrderNoLongerFits(
+                        "a degrade needs a running (actived) paid period",
+                    ))?;
+                Ok(vec![TeamPlanEvent::DegradeScheduled {
+                    company_id: company_id.clone(),
+                    degrade_id: degrade_id.clone(),
+                    order_id: order_id.clone(),
+                    period_id: period.period_id.clone(),
+                    plan: *plan,
+                    member_count: *member_count,
+                    effective_at: period.date_end,
+                    scheduled_at: *now,
+                }])
+            }
+            TeamPlanCommand::CancelDegrade { now } => {
+                let d = self.degrade.as_ref().ok_or(TeamPlanError::NoDegrade)?;
+                Ok(vec![TeamPlanEvent::DegradeCancelled {
+                    company_id: self.company_or_empty(),
+                    degrade_id: d.degrade_id.clone(),
+                    order_id: d.order_id.clone(),
+                    cancelled_at: *now,
+                }])
+            }
+            TeamPlanCommand::ApplyDegrade { degrade_id, now } => Ok(match &self.degrade {
+                Some(d) if d.degrade_id == *degrade_id && *now >= d.effective_at => {
+                    vec![TeamPlanEvent::DegradeApplied {
+                        company_id: self.company_or_empty(),
+                        degrade_id: d.degrade_id.clone(),
+                        order_id: d.order_id.clone(),
+                        period_id: d.period_id.clone(),
+                        plan: d.plan,
+                        member_count: d.member_count,
+                        applied_at: *now,
+                    }]
+                }
+                _ => Vec::new(),
+            }),
         }
     }
 
@@ -517,18 +857,19 @@ impl Decider for TeamPlan {
                 period_id,
                 plan,
                 member_count,
+                months,
                 user_id,
                 catalogue_version,
                 date_start,
                 date_end,
                 grace_end,
-                ..
             } => {
                 self.company_id = Some(company_id.clone());
                 self.paid.push(PaidPeriod {
                     period_id: period_id.clone(),
                     plan: *plan,
                     member_count: *member_count,
+                    months: *months,
                     user_id: user_id.clone(),
                     date_start: *date_start,
                     date_end: *date_end,
@@ -547,8 +888,214 @@ impl Decider for TeamPlan {
                     p.status = PlanStatus::Expired;
                 }
             }
+            TeamPlanEvent::PaidPeriodExtended {
+                period_id,
+                total_months,
+                date_end,
+                grace_end,
+                ..
+            } => {
+                if let Some(p) = self.paid.iter_mut().find(|p| p.period_id == *period_id) {
+                    p.months = *total_months;
+                    p.date_end = *date_end;
+                    p.grace_end = *grace_end;
+                    p.status = PlanStatus::Actived;
+                }
+            }
+            TeamPlanEvent::PaidPeriodUpgraded {
+                period_id,
+                plan,
+                member_count,
+                ..
+            } => {
+                self.upgraded_to.insert(*plan);
+                if let Some(p) = self.paid.iter_mut().find(|p| p.period_id == *period_id) {
+                    p.plan = *plan;
+                    p.member_count = *member_count;
+                }
+            }
+            TeamPlanEvent::PendingOrderSet {
+                company_id,
+                order_id,
+                expires_at,
+            } => {
+                self.company_id = Some(company_id.clone());
+                self.pending_order = Some((order_id.clone(), *expires_at));
+            }
+            TeamPlanEvent::PendingOrderCleared { order_id, .. } => {
+                if self
+                    .pending_order
+                    .as_ref()
+                    .is_some_and(|(o, _)| o == order_id)
+                {
+                    self.pending_order = None;
+                }
+            }
+            TeamPlanEvent::DegradeScheduled {
+                company_id,
+                degrade_id,
+                order_id,
+                period_id,
+                plan,
+                member_count,
+                effective_at,
+                scheduled_at,
+            } => {
+                self.company_id = Some(company_id.clone());
+                self.degrade = Some(ScheduledDegrade {
+                    degrade_id: degrade_id.clone(),
+                    order_id: order_id.clone(),
+                    period_id: period_id.clone(),
+                    plan: *plan,
+                    member_count: *member_count,
+                    effective_at: *effective_at,
+                    scheduled_at: *scheduled_at,
+                });
+            }
+            TeamPlanEvent::DegradeCancelled { .. } => self.degrade = None,
+            TeamPlanEvent::DegradeApplied {
+                period_id,
+                plan,
+                member_count,
+                ..
+            } => {
+                self.degrade = None;
+                if let Some(p) = self.paid.iter_mut().find(|p| p.period_id == *period_id) {
+                    p.plan = *plan;
+                    p.member_count = *member_count;
+                }
+            }
         }
         self
+    }
+}
+
+impl TeamPlan {
+    fn clear_pending(
+        &self,
+        order_id: &ObjectId,
+        reason: PendingEnd,
+        now: DateTime<Utc>,
+    ) -> Vec<TeamPlanEvent> {
+        match &self.pending_order {
+            Some((pending, _)) if pending == order_id => vec![TeamPlanEvent::PendingOrderCleared {
+                company_id: self.company_or_empty(),
+                order_id: order_id.clone(),
+                reason,
+                cleared_at: now,
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The effect of a paid order, re-checked against the plan as it is now.
+    fn apply_order(
+        &self,
+        company_id: &ObjectId,
+        order: &PaidOrder,
+        grace: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TeamPlanEvent>, TeamPlanError> {
+        use super::order::OrderType;
+        if !order.plan.is_paid() {
+            return Err(TeamPlanError::NotPaidPlan);
+        }
+        let in_force = self.period_in_force(now);
+        let same_period = |p: &&PaidPeriod| order.period_id.as_ref() == Some(&p.period_id);
+        let mut events = match order.order_type {
+            OrderType::Newly | OrderType::Patch => {
+                if in_force.is_some() {
+                    return Err(TeamPlanError::OrderNoLongerFits(
+                        "a paid period is running already",
+                    ));
+                }
+                if order.order_type == OrderType::Patch {
+                    let fits = self.latest_paid().is_some_and(|p| {
+                        p.plan == order.plan && p.member_count == order.member_count
+                    });
+                    if !fits {
+                        return Err(TeamPlanError::OrderNoLongerFits(
+                            "a patch repeats the expired plan and members",
+                        ));
+                    }
+                }
+                if order.member_count == 0 || order.months == 0 {
+                    return Err(TeamPlanError::InvalidPeriod(
+                        "members and months must be at least 1",
+                    ));
+                }
+                let date_end = period::period_end(now, order.months)
+                    .ok_or(TeamPlanError::InvalidPeriod("past the calendar"))?;
+                vec![TeamPlanEvent::PaidPeriodStarted {
+                    company_id: company_id.clone(),
+                    period_id: order.new_period_id.clone(),
+                    plan: order.plan,
+                    member_count: order.member_count,
+                    months: order.months,
+                    user_id: order.user_id.clone(),
+                    catalogue_version: order.catalogue_version.clone(),
+                    date_start: now,
+                    date_end,
+                    grace_end: date_end + grace,
+                }]
+            }
+            OrderType::Renewal => {
+                let p = in_force
+                    .filter(same_period)
+                    .ok_or(TeamPlanError::OrderNoLongerFits(
+                        "the period renewed is not in force",
+                    ))?;
+                if p.plan != order.plan || p.member_count != order.member_count {
+                    return Err(TeamPlanError::OrderNoLongerFits(
+                        "the period's plan or members changed",
+                    ));
+                }
+                let total = p
+                    .months
+                    .checked_add(order.months)
+                    .ok_or(TeamPlanError::InvalidPeriod("too many months"))?;
+                let date_end = period::period_end(p.date_start, total)
+                    .ok_or(TeamPlanError::InvalidPeriod("past the calendar"))?;
+                vec![TeamPlanEvent::PaidPeriodExtended {
+                    company_id: company_id.clone(),
+                    period_id: p.period_id.clone(),
+                    order_id: order.order_id.clone(),
+                    months: order.months,
+                    total_months: total,
+                    date_end,
+                    grace_end: date_end + grace,
+                    extended_at: now,
+                }]
+            }
+            OrderType::Upgrade => {
+                let p = in_force
+                    .filter(same_period)
+                    .filter(|p| Self::status_at(p, now) == PlanStatus::Actived)
+                    .ok_or(TeamPlanError::OrderNoLongerFits(
+                        "the period upgraded is not running",
+                    ))?;
+                if order.from != Some((p.plan, p.member_count)) {
+                    return Err(TeamPlanError::OrderNoLongerFits(
+                        "the period's plan or members changed",
+                    ));
+                }
+                vec![TeamPlanEvent::PaidPeriodUpgraded {
+                    company_id: company_id.clone(),
+                    period_id: p.period_id.clone(),
+                    order_id: order.order_id.clone(),
+                    plan: order.plan,
+                    member_count: order.member_count,
+                    upgraded_at: now,
+                }]
+            }
+            OrderType::Degrade => {
+                return Err(TeamPlanError::OrderNoLongerFits(
+                    "a degrade is scheduled, not paid",
+                ));
+            }
+        };
+        events.extend(self.clear_pending(&order.order_id, PendingEnd::Paid, now));
+        Ok(events)
     }
 }
 

@@ -7,6 +7,9 @@
 //! * [`CertificationsProjector`] (`plans_certifications`): `plans_certifications` (personal data
 //!   masked) and `plans_certification_log`, from the `plansCertification` streams.
 //! * [`StatusProjector`] (`plans_status`): `plans_status`, from the `plansTeamPlan` streams.
+//! * [`OrdersProjector`] (`plans_orders`): `plans_orders`, from the `plansOrder` streams.
+//! * [`WalletProjector`] (`plans_wallet`): `plans_wallets` and `plans_wallet_ledger`, from the
+//!   `plansWallet` streams.
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
 //! docs/event-catalog.md, section "Team plans (seed 004)"). Ids are the ObjectIds the events
@@ -17,13 +20,18 @@ use std::sync::Arc;
 
 mod certifications;
 mod companies;
+mod orders;
 mod queries;
 mod status;
+mod wallet;
 
 pub use certifications::CertificationsProjector;
 pub use companies::CompaniesProjector;
+pub use orders::OrdersProjector;
 pub use queries::{CertificationRow, CompanyRow, MemberRow, PlansQueries, StatusRow};
+pub use queries::{LedgerRow, OrderRow, WalletRow};
 pub use status::StatusProjector;
+pub use wallet::WalletProjector;
 
 /// Every plans projector.
 pub fn projectors() -> Vec<Arc<dyn Projector>> {
@@ -31,5 +39,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(CompaniesProjector),
         Arc::new(StatusProjector),
         Arc::new(CertificationsProjector),
+        Arc::new(OrdersProjector),
+        Arc::new(WalletProjector),
     ]
 }

@@ -218,3 +218,223 @@ impl PlansQueries {
         )?)
     }
 }
+
+/// A plan order as `plans_orders` holds it (money in CNY fen).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrderRow {
+    /// `orderId` (24 hex).
+    pub order_id: String,
+    /// The company.
+    pub company_id: String,
+    /// The owner who placed it.
+    pub user_id: String,
+    /// `newly`, `renewal`, `upgrade`, `degrade` or `patch`.
+    pub order_type: String,
+    /// The plan after the order.
+    pub plan: String,
+    /// Members after the order.
+    pub member_count: i64,
+    /// Months bought.
+    pub months: i64,
+    /// The product sold.
+    pub product_id: String,
+    /// Its code.
+    pub product_no: String,
+    /// Its title.
+    pub product_title: String,
+    /// Per member per month, fen.
+    pub unit_price: i64,
+    /// The order's price, fen.
+    pub amount: i64,
+    /// The catalogue version of the prices.
+    pub catalogue_version: String,
+    /// The period renewed, upgraded, degraded, or started by the payment.
+    pub period_id: Option<String>,
+    /// How an upgrade was priced (JSON text).
+    pub proration: Option<String>,
+    /// A degrade's id.
+    pub degrade_id: Option<String>,
+    /// When a degrade takes effect (UTC).
+    pub effective_at: Option<DateTime<Utc>>,
+    /// `pending`, `paid`, `expired`, `cancelled`, `scheduled` or `completed`, as recorded.
+    pub status: String,
+    /// A pending order's payment deadline (UTC).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How it was paid.
+    pub payment_method: Option<String>,
+    /// The external payment.
+    pub payment_id: Option<String>,
+    /// When it was paid (UTC).
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When it expired, was cancelled or completed (UTC).
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Placed (UTC).
+    pub date_create: DateTime<Utc>,
+}
+
+/// A company's wallet balance (CNY fen).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WalletRow {
+    /// The company.
+    pub company_id: String,
+    /// Paid credit, fen.
+    pub paid: i64,
+    /// Granted credit, fen.
+    pub granted: i64,
+}
+
+/// One credit or spend of a wallet (signed fen: credits positive, spends negative).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerRow {
+    /// The entry (`_id`).
+    pub entry_id: String,
+    /// The company.
+    pub company_id: String,
+    /// `recharge`, `grant`, `refund` or `order`.
+    pub kind: String,
+    /// Paid plus granted, signed fen.
+    pub amount: i64,
+    /// Paid credit moved, signed fen.
+    pub paid_amount: i64,
+    /// Granted credit moved, signed fen.
+    pub granted_amount: i64,
+    /// The recharge, payment or grant credited.
+    pub reference: Option<String>,
+    /// The order paid.
+    pub order_id: Option<String>,
+    /// A grant's reason.
+    pub reason: Option<String>,
+    /// Paid credit after, fen.
+    pub paid_after: i64,
+    /// Granted credit after, fen.
+    pub granted_after: i64,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+const ORDER_COLUMNS: &str = "SELECT order_id, company_id, user_id, order_type, plan, \
+    member_count, months, product_id, product_no, product_title, unit_price, amount, \
+    catalogue_version, period_id, proration, degrade_id, effective_at, status, expires_at, \
+    payment_method, payment_id, paid_at, closed_at, date_create FROM plans_orders";
+
+const LEDGER_COLUMNS: &str = "SELECT entry_id, company_id, kind, amount, paid_amount, \
+    granted_amount, reference, order_id, reason, paid_after, granted_after, at \
+    FROM plans_wallet_ledger";
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+impl PlansQueries {
+    /// The orders of `company_id`, newest first, at most `limit` from `offset`, and how many
+    /// there are in all.
+    ///
+    /// Errors: database failures.
+    pub async fn orders(
+        &self,
+        company_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<OrderRow>, i64), QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ORDER_COLUMNS} WHERE company_id = $1 \
+             ORDER BY date_create DESC, order_id DESC LIMIT $2 OFFSET $3"
+        ));
+        let rows = fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, OrderRow>(sql)
+                .bind(company_id)
+                .bind(limit)
+                .bind(offset)
+        )?;
+        let count = fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, Count>(
+                "SELECT COUNT(*) AS n FROM plans_orders WHERE company_id = $1"
+            )
+            .bind(company_id)
+        )?;
+        Ok((rows, count.map_or(0, |c| c.n)))
+    }
+
+    /// Order `order_id` of `company_id`.
+    ///
+    /// Errors: database failures.
+    pub async fn order(
+        &self,
+        company_id: &str,
+        order_id: &str,
+    ) -> Result<Option<OrderRow>, QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ORDER_COLUMNS} WHERE company_id = $1 AND order_id = $2"
+        ));
+        Ok(fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, OrderRow>(sql)
+                .bind(company_id)
+                .bind(order_id)
+        )?)
+    }
+
+    /// The company's scheduled degrade order, if any.
+    ///
+    /// Errors: database failures.
+    pub async fn scheduled_degrade(
+        &self,
+        company_id: &str,
+    ) -> Result<Option<OrderRow>, QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ORDER_COLUMNS} WHERE company_id = $1 AND order_type = 'degrade' \
+             AND status = 'scheduled' ORDER BY date_create DESC LIMIT 1"
+        ));
+        Ok(fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, OrderRow>(sql).bind(company_id)
+        )?)
+    }
+
+    /// The wallet balance of `company_id` (`None`: never credited).
+    ///
+    /// Errors: database failures.
+    pub async fn wallet(&self, company_id: &str) -> Result<Option<WalletRow>, QueryError> {
+        Ok(fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, WalletRow>(
+                "SELECT company_id, paid, granted FROM plans_wallets WHERE company_id = $1"
+            )
+            .bind(company_id)
+        )?)
+    }
+
+    /// The wallet ledger of `company_id`, newest first, at most `limit` from `offset`, and how
+    /// many entries there are in all.
+    ///
+    /// Errors: database failures.
+    pub async fn ledger(
+        &self,
+        company_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<LedgerRow>, i64), QueryError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{LEDGER_COLUMNS} WHERE company_id = $1 ORDER BY at DESC, entry_id DESC \
+             LIMIT $2 OFFSET $3"
+        ));
+        let rows = fetch_all!(
+            &self.db,
+            sqlx::query_as::<_, LedgerRow>(sql)
+                .bind(company_id)
+                .bind(limit)
+                .bind(offset)
+        )?;
+        let count = fetch_optional!(
+            &self.db,
+            sqlx::query_as::<_, Count>(
+                "SELECT COUNT(*) AS n FROM plans_wallet_ledger WHERE company_id = $1"
+            )
+            .bind(company_id)
+        )?;
+        Ok((rows, count.map_or(0, |c| c.n)))
+    }
+}

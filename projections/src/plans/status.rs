@@ -53,6 +53,24 @@ struct PeriodChanged {
     period_id: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeriodExtended {
+    company_id: String,
+    period_id: String,
+    date_end: DateTime<Utc>,
+    grace_end: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeriodChangedTerms {
+    company_id: String,
+    period_id: String,
+    plan: String,
+    member_count: u32,
+}
+
 async fn ensure(
     tx: &mut ProjectionTx,
     company: &str,
@@ -91,6 +109,9 @@ impl Projector for StatusProjector {
             "PlansPaidPeriodStarted",
             "PlansPaidPeriodOverdue",
             "PlansPaidPeriodExpired",
+            "PlansPaidPeriodExtended",
+            "PlansPaidPeriodUpgraded",
+            "PlansDegradeApplied",
         ]
     }
 
@@ -189,6 +210,46 @@ impl Projector for StatusProjector {
                     .bind(at)
                     .bind(&d.company_id)
                     .bind(&d.period_id)
+                )?;
+            }
+            "PlansPaidPeriodExtended" => {
+                let d: PeriodExtended = parse(event)?;
+                execute!(
+                    &mut *tx,
+                    sqlx::query(
+                        "UPDATE plans_status SET paid_end = $1, paid_grace_end = $2,                          paid_status = 'actived', updated_at = $3                          WHERE company_id = $4 AND paid_id = $5",
+                    )
+                    .bind(d.date_end)
+                    .bind(d.grace_end)
+                    .bind(at)
+                    .bind(&d.company_id)
+                    .bind(&d.period_id)
+                )?;
+            }
+            "PlansPaidPeriodUpgraded" | "PlansDegradeApplied" => {
+                let d: PeriodChangedTerms = parse(event)?;
+                let flag = match d.plan.as_str() {
+                    "pro" => "bought_pro",
+                    "ent" => "bought_ent",
+                    other => return Err(bad_event(event, format!("unknown plan {other}"))),
+                };
+                // A degrade does not count as buying the lower plan.
+                let bought = if event.event_type == "PlansPaidPeriodUpgraded" {
+                    format!(", {flag} = TRUE")
+                } else {
+                    String::new()
+                };
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "UPDATE plans_status SET paid_plan = $1, paid_members = $2{bought},                      updated_at = $3 WHERE company_id = $4 AND paid_id = $5"
+                ));
+                execute!(
+                    &mut *tx,
+                    sqlx::query(sql)
+                        .bind(&d.plan)
+                        .bind(i64::from(d.member_count))
+                        .bind(at)
+                        .bind(&d.company_id)
+                        .bind(&d.period_id)
                 )?;
             }
             _ => {}
