@@ -16,6 +16,7 @@ pub mod error;
 pub mod orders;
 pub mod payments;
 pub mod pictures;
+pub mod recharge;
 pub mod trials;
 pub mod wallet;
 
@@ -67,6 +68,7 @@ pub struct PlansService {
     identity: IdentityService,
     settings: PlansSettings,
     blobs: Option<Arc<dyn BlobStore>>,
+    payments: payments::PaymentPorts,
 }
 
 impl std::fmt::Debug for PlansService {
@@ -92,6 +94,7 @@ impl PlansService {
             identity,
             settings,
             blobs: None,
+            payments: payments::PaymentPorts::default(),
         }
     }
 

@@ -17,6 +17,9 @@
 //! - [`pictures::PictureShelf`] (`plansCertificationPictures-{companyId}`): the pictures a company
 //!   uploaded for its applications (ID photos, licences), which applications may name.
 //! - [`payment`]: payment methods and what an external payment pays for.
+//! - [`plan_payment::PlanPayment`] (`plansPayment-{paymentId}`) and its per-purpose guard
+//!   [`plan_payment::PaymentDesk`] (`plansPaymentDesk-{purposeId}`): external payments;
+//!   [`recharge::Recharge`] (`plansRecharge-{rechargeId}`) and the recharge offer.
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
@@ -29,6 +32,8 @@ pub mod object_id;
 pub mod payment;
 pub mod period;
 pub mod pictures;
+pub mod plan_payment;
+pub mod recharge;
 pub mod team_plan;
 pub mod user;
 

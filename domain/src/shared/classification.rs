@@ -887,6 +887,100 @@ pub const REGISTRY: &[EventClasses] = &[
             ("assignedAt", Plain),
         ],
     ),
+    // plans external payments and recharges: ids, amounts, methods, provider references.
+    ev(
+        "PlansPaymentOpened",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("companyId", Plain),
+            ("userId", Plain),
+            ("purpose", Plain),
+            ("method", Plain),
+            ("amountFen", Plain),
+            ("outTradeNo", Plain),
+            ("codeUrl", Plain),
+            ("expiresAt", Plain),
+            ("openedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaymentSucceeded",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("transactionId", Plain),
+            ("amountFen", Plain),
+            ("source", Plain),
+            ("succeededAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaymentDelivered",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("deliveredAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaymentClosed",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+            ("reason", Plain),
+            ("closedAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaymentDeskTaken",
+        Subject::None,
+        &[
+            ("purpose", Plain),
+            ("paymentId", Plain),
+            ("method", Plain),
+        ],
+    ),
+    ev(
+        "PlansPaymentDeskReleased",
+        Subject::None,
+        &[
+            ("paymentId", Plain),
+        ],
+    ),
+    ev(
+        "PlansRechargeCreated",
+        Subject::None,
+        &[
+            ("rechargeId", Plain),
+            ("companyId", Plain),
+            ("userId", Plain),
+            ("amountFen", Plain),
+            ("extraAmountFen", Plain),
+            ("discountId", Plain),
+            ("offerVersion", Plain),
+            ("method", Plain),
+            ("paymentId", Plain),
+            ("createdAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansRechargePaid",
+        Subject::None,
+        &[
+            ("rechargeId", Plain),
+            ("paymentId", Plain),
+            ("paidAt", Plain),
+        ],
+    ),
+    ev(
+        "PlansRechargeExpired",
+        Subject::None,
+        &[
+            ("rechargeId", Plain),
+            ("expiredAt", Plain),
+        ],
+    ),
     ev(
         "PlansCompanyCreated",
         Subject::None,
