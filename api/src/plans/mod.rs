@@ -9,8 +9,10 @@ pub mod companies;
 pub mod edges;
 pub mod error;
 pub mod openapi;
+pub mod payments;
 pub mod pictures;
 pub mod plan;
+pub mod recharge;
 pub mod views;
 
 use crate::startup::AppState;
@@ -23,4 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(plan::router())
         .merge(auth::router())
         .merge(pictures::router())
+        .merge(recharge::router())
+        .merge(payments::router())
 }

@@ -19,6 +19,10 @@ pub mod tags {
     pub const PLANS: &str = "Plans";
     /// Certification applications and their staff review (seed 004 `auth`).
     pub const CERTIFICATION: &str = "Certification";
+    /// Wallet recharges (seed 004 `recharge`).
+    pub const RECHARGE: &str = "Recharge";
+    /// Payment callbacks and staff confirmation of bank transfers (not in the seed).
+    pub const PAYMENTS: &str = "Payments";
 }
 
 /// 401.
@@ -62,6 +66,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
         (name = tags::COMPANIES, description = "Companies and members (not in seed 004)"),
         (name = tags::PLANS, description = "Plans, status and trials (seed 004)"),
         (name = tags::CERTIFICATION, description = "Certification applications (seed 004 `auth`) and their staff review (`/admin/plans/auth`, not in the seed)"),
+        (name = tags::RECHARGE, description = "Wallet recharges (seed 004 `recharge`) paid by alipay, wxpay or banktrans"),
+        (name = tags::PAYMENTS, description = "WeChat Pay and Alipay notifications and staff confirmation of bank transfers (not in seed 004)"),
     ),
     components(
         schemas(ErrorBody, ErrorInfo),

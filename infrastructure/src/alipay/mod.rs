@@ -267,6 +267,37 @@ pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> S
     out
 }
 
+/// Decode `application/x-www-form-urlencoded` text into (name, value) pairs in order (`+` is a
+/// space, `%XX` a byte); `None` when an escape is broken or the result is not UTF-8.
+pub fn form_decode(body: &[u8]) -> Option<Vec<(String, String)>> {
+    fn decode(part: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = std::str::from_utf8(part.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let name = decode(it.next().unwrap_or_default())?;
+            let value = decode(it.next().unwrap_or_default())?;
+            Some((name, value))
+        })
+        .collect()
+}
+
 /// The exact text of the JSON value of `key` at the top level of the object `body` (Alipay signs
 /// the response object as sent, so it must not be re-serialised); `None` when absent.
 pub fn raw_member<'a>(body: &'a str, key: &str) -> Option<&'a str> {
@@ -708,6 +739,20 @@ mod tests {
         );
         assert_eq!(raw_member(body, "sign"), Some("\"abc\""));
         assert_eq!(raw_member(body, "code"), None, "only top-level members");
+    }
+
+    #[test]
+    fn forms_round_trip() {
+        let pairs = [("a b", "x&y=z"), ("subject", "充值 100%")];
+        let text = form_encode(pairs);
+        assert_eq!(
+            form_decode(text.as_bytes()).unwrap(),
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(form_decode(b"a=%zz"), None);
     }
 
     #[test]

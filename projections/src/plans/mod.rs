@@ -7,6 +7,8 @@
 //! * [`CertificationsProjector`] (`plans_certifications`): `plans_certifications` (personal data
 //!   masked) and `plans_certification_log`, from the `plansCertification` streams.
 //! * [`StatusProjector`] (`plans_status`): `plans_status`, from the `plansTeamPlan` streams.
+//! * [`PaymentsProjector`] (`plans_payments`) and [`RechargesProjector`] (`plans_recharges`):
+//!   external payments and wallet recharges, queried through [`PaymentsQueries`].
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
 //! docs/event-catalog.md, section "Team plans (seed 004)"). Ids are the ObjectIds the events
@@ -17,11 +19,15 @@ use std::sync::Arc;
 
 mod certifications;
 mod companies;
+mod payments;
 mod queries;
 mod status;
 
 pub use certifications::CertificationsProjector;
 pub use companies::CompaniesProjector;
+pub use payments::{
+    PaymentRow, PaymentsProjector, PaymentsQueries, RechargeRow, RechargesProjector,
+};
 pub use queries::{CertificationRow, CompanyRow, MemberRow, PlansQueries, StatusRow};
 pub use status::StatusProjector;
 
@@ -31,5 +37,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(CompaniesProjector),
         Arc::new(StatusProjector),
         Arc::new(CertificationsProjector),
+        Arc::new(PaymentsProjector),
+        Arc::new(RechargesProjector),
     ]
 }
