@@ -10,6 +10,7 @@
 use super::error::{ErrorBody, PlansApiError, PlansCaller};
 use super::openapi::{Forbidden, ServiceUnavailable, Unauthorized, tags};
 use super::recharge::money;
+use crate::http::errors::ErrorDetail;
 use crate::http::{RequestId, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
@@ -168,7 +169,12 @@ async fn wechatpay_notify(
     ),
 )]
 async fn alipay_notify(State(state): State<AppState>, body: Bytes) -> Response {
-    let failure = |status: StatusCode| (status, "failure").into_response();
+    // Alipay reads the plain text; the detail keeps the edge layer from rewording it as JSON.
+    let failure = |status: StatusCode| {
+        let mut r = (status, "failure").into_response();
+        ErrorDetail::attach(&mut r, "Alipay notification not accepted");
+        r
+    };
     let plans = &state.services.plans;
     let Some(alipay) = plans.payment_ports().alipay.clone() else {
         return failure(StatusCode::NOT_FOUND);
