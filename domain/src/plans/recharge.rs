@@ -159,10 +159,15 @@ impl RechargeOffer {
     /// Errors: a [`FieldError`] on `amount`: not a decimal number, more than two decimals, or
     /// outside the limits.
     pub fn checked_amount_text(&self, text: &str) -> Result<i64, FieldError> {
+        let text = text.trim();
+        let plain = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && text.bytes().filter(|b| *b == b'.').count() <= 1;
         let amount: Decimal = text
-            .trim()
             .parse()
-            .map_err(|_| FieldError::new("amount", "must be a decimal number of yuan"))?;
+            .ok()
+            .filter(|_| plain)
+            .ok_or_else(|| FieldError::new("amount", "must be a decimal number of yuan"))?;
         self.checked_amount(amount)
     }
 
