@@ -217,7 +217,10 @@ async fn native(State(s): State<Sandbox>, Json(order): Json<Value>) -> Response 
         )
             .into_response();
     };
-    let code_url = format!("weixin://wxpay/bizpayurl?pr=sandbox{}", &no[..no.len().min(24)]);
+    let code_url = format!(
+        "weixin://wxpay/bizpayurl?pr=sandbox{}",
+        &no[..no.len().min(24)]
+    );
     if let Ok(mut orders) = s.orders.lock() {
         orders.entry(no).or_insert((order, None));
     }

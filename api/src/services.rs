@@ -313,27 +313,27 @@ fn plans_payment_ports(
         .alipay_notify_url
         .clone()
         .unwrap_or_else(|| format!("{public_url}/plans/alipay/notify"));
-    let alipay: Option<Arc<dyn tessera_application::payments::alipay::Alipay>> =
-        match &c.alipay_app_id {
-            Some(app_id) => {
-                let key_file = |f: &Option<std::path::PathBuf>, name: &'static str| match f {
-                    Some(p) => read_key(p),
-                    None => Err(ServicesError::Alipay(
-                        tessera_infrastructure::alipay::AlipayConfigError::Missing(name),
-                    )),
-                };
-                Some(Arc::new(AlipayClient::new(AlipayConfig {
-                    gateway_url: c.alipay_gateway.clone(),
-                    app_id: app_id.clone(),
-                    app_private_key: key_file(&c.alipay_private_key_file, "private key file")?
-                        .into(),
-                    alipay_public_key: key_file(&c.alipay_public_key_file, "public key file")?,
-                    notify_url: alipay_notify_url.clone(),
-                    timeout: ALIPAY_DEFAULT_TIMEOUT,
-                })?))
-            }
-            None => None,
-        };
+    let alipay: Option<Arc<dyn tessera_application::payments::alipay::Alipay>> = match &c
+        .alipay_app_id
+    {
+        Some(app_id) => {
+            let key_file = |f: &Option<std::path::PathBuf>, name: &'static str| match f {
+                Some(p) => read_key(p),
+                None => Err(ServicesError::Alipay(
+                    tessera_infrastructure::alipay::AlipayConfigError::Missing(name),
+                )),
+            };
+            Some(Arc::new(AlipayClient::new(AlipayConfig {
+                gateway_url: c.alipay_gateway.clone(),
+                app_id: app_id.clone(),
+                app_private_key: key_file(&c.alipay_private_key_file, "private key file")?.into(),
+                alipay_public_key: key_file(&c.alipay_public_key_file, "public key file")?,
+                notify_url: alipay_notify_url.clone(),
+                timeout: ALIPAY_DEFAULT_TIMEOUT,
+            })?))
+        }
+        None => None,
+    };
     let recharge_offer = match &c.plans_recharge_offer {
         Some(p) => Some(Arc::new(
             tessera_domain::plans::recharge::RechargeOffer::from_json(&read_key(p)?).map_err(
@@ -511,9 +511,13 @@ impl Services {
         ));
         // Plans external payments and recharges (issue 13 part 3b): WeChat Pay Native through the
         // shared merchant client, Alipay, bank transfers.
-        let plans = Arc::new(PlansService::clone(&plans).with_payment_ports(
-            plans_payment_ports(&config.plans_payments, wechat_pay_port.clone(), &public_url)?,
-        ));
+        let plans = Arc::new(
+            PlansService::clone(&plans).with_payment_ports(plans_payment_ports(
+                &config.plans_payments,
+                wechat_pay_port.clone(),
+                &public_url,
+            )?),
+        );
         // Shop payments (issue 11 part 4): the merchant's WeChat Pay, notifications to the shop's
         // own route (`TESSERA_SHOP_WECHATPAY_NOTIFY_URL` / `WECHAT_NOTIFY_URL`).
         let shop = match &wechat_pay_port {

@@ -209,13 +209,25 @@ impl FakeAlipay {
         total_amount: &str,
         trade_status: &str,
     ) -> Vec<u8> {
-        self.signed_by(&self.alipay, notify_id, out_trade_no, total_amount, trade_status)
+        self.signed_by(
+            &self.alipay,
+            notify_id,
+            out_trade_no,
+            total_amount,
+            trade_status,
+        )
     }
 
     /// The same notification signed by a key that is not Alipay's (a forgery).
     pub fn forged(&self, notify_id: &str, out_trade_no: &str, total_amount: &str) -> Vec<u8> {
         let other = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        self.signed_by(&other, notify_id, out_trade_no, total_amount, "TRADE_SUCCESS")
+        self.signed_by(
+            &other,
+            notify_id,
+            out_trade_no,
+            total_amount,
+            "TRADE_SUCCESS",
+        )
     }
 
     fn signed_by(

@@ -64,8 +64,12 @@ async fn owner_company(t: &TestServer, email: &str) -> (String, String) {
 }
 
 async fn recharge(t: &TestServer, token: &str, company: &str, body: Value) -> Reply {
-    t.post(&format!("/company/{company}/plan/recharge"), Some(token), body)
-        .await
+    t.post(
+        &format!("/company/{company}/plan/recharge"),
+        Some(token),
+        body,
+    )
+    .await
 }
 
 /// The recharge `id` as `GET /plan/recharge` lists it.
@@ -110,7 +114,14 @@ async fn limits_and_access(db: Arc<TestDb>) {
     );
     let tiers = info.body["discounts"].as_array().unwrap();
     assert_eq!(tiers.len(), 3);
-    for k in ["_id", "title", "amount", "extra_amount", "date_update", "date_create"] {
+    for k in [
+        "_id",
+        "title",
+        "amount",
+        "extra_amount",
+        "date_update",
+        "date_create",
+    ] {
         assert!(!tiers[0][k].is_null(), "{k}: {:?}", tiers[0]);
     }
     assert_eq!(tiers[0]["amount"], "1000.00");
@@ -140,17 +151,41 @@ async fn limits_and_access(db: Arc<TestDb>) {
     }
     // Limits, decimals, methods: a 400 naming the field, nothing stored.
     for (body, field) in [
-        (json!({"amount": 99.99, "payment_method": "banktrans"}), "amount"),
-        (json!({"amount": 50000.01, "payment_method": "banktrans"}), "amount"),
-        (json!({"amount": "100.001", "payment_method": "banktrans"}), "amount"),
-        (json!({"amount": "lots", "payment_method": "banktrans"}), "amount"),
+        (
+            json!({"amount": 99.99, "payment_method": "banktrans"}),
+            "amount",
+        ),
+        (
+            json!({"amount": 50000.01, "payment_method": "banktrans"}),
+            "amount",
+        ),
+        (
+            json!({"amount": "100.001", "payment_method": "banktrans"}),
+            "amount",
+        ),
+        (
+            json!({"amount": "lots", "payment_method": "banktrans"}),
+            "amount",
+        ),
         (json!({"payment_method": "banktrans"}), "amount"),
-        (json!({"amount": 500, "payment_method": "balance"}), "payment_method"),
-        (json!({"amount": 500, "payment_method": "cash"}), "payment_method"),
+        (
+            json!({"amount": 500, "payment_method": "balance"}),
+            "payment_method",
+        ),
+        (
+            json!({"amount": 500, "payment_method": "cash"}),
+            "payment_method",
+        ),
         (json!({"amount": 500}), "payment_method"),
         // No WeChat Pay or Alipay configured on this server.
-        (json!({"amount": 500, "payment_method": "wxpay"}), "payment_method"),
-        (json!({"amount": 500, "payment_method": "alipay"}), "payment_method"),
+        (
+            json!({"amount": 500, "payment_method": "wxpay"}),
+            "payment_method",
+        ),
+        (
+            json!({"amount": 500, "payment_method": "alipay"}),
+            "payment_method",
+        ),
     ] {
         let r = recharge(&t, &owner, &id, body.clone()).await;
         assert_error(&r, 400, "invalid_field", Some(field));
@@ -184,7 +219,12 @@ async fn limits_and_access(db: Arc<TestDb>) {
         "forbidden",
         None,
     );
-    assert_eq!(t.get(&format!("/company/{id}/plan/recharge"), None).await.status, 401);
+    assert_eq!(
+        t.get(&format!("/company/{id}/plan/recharge"), None)
+            .await
+            .status,
+        401
+    );
     t.stop().await;
 }
 
@@ -251,7 +291,10 @@ async fn wxpay(db: Arc<TestDb>) {
     let unknown = ObjectId::from_parts(1, [9; 8]).to_string();
     let (h, body) = fake.notification("n-unknown", &paid(100_000, &unknown), Utc::now());
     assert_eq!(wx_notify(&t, &h, body).await.body["code"], "SUCCESS");
-    assert_eq!(types(&t, &format!("plansPayment-{pid}")).await, ["PlansPaymentOpened"]);
+    assert_eq!(
+        types(&t, &format!("plansPayment-{pid}")).await,
+        ["PlansPaymentOpened"]
+    );
     assert_eq!(listed(&t, &owner, &id, &rid).await["status"], "pending");
 
     // Paid; then WeChat Pay repeats the notification: charged once.
@@ -305,7 +348,13 @@ async fn alipay(db: Arc<TestDb>) {
         json!({"amount": "5000.5", "payment_method": "alipay"}),
     )
     .await;
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, fake.refused.lock().unwrap());
+    assert_eq!(
+        r.status,
+        201,
+        "{:?} {:?}",
+        r.body,
+        fake.refused.lock().unwrap()
+    );
     let rid = r.body["_id"].as_str().unwrap().to_owned();
     let pid = r.body["paymentId"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -338,7 +387,10 @@ async fn alipay(db: Arc<TestDb>) {
         .replace("total_amount=5000.50", "total_amount=5000.51")
         .into_bytes();
     assert_eq!(ali_notify(&t, tampered).await.0, 400);
-    assert_eq!(types(&t, &format!("plansPayment-{pid}")).await, ["PlansPaymentOpened"]);
+    assert_eq!(
+        types(&t, &format!("plansPayment-{pid}")).await,
+        ["PlansPaymentOpened"]
+    );
     assert_eq!(listed(&t, &owner, &id, &rid).await["status"], "pending");
 
     // Paid, repeated (Alipay retries until it reads `success`), then TRADE_FINISHED: once.
@@ -378,19 +430,32 @@ async fn banktrans(db: Arc<TestDb>) {
     let pid = r.body["paymentId"].as_str().unwrap().to_owned();
     let confirm = format!("/admin/plans/payments/{pid}/confirm");
 
-    assert_error(&t.post(&confirm, Some(&owner), json!({})).await, 403, "forbidden", None);
+    assert_error(
+        &t.post(&confirm, Some(&owner), json!({})).await,
+        403,
+        "forbidden",
+        None,
+    );
     assert_eq!(t.post(&confirm, None, json!({})).await.status, 401);
     let unknown = ObjectId::from_parts(1, [7; 8]).to_string();
     assert_error(
-        &t.post(&format!("/admin/plans/payments/{unknown}/confirm"), Some(&admin), json!({}))
-            .await,
+        &t.post(
+            &format!("/admin/plans/payments/{unknown}/confirm"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         404,
         "not_found",
         None,
     );
     assert_error(
-        &t.post("/admin/plans/payments/nope/confirm", Some(&admin), json!({}))
-            .await,
+        &t.post(
+            "/admin/plans/payments/nope/confirm",
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         404,
         "not_found",
         None,
@@ -400,7 +465,11 @@ async fn banktrans(db: Arc<TestDb>) {
     // Five concurrent confirmations, then one more: succeeded and delivered once.
     let mut all = Vec::new();
     for _ in 0..5 {
-        let (http, url, admin) = (t.http.clone(), format!("{}{confirm}", t.base), admin.clone());
+        let (http, url, admin) = (
+            t.http.clone(),
+            format!("{}{confirm}", t.base),
+            admin.clone(),
+        );
         all.push(tokio::spawn(async move {
             let r = http.post(url).bearer_auth(admin).send().await.unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
@@ -451,7 +520,10 @@ async fn reuse_and_expiry(db: Arc<TestDb>) {
     };
     let first = open(PaymentMethod::Banktrans).await.unwrap();
     let again = open(PaymentMethod::Banktrans).await.unwrap();
-    assert_eq!(first.payment_id, again.payment_id, "same purpose and method: same payment");
+    assert_eq!(
+        first.payment_id, again.payment_id,
+        "same purpose and method: same payment"
+    );
     let refused = open(PaymentMethod::Balance).await.unwrap_err();
     assert!(refused.to_string().contains("payment_method"), "{refused}");
 
@@ -479,7 +551,11 @@ async fn reuse_and_expiry(db: Arc<TestDb>) {
     // Money that arrives after the expiry still counts (staff confirm the late transfer).
     let admin = t.admin().await;
     let r = t
-        .post(&format!("/admin/plans/payments/{pid}/confirm"), Some(&admin), json!({}))
+        .post(
+            &format!("/admin/plans/payments/{pid}/confirm"),
+            Some(&admin),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(listed(&t, &owner, &id, &rid).await["status"], "paid");
@@ -543,7 +619,12 @@ async fn paging_and_rebuild(db: Arc<TestDb>) {
     assert_eq!(p2.body["list"].as_array().unwrap().len(), 1);
     assert_eq!(p2.body["list"][0]["_id"], ids[0].0.as_str());
     assert_eq!(page("?page=9").await.body["list"], json!([]));
-    assert_error(&page("?pagesize=0").await, 400, "invalid_field", Some("pagesize"));
+    assert_error(
+        &page("?pagesize=0").await,
+        400,
+        "invalid_field",
+        Some("pagesize"),
+    );
     assert_error(&page("?page=x").await, 400, "invalid_field", Some("page"));
 
     let live = page("?pagesize=100").await.body;
@@ -573,7 +654,10 @@ async fn paging_and_rebuild(db: Arc<TestDb>) {
     let t = TestServer::start(&db).await;
     let owner = t.login("pages@pay.test", "correct horse battery").await;
     let again = t
-        .get(&format!("/company/{id}/plan/recharge?pagesize=100"), Some(&owner))
+        .get(
+            &format!("/company/{id}/plan/recharge?pagesize=100"),
+            Some(&owner),
+        )
         .await;
     assert_eq!(again.body, live, "a rebuild gives the same rows");
     let mut rebuilt = Vec::new();

@@ -62,13 +62,23 @@ fn log_notified(provider: &str, out_trade_no: &str, n: &Notified) {
     match n {
         Notified::Recorded(_) => {}
         Notified::NotPaid => {
-            tracing::info!(provider, out_trade_no, "plans: notification reports no payment")
+            tracing::info!(
+                provider,
+                out_trade_no,
+                "plans: notification reports no payment"
+            )
         }
         Notified::UnknownTrade(no) => {
             tracing::warn!(provider, out_trade_no = %no, "plans: notification for an unknown trade; nothing changed")
         }
         Notified::AmountMismatch { expected, paid } => {
-            tracing::error!(provider, out_trade_no, expected, paid, "plans: notification amount differs from the payment; nothing changed")
+            tracing::error!(
+                provider,
+                out_trade_no,
+                expected,
+                paid,
+                "plans: notification amount differs from the payment; nothing changed"
+            )
         }
     }
 }
@@ -128,11 +138,7 @@ async fn wechatpay_notify(
     };
     match plans.wechatpay_notified(&notification).await {
         Ok(n) => {
-            log_notified(
-                "wxpay",
-                &notification.transaction.out_trade_no,
-                &n,
-            );
+            log_notified("wxpay", &notification.transaction.out_trade_no, &n);
             if let Notified::Recorded(position) = n {
                 read_your_writes(&state, position).await;
             }

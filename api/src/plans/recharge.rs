@@ -209,7 +209,9 @@ async fn info(
 ) -> Result<Json<RechargeInfoView>, PlansApiError> {
     let plans = &state.services.plans;
     plans.membership(&company_id, c.user_id).await?;
-    Ok(Json(RechargeInfoView::from(plans.recharge_offer()?.as_ref())))
+    Ok(Json(RechargeInfoView::from(
+        plans.recharge_offer()?.as_ref(),
+    )))
 }
 
 /// Recharge the company wallet (owners only): opens the payment and answers the recharge with its

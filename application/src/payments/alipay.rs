@@ -51,7 +51,10 @@ pub struct AlipayNotification {
 impl AlipayNotification {
     /// Whether it says the trade was paid (`TRADE_SUCCESS` or `TRADE_FINISHED`).
     pub fn is_paid(&self) -> bool {
-        matches!(self.trade_status.as_str(), "TRADE_SUCCESS" | "TRADE_FINISHED")
+        matches!(
+            self.trade_status.as_str(),
+            "TRADE_SUCCESS" | "TRADE_FINISHED"
+        )
     }
 }
 

@@ -135,7 +135,9 @@ pub enum ConfirmError {
 }
 
 fn unavailable(what: impl std::fmt::Display) -> PlansError {
-    PlansError::Engine(EngineError::Store(StoreError::Unavailable(what.to_string())))
+    PlansError::Engine(EngineError::Store(StoreError::Unavailable(
+        what.to_string(),
+    )))
 }
 
 fn payment_stream(id: &ObjectId) -> Result<crate::StreamId, EngineError> {
@@ -525,10 +527,11 @@ impl PlansService {
         let now = self.now();
         let current = self.payment(payment_id).await?;
         let terms = current.terms().ok_or(SucceedError::NotFound)?.clone();
-        let desk_stream =
-            CommandRunner::stream::<PaymentDesk>(purpose_id(&terms.purpose)).map_err(PlansError::from)?;
+        let desk_stream = CommandRunner::stream::<PaymentDesk>(purpose_id(&terms.purpose))
+            .map_err(PlansError::from)?;
         let mut atomic = self.runner.atomic(meta);
-        let payment = atomic.stream::<PlanPayment>(&payment_stream(payment_id).map_err(PlansError::from)?);
+        let payment =
+            atomic.stream::<PlanPayment>(&payment_stream(payment_id).map_err(PlansError::from)?);
         let desk = atomic.stream::<PaymentDesk>(&desk_stream);
         let command = PlanPaymentCommand::Succeed {
             transaction_id: transaction_id.to_owned(),
@@ -598,16 +601,15 @@ impl PlansService {
         );
         let position = match &terms.purpose {
             PaymentPurpose::Order { order_id } => {
-                self
-                    .settle_order_payment(
-                        &terms.company_id,
-                        order_id,
-                        payment_id,
-                        terms.amount_fen,
-                        terms.method,
-                        &meta,
-                    )
-                    .await?
+                self.settle_order_payment(
+                    &terms.company_id,
+                    order_id,
+                    payment_id,
+                    terms.amount_fen,
+                    terms.method,
+                    &meta,
+                )
+                .await?
             }
             PaymentPurpose::Recharge { recharge_id } => {
                 let stream = CommandRunner::stream::<Recharge>(recharge_id)?;
@@ -671,12 +673,13 @@ impl PlansService {
         let meta = EventMetadata::default();
         let mut atomic = self.runner.atomic(&meta);
         let payment = atomic.stream::<PlanPayment>(&payment_stream(payment_id)?);
-        let desk = atomic
-            .stream::<PaymentDesk>(&CommandRunner::stream::<PaymentDesk>(purpose_id(&terms.purpose))?);
+        let desk = atomic.stream::<PaymentDesk>(&CommandRunner::stream::<PaymentDesk>(
+            purpose_id(&terms.purpose),
+        )?);
         let recharge = match &terms.purpose {
-            PaymentPurpose::Recharge { recharge_id } => Some(
-                atomic.stream::<Recharge>(&CommandRunner::stream::<Recharge>(recharge_id)?),
-            ),
+            PaymentPurpose::Recharge { recharge_id } => {
+                Some(atomic.stream::<Recharge>(&CommandRunner::stream::<Recharge>(recharge_id)?))
+            }
             PaymentPurpose::Order { .. } => None,
         };
         let committed = atomic

@@ -92,9 +92,7 @@ impl PlansService {
             }
         };
         let tier = offer.best_tier(amount_fen);
-        let extra_amount_fen = tier
-            .and_then(|t| yuan_to_fen(t.extra_amount))
-            .unwrap_or(0);
+        let extra_amount_fen = tier.and_then(|t| yuan_to_fen(t.extra_amount)).unwrap_or(0);
         let now = self.now();
         let recharge_id = new_object_id(now);
         let payment = self

@@ -90,7 +90,11 @@ pub struct PaymentTerms {
 
 /// How a success was learnt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum SuccessSource {
     /// The provider's signed notification (WeChat Pay `id`, Alipay `notify_id`).
     Notification {
@@ -324,7 +328,9 @@ impl Decider for PlanPayment {
                     return Err(PlanPaymentError::AlreadyOpened);
                 }
                 if terms.method == PaymentMethod::Balance {
-                    return Err(PlanPaymentError::Invalid("balance is not an external method"));
+                    return Err(PlanPaymentError::Invalid(
+                        "balance is not an external method",
+                    ));
                 }
                 if terms.amount_fen <= 0 {
                     return Err(PlanPaymentError::Invalid("the amount must be positive"));
@@ -641,7 +647,9 @@ mod tests {
                 terms: t,
                 now: DateTime::UNIX_EPOCH,
             })
-            .then_err(PlanPaymentError::Invalid("balance is not an external method"));
+            .then_err(PlanPaymentError::Invalid(
+                "balance is not an external method",
+            ));
     }
 
     #[test]
@@ -667,18 +675,13 @@ mod tests {
                 payment_id: id(2),
                 method: PaymentMethod::Wxpay,
             }]);
-        given::<PaymentDesk>([
-            taken,
-            PaymentDeskEvent::Released {
-                payment_id: id(1),
-            },
-        ])
-        .when(take(2, PaymentMethod::Alipay))
-        .then([PaymentDeskEvent::Taken {
-            purpose,
-            payment_id: id(2),
-            method: PaymentMethod::Alipay,
-        }]);
+        given::<PaymentDesk>([taken, PaymentDeskEvent::Released { payment_id: id(1) }])
+            .when(take(2, PaymentMethod::Alipay))
+            .then([PaymentDeskEvent::Taken {
+                purpose,
+                payment_id: id(2),
+                method: PaymentMethod::Alipay,
+            }]);
     }
 
     #[test]

@@ -487,24 +487,52 @@ mod tests {
     fn the_builtin_offer_is_valid_and_picks_the_best_tier() {
         let o = RechargeOffer::builtin().unwrap();
         assert_eq!(o.best_tier(99_999), None);
-        assert_eq!(o.best_tier(100_000).unwrap().extra_amount, Decimal::new(50, 0));
-        assert_eq!(o.best_tier(499_999).unwrap().extra_amount, Decimal::new(50, 0));
-        assert_eq!(o.best_tier(500_000).unwrap().extra_amount, Decimal::new(400, 0));
-        assert_eq!(o.best_tier(5_000_000).unwrap().extra_amount, Decimal::new(1000, 0));
+        assert_eq!(
+            o.best_tier(100_000).unwrap().extra_amount,
+            Decimal::new(50, 0)
+        );
+        assert_eq!(
+            o.best_tier(499_999).unwrap().extra_amount,
+            Decimal::new(50, 0)
+        );
+        assert_eq!(
+            o.best_tier(500_000).unwrap().extra_amount,
+            Decimal::new(400, 0)
+        );
+        assert_eq!(
+            o.best_tier(5_000_000).unwrap().extra_amount,
+            Decimal::new(1000, 0)
+        );
     }
 
     #[test]
     fn amounts_are_checked_against_limits_and_decimals() {
         let o = RechargeOffer::builtin().unwrap();
         assert_eq!(o.checked_amount(Decimal::new(10_000, 2)).unwrap(), 10_000);
-        assert_eq!(o.checked_amount(Decimal::new(9_999, 2)).unwrap_err().field, "amount");
-        assert_eq!(o.checked_amount(Decimal::new(5_000_001, 2)).unwrap_err().field, "amount");
-        assert_eq!(o.checked_amount(Decimal::new(100_001, 3)).unwrap_err().field, "amount");
+        assert_eq!(
+            o.checked_amount(Decimal::new(9_999, 2)).unwrap_err().field,
+            "amount"
+        );
+        assert_eq!(
+            o.checked_amount(Decimal::new(5_000_001, 2))
+                .unwrap_err()
+                .field,
+            "amount"
+        );
+        assert_eq!(
+            o.checked_amount(Decimal::new(100_001, 3))
+                .unwrap_err()
+                .field,
+            "amount"
+        );
         assert_eq!(o.checked_amount_text("1000.5").unwrap(), 100_050);
         assert_eq!(o.checked_amount_text("1e3").unwrap_err().field, "amount");
         let mut broken = o.clone();
         broken.discounts[1].extra_amount = Decimal::new(1, 3);
-        assert_eq!(broken.check().unwrap_err().field, "discounts[1].extra_amount");
+        assert_eq!(
+            broken.check().unwrap_err().field,
+            "discounts[1].extra_amount"
+        );
     }
 
     #[test]

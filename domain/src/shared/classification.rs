@@ -918,35 +918,22 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "PlansPaymentDelivered",
         Subject::None,
-        &[
-            ("paymentId", Plain),
-            ("deliveredAt", Plain),
-        ],
+        &[("paymentId", Plain), ("deliveredAt", Plain)],
     ),
     ev(
         "PlansPaymentClosed",
         Subject::None,
-        &[
-            ("paymentId", Plain),
-            ("reason", Plain),
-            ("closedAt", Plain),
-        ],
+        &[("paymentId", Plain), ("reason", Plain), ("closedAt", Plain)],
     ),
     ev(
         "PlansPaymentDeskTaken",
         Subject::None,
-        &[
-            ("purpose", Plain),
-            ("paymentId", Plain),
-            ("method", Plain),
-        ],
+        &[("purpose", Plain), ("paymentId", Plain), ("method", Plain)],
     ),
     ev(
         "PlansPaymentDeskReleased",
         Subject::None,
-        &[
-            ("paymentId", Plain),
-        ],
+        &[("paymentId", Plain)],
     ),
     ev(
         "PlansRechargeCreated",
@@ -976,10 +963,7 @@ pub const REGISTRY: &[EventClasses] = &[
     ev(
         "PlansRechargeExpired",
         Subject::None,
-        &[
-            ("rechargeId", Plain),
-            ("expiredAt", Plain),
-        ],
+        &[("rechargeId", Plain), ("expiredAt", Plain)],
     ),
     ev(
         "PlansCompanyCreated",

@@ -474,13 +474,20 @@ impl AlipayClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| AlipayError::Unavailable(format!("request to Alipay failed: {}", e.without_url())))?;
+            .map_err(|e| {
+                AlipayError::Unavailable(format!("request to Alipay failed: {}", e.without_url()))
+            })?;
         let status = response.status();
         let text = response.text().await.map_err(|e| {
-            AlipayError::Unavailable(format!("reading Alipay's answer failed: {}", e.without_url()))
+            AlipayError::Unavailable(format!(
+                "reading Alipay's answer failed: {}",
+                e.without_url()
+            ))
         })?;
         if !status.is_success() {
-            return Err(AlipayError::Unavailable(format!("Alipay answered HTTP {status}")));
+            return Err(AlipayError::Unavailable(format!(
+                "Alipay answered HTTP {status}"
+            )));
         }
         let key = format!("{}_response", method.replace('.', "_"));
         let json: serde_json::Value = serde_json::from_str(&text)
@@ -511,7 +518,11 @@ fn rejected(e: &serde_json::Value) -> AlipayError {
     AlipayError::Rejected {
         code: text("code"),
         sub_code: text("sub_code"),
-        message: if sub_msg.is_empty() { text("msg") } else { sub_msg },
+        message: if sub_msg.is_empty() {
+            text("msg")
+        } else {
+            sub_msg
+        },
     }
 }
 

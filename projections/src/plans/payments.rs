@@ -174,9 +174,11 @@ impl Projector for PaymentsProjector {
                 let d: Delivered = parse(event)?;
                 execute!(
                     &mut *tx,
-                    sqlx::query("UPDATE plans_payments SET delivered_at = $2 WHERE payment_id = $1")
-                        .bind(&d.payment_id)
-                        .bind(d.delivered_at)
+                    sqlx::query(
+                        "UPDATE plans_payments SET delivered_at = $2 WHERE payment_id = $1"
+                    )
+                    .bind(&d.payment_id)
+                    .bind(d.delivered_at)
                 )?;
             }
             "PlansPaymentClosed" => {
