@@ -169,6 +169,10 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
 
+    /// Rate limits of the OpenTicket API (seed 003 §9) and where they are counted.
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+
     /// Address to listen on.
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -319,6 +323,10 @@ pub struct ServerConfig {
     #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<SecretString>,
 
+    /// Google and Apple sign-in (seed 003 §2.2; docs/openticket.md, "OAuth sign-in").
+    #[command(flatten)]
+    pub oauth: OAuthConfig,
+
     /// The meeting-ticket system's settings (seed 000).
     #[command(flatten)]
     pub meeting: MeetingConfig,
@@ -367,6 +375,123 @@ pub struct PlansConfig {
     pub plans_upload_max_side: u32,
 }
 
+/// Google and Apple sign-in through OpenID Connect (`POST /v1/auth/oauth/{provider}`;
+/// docs/decisions/0031-oauth-sign-in.md). A provider is offered only when its client id is set;
+/// the URLs default to the real providers' documented endpoints (tests point them at a local
+/// provider).
+#[derive(Debug, Clone, Args)]
+pub struct OAuthConfig {
+    /// Google OAuth client id (`….apps.googleusercontent.com`); unset: Google sign-in answers 404.
+    #[arg(long, env = "TESSERA_OAUTH_GOOGLE_CLIENT_ID")]
+    pub oauth_google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    #[arg(
+        long,
+        env = "TESSERA_OAUTH_GOOGLE_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub oauth_google_client_secret: Option<SecretString>,
+    /// Google token endpoint.
+    #[arg(long, env = "TESSERA_OAUTH_GOOGLE_TOKEN_URL", default_value = tessera_infrastructure::oidc::GOOGLE_TOKEN_URL)]
+    pub oauth_google_token_url: String,
+    /// Google's signing keys (JWKS).
+    #[arg(long, env = "TESSERA_OAUTH_GOOGLE_JWKS_URL", default_value = tessera_infrastructure::oidc::GOOGLE_JWKS_URL)]
+    pub oauth_google_jwks_url: String,
+    /// Accepted `iss` values of Google ID tokens, comma-separated.
+    #[arg(
+        long,
+        env = "TESSERA_OAUTH_GOOGLE_ISSUER",
+        default_value = "https://accounts.google.com,accounts.google.com"
+    )]
+    pub oauth_google_issuer: String,
+    /// Apple Services ID or bundle id (the `aud` of Apple ID tokens); unset: Apple sign-in
+    /// answers 404.
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_CLIENT_ID")]
+    pub oauth_apple_client_id: Option<String>,
+    /// Apple developer team id (the client secret's `iss`).
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_TEAM_ID")]
+    pub oauth_apple_team_id: Option<String>,
+    /// Id of the Sign in with Apple key (the client secret's `kid`).
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_KEY_ID")]
+    pub oauth_apple_key_id: Option<String>,
+    /// File holding that key (Apple's `.p8`: PKCS#8 PEM, ECDSA P-256).
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_PRIVATE_KEY_FILE")]
+    pub oauth_apple_private_key_file: Option<PathBuf>,
+    /// Apple token endpoint.
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_TOKEN_URL", default_value = tessera_infrastructure::oidc::APPLE_TOKEN_URL)]
+    pub oauth_apple_token_url: String,
+    /// Apple's signing keys (JWKS).
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_JWKS_URL", default_value = tessera_infrastructure::oidc::APPLE_JWKS_URL)]
+    pub oauth_apple_jwks_url: String,
+    /// Accepted `iss` values of Apple ID tokens, comma-separated.
+    #[arg(long, env = "TESSERA_OAUTH_APPLE_ISSUER", default_value = tessera_infrastructure::oidc::APPLE_ISSUER)]
+    pub oauth_apple_issuer: String,
+    /// Least time between two fetches of a provider's keys caused by an ID token naming an
+    /// unknown key id, in seconds (the keys are fetched again hourly regardless).
+    #[arg(long, env = "TESSERA_OAUTH_JWKS_REFETCH_SECS", default_value_t = 10)]
+    pub oauth_jwks_refetch_secs: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            oauth_google_client_id: None,
+            oauth_google_client_secret: None,
+            oauth_google_token_url: tessera_infrastructure::oidc::GOOGLE_TOKEN_URL.to_owned(),
+            oauth_google_jwks_url: tessera_infrastructure::oidc::GOOGLE_JWKS_URL.to_owned(),
+            oauth_google_issuer: "https://accounts.google.com,accounts.google.com".to_owned(),
+            oauth_apple_client_id: None,
+            oauth_apple_team_id: None,
+            oauth_apple_key_id: None,
+            oauth_apple_private_key_file: None,
+            oauth_apple_token_url: tessera_infrastructure::oidc::APPLE_TOKEN_URL.to_owned(),
+            oauth_apple_jwks_url: tessera_infrastructure::oidc::APPLE_JWKS_URL.to_owned(),
+            oauth_apple_issuer: tessera_infrastructure::oidc::APPLE_ISSUER.to_owned(),
+            oauth_jwks_refetch_secs: 10,
+        }
+    }
+}
+
+impl OAuthConfig {
+    /// What production refuses: a provider configured halfway (a client id without the rest).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let missing_secret = self
+            .oauth_google_client_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().trim().is_empty());
+        if self.oauth_google_client_id.is_some() && missing_secret {
+            problems.push(
+                "TESSERA_OAUTH_GOOGLE_CLIENT_SECRET is not set although TESSERA_OAUTH_GOOGLE_CLIENT_ID is"
+                    .into(),
+            );
+        }
+        if self.oauth_apple_client_id.is_some() {
+            for (name, set) in [
+                (
+                    "TESSERA_OAUTH_APPLE_TEAM_ID",
+                    self.oauth_apple_team_id.is_some(),
+                ),
+                (
+                    "TESSERA_OAUTH_APPLE_KEY_ID",
+                    self.oauth_apple_key_id.is_some(),
+                ),
+                (
+                    "TESSERA_OAUTH_APPLE_PRIVATE_KEY_FILE",
+                    self.oauth_apple_private_key_file.is_some(),
+                ),
+            ] {
+                if !set {
+                    problems.push(format!(
+                        "{name} is not set although TESSERA_OAUTH_APPLE_CLIENT_ID is"
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
 impl Default for PlansConfig {
     fn default() -> Self {
         Self {
@@ -376,6 +501,50 @@ impl Default for PlansConfig {
             plans_upload_max_bytes: 10_485_760,
             plans_upload_max_side: 8_192,
         }
+    }
+}
+
+/// Rate limits of the OpenTicket API (seed 003 §9; docs/openticket.md, "Rate limits";
+/// docs/decisions/0030-rate-limits.md).
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitConfig {
+    /// `on` (default: the seed's table per minute, per signed-in user or client address), `off`
+    /// (no limits, for load tests and benchmarks; refused in production), a JSON policy
+    /// (`{"window_secs", "limits", "overrides"}`), or the path of a JSON file holding one.
+    #[arg(
+        long = "rate-limits",
+        env = "TESSERA_RATE_LIMITS",
+        default_value = "on"
+    )]
+    pub limits: String,
+    /// Redis that every server process of a deployment counts in (`redis://127.0.0.1:6379/0`);
+    /// unset: each process counts on its own, in memory.
+    #[arg(long, env = "TESSERA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+    /// Prefix of this deployment's rate-limit keys in Redis.
+    #[arg(long, env = "TESSERA_REDIS_KEY_PREFIX", default_value = "tessera:rl:")]
+    pub redis_key_prefix: String,
+    /// Longest wait for Redis per request, in milliseconds; past it the request goes ahead
+    /// unchecked (fail open, logged and counted at `GET /health/rate-limits`).
+    #[arg(long, env = "TESSERA_REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            limits: "on".to_owned(),
+            redis_url: None,
+            redis_key_prefix: "tessera:rl:".to_owned(),
+            redis_timeout_ms: 100,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Whether `TESSERA_RATE_LIMITS` turns the limits off.
+    pub fn is_off(&self) -> bool {
+        self.limits.trim().eq_ignore_ascii_case("off")
     }
 }
 
@@ -521,6 +690,7 @@ impl Default for ServerConfig {
             environment: Environment::Development,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            rate_limits: RateLimitConfig::default(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
@@ -548,6 +718,7 @@ impl Default for ServerConfig {
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
+            oauth: OAuthConfig::default(),
             meeting: MeetingConfig::default(),
             shop_order_ttl_secs: 900,
             plans: PlansConfig::default(),
@@ -617,6 +788,12 @@ impl ServerConfig {
                     .into(),
             );
         }
+        if self.rate_limits.is_off() {
+            problems.push(
+                "TESSERA_RATE_LIMITS=off turns the OpenTicket rate limits off (load tests and benchmarks only)"
+                    .into(),
+            );
+        }
         let m = &self.meeting;
         if m.tencent_sms_secret_id.is_some() && missing(&m.tencent_sms_secret_key) {
             problems.push(
@@ -636,6 +813,7 @@ impl ServerConfig {
             );
         }
         problems.extend(self.plans_payments.production_problems());
+        problems.extend(self.oauth.problems());
         problems
     }
 
@@ -708,6 +886,9 @@ impl ServerConfig {
         }
         if self.meeting.tencent_sms_secret_id.is_none() {
             on.push("console SMS sender (sign-in codes are written to the log)".to_owned());
+        }
+        if self.rate_limits.is_off() {
+            on.push("OpenTicket rate limits are off (TESSERA_RATE_LIMITS=off)".to_owned());
         }
         if let Some(dir) = config.secrets_dir() {
             on.push(format!(
@@ -1026,6 +1207,34 @@ mod tests {
             c.blob_dir.as_deref(),
             Some(std::path::Path::new("/srv/tessera/blobs"))
         );
+    }
+
+    #[test]
+    fn production_refuses_oauth_providers_configured_halfway() {
+        let mut c = super::ServerConfig::default();
+        assert!(
+            c.oauth.problems().is_empty(),
+            "unconfigured providers are fine"
+        );
+        c.oauth.oauth_google_client_id = Some("id.apps.googleusercontent.com".into());
+        c.oauth.oauth_apple_client_id = Some("io.openticket.web".into());
+        c.oauth.oauth_apple_team_id = Some("TEAM123456".into());
+        let problems = c.production_problems().join("\n");
+        for name in [
+            "TESSERA_OAUTH_GOOGLE_CLIENT_SECRET",
+            "TESSERA_OAUTH_APPLE_KEY_ID",
+            "TESSERA_OAUTH_APPLE_PRIVATE_KEY_FILE",
+        ] {
+            assert!(problems.contains(name), "{name} missing from {problems}");
+        }
+        assert!(
+            !problems.contains("TESSERA_OAUTH_APPLE_TEAM_ID"),
+            "{problems}"
+        );
+        c.oauth.oauth_google_client_secret = Some("s".into());
+        c.oauth.oauth_apple_key_id = Some("KEY1".into());
+        c.oauth.oauth_apple_private_key_file = Some("/keys/AuthKey.p8".into());
+        assert!(c.oauth.problems().is_empty(), "{:?}", c.oauth.problems());
     }
 }
 

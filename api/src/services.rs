@@ -87,6 +87,8 @@ pub struct Services {
     pub courtesy: Arc<tessera_application::courtesy::CourtesyService>,
     /// Seed 001 read models.
     pub courtesy_queries: tessera_projections::courtesy::CourtesyQueries,
+    /// Seed 003 §2.2 Google and Apple sign-in (`POST /v1/auth/oauth/{provider}`).
+    pub oauth: tessera_application::identity::oauth::OAuthSignIn,
 }
 
 /// Why the services could not be built from the settings.
@@ -129,6 +131,12 @@ pub enum ServicesError {
         /// What is wrong (the JSON path at fault).
         reason: String,
     },
+    /// A Google or Apple sign-in setting is unusable (`TESSERA_OAUTH_*`).
+    #[error("OAuth sign-in settings: {0}")]
+    OAuth(#[from] tessera_infrastructure::oidc::OidcConfigError),
+    /// The Apple sign-in key or its ids are unusable (`TESSERA_OAUTH_APPLE_*`).
+    #[error("Apple sign-in key: {0}")]
+    AppleKey(#[from] tessera_infrastructure::oidc::AppleKeyError),
     /// A key file could not be read.
     #[error("cannot read {path}: {source}")]
     KeyFile {
@@ -281,6 +289,60 @@ fn key_or_random(configured: Option<&SecretString>, what: &str) -> SecretString 
             hex::encode(bytes).into()
         }
     }
+}
+
+/// The OpenID Connect clients of the configured providers (`TESSERA_OAUTH_*`): a provider is
+/// offered when its client id is set.
+fn oidc_providers(
+    c: &crate::config::OAuthConfig,
+) -> Result<
+    std::collections::BTreeMap<
+        tessera_domain::identity::oauth::OAuthProvider,
+        Arc<dyn tessera_application::identity::oauth::OidcProvider>,
+    >,
+    ServicesError,
+> {
+    use tessera_domain::identity::oauth::OAuthProvider;
+    use tessera_infrastructure::oidc::{AppleClientSecret, OidcClient, OidcClientConfig};
+    let issuers = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let refetch = std::time::Duration::from_secs(c.oauth_jwks_refetch_secs);
+    let mut providers: std::collections::BTreeMap<
+        OAuthProvider,
+        Arc<dyn tessera_application::identity::oauth::OidcProvider>,
+    > = std::collections::BTreeMap::new();
+    if let Some(client_id) = &c.oauth_google_client_id {
+        let secret = c.oauth_google_client_secret.clone().unwrap_or_default();
+        let mut config = OidcClientConfig::google(client_id.clone(), secret);
+        config.token_url = c.oauth_google_token_url.clone();
+        config.jwks_url = c.oauth_google_jwks_url.clone();
+        config.issuers = issuers(&c.oauth_google_issuer);
+        config.jwks_refetch_min = refetch;
+        providers.insert(OAuthProvider::Google, Arc::new(OidcClient::new(config)?));
+    }
+    if let Some(client_id) = &c.oauth_apple_client_id {
+        let pem = match &c.oauth_apple_private_key_file {
+            Some(path) => read_key(path)?,
+            None => String::new(),
+        };
+        let secret = AppleClientSecret::from_pem(
+            c.oauth_apple_team_id.clone().unwrap_or_default(),
+            c.oauth_apple_key_id.clone().unwrap_or_default(),
+            &pem,
+        )?;
+        let mut config = OidcClientConfig::apple(client_id.clone(), secret);
+        config.token_url = c.oauth_apple_token_url.clone();
+        config.jwks_url = c.oauth_apple_jwks_url.clone();
+        config.issuers = issuers(&c.oauth_apple_issuer);
+        config.jwks_refetch_min = refetch;
+        providers.insert(OAuthProvider::Apple, Arc::new(OidcClient::new(config)?));
+    }
+    Ok(providers)
 }
 
 /// The plans settings: the catalogue file (or the built-in one), trial length, grace period.
@@ -532,7 +594,16 @@ impl Services {
             ),
             None => shop,
         };
+        // Google and Apple sign-in (seed 003 §2.2; decision 0031).
+        let oauth = tessera_application::identity::oauth::OAuthSignIn::new(
+            engine.events.clone(),
+            engine.clock.clone(),
+            identity.clone(),
+            tokens.clone(),
+            oidc_providers(&config.oauth)?,
+        );
         Ok(Services {
+            oauth,
             plans,
             plans_queries: PlansQueries::new(engine.read_models.clone()),
             plans_payments_queries: tessera_projections::plans::PaymentsQueries::new(

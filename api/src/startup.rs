@@ -43,6 +43,9 @@ pub enum StartupError {
     /// Database connection, migration or store start-up.
     #[error(transparent)]
     Infra(#[from] InfraError),
+    /// `TESSERA_RATE_LIMITS` or `TESSERA_REDIS_URL` cannot be used (the message names the member).
+    #[error(transparent)]
+    RateLimits(#[from] crate::http::rate_limit::PolicyError),
     /// Projection migrations or preparation.
     #[error("projections: {0}")]
     Projections(String),
@@ -220,6 +223,9 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartupError>
                 header::LOCATION,
                 header::ETAG,
                 header::RETRY_AFTER,
+                crate::http::rate_limit::LIMIT_HEADER,
+                crate::http::rate_limit::REMAINING_HEADER,
+                crate::http::rate_limit::RESET_HEADER,
             ])
             .max_age(Duration::from_secs(600)),
     ))
@@ -320,6 +326,11 @@ pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
     let trusted = Arc::new(state.server.trusted_proxies.clone());
     let idempotency = crate::http::idempotency::Idempotency::new(&state);
+    let rate_limits = crate::http::rate_limit::RateLimits::for_app(
+        &state.server,
+        state.services.tokens.clone(),
+        crate::openticket::error::rate_limited,
+    );
     let router = Router::new()
         .merge(routes::health::router())
         .merge(routes::audit::router())
@@ -331,6 +342,7 @@ pub fn app(state: AppState) -> Router {
             &state.server,
         )))
         .merge(crate::openapi::router())
+        .merge(crate::http::rate_limit::ops_router(rate_limits.clone()))
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).
         .layer(axum::Extension(idempotency));
@@ -341,6 +353,11 @@ pub fn app(state: AppState) -> Router {
         // A default for every body extractor; routes that need more (venues) raise it themselves.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
     let router = with_edge_answers(router, document_edges())
+        // Seed 003 §9: inside the request id's scope (a 429's `meta.requestId`) and the error log.
+        .layer(axum::middleware::from_fn_with_state(
+            rate_limits,
+            crate::http::rate_limit::limit,
+        ))
         .layer(axum::middleware::from_fn(crate::http::errors::log_errors))
         .layer(axum::middleware::from_fn(
             crate::http::request_id::scope_request_id,
@@ -397,6 +414,7 @@ impl RunningServer {
         // Before touching the database: production refuses here, development fills its secrets.
         let mut server = server.prepare(config)?;
         cors_layer(&server.cors_allowed_origins)?;
+        crate::http::rate_limit::RateLimits::check_config(&server.rate_limits)?;
         let conveniences = server.development_conveniences(config);
         if conveniences.is_empty() {
             tracing::info!("production mode (TESSERA_ENV=production)");

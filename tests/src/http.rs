@@ -17,6 +17,11 @@ pub fn server_config() -> ServerConfig {
         ticket_code_secret: Some(SecretString::from("test-ticket-code-secret-32-bytes-long!")),
         password_hash_memory_kib: 1024,
         password_hash_iterations: 1,
+        // Suites make bursts of requests as one user; tests/tests/rate_limits.rs turns them on.
+        rate_limits: tessera_api::config::RateLimitConfig {
+            limits: "off".into(),
+            ..Default::default()
+        },
         ..ServerConfig::default()
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod alipay;
 pub mod http;
+pub mod oidc;
 pub mod openapi;
 pub mod shop;
 pub mod wechatpay;

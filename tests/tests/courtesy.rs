@@ -744,6 +744,8 @@ async fn banned(db: Arc<TestDb>) {
     // Production: the cookie is `Secure`.
     let mut config = server_config();
     config.environment = Environment::Production;
+    // Production refuses the test settings' `TESSERA_RATE_LIMITS=off`.
+    config.rate_limits.limits = "on".into();
     config.mock_webhook_secret = "mock-webhook-secret-of-this-deployment".to_owned().into();
     config.meeting.sms_code_secret = Some("test-sms-code-secret-32-bytes-long!!".to_owned().into());
     let c = Cx::start_with(&db, config).await;

@@ -57,6 +57,7 @@ fn aggregates() -> Vec<Aggregate> {
         aggregate::<identity::RefreshFamily>(),
         aggregate::<identity::sms::SmsChallenge>(),
         aggregate::<identity::wechat::WechatAccount>(),
+        aggregate::<identity::oauth::OAuthIdentity>(),
         aggregate::<shared::claim::IdentifierClaim>(),
         aggregate::<openticket::venue::Venue>(),
         aggregate::<openticket::event::Event>(),

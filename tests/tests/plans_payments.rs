@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_api::ServerConfig;
 use tessera_application::StreamId;
+use tessera_application::plans::payments::PaymentRequest;
 use tessera_domain::plans::ObjectId;
 use tessera_domain::plans::payment::{PaymentMethod, PaymentPurpose};
 use tessera_tests::alipay::FakeAlipay;
@@ -515,8 +516,18 @@ async fn reuse_and_expiry(db: Arc<TestDb>) {
     };
     let meta = Default::default();
     let user = ObjectId::from_parts(2, [4; 8]);
-    let open = |m| {
-        plans.start_external_payment(&company, &user, purpose.clone(), 12_345, m, "order", &meta)
+    let open = |method| {
+        plans.start_external_payment(
+            &company,
+            &user,
+            PaymentRequest {
+                purpose: purpose.clone(),
+                amount_fen: 12_345,
+                method,
+                description: "order".into(),
+            },
+            &meta,
+        )
     };
     let first = open(PaymentMethod::Banktrans).await.unwrap();
     let again = open(PaymentMethod::Banktrans).await.unwrap();

@@ -48,6 +48,7 @@ fn stored_types() -> BTreeSet<&'static str> {
         types::<identity::RefreshFamily>(),
         types::<identity::sms::SmsChallenge>(),
         types::<identity::wechat::WechatAccount>(),
+        types::<identity::oauth::OAuthIdentity>(),
         types::<shared::claim::IdentifierClaim>(),
         types::<openticket::venue::Venue>(),
         types::<openticket::event::Event>(),

@@ -35,6 +35,8 @@ fn main() -> std::process::ExitCode {
 fn production_config() -> ServerConfig {
     let mut c = server_config();
     c.environment = Environment::Production;
+    // Production refuses the test settings' `TESSERA_RATE_LIMITS=off`.
+    c.rate_limits.limits = "on".into();
     c.mock_webhook_secret = SecretString::from("mock-webhook-secret-of-this-deployment");
     c.meeting.sms_code_secret = Some(SecretString::from("test-sms-code-secret-32-bytes-long!!"));
     c

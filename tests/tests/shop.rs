@@ -107,6 +107,8 @@ async fn login(db: Arc<TestDb>) {
     // Production without a WeChat app: the development code means nothing (502, not offered).
     let mut c = server_config();
     c.environment = Environment::Production;
+    // Production refuses the test settings' `TESSERA_RATE_LIMITS=off`.
+    c.rate_limits.limits = "on".into();
     c.mock_webhook_secret = "mock-webhook-secret-of-this-deployment".to_owned().into();
     c.meeting.sms_code_secret = Some("test-sms-code-secret-32-bytes-long!!".to_owned().into());
     let t = TestServer::start_with(&db, c).await;

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod images;
 pub mod panic;
 pub mod params;
+pub mod rate_limit;
 pub mod request_id;
 
 pub use auth::{AuthError, AuthRejection, Caller, SignedIn};

@@ -7,12 +7,15 @@
 //! - `POST /v1/auth/logout` `{refreshToken}` → 200 `{revoked: true}`; the session's access tokens
 //!   stop working at once
 //! - `GET /v1/auth/me` → 200 user
+//! - `POST /v1/auth/oauth/{provider}` `{code, redirectUri, nonce?}` → 200 same shape as login
+//!   (Google and Apple through OpenID Connect; docs/decisions/0031-oauth-sign-in.md)
 //! - `POST /v1/admin/users/{userId}/roles` `{role}` (admin) → 200 user;
 //!   `DELETE /v1/admin/users/{userId}/roles/{role}` (admin) → 200 user
 
 use super::common::{OtCaller, parse_id};
 use super::envelope::{OtJson, ok};
 use super::error::{ErrorBody, OtError};
+use super::error::{ErrorCode, ErrorObject};
 use super::openapi::{InternalError, PayloadTooLarge, ServiceUnavailable, tags};
 use super::views::{
     LogoutResult, LogoutResultResponse, RoleName, Tokens, TokensResponse, User, UserResponse,
@@ -21,11 +24,14 @@ use crate::http::RequestId;
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_application::identity::IdentityError;
+use tessera_application::identity::oauth::OAuthError;
 use tessera_domain::UserId;
 use tessera_domain::identity::Role;
+use tessera_domain::identity::oauth::OAuthProvider;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(grant_role))
         .routes(routes!(revoke_role))
+        .routes(routes!(oauth_sign_in))
 }
 
 impl From<IdentityError> for OtError {
@@ -361,4 +368,206 @@ async fn revoke_role(
             e => e.into(),
         })?;
     Ok(ok(StatusCode::OK, User::from(user)))
+}
+
+// ------------------------------------------------------------------------------ OAuth sign-in
+
+/// `POST /v1/auth/oauth/{provider}` body (seed 003 §2.2).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OAuthRequest {
+    /// The authorization code the provider sent to the app's redirect URI.
+    #[schema(example = "oauth_authorization_code")]
+    code: String,
+    /// The redirect URI the code was issued for (the provider checks it matches the
+    /// authorization request's).
+    #[schema(example = "https://app.openticket.io/callback")]
+    redirect_uri: String,
+    /// The nonce the app put in its authorization request, if it sent one: the ID token must then
+    /// carry the same value (replay protection). Not in the seed document; optional.
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+/// An error in the seed's envelope with `details` of this route's own (provider, reason, check).
+fn oauth_reply(
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    details: serde_json::Value,
+    log: Option<String>,
+) -> Response {
+    let body = ErrorBody {
+        error: ErrorObject {
+            code,
+            message,
+            details,
+        },
+        meta: super::envelope::meta(),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(detail) = log {
+        crate::http::errors::ErrorDetail::attach(&mut response, detail);
+    }
+    response
+}
+
+/// The provider's name as people know it.
+fn provider_title(p: OAuthProvider) -> &'static str {
+    match p {
+        OAuthProvider::Google => "Google",
+        OAuthProvider::Apple => "Apple",
+    }
+}
+
+/// How each [`OAuthError`] reads in OpenTicket's format (docs/openticket.md, "OAuth sign-in").
+fn oauth_failure(e: OAuthError) -> Result<Response, OtError> {
+    use serde_json::json;
+    Ok(match e {
+        OAuthError::UnknownProvider(name) => oauth_reply(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "Unknown OAuth provider: use `google` or `apple`".into(),
+            json!({ "resource": "oauthProvider", "id": name }),
+            None,
+        ),
+        OAuthError::NotConfigured(p) => oauth_reply(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!(
+                "{} sign-in is not configured on this server",
+                provider_title(p)
+            ),
+            json!({ "resource": "oauthProvider", "id": p.as_str(), "reason": "notConfigured" }),
+            None,
+        ),
+        OAuthError::Validation { field, reason } => return Err(OtError::validation(field, reason)),
+        OAuthError::ProviderRefused {
+            provider,
+            error,
+            description,
+        } => match error.as_str() {
+            "invalid_grant" => oauth_reply(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                format!(
+                    "{} refused the authorization code (invalid_grant): it is invalid, expired, already used or was issued for another redirect URI",
+                    provider_title(provider)
+                ),
+                json!({ "provider": provider.as_str(), "reason": "invalid_grant" }),
+                None,
+            ),
+            "redirect_uri_mismatch" => {
+                return Err(OtError::validation(
+                    "redirectUri",
+                    format!(
+                        "{} says it does not match the authorization request's",
+                        provider_title(provider)
+                    ),
+                ));
+            }
+            // invalid_client, unauthorized_client, invalid_request …: this server's settings or
+            // the provider are at fault, not the caller.
+            _ => oauth_reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "{} sign-in is temporarily unavailable; try again later",
+                    provider_title(provider)
+                ),
+                json!({ "provider": provider.as_str() }),
+                Some(format!(
+                    "{provider} token endpoint refused: {error} ({})",
+                    description.unwrap_or_default()
+                )),
+            ),
+        },
+        OAuthError::InvalidIdToken { provider, problem } => {
+            tracing::warn!(%provider, check = problem.as_str(), "OAuth ID token refused");
+            oauth_reply(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                format!(
+                    "{}'s ID token failed the `{}` check",
+                    provider_title(provider),
+                    problem.as_str()
+                ),
+                json!({
+                    "provider": provider.as_str(),
+                    "reason": "invalid_id_token",
+                    "check": problem.as_str(),
+                }),
+                None,
+            )
+        }
+        OAuthError::ProviderUnavailable { provider, detail } => oauth_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            format!(
+                "{} could not be reached; try again",
+                provider_title(provider)
+            ),
+            json!({ "provider": provider.as_str() }),
+            Some(detail),
+        ),
+        OAuthError::Disabled => return Err(OtError::Forbidden("the user is disabled".into())),
+        OAuthError::Conflict => {
+            return Err(OtError::Unavailable(
+                "OAuth sign-in kept racing with concurrent sign-ins".into(),
+            ));
+        }
+        OAuthError::Token(e) => return Err(e.into()),
+        OAuthError::Engine(e @ tessera_application::EngineError::Decode(_)) => {
+            return Err(OtError::Internal(e.to_string()));
+        }
+        OAuthError::Engine(e) => return Err(OtError::Unavailable(e.to_string())),
+    })
+}
+
+/// Sign in with Google or Apple (seed 003 §2.2): the code is exchanged at the provider and its
+/// ID token verified (signature against the provider's keys, issuer, audience, expiry, `nonce`
+/// when sent); then the user linked to that provider account signs in, or the user holding the
+/// provider-verified email (the account is linked to them), or a new user. An unverified email
+/// never links to an existing account: a new account without an email is made.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/oauth/{provider}",
+    operation_id = "oauthSignIn",
+    tag = tags::AUTH,
+    summary = "Sign in with Google or Apple",
+    params(("provider" = String, Path, description = "`google` or `apple`")),
+    request_body = OAuthRequest,
+    responses(
+        (status = 200, description = "Signed in (the same tokens as `/v1/auth/login`)", body = TokensResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body; empty or oversized `code`, `redirectUri` (not an absolute URI, or the provider says it does not match) or `nonce`", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: the provider refused the code (`details.reason` = `invalid_grant`), or its ID token failed a check (`details.reason` = `invalid_id_token`, `details.check` = `issuer`, `audience`, `expired`, `issuedInFuture`, `signature`, `unknownKey`, `algorithm`, `nonce` or `malformed`)", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the account's user is disabled", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: unknown provider, or the provider is not configured on this server (`details.reason` = `notConfigured`)", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = InternalError),
+        (status = 503, description = "SERVICE_UNAVAILABLE: the provider could not be reached or refused this server's client credentials (`details.provider`), or the store failed", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+async fn oauth_sign_in(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    Path(provider): Path<String>,
+    OtJson(body): OtJson<OAuthRequest>,
+) -> Result<Response, OtError> {
+    let signed_in = state
+        .services
+        .oauth
+        .sign_in(
+            &provider,
+            &body.code,
+            &body.redirect_uri,
+            body.nonce.as_deref(),
+            &request_id.metadata(None),
+        )
+        .await;
+    match signed_in {
+        Ok(pair) => Ok(ok(StatusCode::OK, Tokens::from(pair))),
+        Err(e) => oauth_failure(e),
+    }
 }

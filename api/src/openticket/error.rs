@@ -72,6 +72,9 @@ pub enum ErrorCode {
     SeatUnavailable,
     /// 413: the body is over the route's limit.
     PayloadTooLarge,
+    /// 429: the caller spent this route class's budget (seed 003 §9); `Retry-After` and
+    /// `details.retryAfter` say in how many seconds one more request is allowed.
+    RateLimited,
     /// 502: the payment provider refused or failed.
     PaymentProviderError,
     /// 503: the store failed or is contended; try again.
@@ -131,6 +134,29 @@ pub struct ErrorDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub sale_end_time: Option<String>,
+    /// The rate-limit class whose budget is spent (`RATE_LIMITED`): `auth`, `seat_lock`,
+    /// `order_create`, `webhook` or `other`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub class: Option<String>,
+    /// Requests allowed per window in that class (`RATE_LIMITED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub limit: Option<u32>,
+    /// Seconds until one more request is allowed, as in `Retry-After` (`RATE_LIMITED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub retry_after: Option<u64>,
+    /// The OAuth provider (`google`, `apple`) that refused or failed a sign-in
+    /// (`POST /v1/auth/oauth/{provider}`); `reason` is then `invalid_grant` or `invalid_id_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub provider: Option<String>,
+    /// The ID-token check that failed (`reason` = `invalid_id_token`): `issuer`, `audience`,
+    /// `expired`, `issuedInFuture`, `signature`, `unknownKey`, `algorithm`, `nonce` or `malformed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub check: Option<String>,
 }
 
 /// Every error an OpenTicket route answers with. Each variant's doc names its status and `code`.
@@ -458,6 +484,29 @@ pub fn edge(failure: &EdgeFailure, method: &Method, path: &str) -> Response {
         meta: meta(),
     };
     (status, Json(body)).into_response()
+}
+
+/// 429 `RATE_LIMITED` (seed 003 §1.3, §9.2) with `details: {"class", "limit", "retryAfter"}`; the
+/// rate-limit middleware adds `Retry-After` and the `X-RateLimit-*` headers
+/// (`crate::http::rate_limit`).
+pub fn rate_limited(refusal: &crate::http::rate_limit::Refusal) -> Response {
+    let d = &refusal.decision;
+    let body = ErrorBody {
+        error: ErrorObject {
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "Too many requests: {} allowed per window here; retry in {} s",
+                d.limit, d.retry_after_secs
+            ),
+            details: json!({
+                "class": refusal.class.name(),
+                "limit": d.limit,
+                "retryAfter": d.retry_after_secs,
+            }),
+        },
+        meta: meta(),
+    };
+    (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
 }
 
 /// 404 `details`: the resource's name in seed 003 and its id.

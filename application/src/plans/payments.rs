@@ -102,6 +102,20 @@ impl ExternalPayment {
     }
 }
 
+/// What to open: `amount_fen` CNY fen for `purpose`, paid with `method` (not `balance`),
+/// described to the payer as `description` (shown by the provider's app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    /// What the payment pays for.
+    pub purpose: PaymentPurpose,
+    /// CNY fen, at least 1.
+    pub amount_fen: i64,
+    /// `alipay`, `wxpay` or `banktrans`.
+    pub method: PaymentMethod,
+    /// Shown to the payer (WeChat Pay `description`, Alipay `subject`).
+    pub description: String,
+}
+
 /// What a verified provider notification did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notified {
@@ -188,8 +202,8 @@ impl PlansService {
             .0)
     }
 
-    /// Open a payment of `amount_fen` CNY fen for `purpose` with `method` (not `balance`),
-    /// described to the payer as `description`. Opening the same purpose again while a payment
+    /// Open the payment `request` (`amount_fen` CNY fen for `purpose` with `method`, not
+    /// `balance`, described to the payer as `description`) for the company, started by `user_id`. Opening the same purpose again while a payment
     /// for it is open with the same method and amount returns that payment (another amount
     /// supersedes it). When it succeeds (provider notification or staff confirmation) it is
     /// delivered once to [`PlansService::settle_order_payment`] or
@@ -198,17 +212,20 @@ impl PlansService {
     /// Errors: [`PlansError::Field`] (`payment_method`: `balance`, or a provider this server has
     /// not configured; `amount`: not positive); provider failures and engine failures as
     /// [`PlansError::Engine`] (503).
-    #[allow(clippy::too_many_arguments)]
     pub async fn start_external_payment(
         &self,
         company_id: &ObjectId,
         user_id: &ObjectId,
-        purpose: PaymentPurpose,
-        amount_fen: i64,
-        method: PaymentMethod,
-        description: &str,
+        request: PaymentRequest,
         meta: &EventMetadata,
     ) -> Result<ExternalPayment, PlansError> {
+        let PaymentRequest {
+            purpose,
+            amount_fen,
+            method,
+            description,
+        } = request;
+        let description = description.as_str();
         match method {
             PaymentMethod::Balance => {
                 return Err(FieldError::new(

@@ -99,15 +99,17 @@ impl PlansService {
             .start_external_payment(
                 &caller.company_id,
                 &caller.user_id,
-                PaymentPurpose::Recharge {
-                    recharge_id: recharge_id.clone(),
+                crate::plans::payments::PaymentRequest {
+                    purpose: PaymentPurpose::Recharge {
+                        recharge_id: recharge_id.clone(),
+                    },
+                    amount_fen,
+                    method,
+                    description: format!(
+                        "钱包充值 {}",
+                        tessera_domain::plans::recharge::fen_to_yuan(amount_fen)
+                    ),
                 },
-                amount_fen,
-                method,
-                &format!(
-                    "钱包充值 {}",
-                    tessera_domain::plans::recharge::fen_to_yuan(amount_fen)
-                ),
                 meta,
             )
             .await?;

@@ -9,11 +9,15 @@
 //!   refresh rotates the token; presenting a token that was already rotated away is taken as theft
 //!   and revokes the whole family.
 //!
+//! - [`oauth::OAuthIdentity`] (`oauthIdentity-{uuid v5}`): a Google or Apple account linked to the
+//!   user it signs in (docs/decisions/0031-oauth-sign-in.md).
+//!
 //! Nothing secret is held here: passwords arrive as Argon2id PHC strings and refresh tokens as
 //! SHA-256 hex digests, both computed by adapters outside the domain. Stored shapes follow
 //! docs/event-catalog.md, section "Identity".
 
 mod email;
+pub mod oauth;
 mod phone;
 mod refresh;
 pub mod sms;

@@ -1,6 +1,7 @@
 //! [`User`] (`user-{userId}`): registration, password changes, roles, disabling; and [`Role`].
 
 use super::Email;
+use super::oauth::OAuthProvider;
 use crate::{Decider, DomainEvent, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -223,6 +224,24 @@ pub enum UserCommand {
         /// Current time (UTC).
         now: DateTime<Utc>,
     },
+    /// Create an account from an OpenID Connect provider's account (seed 003 §2.2
+    /// `POST /auth/oauth/{provider}`; docs/decisions/0031-oauth-sign-in.md). No password. `email`
+    /// is set only when the provider verified it, and is then already claimed in its guard stream
+    /// in the same commit.
+    RegisterWithOAuth {
+        /// The new user's id (made by the caller).
+        user_id: UserId,
+        /// The provider.
+        provider: OAuthProvider,
+        /// The provider-verified address, if any.
+        email: Option<Email>,
+        /// The name the provider reported, if any.
+        display_name: Option<String>,
+        /// Roles to start with (customer is added).
+        roles: BTreeSet<Role>,
+        /// Current time (UTC).
+        now: DateTime<Utc>,
+    },
     /// An admin sets a new password (seed 002 `PUT /api/users/:id`); the current one is not asked.
     SetPassword {
         /// Argon2id PHC string of the new password.
@@ -330,6 +349,21 @@ pub enum UserEvent {
         user_id: UserId,
         /// WeChat openid.
         wechat_id: String,
+        /// Roles held from the start (always including customer).
+        roles: BTreeSet<Role>,
+        /// When (UTC).
+        registered_at: DateTime<Utc>,
+    },
+    /// The account was created from an OpenID Connect provider's account (seed 003 §2.2).
+    UserRegisteredWithOAuth {
+        /// The user's id, also in the stream id `user-{userId}`.
+        user_id: UserId,
+        /// `google` or `apple`.
+        provider: OAuthProvider,
+        /// Lower-cased address the provider verified, or null (never an unverified one).
+        email: Option<Email>,
+        /// Name the provider reported, or null.
+        display_name: Option<String>,
         /// Roles held from the start (always including customer).
         roles: BTreeSet<Role>,
         /// When (UTC).
@@ -495,6 +529,24 @@ impl Decider for User {
                     registered_at: *now,
                 }])
             }
+            UserCommand::RegisterWithOAuth {
+                user_id,
+                provider,
+                email,
+                display_name,
+                roles,
+                now,
+            } => {
+                let roles = self.first_roles(roles)?;
+                Ok(vec![UserEvent::UserRegisteredWithOAuth {
+                    user_id: *user_id,
+                    provider: *provider,
+                    email: email.clone(),
+                    display_name: display_name.clone(),
+                    roles,
+                    registered_at: *now,
+                }])
+            }
             UserCommand::SetPassword {
                 password_hash,
                 by,
@@ -649,6 +701,26 @@ impl Decider for User {
                     phone: None,
                     wechat_id: Some(wechat_id.clone()),
                     display_name: None,
+                    registered_at: *registered_at,
+                });
+                self.roles = roles.clone();
+                self.roles.insert(Role::Customer);
+            }
+            UserEvent::UserRegisteredWithOAuth {
+                user_id,
+                email,
+                display_name,
+                roles,
+                registered_at,
+                ..
+            } => {
+                self.registration = Some(Registration {
+                    user_id: *user_id,
+                    email: email.clone(),
+                    password_hash: None,
+                    phone: None,
+                    wechat_id: None,
+                    display_name: display_name.clone(),
                     registered_at: *registered_at,
                 });
                 self.roles = roles.clone();

@@ -47,7 +47,11 @@ impl PaymentMethod {
 /// What an external payment (`alipay`, `wxpay`, `banktrans`) pays for; stored in the payment's
 /// events so that its success is delivered to the right aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum PaymentPurpose {
     /// A plan order (`plansOrder-{orderId}`).
     Order {

@@ -183,6 +183,18 @@ pub const REGISTRY: &[EventClasses] = &[
         ],
     ),
     ev(
+        "UserRegisteredWithOAuth",
+        Subject::UserField("userId"),
+        &[
+            ("userId", Plain),
+            ("provider", Plain),
+            ("email", Personal),
+            ("displayName", Personal),
+            ("roles", Plain),
+            ("registeredAt", Plain),
+        ],
+    ),
+    ev(
         "PasswordSetByAdmin",
         Subject::UserStream,
         &[("passwordHash", Secret), ("setBy", Plain), ("setAt", Plain)],
@@ -285,6 +297,20 @@ pub const REGISTRY: &[EventClasses] = &[
             ("tokenHash", Secret),
             ("verifiedAt", Plain),
             ("expiresAt", Plain),
+        ],
+    ),
+    // identity: OAuthIdentity (Google and Apple accounts; decision 0031)
+    ev(
+        "OAuthIdentityLinked",
+        Subject::UserField("userId"),
+        &[
+            ("provider", Plain),
+            ("subject", Personal),
+            ("userId", Plain),
+            ("email", Personal),
+            ("emailVerified", Plain),
+            ("via", Plain),
+            ("linkedAt", Plain),
         ],
     ),
     // shared: IdentifierClaim (phone numbers and WeChat ids)
