@@ -343,6 +343,10 @@ pub struct ServerConfig {
     /// The team-plans settings (seed 004).
     #[command(flatten)]
     pub plans: PlansConfig,
+
+    /// The team-plans external payments and recharge settings (seed 004; docs/alipay.md).
+    #[command(flatten)]
+    pub plans_payments: PlansPaymentsConfig,
 }
 
 /// Settings of team plans (seed 004); docs/plans.md, "Configuration".
@@ -723,6 +727,7 @@ impl Default for ServerConfig {
             meeting: MeetingConfig::default(),
             shop_order_ttl_secs: 900,
             plans: PlansConfig::default(),
+            plans_payments: PlansPaymentsConfig::default(),
             shop_wechatpay_notify_url: None,
         }
     }
@@ -812,6 +817,7 @@ impl ServerConfig {
                     .into(),
             );
         }
+        problems.extend(self.plans_payments.production_problems());
         problems.extend(self.oauth.problems());
         problems
     }
@@ -1234,5 +1240,86 @@ mod tests {
         c.oauth.oauth_apple_key_id = Some("KEY1".into());
         c.oauth.oauth_apple_private_key_file = Some("/keys/AuthKey.p8".into());
         assert!(c.oauth.problems().is_empty(), "{:?}", c.oauth.problems());
+    }
+}
+
+/// Settings of team plans' external payments and recharges (seed 004; docs/plans.md,
+/// "Payments and recharges"; docs/alipay.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlansPaymentsConfig {
+    /// How long an external payment (and the recharge it pays for) stays payable, in seconds.
+    #[arg(long, env = "TESSERA_PLANS_PAYMENT_TTL_SECS", default_value_t = 1_800)]
+    pub plans_payment_ttl_secs: u64,
+    /// A JSON recharge offer (limits and discount tiers; docs/plans.md); the built-in one when
+    /// unset.
+    #[arg(long, env = "TESSERA_PLANS_RECHARGE_OFFER")]
+    pub plans_recharge_offer: Option<std::path::PathBuf>,
+    /// Where WeChat Pay posts plans payment notifications; default
+    /// `{public URL}/plans/wechatpay/notify`.
+    #[arg(long, env = "TESSERA_PLANS_WECHATPAY_NOTIFY_URL")]
+    pub plans_wechatpay_notify_url: Option<String>,
+    /// The Alipay open-platform gateway.
+    #[arg(
+        long,
+        env = "TESSERA_ALIPAY_GATEWAY",
+        default_value = "https://openapi.alipay.com/gateway.do"
+    )]
+    pub alipay_gateway: String,
+    /// The Alipay application's `app_id`; without it `alipay` is not offered.
+    #[arg(long, env = "TESSERA_ALIPAY_APP_ID")]
+    pub alipay_app_id: Option<String>,
+    /// The application private key (PEM or bare Base64 PKCS#8), RSA2.
+    #[arg(long, env = "TESSERA_ALIPAY_PRIVATE_KEY_FILE")]
+    pub alipay_private_key_file: Option<std::path::PathBuf>,
+    /// The Alipay public key (支付宝公钥; PEM or bare Base64).
+    #[arg(long, env = "TESSERA_ALIPAY_PUBLIC_KEY_FILE")]
+    pub alipay_public_key_file: Option<std::path::PathBuf>,
+    /// Where Alipay posts notifications; default `{public URL}/plans/alipay/notify`.
+    #[arg(long, env = "TESSERA_ALIPAY_NOTIFY_URL")]
+    pub alipay_notify_url: Option<String>,
+}
+
+impl Default for PlansPaymentsConfig {
+    fn default() -> Self {
+        Self {
+            plans_payment_ttl_secs: 1_800,
+            plans_recharge_offer: None,
+            plans_wechatpay_notify_url: None,
+            alipay_gateway: "https://openapi.alipay.com/gateway.do".to_owned(),
+            alipay_app_id: None,
+            alipay_private_key_file: None,
+            alipay_public_key_file: None,
+            alipay_notify_url: None,
+        }
+    }
+}
+
+impl PlansPaymentsConfig {
+    /// What production refuses: an Alipay app id without both key files, a gateway that is not
+    /// `https://`, or Alipay's sandbox (`alipaydev.com`) or a local stand-in as the gateway.
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.alipay_app_id.is_none() {
+            return problems;
+        }
+        if self.alipay_private_key_file.is_none() || self.alipay_public_key_file.is_none() {
+            problems.push(
+                "TESSERA_ALIPAY_PRIVATE_KEY_FILE and TESSERA_ALIPAY_PUBLIC_KEY_FILE must both be set \
+                 when TESSERA_ALIPAY_APP_ID is"
+                    .into(),
+            );
+        }
+        let gateway = self.alipay_gateway.to_ascii_lowercase();
+        if !gateway.starts_with("https://")
+            || gateway.contains("alipaydev.com")
+            || gateway.contains("127.0.0.1")
+            || gateway.contains("localhost")
+        {
+            problems.push(format!(
+                "TESSERA_ALIPAY_GATEWAY `{}` is a development gateway (production needs Alipay's https gateway)",
+                self.alipay_gateway
+            ));
+        }
+        problems
     }
 }

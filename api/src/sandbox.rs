@@ -6,6 +6,8 @@
 //! APIv3 key, writes the `TESSERA_WECHAT*` settings that point a Tessera server at it into
 //! `{dir}/env`, and serves:
 //! - `POST /v3/pay/transactions/jsapi` → `{prepay_id}` (the order is remembered);
+//! - `POST /v3/pay/transactions/native` → `{code_url}` (the order is remembered; team plans'
+//!   `wxpay`);
 //! - `GET /v3/pay/transactions/out-trade-no/{no}` → `SUCCESS` once paid, else `NOTPAY`;
 //! - `POST /sandbox/pay/{out_trade_no}` → marks the order paid and delivers the payment
 //!   notification to the order's `notify_url`, signed with the platform key and encrypted with the
@@ -140,6 +142,7 @@ pub fn prepare(dir: &FsPath, listen: SocketAddr) -> anyhow::Result<PreparedSandb
     };
     let router = Router::new()
         .route("/v3/pay/transactions/jsapi", post(jsapi))
+        .route("/v3/pay/transactions/native", post(native))
         .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
         .route("/sandbox/pay/{no}", post(pay))
         .with_state(sandbox);
@@ -204,6 +207,24 @@ async fn jsapi(State(s): State<Sandbox>, Json(order): Json<Value>) -> Response {
         orders.entry(no).or_insert((order, None));
     }
     signed(&s, StatusCode::OK, &json!({ "prepay_id": prepay_id }))
+}
+
+async fn native(State(s): State<Sandbox>, Json(order): Json<Value>) -> Response {
+    let Some(no) = order["out_trade_no"].as_str().map(str::to_owned) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"code": "PARAM_ERROR", "message": "out_trade_no is required"})),
+        )
+            .into_response();
+    };
+    let code_url = format!(
+        "weixin://wxpay/bizpayurl?pr=sandbox{}",
+        &no[..no.len().min(24)]
+    );
+    if let Ok(mut orders) = s.orders.lock() {
+        orders.entry(no).or_insert((order, None));
+    }
+    signed(&s, StatusCode::OK, &json!({ "code_url": code_url }))
 }
 
 fn transaction(no: &str, order: &Value, txn: Option<&str>) -> Value {

@@ -81,6 +81,8 @@ pub struct Services {
     pub plans: Arc<PlansService>,
     /// Seed 004 read models.
     pub plans_queries: PlansQueries,
+    /// Plans payments and recharges read models (`plans_payments`, `plans_recharges`).
+    pub plans_payments_queries: tessera_projections::plans::PaymentsQueries,
     /// Seed 001 commands: accounts, sessions, profiles, uploads.
     pub courtesy: Arc<tessera_application::courtesy::CourtesyService>,
     /// Seed 001 read models.
@@ -116,6 +118,17 @@ pub enum ServicesError {
     #[error("plan catalogue {path}: {reason}")]
     PlansCatalogue {
         /// The file, or `built-in`.
+        path: String,
+        /// What is wrong (the JSON path at fault).
+        reason: String,
+    },
+    /// The Alipay settings are unusable.
+    #[error("Alipay settings: {0}")]
+    Alipay(#[from] tessera_infrastructure::alipay::AlipayConfigError),
+    /// The recharge offer file is unreadable or invalid (`TESSERA_PLANS_RECHARGE_OFFER`).
+    #[error("recharge offer {path}: {reason}")]
+    PlansRechargeOffer {
+        /// The file.
         path: String,
         /// What is wrong (the JSON path at fault).
         reason: String,
@@ -352,6 +365,69 @@ fn plans_settings(c: &crate::config::PlansConfig) -> Result<PlansSettings, Servi
     })
 }
 
+/// The plans payment ports (docs/decisions/0028-plans-external-payments.md): the shared WeChat Pay
+/// merchant client with the plans notify route, an Alipay client when `TESSERA_ALIPAY_APP_ID` is
+/// set, the payment TTL and the recharge offer.
+fn plans_payment_ports(
+    c: &crate::config::PlansPaymentsConfig,
+    wechat_pay: Option<Arc<dyn WechatPay>>,
+    public_url: &str,
+) -> Result<tessera_application::plans::payments::PaymentPorts, ServicesError> {
+    use tessera_infrastructure::alipay::{ALIPAY_DEFAULT_TIMEOUT, AlipayClient, AlipayConfig};
+    let alipay_notify_url = c
+        .alipay_notify_url
+        .clone()
+        .unwrap_or_else(|| format!("{public_url}/plans/alipay/notify"));
+    let alipay: Option<Arc<dyn tessera_application::payments::alipay::Alipay>> = match &c
+        .alipay_app_id
+    {
+        Some(app_id) => {
+            let key_file = |f: &Option<std::path::PathBuf>, name: &'static str| match f {
+                Some(p) => read_key(p),
+                None => Err(ServicesError::Alipay(
+                    tessera_infrastructure::alipay::AlipayConfigError::Missing(name),
+                )),
+            };
+            Some(Arc::new(AlipayClient::new(AlipayConfig {
+                gateway_url: c.alipay_gateway.clone(),
+                app_id: app_id.clone(),
+                app_private_key: key_file(&c.alipay_private_key_file, "private key file")?.into(),
+                alipay_public_key: key_file(&c.alipay_public_key_file, "public key file")?,
+                notify_url: alipay_notify_url.clone(),
+                timeout: ALIPAY_DEFAULT_TIMEOUT,
+            })?))
+        }
+        None => None,
+    };
+    let recharge_offer = match &c.plans_recharge_offer {
+        Some(p) => Some(Arc::new(
+            tessera_domain::plans::recharge::RechargeOffer::from_json(&read_key(p)?).map_err(
+                |e| ServicesError::PlansRechargeOffer {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                },
+            )?,
+        )),
+        None => None,
+    };
+    Ok(tessera_application::plans::payments::PaymentPorts {
+        wechat_pay,
+        wechatpay_notify_url: Some(
+            c.plans_wechatpay_notify_url
+                .clone()
+                .unwrap_or_else(|| format!("{public_url}/plans/wechatpay/notify")),
+        ),
+        alipay,
+        alipay_notify_url: Some(alipay_notify_url),
+        ttl: chrono::Duration::seconds(
+            i64::try_from(c.plans_payment_ttl_secs.max(1))
+                .unwrap_or(i64::MAX)
+                .min(10 * 365 * 86_400),
+        ),
+        recharge_offer,
+    })
+}
+
 impl Services {
     /// Build every service over `engine` with `config`.
     pub fn build(engine: &Engine, config: &ServerConfig) -> Result<Services, ServicesError> {
@@ -498,6 +574,15 @@ impl Services {
                 blobs,
             },
         ));
+        // Plans external payments and recharges (issue 13 part 3b): WeChat Pay Native through the
+        // shared merchant client, Alipay, bank transfers.
+        let plans = Arc::new(
+            PlansService::clone(&plans).with_payment_ports(plans_payment_ports(
+                &config.plans_payments,
+                wechat_pay_port.clone(),
+                &public_url,
+            )?),
+        );
         // Shop payments (issue 11 part 4): the merchant's WeChat Pay, notifications to the shop's
         // own route (`TESSERA_SHOP_WECHATPAY_NOTIFY_URL` / `WECHAT_NOTIFY_URL`).
         let shop = match &wechat_pay_port {
@@ -524,6 +609,9 @@ impl Services {
             oauth,
             plans,
             plans_queries: PlansQueries::new(engine.read_models.clone()),
+            plans_payments_queries: tessera_projections::plans::PaymentsQueries::new(
+                engine.read_models.clone(),
+            ),
             courtesy,
             courtesy_queries: tessera_projections::courtesy::CourtesyQueries::new(
                 engine.read_models.clone(),

@@ -481,6 +481,9 @@ impl RunningServer {
         handlers.extend(tessera_application::plans::deadline_handlers(
             &services.plans,
         ));
+        handlers.extend(
+            tessera_application::plans::payments::payment_deadline_handlers(&services.plans),
+        );
         handlers.extend(extra_handlers);
         let scheduler = engine.scheduler(handlers);
         let clock = engine.clock.clone();

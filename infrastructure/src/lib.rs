@@ -4,6 +4,7 @@
 //! Depends inward on the application ports and the domain. Must not know HTTP (axum) or the
 //! projections; the api crate wires them together.
 
+pub mod alipay;
 pub mod audit;
 pub mod blobs;
 pub mod hashing;

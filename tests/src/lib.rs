@@ -8,6 +8,7 @@
 //! (set by `.ci/run`), which makes them fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod alipay;
 pub mod http;
 pub mod oidc;
 pub mod openapi;

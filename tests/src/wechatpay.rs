@@ -86,6 +86,29 @@ async fn jsapi(
     )
 }
 
+/// `POST /v3/pay/transactions/native`: checks the request is signed, remembers it with the JSAPI
+/// orders and answers a signed `{code_url}`.
+async fn native(
+    State(fake): State<FakeState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    assert!(
+        headers["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("WECHATPAY2-SHA256-RSA2048 ")
+    );
+    assert!(body.get("payer").is_none(), "a Native order has no payer");
+    let no = body["out_trade_no"].as_str().unwrap_or_default().to_owned();
+    fake.orders.lock().unwrap().push(body);
+    signed(
+        &fake,
+        StatusCode::OK,
+        json!({"code_url": format!("weixin://wxpay/bizpayurl?pr={no}")}),
+    )
+}
+
 async fn query(State(fake): State<FakeState>, Path(no): Path<String>) -> Response {
     let paid = fake.paid.lock().unwrap().get(&no).cloned();
     let Some(txn) = paid else {
@@ -141,6 +164,7 @@ impl FakeWechatPay {
         let (orders, paid) = (state.orders.clone(), state.paid.clone());
         let app = Router::new()
             .route("/v3/pay/transactions/jsapi", post(jsapi))
+            .route("/v3/pay/transactions/native", post(native))
             .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,7 +1,6 @@
 //! How the plans document answers what no handler of its own rendered (unknown path, wrong
 //! method, axum's extractor rejections, a panic), in its error shape; registered for `/company`,
-//! `/plans` and `/admin/plans` in `crate::startup::document_edges`. Routes of the later parts
-//! (certification, orders, recharge, admin review) answer this 404 until they are served.
+//! `/plans` and `/admin/plans` in `crate::startup::document_edges`.
 
 use super::error::PlansApiError;
 use crate::http::errors::EdgeFailure;

@@ -10,8 +10,10 @@ pub mod edges;
 pub mod error;
 pub mod openapi;
 pub mod orders;
+pub mod payments;
 pub mod pictures;
 pub mod plan;
+pub mod recharge;
 pub mod views;
 pub mod wallet;
 
@@ -27,4 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(pictures::router())
         .merge(orders::router())
         .merge(wallet::router())
+        .merge(recharge::router())
+        .merge(payments::router())
 }

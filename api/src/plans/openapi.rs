@@ -21,6 +21,10 @@ pub mod tags {
     pub const CERTIFICATION: &str = "Certification";
     /// Orders, degrades, the wallet and its charges (seed 004 `order`, `charge`).
     pub const ORDERS: &str = "Orders";
+    /// Wallet recharges (seed 004 `recharge`).
+    pub const RECHARGE: &str = "Recharge";
+    /// Payment callbacks and staff confirmation of bank transfers (not in the seed).
+    pub const PAYMENTS: &str = "Payments";
 }
 
 /// 401.
@@ -53,8 +57,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
             failure is `{\"error\": {\"code\", \"message\", \"field\"?}}` (`field` on 400s). Ids \
             are 24-hex ObjectIds; instants ISO 8601 UTC; prices decimal strings of CNY per member \
             per calendar month (Asia/Shanghai). A non-member of a company gets 404 on every \
-            company and plan route; a member gets 403 on owner-only writes. Orders, payment \
-            and recharge are not served yet (404). Send `Authorization: Bearer \
+            company and plan route; a member gets 403 on owner-only writes. Money amounts \
+            (orders, wallet, recharges) are decimal strings of CNY with two places. Send `Authorization: Bearer \
             <token>` from any Tessera sign-in. docs/plans.md records every choice.",
         version = "1.0",
         license(name = "UNLICENSED", identifier = "UNLICENSED"),
@@ -65,6 +69,8 @@ pub struct ServiceUnavailable(pub ErrorBody);
         (name = tags::PLANS, description = "Plans, status and trials (seed 004)"),
         (name = tags::CERTIFICATION, description = "Certification applications (seed 004 `auth`) and their staff review (`/admin/plans/auth`, not in the seed)"),
         (name = tags::ORDERS, description = "Plan orders (seed 004 `order`: newly, renewal, upgrade, degrade, patch), balance payments, the scheduled downgrade, the wallet and its charges (seed 004 `charge`); staff grants (not in the seed)"),
+        (name = tags::RECHARGE, description = "Wallet recharges (seed 004 `recharge`) paid by alipay, wxpay or banktrans"),
+        (name = tags::PAYMENTS, description = "WeChat Pay and Alipay notifications and staff confirmation of bank transfers (not in seed 004)"),
     ),
     components(
         schemas(ErrorBody, ErrorInfo),

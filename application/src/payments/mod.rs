@@ -49,4 +49,5 @@ pub trait PaymentGateway: Send + Sync {
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<Checkout, PaymentError>;
 }
 
+pub mod alipay;
 pub mod wechatpay;

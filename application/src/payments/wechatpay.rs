@@ -24,6 +24,23 @@ pub struct JsapiOrder {
     pub notify_url: Option<String>,
 }
 
+/// A Native payment to open with WeChat Pay ("Native下单"): the payer scans a QR code made from
+/// the returned `code_url`; no payer openid is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeOrder {
+    /// Our order number, 6–32 characters of `[A-Za-z0-9_|*-]` (WeChat Pay `out_trade_no`).
+    pub out_trade_no: String,
+    /// One line shown to the payer (`description`, at most 127 characters).
+    pub description: String,
+    /// Amount in fen (CNY minor units, 1 yuan = 100 fen).
+    pub amount_fen: i64,
+    /// When the order stops being payable (`time_expire`, sent in RFC 3339 at UTC+8).
+    pub time_expire: Option<DateTime<Utc>>,
+    /// Where WeChat Pay posts this order's payment notification (`notify_url`); `None` sends the
+    /// adapter's configured one.
+    pub notify_url: Option<String>,
+}
+
 /// What the mini-program passes to `wx.requestPayment` (seed 000 §5
 /// `transaction.thirdPartyTransactionInfo`); field names are WeChat's own.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -153,6 +170,9 @@ pub trait WechatPay: Send + Sync {
         &self,
         order: &JsapiOrder,
     ) -> Result<JsapiPayParams, WechatPayError>;
+    /// Open a Native order (`POST /v3/pay/transactions/native`) and return its `code_url`
+    /// (`weixin://wxpay/bizpayurl?pr=…`), the content of the QR code the payer scans.
+    async fn create_native_order(&self, order: &NativeOrder) -> Result<String, WechatPayError>;
     /// Query an order by our number (`GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`).
     /// `Ok(None)` when WeChat Pay does not know it (`ORDER_NOT_EXIST`).
     async fn query_order(

@@ -1,14 +1,16 @@
 //! Team plans' use cases (seed 004), one file each: [`companies`] (companies, members and the
 //! membership check every plans route starts with), [`trials`] (trials, paid-period states and
 //! their deadlines), [`certification`] (certification applications and their review),
-//! [`pictures`] (the pictures those applications name, kept in the blob store);
-//! [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
+//! [`pictures`] (the pictures those applications name, kept in the blob store), [`orders`]
+//! (plan orders, their balance payment and the scheduled downgrade), [`wallet`] (credits and staff
+//! grants), [`payments`] (alipay, wxpay and banktrans payments and their delivery), [`recharge`]
+//! (wallet recharges); [`error`] says why one failed. All run over the shared [`CommandRunner`]; no
 //! HTTP type reaches here.
 //!
 //! Every write returns the global position it reached (`None` when nothing changed), so the api
 //! can wait for the read models before answering (docs/decisions/0004-read-your-writes.md).
-//! Later parts (certification, orders, payment, wallet) reuse [`PlansService::membership`],
-//! [`PlansService::require_owner`] and [`PlansError`].
+//! Every use case starts from [`PlansService::membership`] and, for writes,
+//! [`PlansService::require_owner`].
 
 pub mod certification;
 pub mod companies;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod orders;
 pub mod payments;
 pub mod pictures;
+pub mod recharge;
 pub mod trials;
 pub mod wallet;
 
@@ -71,6 +74,7 @@ pub struct PlansService {
     identity: IdentityService,
     settings: PlansSettings,
     blobs: Option<Arc<dyn BlobStore>>,
+    payments: payments::PaymentPorts,
 }
 
 impl std::fmt::Debug for PlansService {
@@ -96,6 +100,7 @@ impl PlansService {
             identity,
             settings,
             blobs: None,
+            payments: payments::PaymentPorts::default(),
         }
     }
 

@@ -5,8 +5,8 @@
 //! them and fire after restarts; their handler ([`PlansDeadlines`]) sends commands whose decision
 //! is empty when there is nothing left to do, so a second firing is harmless.
 //!
-//! Paid periods are started by [`PlansService::start_paid_period`], the seam the orders of a later
-//! part call once an order is paid.
+//! Paid periods are started by a paid order's commit (`orders`), or directly by
+//! [`PlansService::start_paid_period`] (tests and set-up).
 
 use super::companies::{check_owner, company_stream, team_plan_stream};
 use super::{Membership, PlansError, PlansService, new_object_id};
@@ -152,7 +152,8 @@ impl PlansService {
 
     /// Start a paid period of `plan` for `member_count` members and `months` calendar months now,
     /// bought by `user_id` at the current catalogue's prices; its end and grace end are stored as
-    /// deadlines. The seam the paid orders of a later part call; no route calls it yet. Returns
+    /// deadlines. Paid `newly` and `patch` orders start theirs through the order commit; tests call
+    /// this directly to set a company up. Returns
     /// the period id and the position reached.
     ///
     /// Errors: [`PlansError::NotPaidPlan`], [`PlansError::Field`] (`period`: zero months or

@@ -20,6 +20,9 @@
 //! - [`order::PlanOrder`] (`plansOrder-{orderId}`): plan orders, and [`order::quote`], their rules
 //!   and prices ([`pricing`]); [`wallet::Wallet`] (`plansWallet-{companyId}`): the company's
 //!   balance (docs/decisions/0027-plans-orders-and-wallet.md).
+//! - [`plan_payment::PlanPayment`] (`plansPayment-{paymentId}`) and its per-purpose guard
+//!   [`plan_payment::PaymentDesk`] (`plansPaymentDesk-{purposeId}`): external payments;
+//!   [`recharge::Recharge`] (`plansRecharge-{rechargeId}`) and the recharge offer.
 //! - [`catalogue`]: the versioned plan list; [`period`]: calendar months in Asia/Shanghai
 //!   (docs/decisions/0026-plans-periods-and-time.md).
 //!
@@ -34,6 +37,8 @@ pub mod payment;
 pub mod period;
 pub mod pictures;
 pub mod pricing;
+pub mod plan_payment;
+pub mod recharge;
 pub mod team_plan;
 pub mod user;
 pub mod wallet;

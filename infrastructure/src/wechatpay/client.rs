@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tessera_application::payments::wechatpay::{
-    JsapiOrder, JsapiPayParams, WechatPay, WechatPayError, WechatPayNotification,
+    JsapiOrder, JsapiPayParams, NativeOrder, WechatPay, WechatPayError, WechatPayNotification,
     WechatPaySignatureHeaders, WechatPayTransaction,
 };
 
@@ -66,6 +66,24 @@ struct JsapiRequest<'a> {
     notify_url: &'a str,
     amount: JsapiAmount,
     payer: JsapiPayer<'a>,
+}
+
+/// The `POST /v3/pay/transactions/native` body ("Native下单"): the JSAPI body without a payer.
+#[derive(Serialize)]
+struct NativeRequest<'a> {
+    appid: &'a str,
+    mchid: &'a str,
+    description: &'a str,
+    out_trade_no: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_expire: Option<String>,
+    notify_url: &'a str,
+    amount: JsapiAmount,
+}
+
+#[derive(Deserialize)]
+struct NativeReply {
+    code_url: String,
 }
 
 #[derive(Serialize)]
@@ -435,6 +453,46 @@ impl WechatPay for WechatPayClient {
         }
         tracing::debug!(request_id = %reply.request_id, "WeChat Pay JSAPI order opened");
         self.pay_params(&prepay.prepay_id)
+    }
+
+    /// `POST {base}/v3/pay/transactions/native` with `appid`, `mchid`, `description`,
+    /// `out_trade_no`, `time_expire` (UTC+8, when given), `notify_url` (the order's, else the
+    /// configured one) and `amount` (`total` in fen, `currency` `CNY`); returns the reply's
+    /// `code_url`. Reusing an `out_trade_no` with the same parameters returns the same code.
+    ///
+    /// Errors: as [`WechatPay::create_jsapi_order`]; a reply without a `code_url` is
+    /// [`WechatPayError::Unavailable`].
+    #[tracing::instrument(skip_all, fields(out_trade_no = %order.out_trade_no))]
+    async fn create_native_order(&self, order: &NativeOrder) -> Result<String, WechatPayError> {
+        let body = serde_json::to_string(&NativeRequest {
+            appid: &self.app_id,
+            mchid: &self.mch_id,
+            description: &order.description,
+            out_trade_no: &order.out_trade_no,
+            time_expire: order.time_expire.map(china_time),
+            notify_url: order.notify_url.as_deref().unwrap_or(&self.notify_url),
+            amount: JsapiAmount {
+                total: order.amount_fen,
+                currency: "CNY",
+            },
+        })
+        .map_err(|e| WechatPayError::Unavailable(format!("cannot encode the order: {e}")))?;
+        let url = self.url(&["v3", "pay", "transactions", "native"])?;
+        let reply = self.send(Method::POST, url, Some(body)).await?;
+        if !reply.status.is_success() {
+            return Err(reply.into_error());
+        }
+        self.check_reply_signature(&reply)?;
+        let native: NativeReply = serde_json::from_slice(&reply.body).map_err(|e| {
+            WechatPayError::Unavailable(format!("WeChat Pay's answer has no code_url: {e}"))
+        })?;
+        if native.code_url.is_empty() {
+            return Err(WechatPayError::Unavailable(
+                "WeChat Pay's answer has an empty code_url".into(),
+            ));
+        }
+        tracing::debug!(request_id = %reply.request_id, "WeChat Pay Native order opened");
+        Ok(native.code_url)
     }
 
     /// `GET {base}/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={mch_id}` (signed with an

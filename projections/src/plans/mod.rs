@@ -10,6 +10,8 @@
 //! * [`OrdersProjector`] (`plans_orders`): `plans_orders`, from the `plansOrder` streams.
 //! * [`WalletProjector`] (`plans_wallet`): `plans_wallets` and `plans_wallet_ledger`, from the
 //!   `plansWallet` streams.
+//! * [`PaymentsProjector`] (`plans_payments`) and [`RechargesProjector`] (`plans_recharges`):
+//!   external payments and wallet recharges, queried through [`PaymentsQueries`].
 //!
 //! Event data is parsed with this module's own serde structs (the input contract is
 //! docs/event-catalog.md, section "Team plans (seed 004)"). Ids are the ObjectIds the events
@@ -21,6 +23,7 @@ use std::sync::Arc;
 mod certifications;
 mod companies;
 mod orders;
+mod payments;
 mod queries;
 mod status;
 mod wallet;
@@ -28,6 +31,9 @@ mod wallet;
 pub use certifications::CertificationsProjector;
 pub use companies::CompaniesProjector;
 pub use orders::OrdersProjector;
+pub use payments::{
+    PaymentRow, PaymentsProjector, PaymentsQueries, RechargeRow, RechargesProjector,
+};
 pub use queries::{CertificationRow, CompanyRow, MemberRow, PlansQueries, StatusRow};
 pub use queries::{LedgerRow, OrderRow, WalletRow};
 pub use status::StatusProjector;
@@ -41,5 +47,7 @@ pub fn projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(CertificationsProjector),
         Arc::new(OrdersProjector),
         Arc::new(WalletProjector),
+        Arc::new(PaymentsProjector),
+        Arc::new(RechargesProjector),
     ]
 }
