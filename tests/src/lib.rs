@@ -12,6 +12,7 @@ pub mod alipay;
 pub mod http;
 pub mod oidc;
 pub mod openapi;
+pub mod plans;
 pub mod shop;
 pub mod wechatpay;
 
