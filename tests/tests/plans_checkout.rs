@@ -1,7 +1,7 @@
 //! Team plans checkout end to end (issue 13 part 3, orders and payments together) over real HTTP,
 //! on SQLite and PostgreSQL, against the local WeChat Pay and Alipay stand-ins: a plan order paid by
 //! WeChat Pay Native, by Alipay and by a confirmed bank transfer takes effect once (duplicate
-//! notifications change nothing); a second external payment of an already paid order lands in the
+//! notifications change nothing; buying ends a running trial); a second external payment of an already paid order lands in the
 //! wallet as paid credit instead of paying twice; a recharge credits the wallet (paid credit plus
 //! the tier's granted credit, once), and the wallet then pays an order, granted credit first.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -112,6 +112,16 @@ async fn paid_externally(db: Arc<TestDb>) {
     // WeChat Pay Native: the order stays pending until the notification, which counts once.
     let (_, owner) = t.customer("wx@checkout.test").await;
     let id = certified_company(&t, &admin, &owner, "微信团队").await;
+    // A pro trial runs; buying the plan ends it (reason `purchased`), so the paid plan shows.
+    let r = t
+        .post(
+            &format!("/company/{id}/plan/trial"),
+            Some(&owner),
+            json!({"plan": "pro"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(status(&t, &owner, &id).await["current"]["type"], "trial");
     let oid = pro_order(&t, &owner, &id).await;
     let (pid, code_url) = open_payment(&t, &owner, &id, &oid, "wxpay").await;
     assert!(code_url.unwrap().starts_with("weixin://"));

@@ -7,7 +7,8 @@
 //!   and method again returns the open payment.
 //! - Success comes from a verified provider notification ([`PlansService::wechatpay_notified`],
 //!   [`PlansService::alipay_notified`]) or staff ([`PlansService::confirm_bank_transfer`]); it is
-//!   recorded once, with a [`PLANS_PAYMENT_DELIVERY`] deadline due at once **in the same commit**.
+//!   recorded once, with a [`PLANS_PAYMENT_DELIVERY`] deadline **in the same commit**, due
+//!   [`DELIVERY_FALLBACK`] later.
 //! - Delivery ([`PlansService::deliver_payment`]) hands the success to
 //!   [`PlansService::settle_order_payment`] or to [`PlansService::credit_wallet`] and the recharge,
 //!   then records `PlansPaymentDelivered`. It is tried at once after the success and, should that
@@ -40,9 +41,16 @@ use uuid::Uuid;
 
 /// Deadline kind: an unpaid payment's end. Payload `{"paymentId"}`.
 pub const PLANS_PAYMENT_EXPIRY: &str = "plans.payment-expiry";
-/// Deadline kind: deliver a succeeded payment to its purpose (due when it succeeded; retried with
-/// back-off until delivered). Payload `{"paymentId"}`.
+/// Deadline kind: deliver a succeeded payment to its purpose (due [`DELIVERY_FALLBACK`] after it
+/// succeeded; retried with back-off until delivered). Payload `{"paymentId"}`.
 pub const PLANS_PAYMENT_DELIVERY: &str = "plans.payment-delivery";
+
+/// How long after a success its delivery deadline falls due: the request that recorded the
+/// success delivers it at once, and the deadline only catches a delivery that failed or a process
+/// that stopped. Were it due at once, the scheduler and the request would deliver side by side and
+/// the request could answer before the delivery it lost the race to was committed (its reader
+/// would then miss the order paid or the wallet credited).
+pub const DELIVERY_FALLBACK: chrono::Duration = chrono::Duration::seconds(30);
 
 /// How plans payments reach their providers, and their tunables (docs/plans.md, "Payments").
 #[derive(Clone)]
@@ -578,7 +586,11 @@ impl PlansService {
                     .map_err(|e| SucceedError::Plans(e.map_rejected(refused_desk)))?;
                     d.schedule(
                         payment,
-                        vec![deadline(PLANS_PAYMENT_DELIVERY, now, payment_id)],
+                        vec![deadline(
+                            PLANS_PAYMENT_DELIVERY,
+                            now + DELIVERY_FALLBACK,
+                            payment_id,
+                        )],
                     )
                     .map_err(|e| SucceedError::Plans(e.into()))?;
                 }

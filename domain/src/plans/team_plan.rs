@@ -51,6 +51,8 @@ pub enum TrialEnd {
     Expired,
     /// Another trial started over it.
     Superseded,
+    /// A paid period (a paid `newly` or `patch` order) started while it ran.
+    Purchased,
 }
 
 /// One trial.
@@ -1026,7 +1028,18 @@ impl TeamPlan {
                 }
                 let date_end = period::period_end(now, order.months)
                     .ok_or(TeamPlanError::InvalidPeriod("past the calendar"))?;
-                vec![TeamPlanEvent::PaidPeriodStarted {
+                // A running trial ends: the company now has the plan it paid for.
+                let mut events: Vec<TeamPlanEvent> = self
+                    .active_trial(now)
+                    .map(|t| TeamPlanEvent::TrialEnded {
+                        company_id: company_id.clone(),
+                        trial_id: t.trial_id.clone(),
+                        reason: TrialEnd::Purchased,
+                        ended_at: now,
+                    })
+                    .into_iter()
+                    .collect();
+                events.push(TeamPlanEvent::PaidPeriodStarted {
                     company_id: company_id.clone(),
                     period_id: order.new_period_id.clone(),
                     plan: order.plan,
@@ -1037,7 +1050,8 @@ impl TeamPlan {
                     date_start: now,
                     date_end,
                     grace_end: date_end + grace,
-                }]
+                });
+                events
             }
             OrderType::Renewal => {
                 let p = in_force
