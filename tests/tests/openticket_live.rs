@@ -3,7 +3,9 @@
 //! Server-Sent Events and Long Polling; `SeatStatusChanged` for locks, releases, expiries, sales
 //! and cancellations; `OrderStatusChanged` only to the buyer; completions with errors; reconnection
 //! after a server restart; two servers on one database; and the Server-Sent Events seat stream
-//! resuming with `Last-Event-ID`.
+//! resuming with `Last-Event-ID`; the live seat-map page (`GET /v1/sessions/{id}/live`) in
+//! headless Chromium (Debian's `chromium`, driven by npm `playwright-core`) colouring seats locked
+//! over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration as ChronoDuration, FixedOffset, Utc};
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
         .case("hub_reconnects_after_server_restart", restart)
         .case("hub_across_two_servers_on_one_database", two_servers)
         .case("seat_stream_resumes_with_last_event_id", seat_stream)
+        .case("live_page_in_chromium_shows_locks", live_page)
         .run()
 }
 
@@ -89,8 +92,14 @@ impl Watcher {
         if let Some(transport) = w.transport {
             options["transport"] = json!(transport);
         }
+        Watcher::script(name, "watch.js", &options)
+    }
+
+    /// Any script of tests/node run with one JSON argument, read as JSON lines like a watcher.
+    fn script(name: &str, script: &str, options: &Value) -> Watcher {
+        ensure_client();
         let mut child = Command::new("node")
-            .arg("watch.js")
+            .arg(script)
             .arg(options.to_string())
             .current_dir(node_dir())
             .stdout(Stdio::piped())
@@ -733,5 +742,64 @@ async fn seat_stream(db: Arc<TestDb>) {
     let r = t.get("/v1/sessions/nope/seats/stream", None).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.field(), "sessionId");
+    t.stop().await;
+}
+
+/// The live page served by Tessera, opened in headless Chromium: it draws the seat map, connects
+/// with the bundle Tessera serves, and shows seats locked over HTTP after it loaded.
+async fn live_page(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let session_id = session(&t).await;
+    let (_, buyer) = t.customer("page-buyer@example.com").await;
+    let get = |path: String| {
+        let http = t.http.clone();
+        let url = format!("{}{path}", t.base);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let bad = get("/v1/sessions/not-a-uuid/live".into()).await;
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{body}");
+    let unknown = format!("/v1/sessions/{}/live", uuid::Uuid::new_v4());
+    assert_eq!(get(unknown).await.status(), 404);
+    let bundle = get("/v1/live/signalr.min.js".into()).await;
+    assert_eq!(bundle.status(), 200);
+    assert!(
+        bundle.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        bundle
+            .text()
+            .await
+            .unwrap()
+            .contains("HubConnectionBuilder")
+    );
+
+    let shot =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("live-page-{session_id}.png"));
+    let mut page = Watcher::script(
+        "chromium",
+        "live_page.js",
+        &json!({
+            "url": format!("{}/v1/sessions/{session_id}/live", t.base),
+            "expect": {"A-001": "Locked", "A-002": "Locked", "A-003": "Available"},
+            "screenshot": shot,
+            "timeoutMs": 60_000,
+        }),
+    );
+    let live = page.expect("live").await;
+    assert_eq!(live["seats"], 40, "{live}");
+    assert_eq!(live["problems"], json!([]), "{live}");
+    lock(&t, &session_id, &buyer, &["A-001", "A-002"]).await;
+    let shown = page.expect("shown").await;
+    assert_eq!(
+        shown["statuses"],
+        json!({"A-001": "Locked", "A-002": "Locked", "A-003": "Available"}),
+        "{shown}"
+    );
+    assert!(shot.exists(), "screenshot at {}", shot.display());
     t.stop().await;
 }

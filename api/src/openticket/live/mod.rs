@@ -1,11 +1,13 @@
 //! Live seat status (seed 003 §8): the process-wide [`feed::LiveFeed`] that turns committed
 //! seat-session and order events into notices, the SignalR hub `/hubs/tickets` ([`hub`],
 //! [`transports`]) and the Server-Sent Events seat stream `GET /v1/sessions/{sessionId}/seats/stream`
-//! ([`stream`]). docs/openticket.md ("Live seat status") and
+//! ([`stream`]), and the live seat-map page `GET /v1/sessions/{sessionId}/live` ([`page`]).
+//! docs/openticket.md ("Live seat status") and
 //! docs/decisions/0029-live-seat-status.md record the choices.
 
 pub mod feed;
 pub mod hub;
+pub mod page;
 pub mod stream;
 pub mod transports;
 
@@ -48,9 +50,11 @@ impl Live {
     }
 }
 
-/// The hub's routes (outside the OpenAPI document) and the seat stream (inside it).
+/// The hub's routes and the live page (outside the OpenAPI document) and the seat stream (inside
+/// it).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(stream::router())
         .merge(OpenApiRouter::from(transports::router()))
+        .merge(OpenApiRouter::from(page::router()))
 }
