@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tessera_application::{EventStore, StreamId};
+use tessera_application::StreamId;
 use uuid::Uuid;
 
 /// The page, compiled in.
