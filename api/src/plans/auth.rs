@@ -455,16 +455,7 @@ async fn admin_list(
         ),
         None => None,
     };
-    let number = |name: &str, default: i64, max: i64| match q.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| PlansApiError::field(name, format!("must be 1 to {max}"))),
-    };
-    let page = number("page", 1, 1_000_000)?;
-    let pagesize = number("pagesize", 20, 100)?;
+    let (page, pagesize) = super::error::page_params(&q)?;
     let rows = state
         .services
         .plans_queries

@@ -278,6 +278,25 @@ impl<S: Send + Sync> FromRequest<S> for PlansJson {
     }
 }
 
+/// `page` (from 1, default 1) and `pagesize` (1–100, default 20) of a list's query (seed 004
+/// `GET /recharge`: `page, pagesize`); 400 naming the parameter when it is not a whole number in
+/// range (an empty value counts as absent).
+pub fn page_params(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<(i64, i64), PlansApiError> {
+    let number = |name: &str, default: i64, max: i64| match q.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                PlansApiError::field(name, format!("must be a whole number from 1 to {max}"))
+            }),
+    };
+    Ok((number("page", 1, 1_000_000)?, number("pagesize", 20, 100)?))
+}
+
 /// The required string field `name` of `body`, trimmed; 400 naming it when missing, not a string
 /// or empty.
 pub fn required_text(body: &Map<String, Value>, name: &str) -> Result<String, PlansApiError> {

@@ -399,20 +399,13 @@ pub struct OrderPage {
     pub list: Vec<OrderView>,
 }
 
-/// `page` (default 1) and `pagesize` (default 20, at most 100) of a query.
+/// `page` (default 1) and `pagesize` (default 20, at most 100) of a query
+/// ([`super::error::page_params`]).
 pub fn paging(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<(i64, i64), PlansApiError> {
     let Query(q) = q.map_err(|e| PlansApiError::field("query", e.body_text()))?;
-    let number = |name: &str, default: i64, max: i64| match q.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| PlansApiError::field(name, format!("must be 1 to {max}"))),
-    };
-    Ok((number("page", 1, 1_000_000)?, number("pagesize", 20, 100)?))
+    super::error::page_params(&q)
 }
 
 /// The company's orders, newest first (members).

@@ -298,25 +298,6 @@ async fn create(
     ))
 }
 
-/// A positive integer query parameter, `default` when absent; 400 naming it otherwise.
-fn page_param(
-    q: &HashMap<String, String>,
-    name: &str,
-    default: u32,
-    max: u32,
-) -> Result<u32, PlansApiError> {
-    match q.get(name).map(|s| s.trim()) {
-        None | Some("") => Ok(default),
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(PlansApiError::field(
-                name,
-                format!("must be a whole number from 1 to {max}"),
-            )),
-        },
-    }
-}
-
 /// The company's recharges, newest first, paged (`page` from 1, default 1; `pagesize` 1–100,
 /// default 20).
 #[utoipa::path(
@@ -350,9 +331,12 @@ async fn list(
         .plans
         .membership(&company_id, c.user_id)
         .await?;
-    let Query(q) = q.map_err(|e| PlansApiError::field("page", e.body_text()))?;
-    let page = page_param(&q, "page", 1, 1_000_000)?;
-    let pagesize = page_param(&q, "pagesize", 20, 100)?;
+    let (page, pagesize) = super::orders::paging(q)?;
+    // Both are in 1..=1_000_000 (page_params), so they fit u32.
+    let (page, pagesize) = (
+        u32::try_from(page).unwrap_or(u32::MAX),
+        u32::try_from(pagesize).unwrap_or(u32::MAX),
+    );
     let (rows, totalrows) = state
         .services
         .plans_payments_queries
