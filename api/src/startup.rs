@@ -324,6 +324,8 @@ pub fn with_edge_answers(router: Router, edges: DocumentEdges) -> Router {
 /// The whole HTTP application (without serving it). `TESSERA_CORS_ALLOWED_ORIGINS` is checked by
 /// [`RunningServer::start`]; here an unusable list means no CORS headers.
 pub fn app(state: AppState) -> Router {
+    // Install the metrics recorder before anything records (docs/operations.md).
+    let _ = crate::http::metrics::handle();
     let cors = cors_layer(&state.server.cors_allowed_origins).unwrap_or_default();
     let trusted = Arc::new(state.server.trusted_proxies.clone());
     let idempotency = crate::http::idempotency::Idempotency::new(&state);
@@ -344,6 +346,9 @@ pub fn app(state: AppState) -> Router {
         )))
         .merge(crate::openapi::router())
         .merge(crate::http::rate_limit::ops_router(rate_limits.clone()))
+        .route("/metrics", axum::routing::get(crate::http::metrics::render))
+        // Request counts and latencies by route template (routed requests only).
+        .route_layer(axum::middleware::from_fn(crate::http::metrics::track))
         .with_state(state)
         // The `Idempotency-Key` store, for the routes that adopt it (http::idempotency).
         .layer(axum::Extension(idempotency));

@@ -1153,7 +1153,30 @@ mod slots {
 
     /// One append for the whole batch, expecting the stream at `expected`; for a batch without
     /// events (refusals, commands that changed nothing) a check that the stream is still there.
+    /// Records `tessera_batch_events` and `tessera_append_seconds` (docs/operations.md).
     async fn commit(
+        store: &dyn EventStore,
+        stream: &StreamId,
+        expected: u64,
+        events: Vec<NewEvent>,
+        deadlines: Vec<NewDeadline>,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let category = stream.category().to_owned();
+        metrics::histogram!("tessera_batch_events", "category" => category.clone())
+            .record(events.len() as f64);
+        let started = std::time::Instant::now();
+        let result = append_batch(store, stream, expected, events, deadlines).await;
+        let outcome = match &result {
+            Ok(_) => "committed",
+            Err(StoreError::VersionConflict { .. }) => "conflict",
+            Err(_) => "failed",
+        };
+        metrics::histogram!("tessera_append_seconds", "category" => category, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn append_batch(
         store: &dyn EventStore,
         stream: &StreamId,
         expected: u64,
@@ -1185,6 +1208,7 @@ mod slots {
 
     /// A batch's events and deadlines in decision order, and each command's event count and cell.
     fn split(batch: Vec<Pending>) -> (Vec<NewEvent>, Vec<NewDeadline>, Vec<(usize, Cell)>) {
+        metrics::histogram!("tessera_batch_commands").record(batch.len() as f64);
         let mut events = Vec::with_capacity(batch.iter().map(|p| p.events.len()).sum());
         let mut deadlines = Vec::new();
         let mut shares = Vec::with_capacity(batch.len());

@@ -15,6 +15,7 @@ pub mod consistency;
 pub mod errors;
 pub mod idempotency;
 pub mod images;
+pub mod metrics;
 pub mod panic;
 pub mod params;
 pub mod rate_limit;

@@ -446,6 +446,8 @@ impl RateLimits {
     /// Count the failure; warn at most once every 10 s, with the running total.
     fn failed_open(&self, class: Class, error: &dyn std::fmt::Display) {
         let total = self.fail_open.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::counter!("tessera_rate_limit_fail_open_total", "class" => class.name())
+            .increment(1);
         let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
         let last = self.last_warning.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= 10
