@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use tessera_application::plans::{Membership, PlansError};
+use tessera_application::plans::PlansError;
 use tessera_domain::identity::Role;
 use tessera_domain::plans::ObjectId;
 use tessera_domain::plans::certification::{AuthStatus, Certification, CertificationError};
@@ -175,20 +175,6 @@ async fn load_item(state: &AppState, auth_id: &ObjectId) -> Result<AuthItemView,
     Ok(item_view(&c))
 }
 
-async fn owner(
-    state: &AppState,
-    c: &PlansCaller,
-    company_id: &str,
-) -> Result<Membership, PlansApiError> {
-    let m = state
-        .services
-        .plans
-        .membership(company_id, c.user_id)
-        .await?;
-    tessera_application::plans::PlansService::require_owner(&m)?;
-    Ok(m)
-}
-
 /// The company's certified and pending applications (members).
 #[utoipa::path(
     get,
@@ -272,7 +258,11 @@ async fn apply(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     PlansJson(body): PlansJson,
 ) -> Result<(StatusCode, Json<AuthItemView>), PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let plan = plan_query(q)?;
     let (auth_id, position) = state
         .services
@@ -317,7 +307,11 @@ async fn resubmit(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     PlansJson(body): PlansJson,
 ) -> Result<Json<AuthItemView>, PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let plan = plan_query(q)?;
     let (auth_id, position) = state
         .services
@@ -364,7 +358,11 @@ async fn cancel(
     Path(company_id): Path<String>,
     PlansJson(body): PlansJson,
 ) -> Result<Json<AuthItemView>, PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let plan = required_text(&body, "plan")?;
     if required_text(&body, "status")? != "cancelled" {
         return Err(PlansApiError::field("status", "must be `cancelled`"));
@@ -408,7 +406,12 @@ async fn item(
         ObjectId::parse(&company_id)
             .map_err(|_| PlansApiError::not_found("no such company (or you are not a member)"))?
     } else {
-        owner(&state, &c, &company_id).await?.company_id
+        state
+            .services
+            .plans
+            .owner_membership(&company_id, c.user_id)
+            .await?
+            .company_id
     };
     let not_found = || PlansApiError::not_found("no such certification application");
     let auth_id = ObjectId::parse(&auth_id).map_err(|_| not_found())?;

@@ -189,8 +189,7 @@ async fn add_member(
     PlansJson(body): PlansJson,
 ) -> Result<Response, PlansApiError> {
     let plans = &state.services.plans;
-    let m = plans.membership(&company_id, c.user_id).await?;
-    tessera_application::plans::PlansService::require_owner(&m)?;
+    let m = plans.owner_membership(&company_id, c.user_id).await?;
     let email = required_text(&body, "email")?;
     let role = required_text(&body, "role")?;
     let (user_id, position) = plans

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
-use tessera_application::plans::{Membership, Missing, Payment, PlansError};
+use tessera_application::plans::{Missing, Payment, PlansError};
 use tessera_domain::plans::ObjectId;
 use tessera_domain::plans::order::{OrderState, OrderStatus, Quote};
 use tessera_domain::plans::pricing::format_fen;
@@ -335,20 +335,6 @@ async fn prepare(
     }))
 }
 
-async fn owner(
-    state: &AppState,
-    c: &PlansCaller,
-    company_id: &str,
-) -> Result<Membership, PlansApiError> {
-    let m = state
-        .services
-        .plans
-        .membership(company_id, c.user_id)
-        .await?;
-    tessera_application::plans::PlansService::require_owner(&m)?;
-    Ok(m)
-}
-
 /// Place an order (owners): `pending` until paid or expired (a degrade: `scheduled`).
 #[utoipa::path(
     post,
@@ -376,7 +362,11 @@ async fn place(
     Path(company_id): Path<String>,
     PlansJson(body): PlansJson,
 ) -> Result<(StatusCode, Json<OrderView>), PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let plans = &state.services.plans;
     let (order_id, position) = plans
         .place_order(&m, &body, &rid.metadata(Some(c.user_id.to_string())))
@@ -554,7 +544,11 @@ async fn pay_with(
     order: Option<&str>,
     body: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Json<PayView>, PlansApiError> {
-    let m = owner(state, c, company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(company_id, c.user_id)
+        .await?;
     let order = order.map(order_id).transpose()?;
     let method = required_text(body, "payment_method")?;
     let plans = &state.services.plans;
@@ -674,7 +668,11 @@ async fn cancel_degrade(
     c: PlansCaller,
     Path(company_id): Path<String>,
 ) -> Result<StatusCode, PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let position = state
         .services
         .plans

@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::HashMap;
-use tessera_application::plans::{Membership, PictureFile, PlansService};
+use tessera_application::plans::PictureFile;
 use tessera_domain::plans::ObjectId;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -138,20 +138,6 @@ fn check_images(files: Vec<Vec<u8>>, max_side: u32) -> Result<Vec<PictureFile>, 
         .collect()
 }
 
-async fn owner(
-    state: &AppState,
-    c: &PlansCaller,
-    company_id: &str,
-) -> Result<Membership, PlansApiError> {
-    let m = state
-        .services
-        .plans
-        .membership(company_id, c.user_id)
-        .await?;
-    PlansService::require_owner(&m)?;
-    Ok(m)
-}
-
 fn url_of(state: &AppState, company: &ObjectId, picture: &ObjectId) -> String {
     format!(
         "{}/company/{company}/plan/auth/upload/{picture}",
@@ -190,7 +176,11 @@ async fn upload(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Vec<UploadedPicture>>), PlansApiError> {
-    let m = owner(&state, &c, &company_id).await?;
+    let m = state
+        .services
+        .plans
+        .owner_membership(&company_id, c.user_id)
+        .await?;
     let Query(q) = q.map_err(|e| PlansApiError::field("plan", e.body_text()))?;
     let plan = q
         .get("plan")
@@ -262,11 +252,16 @@ async fn picture(
         ObjectId::parse(&company_id).map_err(|_| not_found())?
     } else {
         // Members who are not owners get the same 404 as strangers.
-        owner(&state, &c, &company_id)
+        state
+            .services
+            .plans
+            .owner_membership(&company_id, c.user_id)
             .await
-            .map_err(|e| match e.status {
-                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => not_found(),
-                _ => e,
+            .map_err(|e| match PlansApiError::from(e) {
+                e if matches!(e.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => {
+                    not_found()
+                }
+                e => e,
             })?
             .company_id
     };

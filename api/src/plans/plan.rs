@@ -142,8 +142,7 @@ async fn trial(
     PlansJson(mut body): PlansJson,
 ) -> Result<(StatusCode, Json<CurrentView>), PlansApiError> {
     let plans = &state.services.plans;
-    let m = plans.membership(&company_id, c.user_id).await?;
-    tessera_application::plans::PlansService::require_owner(&m)?;
+    let m = plans.owner_membership(&company_id, c.user_id).await?;
     // The seed types the input as `[TeamPlanPaid]`: accept one plan in an array too.
     if let Some(serde_json::Value::Array(items)) = body.get("plan") {
         match items.as_slice() {

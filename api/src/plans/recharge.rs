@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use tessera_application::plans::PlansService;
 use tessera_domain::plans::recharge::{RechargeOffer, fen_to_yuan};
 use tessera_projections::plans::RechargeRow;
 use utoipa::ToSchema;
@@ -244,8 +243,7 @@ async fn create(
     PlansJson(body): PlansJson,
 ) -> Result<(StatusCode, Json<RechargeView>), PlansApiError> {
     let plans = &state.services.plans;
-    let m = plans.membership(&company_id, c.user_id).await?;
-    PlansService::require_owner(&m)?;
+    let m = plans.owner_membership(&company_id, c.user_id).await?;
     let amount = match body.get("amount") {
         None | Some(Value::Null) => return Err(PlansApiError::field("amount", "is required")),
         Some(Value::Number(n)) => n.to_string(),

@@ -105,6 +105,18 @@ impl PlansService {
         })
     }
 
+    /// [`PlansService::membership`] for owner-only writes: also [`PlansError::NotOwner`] (403)
+    /// when the caller is a member but not an owner.
+    pub async fn owner_membership(
+        &self,
+        company_id: &str,
+        account: UserId,
+    ) -> Result<Membership, PlansError> {
+        let membership = self.membership(company_id, account).await?;
+        Self::require_owner(&membership)?;
+        Ok(membership)
+    }
+
     /// `Err(NotOwner)` unless the membership is an owner's (403 for members).
     pub fn require_owner(membership: &Membership) -> Result<(), PlansError> {
         if membership.is_owner() {
