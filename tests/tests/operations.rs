@@ -55,6 +55,10 @@ async fn metrics_text(db: Arc<TestDb>) {
         "tessera_batch_events_bucket",
         "tessera_log_head_position ",
         r#"tessera_projection_lag_events{projector="plans_companies"}"#,
+        "tessera_deadlines_pending ",
+        "tessera_hub_connections 0",
+        "tessera_http_connections ",
+        "tessera_http_connections_accepted_total ",
     ] {
         assert!(text.contains(wanted), "{wanted} missing from:\n{text}");
     }

@@ -58,6 +58,7 @@ pub async fn serve(
     loop {
         // Reap finished connections so that the set holds only open ones.
         while connections.try_join_next().is_some() {}
+        metrics::gauge!("tessera_http_connections").set(connections.len() as f64);
         // The slot is taken before accepting: over the cap, clients wait in the listen backlog.
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -78,6 +79,7 @@ pub async fn serve(
                 }
             },
         };
+        metrics::counter!("tessera_http_connections_accepted_total").increment(1);
         connections.spawn(serve_connection(
             stream,
             peer,

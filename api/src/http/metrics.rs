@@ -3,8 +3,9 @@
 //! One process-wide recorder (the `metrics` facade with `metrics-exporter-prometheus`, installed on
 //! first use; several servers in one process, as in tests, share it). [`track`] counts and times
 //! every routed request by method, route template and status; the command runner records batch
-//! sizes and append latency; `GET /metrics` adds, at scrape time, the log's head position and each
-//! projector's lag behind it, then renders everything.
+//! sizes and append latency; the connection loop counts open connections; `GET /metrics` adds, at
+//! scrape time, the log's head position, each projector's lag behind it, the deadlines not fired
+//! yet and the SignalR connections, then renders everything.
 
 use crate::startup::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -80,6 +81,11 @@ pub async fn render(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the log's head position"),
     }
+    match state.engine.stores.deadlines.pending_count().await {
+        Ok(pending) => metrics::gauge!("tessera_deadlines_pending").set(pending as f64),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count the pending deadlines"),
+    }
+    metrics::gauge!("tessera_hub_connections").set(state.services.live.hub.len() as f64);
     (
         [(
             header::CONTENT_TYPE,
