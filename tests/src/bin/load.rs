@@ -479,8 +479,55 @@ async fn drive(args: &Args, server: &RunningServer) -> anyhow::Result<()> {
         "all commands: {total} in {elapsed:.1} s = {:.0}/s",
         total as f64 / elapsed
     );
+    print_metrics(&http, &base).await;
 
     check(server, &client, &outcomes).await
+}
+
+/// What the server's `GET /metrics` saw (docs/operations.md): mean commands per batch commit and
+/// mean append latency per stream category, from the histograms' `_sum` and `_count` (set-up
+/// included: the recorder counts from the process's start).
+async fn print_metrics(http: &reqwest::Client, base: &str) {
+    let text = match http.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => {
+            println!("metrics: unavailable ({e})");
+            return;
+        }
+    };
+    // (series with labels) -> (sum, count)
+    let mut histograms: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        for (suffix, sum) in [("_sum", true), ("_count", false)] {
+            let Some(at) = name.find(suffix) else {
+                continue;
+            };
+            let series = format!("{}{}", &name[..at], &name[at + suffix.len()..]);
+            let entry = histograms.entry(series).or_default();
+            if sum {
+                entry.0 = value;
+            } else {
+                entry.1 = value;
+            }
+        }
+    }
+    println!("what /metrics saw (mean = sum / count):");
+    for (series, (sum, count)) in &histograms {
+        let wanted = series.starts_with("tessera_batch_commands")
+            || series.starts_with(&format!(
+                "tessera_append_seconds{{category=\"{}\"",
+                <SeatSession as Decider>::CATEGORY
+            ));
+        if wanted && *count > 0.0 {
+            println!("  {series}: count {count:.0}, mean {:.4}", sum / count);
+        }
+    }
 }
 
 /// Zero oversell, three ways: responses, the seat read model, and a replay of the stream.
