@@ -235,12 +235,15 @@ impl From<Outcome> for ExitCode {
 
 /// Run the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    crate::telemetry::init(&cli.config.log, &cli.config.log_format);
+    let telemetry =
+        crate::telemetry::init_with(&cli.config.log, &cli.config.log_format, &cli.server.traces);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
             let server = RunningServer::start(&cli.config, cli.server).await?;
             server.run_until_signal(grace).await;
+            // Spans still queued are sent before the process exits.
+            telemetry.shutdown().await;
             Ok(Outcome::Success)
         }
         Command::Migrate => {

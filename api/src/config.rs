@@ -347,6 +347,52 @@ pub struct ServerConfig {
     /// The team-plans external payments and recharge settings (seed 004; docs/alipay.md).
     #[command(flatten)]
     pub plans_payments: PlansPaymentsConfig,
+
+    /// Traces over OTLP (docs/operations.md, "Traces"; docs/decisions/0036-traces-over-otlp.md).
+    #[command(flatten)]
+    pub traces: TracesConfig,
+}
+
+/// Where spans go besides the log: OTLP over HTTP with protobuf bodies, when an endpoint is set
+/// (the OpenTelemetry SDKs' standard variables).
+#[derive(Debug, Clone, Args)]
+pub struct TracesConfig {
+    /// Base URL of an OTLP/HTTP receiver (`http://collector:4318`); spans go to `{it}/v1/traces`
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, a full URL, wins when set). Unset: no traces.
+    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of every span.
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        default_value = "tessera"
+    )]
+    pub service_name: String,
+    /// The OTLP encoding; only `http/protobuf` is offered (gRPC would add a second HTTP/2 stack).
+    #[arg(
+        long = "otlp-protocol",
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        default_value = "http/protobuf"
+    )]
+    pub protocol: String,
+    /// Which spans are exported (tracing `EnvFilter` syntax, apart from `TESSERA_LOG`): by
+    /// default the request spans and the DEBUG spans of command batches and projection batches.
+    #[arg(long = "trace-filter", env = "TESSERA_TRACE_FILTER", default_value = DEFAULT_TRACE_FILTER)]
+    pub filter: String,
+}
+
+/// `TESSERA_TRACE_FILTER`'s default.
+pub const DEFAULT_TRACE_FILTER: &str = "info,tessera_application=debug,tessera_projections=debug,sqlx=warn,h2=warn,hyper=warn,reqwest=warn";
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "tessera".to_owned(),
+            protocol: "http/protobuf".to_owned(),
+            filter: DEFAULT_TRACE_FILTER.to_owned(),
+        }
+    }
 }
 
 /// Settings of team plans (seed 004); docs/plans.md, "Configuration".
@@ -729,6 +775,7 @@ impl Default for ServerConfig {
             plans: PlansConfig::default(),
             plans_payments: PlansPaymentsConfig::default(),
             shop_wechatpay_notify_url: None,
+            traces: TracesConfig::default(),
         }
     }
 }

@@ -280,9 +280,13 @@ where
                 let (slot, store, stream, cell) =
                     (slot.clone(), store.clone(), stream_id.clone(), cell.clone());
                 // A task of its own: the batch is committed even when this caller is dropped.
-                match tokio::spawn(async move {
-                    slots::settle(&slot, store.as_ref(), &stream, &cell).await
-                })
+                // It stays inside the caller's span (the request's trace, docs/operations.md).
+                let settle =
+                    async move { slots::settle(&slot, store.as_ref(), &stream, &cell).await };
+                match tokio::spawn(tracing::Instrument::instrument(
+                    settle,
+                    tracing::Span::current(),
+                ))
                 .await
                 {
                     Ok(done) => done,
@@ -1154,6 +1158,7 @@ mod slots {
     /// One append for the whole batch, expecting the stream at `expected`; for a batch without
     /// events (refusals, commands that changed nothing) a check that the stream is still there.
     /// Records `tessera_batch_events` and `tessera_append_seconds` (docs/operations.md).
+    #[tracing::instrument(level = "debug", name = "command_batch", skip_all, fields(aggregate = stream.category(), stream = %stream, events = events.len() as u64))]
     async fn commit(
         store: &dyn EventStore,
         stream: &StreamId,

@@ -55,6 +55,26 @@ pub trait DeadlineStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Deadlines not fired yet (for operators and tests).
     async fn pending_count(&self) -> Result<u64, StoreError>;
+    /// The backlog at `now`: deadlines whose `due_at` has passed and that have not fired (waiting
+    /// for the scheduler or for a retry after a failure), and the earliest `due_at` among them.
+    /// The default asks [`DeadlineStore::due_deadlines`] (at most 10,000, so it undercounts a
+    /// larger backlog and misses those waiting for a retry); the SQL backends count exactly.
+    async fn overdue(&self, now: DateTime<Utc>) -> Result<OverdueDeadlines, StoreError> {
+        let due = self.due_deadlines(now, 10_000).await?;
+        Ok(OverdueDeadlines {
+            count: due.len() as u64,
+            oldest_due_at: due.iter().map(|d| d.due_at).min(),
+        })
+    }
+}
+
+/// Deadlines past their due time and not fired yet (see [`DeadlineStore::overdue`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverdueDeadlines {
+    /// How many.
+    pub count: u64,
+    /// The earliest `due_at` among them (UTC); `None` when there are none.
+    pub oldest_due_at: Option<DateTime<Utc>>,
 }
 
 /// Fires deadlines of one kind.

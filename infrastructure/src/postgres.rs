@@ -509,4 +509,21 @@ impl DeadlineStore for PostgresEventStore {
             .map_err(unavailable)?;
         non_negative(n, "count")
     }
+
+    async fn overdue(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<tessera_application::deadlines::OverdueDeadlines, StoreError> {
+        let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(due_at) FROM deadlines WHERE fired_at IS NULL AND due_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(tessera_application::deadlines::OverdueDeadlines {
+            count: non_negative(n, "count")?,
+            oldest_due_at: oldest,
+        })
+    }
 }

@@ -490,4 +490,22 @@ impl DeadlineStore for SqliteEventStore {
             .map_err(unavailable)?;
         non_negative(n, "count")
     }
+
+    async fn overdue(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<tessera_application::deadlines::OverdueDeadlines, StoreError> {
+        // RFC 3339 text with a fixed format (microseconds, `Z`) sorts as time does.
+        let (n, oldest): (i64, Option<String>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(due_at) FROM deadlines WHERE fired_at IS NULL AND due_at <= $1",
+        )
+        .bind(format_timestamp(now))
+        .fetch_one(&self.pools.reader)
+        .await
+        .map_err(unavailable)?;
+        Ok(tessera_application::deadlines::OverdueDeadlines {
+            count: non_negative(n, "count")?,
+            oldest_due_at: oldest.as_deref().and_then(parse_timestamp),
+        })
+    }
 }

@@ -216,6 +216,7 @@ impl ProjectionRunner {
 
     /// Apply the next batch after `position` for one projector. Returns the new position, or `None`
     /// when there was nothing to apply.
+    #[tracing::instrument(level = "debug", name = "projection_batch", skip_all, fields(projector = projector.name(), after = position))]
     pub async fn step(
         &self,
         projector: &dyn Projector,

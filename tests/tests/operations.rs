@@ -11,6 +11,7 @@ use tessera_tests::{Suite, TestDb};
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("metrics_in_prometheus_text", metrics_text)
+        .case("deadline_backlog_metrics", deadline_backlog)
         .run()
 }
 
@@ -64,4 +65,72 @@ async fn metrics_text(db: Arc<TestDb>) {
     }
     assert!(!text.contains(&company), "ids never become labels");
     t.stop().await;
+}
+
+/// The value of an unlabelled series in Prometheus text, e.g. `tessera_deadlines_overdue 1`.
+fn series_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A deadline due an hour ago whose kind has no handler never fires (the scheduler retries it with
+/// back-off): the store reports it overdue with its due time, and `/metrics` shows the backlog and
+/// the age of its oldest deadline; a deadline due in the future is pending but not overdue.
+async fn deadline_backlog(db: Arc<TestDb>) {
+    use chrono::{Duration, SubsecRound, Utc};
+    use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline};
+
+    let t = TestServer::start(&db).await;
+    let now = Utc::now().trunc_subsecs(6);
+    let due = now - Duration::hours(1);
+    let deadline = |due_at| NewDeadline {
+        deadline_id: uuid::Uuid::now_v7(),
+        kind: "test-without-handler".into(),
+        due_at,
+        payload: json!({}),
+    };
+    let mut append = AppendRequest::new(
+        tessera_tests::stream("opsProbe-1"),
+        ExpectedVersion::NoStream,
+        vec![tessera_tests::new_event("OpsProbeHappened", json!({}))],
+    );
+    append.deadlines = vec![deadline(due), deadline(now + Duration::hours(1))];
+    t.server.engine.events.append(append).await.unwrap();
+
+    let overdue = t.server.engine.stores.deadlines.overdue(now).await.unwrap();
+    assert_eq!(overdue.count, 1, "{overdue:?}");
+    assert_eq!(overdue.oldest_due_at, Some(due));
+    assert_eq!(
+        t.server
+            .engine
+            .stores
+            .deadlines
+            .pending_count()
+            .await
+            .unwrap(),
+        2
+    );
+
+    // The gauges are process-wide and other cases' scrapes set them too: look until one scrape
+    // renders this server's figures (a bounded number of scrapes, no clock).
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let text = t
+            .http
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let overdue = series_value(&text, "tessera_deadlines_overdue");
+        let age = series_value(&text, "tessera_deadlines_overdue_oldest_age_seconds");
+        if overdue == Some(1.0) && age.is_some_and(|a| (3_600.0..4_200.0).contains(&a)) {
+            t.stop().await;
+            return;
+        }
+        seen.push((overdue, age));
+    }
+    panic!("no scrape showed 1 overdue deadline about an hour old: {seen:?}");
 }

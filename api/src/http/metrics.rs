@@ -5,7 +5,8 @@
 //! every routed request by method, route template and status; the command runner records batch
 //! sizes and append latency; the connection loop counts open connections; `GET /metrics` adds, at
 //! scrape time, the log's head position, each projector's lag behind it, the deadlines not fired
-//! yet and the SignalR connections, then renders everything.
+//! yet, those overdue (due, not fired) and the age of the oldest of them, and the SignalR
+//! connections, then renders everything.
 
 use crate::startup::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -51,6 +52,16 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
+    if crate::telemetry::exporting() {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        // The request span (startup's TraceLayer) knows the path; exported spans get the template.
+        let span = tracing::Span::current();
+        span.set_attribute("http.route", route.clone());
+        span.set_attribute(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
+    }
     let labels = [
         ("method", method),
         ("route", route),
@@ -84,6 +95,17 @@ pub async fn render(State(state): State<AppState>) -> Response {
     match state.engine.stores.deadlines.pending_count().await {
         Ok(pending) => metrics::gauge!("tessera_deadlines_pending").set(pending as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count the pending deadlines"),
+    }
+    let now = chrono::Utc::now();
+    match state.engine.stores.deadlines.overdue(now).await {
+        Ok(overdue) => {
+            metrics::gauge!("tessera_deadlines_overdue").set(overdue.count as f64);
+            let age = overdue.oldest_due_at.map_or(0.0, |due| {
+                (now - due).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
+            });
+            metrics::gauge!("tessera_deadlines_overdue_oldest_age_seconds").set(age.max(0.0));
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count the overdue deadlines"),
     }
     metrics::gauge!("tessera_hub_connections").set(state.services.live.hub.len() as f64);
     (
