@@ -100,7 +100,9 @@ struct Service {
 
 impl Service {
     fn log(&self) -> std::sync::MutexGuard<'_, Log> {
-        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -240,6 +242,14 @@ fn wrong_version(
     }
 }
 
+/// The `$all` position of the last event of `stream`.
+fn last_position(log: &Log, stream: &str) -> Option<u64> {
+    log.streams
+        .get(stream)
+        .and_then(|v| v.last())
+        .map(|i| log.all[*i].position)
+}
+
 fn event_message(e: &Stored, structured: bool) -> ReadResp {
     use read_resp::read_event::{Position, RecordedEvent};
     ReadResp {
@@ -262,15 +272,15 @@ fn event_message(e: &Stored, structured: bool) -> ReadResp {
     }
 }
 
-type ReadStream = Pin<Box<dyn Stream<Item = Result<ReadResp, Status>> + Send>>;
+type ReadResponses = Pin<Box<dyn Stream<Item = Result<ReadResp, Status>> + Send>>;
 
-fn finite(messages: Vec<ReadResp>) -> ReadStream {
+fn finite(messages: Vec<ReadResp>) -> ReadResponses {
     Box::pin(tokio_stream::iter(messages.into_iter().map(Ok)))
 }
 
 #[tonic::async_trait]
 impl Streams for Service {
-    type ReadStream = ReadStream;
+    type ReadStream = ReadResponses;
     type BatchAppendStream = Pin<Box<dyn Stream<Item = Result<BatchAppendResp, Status>> + Send>>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
@@ -288,7 +298,10 @@ impl Streams for Service {
             ));
         }
         let structured = matches!(
-            options.uuid_option.as_ref().and_then(|u| u.content.as_ref()),
+            options
+                .uuid_option
+                .as_ref()
+                .and_then(|u| u.content.as_ref()),
             Some(uuid_option::Content::Structured(()))
         );
         let forwards = options.read_direction() == ReadDirection::Forwards;
@@ -433,7 +446,11 @@ impl Streams for Service {
         let mut messages = request.into_inner();
         let options = match messages.message().await?.and_then(|m| m.content) {
             Some(append_req::Content::Options(o)) => o,
-            _ => return Err(Status::invalid_argument("an append starts with its options")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "an append starts with its options",
+                ));
+            }
         };
         let name = stream_name(options.stream_identifier)?;
         let expected = options
@@ -451,14 +468,8 @@ impl Streams for Service {
             .collect::<Result<Vec<_>, _>>()?;
         let mut log = self.log();
         let current = log.streams.get(&name).map(|v| v.len() as u64 - 1);
-        let last_position = |log: &Log| {
-            log.streams
-                .get(&name)
-                .and_then(|v| v.last())
-                .map(|i| log.all[*i].position)
-        };
         if proposed.is_empty() {
-            return Ok(Response::new(success(current, last_position(&log))));
+            return Ok(Response::new(success(current, last_position(&log, &name))));
         }
         // Idempotent re-append: every id is in this stream already.
         let stored: Vec<&Arc<Stored>> = ids
@@ -467,11 +478,11 @@ impl Streams for Service {
             .filter(|e| e.stream == name)
             .collect();
         if stored.len() == ids.len() {
-            let last = stored.iter().max_by_key(|e| e.revision).map(|e| (e.revision, e.position));
-            return Ok(Response::new(success(
-                last.map(|l| l.0),
-                last.map(|l| l.1),
-            )));
+            let last = stored
+                .iter()
+                .max_by_key(|e| e.revision)
+                .map(|e| (e.revision, e.position));
+            return Ok(Response::new(success(last.map(|l| l.0), last.map(|l| l.1))));
         }
         let accepted = match &expected {
             E::Revision(r) => current == Some(*r),
@@ -506,7 +517,7 @@ impl Streams for Service {
             log.ids.entry(id).or_insert(index);
             revision += 1;
         }
-        let answer = success(Some(revision - 1), last_position(&log));
+        let answer = success(Some(revision - 1), last_position(&log, &name));
         let count = log.all.len();
         drop(log);
         self.count.send_replace(count);
@@ -514,21 +525,24 @@ impl Streams for Service {
     }
 
     async fn delete(&self, _: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
-        Err(Status::unimplemented("the KurrentDB stand-in does not delete"))
+        Err(Status::unimplemented(
+            "the KurrentDB stand-in does not delete",
+        ))
     }
 
-    async fn tombstone(
-        &self,
-        _: Request<TombstoneReq>,
-    ) -> Result<Response<TombstoneResp>, Status> {
-        Err(Status::unimplemented("the KurrentDB stand-in does not tombstone"))
+    async fn tombstone(&self, _: Request<TombstoneReq>) -> Result<Response<TombstoneResp>, Status> {
+        Err(Status::unimplemented(
+            "the KurrentDB stand-in does not tombstone",
+        ))
     }
 
     async fn batch_append(
         &self,
         _: Request<Streaming<BatchAppendReq>>,
     ) -> Result<Response<Self::BatchAppendStream>, Status> {
-        Err(Status::unimplemented("the KurrentDB stand-in has no batch append"))
+        Err(Status::unimplemented(
+            "the KurrentDB stand-in has no batch append",
+        ))
     }
 }
 

@@ -249,7 +249,11 @@ impl Suite {
         for (backend, kurrentdb) in backends {
             for (name, case) in &self.cases {
                 let case = case.clone();
-                let label = if kurrentdb { "kurrentdb" } else { backend.name() };
+                let label = if kurrentdb {
+                    "kurrentdb"
+                } else {
+                    backend.name()
+                };
                 let trial = Trial::test(format!("{label}::{name}"), move || {
                     run_case(backend, kurrentdb, case)
                 });

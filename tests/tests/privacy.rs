@@ -687,7 +687,10 @@ async fn erasure(db: Arc<TestDb>) {
     // given the same time to catch up before the last look.
     let needles = person.needles();
     t.eventually(Duration::from_secs(20), || async {
-        find_in_database(&db, &needles).await.is_empty().then_some(())
+        find_in_database(&db, &needles)
+            .await
+            .is_empty()
+            .then_some(())
     })
     .await;
     let hits = find_in_database(&db, &needles).await;

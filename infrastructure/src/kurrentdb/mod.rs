@@ -23,7 +23,9 @@ use crate::audit::AuditSource;
 use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::postgres::PostgresEventStore;
-use crate::stored::{Head, StoredEvent, StreamHead, check_versions, non_negative, plan, unavailable};
+use crate::stored::{
+    Head, StoredEvent, StreamHead, check_versions, non_negative, plan, unavailable,
+};
 use crate::{Database, InfraError, Stores};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -133,7 +135,10 @@ pub async fn open(pool: PgPool, settings: &KurrentDbSettings) -> Result<Stores, 
 
 /// [`open`] over an opened database: refuses SQLite ([`InfraError::KurrentDbNeedsPostgres`]) and
 /// URLs that are not KurrentDB's ([`InfraError::UnsupportedEventStoreUrl`]).
-pub async fn open_on(database: &Database, settings: &KurrentDbSettings) -> Result<Stores, InfraError> {
+pub async fn open_on(
+    database: &Database,
+    settings: &KurrentDbSettings,
+) -> Result<Stores, InfraError> {
     if !KurrentDbSettings::is_kurrentdb_url(&settings.url) {
         return Err(InfraError::UnsupportedEventStoreUrl(settings.url.clone()));
     }
@@ -293,7 +298,7 @@ impl KurrentDbEventStore {
             "SELECT event_id, stream_id, stream_version, global_position FROM kdb_index \
              WHERE event_id = ANY($1)",
         )
-        .bind(&ids)
+        .bind(ids.as_slice())
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -406,7 +411,7 @@ impl KurrentDbEventStore {
         let rows: Vec<(Uuid, i64)> = sqlx::query_as(
             "SELECT event_id, global_position FROM kdb_index WHERE event_id = ANY($1)",
         )
-        .bind(&ids)
+        .bind(ids.as_slice())
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -427,7 +432,11 @@ impl KurrentDbEventStore {
     }
 
     /// Up to `max_count` indexed events after `after`, as stored.
-    async fn read_indexed(&self, after: u64, max_count: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_indexed(
+        &self,
+        after: u64,
+        max_count: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows: Vec<(i64, i64, i64, Uuid)> = sqlx::query_as(
             "SELECT global_position, commit_position, prepare_position, event_id FROM kdb_index \
              WHERE global_position > $1 ORDER BY global_position LIMIT $2",
@@ -512,7 +521,9 @@ impl KurrentDbEventStore {
             return Ok(exists.then(Vec::new));
         };
         let options = ReadStreamOptions::default()
-            .position(StreamPosition::Position(non_negative(first.0, "version")? - 1))
+            .position(StreamPosition::Position(
+                non_negative(first.0, "version")? - 1,
+            ))
             .forwards()
             .max_count(rows.len());
         let mut read = self
@@ -559,7 +570,8 @@ impl KurrentDbEventStore {
             event_id: e.id,
             event_type: e.event_type.clone(),
             schema_version: envelope.schema_version,
-            data: serde_json::from_slice(&e.data).map_err(|err| corrupt("data", err.to_string()))?,
+            data: serde_json::from_slice(&e.data)
+                .map_err(|err| corrupt("data", err.to_string()))?,
             metadata: envelope.metadata,
             recorded_at: parse_timestamp(&envelope.recorded_at)
                 .ok_or_else(|| corrupt("recordedAt", envelope.recorded_at.clone()))?,
