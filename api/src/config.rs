@@ -129,6 +129,18 @@ impl std::str::FromStr for TrustedProxy {
 }
 
 impl Config {
+    /// `TESSERA_EVENT_STORE_URL`: where the event log lives when it is not the database's own
+    /// tables: `kurrentdb://host:2113?tls=false` (or `esdb://…`, `kurrentdb+discover://…`) puts it in
+    /// KurrentDB, with `TESSERA_DATABASE_URL` (PostgreSQL) keeping read models, deadlines, keys and
+    /// the position index (docs/decisions/0037-kurrentdb-event-store.md). Unset or empty: the
+    /// database's event store. Read from the environment only (no flag), so that `Config` keeps
+    /// its shape for every caller that builds one.
+    pub fn event_store_url(&self) -> Option<String> {
+        std::env::var("TESSERA_EVENT_STORE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    }
+
     /// The folder of the development secrets file: `TESSERA_DATA_DIR`, else the SQLite file's
     /// folder, else `./data` (PostgreSQL). `None` for an in-memory SQLite database.
     pub fn secrets_dir(&self) -> Option<PathBuf> {

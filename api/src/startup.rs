@@ -129,7 +129,13 @@ impl Engine {
             .migrate()
             .await
             .map_err(|e| StartupError::Projections(e.to_string()))?;
-        let stores = database.stores().await?;
+        let stores = match config.event_store_url() {
+            Some(url) => {
+                let settings = tessera_infrastructure::kurrentdb::KurrentDbSettings::new(url);
+                tessera_infrastructure::kurrentdb::open_on(&database, &settings).await?
+            }
+            None => database.stores().await?,
+        };
         let privacy = Privacy::new(KeyStore::new(database.clone()));
         let sealed = Arc::new(PrivacyEventStore::new(
             stores.events.clone(),

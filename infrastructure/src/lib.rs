@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod hashing;
 pub mod idempotency;
 pub mod identity;
+pub mod kurrentdb;
 pub mod notify;
 pub mod oidc;
 pub mod openticket;
@@ -70,6 +71,18 @@ pub enum InfraError {
     /// The store could not start.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `TESSERA_EVENT_STORE_URL` names KurrentDB but the database is not PostgreSQL.
+    #[error(
+        "TESSERA_EVENT_STORE_URL={0} (KurrentDB) needs TESSERA_DATABASE_URL=postgres://… for read \
+         models, deadlines and the position index; SQLite cannot be used with KurrentDB"
+    )]
+    KurrentDbNeedsPostgres(String),
+    /// `TESSERA_EVENT_STORE_URL` is not a KurrentDB connection string.
+    #[error(
+        "TESSERA_EVENT_STORE_URL: unsupported event store URL (use kurrentdb://…, \
+         kurrentdb+discover://… or esdb://…): {0}"
+    )]
+    UnsupportedEventStoreUrl(String),
 }
 
 /// An open database: the pools of one backend.

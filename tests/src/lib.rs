@@ -10,6 +10,7 @@
 
 pub mod alipay;
 pub mod http;
+pub mod kurrentdb_standin;
 pub mod oidc;
 pub mod openapi;
 pub mod plans;
@@ -65,6 +66,13 @@ pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<String>,
+    kurrentdb: Option<KurrentDbTarget>,
+}
+
+/// The KurrentDB a [`TestDb::create_kurrentdb`] test uses.
+struct KurrentDbTarget {
+    settings: tessera_infrastructure::kurrentdb::KurrentDbSettings,
+    _standin: Option<kurrentdb_standin::KurrentDbStandIn>,
 }
 
 impl TestDb {
@@ -79,6 +87,7 @@ impl TestDb {
                     url,
                     _dir: Some(dir),
                     pg_name: None,
+                    kurrentdb: None,
                 }
             }
             Backend::Postgres => {
@@ -100,9 +109,38 @@ impl TestDb {
                     url: format!("{base}/{name}"),
                     _dir: Some(dir),
                     pg_name: Some(name),
+                    kurrentdb: None,
                 }
             }
         }
+    }
+
+    /// A fresh PostgreSQL database (index, deadlines, read models) whose event store is KurrentDB:
+    /// a stand-in of its own ([`kurrentdb_standin`]), or the server at `TESSERA_TEST_KURRENTDB_URL`
+    /// with a stream prefix of its own (so that tests sharing it never see each other's streams).
+    pub async fn create_kurrentdb() -> TestDb {
+        let mut db = TestDb::create(Backend::Postgres).await;
+        db.kurrentdb = Some(match std::env::var("TESSERA_TEST_KURRENTDB_URL") {
+            Ok(url) if !url.is_empty() => KurrentDbTarget {
+                settings: tessera_infrastructure::kurrentdb::KurrentDbSettings {
+                    url,
+                    stream_prefix: format!("t{}_", uuid::Uuid::new_v4().simple()),
+                },
+                _standin: None,
+            },
+            _ => {
+                let standin = kurrentdb_standin::KurrentDbStandIn::start()
+                    .await
+                    .expect("start the KurrentDB stand-in");
+                KurrentDbTarget {
+                    settings: tessera_infrastructure::kurrentdb::KurrentDbSettings::new(
+                        standin.url(),
+                    ),
+                    _standin: Some(standin),
+                }
+            }
+        });
+        db
     }
 
     /// Settings pointing at this database; with PostgreSQL, a data folder of its own (SQLite's
@@ -129,6 +167,12 @@ impl TestDb {
     pub async fn stores(&self) -> (Database, Stores) {
         let db = Database::connect(&self.url, 20).await.expect("connect");
         db.migrate().await.expect("migrate");
+        if let (Some(k), Database::Postgres(pool)) = (&self.kurrentdb, &db) {
+            let stores = tessera_infrastructure::kurrentdb::open(pool.clone(), &k.settings)
+                .await
+                .expect("KurrentDB stores");
+            return (db, stores);
+        }
         let stores = db.stores().await.expect("stores");
         (db, stores)
     }
@@ -154,6 +198,7 @@ type CaseFn = Arc<dyn Fn(Arc<TestDb>) -> CaseFuture + Send + Sync>;
 #[derive(Default)]
 pub struct Suite {
     cases: Vec<(&'static str, CaseFn)>,
+    kurrentdb: bool,
 }
 
 impl Suite {
@@ -169,6 +214,13 @@ impl Suite {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.cases.push((name, Arc::new(move |db| Box::pin(f(db)))));
+        self
+    }
+
+    /// Also run every case on the KurrentDB event store ([`TestDb::create_kurrentdb`]; named
+    /// `kurrentdb::…`, skipped like PostgreSQL's when PostgreSQL is unreachable).
+    pub fn with_kurrentdb(mut self) -> Self {
+        self.kurrentdb = true;
         self
     }
 
@@ -190,11 +242,20 @@ impl Suite {
             );
         }
         let mut trials = Vec::new();
-        for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut backends = vec![(Backend::Sqlite, false), (Backend::Postgres, false)];
+        if self.kurrentdb {
+            backends.push((Backend::Postgres, true));
+        }
+        for (backend, kurrentdb) in backends {
             for (name, case) in &self.cases {
                 let case = case.clone();
-                let trial = Trial::test(format!("{}::{name}", backend.name()), move || {
-                    run_case(backend, case)
+                let label = if kurrentdb {
+                    "kurrentdb"
+                } else {
+                    backend.name()
+                };
+                let trial = Trial::test(format!("{label}::{name}"), move || {
+                    run_case(backend, kurrentdb, case)
                 });
                 let skip = backend == Backend::Postgres && pg.is_err();
                 trials.push(trial.with_ignored_flag(skip));
@@ -204,14 +265,18 @@ impl Suite {
     }
 }
 
-fn run_case(backend: Backend, case: CaseFn) -> Result<(), Failed> {
+fn run_case(backend: Backend, kurrentdb: bool, case: CaseFn) -> Result<(), Failed> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
     rt.block_on(async move {
-        let db = Arc::new(TestDb::create(backend).await);
+        let db = Arc::new(if kurrentdb {
+            TestDb::create_kurrentdb().await
+        } else {
+            TestDb::create(backend).await
+        });
         let outcome = tokio::spawn(case(db.clone())).await;
         if let Ok(db) = Arc::try_unwrap(db) {
             db.cleanup().await;

@@ -45,6 +45,9 @@ fn main() -> std::process::ExitCode {
             "concurrent_multi_stream_commits_on_overlapping_streams",
             multi_stream_overlapping,
         )
+        // Every case again on the KurrentDB adapter, over the stand-in (or a real server at
+        // TESSERA_TEST_KURRENTDB_URL); docs/decisions/0037-kurrentdb-event-store.md.
+        .with_kurrentdb()
         .run()
 }
 

@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
+use prost014::Message;
 use std::sync::{Arc, Mutex};
 use tessera_api::config::TracesConfig;
 use tessera_tests::http::TestServer;

@@ -1,0 +1,276 @@
+//! The KurrentDB stand-in speaks the protocol the `kurrentdb` client expects, and the adapter's
+//! own promises beyond the contract suite: positions mapped from non-contiguous `$all` positions,
+//! crash recovery by the indexer (events and deadlines), refusal of SQLite
+//! (docs/decisions/0037-kurrentdb-event-store.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use eventstore::{
+    AppendToStreamOptions, Client, CurrentRevision, EventData, ReadStreamOptions, StreamPosition,
+    StreamState, SubscribeToAllOptions,
+};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline};
+use tessera_infrastructure::Database;
+use tessera_infrastructure::audit::verify;
+use tessera_infrastructure::kurrentdb::{KurrentDbSettings, open, open_on};
+use tessera_tests::kurrentdb_standin::KurrentDbStandIn;
+use tessera_tests::{Backend, Suite, TestDb, new_event, stream};
+
+fn main() -> std::process::ExitCode {
+    Suite::new()
+        .case("standin_speaks_the_client_protocol", standin_protocol)
+        .case("positions_are_contiguous_over_byte_offsets", positions)
+        .case("a_crashed_append_is_indexed_on_restart", crash_recovery)
+        .case("sqlite_is_refused", sqlite_refused)
+        .run()
+}
+
+fn client(standin: &KurrentDbStandIn) -> Client {
+    Client::new(standin.url().parse().unwrap()).unwrap()
+}
+
+/// Exercised through the official client only: expected states, idempotent re-append, reads both
+/// ways, `StreamNotFound`, and a catch-up subscription to `$all` that turns live.
+async fn standin_protocol(db: Arc<TestDb>) {
+    if db.backend != Backend::Sqlite {
+        return; // needs no database: once is enough
+    }
+    let standin = KurrentDbStandIn::start().await.unwrap();
+    let c = client(&standin);
+    let ev = |n: u32| EventData::json("Happened", &json!({"n": n})).unwrap();
+    let first_id = uuid::Uuid::new_v4();
+    let first = ev(0).id(first_id);
+    let w = c
+        .append_to_stream(
+            "s-1",
+            &AppendToStreamOptions::default().stream_state(StreamState::NoStream),
+            vec![first.clone(), ev(1)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.next_expected_version, 1);
+    let again = c
+        .append_to_stream(
+            "s-1",
+            &AppendToStreamOptions::default().stream_state(StreamState::NoStream),
+            vec![first.clone()],
+        )
+        .await
+        .expect("a batch already stored is accepted again");
+    assert_eq!(again.next_expected_version, 0, "the original revision");
+    for (state, current) in [
+        (StreamState::NoStream, CurrentRevision::Current(1)),
+        (StreamState::StreamRevision(0), CurrentRevision::Current(1)),
+    ] {
+        match c
+            .append_to_stream(
+                "s-1",
+                &AppendToStreamOptions::default().stream_state(state),
+                vec![ev(9)],
+            )
+            .await
+        {
+            Err(eventstore::Error::WrongExpectedVersion {
+                current: got,
+                expected,
+            }) => {
+                assert_eq!((got, expected), (current, state));
+            }
+            other => panic!("expected WrongExpectedVersion for {state:?}, got {other:?}"),
+        }
+    }
+    match c
+        .append_to_stream(
+            "s-2",
+            &AppendToStreamOptions::default().stream_state(StreamState::StreamExists),
+            vec![ev(9)],
+        )
+        .await
+    {
+        Err(eventstore::Error::WrongExpectedVersion { current, .. }) => {
+            assert_eq!(current, CurrentRevision::NoStream);
+        }
+        other => panic!("expected WrongExpectedVersion, got {other:?}"),
+    }
+    c.append_to_stream(
+        "s-1",
+        &AppendToStreamOptions::default().stream_state(StreamState::StreamRevision(1)),
+        vec![ev(2)],
+    )
+    .await
+    .unwrap();
+    let mut back = c
+        .read_stream(
+            "s-1",
+            &ReadStreamOptions::default()
+                .position(StreamPosition::End)
+                .backwards()
+                .max_count(10),
+        )
+        .await
+        .unwrap();
+    let mut revisions = Vec::new();
+    while let Some(e) = back.next().await.unwrap() {
+        revisions.push(e.get_original_event().revision);
+    }
+    assert_eq!(revisions, vec![2, 1, 0]);
+    let mut missing = c
+        .read_stream("s-2", &ReadStreamOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(
+        missing.next().await,
+        Err(eventstore::Error::ResourceNotFound)
+    ));
+
+    let mut sub = c
+        .subscribe_to_all(&SubscribeToAllOptions::default().position(StreamPosition::Start))
+        .await;
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        ids.push(e.get_original_event().id);
+    }
+    assert_eq!(ids[0], first_id);
+    c.append_to_stream("s-3", &AppendToStreamOptions::default(), vec![ev(3)])
+        .await
+        .unwrap();
+    let live = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("the live event arrives")
+        .unwrap();
+    assert_eq!(live.get_original_event().stream_id(), "s-3");
+}
+
+/// Global positions are 1, 2, 3… while the server's `$all` positions jump by event sizes.
+async fn positions(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let standin = KurrentDbStandIn::start().await.unwrap();
+    let (_db, stores) = kurrent_stores(&db, &standin).await;
+    let s = stores.events;
+    for i in 0..3 {
+        s.append(AppendRequest::new(
+            stream(&format!("counter-{i}")),
+            ExpectedVersion::NoStream,
+            vec![new_event(
+                "Counted",
+                json!({"padding": "x".repeat(i * 100)}),
+            )],
+        ))
+        .await
+        .unwrap();
+    }
+    let raw = standin.positions();
+    assert_eq!(raw.len(), 3);
+    assert!(
+        raw.windows(2).all(|w| w[1] > w[0] + 1),
+        "the stand-in's positions are not contiguous: {raw:?}"
+    );
+    let all = s.read_all(0, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.global_position).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(s.read_all(2, 10).await.unwrap()[0].global_position, 3);
+    assert_eq!(s.head_position().await.unwrap(), 3);
+}
+
+/// A writer that died after KurrentDB took its events but before PostgreSQL indexed them: the
+/// next store opened indexes them, deadline included, once.
+async fn crash_recovery(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let standin = KurrentDbStandIn::start().await.unwrap();
+    let (database, stores) = kurrent_stores(&db, &standin).await;
+    let due = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let mut request = AppendRequest::new(
+        stream("order-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Placed", json!({}))],
+    );
+    request.deadlines.push(NewDeadline {
+        deadline_id: uuid::Uuid::now_v7(),
+        kind: "test.expiry".into(),
+        due_at: due,
+        payload: json!({"order": 1}),
+    });
+    stores.events.append(request.clone()).await.unwrap();
+    let Database::Postgres(pool) = &database else {
+        panic!("PostgreSQL")
+    };
+    // The crash: KurrentDB has the second commit, PostgreSQL never indexed it.
+    let mut second = request.clone();
+    second.expected_version = ExpectedVersion::Exact(1);
+    second.events = vec![new_event("Paid", json!({}))];
+    second.deadlines[0].deadline_id = uuid::Uuid::now_v7();
+    stores.events.append(second.clone()).await.unwrap();
+    sqlx::query("DELETE FROM kdb_index WHERE global_position = 2")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE kdb_index_head SET position = 1, commit_position = \
+         (SELECT commit_position FROM kdb_index WHERE global_position = 1), prepare_position = \
+         (SELECT prepare_position FROM kdb_index WHERE global_position = 1)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM deadlines WHERE deadline_id = $1")
+        .bind(second.deadlines[0].deadline_id)
+        .execute(pool)
+        .await
+        .unwrap();
+    drop(stores);
+
+    let (_database, stores) = kurrent_stores(&db, &standin).await;
+    assert_eq!(stores.events.head_position().await.unwrap(), 2);
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 2);
+    let retried = stores.events.append(second).await.unwrap();
+    assert!(retried.deduplicated, "the retry is answered from the index");
+    assert_eq!(retried.positions, vec![2]);
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 2);
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+async fn sqlite_refused(db: Arc<TestDb>) {
+    if db.backend != Backend::Sqlite {
+        return;
+    }
+    let database = Database::connect(&db.url, 2).await.unwrap();
+    database.migrate().await.unwrap();
+    let err = open_on(
+        &database,
+        &KurrentDbSettings::new("kurrentdb://127.0.0.1:2113?tls=false"),
+    )
+    .await
+    .err()
+    .expect("SQLite is refused");
+    let message = err.to_string();
+    assert!(message.contains("TESSERA_DATABASE_URL"), "{message}");
+    assert!(message.contains("SQLite"), "{message}");
+}
+
+async fn kurrent_stores(
+    db: &TestDb,
+    standin: &KurrentDbStandIn,
+) -> (Database, tessera_infrastructure::Stores) {
+    let database = Database::connect(&db.url, 10).await.unwrap();
+    database.migrate().await.unwrap();
+    let Database::Postgres(pool) = &database else {
+        panic!("PostgreSQL")
+    };
+    let stores = open(pool.clone(), &KurrentDbSettings::new(standin.url()))
+        .await
+        .unwrap();
+    (database, stores)
+}
