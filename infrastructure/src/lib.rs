@@ -7,6 +7,7 @@
 pub mod alipay;
 pub mod audit;
 pub mod blobs;
+pub mod group_commit;
 pub mod hashing;
 pub mod idempotency;
 pub mod identity;

@@ -1,28 +1,32 @@
 //! The PostgreSQL event store (production).
 //!
-//! Ordering: a commit locks its stream rows (one or several, in sorted order so that commits over
-//! overlapping streams cannot deadlock), checks idempotency and every expected version, then takes
-//! its positions with `UPDATE event_log_head … RETURNING`. That row lock is held until commit, so
-//! appends commit in position order and positions are contiguous: a reader that has seen position
-//! `P` can never later find an event below `P` (the bug class of Marten #1629/#4953 and
-//! disintegrate #240). Everything after taking the lock is one statement, so the lock is held for two
-//! round trips plus the commit. docs/architecture.md weighs the cost.
+//! Ordering: appends arriving together form a group (group_commit.rs) written in one transaction.
+//! It locks every stream row of the group (in sorted order so that transactions over overlapping
+//! streams cannot deadlock), looks up every event id, then locks the log head with
+//! `SELECT … FOR UPDATE`. That row lock is held until commit, so groups commit in position order and
+//! positions are contiguous: a reader that has seen position `P` can never later find an event
+//! below `P` (the bug class of Marten #1629/#4953 and disintegrate #240). Each commit of the group is
+//! then decided on its own (idempotency, expected versions) and the accepted ones are written in one
+//! statement, so the lock is held for two round trips plus the commit, once per group.
+//! docs/architecture.md weighs the cost.
 
 use crate::audit::AuditSource;
+use crate::group_commit::{
+    CommitResult, GroupCommit, GroupLimits, GroupWriter, group_event_ids, group_streams, plan_group,
+};
 use crate::hashing::{GENESIS_HASH, truncate_to_micros};
 use crate::notify::AppendNotifier;
-use crate::stored::{
-    Head, StoredEvent, StreamHead, check_versions, non_negative, plan, stored_ids, unavailable,
-};
+use crate::stored::{Head, StoredEvent, StreamHead, non_negative, stored_ids, unavailable};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
+use std::collections::HashMap;
 use std::time::Duration;
-use tessera_application::event_store::{deduplicate, validate_requests};
+use tessera_application::event_store::validate_requests;
 use tessera_application::{
-    AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventStore, RecordedEvent, StoreError,
-    StreamId,
+    AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventMetadata, EventStore,
+    RecordedEvent, StoreError, StreamId,
 };
 use uuid::Uuid;
 
@@ -44,8 +48,8 @@ const READ_ALL: &str = concat!(
     " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
 );
 
-/// Everything a commit writes after it holds the log head, in one statement: the events of every
-/// stream, their deadlines, and the new stream heads.
+/// Everything a group writes after it holds the log head, in one statement: the events of every
+/// accepted commit, their deadlines, the new stream heads and the new log head.
 const WRITE_BATCH: &str = "
 WITH inserted AS (
     INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
@@ -60,10 +64,16 @@ WITH inserted AS (
     FROM UNNEST($12::uuid[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
          AS d(id, s, kind, payload, due)
     ON CONFLICT (deadline_id) DO NOTHING
+), head AS (
+    UPDATE event_log_head SET position = $20, recorded_at = $1 WHERE id = 1
 )
 UPDATE streams SET version = n.v, last_hash = n.h
 FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS n(s, v, h)
 WHERE streams.stream_id = n.s";
+
+/// Groups written at the same time by one store: while one group waits for its commit (the WAL
+/// flush), the next locks its streams and looks up its ids, then queues for the log head.
+const PG_GROUPS_IN_FLIGHT: usize = 2;
 
 /// Connect a pool to `url` (e.g. `postgres://postgres@127.0.0.1:5432/tessera`).
 pub async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
@@ -86,6 +96,49 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 pub struct PostgresEventStore {
     pool: PgPool,
     notifier: AppendNotifier,
+    group: GroupCommit<PgWriter>,
+}
+
+/// The writer side of a PostgreSQL store, driven by its group-commit queue (the store's pool and
+/// notifier; not the store itself, whose queue would then own itself).
+#[derive(Debug, Clone)]
+struct PgWriter {
+    pool: PgPool,
+    notifier: AppendNotifier,
+}
+
+#[async_trait]
+impl GroupWriter for PgWriter {
+    async fn write_group(&self, commits: &[Vec<AppendRequest>]) -> Vec<CommitResult> {
+        match self.commit_group(commits).await {
+            Ok(results) => results,
+            Err(AppendFailure::Store(e)) => commits.iter().map(|_| Err(e.clone())).collect(),
+            // An event id was committed meanwhile by another process, in a stream this group did
+            // not lock: the group's statement failed as a whole. Write each commit alone, so only
+            // the one holding that id fails.
+            Err(AppendFailure::EventIdTaken) if commits.len() > 1 => {
+                let mut results = Vec::with_capacity(commits.len());
+                for commit in commits {
+                    let one = std::slice::from_ref(commit);
+                    results.push(match self.commit_group(one).await {
+                        Ok(mut r) => r.pop().unwrap_or_else(|| {
+                            Err(StoreError::Unavailable("no answer for a commit".into()))
+                        }),
+                        Err(AppendFailure::Store(e)) => Err(e),
+                        Err(AppendFailure::EventIdTaken) => Err(self.duplicate_error(commit).await),
+                    });
+                }
+                results
+            }
+            Err(AppendFailure::EventIdTaken) => {
+                let mut results = Vec::with_capacity(1);
+                for commit in commits {
+                    results.push(Err(self.duplicate_error(commit).await));
+                }
+                results
+            }
+        }
+    }
 }
 
 impl PostgresEventStore {
@@ -95,9 +148,21 @@ impl PostgresEventStore {
             .fetch_one(&pool)
             .await
             .map_err(unavailable)?;
+        let notifier = AppendNotifier::new(non_negative(head, "head")?);
+        let group = GroupCommit::new(
+            PgWriter {
+                pool: pool.clone(),
+                notifier: notifier.clone(),
+            },
+            GroupLimits {
+                max_leaders: PG_GROUPS_IN_FLIGHT,
+                ..GroupLimits::default()
+            },
+        );
         Ok(Self {
-            notifier: AppendNotifier::new(non_negative(head, "head")?),
             pool,
+            notifier,
+            group,
         })
     }
 
@@ -105,43 +170,46 @@ impl PostgresEventStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
 
-    /// The whole commit inside the caller's transaction: lock every stream row (in sorted order,
-    /// so two commits over overlapping streams never wait on each other in a cycle), check
-    /// idempotency and every expected version, take the positions under the log head's lock, and
-    /// write everything in one statement. Nothing is written unless the caller commits.
+impl PgWriter {
+    /// One transaction for a whole group (several `append_streams` calls): lock every stream row
+    /// of the group (in sorted order, so two groups or commits over overlapping streams never wait
+    /// on each other in a cycle), look up every event id, lock the log head, decide each commit
+    /// in queue order ([`plan_group`]: idempotency, expected versions, positions, hashes), and
+    /// write the accepted ones in one statement. Nothing is written unless the caller commits.
+    /// Returns each commit's answer and the last position written (None: nothing written).
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Postgres>,
-        requests: &[AppendRequest],
-    ) -> Result<Vec<AppendOutcome>, AppendFailure> {
+        commits: &[Vec<AppendRequest>],
+    ) -> Result<(Vec<CommitResult>, Option<u64>), AppendFailure> {
         // Lock (creating when new) the stream rows first: a concurrent retry of the same commit
         // then waits here and finds the first one's events below, instead of a version conflict.
-        let mut order: Vec<usize> = (0..requests.len()).collect();
-        order.sort_by(|&a, &b| requests[a].stream_id.cmp(&requests[b].stream_id));
-        let mut heads = vec![Head::empty(); requests.len()];
-        for i in order {
-            let (version, last_hash): (i64, String) = sqlx::query_as(
-                "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, 0, $2) \
-                 ON CONFLICT (stream_id) DO UPDATE SET stream_id = EXCLUDED.stream_id \
-                 RETURNING version, last_hash",
-            )
-            .bind(requests[i].stream_id.as_str())
-            .bind(GENESIS_HASH)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(unavailable)?;
-            heads[i] = Head {
-                version: non_negative(version, "version")?,
-                last_hash,
-            };
+        let streams = group_streams(commits);
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "INSERT INTO streams (stream_id, version, last_hash) \
+             SELECT s.id, 0, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS s(id, n) ORDER BY s.n \
+             ON CONFLICT (stream_id) DO UPDATE SET stream_id = EXCLUDED.stream_id \
+             RETURNING stream_id, version, last_hash",
+        )
+        .bind(&streams)
+        .bind(GENESIS_HASH)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+        let mut heads = HashMap::with_capacity(rows.len());
+        for (stream, version, last_hash) in rows {
+            heads.insert(
+                stream,
+                Head {
+                    version: non_negative(version, "version")?,
+                    last_hash,
+                },
+            );
         }
 
-        let ids: Vec<Uuid> = requests
-            .iter()
-            .flat_map(|r| &r.events)
-            .map(|e| e.event_id)
-            .collect();
+        let ids = group_event_ids(commits);
         let found: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
             "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id = ANY($1)",
         )
@@ -149,34 +217,43 @@ impl PostgresEventStore {
         .fetch_all(&mut **tx)
         .await
         .map_err(unavailable)?;
-        if let Some(outcomes) = deduplicate(requests, &stored_ids(found)?)? {
-            return Ok(outcomes);
-        }
-        check_versions(requests, &heads)?;
+        let found = stored_ids(found)?;
 
-        let n = ids.len();
-        let (last, recorded_at): (i64, DateTime<Utc>) = sqlx::query_as(
-            "UPDATE event_log_head SET position = position + $1, \
-             recorded_at = GREATEST(clock_timestamp(), recorded_at) WHERE id = 1 \
-             RETURNING position, recorded_at",
+        // The log head's row lock, held until commit: groups (and other processes' groups)
+        // commit in position order.
+        let (head, recorded_at): (i64, DateTime<Utc>) = sqlx::query_as(
+            "SELECT position, GREATEST(clock_timestamp(), recorded_at) FROM event_log_head \
+             WHERE id = 1 FOR UPDATE",
         )
-        .bind(n as i64)
         .fetch_one(&mut **tx)
         .await
         .map_err(unavailable)?;
-        let last = non_negative(last, "head")?;
-        let plan = plan(
-            requests,
-            &heads,
-            last + 1 - n as u64,
-            truncate_to_micros(recorded_at),
-        )?;
+        let head = non_negative(head, "head")?;
+        let recorded_at = truncate_to_micros(recorded_at);
+        let plan = plan_group(commits, &found, &heads, head + 1, recorded_at);
+        let Some(last) = plan.last_position() else {
+            return Ok((plan.results, None));
+        };
+        // Stream rows this group created for commits that were refused: leave none behind.
+        let empty: Vec<&str> = plan
+            .untouched
+            .iter()
+            .copied()
+            .filter(|s| heads.get(*s).is_some_and(|h| h.version == 0))
+            .collect();
+        if !empty.is_empty() {
+            sqlx::query("DELETE FROM streams WHERE stream_id = ANY($1) AND version = 0")
+                .bind(&empty)
+                .execute(&mut **tx)
+                .await
+                .map_err(unavailable)?;
+        }
 
         let e = &plan.events;
         let d = &plan.deadlines;
         let st = &plan.streams;
         sqlx::query(WRITE_BATCH)
-            .bind(truncate_to_micros(recorded_at))
+            .bind(recorded_at)
             .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
             .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
             .bind(
@@ -211,6 +288,7 @@ impl PostgresEventStore {
             .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
             .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
             .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
+            .bind(to_i64(last))
             .execute(&mut **tx)
             .await
             .map_err(|e| {
@@ -220,7 +298,21 @@ impl PostgresEventStore {
                     AppendFailure::Store(unavailable(e))
                 }
             })?;
-        Ok(plan.outcomes)
+        Ok((plan.results, Some(last)))
+    }
+
+    /// Write one group: one transaction, one commit, readers woken once after it.
+    async fn commit_group(
+        &self,
+        commits: &[Vec<AppendRequest>],
+    ) -> Result<Vec<CommitResult>, AppendFailure> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let (results, last) = self.append_in_tx(&mut tx, commits).await?;
+        if let Some(last) = last {
+            tx.commit().await.map_err(unavailable)?;
+            self.notifier.committed(last);
+        }
+        Ok(results)
     }
 
     /// After a unique violation on `event_id`: one of the ids was committed meanwhile, in another
@@ -249,7 +341,9 @@ impl PostgresEventStore {
             Err(e) => unavailable(e),
         }
     }
+}
 
+impl PostgresEventStore {
     async fn fetch_stored(
         &self,
         query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
@@ -302,6 +396,32 @@ fn row_to_stored(row: &PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// A `READ_ALL` / `READ_STREAM` row straight to the port's envelope, by column index and without
+/// the raw metadata `Value` that audits need: the hot path of projections and rebuilds.
+fn row_to_recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    let position: i64 = row.try_get(0).map_err(get)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("position {position}: {what}"));
+    let stream: String = row.try_get(1).map_err(get)?;
+    let schema: i32 = row.try_get(5).map_err(get)?;
+    let metadata: sqlx::types::Json<EventMetadata> = row
+        .try_get(7)
+        .map_err(|e| corrupt(&format!("metadata: {e}")))?;
+    Ok(RecordedEvent {
+        global_position: non_negative(position, "position")?,
+        stream_id: StreamId::parse(stream).map_err(|e| corrupt(&e.to_string()))?,
+        stream_version: non_negative(row.try_get(2).map_err(get)?, "version")?,
+        event_id: row.try_get(3).map_err(get)?,
+        event_type: row.try_get(4).map_err(get)?,
+        schema_version: u32::try_from(schema).map_err(|_| corrupt("bad schema_version"))?,
+        data: row.try_get(6).map_err(get)?,
+        metadata: metadata.0,
+        recorded_at: row.try_get(8).map_err(get)?,
+        prev_hash: row.try_get(9).map_err(get)?,
+        hash: row.try_get(10).map_err(get)?,
+    })
+}
+
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -314,22 +434,8 @@ impl EventStore for PostgresEventStore {
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         validate_requests(&requests)?;
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let outcomes = match self.append_in_tx(&mut tx, &requests).await {
-            Ok(o) => o,
-            Err(AppendFailure::EventIdTaken) => {
-                drop(tx);
-                return Err(self.duplicate_error(&requests).await);
-            }
-            Err(AppendFailure::Store(e)) => return Err(e),
-        };
-        if outcomes.iter().all(|o| !o.deduplicated) {
-            tx.commit().await.map_err(unavailable)?;
-            if let Some(last) = outcomes.iter().map(AppendOutcome::last_position).max() {
-                self.notifier.committed(last);
-            }
-        }
-        Ok(outcomes)
+        // Queued with the appends arriving meanwhile; committed together (group_commit.rs).
+        self.group.submit(requests).await
     }
 
     async fn read_stream(
@@ -357,10 +463,14 @@ impl EventStore for PostgresEventStore {
         after: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read_raw(after, max_count)
-            .await?
-            .into_iter()
-            .map(StoredEvent::into_recorded)
+        sqlx::query(READ_ALL)
+            .bind(to_i64(after))
+            .bind(to_i64(max_count as u64))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(row_to_recorded)
             .collect()
     }
 

@@ -1,15 +1,17 @@
 //! The SQLite event store: the embedded default (one file under ./data, WAL mode).
 //!
 //! All writes of the process go through one pooled connection and `BEGIN IMMEDIATE`, so appends are
-//! serialised; positions are contiguous and in commit order. Readers use their own pool and never
-//! block the writer (WAL).
+//! serialised; positions are contiguous and in commit order. Appends that arrive together share one
+//! such transaction and one commit (group commit, group_commit.rs), each answered on its own.
+//! Readers use their own pool and never block the writer (WAL).
 
 use crate::audit::AuditSource;
+use crate::group_commit::{
+    CommitResult, GroupCommit, GroupLimits, GroupWriter, group_event_ids, group_streams, plan_group,
+};
 use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
 use crate::notify::AppendNotifier;
-use crate::stored::{
-    Head, StoredEvent, StreamHead, check_versions, non_negative, plan, stored_ids, unavailable,
-};
+use crate::stored::{Head, StoredEvent, StreamHead, non_negative, stored_ids, unavailable};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
@@ -17,9 +19,10 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
-use tessera_application::event_store::{deduplicate, validate_requests};
+use tessera_application::event_store::validate_requests;
 use tessera_application::{
     AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventStore, RecordedEvent, StoreError,
     StreamId,
@@ -96,6 +99,7 @@ impl SqlitePools {
 pub struct SqliteEventStore {
     pools: SqlitePools,
     notifier: AppendNotifier,
+    group: GroupCommit<SqliteWriter>,
 }
 
 impl SqliteEventStore {
@@ -105,9 +109,19 @@ impl SqliteEventStore {
             .fetch_one(&pools.reader)
             .await
             .map_err(unavailable)?;
+        let notifier = AppendNotifier::new(non_negative(head, "head")?);
+        let group = GroupCommit::new(
+            SqliteWriter {
+                pools: pools.clone(),
+                notifier: notifier.clone(),
+            },
+            // One writer connection: one group at a time.
+            GroupLimits::default(),
+        );
         Ok(Self {
-            notifier: AppendNotifier::new(non_negative(head, "head")?),
+            notifier,
             pools,
+            group,
         })
     }
 
@@ -148,19 +162,56 @@ fn to_i64(v: u64) -> i64 {
 /// Event ids per idempotency lookup (one bound value each).
 const LOOKUP_CHUNK: usize = 5_000;
 
-impl SqliteEventStore {
-    /// The whole commit inside the caller's `BEGIN IMMEDIATE` transaction: idempotency, expected
-    /// versions, then every row. Returns the outcomes; nothing is written when they are
-    /// deduplicated or an error comes back (the caller then drops the transaction).
+/// The writer side of a SQLite store, driven by its group-commit queue: every group is one
+/// `BEGIN IMMEDIATE` transaction on the single writer connection, one commit, one fsync.
+#[derive(Debug, Clone)]
+struct SqliteWriter {
+    pools: SqlitePools,
+    notifier: AppendNotifier,
+}
+
+#[async_trait]
+impl GroupWriter for SqliteWriter {
+    async fn write_group(&self, commits: &[Vec<AppendRequest>]) -> Vec<CommitResult> {
+        match self.commit_group(commits).await {
+            Ok(results) => results,
+            Err(e) => commits.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
+
+impl SqliteWriter {
+    /// One transaction for the whole group; readers are woken once, after its commit. A group in
+    /// which nothing is written (all deduplicated or refused) is rolled back.
+    async fn commit_group(
+        &self,
+        commits: &[Vec<AppendRequest>],
+    ) -> Result<Vec<CommitResult>, StoreError> {
+        let mut tx = self
+            .pools
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)?;
+        let (results, last) = self.append_in_tx(&mut tx, commits).await?;
+        if let Some(last) = last {
+            tx.commit().await.map_err(unavailable)?;
+            self.notifier.committed(last);
+        }
+        Ok(results)
+    }
+
+    /// The whole group inside the caller's `BEGIN IMMEDIATE` transaction: idempotency, expected
+    /// versions (both decided per commit by [`plan_group`]), then every row of the accepted
+    /// commits. Returns each commit's answer and the last position written (None: nothing).
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Sqlite>,
-        requests: &[AppendRequest],
-    ) -> Result<Vec<AppendOutcome>, StoreError> {
-        let ids: Vec<String> = requests
+        commits: &[Vec<AppendRequest>],
+    ) -> Result<(Vec<CommitResult>, Option<u64>), StoreError> {
+        let ids: Vec<String> = group_event_ids(commits)
             .iter()
-            .flat_map(|r| &r.events)
-            .map(|e| e.event_id.to_string())
+            .map(Uuid::to_string)
             .collect();
         let mut found = Vec::new();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
@@ -182,27 +233,30 @@ impl SqliteEventStore {
                 ));
             }
         }
-        if let Some(outcomes) = deduplicate(requests, &stored_ids(found)?)? {
-            return Ok(outcomes);
-        }
+        let found = stored_ids(found)?;
 
-        let mut heads = Vec::with_capacity(requests.len());
-        for request in requests {
-            let current: Option<(i64, String)> =
-                sqlx::query_as("SELECT version, last_hash FROM streams WHERE stream_id = $1")
-                    .bind(request.stream_id.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(unavailable)?;
-            heads.push(match current {
-                Some((v, last_hash)) => Head {
-                    version: non_negative(v, "version")?,
-                    last_hash,
-                },
-                None => Head::empty(),
-            });
+        let mut heads = HashMap::new();
+        for chunk in group_streams(commits).chunks(LOOKUP_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT stream_id, version, last_hash FROM streams WHERE stream_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for stream in chunk {
+                sep.push_bind(*stream);
+            }
+            sep.push_unseparated(")");
+            for row in qb.build().fetch_all(&mut **tx).await.map_err(unavailable)? {
+                let stream: String = row.try_get(0).map_err(unavailable)?;
+                let version: i64 = row.try_get(1).map_err(unavailable)?;
+                heads.insert(
+                    stream,
+                    Head {
+                        version: non_negative(version, "version")?,
+                        last_hash: row.try_get(2).map_err(unavailable)?,
+                    },
+                );
+            }
         }
-        check_versions(requests, &heads)?;
 
         let (head, head_time): (i64, String) =
             sqlx::query_as("SELECT position, recorded_at FROM event_log_head WHERE id = 1")
@@ -216,7 +270,10 @@ impl SqliteEventStore {
             _ => now,
         };
         let recorded_text = format_timestamp(recorded_at);
-        let plan = plan(requests, &heads, head + 1, recorded_at)?;
+        let plan = plan_group(commits, &found, &heads, head + 1, recorded_at);
+        let Some(last_position) = plan.last_position() else {
+            return Ok((plan.results, None));
+        };
 
         for chunk in plan.events.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> =
@@ -236,43 +293,47 @@ impl SqliteEventStore {
             });
             qb.build().execute(&mut **tx).await.map_err(unavailable)?;
         }
-        for (stream, version, last_hash) in &plan.streams {
-            sqlx::query(
-                "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, $2, $3) \
-                 ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash",
-            )
-            .bind(*stream)
-            .bind(to_i64(*version))
-            .bind(last_hash)
-            .execute(&mut **tx)
-            .await
-            .map_err(unavailable)?;
+        for chunk in plan.streams.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO streams (stream_id, version, last_hash) ");
+            qb.push_values(chunk, |mut b, (stream, version, last_hash)| {
+                b.push_bind(*stream)
+                    .push_bind(to_i64(*version))
+                    .push_bind(last_hash);
+            });
+            qb.push(
+                " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, \
+                 last_hash = excluded.last_hash",
+            );
+            qb.build().execute(&mut **tx).await.map_err(unavailable)?;
         }
-        let last_position = plan.events.last().map_or(head, |e| e.position);
         sqlx::query("UPDATE event_log_head SET position = $1, recorded_at = $2 WHERE id = 1")
             .bind(to_i64(last_position))
             .bind(&recorded_text)
             .execute(&mut **tx)
             .await
             .map_err(unavailable)?;
-        for (stream, d) in &plan.deadlines {
-            let due = format_timestamp(d.due_at);
-            sqlx::query(
-                "INSERT INTO deadlines (deadline_id, stream_id, kind, payload, due_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (deadline_id) DO NOTHING",
-            )
-            .bind(d.deadline_id.to_string())
-            .bind(*stream)
-            .bind(&d.kind)
-            .bind(d.payload.to_string())
-            .bind(&due)
-            .execute(&mut **tx)
-            .await
-            .map_err(unavailable)?;
+        for chunk in plan.deadlines.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO deadlines (deadline_id, stream_id, kind, payload, due_at, next_attempt_at) ",
+            );
+            qb.push_values(chunk, |mut b, (stream, d)| {
+                let due = format_timestamp(d.due_at);
+                b.push_bind(d.deadline_id.to_string())
+                    .push_bind(*stream)
+                    .push_bind(&d.kind)
+                    .push_bind(d.payload.to_string())
+                    .push_bind(due.clone())
+                    .push_bind(due);
+            });
+            qb.push(" ON CONFLICT (deadline_id) DO NOTHING");
+            qb.build().execute(&mut **tx).await.map_err(unavailable)?;
         }
-        Ok(plan.outcomes)
+        Ok((plan.results, Some(last_position)))
     }
+}
 
+impl SqliteEventStore {
     async fn fetch_stored(
         &self,
         sql: &'static str,
@@ -301,20 +362,8 @@ impl EventStore for SqliteEventStore {
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         validate_requests(&requests)?;
-        let mut tx = self
-            .pools
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(unavailable)?;
-        let outcomes = self.append_in_tx(&mut tx, &requests).await?;
-        if outcomes.iter().all(|o| !o.deduplicated) {
-            tx.commit().await.map_err(unavailable)?;
-            if let Some(last) = outcomes.iter().map(AppendOutcome::last_position).max() {
-                self.notifier.committed(last);
-            }
-        }
-        Ok(outcomes)
+        // Queued with the appends arriving meanwhile; committed together (group_commit.rs).
+        self.group.submit(requests).await
     }
 
     async fn read_stream(

@@ -45,6 +45,18 @@ fn main() -> std::process::ExitCode {
             "concurrent_multi_stream_commits_on_overlapping_streams",
             multi_stream_overlapping,
         )
+        .case(
+            "group_commit_a_conflicting_append_fails_alone",
+            group_commit_fails_alone,
+        )
+        .case(
+            "group_commit_live_reader_sees_contiguous_commit_order",
+            group_commit_live_reader,
+        )
+        .case(
+            "group_commit_reappends_in_one_group_are_deduplicated",
+            group_commit_dedup,
+        )
         // Every case again on the KurrentDB adapter, over the stand-in (or a real server at
         // TESSERA_TEST_KURRENTDB_URL); docs/decisions/0037-kurrentdb-event-store.md.
         .with_kurrentdb()
@@ -980,4 +992,288 @@ async fn multi_stream_overlapping(db: Arc<TestDb>) {
     let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
     println!("{conflicts} conflicts retried");
+}
+
+/// Whether the events after `after` show two appends that shared one commit (group commit gives
+/// every event of a transaction the same `recorded_at`; two commits in a row never share one).
+async fn saw_a_shared_commit(s: &Arc<dyn tessera_application::EventStore>, after: u64) -> bool {
+    let events = s.read_all(after, 10_000).await.unwrap();
+    let mut streams_per_commit: BTreeMap<_, HashSet<String>> = BTreeMap::new();
+    for e in &events {
+        streams_per_commit
+            .entry(e.recorded_at)
+            .or_default()
+            .insert(e.stream_id.to_string());
+    }
+    streams_per_commit.values().any(|streams| streams.len() > 1)
+}
+
+/// Group commit (docs/decisions/0034-group-commit.md): 32 concurrent appenders per round, among
+/// them appends with a wrong expected version and appends re-using an event id stored in another
+/// stream. Only those fail, with their own errors, and write nothing; the others commit with
+/// contiguous positions; appends to one shared stream in the same group chain their hashes; and at
+/// least one round really shared a commit.
+async fn group_commit_fails_alone(db: Arc<TestDb>) {
+    const WRITERS: usize = 32;
+    const ROUNDS: usize = 6;
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let taken = new_event("Taken", json!({}));
+    s.append(request(
+        &stream("taken-1"),
+        ExpectedVersion::NoStream,
+        vec![taken.clone()],
+    ))
+    .await
+    .unwrap();
+
+    let mut grouped_rounds = 0;
+    for round in 0..ROUNDS {
+        let before = s.head_position().await.unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let (s, taken) = (s.clone(), taken.clone());
+            tasks.push(tokio::spawn(async move {
+                let own = stream(&format!("group{round}-{w}"));
+                let (target, expected, events) = match w % 8 {
+                    3 => (
+                        own,
+                        ExpectedVersion::Exact(7),
+                        vec![new_event("A", json!({"w": w}))],
+                    ),
+                    5 => (
+                        own,
+                        ExpectedVersion::NoStream,
+                        vec![new_event("A", json!({"w": w})), taken],
+                    ),
+                    6 => (
+                        stream("sharedgroup-1"),
+                        ExpectedVersion::Any,
+                        vec![new_event("S", json!({"w": w})), new_event("T", json!({}))],
+                    ),
+                    _ => (
+                        own,
+                        ExpectedVersion::NoStream,
+                        vec![new_event("A", json!({"w": w})), new_event("B", json!({}))],
+                    ),
+                };
+                let result = s.append(request(&target, expected, events)).await;
+                (w, target, result)
+            }));
+        }
+        let mut positions = Vec::new();
+        for t in tasks {
+            let (w, target, result) = t.await.unwrap();
+            match w % 8 {
+                3 => {
+                    assert_eq!(
+                        result,
+                        Err(StoreError::VersionConflict {
+                            stream: target.clone(),
+                            expected: ExpectedVersion::Exact(7),
+                            actual: 0
+                        })
+                    );
+                    assert_eq!(s.stream_version(&target).await.unwrap(), 0);
+                }
+                5 => {
+                    assert_eq!(
+                        result,
+                        Err(StoreError::DuplicateEventId {
+                            event_id: taken.event_id,
+                            stored_in: stream("taken-1")
+                        })
+                    );
+                    assert_eq!(s.stream_version(&target).await.unwrap(), 0);
+                }
+                _ => {
+                    let out = result.unwrap_or_else(|e| panic!("writer {w} failed: {e}"));
+                    assert!(!out.deduplicated);
+                    positions.extend(out.positions);
+                }
+            }
+        }
+        positions.sort_unstable();
+        let after = s.head_position().await.unwrap();
+        assert_eq!(
+            positions,
+            (before + 1..=after).collect::<Vec<_>>(),
+            "accepted appends take contiguous positions; refused ones take none"
+        );
+        if saw_a_shared_commit(&s, before).await {
+            grouped_rounds += 1;
+        }
+    }
+    assert!(grouped_rounds > 0, "no two appends ever shared a commit");
+    assert_eq!(
+        s.stream_version(&stream("sharedgroup-1")).await.unwrap(),
+        (ROUNDS * WRITERS / 8 * 2) as u64
+    );
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+/// A reader following the log while groups commit (some with refused appends in them) sees
+/// positions 1, 2, 3, … with no gap at any moment: a group never becomes visible before the
+/// groups with lower positions, and refused appends leave no hole.
+async fn group_commit_live_reader(db: Arc<TestDb>) {
+    const WRITERS: usize = 24;
+    const APPENDS: usize = 8;
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let reader = {
+        let (s, done) = (s.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut after = 0u64;
+            let mut ids = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let batch = s.read_all(after, 64).await.unwrap();
+                for e in &batch {
+                    assert_eq!(
+                        e.global_position,
+                        after + 1,
+                        "the reader saw a gap: position {} after {after}",
+                        e.global_position
+                    );
+                    after = e.global_position;
+                    ids.push(e.event_id);
+                }
+                if batch.is_empty() {
+                    if finished && after == s.head_position().await.unwrap() {
+                        return ids;
+                    }
+                    s.wait_for_append(after, Duration::from_millis(50))
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+    };
+
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let own = stream(&format!("live-{w}"));
+            let mut version = 0;
+            let mut written = Vec::new();
+            for i in 0..APPENDS {
+                let events: Vec<_> = (0..1 + (w + i) % 3)
+                    .map(|_| new_event("L", json!({"w": w, "i": i})))
+                    .collect();
+                // Every third writer also sends an append with a stale version each time.
+                if w % 3 == 0 && version > 0 {
+                    let stale = s
+                        .append(request(
+                            &own,
+                            ExpectedVersion::Exact(version - 1),
+                            vec![new_event("Stale", json!({}))],
+                        ))
+                        .await;
+                    assert!(matches!(stale, Err(StoreError::VersionConflict { .. })));
+                }
+                let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+                let out = s
+                    .append(request(&own, ExpectedVersion::Exact(version), events))
+                    .await
+                    .unwrap();
+                version = out.stream_version;
+                written.extend(ids);
+            }
+            written
+        }));
+    }
+    let mut written = HashSet::new();
+    for t in tasks {
+        written.extend(t.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    assert_eq!(seen.len(), written.len(), "every event seen exactly once");
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), written);
+}
+
+/// The same commit sent twice at once (a client retry racing the original) and, for one stream,
+/// a multi-stream commit racing its own retry: whether both land in one group or in two, one
+/// writes and the other gets the original outcome back (`deduplicated`); nothing is stored twice.
+/// A later retry is deduplicated too.
+async fn group_commit_dedup(db: Arc<TestDb>) {
+    const COMMITS: usize = 16;
+    const ROUNDS: usize = 4;
+    let (_db, stores) = db.stores().await;
+    let s = stores.events;
+    let mut grouped_rounds = 0;
+    let mut all = Vec::new();
+    for round in 0..ROUNDS {
+        let before = s.head_position().await.unwrap();
+        let commits: Vec<Vec<AppendRequest>> = (0..COMMITS)
+            .map(|c| {
+                let one = request(
+                    &stream(&format!("retry{round}-{c}")),
+                    ExpectedVersion::NoStream,
+                    vec![new_event("R", json!({"c": c})), new_event("S", json!({}))],
+                );
+                if c == 0 {
+                    let other = request(
+                        &stream(&format!("retrypair{round}-{c}")),
+                        ExpectedVersion::NoStream,
+                        vec![new_event("P", json!({}))],
+                    );
+                    vec![one, other]
+                } else {
+                    vec![one]
+                }
+            })
+            .collect();
+        let mut tasks = Vec::new();
+        for commit in &commits {
+            for _ in 0..2 {
+                let (s, commit) = (s.clone(), commit.clone());
+                tasks.push(tokio::spawn(async move { s.append_streams(commit).await }));
+            }
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap().unwrap());
+        }
+        for pair in results.chunks(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert_eq!(
+                a.iter().filter(|o| o.deduplicated).count()
+                    + b.iter().filter(|o| o.deduplicated).count(),
+                a.len(),
+                "exactly one of the two writes: {a:?} {b:?}"
+            );
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!(
+                    (x.stream_version, &x.positions),
+                    (y.stream_version, &y.positions)
+                );
+            }
+        }
+        let stored = s.read_all(before, 10_000).await.unwrap();
+        assert_eq!(stored.len(), COMMITS * 2 + 1, "each commit stored once");
+        if saw_a_shared_commit(&s, before).await {
+            grouped_rounds += 1;
+        }
+        all.extend(commits.into_iter().zip(results.into_iter().step_by(2)));
+    }
+    assert!(grouped_rounds > 0, "no two appends ever shared a commit");
+    let head = s.head_position().await.unwrap();
+    for (commit, first) in all {
+        let again = s.append_streams(commit).await.unwrap();
+        assert!(again.iter().all(|o| o.deduplicated));
+        for (x, y) in again.iter().zip(&first) {
+            assert_eq!(
+                (x.stream_version, &x.positions),
+                (y.stream_version, &y.positions)
+            );
+        }
+    }
+    assert_eq!(s.head_position().await.unwrap(), head);
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
 }
