@@ -571,7 +571,11 @@ impl ProjectionRunner {
 
     /// The main lane: follows the log with `lane`, moving a projector that keeps failing to a lane
     /// of its own.
-    async fn follow(self: Arc<Self>, mut lane: Vec<Arc<dyn Projector>>, shutdown: CancellationToken) {
+    async fn follow(
+        self: Arc<Self>,
+        mut lane: Vec<Arc<dyn Projector>>,
+        shutdown: CancellationToken,
+    ) {
         let mut isolated = JoinSet::new();
         while let Some(culprit) = self.run_lane(&lane, &shutdown, true).await {
             lane.retain(|p| p.name() != culprit.name());
@@ -607,16 +611,18 @@ impl ProjectionRunner {
         let mut positions: Option<Vec<u64>> = None;
         let mut size = self.min_batch;
         while !shutdown.is_cancelled() {
-            let pos = match &mut positions {
-                Some(p) => p,
-                None => match self.lane_positions(lane).await {
-                    Ok(p) => positions.insert(p),
+            if positions.is_none() {
+                match self.lane_positions(lane).await {
+                    Ok(p) => positions = Some(p),
                     Err(e) => {
                         tracing::error!(projections = %lane_names(lane), error = %e, "cannot read checkpoints");
                         pause(shutdown, Duration::from_secs(1)).await;
                         continue;
                     }
-                },
+                }
+            }
+            let Some(pos) = positions.as_mut() else {
+                continue;
             };
             let from = pos.iter().copied().min().unwrap_or(0);
             match self.step_lane(lane, pos, size).await {
@@ -699,14 +705,20 @@ async fn move_checkpoints(
     );
     match tx {
         ProjectionTx::Sqlite(t) => {
-            let mut q = sqlx::query(&sql).bind(new as i64).bind(now).bind(old as i64);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(new as i64)
+                .bind(now)
+                .bind(old as i64);
             for n in names {
                 q = q.bind(*n);
             }
             q.execute(&mut **t).await.map(|r| r.rows_affected())
         }
         ProjectionTx::Postgres(t) => {
-            let mut q = sqlx::query(&sql).bind(new as i64).bind(now).bind(old as i64);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(new as i64)
+                .bind(now)
+                .bind(old as i64);
             for n in names {
                 q = q.bind(*n);
             }

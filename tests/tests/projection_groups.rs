@@ -321,5 +321,8 @@ async fn growing_batches(db: Arc<TestDb>) {
         .unwrap();
     assert_eq!(rows(&db.url, "rec_orders").await, live_orders);
     assert_eq!(rows(&db.url, "rec_all").await, live_all);
-    assert_eq!(runner.checkpoint("rec_orders").await.unwrap().position, head);
+    assert_eq!(
+        runner.checkpoint("rec_orders").await.unwrap().position,
+        head
+    );
 }
