@@ -320,7 +320,10 @@ async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Re
             }
         }
         ProjectionsCommand::Rebuild { name } => {
-            let names: Vec<String> = match name {
+            // One named projection is rebuilt alone; without a name every projection is rebuilt
+            // in one lane: the log is read once and each batch committed once for all of them
+            // (docs/decisions/0035-projection-transactions.md).
+            let names: Vec<&str> = match &name {
                 Some(n) => {
                     if !runner.names().contains(&n.as_str()) {
                         bail!(
@@ -328,28 +331,30 @@ async fn projections(config: &Config, command: ProjectionsCommand) -> anyhow::Re
                             runner.names().join(", ")
                         );
                     }
-                    vec![n]
+                    vec![n.as_str()]
                 }
-                None => runner.names().into_iter().map(str::to_owned).collect(),
+                None => runner.names(),
             };
-            for n in names {
-                let bar = progress_bar(head, &n);
-                let started = std::time::Instant::now();
-                let position = runner
-                    .rebuild(&n, |pos, total| {
-                        bar.set_length(total);
-                        bar.set_position(pos);
-                        bar.set_message(format!("{} remaining", total.saturating_sub(pos)));
-                    })
-                    .await
-                    .with_context(|| format!("rebuilding {n}"))?;
-                bar.finish();
-                let secs = started.elapsed().as_secs_f64().max(1e-9);
-                eprintln!(
-                    "{n}: rebuilt up to position {position} in {secs:.2}s ({:.0} events/s)",
-                    position as f64 / secs
-                );
-            }
+            let what = match &name {
+                Some(n) => n.clone(),
+                None => format!("{} projections", names.len()),
+            };
+            let bar = progress_bar(head, &what);
+            let started = std::time::Instant::now();
+            let position = runner
+                .rebuild_together(&names, |pos, total| {
+                    bar.set_length(total);
+                    bar.set_position(pos);
+                    bar.set_message(format!("{} remaining", total.saturating_sub(pos)));
+                })
+                .await
+                .with_context(|| format!("rebuilding {what}"))?;
+            bar.finish();
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "{what}: rebuilt up to position {position} in {secs:.2}s ({:.0} events/s)",
+                position as f64 / secs
+            );
         }
     }
     Ok(Outcome::Success)

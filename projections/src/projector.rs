@@ -39,6 +39,14 @@ pub fn reads_category(categories: &[&str], category: &str) -> bool {
     categories == ALL_CATEGORIES || categories.contains(&category)
 }
 
+/// Whether `projector` applies `event`: it reads the event's stream category and handles its type
+/// (an empty [`Projector::handles`] handles every type). Others only move its checkpoint past them.
+pub fn applies_to(projector: &dyn Projector, event: &RecordedEvent) -> bool {
+    let handles = projector.handles();
+    reads_category(projector.categories(), event.stream_id.category())
+        && (handles.is_empty() || handles.contains(&event.event_type.as_str()))
+}
+
 /// Builds one read model from the global log.
 ///
 /// `apply` runs inside the runner's transaction, which also writes the checkpoint: an event's rows

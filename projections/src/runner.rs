@@ -6,10 +6,10 @@
 
 use crate::db::{ProjectionTx, ReadModelDb};
 use crate::execute;
-use crate::projector::{ProjectionError, Projector, reads_category};
+use crate::projector::{ProjectionError, Projector, applies_to};
 use chrono::Utc;
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tessera_application::{EventStore, RecordedEvent, StoreError};
@@ -28,16 +28,103 @@ pub struct Checkpoint {
     pub position: u64,
 }
 
+/// How many not-yet-applied events a projector's status remembers it must apply before it gives up
+/// remembering (a projector that far behind is then waited for on every position past its own).
+const PENDING_LIMIT: usize = 100_000;
+
+/// What the status knows of one projector.
+struct Tracked {
+    /// Last position applied (its checkpoint as this process last saw it).
+    position: u64,
+    /// Which events it applies; `None` = unknown (fed by [`ProjectionStatus::set`] alone): every
+    /// event counts.
+    projector: Option<Arc<dyn Projector>>,
+    /// Every event in `(position, scanned]` has been looked at: those this projector applies are
+    /// in `pending`, in order.
+    scanned: u64,
+    /// Positions in `(position, scanned]` of events it applies.
+    pending: VecDeque<u64>,
+    /// Its last batch failed and it was moved to a lane of its own (cleared by its next commit).
+    failing: bool,
+}
+
+impl Tracked {
+    fn new(position: u64, projector: Option<Arc<dyn Projector>>) -> Self {
+        Self {
+            position,
+            projector,
+            scanned: position,
+            pending: VecDeque::new(),
+            failing: false,
+        }
+    }
+
+    fn moved_to(&mut self, position: u64) {
+        if position < self.position || position >= self.scanned {
+            self.pending.clear();
+            self.scanned = position;
+        } else {
+            while self.pending.front().is_some_and(|p| *p <= position) {
+                self.pending.pop_front();
+            }
+        }
+        self.position = position;
+    }
+
+    /// Whether a caller at `position` need not wait for this projector: it applied `position`;
+    /// or every event between its checkpoint and `position` is one it does not apply; or it is
+    /// failing in a lane of its own and does not apply the event at `position` itself (the
+    /// command's own last event), so waiting would only delay an answer it does not give.
+    fn current_at(&self, position: u64) -> bool {
+        self.position >= position
+            || (self.scanned >= position
+                && (self.pending.front().is_none_or(|p| *p > position)
+                    || (self.failing && self.pending.binary_search(&position).is_err())))
+    }
+
+    fn observe(&mut self, events: &[RecordedEvent]) {
+        let Some(first) = events.first().map(|e| e.global_position) else {
+            return;
+        };
+        // Positions are contiguous: a batch that starts past what was scanned leaves a gap.
+        if first > self.scanned + 1 || self.pending.len() >= PENDING_LIMIT {
+            return;
+        }
+        let skip = usize::try_from(self.scanned + 1 - first).unwrap_or(usize::MAX);
+        for e in events.iter().skip(skip) {
+            let applies = self
+                .projector
+                .as_ref()
+                .is_none_or(|p| applies_to(p.as_ref(), e));
+            if applies {
+                if self.pending.len() >= PENDING_LIMIT {
+                    return;
+                }
+                self.pending.push_back(e.global_position);
+            }
+            self.scanned = e.global_position;
+        }
+    }
+}
+
 /// Live positions of this process's projections, for callers that want to read their own writes
 /// and for readiness checks.
+///
+/// It also remembers, from the batches the runner reads, which of the events past each
+/// projector's checkpoint that projector applies, so that [`ProjectionStatus::wait_for`] does not
+/// wait for a projector that has nothing to apply up to the position asked for
+/// (docs/decisions/0035-projection-transactions.md).
 #[derive(Clone)]
 pub struct ProjectionStatus {
-    tx: Arc<watch::Sender<BTreeMap<&'static str, u64>>>,
+    tx: Arc<watch::Sender<BTreeMap<&'static str, Tracked>>>,
 }
 
 impl ProjectionStatus {
-    fn new(names: impl IntoIterator<Item = &'static str>) -> Self {
-        let map = names.into_iter().map(|n| (n, 0)).collect();
+    fn new(projectors: &[Arc<dyn Projector>]) -> Self {
+        let map = projectors
+            .iter()
+            .map(|p| (p.name(), Tracked::new(0, Some(p.clone()))))
+            .collect();
         Self {
             tx: Arc::new(watch::channel(map).0),
         }
@@ -45,28 +132,63 @@ impl ProjectionStatus {
 
     fn set(&self, name: &'static str, position: u64) {
         self.tx.send_modify(|m| {
-            m.insert(name, position);
+            m.entry(name)
+                .or_insert_with(|| Tracked::new(position, None))
+                .moved_to(position);
+        });
+    }
+
+    /// Mark a projector as failing in a lane of its own, or no longer failing.
+    fn set_failing(&self, name: &'static str, failing: bool) {
+        self.tx.send_if_modified(|m| match m.get_mut(name) {
+            Some(t) if t.failing != failing => {
+                t.failing = failing;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// Record the events of a batch read from the log (contiguous positions, in order).
+    fn observe(&self, events: &[RecordedEvent]) {
+        self.tx.send_modify(|m| {
+            for t in m.values_mut() {
+                t.observe(events);
+            }
         });
     }
 
     /// Each projection's position.
     pub fn positions(&self) -> BTreeMap<&'static str, u64> {
-        self.tx.borrow().clone()
+        self.tx
+            .borrow()
+            .iter()
+            .map(|(n, t)| (*n, t.position))
+            .collect()
     }
 
     /// The lowest position over all projections (the point up to which every read model is
     /// current); `None` without projections.
     pub fn min_position(&self) -> Option<u64> {
-        self.tx.borrow().values().copied().min()
+        self.tx.borrow().values().map(|t| t.position).min()
     }
 
-    /// Wait until every projection has applied `position`, at most `timeout`. Returns whether it
-    /// got there. A command's caller passes the last position of its append (DESIGN.md §4).
+    /// Wait until every projection is current as of `position`, at most `timeout`. Returns whether
+    /// it got there. A command's caller passes the last position of its append (DESIGN.md §4).
+    ///
+    /// A projection is current when it has applied `position`, or when every event between its
+    /// checkpoint and `position` is of a category or type it does not apply (known from the
+    /// batches this process's runner has read): a response then waits only for the read models its
+    /// command's events, and those before them, change — not for an unrelated projector that is
+    /// behind or failing.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
         let mut rx = self.tx.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|m| m.values().all(|p| *p >= position)))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(
+            timeout,
+            rx.wait_for(|m| m.values().all(|t| t.current_at(position))),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
     }
 }
 
@@ -117,13 +239,55 @@ impl SharedReads {
     }
 }
 
+/// Smallest batch a lane reads (at the head of the log, where latency matters).
+const MIN_BATCH: usize = 64;
+/// Largest batch a lane reads (far behind, where one commit per batch matters).
+const MAX_BATCH: usize = 8_192;
+/// Consecutive failures of one projector after which the main lane leaves it to a lane of its own.
+const ISOLATE_AFTER: u32 = 3;
+
+/// Why a lane's batch failed, and which projector's `apply` failed when one did.
+struct LaneFailure {
+    projector: Option<&'static str>,
+    error: ProjectionError,
+}
+
+impl From<ProjectionError> for LaneFailure {
+    fn from(error: ProjectionError) -> Self {
+        Self {
+            projector: None,
+            error,
+        }
+    }
+}
+
+impl From<sqlx::Error> for LaneFailure {
+    fn from(error: sqlx::Error) -> Self {
+        ProjectionError::from(error).into()
+    }
+}
+
+impl From<StoreError> for LaneFailure {
+    fn from(error: StoreError) -> Self {
+        ProjectionError::from(error).into()
+    }
+}
+
 /// Runs projectors against the log.
+///
+/// Projectors that follow the log together form a *lane*: each batch is read once, applied to
+/// every projector of the lane in one transaction that also moves each one's checkpoint (a
+/// compare-and-set per checkpoint), and committed once. The server runs one lane for all
+/// projectors; a projector whose batches keep failing is moved to a lane of its own so that the
+/// others go on (docs/decisions/0035-projection-transactions.md).
 pub struct ProjectionRunner {
     db: ReadModelDb,
     store: Arc<dyn EventStore>,
     projectors: Vec<Arc<dyn Projector>>,
     status: ProjectionStatus,
-    batch_size: usize,
+    min_batch: usize,
+    max_batch: usize,
+    isolate_after: u32,
     reads: SharedReads,
 }
 
@@ -134,13 +298,15 @@ impl ProjectionRunner {
         store: Arc<dyn EventStore>,
         projectors: Vec<Arc<dyn Projector>>,
     ) -> Self {
-        let status = ProjectionStatus::new(projectors.iter().map(|p| p.name()));
+        let status = ProjectionStatus::new(&projectors);
         Self {
             db,
             store,
             projectors,
             status,
-            batch_size: 500,
+            min_batch: MIN_BATCH,
+            max_batch: MAX_BATCH,
+            isolate_after: ISOLATE_AFTER,
             reads: SharedReads::default(),
         }
     }
@@ -150,9 +316,24 @@ impl ProjectionRunner {
         self.reads.clone()
     }
 
-    /// Events per transaction (default 500).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
+    /// A fixed number of events per transaction (by default batches grow from 64 to 8,192 events
+    /// while the log is behind, see [`ProjectionRunner::with_batch_sizes`]).
+    pub fn with_batch_size(self, batch_size: usize) -> Self {
+        self.with_batch_sizes(batch_size, batch_size)
+    }
+
+    /// Events per transaction: `min` at the head of the log; each full batch doubles the next one,
+    /// up to `max`, so a lane far behind (a rebuild) commits thousands of events at once.
+    pub fn with_batch_sizes(mut self, min: usize, max: usize) -> Self {
+        self.min_batch = min.max(1);
+        self.max_batch = max.max(self.min_batch);
+        self
+    }
+
+    /// Consecutive failures of one projector's `apply` after which the shared lane goes on
+    /// without it, leaving it to retry in a lane of its own (default 3).
+    pub fn with_isolation_after(mut self, failures: u32) -> Self {
+        self.isolate_after = failures.max(1);
         self
     }
 
@@ -172,6 +353,10 @@ impl ProjectionRunner {
             .iter()
             .find(|p| p.name() == name)
             .ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))
+    }
+
+    fn lane_of(&self, names: &[&str]) -> Result<Vec<Arc<dyn Projector>>, ProjectionError> {
+        names.iter().map(|n| self.projector(n).cloned()).collect()
     }
 
     /// Create missing checkpoints, and reset any projection whose stored version differs from its
@@ -214,6 +399,22 @@ impl ProjectionRunner {
         Ok(cp)
     }
 
+    async fn lane_positions(
+        &self,
+        lane: &[Arc<dyn Projector>],
+    ) -> Result<Vec<u64>, ProjectionError> {
+        let mut tx = self.db.begin().await?;
+        let mut positions = Vec::with_capacity(lane.len());
+        for p in lane {
+            positions.push(read_checkpoint(&mut tx, p.name()).await?.position);
+        }
+        tx.commit().await?;
+        for (p, pos) in lane.iter().zip(&positions) {
+            self.status.set(p.name(), *pos);
+        }
+        Ok(positions)
+    }
+
     /// Apply the next batch after `position` for one projector. Returns the new position, or `None`
     /// when there was nothing to apply.
     #[tracing::instrument(level = "debug", name = "projection_batch", skip_all, fields(projector = projector.name(), after = position))]
@@ -222,42 +423,68 @@ impl ProjectionRunner {
         projector: &dyn Projector,
         position: u64,
     ) -> Result<Option<u64>, ProjectionError> {
-        let batch = self
-            .reads
-            .read_all(self.store.as_ref(), position, self.batch_size)
-            .await?;
+        let lane = [self.projector(projector.name())?.clone()];
+        let mut positions = [position];
+        match self.step_lane(&lane, &mut positions, self.min_batch).await {
+            Ok(Some((last, _))) => Ok(Some(last)),
+            Ok(None) => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Read the batch after the lowest of `positions` (at most `max` events) once, apply it to
+    /// every projector of `lane` that has not applied it yet, move each one's checkpoint from its
+    /// position to the batch's last with a compare-and-set, and commit once. Returns the batch's
+    /// last position and length, or `None` when the log had nothing new.
+    async fn step_lane(
+        &self,
+        lane: &[Arc<dyn Projector>],
+        positions: &mut [u64],
+        max: usize,
+    ) -> Result<Option<(u64, usize)>, LaneFailure> {
+        let Some(from) = positions.iter().copied().min() else {
+            return Ok(None);
+        };
+        let batch = self.reads.read_all(self.store.as_ref(), from, max).await?;
         let Some(last) = batch.last().map(|e| e.global_position) else {
             return Ok(None);
         };
+        self.status.observe(&batch);
         let mut tx = self.db.begin().await?;
-        let moved = execute!(
-            &mut tx,
-            sqlx::query(
-                "UPDATE projection_checkpoints SET position = $1, updated_at = $2 \
-                 WHERE projection = $3 AND position = $4",
-            )
-            .bind(last as i64)
-            .bind(Utc::now())
-            .bind(projector.name())
-            .bind(position as i64)
-        )?;
-        if moved != 1 {
-            return Err(ProjectionError::CheckpointMoved(
-                projector.name().to_owned(),
-            ));
+        // One compare-and-set per distinct old position (usually one for the whole lane).
+        let mut by_position: BTreeMap<u64, Vec<&'static str>> = BTreeMap::new();
+        for (p, pos) in lane.iter().zip(positions.iter()) {
+            if *pos < last {
+                by_position.entry(*pos).or_default().push(p.name());
+            }
         }
-        let categories = projector.categories();
-        let handles = projector.handles();
-        for event in batch.iter() {
-            if reads_category(categories, event.stream_id.category())
-                && (handles.is_empty() || handles.contains(&event.event_type.as_str()))
-            {
-                projector.apply(&mut tx, event).await?;
+        let now = Utc::now();
+        for (old, names) in &by_position {
+            let moved = move_checkpoints(&mut tx, names, *old, last, now).await?;
+            if moved != names.len() as u64 {
+                return Err(ProjectionError::CheckpointMoved(names.join(", ")).into());
+            }
+        }
+        for (p, pos) in lane.iter().zip(positions.iter()) {
+            for event in batch.iter().filter(|e| e.global_position > *pos) {
+                if applies_to(p.as_ref(), event) {
+                    p.apply(&mut tx, event).await.map_err(|error| LaneFailure {
+                        projector: Some(p.name()),
+                        error,
+                    })?;
+                }
             }
         }
         tx.commit().await?;
-        self.status.set(projector.name(), last);
-        Ok(Some(last))
+        metrics::counter!("tessera_projection_batches_total").increment(1);
+        metrics::histogram!("tessera_projection_batch_events").record(batch.len() as f64);
+        for (p, pos) in lane.iter().zip(positions.iter_mut()) {
+            if *pos < last {
+                *pos = last;
+                self.status.set(p.name(), last);
+            }
+        }
+        Ok(Some((last, batch.len())))
     }
 
     /// Apply batches until the projection has reached the head as it was when called. Calls
@@ -265,20 +492,44 @@ impl ProjectionRunner {
     pub async fn catch_up(
         &self,
         name: &str,
+        on_progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<u64, ProjectionError> {
+        self.catch_up_together(&[name], on_progress).await
+    }
+
+    /// [`ProjectionRunner::catch_up`] for several projections in one lane: each batch is read once
+    /// and committed once for all of them. Returns the lowest final position.
+    pub async fn catch_up_together(
+        &self,
+        names: &[&str],
         mut on_progress: impl FnMut(u64, u64) + Send,
     ) -> Result<u64, ProjectionError> {
-        let projector = self.projector(name)?;
+        let lane = self.lane_of(names)?;
         let head = self.store.head_position().await?;
-        let mut position = self.checkpoint(name).await?.position;
-        self.status.set(projector.name(), position);
+        let mut positions = self.lane_positions(&lane).await?;
+        let mut size = self.min_batch;
+        let mut position = positions.iter().copied().min().unwrap_or(head);
         while position < head {
-            match self.step(projector.as_ref(), position).await? {
-                Some(p) => position = p,
+            match self
+                .step_lane(&lane, &mut positions, size)
+                .await
+                .map_err(|f| f.error)?
+            {
+                Some((_, n)) => size = self.next_size(size, n),
                 None => break,
             }
+            position = positions.iter().copied().min().unwrap_or(head);
             on_progress(position, head.max(position));
         }
         Ok(position)
+    }
+
+    fn next_size(&self, size: usize, got: usize) -> usize {
+        if got >= size {
+            (size * 2).min(self.max_batch)
+        } else {
+            self.min_batch
+        }
     }
 
     /// Drop a projection's rows and rebuild it from position 0 (`tessera projections rebuild`).
@@ -287,72 +538,193 @@ impl ProjectionRunner {
         name: &str,
         on_progress: impl FnMut(u64, u64) + Send,
     ) -> Result<u64, ProjectionError> {
-        let projector = self.projector(name)?;
-        let mut tx = self.db.begin().await?;
-        reset_in(&mut tx, projector.as_ref()).await?;
-        tx.commit().await?;
-        self.status.set(projector.name(), 0);
-        self.catch_up(name, on_progress).await
+        self.rebuild_together(&[name], on_progress).await
     }
 
-    /// Follow the log live with every projector until `shutdown`; a batch in progress finishes
-    /// first. Returns the tasks, so that the caller can wait for them to end.
+    /// Drop the rows of several projections in one transaction and rebuild them from position 0
+    /// in one lane (`tessera projections rebuild` without a name): the log is read once for all.
+    pub async fn rebuild_together(
+        &self,
+        names: &[&str],
+        on_progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<u64, ProjectionError> {
+        let lane = self.lane_of(names)?;
+        let mut tx = self.db.begin().await?;
+        for p in &lane {
+            reset_in(&mut tx, p.as_ref()).await?;
+        }
+        tx.commit().await?;
+        for p in &lane {
+            self.status.set(p.name(), 0);
+        }
+        self.catch_up_together(names, on_progress).await
+    }
+
+    /// Follow the log live with every projector, in one lane, until `shutdown`; a batch in progress
+    /// finishes first. Returns the tasks, so that the caller can wait for them to end (lanes of
+    /// isolated projectors are owned by the main lane's task, which waits for them).
     pub fn spawn(self: Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
-        for p in self.projectors.clone() {
-            let runner = self.clone();
-            let shutdown = shutdown.clone();
-            set.spawn(async move { runner.follow(p, shutdown).await });
-        }
+        let lane = self.projectors.clone();
+        set.spawn(async move { self.follow(lane, shutdown).await });
         set
     }
 
-    async fn follow(&self, projector: Arc<dyn Projector>, shutdown: CancellationToken) {
-        let name = projector.name();
+    /// The main lane: follows the log with `lane`, moving a projector that keeps failing to a lane
+    /// of its own.
+    async fn follow(
+        self: Arc<Self>,
+        mut lane: Vec<Arc<dyn Projector>>,
+        shutdown: CancellationToken,
+    ) {
+        let mut isolated = JoinSet::new();
+        while let Some(culprit) = self.run_lane(&lane, &shutdown, true).await {
+            lane.retain(|p| p.name() != culprit.name());
+            self.status.set_failing(culprit.name(), true);
+            tracing::error!(
+                projection = culprit.name(),
+                failures = self.isolate_after,
+                "projector keeps failing: it now follows the log in a lane of its own, the others go on"
+            );
+            metrics::counter!("tessera_projection_isolations_total", "projector" => culprit.name())
+                .increment(1);
+            let runner = self.clone();
+            let shutdown = shutdown.clone();
+            isolated.spawn(async move {
+                runner.run_lane(&[culprit], &shutdown, false).await;
+            });
+        }
+        while isolated.join_next().await.is_some() {}
+        tracing::info!("projection runner stopped");
+    }
+
+    /// Follow the log with one lane until `shutdown` (returns `None`), or until, with `isolate`, one
+    /// of several projectors failed [`ProjectionRunner::with_isolation_after`] times in a row
+    /// (returns it). A failed batch is rolled back and retried with a growing pause.
+    async fn run_lane(
+        &self,
+        lane: &[Arc<dyn Projector>],
+        shutdown: &CancellationToken,
+        isolate: bool,
+    ) -> Option<Arc<dyn Projector>> {
         let mut failures = 0u32;
-        let mut position = None;
+        let mut blamed: BTreeMap<&'static str, u32> = BTreeMap::new();
+        let mut positions: Option<Vec<u64>> = None;
+        let mut size = self.min_batch;
         while !shutdown.is_cancelled() {
-            let pos = match position {
-                Some(p) => p,
-                None => match self.checkpoint(name).await {
-                    Ok(cp) => {
-                        self.status.set(name, cp.position);
-                        position = Some(cp.position);
-                        cp.position
-                    }
+            if positions.is_none() {
+                match self.lane_positions(lane).await {
+                    Ok(p) => positions = Some(p),
                     Err(e) => {
-                        tracing::error!(projection = name, error = %e, "cannot read checkpoint");
-                        pause(&shutdown, Duration::from_secs(1)).await;
+                        tracing::error!(projections = %lane_names(lane), error = %e, "cannot read checkpoints");
+                        pause(shutdown, Duration::from_secs(1)).await;
                         continue;
                     }
-                },
+                }
+            }
+            let Some(pos) = positions.as_mut() else {
+                continue;
             };
-            match self.step(projector.as_ref(), pos).await {
-                Ok(Some(p)) => {
-                    position = Some(p);
+            let from = pos.iter().copied().min().unwrap_or(0);
+            match self.step_lane(lane, pos, size).await {
+                Ok(Some((_, n))) => {
+                    size = self.next_size(size, n);
+                    if failures > 0 && !isolate {
+                        for p in lane {
+                            self.status.set_failing(p.name(), false);
+                        }
+                    }
                     failures = 0;
+                    blamed.clear();
                 }
                 Ok(None) => {
+                    size = self.min_batch;
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
-                        r = self.store.wait_for_append(pos, Duration::from_millis(500)) => {
+                        r = self.store.wait_for_append(from, Duration::from_millis(500)) => {
                             if let Err(e) = r {
-                                tracing::warn!(projection = name, error = %e, "waiting for events failed");
+                                tracing::warn!(projections = %lane_names(lane), error = %e, "waiting for events failed");
                             }
                         }
                     }
                 }
-                Err(ProjectionError::CheckpointMoved(_)) => position = None,
-                Err(e) => {
+                Err(LaneFailure {
+                    error: ProjectionError::CheckpointMoved(_),
+                    ..
+                }) => positions = None,
+                Err(LaneFailure { projector, error }) => {
                     failures += 1;
+                    size = self.min_batch;
+                    positions = None;
+                    let projection = projector.unwrap_or("(lane)");
+                    tracing::error!(projection, lane = %lane_names(lane), position = from, error = %error, "projection batch failed; rolled back, retrying");
+                    metrics::counter!("tessera_projection_failures_total", "projector" => projection)
+                        .increment(1);
+                    if !isolate {
+                        for p in lane {
+                            self.status.set_failing(p.name(), true);
+                        }
+                    }
+                    if let Some(name) = projector {
+                        let n = blamed.entry(name).or_default();
+                        *n += 1;
+                        if isolate && lane.len() > 1 && *n >= self.isolate_after {
+                            return lane.iter().find(|p| p.name() == name).cloned();
+                        }
+                    }
                     let wait = Duration::from_millis(200 * u64::from(failures.min(50)));
-                    tracing::error!(projection = name, position = pos, error = %e, "projection batch failed; retrying");
-                    position = None;
-                    pause(&shutdown, wait).await;
+                    pause(shutdown, wait).await;
                 }
             }
         }
-        tracing::info!(projection = name, "projection runner stopped");
+        None
+    }
+}
+
+fn lane_names(lane: &[Arc<dyn Projector>]) -> String {
+    if lane.len() > 3 {
+        return format!("{} projectors", lane.len());
+    }
+    lane.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
+}
+
+/// `UPDATE … SET position = new WHERE projection IN (names) AND position = old`: rows moved.
+async fn move_checkpoints(
+    tx: &mut ProjectionTx,
+    names: &[&'static str],
+    old: u64,
+    new: u64,
+    now: chrono::DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let list = (0..names.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE projection_checkpoints SET position = $1, updated_at = $2 \
+         WHERE position = $3 AND projection IN ({list})"
+    );
+    match tx {
+        ProjectionTx::Sqlite(t) => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(new as i64)
+                .bind(now)
+                .bind(old as i64);
+            for n in names {
+                q = q.bind(*n);
+            }
+            q.execute(&mut **t).await.map(|r| r.rows_affected())
+        }
+        ProjectionTx::Postgres(t) => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(new as i64)
+                .bind(now)
+                .bind(old as i64);
+            for n in names {
+                q = q.bind(*n);
+            }
+            q.execute(&mut **t).await.map(|r| r.rows_affected())
+        }
     }
 }
 

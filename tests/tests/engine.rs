@@ -624,6 +624,19 @@ async fn rebuild_equals_live(db: Arc<TestDb>) {
     .unwrap();
     assert_eq!(tessera_api::cli::run(cli).await.unwrap(), Outcome::Success);
     assert_eq!(stats_rows(&db.url).await, live);
+    // `tessera projections rebuild`: every projection at once, in one lane.
+    let cli = Cli::try_parse_from([
+        "tessera",
+        "--log",
+        "warn",
+        "--database-url",
+        &db.url,
+        "projections",
+        "rebuild",
+    ])
+    .unwrap();
+    assert_eq!(tessera_api::cli::run(cli).await.unwrap(), Outcome::Success);
+    assert_eq!(stats_rows(&db.url).await, live);
     let cli = Cli::try_parse_from([
         "tessera",
         "--log",

@@ -5,6 +5,12 @@
 //! events that process managers appended in reaction to them (fulfilment: tickets after a
 //! payment) — so that no 404 follows a 201 and no `Paid` order shows without its tickets.
 //!
+//! A handler waits only for the read models that have something to apply up to its command's
+//! position: [`tessera_projections::ProjectionStatus::wait_for`] skips a projector whose unapplied
+//! events up to there are all of categories or types it does not read, and one that is failing in
+//! a lane of its own unless it applies the command's own last event
+//! (docs/decisions/0035-projection-transactions.md). The call sites do not change.
+//!
 //! A write that committed is never answered with an error: when the read models do not show it in
 //! time, or reading them fails, [`read_after_write`] says so and the handler answers
 //! `202 Accepted` with a `Location` to poll ([`accepted`]) instead of a 503 that would make a
@@ -22,8 +28,8 @@ use tokio::time::Instant;
 /// effects).
 pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
-/// Wait until every projection has applied `position` (the command's last global position; `None`
-/// when it wrote nothing). Gives up after [`READ_YOUR_WRITES`]: the write stands, only the read
+/// Wait until every projection is current as of `position` (the command's last global position;
+/// `None` when it wrote nothing): it applied it, or has nothing of its own to apply up to it. Gives up after [`READ_YOUR_WRITES`]: the write stands, only the read
 /// model lags, and the lag is logged. Returns whether the read models caught up.
 pub async fn read_your_writes(state: &AppState, position: Option<u64>) -> bool {
     let Some(position) = position else {
