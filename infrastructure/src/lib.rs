@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod notify;
 pub mod oidc;
+pub mod pg_listen;
 pub mod openticket;
 pub mod payments;
 pub mod postgres;
@@ -138,6 +139,8 @@ impl Database {
             }
             Database::Postgres(p) => {
                 let s = Arc::new(PostgresEventStore::new(p.clone()).await?);
+                // Other processes' commits wake this process's readers too (LISTEN/NOTIFY).
+                pg_listen::follow_appends(p.clone(), s.notifier());
                 Stores {
                     events: s.clone(),
                     deadlines: s.clone(),

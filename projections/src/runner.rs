@@ -43,7 +43,7 @@ impl ProjectionStatus {
         }
     }
 
-    fn set(&self, name: &'static str, position: u64) {
+    pub(crate) fn set(&self, name: &'static str, position: u64) {
         self.tx.send_modify(|m| {
             m.insert(name, position);
         });

@@ -154,6 +154,7 @@ type CaseFn = Arc<dyn Fn(Arc<TestDb>) -> CaseFuture + Send + Sync>;
 #[derive(Default)]
 pub struct Suite {
     cases: Vec<(&'static str, CaseFn)>,
+    postgres_only: Vec<(&'static str, CaseFn)>,
 }
 
 impl Suite {
@@ -169,6 +170,18 @@ impl Suite {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.cases.push((name, Arc::new(move |db| Box::pin(f(db)))));
+        self
+    }
+
+    /// Add a case that runs on PostgreSQL only (several server processes on one database); it is
+    /// reported as ignored, like the other PostgreSQL cases, when no server answers.
+    pub fn postgres_case<F, Fut>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn(Arc<TestDb>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.postgres_only
+            .push((name, Arc::new(move |db| Box::pin(f(db)))));
         self
     }
 
@@ -199,6 +212,13 @@ impl Suite {
                 let skip = backend == Backend::Postgres && pg.is_err();
                 trials.push(trial.with_ignored_flag(skip));
             }
+        }
+        for (name, case) in &self.postgres_only {
+            let case = case.clone();
+            let trial = Trial::test(format!("postgres::{name}"), move || {
+                run_case(Backend::Postgres, case)
+            });
+            trials.push(trial.with_ignored_flag(pg.is_err()));
         }
         libtest_mimic::run(&args, trials).exit_code()
     }
