@@ -1,8 +1,8 @@
 //! Wiring: open the engine (database, event store, projections, deadlines), build the router, and
 //! serve it with graceful shutdown.
 
-use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
 use crate::config::Role;
+use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
 use crate::http::connections::ConnectionLimits;
 use crate::http::errors::DocumentEdges;
 use crate::routes;

@@ -496,10 +496,10 @@ impl DeadlineStore for PostgresEventStore {
              WHERE deadline_id = $1",
         )
         .bind(deadline_id)
-            .bind(fired_at)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        .bind(fired_at)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 

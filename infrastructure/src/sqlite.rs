@@ -470,10 +470,10 @@ impl DeadlineStore for SqliteEventStore {
              WHERE deadline_id = $1",
         )
         .bind(deadline_id.to_string())
-            .bind(format_timestamp(fired_at))
-            .execute(&self.pools.writer)
-            .await
-            .map_err(unavailable)?;
+        .bind(format_timestamp(fired_at))
+        .execute(&self.pools.writer)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 

@@ -66,29 +66,29 @@ where
         ReadModelDb::Postgres(pool) => pool,
     };
     tokio::spawn(async move {
-                while !shutdown.is_cancelled() {
-                    match try_lock(&pool, key).await {
-                        Ok(Some(conn)) => {
-                            tracing::info!("this process now leads the projections");
-                            flag.set(true);
-                            let work = shutdown.child_token();
-                            let tasks = start(work.clone());
-                            hold(conn, &work, tasks).await;
-                            flag.set(false);
-                            if !shutdown.is_cancelled() {
-                                tracing::warn!(
-                                    "lost the projections' lead (its connection failed); \
-                                     trying to take it again"
-                                );
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot try for the projections' lead");
-                        }
+        while !shutdown.is_cancelled() {
+            match try_lock(&pool, key).await {
+                Ok(Some(conn)) => {
+                    tracing::info!("this process now leads the projections");
+                    flag.set(true);
+                    let work = shutdown.child_token();
+                    let tasks = start(work.clone());
+                    hold(conn, &work, tasks).await;
+                    flag.set(false);
+                    if !shutdown.is_cancelled() {
+                        tracing::warn!(
+                            "lost the projections' lead (its connection failed); \
+                             trying to take it again"
+                        );
                     }
-                    pause(&shutdown, RETRY).await;
                 }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot try for the projections' lead");
+                }
+            }
+            pause(&shutdown, RETRY).await;
+        }
     })
 }
 
