@@ -748,14 +748,14 @@ async fn several_processes(db: Arc<TestDb>) {
     );
     assert!(paid.len() <= SEATS);
     // Every acknowledged order is readable on both processes.
-    for (i, b_) in bought.iter().enumerate() {
-        if let Some(order) = &b_.order {
+    for (i, got) in bought.iter().enumerate() {
+        if let Some(order) = &got.order {
             for base in &bases {
                 let (s, body) = api
                     .get(format!("{base}/v1/orders/{order}"), Some(&buyers[i]))
                     .await;
                 assert_eq!(s, 200, "acknowledged order {order}: {body}");
-                let expected = if b_.paid { "Completed" } else { "Created" };
+                let expected = if got.paid { "Completed" } else { "Created" };
                 assert_eq!(body["data"]["status"], expected, "{order}: {body}");
             }
         }
