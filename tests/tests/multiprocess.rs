@@ -127,9 +127,12 @@ async fn deadline_claims(db: Arc<TestDb>) {
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.failed + rb.failed, 0);
     assert_eq!(ra.fired + rb.fired, 59, "{ra:?} {rb:?}");
-    let fired = fired.lock().unwrap();
-    assert_eq!(fired.len(), 59);
-    assert!(fired.values().all(|n| *n == 1), "each fired once");
+    let counts: Vec<usize> = fired.lock().unwrap().values().copied().collect();
+    assert_eq!(counts.len(), 59);
+    assert!(
+        counts.iter().all(|n| *n == 1),
+        "each fired once: {counts:?}"
+    );
     assert_eq!(a.deadlines.pending_count().await.unwrap(), 0);
 }
 
