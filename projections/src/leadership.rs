@@ -16,7 +16,6 @@
 
 use crate::db::ReadModelDb;
 use sqlx::{Connection, PgConnection};
-use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -134,15 +133,10 @@ async fn hold(mut conn: PgConnection, work: &CancellationToken, mut tasks: JoinS
     let _ = conn.close().await;
 }
 
-fn wait_all<'a>(
-    tasks: &'a mut JoinSet<()>,
-    work: &'a CancellationToken,
-) -> impl Future<Output = ()> + 'a {
-    async move {
-        while tasks.join_next().await.is_some() {}
-        // Work that ended on its own (it should not) gives the lead up too.
-        work.cancel();
-    }
+async fn wait_all(tasks: &mut JoinSet<()>, work: &CancellationToken) {
+    while tasks.join_next().await.is_some() {}
+    // Work that ended on its own (it should not) gives the lead up too.
+    work.cancel();
 }
 
 async fn pause(shutdown: &CancellationToken, d: Duration) {

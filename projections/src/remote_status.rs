@@ -61,7 +61,7 @@ pub fn follow_checkpoints(
     };
     for name in &status.managers {
         // Registered at once, so that a waiter never sees no managers and skips their effects.
-        status.processes.set(*name, 0, None);
+        status.processes.set(name, 0, None);
     }
     let pool = pool.clone();
     Some(tokio::spawn(async move {
@@ -147,7 +147,7 @@ async fn apply(status: &RemoteStatus, checkpoints: Vec<(String, u64)>) {
         } else if let Some(p) = status.projectors.iter().find(|p| **p == name)
             && current.get(p).is_none_or(|c| *c < position)
         {
-            status.projections.set(*p, position);
+            status.projections.set(p, position);
         }
     }
     if handled.is_empty() {

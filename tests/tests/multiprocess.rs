@@ -237,7 +237,7 @@ fn command(db: &TestDb, dir: &Path) -> Command {
         .env("TESSERA_PASSWORD_HASH_MEMORY_KIB", "1024")
         .env("TESSERA_PASSWORD_HASH_ITERATIONS", "1")
         .env("TESSERA_DEADLINE_POLL_MS", "100")
-        .env("TESSERA_SEAT_LOCK_TTL_SECS", &LOCK_TTL_SECS.to_string())
+        .env("TESSERA_SEAT_LOCK_TTL_SECS", LOCK_TTL_SECS.to_string())
         .env("TESSERA_SHUTDOWN_GRACE_SECS", "5")
         .env("TESSERA_LOG", "warn,tessera::sms=info");
     c
@@ -390,7 +390,7 @@ async fn buy(api: Api, base: String, token: String, session: String, i: usize) -
         409 => return out,
         other => panic!("lock: {other} {body}"),
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         return out;
     }
     let (status, body) = api
@@ -407,7 +407,7 @@ async fn buy(api: Api, base: String, token: String, session: String, i: usize) -
     };
     out.order = Some(order.to_owned());
     // A 202 (read models late: no projection leader for a moment) carries no payment to confirm.
-    if i % 2 == 0
+    if i.is_multiple_of(2)
         && let Some(payment) = body["data"]["payment"]["paymentId"].as_str()
     {
         let (status, body) = api
