@@ -72,6 +72,21 @@ pub enum Environment {
     Production,
 }
 
+/// Which parts of the server a process runs (docs/deployment.md,
+/// docs/decisions/0038-several-processes.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Everything: the HTTP API, and the projections, process managers and deadlines (the
+    /// projections and process managers only while this process leads them, on PostgreSQL).
+    #[default]
+    All,
+    /// The HTTP API only; read-your-writes follows the checkpoints stored by the leader.
+    Api,
+    /// Projections, process managers and deadlines, with an HTTP listener for `/health`, `/ready`
+    /// and `/metrics` only.
+    Projections,
+}
+
 /// One entry of `TESSERA_TRUSTED_PROXIES`: an address (`10.0.0.7`) or a network in CIDR notation
 /// (`10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +199,11 @@ pub struct ServerConfig {
     /// Rate limits of the OpenTicket API (seed 003 §9) and where they are counted.
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+
+    /// What this process runs: `all` (the default), `api` (HTTP only) or `projections`
+    /// (projections, process managers and deadlines; `/health`, `/ready`, `/metrics` over HTTP).
+    #[arg(long, env = "TESSERA_ROLE", value_enum, default_value_t = Role::All, global = true)]
+    pub role: Role,
 
     /// Address to listen on.
     #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
@@ -754,6 +774,7 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             rate_limits: RateLimitConfig::default(),
+            role: Role::All,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,

@@ -1,6 +1,7 @@
 //! Wiring: open the engine (database, event store, projections, deadlines), build the router, and
 //! serve it with graceful shutdown.
 
+use crate::config::Role;
 use crate::config::{Config, ConfigError, ServerConfig, TrustedProxy};
 use crate::http::connections::ConnectionLimits;
 use crate::http::errors::DocumentEdges;
@@ -399,6 +400,18 @@ pub fn app(state: AppState) -> Router {
     }
 }
 
+/// The HTTP application of a `projections` process (`TESSERA_ROLE=projections`): `/health`,
+/// `/ready` and `/metrics`, nothing else (404 in the engine's format).
+pub fn health_app(state: AppState) -> Router {
+    let _ = crate::http::metrics::handle();
+    let router = Router::new()
+        .merge(routes::health::router())
+        .route("/metrics", axum::routing::get(crate::http::metrics::render))
+        .route_layer(axum::middleware::from_fn(crate::http::metrics::track))
+        .with_state(state);
+    with_edge_fallbacks(router)
+}
+
 /// A server running in the background (tests and `serve`).
 pub struct RunningServer {
     /// Where it listens.
@@ -454,8 +467,11 @@ impl RunningServer {
         }
         let services = Arc::new(Services::build(&engine, &server)?);
         let shutdown = CancellationToken::new();
-        let mut tasks = engine.runner.clone().spawn(shutdown.clone());
-        services.live.start(&mut tasks, shutdown.clone());
+        let role = server.role;
+        let mut tasks = JoinSet::new();
+        if role != Role::Projections {
+            services.live.start(&mut tasks, shutdown.clone());
+        }
         let managers: Vec<Arc<dyn tessera_application::ProcessManager>> = vec![
             Arc::new(tessera_application::openticket::Fulfilment(
                 services.openticket.clone(),
@@ -464,17 +480,56 @@ impl RunningServer {
                 services.meetings.clone(),
             )),
         ];
-        let mut process_tasks = Arc::new(
-            tessera_projections::ProcessManagerRunner::new(
+        // Several processes on one PostgreSQL database (docs/decisions/0038-several-processes.md):
+        // whichever runs the projections, every process follows their stored checkpoints, so that
+        // read-your-writes and `/ready` hold here too.
+        let remote = tessera_projections::remote_status::RemoteStatus {
+            projections: engine.runner.status(),
+            projectors: engine.runner.names(),
+            processes: engine.processes.clone(),
+            managers: managers.iter().map(|m| m.name()).collect(),
+            store: engine.events.clone(),
+        };
+        if let Some(follower) = tessera_projections::remote_status::follow_checkpoints(
+            &engine.read_models,
+            remote,
+            shutdown.clone(),
+        ) {
+            tasks.spawn(async move {
+                let _ = follower.await;
+            });
+        }
+        if role != Role::Api {
+            // Projections and process managers run in one process at a time: the leader.
+            let runner = engine.runner.clone();
+            let read_models = engine.read_models.clone();
+            let events = engine.events.clone();
+            let processes = engine.processes.clone();
+            let lead = tessera_projections::leadership::lead(
                 engine.read_models.clone(),
-                engine.events.clone(),
-                managers,
-            )
-            .with_status(engine.processes.clone())
-            .with_reads(engine.runner.reads()),
-        )
-        .spawn(shutdown.clone());
-        tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
+                tessera_projections::leadership::PROJECTIONS_LOCK,
+                tessera_projections::leadership::LeaderFlag::default(),
+                shutdown.clone(),
+                move |work| {
+                    let mut tasks = runner.clone().spawn(work.clone());
+                    let mut process_tasks = Arc::new(
+                        tessera_projections::ProcessManagerRunner::new(
+                            read_models.clone(),
+                            events.clone(),
+                            managers.clone(),
+                        )
+                        .with_status(processes.clone())
+                        .with_reads(runner.reads()),
+                    )
+                    .spawn(work);
+                    tasks.spawn(async move { while process_tasks.join_next().await.is_some() {} });
+                    tasks
+                },
+            );
+            tasks.spawn(async move {
+                let _ = lead.await;
+            });
+        }
 
         let mut handlers = tessera_application::openticket::deadline_handlers(&services.openticket);
         handlers.push((
@@ -500,7 +555,12 @@ impl RunningServer {
         let clock = engine.clock.clone();
         let poll = Duration::from_millis(server.deadline_poll_ms.max(10));
         let token = shutdown.clone();
+        // Deadlines are claimed per firing, so every process with this role may poll them.
+        let fires_deadlines = role != Role::Api;
         tasks.spawn(async move {
+            if !fires_deadlines {
+                return;
+            }
             while !token.is_cancelled() {
                 if let Err(e) = scheduler.fire_due(clock.now()).await {
                     tracing::error!(error = %e, "deadline scheduler pass failed");
@@ -523,13 +583,16 @@ impl RunningServer {
             idle_timeout: Duration::from_secs(state.server.idle_timeout_secs.max(1)),
             max_connections: state.server.max_connections.max(1),
         };
-        let router = app(state);
+        let router = match role {
+            Role::Projections => health_app(state),
+            Role::All | Role::Api => app(state),
+        };
         let token = shutdown.clone();
         tasks.spawn(async move {
             crate::http::connections::serve(listener, router, limits, token.clone()).await;
             token.cancel();
         });
-        tracing::info!(%addr, backend = ?engine.database.backend(), "tessera listening");
+        tracing::info!(%addr, backend = ?engine.database.backend(), ?role, "tessera listening");
         Ok(Self {
             addr,
             engine,

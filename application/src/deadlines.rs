@@ -13,6 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// How long a scheduler's claim on the deadlines returned by [`DeadlineStore::due_deadlines`]
+/// lasts. Other processes skip claimed deadlines until then; a process that dies holding claims
+/// loses them when the lease ends, and another fires them (docs/decisions/0038-several-processes.md).
+/// A handler slower than this may be fired a second time elsewhere, which handlers must tolerate.
+pub const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A stored deadline that is due or pending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deadline {
@@ -34,7 +40,9 @@ pub struct Deadline {
 /// scheduled them.
 #[async_trait]
 pub trait DeadlineStore: Send + Sync {
-    /// Deadlines due at `now` (not fired, retry time passed), earliest first, at most `limit`.
+    /// Deadlines due at `now` (not fired, retry time passed, not claimed by another scheduler
+    /// whose lease is still running), earliest first, at most `limit`, each claimed for
+    /// [`CLAIM_LEASE`] by this store; `mark_fired` and `mark_failed` release the claim.
     async fn due_deadlines(
         &self,
         now: DateTime<Utc>,

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod oidc;
 pub mod openticket;
 pub mod payments;
+pub mod pg_listen;
 pub mod postgres;
 pub mod privacy;
 pub mod ratelimit;
@@ -152,6 +153,8 @@ impl Database {
             }
             Database::Postgres(p) => {
                 let s = Arc::new(PostgresEventStore::new(p.clone()).await?);
+                // Other processes' commits wake this process's readers too (LISTEN/NOTIFY).
+                pg_listen::follow_appends(p.clone(), s.notifier());
                 Stores {
                     events: s.clone(),
                     deadlines: s.clone(),

@@ -170,6 +170,12 @@ impl PostgresEventStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The notifier that wakes this store's live readers; `crate::pg_listen` feeds it with other
+    /// processes' commits.
+    pub fn notifier(&self) -> &AppendNotifier {
+        &self.notifier
+    }
 }
 
 impl PgWriter {
@@ -565,18 +571,29 @@ impl DeadlineStore for PostgresEventStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Deadline>, StoreError> {
-        sqlx::query(
-            "SELECT deadline_id, stream_id, kind, payload, due_at, attempts FROM deadlines \
-             WHERE fired_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+        // Claim what is returned (docs/decisions/0038-several-processes.md): rows another
+        // process is claiming right now are skipped, not waited for, and a claim whose lease has
+        // passed (its process died) is taken over.
+        let lease = chrono::Duration::from_std(tessera_application::deadlines::CLAIM_LEASE)
+            .unwrap_or(chrono::Duration::seconds(60));
+        let mut rows = sqlx::query(
+            "UPDATE deadlines SET claimed_by = $3, claimed_until = $4 WHERE deadline_id IN ( \
+                 SELECT deadline_id FROM deadlines \
+                 WHERE fired_at IS NULL AND next_attempt_at <= $1 \
+                   AND (claimed_until IS NULL OR claimed_until < $1) \
+                 ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING deadline_id, stream_id, kind, payload, due_at, attempts, next_attempt_at",
         )
         .bind(now)
         .bind(to_i64(limit as u64))
+        .bind(self.notifier.instance().to_string())
+        .bind(now + lease)
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?
-        .iter()
-        .map(row_to_deadline)
-        .collect()
+        .map_err(unavailable)?;
+        // RETURNING has no order of its own: earliest first, as the trait promises.
+        rows.sort_by_key(|r| r.try_get::<DateTime<Utc>, _>("next_attempt_at").ok());
+        rows.iter().map(row_to_deadline).collect()
     }
 
     async fn mark_fired(
@@ -584,12 +601,15 @@ impl DeadlineStore for PostgresEventStore {
         deadline_id: Uuid,
         fired_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deadlines SET fired_at = $2 WHERE deadline_id = $1")
-            .bind(deadline_id)
-            .bind(fired_at)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "UPDATE deadlines SET fired_at = $2, claimed_by = NULL, claimed_until = NULL \
+             WHERE deadline_id = $1",
+        )
+        .bind(deadline_id)
+        .bind(fired_at)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -600,8 +620,8 @@ impl DeadlineStore for PostgresEventStore {
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 \
-             WHERE deadline_id = $1",
+            "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
+             claimed_by = NULL, claimed_until = NULL WHERE deadline_id = $1",
         )
         .bind(deadline_id)
         .bind(error)

@@ -485,18 +485,28 @@ impl DeadlineStore for SqliteEventStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Deadline>, StoreError> {
-        sqlx::query(
-            "SELECT deadline_id, stream_id, kind, payload, due_at, attempts FROM deadlines \
-             WHERE fired_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+        // Claimed like on PostgreSQL (docs/decisions/0038-several-processes.md); the single
+        // writer makes the claim atomic without row locks.
+        let lease = chrono::Duration::from_std(tessera_application::deadlines::CLAIM_LEASE)
+            .unwrap_or(chrono::Duration::seconds(60));
+        let mut rows = sqlx::query(
+            "UPDATE deadlines SET claimed_by = $3, claimed_until = $4 WHERE deadline_id IN ( \
+                 SELECT deadline_id FROM deadlines \
+                 WHERE fired_at IS NULL AND next_attempt_at <= $1 \
+                   AND (claimed_until IS NULL OR claimed_until < $1) \
+                 ORDER BY next_attempt_at LIMIT $2) \
+             RETURNING deadline_id, stream_id, kind, payload, due_at, attempts, next_attempt_at",
         )
         .bind(format_timestamp(now))
         .bind(to_i64(limit as u64))
-        .fetch_all(&self.pools.reader)
+        .bind(self.notifier.instance().to_string())
+        .bind(format_timestamp(now + lease))
+        .fetch_all(&self.pools.writer)
         .await
-        .map_err(unavailable)?
-        .iter()
-        .map(row_to_deadline)
-        .collect()
+        .map_err(unavailable)?;
+        // RETURNING has no order of its own; the stored format sorts as text.
+        rows.sort_by_key(|r| r.try_get::<String, _>("next_attempt_at").ok());
+        rows.iter().map(row_to_deadline).collect()
     }
 
     async fn mark_fired(
@@ -504,12 +514,15 @@ impl DeadlineStore for SqliteEventStore {
         deadline_id: Uuid,
         fired_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deadlines SET fired_at = $2 WHERE deadline_id = $1")
-            .bind(deadline_id.to_string())
-            .bind(format_timestamp(fired_at))
-            .execute(&self.pools.writer)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "UPDATE deadlines SET fired_at = $2, claimed_by = NULL, claimed_until = NULL \
+             WHERE deadline_id = $1",
+        )
+        .bind(deadline_id.to_string())
+        .bind(format_timestamp(fired_at))
+        .execute(&self.pools.writer)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -520,8 +533,8 @@ impl DeadlineStore for SqliteEventStore {
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 \
-             WHERE deadline_id = $1",
+            "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
+             claimed_by = NULL, claimed_until = NULL WHERE deadline_id = $1",
         )
         .bind(deadline_id.to_string())
         .bind(error)

@@ -6,12 +6,14 @@
 
 pub mod courtesy;
 pub mod db;
+pub mod leadership;
 pub mod meeting;
 pub mod openticket;
 pub mod plans;
 pub mod process_manager;
 pub mod projector;
 pub mod query;
+pub mod remote_status;
 pub mod runner;
 pub mod shop;
 pub mod stats;

@@ -49,7 +49,7 @@ impl Default for ProcessStatus {
 }
 
 impl ProcessStatus {
-    fn set(&self, name: &'static str, handled: u64, output: Option<u64>) {
+    pub(crate) fn set(&self, name: &'static str, handled: u64, output: Option<u64>) {
         self.tx.send_modify(|m| {
             let p = m.entry(name).or_default();
             p.handled = p.handled.max(handled);

@@ -130,7 +130,7 @@ impl ProjectionStatus {
         }
     }
 
-    fn set(&self, name: &'static str, position: u64) {
+    pub(crate) fn set(&self, name: &'static str, position: u64) {
         self.tx.send_modify(|m| {
             m.entry(name)
                 .or_insert_with(|| Tracked::new(position, None))

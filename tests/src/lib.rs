@@ -199,6 +199,7 @@ type CaseFn = Arc<dyn Fn(Arc<TestDb>) -> CaseFuture + Send + Sync>;
 pub struct Suite {
     cases: Vec<(&'static str, CaseFn)>,
     kurrentdb: bool,
+    postgres_only: Vec<(&'static str, CaseFn)>,
 }
 
 impl Suite {
@@ -221,6 +222,18 @@ impl Suite {
     /// `kurrentdb::…`, skipped like PostgreSQL's when PostgreSQL is unreachable).
     pub fn with_kurrentdb(mut self) -> Self {
         self.kurrentdb = true;
+        self
+    }
+
+    /// Add a case that runs on PostgreSQL only (several server processes on one database); it is
+    /// reported as ignored, like the other PostgreSQL cases, when no server answers.
+    pub fn postgres_case<F, Fut>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn(Arc<TestDb>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.postgres_only
+            .push((name, Arc::new(move |db| Box::pin(f(db)))));
         self
     }
 
@@ -260,6 +273,13 @@ impl Suite {
                 let skip = backend == Backend::Postgres && pg.is_err();
                 trials.push(trial.with_ignored_flag(skip));
             }
+        }
+        for (name, case) in &self.postgres_only {
+            let case = case.clone();
+            let trial = Trial::test(format!("postgres::{name}"), move || {
+                run_case(Backend::Postgres, false, case)
+            });
+            trials.push(trial.with_ignored_flag(pg.is_err()));
         }
         libtest_mimic::run(&args, trials).exit_code()
     }
