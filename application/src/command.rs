@@ -229,7 +229,7 @@ where
         return execute_alone::<D, S, T>(store, stream_id, command, metadata, schedule, keep).await;
     };
     let slot = slots::slot(Some(instance), stream_id);
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
         let cell = slots::Cell::default();
         let verdict = {
             let mut inner = slot.inner.lock().await;
@@ -306,6 +306,7 @@ where
             }
             slots::Done::Retry => {
                 tracing::debug!(stream = %stream_id, "batch not committed as decided, deciding again");
+                after_conflict(attempt).await;
             }
             slots::Done::Failed(e) => return Err(e.into()),
         }
@@ -315,6 +316,18 @@ where
         attempts: MAX_ATTEMPTS,
     }
     .into())
+}
+
+/// The pause after the `attempt`-th (from 0) lost race for a stream, before deciding again: a
+/// random time up to 2 ms × 2^attempt, at most 64 ms. Writers in several processes retrying on one
+/// hot stream at once would otherwise collide again on every attempt and give up together
+/// (docs/decisions/0038-several-processes.md).
+async fn after_conflict(attempt: u32) {
+    let ceiling_ms = (2u64 << attempt.min(5)).min(64);
+    tokio::time::sleep(std::time::Duration::from_micros(fastrand::u64(
+        0..=ceiling_ms * 1000,
+    )))
+    .await;
 }
 
 /// One command at a time, loading the whole stream for each (see [`execute`]).
@@ -336,7 +349,7 @@ where
     let mut inner = slot.inner.lock().await;
     slots::flush_held(&mut inner, store, stream_id).await;
     inner.cached = None;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
         let (state, version) = load::<D>(store, stream_id).await?;
         let events = state.decide(command).map_err(CommandError::Rejected)?;
         if events.is_empty() {
@@ -354,6 +367,7 @@ where
             Ok(outcome) => return Ok((keep(&new_state), events, Some(outcome))),
             Err(StoreError::VersionConflict { .. }) => {
                 tracing::debug!(stream = %stream_id, "version conflict, deciding again");
+                after_conflict(attempt).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -900,7 +914,7 @@ impl AtomicCommand {
             }
         };
         let mut conflicted = None;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let mut entries = Vec::with_capacity(self.streams.len());
             for (registered, guard) in self.streams.iter().zip(guards.iter_mut()) {
                 let base =
@@ -988,6 +1002,7 @@ impl AtomicCommand {
                         entries.into_iter().map(|e| Some(e.base)).collect(),
                     );
                     conflicted = Some(stream);
+                    after_conflict(attempt).await;
                 }
                 Err(e) => {
                     remember(

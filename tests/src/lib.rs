@@ -76,6 +76,12 @@ struct KurrentDbTarget {
 }
 
 impl TestDb {
+    /// Whether this database's event log is the KurrentDB adapter ([`TestDb::create_kurrentdb`]),
+    /// which appends one commit at a time (no group commit).
+    pub fn is_kurrentdb(&self) -> bool {
+        self.kurrentdb.is_some()
+    }
+
     /// Create an empty database.
     pub async fn create(backend: Backend) -> TestDb {
         match backend {

@@ -1104,7 +1104,12 @@ async fn group_commit_fails_alone(db: Arc<TestDb>) {
             grouped_rounds += 1;
         }
     }
-    assert!(grouped_rounds > 0, "no two appends ever shared a commit");
+    // The KurrentDB adapter commits one append at a time (docs/decisions/0037): only the
+    // ordering and isolation half of this case applies to it.
+    assert!(
+        grouped_rounds > 0 || db.is_kurrentdb(),
+        "no two appends ever shared a commit"
+    );
     assert_eq!(
         s.stream_version(&stream("sharedgroup-1")).await.unwrap(),
         (ROUNDS * WRITERS / 8 * 2) as u64
@@ -1261,7 +1266,12 @@ async fn group_commit_dedup(db: Arc<TestDb>) {
         }
         all.extend(commits.into_iter().zip(results.into_iter().step_by(2)));
     }
-    assert!(grouped_rounds > 0, "no two appends ever shared a commit");
+    // The KurrentDB adapter commits one append at a time (docs/decisions/0037): only the
+    // ordering and isolation half of this case applies to it.
+    assert!(
+        grouped_rounds > 0 || db.is_kurrentdb(),
+        "no two appends ever shared a commit"
+    );
     let head = s.head_position().await.unwrap();
     for (commit, first) in all {
         let again = s.append_streams(commit).await.unwrap();
