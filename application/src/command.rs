@@ -16,7 +16,7 @@ use tessera_domain::{Decider, DomainEvent, EventDecodeError};
 use uuid::Uuid;
 
 /// How many times a command is re-decided after losing a race before giving up.
-pub const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_ATTEMPTS: u32 = 16;
 
 /// Events read per query while loading an aggregate.
 const LOAD_BATCH: usize = 1_000;

@@ -296,6 +296,21 @@ impl Api {
         self.send(reqwest::Method::POST, url, token, Some(body))
             .await
     }
+    /// POST as a client of the documents does when told "temporarily unavailable; try again": a
+    /// 503 means the command was not committed (its stream stayed contended past the runner's
+    /// retries, which happens when two processes batch on one hot stream), so it is sent again, up
+    /// to 5 times. Any other answer is returned as is.
+    async fn post_retrying(&self, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut answer = self.post(url.clone(), token, body.clone()).await;
+        for _ in 0..5 {
+            if answer.0 != 503 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            answer = self.post(url.clone(), token, body.clone()).await;
+        }
+        answer
+    }
     async fn get(&self, url: String, token: Option<&str>) -> (u16, Value) {
         self.send(reqwest::Method::GET, url, token, None).await
     }
@@ -394,7 +409,7 @@ async fn buy(api: Api, base: String, token: String, session: String, i: usize) -
         return out;
     }
     let (status, body) = api
-        .post(
+        .post_retrying(
             format!("{base}/v1/orders"),
             Some(&token),
             json!({"sessionId": session, "seatIds": [seat(i % SEATS)], "paymentProvider": "Mock"}),
@@ -685,7 +700,9 @@ async fn several_processes(db: Arc<TestDb>) {
                 "paymentMethodId": "mock",
             });
             meeting_tasks.push(tokio::spawn(async move {
-                let (s, order) = api.post(format!("{base}/orders"), Some(&token), body).await;
+                let (s, order) = api
+                    .post_retrying(format!("{base}/orders"), Some(&token), body)
+                    .await;
                 match s {
                     201 | 202 => {}
                     400 => {
