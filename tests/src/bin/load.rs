@@ -652,6 +652,22 @@ fn report(
 }
 
 /// The tallies of every connection, by command kind (taken from the outcomes).
+/// The report every order race prints: its title with the elapsed seconds, the table of statuses
+/// and latencies, what `/metrics` saw for the race's aggregate `category`, and the process's memory.
+async fn report_race(
+    title: &str,
+    outcomes: &mut [(usize, Outcome)],
+    started: Instant,
+    c: &Client,
+    category: &str,
+) {
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("{title}, {elapsed:.1} s");
+    print_table(&mut merge(outcomes), elapsed);
+    print_metrics(&c.http, &c.base, category).await;
+    print_memory();
+}
+
 fn merge(outcomes: &mut [(usize, Outcome)]) -> BTreeMap<&'static str, Tally> {
     let mut merged: BTreeMap<&'static str, Tally> = BTreeMap::new();
     for (_, out) in outcomes {
@@ -919,7 +935,7 @@ async fn check(
 
 /// The meeting-ticket (seed 000) and shop (seed 002) order races over HTTP.
 mod races {
-    use super::{Args, Client, Outcome, merge, post, print_memory, print_metrics, print_table};
+    use super::{Args, Client, Outcome, post, report_race};
     use anyhow::{Context, ensure};
     use serde_json::{Value, json};
     use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1158,14 +1174,18 @@ mod races {
             outcomes.push((0, out));
             per_buyer.extend(mine);
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        println!(
-            "meeting race, {:?}, {} connections, {buyers} buyers, {:.1} s",
-            args.db, args.connections, elapsed
+        let title = format!(
+            "meeting race, {:?}, {} connections, {buyers} buyers",
+            args.db, args.connections
         );
-        print_table(&mut merge(&mut outcomes), elapsed);
-        print_metrics(&c.http, &c.base, <Meeting as Decider>::CATEGORY).await;
-        print_memory();
+        report_race(
+            &title,
+            &mut outcomes,
+            started,
+            &c,
+            <Meeting as Decider>::CATEGORY,
+        )
+        .await;
 
         // Checks: responses, read model, replay.
         let paid: u32 = per_buyer.iter().map(|(_, (n, _))| n).sum();
@@ -1300,14 +1320,18 @@ mod races {
             outcomes.push((0, out));
             accepted.extend(mine);
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        println!(
-            "shop race, {:?}, {} connections, {buyers} buyers, {:.1} s",
-            args.db, args.connections, elapsed
+        let title = format!(
+            "shop race, {:?}, {} connections, {buyers} buyers",
+            args.db, args.connections
         );
-        print_table(&mut merge(&mut outcomes), elapsed);
-        print_metrics(&c.http, &c.base, <ShopProduct as Decider>::CATEGORY).await;
-        print_memory();
+        report_race(
+            &title,
+            &mut outcomes,
+            started,
+            &c,
+            <ShopProduct as Decider>::CATEGORY,
+        )
+        .await;
 
         let position = server.engine.events.head_position().await?;
         ensure!(
