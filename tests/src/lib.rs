@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod plans;
 pub mod shop;
+pub mod signalr;
 pub mod wechatpay;
 
 use libtest_mimic::{Arguments, Failed, Trial};

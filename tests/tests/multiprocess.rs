@@ -14,6 +14,11 @@
 //! write is in the read models and the log, the read models equal a rebuild from 0, each lock
 //! expiry took effect once, `tessera audit verify` passes; a write to one process is read from the
 //! other right away, and the seat stream on one process shows a lock made on the other.
+//!
+//! `signalr_clients_of_one_process_hear_another` (PostgreSQL): the official npm SignalR client
+//! (`@microsoft/signalr`, tests/node, via `tessera_tests::signalr`) connected to one API process's
+//! `/hubs/tickets`, as the session's buyer and anonymously, receives exactly the seat and order
+//! notices of locks, a release, an order and its cancellation made through the other API process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use async_trait::async_trait;
@@ -31,6 +36,7 @@ use tessera_application::{
     AppendRequest, Deadline, DeadlineHandler, DeadlineScheduler, ExpectedVersion, HandlerError,
     NewDeadline,
 };
+use tessera_tests::signalr::{Watch, Watcher, order_changes, pairs, seat_changes};
 use tessera_tests::{Suite, TestDb, new_event, stream};
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +45,10 @@ fn main() -> std::process::ExitCode {
         .postgres_case(
             "two_api_processes_and_a_projection_process",
             several_processes,
+        )
+        .postgres_case(
+            "signalr_clients_of_one_process_hear_another",
+            hub_across_processes,
         )
         .run()
 }
@@ -156,6 +166,11 @@ struct Node {
 
 impl Node {
     fn start(db: &TestDb, dir: &Path, role: &str, name: &str) -> Node {
+        Node::start_with(db, dir, role, name, &[])
+    }
+
+    /// [`Node::start`] with settings of its own (`env`: name, value), overriding the shared ones.
+    fn start_with(db: &TestDb, dir: &Path, role: &str, name: &str, env: &[(&str, &str)]) -> Node {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -165,6 +180,7 @@ impl Node {
         let child = command(db, dir)
             .env("TESSERA_ROLE", role)
             .env("TESSERA_BIND", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -527,13 +543,13 @@ async fn settled(url: &str) {
     panic!("projections did not settle");
 }
 
-async fn several_processes(db: Arc<TestDb>) {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let (ok, out) = run_cli(&db, dir, &["migrate"], "");
+/// What runs before the first process starts: `tessera migrate` and `users create-admin`
+/// (`admin@mp.test`).
+fn prepare(db: &TestDb, dir: &Path) {
+    let (ok, out) = run_cli(db, dir, &["migrate"], "");
     assert!(ok, "migrate: {out}");
     let (ok, out) = run_cli(
-        &db,
+        db,
         dir,
         &[
             "users",
@@ -545,6 +561,48 @@ async fn several_processes(db: Arc<TestDb>) {
         "admin password 123\n",
     );
     assert!(ok, "create-admin: {out}");
+}
+
+/// The OpenTicket set-up, with a write on one process read from the other right after: an
+/// organizer (registered on `b`, promoted on `a`), a venue of [`SEATS`] seats and an event on sale
+/// made on `a` and read on `b`. Returns the admin's token and the event's session id.
+async fn on_sale_session(api: &Api, a: &str, b: &str) -> (String, String) {
+    let admin = api.login(a, "admin@mp.test", "admin password 123").await;
+    let (organizer_id, _) = api.customer(b, "organizer@mp.test").await;
+    api.ok(
+        format!("{a}/v1/admin/users/{organizer_id}/roles"),
+        Some(&admin),
+        json!({"role": "organizer"}),
+    )
+    .await;
+    let organizer = api
+        .login(b, "organizer@mp.test", "correct horse battery")
+        .await;
+    let venue = api
+        .ok(format!("{a}/v1/venues"), Some(&admin), venue_body())
+        .await;
+    let venue_id = venue["data"]["venueId"].as_str().unwrap().to_owned();
+    let event = api
+        .ok(
+            format!("{a}/v1/events"),
+            Some(&organizer),
+            event_body(&venue_id),
+        )
+        .await;
+    let event_id = event["data"]["eventId"].as_str().unwrap().to_owned();
+    let session = event["data"]["sessions"][0]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, body) = api.get(format!("{b}/v1/events/{event_id}"), None).await;
+    assert_eq!(s, 200, "written on A, read on B at once: {body}");
+    (admin, session)
+}
+
+async fn several_processes(db: Arc<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    prepare(&db, dir);
 
     let mut a = Node::start(&db, dir, "api", "a");
     let mut b = Node::start(&db, dir, "api", "b");
@@ -565,39 +623,7 @@ async fn several_processes(db: Arc<TestDb>) {
     assert_eq!(s, 404, "no API on a projections process");
 
     // Set-up, with a write on one process read from the other right after.
-    let admin = api
-        .login(&a.base, "admin@mp.test", "admin password 123")
-        .await;
-    let (organizer_id, _) = api.customer(&b.base, "organizer@mp.test").await;
-    api.ok(
-        format!("{}/v1/admin/users/{organizer_id}/roles", a.base),
-        Some(&admin),
-        json!({"role": "organizer"}),
-    )
-    .await;
-    let organizer = api
-        .login(&b.base, "organizer@mp.test", "correct horse battery")
-        .await;
-    let venue = api
-        .ok(format!("{}/v1/venues", a.base), Some(&admin), venue_body())
-        .await;
-    let venue_id = venue["data"]["venueId"].as_str().unwrap().to_owned();
-    let event = api
-        .ok(
-            format!("{}/v1/events", a.base),
-            Some(&organizer),
-            event_body(&venue_id),
-        )
-        .await;
-    let event_id = event["data"]["eventId"].as_str().unwrap().to_owned();
-    let session = event["data"]["sessions"][0]["sessionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (s, body) = api
-        .get(format!("{}/v1/events/{event_id}", b.base), None)
-        .await;
-    assert_eq!(s, 200, "written on A, read on B at once: {body}");
+    let (admin, session) = on_sale_session(&api, &a.base, &b.base).await;
 
     // The seat stream on A shows a lock made on B.
     let (_, watcher) = api.customer(&a.base, "watcher@mp.test").await;
@@ -879,4 +905,154 @@ async fn several_processes(db: Arc<TestDb>) {
     assert_eq!(dump(&db.url).await, live, "read models equal a rebuild");
     let (ok, out) = run_cli(&db, dir, &["audit", "verify"], "");
     assert!(ok, "audit verify: {out}");
+}
+
+// ------------------------------------------------------------------- the hub across processes
+
+/// The value of the unlabelled series `name` in `base`'s `/metrics` (Prometheus text).
+async fn gauge(api: &Api, base: &str, name: &str) -> f64 {
+    let text = api
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {base}/metrics: {text}"))
+}
+
+/// The official npm SignalR client (`@microsoft/signalr`, tests/node/watch.js) connected to API
+/// process A's `/hubs/tickets` hears everything written through API process B (both
+/// `TESSERA_ROLE=api`, with a `projections` process): the owner's and an anonymous client joined
+/// to the session get one `SeatStatusChanged` per seat for locks by the owner and by another user,
+/// a release, and the order's cancellation, in log order and nothing more; only the owner's
+/// client gets `OrderStatusChanged` (`Created`, `Cancelled`). Locks last 10 minutes here, so no
+/// expiry adds notices while the case runs.
+async fn hub_across_processes(db: Arc<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    prepare(&db, dir);
+    let ttl = [("TESSERA_SEAT_LOCK_TTL_SECS", "600")];
+    let mut a = Node::start_with(&db, dir, "api", "a", &ttl);
+    let mut b = Node::start_with(&db, dir, "api", "b", &ttl);
+    let mut p = Node::start_with(&db, dir, "projections", "p", &ttl);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    for n in [&a, &b, &p] {
+        n.ready(&http).await;
+    }
+    let api = Api { http };
+    let (_, session) = on_sale_session(&api, &a.base, &b.base).await;
+    let (_, owner) = api.customer(&a.base, "owner@mp.test").await;
+    let (_, other) = api.customer(&b.base, "other@mp.test").await;
+
+    let sentinel = seat(9);
+    let watch = |token| Watch {
+        base: &a.base,
+        token,
+        session: &session,
+        transport: None,
+        until: (&sentinel, "Locked"),
+        probe_errors: false,
+    };
+    let mut watchers = [
+        Watcher::start("owner-on-a", watch(Some(owner.as_str()))),
+        Watcher::start("anonymous-on-a", watch(None)),
+    ];
+    for w in &mut watchers {
+        let ready = w.expect("ready").await;
+        assert_eq!(
+            ready["transport"], "WebSocketTransport",
+            "{}: {ready}",
+            w.name
+        );
+    }
+    assert_eq!(gauge(&api, &a.base, "tessera_hub_connections").await, 2.0);
+    assert_eq!(gauge(&api, &b.base, "tessera_hub_connections").await, 0.0);
+
+    // Everything through B.
+    let lock = |token: String, seats: Vec<String>| {
+        let (api, url) = (
+            api.clone(),
+            format!("{}/v1/sessions/{session}/seats/lock", b.base),
+        );
+        async move {
+            let (s, body) = api
+                .post(url, Some(&token), json!({ "seatIds": seats }))
+                .await;
+            assert_eq!(s, 200, "lock {seats:?} on B: {body}");
+        }
+    };
+    lock(owner.clone(), vec![seat(0), seat(1)]).await;
+    lock(other.clone(), vec![seat(2)]).await;
+    let (s, placed) = api
+        .post_retrying(
+            format!("{}/v1/orders", b.base),
+            Some(&owner),
+            json!({"sessionId": session, "seatIds": [seat(0), seat(1)], "paymentProvider": "Mock"}),
+        )
+        .await;
+    assert!(matches!(s, 201 | 202), "order on B: {s} {placed}");
+    let order_id = placed["data"]["orderId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an order id: {placed}"))
+        .to_owned();
+    let (s, body) = api
+        .send(
+            reqwest::Method::DELETE,
+            format!("{}/v1/sessions/{session}/seats/lock", b.base),
+            Some(&other),
+            Some(json!({"seatIds": [seat(2)]})),
+        )
+        .await;
+    assert_eq!(s, 200, "release on B: {body}");
+    let (s, body) = api
+        .send(
+            reqwest::Method::DELETE,
+            format!("{}/v1/orders/{order_id}", b.base),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!((200..300).contains(&s), "cancel on B: {s} {body}");
+    lock(other.clone(), vec![sentinel.clone()]).await;
+
+    let seats: Vec<(String, String)> = [
+        (seat(0), "Locked"),
+        (seat(1), "Locked"),
+        (seat(2), "Locked"),
+        (seat(2), "Available"),
+        (seat(0), "Available"),
+        (seat(1), "Available"),
+        (sentinel.clone(), "Locked"),
+    ]
+    .into_iter()
+    .map(|(seat, status)| (seat, status.to_owned()))
+    .collect();
+    for w in &mut watchers {
+        let done = w.expect("done").await;
+        assert_eq!(done["stoppedBy"], "untilSeat", "{}: {done}", w.name);
+        assert_eq!(seat_changes(&done, &session), seats, "{}: {done}", w.name);
+        let orders = order_changes(&done);
+        if w.name.starts_with("owner") {
+            let expected = pairs(&[
+                (order_id.as_str(), "Created"),
+                (order_id.as_str(), "Cancelled"),
+            ]);
+            assert_eq!(orders, expected, "{}: {done}", w.name);
+        } else {
+            assert!(orders.is_empty(), "{} got order notices: {done}", w.name);
+        }
+    }
+    drop(watchers);
+    for n in [&mut a, &mut b, &mut p] {
+        n.stop();
+    }
 }

@@ -11,14 +11,12 @@
 use chrono::{Duration as ChronoDuration, FixedOffset, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_tests::http::{TestServer, server_config};
+use tessera_tests::signalr::{Watch, Watcher, order_changes, pairs, seat_changes};
 use tessera_tests::{Suite, TestDb};
-use tokio::sync::mpsc;
 
 fn main() -> std::process::ExitCode {
     Suite::new()
@@ -30,145 +28,6 @@ fn main() -> std::process::ExitCode {
         .case("seat_stream_resumes_with_last_event_id", seat_stream)
         .case("live_page_in_chromium_shows_locks", live_page)
         .run()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Node.js and the npm client
-
-fn node_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
-}
-
-/// `npm ci` in tests/node once, when the client is not installed yet (.ci/run does it up front).
-fn ensure_client() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        if node_dir()
-            .join("node_modules/@microsoft/signalr/package.json")
-            .exists()
-        {
-            return;
-        }
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(node_dir())
-            .status()
-            .expect("npm is needed for these tests (Node.js and npm; see .ci/run)");
-        assert!(status.success(), "npm ci in tests/node failed");
-    });
-}
-
-/// What a watcher is told to do.
-struct Watch<'a> {
-    base: &'a str,
-    token: Option<&'a str>,
-    session: &'a str,
-    transport: Option<&'a str>,
-    until: (&'a str, &'a str),
-    probe_errors: bool,
-}
-
-/// A `node watch.js` process: its JSON lines as they come.
-struct Watcher {
-    child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-    name: String,
-}
-
-impl Watcher {
-    fn start(name: &str, w: Watch<'_>) -> Watcher {
-        ensure_client();
-        let mut options = json!({
-            "url": format!("{}/hubs/tickets", w.base),
-            "sessionId": w.session,
-            "untilSeat": w.until.0,
-            "untilStatus": w.until.1,
-            "probeErrors": w.probe_errors,
-            "timeoutMs": 60_000,
-        });
-        if let Some(token) = w.token {
-            options["token"] = json!(token);
-        }
-        if let Some(transport) = w.transport {
-            options["transport"] = json!(transport);
-        }
-        Watcher::script(name, "watch.js", &options)
-    }
-
-    /// Any script of tests/node run with one JSON argument, read as JSON lines like a watcher.
-    fn script(name: &str, script: &str, options: &Value) -> Watcher {
-        ensure_client();
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(options.to_string())
-            .current_dir(node_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node is needed for these tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watcher {
-            child,
-            lines,
-            name: name.to_owned(),
-        }
-    }
-
-    /// The next line, which must be `event` (a guard of 90 s against a hung client).
-    async fn expect(&mut self, event: &str) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(90), self.lines.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{}: no `{event}` line", self.name))
-            .unwrap_or_else(|| panic!("{}: exited before `{event}`", self.name));
-        let value: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["event"], event, "{}: {value}", self.name);
-        value
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `(seatId, status)` of each `SeatStatusChanged` received, checking the payload's shape.
-fn seat_changes(done: &Value, session: &str) -> Vec<(String, String)> {
-    done["seats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            assert_eq!(s["sessionId"], session, "{s}");
-            assert!(s["position"].as_u64().is_some_and(|p| p > 0), "{s}");
-            let ts = s["timestamp"].as_str().unwrap();
-            assert!(
-                chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z'),
-                "{s}"
-            );
-            (
-                s["seatId"].as_str().unwrap().to_owned(),
-                s["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,17 +214,7 @@ async fn notices(db: Arc<TestDb>) {
         let done = w.expect("done").await;
         assert_eq!(done["stoppedBy"], "untilSeat", "{}: {done}", w.name);
         assert_eq!(seat_changes(&done, &session_id), expected, "{}", w.name);
-        let orders: Vec<(String, String)> = done["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| {
-                (
-                    o["orderId"].as_str().unwrap().to_owned(),
-                    o["status"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let orders = order_changes(&done);
         if w.name.starts_with("alice") {
             assert_eq!(
                 orders,
