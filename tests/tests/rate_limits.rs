@@ -699,5 +699,21 @@ async fn redis_down(db: Arc<TestDb>) {
         "{:?}",
         ops.body
     );
+    // The same, per class, as the Prometheus counter operators alert on (docs/operations.md). The
+    // recorder is process-wide, so other cases may have added to it: at least the seven locks.
+    let metrics = reqwest::get(format!("{}/metrics", t.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seat_locks = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"tessera_rate_limit_fail_open_total{class="seat_lock"} "#))
+        .unwrap_or_else(|| panic!("no fail-open counter for seat_lock in /metrics:\n{metrics}"));
+    assert!(
+        seat_locks.trim().parse::<f64>().unwrap() >= 7.0,
+        "{seat_locks}"
+    );
     t.stop().await;
 }
