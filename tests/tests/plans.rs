@@ -759,13 +759,57 @@ async fn edges(db: Arc<TestDb>) {
     let r = t.get("/plans/openapi.json", None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["openapi"].as_str().unwrap().get(..3), Some("3.1"));
-    for p in [
-        "/company",
-        "/company/{companyId}/members/{userId}",
-        "/company/{companyId}/plan/trial",
-    ] {
-        assert!(r.body["paths"][p].is_object(), "{p}");
+    // Every route of docs/plans.md, with its methods, and the one error shape.
+    let c = "/company/{companyId}";
+    let routes: Vec<(String, &[&str])> = vec![
+        ("/company".into(), &["post"]),
+        (c.into(), &["get"]),
+        (format!("{c}/members"), &["get", "post"]),
+        (format!("{c}/members/{{userId}}"), &["delete"]),
+        (format!("{c}/plan/list"), &["get"]),
+        (format!("{c}/plan/status"), &["get"]),
+        (format!("{c}/plan/trial"), &["post"]),
+        (format!("{c}/plan/auth"), &["post", "put"]),
+        (format!("{c}/plan/auth/status"), &["get", "put"]),
+        (format!("{c}/plan/auth/item/{{authId}}"), &["get"]),
+        (format!("{c}/plan/auth/upload"), &["post"]),
+        (format!("{c}/plan/auth/upload/{{pictureId}}"), &["get"]),
+        ("/admin/plans/auth".into(), &["get"]),
+        ("/admin/plans/auth/{authId}/accept".into(), &["post"]),
+        ("/admin/plans/auth/{authId}/reject".into(), &["post"]),
+        (format!("{c}/plan/order/prepare"), &["post"]),
+        (format!("{c}/plan/order"), &["get", "post"]),
+        (format!("{c}/plan/order/pending"), &["get"]),
+        (format!("{c}/plan/order/{{orderId}}"), &["get"]),
+        (format!("{c}/plan/order/{{orderId}}/pay"), &["post"]),
+        (format!("{c}/plan/order/pending/pay"), &["post"]),
+        (format!("{c}/plan/degrade"), &["delete"]),
+        (format!("{c}/plan/wallet"), &["get"]),
+        (format!("{c}/plan/charge"), &["get"]),
+        (format!("{c}/plan/recharge/info"), &["get"]),
+        (format!("{c}/plan/recharge"), &["get", "post"]),
+        (
+            "/admin/plans/companies/{companyId}/wallet/grant".into(),
+            &["post"],
+        ),
+        (
+            "/admin/plans/payments/{paymentId}/confirm".into(),
+            &["post"],
+        ),
+        ("/plans/wechatpay/notify".into(), &["post"]),
+        ("/plans/alipay/notify".into(), &["post"]),
+    ];
+    for (p, methods) in &routes {
+        for m in *methods {
+            assert!(r.body["paths"][p][m].is_object(), "{m} {p}");
+        }
     }
+    assert_eq!(
+        r.body["paths"].as_object().unwrap().len(),
+        routes.len(),
+        "no route undocumented here"
+    );
+    assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
     t.stop().await;
 }
 
@@ -953,13 +997,37 @@ async fn certification_rules(db: Arc<TestDb>) {
         .collect();
     assert_eq!(actions, ["posted", "rejected", "reposted"]);
 
-    // Reject again, then a new pro application supersedes the rejected one: expired.
-    t.post(
-        &format!("/admin/plans/auth/{pro1}/reject"),
-        Some(&admin),
-        json!({"reason": "still unreadable"}),
-    )
-    .await;
+    // The seed's `PUT /auth` names no plan: the pending (rejected) application is meant.
+    let reject = |reason: &'static str| {
+        let (t, admin, pro1) = (&t, admin.clone(), pro1.clone());
+        async move {
+            let r = t
+                .post(
+                    &format!("/admin/plans/auth/{pro1}/reject"),
+                    Some(&admin),
+                    json!({"reason": reason}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+    };
+    reject("still unreadable").await;
+    let body = with_photos(&t, &owner, &id, pro_body()).await;
+    let r = t
+        .send(
+            Method::PUT,
+            &format!("/company/{id}/plan/auth"),
+            Some(&owner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["_id"], pro1.as_str());
+    assert_eq!(r.body["status"], "reposted");
+    assert_eq!(r.body["history_data"].as_array().unwrap().len(), 3);
+    reject("unreadable again").await;
+
+    // Rejected again: a new pro application supersedes the rejected one: expired.
     let r = apply(&t, &owner, &id, "pro", pro_body()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let pro2 = r.body["_id"].as_str().unwrap().to_owned();

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         .case("unpaid_orders_expire", expiry)
         .case("access_on_every_route", access)
         .case("rebuild_gives_same_rows", rebuild)
+        .case("catalogue_versions_keep_sold_prices", catalogue_versions)
         .run()
 }
 
@@ -236,10 +237,40 @@ async fn order_types(db: Arc<TestDb>) {
         1_050_000 - 90_000 - 60_000 - expected
     );
 
+    // The period's end (local midnight): its deadline makes it `overdue` for the grace period;
+    // a second before, nothing happens. Overdue, it can be renewed but not upgraded.
+    let stream = format!("plansTeamPlan-{id}");
+    fire_at(&t, end5 - chrono::Duration::seconds(1)).await;
+    assert!(
+        !types(&t, &stream)
+            .await
+            .contains(&"PlansPaidPeriodOverdue".to_owned())
+    );
+    fire_at(&t, end5).await;
+    assert!(
+        types(&t, &stream)
+            .await
+            .contains(&"PlansPaidPeriodOverdue".to_owned())
+    );
+    settle(&t).await;
+    let s = status(&t, &owner, &id).await;
+    assert_eq!(s["current"]["status"], "overdue", "{s}");
+    assert_eq!(s["current"]["plan"], "ent");
+    assert_eq!(time(&s["current"]["date_end"]), end5);
+    let prepare = |body: Value| {
+        let path = format!("/company/{id}/plan/order/prepare");
+        let (t, owner) = (&t, owner.clone());
+        async move { t.post(&path, Some(&owner), body).await.body }
+    };
+    let r = prepare(json!({"order_type": "renewal", "times": 1})).await;
+    assert_eq!(r["isValid"], true, "{r}");
+    let r =
+        prepare(json!({"order_type": "upgrade", "plan": "ent", "products": line("ent", 20)})).await;
+    assert_eq!(r["isValid"], false, "{r}");
+
     // patch: once the period expired (its deadlines fired after the grace period), buy it again.
     let grace_end = end5 + chrono::Duration::days(7);
     fire_at(&t, grace_end + chrono::Duration::seconds(1)).await;
-    let stream = format!("plansTeamPlan-{id}");
     assert!(
         types(&t, &stream)
             .await
@@ -630,6 +661,23 @@ async fn rules(db: Arc<TestDb>) {
         "insufficient_balance",
         None,
     );
+    // The seed's `POST /order/pending/pay?`: the method in the query string, no body.
+    for path in [
+        format!("/company/{id}/plan/order/pending/pay?payment_method=balance"),
+        format!("/company/{id}/plan/order/{b}/pay?payment_method=balance"),
+    ] {
+        let r = t.send(Method::POST, &path, Some(&owner), None).await;
+        assert_error(&r, 409, "insufficient_balance", None);
+    }
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/company/{id}/plan/order/pending/pay"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_error(&r, 400, "invalid_field", Some("payment_method"));
     // An unknown method (the seed's comment says `wechat`) is a clean 400 (external methods are
     // exercised in tests/tests/plans_checkout.rs).
     for method in ["wechat", "cash"] {
@@ -1053,4 +1101,85 @@ async fn rebuild(db: Arc<TestDb>) {
         "a rebuild gives the same rows"
     );
     t.stop().await;
+}
+
+/// The catalogue is configuration read at start (`TESSERA_PLANS_CATALOGUE`) and versioned: after a
+/// restart on a new catalogue, an order placed before keeps the prices and version it was placed
+/// with and is paid at that price, while new orders use the new one; a broken file stops the
+/// start, naming the JSON path at fault.
+async fn catalogue_versions(db: Arc<TestDb>) {
+    let t = TestServer::start(&db).await;
+    let admin = t.admin().await;
+    let (_, owner) = t.customer("catalogue-owner@orders.test").await;
+    let id = certified_company(&t, &admin, &owner, "Catalogue").await;
+    grant(&t, &admin, &id, "1000.00").await;
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "newly", "plan": "pro", "times": 2, "products": line("pro", 3)}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["amount"], "180.00");
+    let sold = r.body.clone();
+    let old = sold["_id"].as_str().unwrap().to_owned();
+    t.stop().await;
+
+    // A new catalogue: pro at 45.00 a member a month, version 2026-07.
+    let dir = tempfile::tempdir().unwrap();
+    let mut catalogue: Value = serde_json::from_str(include_str!(
+        "../../domain/src/plans/default_catalogue.json"
+    ))
+    .unwrap();
+    catalogue["version"] = json!("2026-07");
+    catalogue["plans"][1]["products"][0]["price"] = json!("45.00");
+    let path = dir.path().join("catalogue.json");
+    std::fs::write(&path, serde_json::to_vec(&catalogue).unwrap()).unwrap();
+    let mut config = server_config();
+    config.plans.plans_catalogue = Some(path);
+    let t = TestServer::start_with(&db, config).await;
+    let r = t
+        .get(&format!("/company/{id}/plan/list"), Some(&owner))
+        .await;
+    assert_eq!(r.body[1]["products"][0]["price"], "45.00", "{:?}", r.body);
+    // The order placed before is unchanged, and paid at the price it was sold at.
+    let r = t
+        .get(&format!("/company/{id}/plan/order/{old}"), Some(&owner))
+        .await;
+    assert_eq!(r.body, sold, "an order keeps what it was sold at");
+    assert_eq!(r.body["catalogue_version"], "2026-01");
+    assert_eq!(r.body["products"][0]["price"], "30.00");
+    let r = pay(&t, &owner, &id, &old, "balance").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["order"]["amount"], "180.00");
+    settle(&t).await;
+    assert_eq!(wallet(&t, &owner, &id).await["balance"], "820.00");
+    // A new order is priced from the new catalogue.
+    let r = order(
+        &t,
+        &owner,
+        &id,
+        json!({"order_type": "renewal", "times": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["amount"], "135.00");
+    assert_eq!(r.body["catalogue_version"], "2026-07");
+    assert_eq!(r.body["products"][0]["price"], "45.00");
+    t.stop().await;
+
+    // A price with three decimals: the server does not start.
+    catalogue["plans"][1]["products"][0]["price"] = json!("45.001");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, serde_json::to_vec(&catalogue).unwrap()).unwrap();
+    let mut config = server_config();
+    config.plans.plans_catalogue = Some(broken);
+    match tessera_api::RunningServer::start(&db.config(), config).await {
+        Ok(server) => {
+            server.stop(Duration::from_secs(10)).await;
+            panic!("a broken catalogue was accepted");
+        }
+        Err(e) => assert!(e.to_string().contains("plans[1].products[0].price"), "{e}"),
+    }
 }

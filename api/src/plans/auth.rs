@@ -155,14 +155,19 @@ fn item_view(c: &Certification) -> AuthItemView {
 fn plan_query(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<String, PlansApiError> {
+    optional_plan_query(q)?
+        .ok_or_else(|| PlansApiError::field("plan", "is required (`?plan=pro` or `?plan=ent`)"))
+}
+
+/// `?plan=` when given and not empty; 400 `plan` for a malformed query string.
+fn optional_plan_query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Option<String>, PlansApiError> {
     let Query(q) = q.map_err(|e| PlansApiError::field("plan", e.body_text()))?;
-    match q.get("plan").map(|s| s.trim()) {
-        Some(p) if !p.is_empty() => Ok(p.to_owned()),
-        _ => Err(PlansApiError::field(
-            "plan",
-            "is required (`?plan=pro` or `?plan=ent`)",
-        )),
-    }
+    Ok(q.get("plan")
+        .map(|s| s.trim())
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned))
 }
 
 async fn load_item(state: &AppState, auth_id: &ObjectId) -> Result<AuthItemView, PlansApiError> {
@@ -277,6 +282,7 @@ async fn apply(
 }
 
 /// Resubmit the rejected application of `plan` (owners): it becomes `reposted` with the new data.
+/// Without `?plan=`, the company's pending application is meant.
 #[utoipa::path(
     put,
     path = "/company/{companyId}/plan/auth",
@@ -286,7 +292,7 @@ async fn apply(
     security(("bearerAuth" = [])),
     params(
         ("companyId" = String, Path, description = "24-hex company id"),
-        ("plan" = String, Query, description = "`pro` or `ent`"),
+        ("plan" = Option<String>, Query, description = "`pro` or `ent`; when absent, the pending application's plan"),
     ),
     request_body = Object,
     responses(
@@ -312,7 +318,18 @@ async fn resubmit(
         .plans
         .owner_membership(&company_id, c.user_id)
         .await?;
-    let plan = plan_query(q)?;
+    // The seed's `PUT /auth` names no plan: without `?plan=`, the pending application's.
+    let plan = match optional_plan_query(q)? {
+        Some(plan) => plan,
+        None => state
+            .services
+            .plans
+            .certification_desk(&m.company_id)
+            .await?
+            .pending()
+            .map(|p| p.plan.as_str().to_owned())
+            .ok_or(PlansError::Certification(CertificationError::NotFound))?,
+    };
     let (auth_id, position) = state
         .services
         .plans

@@ -20,7 +20,8 @@ pub mod wallet;
 use crate::startup::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
-/// Every seed 004 route served so far, each with its OpenAPI operation.
+/// Every seed 004 route and the routes it assumes (companies, staff review, payment callbacks),
+/// each with its OpenAPI operation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(companies::router())

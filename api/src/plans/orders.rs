@@ -6,11 +6,11 @@
 
 use super::error::{ErrorBody, PlansApiError, PlansCaller, PlansJson, required_text};
 use super::openapi::{Forbidden, NotFound, ServiceUnavailable, Unauthorized, tags};
-use crate::http::{RequestId, idempotent, read_your_writes};
+use crate::http::{RequestId, body, idempotent, read_your_writes};
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -511,7 +511,7 @@ async fn detail(
     Ok(Json(state_view(&order, plans.now())))
 }
 
-/// The body of the pay routes.
+/// The body of the pay routes (or none, with `?payment_method=` in the query string).
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct PayBody {
@@ -534,6 +534,38 @@ pub struct PayView {
     pub code_url: Option<String>,
     /// CNY to pay.
     pub amount: String,
+}
+
+/// The input of `POST /order/:orderId/pay` and `POST /order/pending/pay`: the JSON object body
+/// `{payment_method}` (as for [`PlansJson`]), or no body at all. The seed writes the second route
+/// as `POST /plan/order/pending/pay?`, so `payment_method` is also read from the query string
+/// when the body does not name it; a malformed query string is a 400 on `payment_method`.
+#[derive(Debug)]
+struct PayInput(serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for PayInput {
+    type Rejection = PlansApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<HashMap<String, String>>::try_from_uri(req.uri())
+            .map_err(|_| PlansApiError::field("payment_method", "malformed query string"))?;
+        let bytes = body::read(req, state, false).await?;
+        let mut map = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Map::new()
+        } else {
+            match body::parse_json::<serde_json::Value>(&bytes)? {
+                serde_json::Value::Object(map) => map,
+                _ => return Err(PlansApiError::field("body", "must be a JSON object")),
+            }
+        };
+        if let (false, Some(method)) = (
+            map.contains_key("payment_method"),
+            query.get("payment_method"),
+        ) {
+            map.insert("payment_method".into(), method.clone().into());
+        }
+        Ok(PayInput(map))
+    }
 }
 
 async fn pay_with(
@@ -593,6 +625,7 @@ async fn pay_with(
     params(
         ("companyId" = String, Path, description = "24-hex company id"),
         ("orderId" = String, Path, description = "24-hex order id"),
+        ("payment_method" = Option<String>, Query, description = "Used when the body does not name it"),
     ),
     request_body = PayBody,
     responses(
@@ -610,7 +643,7 @@ async fn pay(
     rid: RequestId,
     c: PlansCaller,
     Path((company_id, raw)): Path<(String, String)>,
-    PlansJson(body): PlansJson,
+    PayInput(body): PayInput,
 ) -> Result<Json<PayView>, PlansApiError> {
     pay_with(&state, &rid, &c, &company_id, Some(&raw), &body).await
 }
@@ -623,7 +656,10 @@ async fn pay(
     tag = tags::ORDERS,
     summary = "Pay the pending order (owners only)",
     security(("bearerAuth" = [])),
-    params(("companyId" = String, Path, description = "24-hex company id")),
+    params(
+        ("companyId" = String, Path, description = "24-hex company id"),
+        ("payment_method" = Option<String>, Query, description = "Used when the body does not name it (the seed writes `POST /order/pending/pay?`)"),
+    ),
     request_body = PayBody,
     responses(
         (status = 200, description = "Paid (balance) or payment opened", body = PayView),
@@ -640,7 +676,7 @@ async fn pay_pending(
     rid: RequestId,
     c: PlansCaller,
     Path(company_id): Path<String>,
-    PlansJson(body): PlansJson,
+    PayInput(body): PayInput,
 ) -> Result<Json<PayView>, PlansApiError> {
     pay_with(&state, &rid, &c, &company_id, None, &body).await
 }

@@ -1,4 +1,4 @@
-//! Seed 004 "plan" routes served so far, under `/company/:companyId/plan`: `GET /list`,
+//! Seed 004 "plan" routes under `/company/:companyId/plan`: `GET /list`,
 //! `GET /status`, `POST /trial`. Members read; only owners start trials.
 
 use super::error::{ErrorBody, PlansApiError, PlansCaller, PlansJson, required_text};

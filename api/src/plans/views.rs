@@ -171,7 +171,8 @@ pub struct StatusView {
     /// The highest certified plan, or null.
     #[schema(value_type = Option<String>)]
     pub certified: Option<String>,
-    /// The scheduled downgrade (null until orders are served).
+    /// The scheduled downgrade (`{_id, order: {_id, plan, member_count}, time, date_create,
+    /// status}`), or null.
     #[schema(value_type = Option<Object>)]
     pub degrade: Option<serde_json::Value>,
 }
