@@ -38,6 +38,23 @@ pub async fn read_your_writes(state: &AppState, position: Option<u64>) -> bool {
     wait_for_projections(state, position, READ_YOUR_WRITES).await
 }
 
+/// Before a read that commands do not wait for (the seat reads: a lock answers from its own
+/// result): wait until the read models are current as of the log's head when the read arrived, so
+/// that a client sees every write acknowledged to it before it asked, whichever process took the
+/// write (the head is read from the store, not from this process's memory). Bounded by
+/// [`READ_YOUR_WRITES`] like a command's wait; when the store cannot be asked or the wait times
+/// out, the read answers from the read models as they are (its `X-Log-Position` says how far they
+/// are). docs/decisions/0039-seat-commands-answer-from-the-command.md.
+pub async fn caught_up_to_head(state: &AppState) -> bool {
+    match state.engine.events.head_position().await {
+        Ok(head) => read_your_writes(state, Some(head)).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the log head before a read failed");
+            false
+        }
+    }
+}
+
 /// [`read_your_writes`] extended to the process managers' effects, for commands that trigger one
 /// (a confirmed payment → fulfilment issues the tickets): wait until every process manager has
 /// handled `position`, then until every projection has applied what they appended in reaction.

@@ -575,7 +575,8 @@ async fn lock_seats(
             }
             e => e.into(),
         })?;
-    read_your_writes(&state, lock.position).await;
+    // Answered from the command's own result; the seat reads catch up before they answer
+    // (docs/decisions/0039-seat-commands-answer-from-the-command.md).
     let seats = lock
         .seat_ids
         .into_iter()
@@ -627,7 +628,7 @@ async fn release_seats(
     OtJson(body): OtJson<SeatIdsRequest>,
 ) -> Result<Response, OtError> {
     let session: SessionId = parse_id("sessionId", &session_id)?;
-    let (released, position) = state
+    let (released, _position) = state
         .services
         .openticket
         .release_seats(
@@ -643,7 +644,7 @@ async fn release_seats(
             }
             e => e.into(),
         })?;
-    read_your_writes(&state, position).await;
+    // As for a lock: the answer needs no read model, the seat reads catch up themselves.
     let released = released.into_iter().map(String::from).collect();
     Ok(ok(StatusCode::OK, SeatRelease { released }))
 }

@@ -8,6 +8,11 @@
 //! weak) and answers `If-None-Match` with a 304 and no body. `Cache-Control: no-cache` makes clients
 //! ask again each time, since seats change at any moment.
 //!
+//! Seat commands answer from their own result without waiting for this read model, so both reads
+//! first wait (at most 5 s) until it includes everything committed before the read arrived: a
+//! buyer who was told a seat is locked sees it locked here
+//! (docs/decisions/0039-seat-commands-answer-from-the-command.md).
+//!
 //! Both answers (200 and 304) carry `X-Log-Position`: a global log position whose every change
 //! the seats shown include (they may include later ones too). A live client that lost its
 //! connection re-reads the seats and applies the hub's or the stream's changes after that position
@@ -18,6 +23,7 @@ use super::envelope::{meta, ok};
 use super::error::{ErrorBody, OtError};
 use super::openapi::{InternalError, ServiceUnavailable, tags};
 use super::views::{SeatDetail, SeatDetailResponse, SessionSeats, SessionSeatsResponse};
+use crate::http::consistency::caught_up_to_head;
 use crate::startup::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -68,6 +74,7 @@ async fn all(
     headers: HeaderMap,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("sessionId", &session_id)?;
+    caught_up_to_head(&state).await;
     // Read before the query: the read model only moves forward, so it includes at least this.
     let position = state
         .engine
@@ -165,6 +172,7 @@ async fn one(
     Path((session_id, seat_id)): Path<(String, String)>,
 ) -> Result<Response, OtError> {
     let id: Uuid = parse_id("sessionId", &session_id)?;
+    caught_up_to_head(&state).await;
     match state
         .services
         .openticket_queries
