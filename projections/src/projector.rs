@@ -75,6 +75,20 @@ pub trait Projector: Send + Sync {
         tx: &mut ProjectionTx,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError>;
+    /// Apply the events of one batch that this projector applies ([`applies_to`]), in log order,
+    /// in the runner's transaction. The default applies them one at a time; a projector whose
+    /// events overwrite rows (last write wins) can instead write a batch's net effect in a few
+    /// statements, as long as the rows end the same as applying each event in order.
+    async fn apply_batch(
+        &self,
+        tx: &mut ProjectionTx,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A projection error for `event`, whose data (or stream id) does not match what its projector

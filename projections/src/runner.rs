@@ -466,13 +466,17 @@ impl ProjectionRunner {
             }
         }
         for (p, pos) in lane.iter().zip(positions.iter()) {
-            for event in batch.iter().filter(|e| e.global_position > *pos) {
-                if applies_to(p.as_ref(), event) {
-                    p.apply(&mut tx, event).await.map_err(|error| LaneFailure {
+            let events: Vec<&RecordedEvent> = batch
+                .iter()
+                .filter(|e| e.global_position > *pos && applies_to(p.as_ref(), e))
+                .collect();
+            if !events.is_empty() {
+                p.apply_batch(&mut tx, &events)
+                    .await
+                    .map_err(|error| LaneFailure {
                         projector: Some(p.name()),
                         error,
                     })?;
-                }
             }
         }
         tx.commit().await?;

@@ -93,61 +93,98 @@ impl Projector for CatalogProjector {
             "OpenTicketVenueCreated" => venue_created(tx, event, parse(event)?).await,
             "OpenTicketEventCreated" => event_created(tx, event, parse(event)?).await,
             "OpenTicketSessionOpened" => session_opened(tx, parse(event)?).await,
-            "OpenTicketSeatsLocked" => {
-                let d: SeatsLocked = parse(event)?;
-                let change = SeatChange {
-                    status: seat_state::LOCKED,
-                    lock_id: Some(d.lock_id.to_string()),
-                    user_id: Some(d.user_id.to_string()),
-                    lock_expires_at: Some(d.expires_at),
-                    order_id: None,
-                    held_until: None,
-                    at: d.locked_at,
-                };
-                change_seats(tx, event, &d.seat_ids, &change).await
-            }
-            "OpenTicketSeatsReleased" => {
-                let d: SeatsReleased = parse(event)?;
-                let change = SeatChange {
-                    status: seat_state::AVAILABLE,
-                    lock_id: None,
-                    user_id: None,
-                    lock_expires_at: None,
-                    order_id: None,
-                    held_until: None,
-                    at: d.released_at,
-                };
-                change_seats(tx, event, &d.seat_ids, &change).await
-            }
-            "OpenTicketSeatsHeldForOrder" => {
-                let d: SeatsHeldForOrder = parse(event)?;
-                let change = SeatChange {
-                    status: seat_state::HELD_FOR_ORDER,
-                    lock_id: None,
-                    user_id: Some(d.user_id.to_string()),
-                    lock_expires_at: None,
-                    order_id: Some(d.order_id.to_string()),
-                    held_until: Some(d.held_until),
-                    at: d.held_at,
-                };
-                change_seats(tx, event, &d.seat_ids, &change).await
-            }
-            "OpenTicketSeatsSold" => {
-                let d: SeatsSold = parse(event)?;
-                let change = SeatChange {
-                    status: seat_state::SOLD,
-                    lock_id: None,
-                    user_id: Some(d.user_id.to_string()),
-                    lock_expires_at: None,
-                    order_id: Some(d.order_id.to_string()),
-                    held_until: None,
-                    at: d.sold_at,
-                };
-                change_seats(tx, event, &d.seat_ids, &change).await
-            }
-            _ => Ok(()),
+            _ => match seat_change(event)? {
+                Some((seat_ids, change)) => change_seats(tx, event, &seat_ids, &change).await,
+                None => Ok(()),
+            },
         }
     }
+
+    /// Seat events (most of an onsale's log) are collected over the batch, each seat keeping its
+    /// last state, and written with one multi-row `UPDATE` per chunk instead of one per event;
+    /// any other event first writes the seats collected so far, then applies as usual, so rows end
+    /// as if every event had been applied in order.
+    async fn apply_batch(
+        &self,
+        tx: &mut ProjectionTx,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut seats = SeatWrites::default();
+        for event in events {
+            match seat_change(event)? {
+                Some((seat_ids, change)) => {
+                    let session_id = stream_uuid(event)?.to_string();
+                    seats.set(&session_id, seat_ids, &change);
+                }
+                None => {
+                    seats.write(tx).await?;
+                    self.apply(tx, event).await?;
+                }
+            }
+        }
+        seats.write(tx).await
+    }
+}
+
+/// The seats an `OpenTicketSeats…` event changes and their new state; `None` for other events.
+fn seat_change(
+    event: &RecordedEvent,
+) -> Result<Option<(Vec<String>, SeatChange)>, ProjectionError> {
+    Ok(Some(match event.event_type.as_str() {
+        "OpenTicketSeatsLocked" => {
+            let d: SeatsLocked = parse(event)?;
+            let change = SeatChange {
+                status: seat_state::LOCKED,
+                lock_id: Some(d.lock_id.to_string()),
+                user_id: Some(d.user_id.to_string()),
+                lock_expires_at: Some(d.expires_at),
+                order_id: None,
+                held_until: None,
+                at: d.locked_at,
+            };
+            (d.seat_ids, change)
+        }
+        "OpenTicketSeatsReleased" => {
+            let d: SeatsReleased = parse(event)?;
+            let change = SeatChange {
+                status: seat_state::AVAILABLE,
+                lock_id: None,
+                user_id: None,
+                lock_expires_at: None,
+                order_id: None,
+                held_until: None,
+                at: d.released_at,
+            };
+            (d.seat_ids, change)
+        }
+        "OpenTicketSeatsHeldForOrder" => {
+            let d: SeatsHeldForOrder = parse(event)?;
+            let change = SeatChange {
+                status: seat_state::HELD_FOR_ORDER,
+                lock_id: None,
+                user_id: Some(d.user_id.to_string()),
+                lock_expires_at: None,
+                order_id: Some(d.order_id.to_string()),
+                held_until: Some(d.held_until),
+                at: d.held_at,
+            };
+            (d.seat_ids, change)
+        }
+        "OpenTicketSeatsSold" => {
+            let d: SeatsSold = parse(event)?;
+            let change = SeatChange {
+                status: seat_state::SOLD,
+                lock_id: None,
+                user_id: Some(d.user_id.to_string()),
+                lock_expires_at: None,
+                order_id: Some(d.order_id.to_string()),
+                held_until: None,
+                at: d.sold_at,
+            };
+            (d.seat_ids, change)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 async fn venue_created(
@@ -418,6 +455,7 @@ async fn session_opened(tx: &mut ProjectionTx, d: SessionOpened) -> Result<(), P
 }
 
 /// The new state of some seats of a session.
+#[derive(Debug, Clone)]
 struct SeatChange {
     status: &'static str,
     lock_id: Option<String>,
@@ -462,4 +500,69 @@ async fn change_seats(
         })?;
     }
     Ok(())
+}
+
+/// Columns of one row of the multi-row seat `UPDATE`: session, seat and the seven of [`SeatChange`].
+const SEAT_WRITE_COLUMNS: usize = 9;
+
+/// The net seat changes of part of a batch ([`CatalogProjector::apply_batch`]): each `(session,
+/// seat)` once, with the state of its last event.
+#[derive(Default)]
+struct SeatWrites {
+    rows: Vec<(String, String, SeatChange)>,
+    index: std::collections::HashMap<(String, String), usize>,
+}
+
+impl SeatWrites {
+    fn set(&mut self, session_id: &str, seat_ids: Vec<String>, change: &SeatChange) {
+        for seat_id in seat_ids {
+            let key = (session_id.to_owned(), seat_id);
+            match self.index.get(&key) {
+                Some(&i) => self.rows[i].2 = change.clone(),
+                None => {
+                    self.index.insert(key.clone(), self.rows.len());
+                    self.rows.push((key.0, key.1, change.clone()));
+                }
+            }
+        }
+    }
+
+    /// Write the collected rows (one statement per chunk under [`MAX_BINDS`]) and start empty.
+    async fn write(&mut self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
+        let params = match tx {
+            ProjectionTx::Sqlite(_) => Params::Anonymous,
+            ProjectionTx::Postgres(_) => Params::Numbered,
+        };
+        for chunk in self.rows.chunks(MAX_BINDS / SEAT_WRITE_COLUMNS) {
+            let sql = format!(
+                "WITH v (session_id, seat_id, status, lock_id, user_id, lock_expires_at, order_id, \
+                 held_until, updated_at) AS (VALUES {}) \
+                 UPDATE ot_session_seats SET status = v.status, lock_id = v.lock_id, \
+                 user_id = v.user_id, lock_expires_at = v.lock_expires_at, order_id = v.order_id, \
+                 held_until = v.held_until, updated_at = v.updated_at \
+                 FROM v WHERE ot_session_seats.session_id = v.session_id \
+                 AND ot_session_seats.seat_id = v.seat_id",
+                value_rows(chunk.len(), SEAT_WRITE_COLUMNS, params)
+            );
+            execute!(&mut *tx, {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for (session_id, seat_id, c) in chunk {
+                    q = q
+                        .bind(session_id.as_str())
+                        .bind(seat_id.as_str())
+                        .bind(c.status)
+                        .bind(c.lock_id.as_deref())
+                        .bind(c.user_id.as_deref())
+                        .bind(c.lock_expires_at)
+                        .bind(c.order_id.as_deref())
+                        .bind(c.held_until)
+                        .bind(c.at);
+                }
+                q
+            })?;
+        }
+        self.rows.clear();
+        self.index.clear();
+        Ok(())
+    }
 }
