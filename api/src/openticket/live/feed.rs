@@ -288,6 +288,28 @@ impl LiveFeed {
         self.published.load(Ordering::Acquire)
     }
 
+    /// Wait until the feed has published every event committed when called (the store's head),
+    /// at most `within`; returns whether it got there. A stopping server calls it before closing
+    /// its connections.
+    pub async fn drain(&self, within: Duration) -> bool {
+        let Ok(head) = self.store.head_position().await else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        while self.published() < head {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::info!(
+                    head,
+                    published = self.published(),
+                    "live feed: stopped before publishing the last changes"
+                );
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Follow the log from its current head until `shutdown`; a failing read is logged and
     /// retried a second later from the last position handled, so nothing is skipped.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {

@@ -430,6 +430,15 @@ impl Hub {
             tokio::select! {
                 _ = connection.closed.cancelled() => return,
                 _ = self.shutdown.cancelled() => {
+                    // The feed published everything committed before the stop (`Live::start`):
+                    // hand over what this connection has not received yet, then close.
+                    while let Ok(batch) = notices.try_recv() {
+                        for notice in &batch.notices {
+                            if let Some(message) = connection.wants(notice) {
+                                connection.push(&message);
+                            }
+                        }
+                    }
                     connection.close(Some("Server is shutting down."), true);
                     return;
                 }

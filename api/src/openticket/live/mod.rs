@@ -38,17 +38,26 @@ impl Live {
     }
 
     /// Follow the log, reap quiet connections, and when `shutdown` is cancelled close every hub
-    /// connection (telling clients they may reconnect) and end every seat stream.
+    /// connection (telling clients they may reconnect) and end every seat stream — after the feed
+    /// has published what was committed before the stop (at most [`DRAIN`]), so that a change
+    /// acknowledged just before a restart still reaches the clients watching it.
     pub fn start(&self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
-        tasks.spawn(self.feed.clone().run(shutdown.clone()));
+        let feed_stop = CancellationToken::new();
+        tasks.spawn(self.feed.clone().run(feed_stop.clone()));
         tasks.spawn(self.hub.clone().reap());
         let hub = self.hub.clone();
+        let feed = self.feed.clone();
         tasks.spawn(async move {
             shutdown.cancelled().await;
+            feed.drain(DRAIN).await;
             hub.shutdown.cancel();
+            feed_stop.cancel();
         });
     }
 }
+
+/// Longest a stopping server waits for the feed to publish the changes committed before the stop.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The hub's routes and the live page (outside the OpenAPI document) and the seat stream (inside
 /// it).
