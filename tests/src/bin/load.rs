@@ -32,6 +32,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use anyhow::{Context, bail, ensure};
+
+// The shipped `tessera` binary's allocator, so that the server measured here allocates as it does
+// in production (the profile in docs/benchmarks.md was taken with glibc's before).
+#[global_allocator]
+static GLOBAL: tessera_api::Allocator = tessera_api::ALLOCATOR;
+
 use chrono::{Duration as ChronoDuration, FixedOffset, Utc};
 use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
@@ -119,6 +125,10 @@ struct Args {
     /// Seats: sessions of the event on sale; connection `c` drives session `c % sessions`.
     #[arg(long, default_value_t = 1)]
     sessions: usize,
+    /// Keep the database after the run and print its URL (`TESSERA_DATABASE_URL` for
+    /// `tessera projections rebuild`); the SQLite file's temporary folder is then not deleted.
+    #[arg(long)]
+    keep_db: bool,
 }
 
 /// One command kind's measurements.
@@ -370,7 +380,13 @@ fn main() -> anyhow::Result<()> {
     });
     server_rt.block_on(async {
         server.stop(Duration::from_secs(10)).await;
-        db.cleanup().await;
+        if args.keep_db {
+            // Left for `tessera projections rebuild` and other measurements on a real log.
+            eprintln!("database kept: {}", db.url);
+            std::mem::forget(db);
+        } else {
+            db.cleanup().await;
+        }
     });
     result
 }
