@@ -5,7 +5,7 @@ use super::events::{
     EventCreated, SeatsHeldForOrder, SeatsLocked, SeatsReleased, SeatsSold, SessionOpened,
     VenueCreated,
 };
-use super::sql::{IN_CHUNK, MAX_BINDS, Params, placeholders, value_rows};
+use super::sql::{MAX_BINDS, Params, value_rows};
 use super::{bad_event, parse, stream_uuid};
 use crate::db::ProjectionTx;
 use crate::execute;
@@ -89,15 +89,7 @@ impl Projector for CatalogProjector {
         tx: &mut ProjectionTx,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        match event.event_type.as_str() {
-            "OpenTicketVenueCreated" => venue_created(tx, event, parse(event)?).await,
-            "OpenTicketEventCreated" => event_created(tx, event, parse(event)?).await,
-            "OpenTicketSessionOpened" => session_opened(tx, parse(event)?).await,
-            _ => match seat_change(event)? {
-                Some((seat_ids, change)) => change_seats(tx, event, &seat_ids, &change).await,
-                None => Ok(()),
-            },
-        }
+        self.apply_batch(tx, &[event]).await
     }
 
     /// Seat events (most of an onsale's log) are collected over the batch, each seat keeping its
@@ -118,11 +110,24 @@ impl Projector for CatalogProjector {
                 }
                 None => {
                     seats.write(tx).await?;
-                    self.apply(tx, event).await?;
+                    apply_catalog(tx, event).await?;
                 }
             }
         }
         seats.write(tx).await
+    }
+}
+
+/// Apply a venue, event or session-opening event (every event but the seat changes).
+async fn apply_catalog(
+    tx: &mut ProjectionTx,
+    event: &RecordedEvent,
+) -> Result<(), ProjectionError> {
+    match event.event_type.as_str() {
+        "OpenTicketVenueCreated" => venue_created(tx, event, parse(event)?).await,
+        "OpenTicketEventCreated" => event_created(tx, event, parse(event)?).await,
+        "OpenTicketSessionOpened" => session_opened(tx, parse(event)?).await,
+        _ => Ok(()),
     }
 }
 
@@ -466,47 +471,12 @@ struct SeatChange {
     at: DateTime<Utc>,
 }
 
-/// Set the state of `seat_ids` in the session of `event`'s stream. Every seat event states the
-/// seats' whole new state, so applying one twice changes nothing.
-async fn change_seats(
-    tx: &mut ProjectionTx,
-    event: &RecordedEvent,
-    seat_ids: &[String],
-    c: &SeatChange,
-) -> Result<(), ProjectionError> {
-    const FIXED: usize = 8;
-    let session_id = stream_uuid(event)?.to_string();
-    for chunk in seat_ids.chunks(IN_CHUNK) {
-        let sql = format!(
-            "UPDATE ot_session_seats SET status = $1, lock_id = $2, user_id = $3, \
-             lock_expires_at = $4, order_id = $5, held_until = $6, updated_at = $7 \
-             WHERE session_id = $8 AND seat_id IN ({})",
-            placeholders(FIXED + 1, chunk.len())
-        );
-        execute!(&mut *tx, {
-            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(c.status)
-                .bind(c.lock_id.as_deref())
-                .bind(c.user_id.as_deref())
-                .bind(c.lock_expires_at)
-                .bind(c.order_id.as_deref())
-                .bind(c.held_until)
-                .bind(c.at)
-                .bind(session_id.as_str());
-            for seat in chunk {
-                q = q.bind(seat.as_str());
-            }
-            q
-        })?;
-    }
-    Ok(())
-}
-
 /// Columns of one row of the multi-row seat `UPDATE`: session, seat and the seven of [`SeatChange`].
 const SEAT_WRITE_COLUMNS: usize = 9;
 
 /// The net seat changes of part of a batch ([`CatalogProjector::apply_batch`]): each `(session,
-/// seat)` once, with the state of its last event.
+/// seat)` once, with the state of its last event. Every seat event states the seats' whole new
+/// state, so writing one twice changes nothing.
 #[derive(Default)]
 struct SeatWrites {
     rows: Vec<(String, String, SeatChange)>,
