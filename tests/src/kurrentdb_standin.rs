@@ -14,7 +14,16 @@
 //!   (`StreamNotFound` for an unknown stream), of `$all` forwards or backwards from a position,
 //!   and catch-up subscriptions to `$all` (confirmation, history after the position, `CaughtUp`,
 //!   then live events);
-//! - `ServerFeatures.GetSupportedMethods`, which the client calls when it connects.
+//! - `ServerFeatures.GetSupportedMethods`, which the client calls when it connects and the
+//!   adapter asks for the v2 multi-stream append;
+//! - KurrentDB 25.1's multi-stream append, `kurrentdb.protocol.v2.streams.StreamsService/
+//!   AppendSession` (generated from infrastructure/proto/kurrentdb/v2/): every stream's expected
+//!   revision checked before anything is written, then all records or none;
+//!   `FAILED_PRECONDITION` with the server's conflict detail in the status details; the records'
+//!   properties read back through the v1 API as a JSON object with `$schema.name` and
+//!   `$schema.format` added, numbers written as the server writes doubles (`1.0` comes back as
+//!   `1`). [`KurrentDbStandIn::start_without_multi_stream`] starts one without it, like a server
+//!   before 25.1. [`KurrentDbStandIn::calls`] counts the calls of each method.
 //!
 //! Not served (answered `UNIMPLEMENTED`): server-side filters, stream subscriptions, deletes,
 //! tombstones, batch append, persistent subscriptions, projections, gossip (so no cluster).
@@ -50,6 +59,23 @@ mod proto {
             include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
         }
     }
+    pub mod v2 {
+        pub mod streams {
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/kurrentdb.protocol.v2.streams.rs"
+            ));
+        }
+        pub mod errors {
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/kurrentdb.protocol.v2.streams.errors.rs"
+            ));
+        }
+        pub mod rpc {
+            include!(concat!(env!("OUT_DIR"), "/tessera.kurrentdb.rpc.rs"));
+        }
+    }
 }
 
 use proto::event_store::client::server_features::server_features_server::{
@@ -62,6 +88,8 @@ use proto::event_store::client::streams::{
     ReadResp, TombstoneReq, TombstoneResp, append_req, append_resp, read_req, read_resp,
 };
 use proto::event_store::client::{StreamIdentifier, Uuid as ProtoUuid, uuid as proto_uuid};
+use proto::v2::streams::streams_service_server::{StreamsService, StreamsServiceServer};
+use proto::v2::streams::{AppendRequest, AppendResponse, AppendSessionResponse, SchemaFormat};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -99,6 +127,10 @@ struct Service {
     log: Arc<Mutex<Log>>,
     /// Number of events in `$all`, for live subscriptions.
     count: watch::Sender<usize>,
+    /// Whether the v2 multi-stream append is served (a 25.1+ server).
+    multi_stream: bool,
+    /// Calls per method name (`append`, `read`, `append_session`, `get_supported_methods`).
+    calls: Arc<Mutex<HashMap<&'static str, u64>>>,
 }
 
 impl Service {
@@ -106,6 +138,53 @@ impl Service {
         self.log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn called(&self, method: &'static str) {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(method)
+            .or_default() += 1;
+    }
+}
+
+/// One event to store: id, system metadata (type, content type), custom metadata, data.
+type NewStored = (::uuid::Uuid, HashMap<String, String>, Vec<u8>, Vec<u8>);
+
+impl Log {
+    /// The last revision of `stream`, `None` when it has no events.
+    fn current(&self, stream: &str) -> Option<u64> {
+        self.streams.get(stream).map(|v| v.len() as u64 - 1)
+    }
+
+    /// Append `events` to `stream` after its current revision; returns the last revision.
+    fn write(&mut self, name: &str, events: Vec<NewStored>) -> Option<u64> {
+        let mut revision = self.current(name).map_or(0, |c| c + 1);
+        for (id, mut metadata, custom_metadata, data) in events {
+            let now = chrono::Utc::now();
+            // .NET ticks (100 ns) since the Unix epoch, as KurrentDB sends them.
+            let ticks = now.timestamp_micros().max(0) * 10;
+            metadata.insert("created".to_owned(), ticks.to_string());
+            let size = 64 + data.len() + custom_metadata.len() + name.len();
+            let event = Arc::new(Stored {
+                position: self.next_position,
+                stream: name.to_owned(),
+                revision,
+                id,
+                metadata,
+                custom_metadata,
+                data,
+            });
+            self.next_position += size as u64;
+            let index = self.all.len();
+            self.all.push(event);
+            self.streams.entry(name.to_owned()).or_default().push(index);
+            self.ids.entry(id).or_insert(index);
+            revision += 1;
+        }
+        revision.checked_sub(1)
     }
 }
 
@@ -122,6 +201,18 @@ impl KurrentDbStandIn {
     ///
     /// Errors: the listener could not be bound.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(true).await
+    }
+
+    /// [`KurrentDbStandIn::start`] without the v2 multi-stream append: `GetSupportedMethods` does
+    /// not list it and calling it answers `UNIMPLEMENTED`, as a server before 25.1 does.
+    ///
+    /// Errors: the listener could not be bound.
+    pub async fn start_without_multi_stream() -> std::io::Result<Self> {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(multi_stream: bool) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let service = Service {
@@ -130,11 +221,14 @@ impl KurrentDbStandIn {
                 ..Log::default()
             })),
             count: watch::channel(0).0,
+            multi_stream,
+            calls: Arc::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
             .add_service(StreamsServer::new(service.clone()))
             .add_service(ServerFeaturesServer::new(service.clone()))
+            .add_optional_service(multi_stream.then(|| StreamsServiceServer::new(service.clone())))
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY every small gRPC frame waits for the client's delayed ACK
                 // (about 40 ms per round trip).
@@ -159,6 +253,37 @@ impl KurrentDbStandIn {
     /// The `$all` positions of the stored events, in order (tests check they are not contiguous).
     pub fn positions(&self) -> Vec<u64> {
         self.service.log().all.iter().map(|e| e.position).collect()
+    }
+
+    /// How many times `method` was called: `append` (v1, one per stream), `read` (v1 stream and
+    /// `$all` reads, subscriptions), `append_session` (v2 multi-stream append, counted even when
+    /// it is refused), `get_supported_methods`.
+    pub fn calls(&self, method: &str) -> u64 {
+        self.service
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(method)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The stream names of the stored events in `$all` order.
+    pub fn streams(&self) -> Vec<String> {
+        self.service
+            .log()
+            .all
+            .iter()
+            .map(|e| e.stream.clone())
+            .collect()
+    }
+
+    /// The custom metadata of the stored event `id` as the v1 Read API returns it, if stored.
+    pub fn custom_metadata(&self, id: ::uuid::Uuid) -> Option<Vec<u8>> {
+        let log = self.service.log();
+        log.ids
+            .get(&id)
+            .map(|i| log.all[*i].custom_metadata.clone())
     }
 }
 
@@ -289,6 +414,7 @@ impl Streams for Service {
     type BatchAppendStream = Pin<Box<dyn Stream<Item = Result<BatchAppendResp, Status>> + Send>>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
+        self.called("read");
         use read_req::options::{
             CountOption, FilterOption, ReadDirection, StreamOption, all_options, stream_options,
             uuid_option,
@@ -448,6 +574,7 @@ impl Streams for Service {
         request: Request<Streaming<AppendReq>>,
     ) -> Result<Response<AppendResp>, Status> {
         use append_req::options::ExpectedStreamRevision as E;
+        self.called("append");
         let mut messages = request.into_inner();
         let options = match messages.message().await?.and_then(|m| m.content) {
             Some(append_req::Content::Options(o)) => o,
@@ -472,7 +599,7 @@ impl Streams for Service {
             .map(|p| uuid_from(p.id.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut log = self.log();
-        let current = log.streams.get(&name).map(|v| v.len() as u64 - 1);
+        let current = log.current(&name);
         if proposed.is_empty() {
             return Ok(Response::new(success(current, last_position(&log, &name))));
         }
@@ -498,31 +625,15 @@ impl Streams for Service {
         if !accepted {
             return Ok(Response::new(wrong_version(current, &expected)));
         }
-        let mut revision = current.map_or(0, |c| c + 1);
-        for (p, id) in proposed.into_iter().zip(ids) {
-            let mut metadata = p.metadata;
-            let now = chrono::Utc::now();
-            // .NET ticks (100 ns) since the Unix epoch, as KurrentDB sends them.
-            let ticks = now.timestamp_micros().max(0) * 10;
-            metadata.insert("created".to_owned(), ticks.to_string());
-            let size = 64 + p.data.len() + p.custom_metadata.len() + name.len();
-            let event = Arc::new(Stored {
-                position: log.next_position,
-                stream: name.clone(),
-                revision,
-                id,
-                metadata,
-                custom_metadata: p.custom_metadata,
-                data: p.data,
-            });
-            log.next_position += size as u64;
-            let index = log.all.len();
-            log.all.push(event);
-            log.streams.entry(name.clone()).or_default().push(index);
-            log.ids.entry(id).or_insert(index);
-            revision += 1;
-        }
-        let answer = success(Some(revision - 1), last_position(&log, &name));
+        let last = log.write(
+            &name,
+            proposed
+                .into_iter()
+                .zip(ids)
+                .map(|(p, id)| (id, p.metadata, p.custom_metadata, p.data))
+                .collect(),
+        );
+        let answer = success(last, last_position(&log, &name));
         let count = log.all.len();
         drop(log);
         self.count.send_replace(count);
@@ -557,14 +668,230 @@ impl ServerFeatures for Service {
         &self,
         _: Request<()>,
     ) -> Result<Response<SupportedMethods>, Status> {
-        let method = |name: &str| SupportedMethod {
+        self.called("get_supported_methods");
+        let method = |service: &str, name: &str| SupportedMethod {
             method_name: name.to_owned(),
-            service_name: "event_store.client.streams.streams".to_owned(),
+            service_name: service.to_owned(),
             features: Vec::new(),
         };
+        let v1 = "event_store.client.streams.streams";
+        let mut methods = vec![method(v1, "read"), method(v1, "append")];
+        if self.multi_stream {
+            // Lower-cased, as the server lists them.
+            methods.push(method(
+                "kurrentdb.protocol.v2.streams.streamsservice",
+                "appendsession",
+            ));
+        }
         Ok(Response::new(SupportedMethods {
-            methods: vec![method("read"), method("append")],
-            event_store_server_version: "24.10.0".to_owned(),
+            methods,
+            event_store_server_version: if self.multi_stream {
+                "25.1.0"
+            } else {
+                "24.10.0"
+            }
+            .to_owned(),
         }))
+    }
+}
+
+/// A v2 error as KurrentDB sends it: the gRPC status and, in its details, a
+/// `google.rpc.ErrorInfo` with `reason` followed by `detail` (type URL suffix and bytes).
+fn v2_error(
+    code: tonic::Code,
+    reason: &str,
+    message: String,
+    detail: Option<(&str, Vec<u8>)>,
+) -> Status {
+    use prost::Message;
+    let mut details = vec![prost_types::Any {
+        type_url: "type.googleapis.com/google.rpc.ErrorInfo".to_owned(),
+        value: proto::v2::rpc::RpcErrorInfo {
+            reason: reason.to_owned(),
+            domain: "streams".to_owned(),
+            metadata: HashMap::new(),
+        }
+        .encode_to_vec(),
+    }];
+    if let Some((name, value)) = detail {
+        details.push(prost_types::Any {
+            type_url: format!("type.googleapis.com/{name}"),
+            value,
+        });
+    }
+    let status = proto::v2::rpc::RpcStatus {
+        code: code as i32,
+        message: message.clone(),
+        details,
+    };
+    Status::with_details(code, message, status.encode_to_vec().into())
+}
+
+/// `google.protobuf.Value` as the server's JSON formatter writes it: a double without a fraction
+/// is written as an integer.
+fn proto_to_json(v: prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match v.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(b),
+        Some(Kind::NumberValue(n)) => {
+            if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e18 {
+                serde_json::Value::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)
+            }
+        }
+        Some(Kind::StringValue(s)) => serde_json::Value::String(s),
+        Some(Kind::ListValue(l)) => {
+            serde_json::Value::Array(l.values.into_iter().map(proto_to_json).collect())
+        }
+        Some(Kind::StructValue(s)) => serde_json::Value::Object(
+            s.fields
+                .into_iter()
+                .map(|(k, v)| (k, proto_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+#[tonic::async_trait]
+impl StreamsService for Service {
+    /// All requests first (each stream once), then every expected revision, then every record in
+    /// request order, or nothing.
+    async fn append_session(
+        &self,
+        request: Request<Streaming<AppendRequest>>,
+    ) -> Result<Response<AppendSessionResponse>, Status> {
+        self.called("append_session");
+        let mut messages = request.into_inner();
+        let mut requests: Vec<AppendRequest> = Vec::new();
+        while let Some(m) = messages.message().await? {
+            if requests
+                .iter()
+                .any(|r| r.stream.eq_ignore_ascii_case(&m.stream))
+            {
+                return Err(v2_error(
+                    tonic::Code::Aborted,
+                    "STREAM_ALREADY_IN_APPEND_SESSION",
+                    format!("stream {:?} twice in one append session", m.stream),
+                    None,
+                ));
+            }
+            let expected = m.expected_revision.unwrap_or(-2);
+            if m.stream.is_empty()
+                || m.records.is_empty()
+                || (expected < 0 && ![-1, -2, -4].contains(&expected))
+            {
+                return Err(Status::invalid_argument(format!(
+                    "append request for {:?}: a stream, records and a valid expected revision",
+                    m.stream
+                )));
+            }
+            for r in &m.records {
+                let name = r.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.$:-".contains(&b))
+                {
+                    return Err(Status::invalid_argument(format!("schema name {name:?}")));
+                }
+                if let Some(id) = &r.record_id
+                    && ::uuid::Uuid::parse_str(id).ok().is_none_or(|u| u.is_nil())
+                {
+                    return Err(Status::invalid_argument(format!("record id {id:?}")));
+                }
+            }
+            requests.push(m);
+        }
+        if requests.is_empty() {
+            return Err(v2_error(
+                tonic::Code::FailedPrecondition,
+                "APPEND_SESSION_NO_REQUESTS",
+                "an append session without requests".to_owned(),
+                None,
+            ));
+        }
+        let mut log = self.log();
+        for r in &requests {
+            let current = log.current(&r.stream);
+            let expected = r.expected_revision.unwrap_or(-2);
+            let accepted = match expected {
+                -1 => current.is_none(),
+                -2 => true,
+                -4 => current.is_some(),
+                e => current == u64::try_from(e).ok(),
+            };
+            if !accepted {
+                use prost::Message;
+                let actual = current.map_or(-1, |c| c as i64);
+                let detail = proto::v2::errors::StreamRevisionConflictErrorDetails {
+                    stream: r.stream.clone(),
+                    expected_revision: expected,
+                    actual_revision: actual,
+                };
+                return Err(v2_error(
+                    tonic::Code::FailedPrecondition,
+                    "STREAM_REVISION_CONFLICT",
+                    format!(
+                        "revision conflict on stream {:?}: expected {expected}, actual {actual}",
+                        r.stream
+                    ),
+                    Some((
+                        "kurrentdb.protocol.v2.streams.errors.StreamRevisionConflictErrorDetails",
+                        detail.encode_to_vec(),
+                    )),
+                ));
+            }
+        }
+        let mut output = Vec::with_capacity(requests.len());
+        for r in requests {
+            let events = r
+                .records
+                .into_iter()
+                .map(|record| {
+                    let schema = record.schema.unwrap_or_default();
+                    let json = schema.format == SchemaFormat::Json as i32;
+                    let mut properties: serde_json::Map<String, serde_json::Value> = record
+                        .properties
+                        .into_iter()
+                        .map(|(k, v)| (k, proto_to_json(v)))
+                        .collect();
+                    properties.insert("$schema.name".to_owned(), schema.name.clone().into());
+                    if json {
+                        properties.insert("$schema.format".to_owned(), "Json".into());
+                    }
+                    let metadata = HashMap::from([
+                        ("type".to_owned(), schema.name),
+                        (
+                            "content-type".to_owned(),
+                            if json {
+                                "application/json"
+                            } else {
+                                "application/octet-stream"
+                            }
+                            .to_owned(),
+                        ),
+                    ]);
+                    let id = record
+                        .record_id
+                        .and_then(|id| ::uuid::Uuid::parse_str(&id).ok())
+                        .unwrap_or_else(::uuid::Uuid::new_v4);
+                    let custom = serde_json::to_vec(&properties).unwrap_or_default();
+                    (id, metadata, custom, record.data)
+                })
+                .collect();
+            let last = log.write(&r.stream, events);
+            output.push(AppendResponse {
+                stream_revision: last.map_or(-1, |l| l as i64),
+                position: last_position(&log, &r.stream).map(|p| p as i64),
+                stream: r.stream,
+            });
+        }
+        let position = log.all.last().map_or(0, |e| e.position as i64);
+        let count = log.all.len();
+        drop(log);
+        self.count.send_replace(count);
+        Ok(Response::new(AppendSessionResponse { output, position }))
     }
 }

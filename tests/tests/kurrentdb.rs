@@ -1,7 +1,8 @@
 //! The KurrentDB stand-in speaks the protocol the `kurrentdb` client expects, and the adapter's
 //! own promises beyond the contract suite: positions mapped from non-contiguous `$all` positions,
-//! crash recovery by the indexer (events and deadlines), refusal of SQLite
-//! (docs/decisions/0037-kurrentdb-event-store.md).
+//! crash recovery by the indexer (events and deadlines), refusal of SQLite, multi-stream commits
+//! through KurrentDB's v2 multi-stream append where the server has it and one append per stream
+//! where it does not (docs/decisions/0037-kurrentdb-event-store.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use eventstore::{
@@ -11,7 +12,7 @@ use eventstore::{
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline};
+use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline, StoreError};
 use tessera_infrastructure::Database;
 use tessera_infrastructure::audit::verify;
 use tessera_infrastructure::kurrentdb::{KurrentDbSettings, open, open_on};
@@ -24,6 +25,18 @@ fn main() -> std::process::ExitCode {
         .case("positions_are_contiguous_over_byte_offsets", positions)
         .case("a_crashed_append_is_indexed_on_restart", crash_recovery)
         .case("sqlite_is_refused", sqlite_refused)
+        .case(
+            "multi_stream_commit_is_one_append_session",
+            multi_stream_one_session,
+        )
+        .case(
+            "multi_stream_conflict_in_kurrentdb_writes_no_stream",
+            multi_stream_conflict,
+        )
+        .case(
+            "multi_stream_commit_without_the_feature_appends_per_stream",
+            multi_stream_fallback,
+        )
         .run()
 }
 
@@ -273,4 +286,264 @@ async fn kurrent_stores(
         .await
         .unwrap();
     (database, stores)
+}
+
+fn commit_of_three(due: chrono::DateTime<chrono::Utc>) -> Vec<AppendRequest> {
+    let mut held = AppendRequest::new(
+        stream("seatSession-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event(
+            "SeatsHeld",
+            json!({"seat": "A-001", "ratio": 0.25}),
+        )],
+    );
+    held.deadlines.push(NewDeadline {
+        deadline_id: uuid::Uuid::now_v7(),
+        kind: "test.expiry".into(),
+        due_at: due,
+        payload: json!({"order": 1, "n": -3}),
+    });
+    vec![
+        AppendRequest::new(
+            stream("order-1"),
+            ExpectedVersion::NoStream,
+            vec![
+                new_event("OrderPlaced", json!({"n": 1})),
+                new_event("OrderPriced", json!({"amount": "12.50"})),
+            ],
+        ),
+        held,
+        AppendRequest::new(
+            stream("counter-1"),
+            ExpectedVersion::Exact(1),
+            vec![new_event("Counted", json!({}))],
+        ),
+    ]
+}
+
+/// On a server with the v2 multi-stream append, a commit over three streams is one
+/// `AppendSession` and no v1 append; the events read back (v1 Read API: properties as JSON with
+/// the server's `$schema.*` keys) with their positions, deadline and an intact hash chain. A
+/// commit whose envelope holds a number a double would rewrite (`1.0`) goes per stream instead.
+async fn multi_stream_one_session(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let standin = KurrentDbStandIn::start().await.unwrap();
+    let (_db, stores) = kurrent_stores(&db, &standin).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    let appends = standin.calls("append");
+    assert_eq!(
+        standin.calls("append_session"),
+        0,
+        "one stream: the v1 append"
+    );
+    let due = chrono::Utc::now() + chrono::Duration::hours(1);
+    let commit = commit_of_three(due);
+    let first_id = commit[0].events[0].event_id;
+    let out = s.append_streams(commit).await.unwrap();
+    assert_eq!(standin.calls("append_session"), 1);
+    assert_eq!(
+        standin.calls("append"),
+        appends,
+        "no v1 append for the commit"
+    );
+    assert_eq!(
+        out.iter().map(|o| o.positions.clone()).collect::<Vec<_>>(),
+        vec![vec![2, 3], vec![4], vec![5]]
+    );
+    assert_eq!(out[2].stream_version, 2);
+    let raw = String::from_utf8(standin.custom_metadata(first_id).unwrap()).unwrap();
+    assert!(
+        raw.contains("\"$schema.name\":\"OrderPlaced\""),
+        "written through the v2 API: {raw}"
+    );
+    let log = s.read_all(1, 10).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|e| (e.stream_id.as_str(), e.stream_version, e.global_position))
+            .collect::<Vec<_>>(),
+        vec![
+            ("order-1", 1, 2),
+            ("order-1", 2, 3),
+            ("seatSession-1", 1, 4),
+            ("counter-1", 2, 5),
+        ]
+    );
+    assert_eq!(log[0].metadata.request_id.as_deref(), Some("test-request"));
+    assert_eq!(log[2].data, json!({"seat": "A-001", "ratio": 0.25}));
+    assert_eq!(
+        log[3].prev_hash,
+        s.read_stream(&stream("counter-1"), 1, 1).await.unwrap()[0].hash
+    );
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 1);
+
+    // A float without a fraction in the metadata: per stream, so that it is stored as written.
+    let mut exact = new_event("OrderPaid", json!({}));
+    exact.metadata.extra.insert("rate".into(), json!(1.0));
+    s.append_streams(vec![
+        AppendRequest::new(stream("order-1"), ExpectedVersion::Exact(2), vec![exact]),
+        AppendRequest::new(
+            stream("counter-1"),
+            ExpectedVersion::Exact(2),
+            vec![new_event("Counted", json!({}))],
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(standin.calls("append_session"), 1, "not through the v2 API");
+    assert_eq!(standin.calls("append"), appends + 2);
+    let paid = s.read_stream(&stream("order-1"), 3, 1).await.unwrap();
+    assert_eq!(paid[0].metadata.extra["rate"], json!(1.0));
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.events_checked, 7);
+}
+
+/// A stream moved in KurrentDB behind the index's back (a foreign writer): the index's checks
+/// pass, the multi-stream append is refused by the server with a revision conflict, which the
+/// adapter reports for that stream; none of the commit's streams got anything.
+async fn multi_stream_conflict(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let standin = KurrentDbStandIn::start().await.unwrap();
+    let (_db, stores) = kurrent_stores(&db, &standin).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    // Not Tessera's envelope: the indexer skips it, the stream's revision moves on.
+    client(&standin)
+        .append_to_stream(
+            "counter-1",
+            &AppendToStreamOptions::default(),
+            vec![EventData::json("Foreign", &json!({})).unwrap()],
+        )
+        .await
+        .unwrap();
+    let before = standin.positions().len();
+    let due = chrono::Utc::now() + chrono::Duration::hours(1);
+    let err = s.append_streams(commit_of_three(due)).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            stream: stream("counter-1"),
+            expected: ExpectedVersion::Exact(1),
+            actual: 2,
+        }
+    );
+    assert_eq!(standin.calls("append_session"), 1, "refused by the server");
+    assert_eq!(standin.positions().len(), before, "nothing written");
+    let streams = standin.streams();
+    assert!(
+        !streams
+            .iter()
+            .any(|n| n == "order-1" || n == "seatSession-1"),
+        "{streams:?}"
+    );
+    assert_eq!(s.head_position().await.unwrap(), 1);
+    assert_eq!(s.stream_version(&stream("order-1")).await.unwrap(), 0);
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 0);
+    // The caller's own stale expectation is still caught by the index, before any write.
+    let mut stale = commit_of_three(due);
+    stale[2].expected_version = ExpectedVersion::Exact(5);
+    assert!(matches!(
+        s.append_streams(stale).await,
+        Err(StoreError::VersionConflict { actual: 1, .. })
+    ));
+    assert_eq!(standin.calls("append_session"), 1);
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+/// A server before 25.1 (no v2 multi-stream append listed): the commit is one v1 append per
+/// stream, as before, with the same positions, deadline and hash chain; a conflict there is
+/// still mapped from the v1 answer.
+async fn multi_stream_fallback(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let standin = KurrentDbStandIn::start_without_multi_stream()
+        .await
+        .unwrap();
+    let (_db, stores) = kurrent_stores(&db, &standin).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    let appends = standin.calls("append");
+    let due = chrono::Utc::now() + chrono::Duration::hours(1);
+    let commit = commit_of_three(due);
+    let first_id = commit[0].events[0].event_id;
+    let out = s.append_streams(commit).await.unwrap();
+    assert_eq!(
+        standin.calls("append_session"),
+        0,
+        "not offered by the server, so not tried"
+    );
+    assert_eq!(
+        standin.calls("append"),
+        appends + 3,
+        "one v1 append per stream"
+    );
+    assert_eq!(
+        out.iter().map(|o| o.positions.clone()).collect::<Vec<_>>(),
+        vec![vec![2, 3], vec![4], vec![5]]
+    );
+    let raw = String::from_utf8(standin.custom_metadata(first_id).unwrap()).unwrap();
+    assert!(
+        !raw.contains("$schema"),
+        "written through the v1 API: {raw}"
+    );
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 1);
+    client(&standin)
+        .append_to_stream(
+            "counter-1",
+            &AppendToStreamOptions::default(),
+            vec![EventData::json("Foreign", &json!({})).unwrap()],
+        )
+        .await
+        .unwrap();
+    let err = s
+        .append_streams(vec![
+            AppendRequest::new(
+                stream("counter-1"),
+                ExpectedVersion::Exact(2),
+                vec![new_event("Counted", json!({}))],
+            ),
+            AppendRequest::new(
+                stream("order-1"),
+                ExpectedVersion::Exact(2),
+                vec![new_event("OrderPaid", json!({}))],
+            ),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            stream: stream("counter-1"),
+            expected: ExpectedVersion::Exact(2),
+            actual: 3,
+        }
+    );
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.events_checked, 5);
 }

@@ -13,11 +13,17 @@
 //!   the index, appends to KurrentDB with the exact expected revision (a second guard), indexes
 //!   its own events and commits. So positions are contiguous and in commit order, `recorded_at`
 //!   never decreases, and the append returns its positions (read-your-writes).
+//! - **Multi-stream commits.** On a server with KurrentDB's v2 multi-stream append (25.1+,
+//!   [`multi`]), a commit over several streams is one `AppendSession`: every stream or none.
+//!   Otherwise (older servers, clusters, some content) it is one v1 append per stream under the
+//!   same lock, as the decision record explains.
 //! - **Crashes.** A crash after the KurrentDB append but before the index commit leaves events
 //!   in KurrentDB without positions or deadlines; the next append (or the next start) indexes
 //!   them from `$all`, deadlines included, exactly once (the index head is the checkpoint).
 //!
 //! Must not know HTTP or the projections.
+
+mod multi;
 
 use crate::audit::AuditSource;
 use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
@@ -41,7 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_application::event_store::{deduplicate, validate_requests};
 use tessera_application::{
-    AppendOutcome, AppendRequest, EventStore, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventStore, NewEvent, RecordedEvent, StoreError, StreamId,
 };
 use uuid::Uuid;
 
@@ -111,6 +117,9 @@ struct CarriedDeadline {
 /// The KurrentDB [`EventStore`] and [`AuditSource`] (deadlines are PostgreSQL's, see [`open`]).
 pub struct KurrentDbEventStore {
     client: Client,
+    /// The v2 multi-stream append, when the connection string allows a channel of our own
+    /// (whether the server has it is asked at connect).
+    multi: Option<multi::MultiStream>,
     pool: PgPool,
     prefix: String,
     notifier: AppendNotifier,
@@ -157,10 +166,24 @@ impl KurrentDbEventStore {
         let parsed: ClientSettings = url.parse().map_err(|e| {
             StoreError::Unavailable(format!("KurrentDB connection string {url:?}: {e}"))
         })?;
+        let multi = match multi::MultiStream::new(&parsed) {
+            Ok(m) => Some(m),
+            Err(why) => {
+                tracing::info!(
+                    reason = %why,
+                    "KurrentDB: multi-stream commits use one append per stream"
+                );
+                None
+            }
+        };
         let client = Client::new(parsed)
             .map_err(|e| StoreError::Unavailable(format!("KurrentDB client: {e}")))?;
+        if let Some(m) = &multi {
+            m.probe().await;
+        }
         let store = Self {
             client,
+            multi,
             pool,
             prefix: settings.stream_prefix.clone(),
             notifier: AppendNotifier::new(0),
@@ -343,7 +366,9 @@ impl KurrentDbEventStore {
         let recorded_at = truncate_to_micros(Utc::now()).max(last_at);
         let planned = plan(requests, &heads, head + 1, recorded_at)?;
         let stamp = format_timestamp(recorded_at);
-        for (request, head) in requests.iter().zip(&heads) {
+        // Each request's events with their envelopes (the custom metadata), in stream order.
+        let mut batches: Vec<Vec<(&NewEvent, Value)>> = Vec::with_capacity(requests.len());
+        for request in requests {
             let mut batch = Vec::with_capacity(request.events.len());
             for (i, e) in planned
                 .events
@@ -374,11 +399,135 @@ impl KurrentDbEventStore {
                         Vec::new()
                     },
                 };
-                let data = EventData::json(&e.event.event_type, &e.event.data)
-                    .and_then(|d| d.id(e.event.event_id).metadata_as_json(&envelope))
-                    .map_err(|err| StoreError::InvalidRequest(format!("event data: {err}")))?;
-                batch.push(data);
+                let envelope = serde_json::to_value(&envelope)
+                    .map_err(|err| StoreError::InvalidRequest(format!("envelope: {err}")))?;
+                batch.push((e.event, envelope));
             }
+            batches.push(batch);
+        }
+        if !self.append_atomically(requests, &heads, &batches).await? {
+            self.append_per_stream(requests, &heads, batches).await?;
+        }
+        self.index_new(tx).await?;
+        // Positions as indexed (equal to the plan's unless something else wrote to KurrentDB).
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT event_id, global_position FROM kdb_index WHERE event_id = ANY($1)",
+        )
+        .bind(ids.as_slice())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let indexed: HashMap<Uuid, i64> = rows.into_iter().collect();
+        let mut outcomes = planned.outcomes;
+        for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
+            for (e, p) in request.events.iter().zip(outcome.positions.iter_mut()) {
+                let got = indexed.get(&e.event_id).ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "event {} was appended to KurrentDB but is not in $all yet",
+                        e.event_id
+                    ))
+                })?;
+                *p = non_negative(*got, "position")?;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Write a commit over two or more streams in one v2 `AppendSession` when the server has it
+    /// and the content fits it ([`multi::suitable`]). `Ok(false)`: nothing was written, use
+    /// [`Self::append_per_stream`]. Each stream's expected revision is the index's, as there.
+    async fn append_atomically(
+        &self,
+        requests: &[AppendRequest],
+        heads: &[Head],
+        batches: &[Vec<(&NewEvent, Value)>],
+    ) -> Result<bool, StoreError> {
+        let Some(multi) = &self.multi else {
+            return Ok(false);
+        };
+        if requests.len() < 2
+            || !multi::suitable(
+                requests.iter().map(|r| r.stream_id.as_str()),
+                requests
+                    .iter()
+                    .flat_map(|r| r.events.iter().map(|e| e.event_type.as_str())),
+                batches.iter().flatten().map(|(_, envelope)| envelope),
+            )
+            || !multi.available().await
+        {
+            return Ok(false);
+        }
+        let writes = requests
+            .iter()
+            .zip(heads)
+            .zip(batches)
+            .map(|((request, head), batch)| multi::StreamWrite {
+                stream: self.kurrent_name(request.stream_id.as_str()),
+                expected_revision: head.version.checked_sub(1),
+                events: batch
+                    .iter()
+                    .map(|(e, envelope)| {
+                        (
+                            e.event_id,
+                            e.event_type.clone(),
+                            e.data.clone(),
+                            envelope.clone(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        match multi.append(writes).await {
+            Ok(()) => {
+                tracing::debug!(streams = requests.len(), "KurrentDB multi-stream append");
+                Ok(true)
+            }
+            Err(multi::MultiError::Unsupported) => Ok(false),
+            Err(multi::MultiError::Conflict {
+                stream,
+                actual_revision,
+            }) => {
+                let request = requests
+                    .iter()
+                    .find(|r| self.kurrent_name(r.stream_id.as_str()) == stream)
+                    .or_else(|| {
+                        requests.iter().find(|r| {
+                            self.kurrent_name(r.stream_id.as_str())
+                                .eq_ignore_ascii_case(&stream)
+                        })
+                    })
+                    .ok_or_else(|| {
+                        StoreError::Unavailable(format!(
+                            "KurrentDB reported a conflict on {stream:?}, not in this commit"
+                        ))
+                    })?;
+                Err(StoreError::VersionConflict {
+                    stream: request.stream_id.clone(),
+                    expected: request.expected_version,
+                    actual: u64::try_from(actual_revision).map_or(0, |r| r + 1),
+                })
+            }
+            Err(multi::MultiError::Other(message)) => Err(StoreError::Unavailable(message)),
+        }
+    }
+
+    /// Write a commit as one v1 append per stream, in request order (not atomic across streams:
+    /// see the module comment).
+    async fn append_per_stream(
+        &self,
+        requests: &[AppendRequest],
+        heads: &[Head],
+        batches: Vec<Vec<(&NewEvent, Value)>>,
+    ) -> Result<(), StoreError> {
+        for ((request, head), batch) in requests.iter().zip(heads).zip(batches) {
+            let batch = batch
+                .into_iter()
+                .map(|(e, envelope)| {
+                    EventData::json(&e.event_type, &e.data)
+                        .and_then(|d| d.id(e.event_id).metadata_as_json(&envelope))
+                        .map_err(|err| StoreError::InvalidRequest(format!("event data: {err}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             // The index's version, not the request's expectation: KurrentDB refuses the write if
             // anything else reached the stream, so the hash chain stays whole.
             let state = match head.version {
@@ -406,29 +555,7 @@ impl KurrentDbEventStore {
                     other => kurrent(other),
                 })?;
         }
-        self.index_new(tx).await?;
-        // Positions as indexed (equal to the plan's unless something else wrote to KurrentDB).
-        let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-            "SELECT event_id, global_position FROM kdb_index WHERE event_id = ANY($1)",
-        )
-        .bind(ids.as_slice())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        let indexed: HashMap<Uuid, i64> = rows.into_iter().collect();
-        let mut outcomes = planned.outcomes;
-        for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
-            for (e, p) in request.events.iter().zip(outcome.positions.iter_mut()) {
-                let got = indexed.get(&e.event_id).ok_or_else(|| {
-                    StoreError::Unavailable(format!(
-                        "event {} was appended to KurrentDB but is not in $all yet",
-                        e.event_id
-                    ))
-                })?;
-                *p = non_negative(*got, "position")?;
-            }
-        }
-        Ok(outcomes)
+        Ok(())
     }
 
     /// Up to `max_count` indexed events after `after`, as stored.
