@@ -5,6 +5,15 @@
 //! deadline claimed by one is skipped by the other until its lease ends, and two schedulers
 //! polling together fire each deadline once.
 //!
+//! `two_stores_append_together_on_one_database` (both backends): two stores on one database append
+//! at once — own streams, one shared stream with version conflicts, and one multi-stream commit
+//! retried from both stores with the same event ids. On PostgreSQL each store plans its groups
+//! ahead of the log head it knows (docs/decisions/0040-pre-planned-group-commit.md) and the other
+//! store keeps moving that head, so both the pre-planned and the locked path run and race. Then
+//! the log has contiguous positions, each acknowledged event exactly once at the position its
+//! append answered, contiguous stream versions, a `recorded_at` that never decreases, the retried
+//! commit once, and `audit verify` passes.
+//!
 //! `two_api_processes_and_a_projection_process` (PostgreSQL): real OS processes of the `tessera`
 //! command line (`tessera-process`, built from this package): two `TESSERA_ROLE=api` processes and
 //! one `projections` process. Requests alternate between the API processes: an OpenTicket race (200
@@ -42,6 +51,10 @@ use tessera_tests::{Suite, TestDb, new_event, stream};
 fn main() -> std::process::ExitCode {
     Suite::new()
         .case("deadline_claims_one_scheduler_at_a_time", deadline_claims)
+        .case(
+            "two_stores_append_together_on_one_database",
+            stores_append_together,
+        )
         .postgres_case(
             "two_api_processes_and_a_projection_process",
             several_processes,
@@ -51,6 +64,156 @@ fn main() -> std::process::ExitCode {
             hub_across_processes,
         )
         .run()
+}
+
+// ------------------------------------------------------------------------- appends from two stores
+
+async fn stores_append_together(db: Arc<TestDb>) {
+    const WRITERS: usize = 6;
+    const APPENDS: u64 = 12;
+    const RETRIES: usize = 4;
+    let (_a_db, a) = db.stores().await;
+    let (_b_db, b) = db.stores().await;
+    let stores = [a.events.clone(), b.events.clone()];
+    // (event id, position answered) of every acknowledged event.
+    type Acked = Vec<(uuid::Uuid, u64)>;
+    let mut tasks: Vec<tokio::task::JoinHandle<Acked>> = Vec::new();
+    for (k, store) in stores.iter().enumerate() {
+        for w in 0..WRITERS {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let own = stream(&format!("own-{k}-{w}"));
+                let mut acked = Vec::new();
+                for i in 0..APPENDS {
+                    let events = vec![
+                        new_event("A", json!({"i": i})),
+                        new_event("B", json!({"i": i})),
+                    ];
+                    let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+                    let out = s
+                        .append(AppendRequest::new(
+                            own.clone(),
+                            ExpectedVersion::Exact(i * 2),
+                            events,
+                        ))
+                        .await
+                        .unwrap();
+                    acked.extend(ids.into_iter().zip(out.positions));
+                }
+                acked
+            }));
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let shared = stream("shared-1");
+                let mut acked = Vec::new();
+                for i in 0..APPENDS / 3 {
+                    loop {
+                        let v = s.stream_version(&shared).await.unwrap();
+                        let event = new_event("S", json!({"k": k, "w": w, "i": i}));
+                        let id = event.event_id;
+                        match s
+                            .append(AppendRequest::new(
+                                shared.clone(),
+                                ExpectedVersion::Exact(v),
+                                vec![event],
+                            ))
+                            .await
+                        {
+                            Ok(out) => {
+                                acked.push((id, out.positions[0]));
+                                break;
+                            }
+                            Err(tessera_application::StoreError::VersionConflict { .. }) => {}
+                            Err(e) => panic!("unexpected error: {e}"),
+                        }
+                    }
+                }
+                acked
+            }));
+        }
+    }
+    // One multi-stream commit, sent by both stores several times at once with the same ids.
+    let commit = vec![
+        AppendRequest::new(
+            stream("retried-1"),
+            ExpectedVersion::NoStream,
+            vec![new_event("R", json!({})), new_event("R", json!({}))],
+        ),
+        AppendRequest::new(
+            stream("retried-2"),
+            ExpectedVersion::NoStream,
+            vec![new_event("R", json!({}))],
+        ),
+    ];
+    let mut retries = Vec::new();
+    for r in 0..RETRIES {
+        let s = stores[r % 2].clone();
+        let commit = commit.clone();
+        retries.push(tokio::spawn(async move {
+            s.append_streams(commit).await.unwrap()
+        }));
+    }
+    let mut acked: Acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    let mut answers = Vec::new();
+    for r in retries {
+        answers.push(r.await.unwrap());
+    }
+    let written: Vec<_> = answers
+        .iter()
+        .map(|a| {
+            a.iter()
+                .map(|o| (o.stream_version, o.positions.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        written.windows(2).all(|w| w[0] == w[1]),
+        "every retry of the commit gets the original outcome: {answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|a| !a[0].deduplicated).count(),
+        1,
+        "written once: {answers:?}"
+    );
+    for (request, outcome) in commit.iter().zip(&answers[0]) {
+        let ids = request.events.iter().map(|e| e.event_id);
+        acked.extend(ids.zip(outcome.positions.iter().copied()));
+    }
+
+    let log = a.events.read_all(0, 100_000).await.unwrap();
+    let total = (WRITERS * 2) as u64 * (APPENDS * 2 + APPENDS / 3) + 3;
+    let positions: Vec<u64> = log.iter().map(|e| e.global_position).collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<_>>(), "contiguous positions");
+    let logged: HashMap<uuid::Uuid, u64> =
+        log.iter().map(|e| (e.event_id, e.global_position)).collect();
+    assert_eq!(logged.len() as u64, total, "each event once");
+    assert_eq!(acked.len() as u64, total);
+    for (id, position) in &acked {
+        assert_eq!(logged.get(id), Some(position), "acknowledged event {id}");
+    }
+    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for e in &log {
+        versions
+            .entry(e.stream_id.to_string())
+            .or_default()
+            .push(e.stream_version);
+    }
+    for (name, v) in &versions {
+        assert_eq!(v, &(1..=v.len() as u64).collect::<Vec<_>>(), "{name}");
+    }
+    assert!(
+        log.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at),
+        "recorded_at never decreases along the log"
+    );
+    assert_eq!(b.events.head_position().await.unwrap(), total);
+    let report = tessera_infrastructure::audit::verify(b.audit.as_ref(), |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.events_checked, total);
 }
 
 // ------------------------------------------------------------------------- deadline claims
