@@ -220,6 +220,8 @@ pub(crate) struct GroupPlan<'a> {
     pub events: Vec<PlannedEvent<'a>>,
     /// (stream, new version, new last hash): each written stream once, with its final head.
     pub streams: Vec<(&'a str, u64, String)>,
+    /// Streams the group saw but wrote nothing to.
+    pub untouched: Vec<&'a str>,
     /// (stream, deadline), each deadline id once in the group (the first wins, as in the table).
     pub deadlines: Vec<(&'a str, &'a NewDeadline)>,
     /// One answer per commit, in queue order.
@@ -235,9 +237,8 @@ impl GroupPlan<'_> {
 
 /// Decide a group: for each commit in order, the idempotency rule (against `stored`, the ids of the
 /// group found in the database, and the ids planned by earlier commits of the group), then every
-/// expected version (against `heads`, the stream rows as read for the group — under its locks, or
-/// without them on PostgreSQL's pre-planned path, which then lets the database refuse a stale plan
-/// — advanced by earlier commits of the group), then positions from `first_position` and chained hashes.
+/// expected version (against `heads`, the stream rows as read under the group's lock, advanced by
+/// earlier commits of the group), then positions from `first_position` and chained hashes.
 ///
 /// Errors: only failures that concern the whole group (none today: a commit's own failures are its
 /// answer in [`GroupPlan::results`]).
@@ -256,6 +257,7 @@ pub(crate) fn plan_group<'a>(
     let mut group = GroupPlan {
         events: Vec::new(),
         streams: Vec::new(),
+        untouched: Vec::new(),
         deadlines: Vec::new(),
         results: Vec::with_capacity(commits.len()),
     };
@@ -329,6 +331,13 @@ pub(crate) fn plan_group<'a>(
     for stream in written_order {
         if let Some(head) = current.remove(stream) {
             group.streams.push((stream, head.version, head.last_hash));
+        }
+    }
+    let mut seen: HashSet<&str> = group.streams.iter().map(|(s, _, _)| *s).collect();
+    for request in commits.iter().flatten() {
+        let s = request.stream_id.as_str();
+        if seen.insert(s) {
+            group.untouched.push(s);
         }
     }
     group

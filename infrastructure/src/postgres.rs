@@ -1,39 +1,29 @@
 //! The PostgreSQL event store (production).
 //!
-//! Ordering: appends arriving together form a group (group_commit.rs) written with one commit.
-//! Positions are contiguous and commit-ordered because every group moves the single
-//! `event_log_head` row, and its row lock is held until commit: a reader that has seen position
-//! `P` can never later find an event below `P` (the bug class of Marten #1629/#4953 and
-//! disintegrate #240). Two ways to write a group share that one statement ([`WRITE_GROUP`]):
-//!
-//! - pre-planned (the common case, docs/decisions/0040-pre-planned-group-commit.md): stream rows,
-//!   stored ids and the head are read without locks in one round trip, the group is planned after
-//!   the groups this process still has in flight, and one autocommit statement writes it only if
-//!   the head is still where the plan started; the head's lock is then held inside PostgreSQL
-//!   only, for the statement and its commit;
-//! - under locks (when the pre-planned write could not be trusted): one transaction locks every
-//!   stream row of the group (in sorted order so that transactions over overlapping streams cannot
-//!   deadlock), looks up every event id, locks the log head with `SELECT … FOR UPDATE`, decides
-//!   each commit on its own (idempotency, expected versions) and writes the accepted ones.
-//!
+//! Ordering: appends arriving together form a group (group_commit.rs) written in one transaction.
+//! It locks every stream row of the group (in sorted order so that transactions over overlapping
+//! streams cannot deadlock), looks up every event id, then locks the log head with
+//! `SELECT … FOR UPDATE`. That row lock is held until commit, so groups commit in position order and
+//! positions are contiguous: a reader that has seen position `P` can never later find an event
+//! below `P` (the bug class of Marten #1629/#4953 and disintegrate #240). Each commit of the group is
+//! then decided on its own (idempotency, expected versions) and the accepted ones are written in one
+//! statement, so the lock is held for two round trips plus the commit, once per group.
 //! docs/architecture.md weighs the cost.
 
 use crate::audit::AuditSource;
 use crate::group_commit::{
-    CommitResult, GroupCommit, GroupLimits, GroupPlan, GroupWriter, group_event_ids, group_streams,
-    plan_group,
+    CommitResult, GroupCommit, GroupLimits, GroupWriter, group_event_ids, group_streams, plan_group,
 };
-use crate::hashing::truncate_to_micros;
+use crate::hashing::{GENESIS_HASH, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{Head, StoredEvent, StreamHead, non_negative, stored_ids, unavailable};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tessera_application::event_store::{StoredId, validate_requests};
+use tessera_application::event_store::validate_requests;
 use tessera_application::{
     AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventMetadata, EventStore,
     RecordedEvent, StoreError, StreamId,
@@ -58,50 +48,28 @@ const READ_ALL: &str = concat!(
     " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
 );
 
-/// Everything a group writes, in one statement: the events of every accepted commit, their
-/// deadlines, the new stream heads (inserted when new) and the new log head. The log head moves
-/// only from the position (`$21`) and `recorded_at` (at most `$1`) the group was planned on; when
-/// another commit moved it first, nothing is written and the statement answers 0 (the caller
-/// re-plans). Answers 1 when written.
-const WRITE_GROUP: &str = "
-WITH head AS (
-    UPDATE event_log_head SET position = $20, recorded_at = $1
-    WHERE id = 1 AND position = $21 AND recorded_at <= $1
-    RETURNING position
-), inserted AS (
+/// Everything a group writes after it holds the log head, in one statement: the events of every
+/// accepted commit, their deadlines, the new stream heads and the new log head.
+const WRITE_BATCH: &str = "
+WITH inserted AS (
     INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
                         schema_version, data, metadata, recorded_at, prev_hash, hash)
     SELECT u.p, u.s, u.v, u.id, u.t, u.sv, u.d::jsonb, u.m::jsonb, $1, u.ph, u.h
     FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::uuid[], $6::text[], $7::int4[],
                 $8::text[], $9::text[], $10::text[], $11::text[])
          AS u(p, s, v, id, t, sv, d, m, ph, h)
-    WHERE EXISTS (SELECT 1 FROM head)
 ), scheduled AS (
     INSERT INTO deadlines (deadline_id, stream_id, kind, payload, due_at, next_attempt_at)
     SELECT d.id, d.s, d.kind, d.payload::jsonb, d.due, d.due
     FROM UNNEST($12::uuid[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
          AS d(id, s, kind, payload, due)
-    WHERE EXISTS (SELECT 1 FROM head)
     ON CONFLICT (deadline_id) DO NOTHING
-), stream_heads AS (
-    INSERT INTO streams (stream_id, version, last_hash)
-    SELECT n.s, n.v, n.h FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS n(s, v, h)
-    WHERE EXISTS (SELECT 1 FROM head)
-    ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, last_hash = EXCLUDED.last_hash
+), head AS (
+    UPDATE event_log_head SET position = $20, recorded_at = $1 WHERE id = 1
 )
-SELECT count(*) FROM head";
-
-/// What a group reads before it is planned, in one round trip: the rows of its streams (kind 0),
-/// any of its event ids already stored (kind 1) and the log head (kind 2). Without locks on the
-/// pre-planned path; under the head's lock (which every writer takes first) on the locked path.
-const READ_GROUP_STATE: &str = "
-SELECT 0::int2, stream_id, version, last_hash, NULL::uuid, NULL::bigint, NULL::timestamptz
-FROM streams WHERE stream_id = ANY($1)
-UNION ALL
-SELECT 1::int2, stream_id, stream_version, NULL, event_id, global_position, NULL
-FROM events WHERE event_id = ANY($2)
-UNION ALL
-SELECT 2::int2, NULL, NULL, NULL, NULL, position, recorded_at FROM event_log_head WHERE id = 1";
+UPDATE streams SET version = n.v, last_hash = n.h
+FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS n(s, v, h)
+WHERE streams.stream_id = n.s";
 
 /// Groups written at the same time by one store: while one group waits for its commit (the WAL
 /// flush), the next locks its streams and looks up its ids, then queues for the log head.
@@ -137,16 +105,6 @@ pub struct PostgresEventStore {
 struct PgWriter {
     pool: PgPool,
     notifier: AppendNotifier,
-    reserved: Arc<Mutex<Reservation>>,
-}
-
-/// How far this process has planned ahead of the database: the last position and `recorded_at`
-/// of the latest group planned on the lock-free path, assumed to commit, so that the next group
-/// can be planned while that one is still being written. `last` 0: plan from the database's head.
-#[derive(Debug)]
-struct Reservation {
-    last: u64,
-    recorded_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -195,10 +153,6 @@ impl PostgresEventStore {
             PgWriter {
                 pool: pool.clone(),
                 notifier: notifier.clone(),
-                reserved: Arc::new(Mutex::new(Reservation {
-                    last: 0,
-                    recorded_at: DateTime::<Utc>::MIN_UTC,
-                })),
             },
             GroupLimits {
                 max_leaders: PG_GROUPS_IN_FLIGHT,
@@ -225,131 +179,123 @@ impl PostgresEventStore {
 }
 
 impl PgWriter {
-    /// Write one group: first pre-planned ([`PgWriter::commit_planned`]), and under locks
-    /// ([`PgWriter::commit_locked`]) when the plan could not be trusted.
-    async fn commit_group(
-        &self,
-        commits: &[Vec<AppendRequest>],
-    ) -> Result<Vec<CommitResult>, AppendFailure> {
-        match self.commit_planned(commits).await? {
-            Some(results) => {
-                metrics::counter!("tessera_append_groups_total", "path" => "pre_planned")
-                    .increment(1);
-                Ok(results)
-            }
-            None => {
-                metrics::counter!("tessera_append_groups_total", "path" => "locked").increment(1);
-                self.commit_locked(commits).await
-            }
-        }
-    }
-
-    /// The common path (docs/decisions/0040-pre-planned-group-commit.md): read the group's stream
-    /// rows, its stored ids and the log head in one lock-free round trip, plan positions after
-    /// the groups this process already has in flight ([`Reservation`]), and write everything in
-    /// one autocommit statement. The log head's row lock is then held only while PostgreSQL runs
-    /// that statement and flushes its commit, never across a round trip to this process.
-    ///
-    /// Answers None, having written nothing, when what was read cannot decide the group: an id
-    /// of the group is stored already (deduplication), a commit would be refused (its expected
-    /// version is checked again under locks), the head moved since it was read (another process
-    /// or a failed group before this one), or a unique violation (a stream moved). The caller
-    /// then decides under locks.
-    async fn commit_planned(
-        &self,
-        commits: &[Vec<AppendRequest>],
-    ) -> Result<Option<Vec<CommitResult>>, AppendFailure> {
-        let state = read_group_state(&self.pool, commits).await?;
-        if !state.found.is_empty() {
-            // Deduplication is decided under the head's lock.
-            return Ok(None);
-        }
-        let (db_position, db_recorded_at) = state.head;
-        let heads = state.heads;
-
-        let (plan, expected_head, recorded_at) = {
-            let mut reserved = self.reserved();
-            let expected_head = reserved.last.max(db_position);
-            let recorded_at = truncate_to_micros(Utc::now())
-                .max(db_recorded_at)
-                .max(reserved.recorded_at);
-            let plan = plan_group(commits, &[], &heads, expected_head + 1, recorded_at);
-            if plan.results.iter().any(Result::is_err) {
-                return Ok(None);
-            }
-            let Some(last) = plan.last_position() else {
-                return Ok(None);
-            };
-            reserved.last = last;
-            reserved.recorded_at = recorded_at;
-            (plan, expected_head, recorded_at)
-        };
-        let last = plan.last_position().unwrap_or(expected_head);
-        let written = write_group_query(&plan, recorded_at, expected_head)
-            .fetch_one(&self.pool)
-            .await;
-        match written {
-            Ok(1) => {
-                self.notifier.committed(last);
-                Ok(Some(plan.results))
-            }
-            Ok(_) => {
-                self.forget(last);
-                Ok(None)
-            }
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                self.forget(last);
-                Ok(None)
-            }
-            Err(e) => {
-                self.forget(last);
-                Err(AppendFailure::Store(unavailable(e)))
-            }
-        }
-    }
-
-    fn reserved(&self) -> MutexGuard<'_, Reservation> {
-        // Two plain fields, never left half-written: a poisoned lock is still usable.
-        self.reserved.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A group planned up to `last` wrote nothing: unless a later group was planned on top of it
-    /// (that one will find the head elsewhere and forget in turn), plan the next from the
-    /// database's head again.
-    fn forget(&self, last: u64) {
-        let mut reserved = self.reserved();
-        if reserved.last == last {
-            reserved.last = 0;
-        }
-    }
-
-    /// One transaction for a whole group (several `append_streams` calls): lock the log head
-    /// first (as the pre-planned statement does, so that no two writers ever wait on each other in
-    /// a cycle), read the group's stream rows and stored ids — exact, since every writer needs
-    /// the head's lock — decide each commit in queue order ([`plan_group`]: idempotency, expected
-    /// versions, positions, hashes), and write the accepted ones in one statement. Nothing is
-    /// written unless the caller commits. Returns each commit's answer and the last position
-    /// written (None: nothing written).
+    /// One transaction for a whole group (several `append_streams` calls): lock every stream row
+    /// of the group (in sorted order, so two groups or commits over overlapping streams never wait
+    /// on each other in a cycle), look up every event id, lock the log head, decide each commit
+    /// in queue order ([`plan_group`]: idempotency, expected versions, positions, hashes), and
+    /// write the accepted ones in one statement. Nothing is written unless the caller commits.
+    /// Returns each commit's answer and the last position written (None: nothing written).
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Postgres>,
         commits: &[Vec<AppendRequest>],
     ) -> Result<(Vec<CommitResult>, Option<u64>), AppendFailure> {
+        // Lock (creating when new) the stream rows first: a concurrent retry of the same commit
+        // then waits here and finds the first one's events below, instead of a version conflict.
+        let streams = group_streams(commits);
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "INSERT INTO streams (stream_id, version, last_hash) \
+             SELECT s.id, 0, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS s(id, n) ORDER BY s.n \
+             ON CONFLICT (stream_id) DO UPDATE SET stream_id = EXCLUDED.stream_id \
+             RETURNING stream_id, version, last_hash",
+        )
+        .bind(&streams)
+        .bind(GENESIS_HASH)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+        let mut heads = HashMap::with_capacity(rows.len());
+        for (stream, version, last_hash) in rows {
+            heads.insert(
+                stream,
+                Head {
+                    version: non_negative(version, "version")?,
+                    last_hash,
+                },
+            );
+        }
+
+        let ids = group_event_ids(commits);
+        let found: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+            "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+        let found = stored_ids(found)?;
+
         // The log head's row lock, held until commit: groups (and other processes' groups)
         // commit in position order.
-        sqlx::query("SELECT 1 FROM event_log_head WHERE id = 1 FOR UPDATE")
-            .execute(&mut **tx)
-            .await
-            .map_err(unavailable)?;
-        let state = read_group_state(&mut **tx, commits).await?;
-        let (head, head_recorded_at) = state.head;
-        let recorded_at = truncate_to_micros(Utc::now()).max(head_recorded_at);
-        let plan = plan_group(commits, &state.found, &state.heads, head + 1, recorded_at);
+        let (head, recorded_at): (i64, DateTime<Utc>) = sqlx::query_as(
+            "SELECT position, GREATEST(clock_timestamp(), recorded_at) FROM event_log_head \
+             WHERE id = 1 FOR UPDATE",
+        )
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+        let head = non_negative(head, "head")?;
+        let recorded_at = truncate_to_micros(recorded_at);
+        let plan = plan_group(commits, &found, &heads, head + 1, recorded_at);
         let Some(last) = plan.last_position() else {
             return Ok((plan.results, None));
         };
-        let written = write_group_query(&plan, recorded_at, head)
-            .fetch_one(&mut **tx)
+        // Stream rows this group created for commits that were refused: leave none behind.
+        let empty: Vec<&str> = plan
+            .untouched
+            .iter()
+            .copied()
+            .filter(|s| heads.get(*s).is_some_and(|h| h.version == 0))
+            .collect();
+        if !empty.is_empty() {
+            sqlx::query("DELETE FROM streams WHERE stream_id = ANY($1) AND version = 0")
+                .bind(&empty)
+                .execute(&mut **tx)
+                .await
+                .map_err(unavailable)?;
+        }
+
+        let e = &plan.events;
+        let d = &plan.deadlines;
+        let st = &plan.streams;
+        sqlx::query(WRITE_BATCH)
+            .bind(recorded_at)
+            .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
+            .bind(
+                e.iter()
+                    .map(|r| to_i64(r.stream_version))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(e.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+            .bind(
+                e.iter()
+                    .map(|r| r.event.event_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                e.iter()
+                    .map(|r| i32::try_from(r.event.schema_version).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(e.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
+            .bind(e.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
+            .bind(d.iter().map(|(_, d)| d.deadline_id).collect::<Vec<_>>())
+            .bind(d.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+            .bind(d.iter().map(|(_, d)| d.kind.as_str()).collect::<Vec<_>>())
+            .bind(
+                d.iter()
+                    .map(|(_, d)| d.payload.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(d.iter().map(|(_, d)| d.due_at).collect::<Vec<_>>())
+            .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
+            .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
+            .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
+            .bind(to_i64(last))
+            .execute(&mut **tx)
             .await
             .map_err(|e| {
                 if is_event_id_violation(&e) {
@@ -358,16 +304,11 @@ impl PgWriter {
                     AppendFailure::Store(unavailable(e))
                 }
             })?;
-        if written != 1 {
-            return Err(AppendFailure::Store(StoreError::Unavailable(
-                "the log head moved while this transaction held its lock".into(),
-            )));
-        }
         Ok((plan.results, Some(last)))
     }
 
-    /// Write one group under locks: one transaction, one commit, readers woken once after it.
-    async fn commit_locked(
+    /// Write one group: one transaction, one commit, readers woken once after it.
+    async fn commit_group(
         &self,
         commits: &[Vec<AppendRequest>],
     ) -> Result<Vec<CommitResult>, AppendFailure> {
@@ -489,114 +430,6 @@ fn row_to_recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// What [`READ_GROUP_STATE`] found for a group.
-struct GroupState {
-    /// Rows of the group's streams that exist.
-    heads: HashMap<String, Head>,
-    /// Event ids of the group already stored.
-    found: Vec<StoredId>,
-    /// The log head: position and `recorded_at`.
-    head: (u64, DateTime<Utc>),
-}
-
-/// Run [`READ_GROUP_STATE`] for the streams and event ids of `commits`.
-async fn read_group_state<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    commits: &[Vec<AppendRequest>],
-) -> Result<GroupState, StoreError> {
-    type StateRow = (
-        i16,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-        Option<Uuid>,
-        Option<i64>,
-        Option<DateTime<Utc>>,
-    );
-    let streams = group_streams(commits);
-    let ids = group_event_ids(commits);
-    let rows: Vec<StateRow> = sqlx::query_as(READ_GROUP_STATE)
-        .bind(&streams)
-        .bind(&ids)
-        .fetch_all(executor)
-        .await
-        .map_err(unavailable)?;
-    let mut heads = HashMap::with_capacity(streams.len());
-    let mut found = Vec::new();
-    let mut head = None;
-    let corrupt = || StoreError::Corrupt("unexpected row reading a group's state".into());
-    for (kind, stream, version, last_hash, event_id, position, at) in rows {
-        match (kind, stream, version, last_hash, event_id, position, at) {
-            (0, Some(stream), Some(version), Some(last_hash), ..) => {
-                let version = non_negative(version, "version")?;
-                heads.insert(stream, Head { version, last_hash });
-            }
-            (1, Some(stream), Some(version), _, Some(id), Some(position), _) => {
-                found.push((id, stream, version, position));
-            }
-            (2, _, _, _, _, Some(position), Some(at)) => {
-                head = Some((non_negative(position, "head")?, at));
-            }
-            _ => return Err(corrupt()),
-        }
-    }
-    Ok(GroupState {
-        heads,
-        found: stored_ids(found)?,
-        head: head.ok_or_else(|| StoreError::Corrupt("the event_log_head row is missing".into()))?,
-    })
-}
-
-/// [`WRITE_GROUP`] bound to a planned group that was planned on the log head `expected_head`.
-fn write_group_query<'a>(
-    plan: &'a GroupPlan<'_>,
-    recorded_at: DateTime<Utc>,
-    expected_head: u64,
-) -> sqlx::query::QueryScalar<'a, Postgres, i64, PgArguments> {
-    let e = &plan.events;
-    let d = &plan.deadlines;
-    let st = &plan.streams;
-    let last = plan.last_position().unwrap_or(expected_head);
-    sqlx::query_scalar(WRITE_GROUP)
-        .bind(recorded_at)
-        .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
-        .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
-        .bind(
-            e.iter()
-                .map(|r| to_i64(r.stream_version))
-                .collect::<Vec<_>>(),
-        )
-        .bind(e.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
-        .bind(
-            e.iter()
-                .map(|r| r.event.event_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            e.iter()
-                .map(|r| i32::try_from(r.event.schema_version).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .bind(e.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().map(|(_, d)| d.deadline_id).collect::<Vec<_>>())
-        .bind(d.iter().map(|(s, _)| *s).collect::<Vec<_>>())
-        .bind(d.iter().map(|(_, d)| d.kind.as_str()).collect::<Vec<_>>())
-        .bind(
-            d.iter()
-                .map(|(_, d)| d.payload.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .bind(d.iter().map(|(_, d)| d.due_at).collect::<Vec<_>>())
-        .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
-        .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
-        .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
-        .bind(to_i64(last))
-        .bind(to_i64(expected_head))
 }
 
 #[async_trait]

@@ -446,21 +446,10 @@ impl ProjectionRunner {
             return Ok(None);
         };
         let batch = self.reads.read_all(self.store.as_ref(), from, max).await?;
-        self.apply_lane(lane, positions, &batch).await
-    }
-
-    /// The apply half of [`ProjectionRunner::step_lane`], for a `batch` read after the lowest of
-    /// `positions`.
-    async fn apply_lane(
-        &self,
-        lane: &[Arc<dyn Projector>],
-        positions: &mut [u64],
-        batch: &[RecordedEvent],
-    ) -> Result<Option<(u64, usize)>, LaneFailure> {
         let Some(last) = batch.last().map(|e| e.global_position) else {
             return Ok(None);
         };
-        self.status.observe(batch);
+        self.status.observe(&batch);
         let mut tx = self.db.begin().await?;
         // One compare-and-set per distinct old position (usually one for the whole lane).
         let mut by_position: BTreeMap<u64, Vec<&'static str>> = BTreeMap::new();
@@ -524,41 +513,16 @@ impl ProjectionRunner {
         let mut positions = self.lane_positions(&lane).await?;
         let mut size = self.min_batch;
         let mut position = positions.iter().copied().min().unwrap_or(head);
-        // The next batch is read while this one is applied (the lane ends each batch with every
-        // projector at its last position, where the next read starts).
-        let mut ahead: Option<Arc<Vec<RecordedEvent>>> = None;
         while position < head {
-            let batch = match ahead.take() {
-                Some(batch) => batch,
-                None => {
-                    self.reads
-                        .read_all(self.store.as_ref(), position, size)
-                        .await?
-                }
-            };
-            let next_size = self.next_size(size, batch.len());
-            let next_from = batch.last().map_or(head, |e| e.global_position);
-            let read_ahead = async {
-                if next_from < head {
-                    self.reads
-                        .read_all(self.store.as_ref(), next_from, next_size)
-                        .await
-                        .map(Some)
-                } else {
-                    Ok(None)
-                }
-            };
-            let (applied, read) =
-                tokio::join!(self.apply_lane(&lane, &mut positions, &batch), read_ahead);
-            if applied.map_err(|f| f.error)?.is_none() {
-                break;
+            match self
+                .step_lane(&lane, &mut positions, size)
+                .await
+                .map_err(|f| f.error)?
+            {
+                Some((_, n)) => size = self.next_size(size, n),
+                None => break,
             }
-            ahead = read?;
-            size = next_size;
             position = positions.iter().copied().min().unwrap_or(head);
-            if position != next_from {
-                ahead = None;
-            }
             on_progress(position, head.max(position));
         }
         Ok(position)

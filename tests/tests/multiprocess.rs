@@ -7,12 +7,12 @@
 //!
 //! `two_stores_append_together_on_one_database` (both backends): two stores on one database append
 //! at once — own streams, one shared stream with version conflicts, and one multi-stream commit
-//! retried from both stores with the same event ids. On PostgreSQL each store plans its groups
-//! ahead of the log head it knows (docs/decisions/0040-pre-planned-group-commit.md) and the other
-//! store keeps moving that head, so both the pre-planned and the locked path run and race. Then
-//! the log has contiguous positions, each acknowledged event exactly once at the position its
-//! append answered, contiguous stream versions, a `recorded_at` that never decreases, the retried
-//! commit once, and `audit verify` passes.
+//! retried from both stores with the same event ids — so that each store's group commit races the
+//! other's for the log head, as two processes' do. Then the log has contiguous positions, each
+//! acknowledged event exactly once at the position its append answered, contiguous stream
+//! versions, a `recorded_at` that never decreases, the retried commit once, and `audit verify`
+//! passes. (It caught a lock-order deadlock in an experiment with the PostgreSQL append path,
+//! docs/benchmarks.md, "Tried and not kept".)
 //!
 //! `two_api_processes_and_a_projection_process` (PostgreSQL): real OS processes of the `tessera`
 //! command line (`tessera-process`, built from this package): two `TESSERA_ROLE=api` processes and
@@ -186,9 +186,15 @@ async fn stores_append_together(db: Arc<TestDb>) {
     let log = a.events.read_all(0, 100_000).await.unwrap();
     let total = (WRITERS * 2) as u64 * (APPENDS * 2 + APPENDS / 3) + 3;
     let positions: Vec<u64> = log.iter().map(|e| e.global_position).collect();
-    assert_eq!(positions, (1..=total).collect::<Vec<_>>(), "contiguous positions");
-    let logged: HashMap<uuid::Uuid, u64> =
-        log.iter().map(|e| (e.event_id, e.global_position)).collect();
+    assert_eq!(
+        positions,
+        (1..=total).collect::<Vec<_>>(),
+        "contiguous positions"
+    );
+    let logged: HashMap<uuid::Uuid, u64> = log
+        .iter()
+        .map(|e| (e.event_id, e.global_position))
+        .collect();
     assert_eq!(logged.len() as u64, total, "each event once");
     assert_eq!(acked.len() as u64, total);
     for (id, position) in &acked {
