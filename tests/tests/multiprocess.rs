@@ -14,6 +14,12 @@
 //! passes. (It caught a lock-order deadlock in an experiment with the PostgreSQL append path,
 //! docs/benchmarks.md, "Tried and not kept".)
 //!
+//! `commits_elsewhere_are_seen_while_the_listener_is_down` (PostgreSQL): store A's `LISTEN`
+//! connection (`crate::pg_listen`) is terminated again and again while store B commits, so B's
+//! notifications are lost; A's readers must still learn of B's commits (A re-reads the head after
+//! every reconnection, and polls it while it cannot listen) well within the documented bound
+//! instead of waiting out their own `max_wait`.
+//!
 //! `two_api_processes_and_a_projection_process` (PostgreSQL): real OS processes of the `tessera`
 //! command line (`tessera-process`, built from this package): two `TESSERA_ROLE=api` processes and
 //! one `projections` process. Requests alternate between the API processes: an OpenTicket race (200
@@ -54,6 +60,10 @@ fn main() -> std::process::ExitCode {
         .case(
             "two_stores_append_together_on_one_database",
             stores_append_together,
+        )
+        .postgres_case(
+            "commits_elsewhere_are_seen_while_the_listener_is_down",
+            listener_down,
         )
         .postgres_case(
             "two_api_processes_and_a_projection_process",
@@ -220,6 +230,70 @@ async fn stores_append_together(db: Arc<TestDb>) {
         .unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
     assert_eq!(report.events_checked, total);
+}
+
+// ------------------------------------------------------------------------- listener down
+
+async fn listener_down(db: Arc<TestDb>) {
+    let (a_db, a) = db.stores().await;
+    let (_b_db, b) = db.stores().await;
+    let tessera_infrastructure::Database::Postgres(a_pool) = &a_db else {
+        panic!("a PostgreSQL case")
+    };
+    let listeners = "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let wait_for_listeners = || async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tessera_tests::scalar_i64(&db.url, listeners).await < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "listeners never came up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    for round in 0..2u64 {
+        wait_for_listeners().await;
+        let head = a.events.head_position().await.unwrap();
+        // Hold every other connection of A's pool, so that A's listener, once terminated, cannot
+        // come back (it listens on a connection of its store's pool) while B commits.
+        let mut held = Vec::new();
+        while let Ok(Ok(c)) =
+            tokio::time::timeout(Duration::from_millis(300), a_pool.acquire()).await
+        {
+            held.push(c);
+        }
+        assert!(!held.is_empty());
+        assert!(
+            tessera_tests::exec_sql(&db.url, kill).await.unwrap() > 0,
+            "no listener was terminated"
+        );
+        b.events
+            .append(AppendRequest::new(
+                stream(&format!("elsewhere-{round}")),
+                ExpectedVersion::NoStream,
+                vec![new_event("OpenTicketOrderPlaced", json!({"round": round}))],
+            ))
+            .await
+            .unwrap();
+        // B's notification went out while A was not listening: lost for A.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        let released = std::time::Instant::now();
+        // A's reader waits far longer than the bound: only A's recovery (reconnect, then read
+        // the head) can wake it in time.
+        a.events
+            .wait_for_append(head, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let lag = released.elapsed();
+        assert!(
+            lag < Duration::from_secs(15),
+            "round {round}: A learnt of B's commit {lag:?} after it could listen again"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------- deadline claims
