@@ -246,7 +246,7 @@ impl MultiStream {
             requests.push(AppendRequest {
                 stream: w.stream,
                 records,
-                expected_revision: Some(w.expected_revision.map_or(-1, to_i64)),
+                expected_revision: Some(w.expected_revision.map_or(-1, super::to_i64)),
             });
         }
         let mut client = StreamsServiceClient::new(self.channel.clone());
@@ -358,10 +358,6 @@ fn to_proto(v: Value) -> prost_types::Value {
         }),
     };
     prost_types::Value { kind: Some(kind) }
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
