@@ -23,10 +23,23 @@
 //!   properties read back through the v1 API as a JSON object with `$schema.name` and
 //!   `$schema.format` added, numbers written as the server writes doubles (`1.0` comes back as
 //!   `1`). [`KurrentDbStandIn::start_without_multi_stream`] starts one without it, like a server
-//!   before 25.1. [`KurrentDbStandIn::calls`] counts the calls of each method.
+//!   before 25.1. [`KurrentDbStandIn::calls`] counts the calls of each method;
+//! - a cluster ([`KurrentDbCluster`]): nodes on their own ports over one shared log, one of them
+//!   the leader. Every node answers `Gossip.Read` with the same members (leader or follower, alive,
+//!   `127.0.0.1` and its port), which is how the `kurrentdb` client and the adapter find the
+//!   leader. A follower refuses what KurrentDB 25.1 refuses on a follower, before writing
+//!   anything: a v1 call sent with `requires-leader: true` (the client sends it when its node
+//!   preference is the leader, the default) is answered `NOT_FOUND` with the trailers
+//!   `exception: not-leader`, `leader-endpoint-host`, `leader-endpoint-port`; every v2
+//!   `AppendSession` is answered `FAILED_PRECONDITION` with an `ErrorInfo` `NOT_LEADER_NODE` and a
+//!   `kurrent.rpc.NotLeaderNodeErrorDetails` naming the leader. A v1 call without that header is
+//!   served by the follower (a write as if forwarded to the leader: the log is shared).
+//!   [`KurrentDbCluster::elect`] moves the leadership, as an election would.
 //!
 //! Not served (answered `UNIMPLEMENTED`): server-side filters, stream subscriptions, deletes,
-//! tombstones, batch append, persistent subscriptions, projections, gossip (so no cluster).
+//! tombstones, batch append, persistent subscriptions, projections. Not reproduced: elections
+//! themselves (no node is ever without a leader), replication lag (followers read the leader's
+//! log at once), dead members, TLS.
 // tonic's service traits answer `Result<_, tonic::Status>`; the helpers return the same type.
 #![allow(clippy::result_large_err)]
 
@@ -93,6 +106,7 @@ use proto::v2::streams::{AppendRequest, AppendResponse, AppendSessionResponse, S
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::Stream;
@@ -126,11 +140,31 @@ struct Log {
 struct Service {
     log: Arc<Mutex<Log>>,
     /// Number of events in `$all`, for live subscriptions.
-    count: watch::Sender<usize>,
+    count: Arc<watch::Sender<usize>>,
     /// Whether the v2 multi-stream append is served (a 25.1+ server).
     multi_stream: bool,
-    /// Calls per method name (`append`, `read`, `append_session`, `get_supported_methods`).
+    /// Calls per method name (`append`, `read`, `append_session`, `get_supported_methods`,
+    /// `gossip`), of this node.
     calls: Arc<Mutex<HashMap<&'static str, u64>>>,
+    /// The cluster this node belongs to (a cluster of one when started alone).
+    cluster: Arc<Members>,
+    /// This node's index in `cluster.nodes`.
+    me: usize,
+}
+
+/// The members of a cluster of stand-ins, as every node's gossip tells them.
+#[derive(Debug)]
+struct Members {
+    /// Each node's address, in start order.
+    nodes: Vec<SocketAddr>,
+    /// Index of the leader in `nodes`.
+    leader: AtomicUsize,
+}
+
+impl Members {
+    fn leader(&self) -> SocketAddr {
+        self.nodes[self.leader.load(Ordering::SeqCst)]
+    }
 }
 
 impl Service {
@@ -138,6 +172,66 @@ impl Service {
         self.log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_leader(&self) -> bool {
+        self.cluster.leader.load(Ordering::SeqCst) == self.me
+    }
+
+    /// A v1 call with `requires-leader: true` on a follower: KurrentDB's v1 not-leader answer
+    /// (`RpcExceptions.LeaderInfo`: `NOT_FOUND`, the leader in the trailers).
+    fn v1_leader_check(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+        let required = metadata
+            .get("requires-leader")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if !required || self.is_leader() {
+            return Ok(());
+        }
+        let leader = self.cluster.leader();
+        let mut trailers = tonic::metadata::MetadataMap::new();
+        trailers.insert(
+            "exception",
+            tonic::metadata::MetadataValue::from_static("not-leader"),
+        );
+        if let Ok(host) = tonic::metadata::MetadataValue::try_from(leader.ip().to_string()) {
+            trailers.insert("leader-endpoint-host", host);
+        }
+        trailers.insert("leader-endpoint-port", leader.port().into());
+        Err(Status::with_metadata(
+            tonic::Code::NotFound,
+            "Leader info available",
+            trailers,
+        ))
+    }
+
+    /// A v2 write on a follower: KurrentDB's `ApiErrors.NotLeaderNode`.
+    fn v2_leader_check(&self) -> Result<(), Status> {
+        use prost::Message;
+        if self.is_leader() {
+            return Ok(());
+        }
+        let leader = self.cluster.leader();
+        let detail = proto::v2::rpc::RpcNotLeaderNode {
+            current_leader: Some(proto::v2::rpc::rpc_not_leader_node::NodeInfo {
+                host: leader.ip().to_string(),
+                port: i32::from(leader.port()),
+                node_id: Some(::uuid::Uuid::from_u128(leader.port().into()).to_string()),
+            }),
+        };
+        Err(v2_error(
+            tonic::Code::FailedPrecondition,
+            "server",
+            "NOT_LEADER_NODE",
+            format!(
+                "The server is not the leader node and cannot handle the request. Please retry \
+                 your request against the leader node directly at {leader}"
+            ),
+            Some((
+                "kurrent.rpc.NotLeaderNodeErrorDetails",
+                detail.encode_to_vec(),
+            )),
+        ))
     }
 
     fn called(&self, method: &'static str) {
@@ -213,36 +307,66 @@ impl KurrentDbStandIn {
     }
 
     async fn start_with(multi_stream: bool) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let service = Service {
-            log: Arc::new(Mutex::new(Log {
-                next_position: 1024,
-                ..Log::default()
-            })),
-            count: watch::channel(0).0,
-            multi_stream,
-            calls: Arc::default(),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
-            .add_service(StreamsServer::new(service.clone()))
-            .add_service(ServerFeaturesServer::new(service.clone()))
-            .add_optional_service(multi_stream.then(|| StreamsServiceServer::new(service.clone())))
-            .serve_with_incoming_shutdown(
-                // Without TCP_NODELAY every small gRPC frame waits for the client's delayed ACK
-                // (about 40 ms per round trip).
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async {
-                    let _ = stopped.await;
-                },
-            );
-        tokio::spawn(server);
-        Ok(Self {
-            addr,
-            service,
-            _stop: stop,
-        })
+        let mut nodes = Self::start_nodes(1, 0, multi_stream).await?;
+        Ok(nodes.remove(0))
+    }
+
+    /// `size` nodes over one log, node `leader` the leader.
+    async fn start_nodes(
+        size: usize,
+        leader: usize,
+        multi_stream: bool,
+    ) -> std::io::Result<Vec<Self>> {
+        let mut listeners = Vec::with_capacity(size);
+        for _ in 0..size {
+            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await?);
+        }
+        let cluster = Arc::new(Members {
+            nodes: listeners
+                .iter()
+                .map(tokio::net::TcpListener::local_addr)
+                .collect::<std::io::Result<_>>()?,
+            leader: AtomicUsize::new(leader),
+        });
+        let log = Arc::new(Mutex::new(Log {
+            next_position: 1024,
+            ..Log::default()
+        }));
+        let count = Arc::new(watch::channel(0).0);
+        let mut nodes = Vec::with_capacity(size);
+        for (me, listener) in listeners.into_iter().enumerate() {
+            let service = Service {
+                log: log.clone(),
+                count: count.clone(),
+                multi_stream,
+                calls: Arc::default(),
+                cluster: cluster.clone(),
+                me,
+            };
+            let (stop, stopped) = oneshot::channel::<()>();
+            let server = tonic::transport::Server::builder()
+                .add_service(StreamsServer::new(service.clone()))
+                .add_service(ServerFeaturesServer::new(service.clone()))
+                .add_service(GossipServer(service.clone()))
+                .add_optional_service(
+                    multi_stream.then(|| StreamsServiceServer::new(service.clone())),
+                )
+                .serve_with_incoming_shutdown(
+                    // Without TCP_NODELAY every small gRPC frame waits for the client's delayed
+                    // ACK (about 40 ms per round trip).
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    async {
+                        let _ = stopped.await;
+                    },
+                );
+            tokio::spawn(server);
+            nodes.push(Self {
+                addr: cluster.nodes[me],
+                service,
+                _stop: stop,
+            });
+        }
+        Ok(nodes)
     }
 
     /// The connection string for the `kurrentdb` client: `kurrentdb://127.0.0.1:PORT?tls=false`.
@@ -255,9 +379,9 @@ impl KurrentDbStandIn {
         self.service.log().all.iter().map(|e| e.position).collect()
     }
 
-    /// How many times `method` was called: `append` (v1, one per stream), `read` (v1 stream and
-    /// `$all` reads, subscriptions), `append_session` (v2 multi-stream append, counted even when
-    /// it is refused), `get_supported_methods`.
+    /// How many times `method` was called on this node: `append` (v1, one per stream), `read` (v1
+    /// stream and `$all` reads, subscriptions), `append_session` (v2 multi-stream append),
+    /// `get_supported_methods`, `gossip` (`Gossip.Read`); refused calls count too.
     pub fn calls(&self, method: &str) -> u64 {
         self.service
             .calls
@@ -415,6 +539,7 @@ impl Streams for Service {
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
         self.called("read");
+        self.v1_leader_check(request.metadata())?;
         use read_req::options::{
             CountOption, FilterOption, ReadDirection, StreamOption, all_options, stream_options,
             uuid_option,
@@ -575,6 +700,7 @@ impl Streams for Service {
     ) -> Result<Response<AppendResp>, Status> {
         use append_req::options::ExpectedStreamRevision as E;
         self.called("append");
+        let leader_check = self.v1_leader_check(request.metadata());
         let mut messages = request.into_inner();
         let options = match messages.message().await?.and_then(|m| m.content) {
             Some(append_req::Content::Options(o)) => o,
@@ -594,6 +720,9 @@ impl Streams for Service {
                 proposed.push(p);
             }
         }
+        // Refused once the request is read, as the server does (a follower forwards the write to
+        // the leader when the leader is not required: here the log is shared).
+        leader_check?;
         let ids = proposed
             .iter()
             .map(|p| uuid_from(p.id.clone()))
@@ -696,9 +825,11 @@ impl ServerFeatures for Service {
 }
 
 /// A v2 error as KurrentDB sends it: the gRPC status and, in its details, a
-/// `google.rpc.ErrorInfo` with `reason` followed by `detail` (type URL suffix and bytes).
+/// `google.rpc.ErrorInfo` with `domain` and `reason` followed by `detail` (type URL suffix and
+/// bytes).
 fn v2_error(
     code: tonic::Code,
+    domain: &str,
     reason: &str,
     message: String,
     detail: Option<(&str, Vec<u8>)>,
@@ -708,7 +839,7 @@ fn v2_error(
         type_url: "type.googleapis.com/google.rpc.ErrorInfo".to_owned(),
         value: proto::v2::rpc::RpcErrorInfo {
             reason: reason.to_owned(),
-            domain: "streams".to_owned(),
+            domain: domain.to_owned(),
             metadata: HashMap::new(),
         }
         .encode_to_vec(),
@@ -772,6 +903,7 @@ impl StreamsService for Service {
             {
                 return Err(v2_error(
                     tonic::Code::Aborted,
+                    "streams",
                     "STREAM_ALREADY_IN_APPEND_SESSION",
                     format!("stream {:?} twice in one append session", m.stream),
                     None,
@@ -807,11 +939,15 @@ impl StreamsService for Service {
         if requests.is_empty() {
             return Err(v2_error(
                 tonic::Code::FailedPrecondition,
+                "streams",
                 "APPEND_SESSION_NO_REQUESTS",
                 "an append session without requests".to_owned(),
                 None,
             ));
         }
+        // A follower refuses once the session is read, before any write (every v2 append requires
+        // the leader).
+        self.v2_leader_check()?;
         let mut log = self.log();
         for r in &requests {
             let current = log.current(&r.stream);
@@ -832,6 +968,7 @@ impl StreamsService for Service {
                 };
                 return Err(v2_error(
                     tonic::Code::FailedPrecondition,
+                    "streams",
                     "STREAM_REVISION_CONFLICT",
                     format!(
                         "revision conflict on stream {:?}: expected {expected}, actual {actual}",
@@ -893,5 +1030,173 @@ impl StreamsService for Service {
         drop(log);
         self.count.send_replace(count);
         Ok(Response::new(AppendSessionResponse { output, position }))
+    }
+}
+
+/// `event_store.client.gossip.Gossip/Read`'s messages, written by hand because tests/build.rs
+/// generates server code only from the stand-in's own proto files (the adapter's client reads the
+/// same layout from infrastructure/proto/kurrentdb/v1/gossip.proto; field numbers and types are
+/// the server's). Member fields left out (instance id, time stamp) are optional to both clients.
+mod gossip_wire {
+    /// The members as this node sees them.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct ClusterInfo {
+        #[prost(message, repeated, tag = "1")]
+        pub(super) members: Vec<MemberInfo>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct EndPoint {
+        #[prost(string, tag = "1")]
+        pub(super) address: String,
+        #[prost(uint32, tag = "2")]
+        pub(super) port: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct MemberInfo {
+        /// The server's `VNodeState`: [`FOLLOWER`] or [`LEADER`] here.
+        #[prost(int32, tag = "3")]
+        pub(super) state: i32,
+        #[prost(bool, tag = "4")]
+        pub(super) is_alive: bool,
+        #[prost(message, optional, tag = "5")]
+        pub(super) http_end_point: Option<EndPoint>,
+    }
+
+    pub(super) const FOLLOWER: i32 = 6;
+    pub(super) const LEADER: i32 = 8;
+}
+
+impl Service {
+    fn gossip(&self) -> gossip_wire::ClusterInfo {
+        self.called("gossip");
+        let leader = self.cluster.leader.load(Ordering::SeqCst);
+        gossip_wire::ClusterInfo {
+            members: self
+                .cluster
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, addr)| gossip_wire::MemberInfo {
+                    state: if i == leader {
+                        gossip_wire::LEADER
+                    } else {
+                        gossip_wire::FOLLOWER
+                    },
+                    is_alive: true,
+                    http_end_point: Some(gossip_wire::EndPoint {
+                        address: addr.ip().to_string(),
+                        port: addr.port().into(),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The gossip service of one node (the routing tonic-build would generate for it).
+#[derive(Clone)]
+struct GossipServer(Service);
+
+impl tonic::server::NamedService for GossipServer {
+    const NAME: &'static str = "event_store.client.gossip.Gossip";
+}
+
+/// `Gossip.Read` as a unary gRPC method.
+struct GossipRead(Service);
+
+impl tonic::server::UnaryService<()> for GossipRead {
+    type Response = gossip_wire::ClusterInfo;
+    type Future = std::future::Ready<Result<Response<gossip_wire::ClusterInfo>, Status>>;
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        std::future::ready(Ok(Response::new(self.0.gossip())))
+    }
+}
+
+impl<B> tonic::codegen::Service<tonic::codegen::http::Request<B>> for GossipServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = tonic::codegen::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
+        if request.uri().path() != "/event_store.client.gossip.Gossip/Read" {
+            return Box::pin(std::future::ready(Ok(Status::unimplemented(
+                "the KurrentDB stand-in's gossip has Read only",
+            )
+            .into_http())));
+        }
+        let service = self.0.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic::codec::ProstCodec::default());
+            Ok(grpc.unary(GossipRead(service), request).await)
+        })
+    }
+}
+
+/// Stand-ins forming a KurrentDB cluster over one log (see the module comment): each node is a
+/// [`KurrentDbStandIn`] with its own port and call counters; stops when dropped.
+pub struct KurrentDbCluster {
+    nodes: Vec<KurrentDbStandIn>,
+}
+
+impl KurrentDbCluster {
+    /// Start `size` nodes on free ports of 127.0.0.1 (insecure), with the v2 multi-stream append,
+    /// node `leader` the leader.
+    ///
+    /// Errors: a listener could not be bound.
+    pub async fn start(size: usize, leader: usize) -> std::io::Result<Self> {
+        assert!(leader < size, "the leader is one of the nodes");
+        Ok(Self {
+            nodes: KurrentDbStandIn::start_nodes(size, leader, true).await?,
+        })
+    }
+
+    /// Node `i` (its counters, its address); every node reads the one shared log.
+    pub fn node(&self, i: usize) -> &KurrentDbStandIn {
+        &self.nodes[i]
+    }
+
+    /// The index of the leader.
+    pub fn leader(&self) -> usize {
+        self.nodes[0].service.cluster.leader.load(Ordering::SeqCst)
+    }
+
+    /// Make node `i` the leader, on every node at once (gossip and refusals follow).
+    pub fn elect(&self, i: usize) {
+        assert!(i < self.nodes.len(), "the leader is one of the nodes");
+        self.nodes[0]
+            .service
+            .cluster
+            .leader
+            .store(i, Ordering::SeqCst);
+    }
+
+    /// The connection string naming every node as a gossip seed, in node order, followed by
+    /// `options` (e.g. `tls=false`): `kurrentdb://127.0.0.1:P0,127.0.0.1:P1?tls=false`.
+    pub fn url(&self, options: &str) -> String {
+        let seeds: Vec<String> = self.nodes.iter().map(|n| n.addr.to_string()).collect();
+        format!("kurrentdb://{}?{options}", seeds.join(","))
+    }
+
+    /// The DNS discovery connection string asking node `i` by the name `localhost`:
+    /// `kurrentdb+discover://localhost:PORT?tls=false`.
+    pub fn discover_url(&self, i: usize) -> String {
+        format!(
+            "kurrentdb+discover://localhost:{}?tls=false",
+            self.nodes[i].addr.port()
+        )
     }
 }

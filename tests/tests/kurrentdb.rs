@@ -2,7 +2,8 @@
 //! own promises beyond the contract suite: positions mapped from non-contiguous `$all` positions,
 //! crash recovery by the indexer (events and deadlines), refusal of SQLite, multi-stream commits
 //! through KurrentDB's v2 multi-stream append where the server has it and one append per stream
-//! where it does not (docs/decisions/0037-kurrentdb-event-store.md).
+//! where it does not, and on a cluster through the leader, followed when it changes
+//! (docs/decisions/0037-kurrentdb-event-store.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use eventstore::{
@@ -16,7 +17,7 @@ use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline, StoreErro
 use tessera_infrastructure::Database;
 use tessera_infrastructure::audit::verify;
 use tessera_infrastructure::kurrentdb::{KurrentDbSettings, open, open_on};
-use tessera_tests::kurrentdb_standin::KurrentDbStandIn;
+use tessera_tests::kurrentdb_standin::{KurrentDbCluster, KurrentDbStandIn};
 use tessera_tests::{Backend, Suite, TestDb, new_event, stream};
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +38,12 @@ fn main() -> std::process::ExitCode {
             "multi_stream_commit_without_the_feature_appends_per_stream",
             multi_stream_fallback,
         )
+        .case(
+            "cluster_multi_stream_commit_goes_to_the_leader",
+            cluster_commit_on_leader,
+        )
+        .case("cluster_leader_change_is_followed", cluster_leader_change)
+        .case("cluster_found_through_dns_discovery", cluster_dns_discovery)
         .run()
 }
 
@@ -277,12 +284,16 @@ async fn kurrent_stores(
     db: &TestDb,
     standin: &KurrentDbStandIn,
 ) -> (Database, tessera_infrastructure::Stores) {
+    kurrent_stores_at(db, &standin.url()).await
+}
+
+async fn kurrent_stores_at(db: &TestDb, url: &str) -> (Database, tessera_infrastructure::Stores) {
     let database = Database::connect(&db.url, 10).await.unwrap();
     database.migrate().await.unwrap();
     let Database::Postgres(pool) = &database else {
         panic!("PostgreSQL")
     };
-    let stores = open(pool.clone(), &KurrentDbSettings::new(standin.url()))
+    let stores = open(pool.clone(), &KurrentDbSettings::new(url))
         .await
         .unwrap();
     (database, stores)
@@ -546,4 +557,213 @@ async fn multi_stream_fallback(db: Arc<TestDb>) {
     let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
     assert_eq!(report.events_checked, 5);
+}
+
+/// Calls of `method` on each node of `cluster`, in node order.
+fn calls(cluster: &KurrentDbCluster, method: &str) -> [u64; 2] {
+    [cluster.node(0).calls(method), cluster.node(1).calls(method)]
+}
+
+/// A two-stream commit creating `order-{n}` and adding to `counter-1` at `counter_version`.
+fn commit_of_two(n: u32, counter_version: u64) -> Vec<AppendRequest> {
+    vec![
+        AppendRequest::new(
+            stream(&format!("order-{n}")),
+            ExpectedVersion::NoStream,
+            vec![new_event("OrderPlaced", json!({"n": n}))],
+        ),
+        AppendRequest::new(
+            stream("counter-1"),
+            ExpectedVersion::Exact(counter_version),
+            vec![new_event("Counted", json!({"n": n}))],
+        ),
+    ]
+}
+
+/// A cluster whose connection string lists the follower first: the adapter asks gossip (the
+/// follower answers first) and sends the multi-stream commit as ONE `AppendSession` to the leader,
+/// none to the follower; a revision conflict there writes no stream of the commit.
+async fn cluster_commit_on_leader(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let cluster = KurrentDbCluster::start(2, 1).await.unwrap();
+    let (_db, stores) = kurrent_stores_at(&db, &cluster.url("tls=false")).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        calls(&cluster, "append"),
+        [0, 1],
+        "the client's own v1 append goes to the leader"
+    );
+    let due = chrono::Utc::now() + chrono::Duration::hours(1);
+    let out = s.append_streams(commit_of_three(due)).await.unwrap();
+    assert_eq!(
+        calls(&cluster, "append_session"),
+        [0, 1],
+        "one session, on the leader"
+    );
+    assert_eq!(
+        calls(&cluster, "append"),
+        [0, 1],
+        "no v1 append for the commit"
+    );
+    assert!(
+        cluster.node(0).calls("gossip") >= 1,
+        "the first seed, a follower, was asked who leads"
+    );
+    assert_eq!(
+        out.iter().map(|o| o.positions.clone()).collect::<Vec<_>>(),
+        vec![vec![2, 3], vec![4], vec![5]]
+    );
+    assert_eq!(stores.deadlines.pending_count().await.unwrap(), 1);
+
+    // All or none on the cluster too: counter-1 moved in KurrentDB behind the index's back.
+    let foreign = Client::new(cluster.url("tls=false").parse().unwrap()).unwrap();
+    foreign
+        .append_to_stream(
+            "counter-1",
+            &AppendToStreamOptions::default(),
+            vec![EventData::json("Foreign", &json!({})).unwrap()],
+        )
+        .await
+        .unwrap();
+    let before = cluster.node(1).positions().len();
+    let err = s.append_streams(commit_of_two(2, 2)).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::VersionConflict {
+            stream: stream("counter-1"),
+            expected: ExpectedVersion::Exact(2),
+            actual: 3,
+        }
+    );
+    assert_eq!(calls(&cluster, "append_session"), [0, 2]);
+    assert_eq!(cluster.node(1).positions().len(), before, "nothing written");
+    assert!(!cluster.node(1).streams().iter().any(|n| n == "order-2"));
+    assert_eq!(s.head_position().await.unwrap(), 5);
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+/// The leader changes between commits (the nodes swap roles). The adapter's channel still points
+/// at the old leader, which refuses the session without writing; the adapter follows the leader
+/// the refusal names and sends it again there, once. With `nodePreference=follower` the
+/// `kurrentdb` client's own calls go to a follower, which serves them whoever leads. With the
+/// default preference (the leader) that client's first call after the change is refused by the
+/// old leader (it asks for the leader): that commit fails before anything is written, the client
+/// moves to the new leader, and the next commit goes through.
+async fn cluster_leader_change(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let cluster = KurrentDbCluster::start(2, 0).await.unwrap();
+    let (_db, stores) =
+        kurrent_stores_at(&db, &cluster.url("tls=false&nodePreference=follower")).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        calls(&cluster, "append"),
+        [0, 1],
+        "the client is on the follower"
+    );
+    s.append_streams(commit_of_two(1, 1)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [1, 0]);
+
+    cluster.elect(1);
+    let before = cluster.node(0).positions().len();
+    let out = s.append_streams(commit_of_two(2, 2)).await.unwrap();
+    assert_eq!(
+        calls(&cluster, "append_session"),
+        [2, 1],
+        "refused by the old leader, then written by the new one"
+    );
+    assert_eq!(
+        cluster.node(0).positions().len(),
+        before + 2,
+        "written once"
+    );
+    assert_eq!(
+        out.iter().map(|o| o.positions.clone()).collect::<Vec<_>>(),
+        vec![vec![4], vec![5]]
+    );
+    cluster.elect(0);
+    s.append_streams(commit_of_two(3, 3)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [3, 2], "and back");
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.events_checked, 7);
+
+    // The default node preference.
+    let cluster = KurrentDbCluster::start(2, 0).await.unwrap();
+    let db2 = TestDb::create(Backend::Postgres).await;
+    let (_db2, stores) = kurrent_stores_at(&db2, &cluster.url("tls=false")).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    s.append_streams(commit_of_two(1, 1)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [1, 0]);
+    cluster.elect(1);
+    let before = cluster.node(0).positions().len();
+    let refused = s.append_streams(commit_of_two(2, 2)).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Unavailable(m) if m.contains("requires a leader")),
+        "the client's read refused by the old leader: {refused:?}"
+    );
+    assert_eq!(cluster.node(0).positions().len(), before, "nothing written");
+    assert_eq!(calls(&cluster, "append_session"), [1, 0], "not reached");
+    s.append_streams(commit_of_two(2, 2)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [2, 1]);
+    assert_eq!(s.head_position().await.unwrap(), 5);
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+/// `kurrentdb+discover://localhost:PORT`: the one host is a DNS name whose gossip tells the
+/// members (here it resolves to one follower); the commit goes to the leader gossip names.
+async fn cluster_dns_discovery(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let cluster = KurrentDbCluster::start(2, 1).await.unwrap();
+    let (_db, stores) = kurrent_stores_at(&db, &cluster.discover_url(0)).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    s.append_streams(commit_of_two(1, 1)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [0, 1]);
+    assert_eq!(calls(&cluster, "append"), [0, 1]);
+    assert!(
+        cluster.node(0).calls("gossip") >= 2,
+        "asked by the client and the adapter"
+    );
+    assert_eq!(
+        cluster.node(1).calls("gossip"),
+        0,
+        "only the name given was asked"
+    );
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
 }

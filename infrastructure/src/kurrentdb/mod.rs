@@ -14,9 +14,10 @@
 //!   its own events and commits. So positions are contiguous and in commit order, `recorded_at`
 //!   never decreases, and the append returns its positions (read-your-writes).
 //! - **Multi-stream commits.** On a server with KurrentDB's v2 multi-stream append (25.1+,
-//!   [`multi`]), a commit over several streams is one `AppendSession`: every stream or none.
-//!   Otherwise (older servers, clusters, some content) it is one v1 append per stream under the
-//!   same lock, as the decision record explains.
+//!   [`multi`]), a commit over several streams is one `AppendSession`: every stream or none. On a
+//!   cluster that session goes to the leader, found through gossip and followed when it changes.
+//!   Otherwise (older servers, some content) it is one v1 append per stream under the same lock,
+//!   as the decision record explains.
 //! - **Crashes.** A crash after the KurrentDB append but before the index commit leaves events
 //!   in KurrentDB without positions or deadlines; the next append (or the next start) indexes
 //!   them from `$all`, deadlines included, exactly once (the index head is the checkpoint).
@@ -117,8 +118,9 @@ struct CarriedDeadline {
 /// The KurrentDB [`EventStore`] and [`AuditSource`] (deadlines are PostgreSQL's, see [`open`]).
 pub struct KurrentDbEventStore {
     client: Client,
-    /// The v2 multi-stream append, when the connection string allows a channel of our own
-    /// (whether the server has it is asked at connect).
+    /// The v2 multi-stream append over a channel of our own to the server, or to the cluster's
+    /// leader (whether the server has it is asked at connect); `None` only when that channel
+    /// cannot be set up from the connection string (an unreadable certificate file, say).
     multi: Option<multi::MultiStream>,
     pool: PgPool,
     prefix: String,
