@@ -34,12 +34,13 @@
 //!   `AppendSession` is answered `FAILED_PRECONDITION` with an `ErrorInfo` `NOT_LEADER_NODE` and a
 //!   `kurrent.rpc.NotLeaderNodeErrorDetails` naming the leader. A v1 call without that header is
 //!   served by the follower (a write as if forwarded to the leader: the log is shared).
-//!   [`KurrentDbCluster::elect`] moves the leadership, as an election would.
+//!   [`KurrentDbCluster::elect`] moves the leadership, as an election would;
+//!   [`KurrentDbCluster::stop`] stops a node and marks it dead in the others' gossip.
 //!
 //! Not served (answered `UNIMPLEMENTED`): server-side filters, stream subscriptions, deletes,
 //! tombstones, batch append, persistent subscriptions, projections. Not reproduced: elections
 //! themselves (no node is ever without a leader), replication lag (followers read the leader's
-//! log at once), dead members, TLS.
+//! log at once), a dead member's gossip (a stopped node answers nothing), TLS.
 // tonic's service traits answer `Result<_, tonic::Status>`; the helpers return the same type.
 #![allow(clippy::result_large_err)]
 
@@ -159,6 +160,8 @@ struct Members {
     nodes: Vec<SocketAddr>,
     /// Index of the leader in `nodes`.
     leader: AtomicUsize,
+    /// Whether each node is up, as gossip tells it.
+    alive: Vec<std::sync::atomic::AtomicBool>,
 }
 
 impl Members {
@@ -286,7 +289,8 @@ impl Log {
 pub struct KurrentDbStandIn {
     addr: SocketAddr,
     service: Service,
-    _stop: oneshot::Sender<()>,
+    /// Stops the server when sent or dropped.
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl KurrentDbStandIn {
@@ -327,6 +331,9 @@ impl KurrentDbStandIn {
                 .map(tokio::net::TcpListener::local_addr)
                 .collect::<std::io::Result<_>>()?,
             leader: AtomicUsize::new(leader),
+            alive: (0..size)
+                .map(|_| std::sync::atomic::AtomicBool::new(true))
+                .collect(),
         });
         let log = Arc::new(Mutex::new(Log {
             next_position: 1024,
@@ -363,7 +370,7 @@ impl KurrentDbStandIn {
             nodes.push(Self {
                 addr: cluster.nodes[me],
                 service,
-                _stop: stop,
+                stop: Some(stop),
             });
         }
         Ok(nodes)
@@ -1084,7 +1091,7 @@ impl Service {
                     } else {
                         gossip_wire::FOLLOWER
                     },
-                    is_alive: true,
+                    is_alive: self.cluster.alive[i].load(Ordering::SeqCst),
                     http_end_point: Some(gossip_wire::EndPoint {
                         address: addr.ip().to_string(),
                         port: addr.port().into(),
@@ -1182,6 +1189,15 @@ impl KurrentDbCluster {
             .cluster
             .leader
             .store(i, Ordering::SeqCst);
+    }
+
+    /// Stop node `i`: it stops listening and closes its connections (gracefully, as a node that
+    /// shuts down), and the other nodes' gossip says it is dead. Does not move the leadership.
+    pub fn stop(&mut self, i: usize) {
+        self.nodes[0].service.cluster.alive[i].store(false, Ordering::SeqCst);
+        if let Some(stop) = self.nodes[i].stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// The connection string naming every node as a gossip seed, in node order, followed by

@@ -44,6 +44,10 @@ fn main() -> std::process::ExitCode {
         )
         .case("cluster_leader_change_is_followed", cluster_leader_change)
         .case("cluster_found_through_dns_discovery", cluster_dns_discovery)
+        .case(
+            "cluster_leader_lost_is_found_again_through_gossip",
+            cluster_leader_lost,
+        )
         .run()
 }
 
@@ -764,6 +768,51 @@ async fn cluster_dns_discovery(db: Arc<TestDb>) {
         0,
         "only the name given was asked"
     );
+    let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+/// The leader stops (and another is elected): the adapter's channel to it fails, which is not
+/// retried (whether a failed call landed is unknown in general) and makes the adapter forget
+/// that node; the next commit asks gossip again (the stopped node first: no answer, then the
+/// other) and goes to the new leader. The `kurrentdb` client reads from the other node
+/// (`nodePreference=follower`), so only the adapter's channel meets the stopped node.
+async fn cluster_leader_lost(db: Arc<TestDb>) {
+    if db.backend != Backend::Postgres {
+        return;
+    }
+    let mut cluster = KurrentDbCluster::start(2, 0).await.unwrap();
+    let (_db, stores) =
+        kurrent_stores_at(&db, &cluster.url("tls=false&nodePreference=follower")).await;
+    let s = stores.events;
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+    s.append_streams(commit_of_two(1, 1)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session"), [1, 0]);
+    let gossip = cluster.node(1).calls("gossip");
+
+    cluster.stop(0);
+    cluster.elect(1);
+    let before = cluster.node(1).positions().len();
+    let lost = s.append_streams(commit_of_two(2, 2)).await.unwrap_err();
+    assert!(
+        matches!(&lost, StoreError::Unavailable(m) if m.contains("AppendSession")),
+        "{lost:?}"
+    );
+    assert_eq!(cluster.node(1).positions().len(), before, "nothing written");
+    assert_eq!(calls(&cluster, "append_session")[1], 0, "not retried");
+    s.append_streams(commit_of_two(2, 2)).await.unwrap();
+    assert_eq!(calls(&cluster, "append_session")[1], 1);
+    assert!(
+        cluster.node(1).calls("gossip") > gossip,
+        "the leader was found again through gossip"
+    );
+    assert_eq!(s.head_position().await.unwrap(), 5);
     let report = verify(stores.audit.as_ref(), |_| {}).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
 }
