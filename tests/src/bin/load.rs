@@ -373,7 +373,7 @@ fn main() -> anyhow::Result<()> {
         .context("start the server")?;
     let result = client_rt.block_on(async {
         match args.scenario {
-            Scenario::Seats => drive(&args, &server).await,
+            Scenario::Seats => drive(&args, &server, server_rt.handle()).await,
             Scenario::Meeting => races::meeting(&args, &server).await,
             Scenario::Shop => races::shop(&args, &server).await,
         }
@@ -391,7 +391,11 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
-async fn drive(args: &Args, server: &RunningServer) -> anyhow::Result<()> {
+async fn drive(
+    args: &Args,
+    server: &RunningServer,
+    server_rt: &tokio::runtime::Handle,
+) -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -495,10 +499,12 @@ async fn drive(args: &Args, server: &RunningServer) -> anyhow::Result<()> {
     };
     let mut outcomes = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
+    let workers = WorkerTimes::now(server_rt);
     let (mut fresh, elapsed) = load
         .phase(args.mode, args.connections, args.duration, &stop)
         .await?;
     let fresh_p50 = report("", &args.mode, args, &mut fresh, elapsed);
+    workers.print_since(server_rt);
     outcomes.extend(fresh);
     if let Some(target) = args.grow_to {
         // Grow the first session's stream with lock/release cycles until it holds `target` events.
@@ -763,6 +769,40 @@ async fn print_metrics(http: &reqwest::Client, base: &str, category: &str) {
         if wanted && *count > 0.0 {
             println!("  {series}: count {count:.0}, mean {:.4}", sum / count);
         }
+    }
+}
+
+/// The server runtime's workers at one instant: time spent busy and times parked, per worker.
+struct WorkerTimes {
+    at: Instant,
+    busy: Vec<Duration>,
+    parks: Vec<u64>,
+}
+
+impl WorkerTimes {
+    fn now(rt: &tokio::runtime::Handle) -> Self {
+        let m = rt.metrics();
+        let n = m.num_workers();
+        Self {
+            at: Instant::now(),
+            busy: (0..n).map(|w| m.worker_total_busy_duration(w)).collect(),
+            parks: (0..n).map(|w| m.worker_park_count(w)).collect(),
+        }
+    }
+
+    /// Prints each worker's busy share (%) and parks per second since `self`: whether the server
+    /// was bound by its CPU (busy near 100%) or waiting on something (docs/benchmarks.md, "Nagle").
+    fn print_since(&self, rt: &tokio::runtime::Handle) {
+        let later = Self::now(rt);
+        let wall = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
+        let per_worker: Vec<String> = (0..later.busy.len())
+            .map(|w| {
+                let busy = later.busy[w].saturating_sub(self.busy[w]).as_secs_f64() / wall;
+                let parks = later.parks[w].saturating_sub(self.parks[w]) as f64 / wall;
+                format!("busy {:.0}%, {parks:.0} parks/s", busy * 100.0)
+            })
+            .collect();
+        println!("server workers: {}", per_worker.join("; "));
     }
 }
 
