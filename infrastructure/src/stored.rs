@@ -94,6 +94,21 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The event rows of a `READ_STREAM_OR_NOTHING` answer (either SQL store): no row means the
+/// stream does not exist ([`StoreError::StreamNotFound`]); a single row whose event columns are
+/// NULL (`is_empty_row`) means it exists with nothing from the asked version on (no events).
+pub(crate) fn stream_rows<'r, R>(
+    stream_id: &tessera_application::StreamId,
+    rows: &'r [R],
+    is_empty_row: impl Fn(&R) -> Result<bool, StoreError>,
+) -> Result<std::slice::Iter<'r, R>, StoreError> {
+    match rows {
+        [] => Err(StoreError::StreamNotFound(stream_id.clone())),
+        [only] if is_empty_row(only)? => Ok(rows[..0].iter()),
+        rows => Ok(rows.iter()),
+    }
+}
+
 /// Convert an integer column that must not be negative.
 pub(crate) fn non_negative(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))

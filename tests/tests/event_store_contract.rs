@@ -118,6 +118,23 @@ async fn append_and_read_back(db: Arc<TestDb>) {
         s.read_stream(&stream("order-none"), 1, 10).await,
         Err(StoreError::StreamNotFound(stream("order-none")))
     );
+    // From a version on, with a limit, and past the end of a stream that exists (nothing, not
+    // "not found": the catch-up of a cached state reads there).
+    let from_two = s.read_stream(&order, 2, 10).await.unwrap();
+    assert_eq!(
+        from_two
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    assert_eq!(from_two[0].event_id, e2.event_id);
+    let first = s.read_stream(&order, 1, 1).await.unwrap();
+    assert_eq!(
+        first.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(s.read_stream(&order, 3, 10).await, Ok(Vec::new()));
 }
 
 async fn expected_version_is_enforced(db: Arc<TestDb>) {
