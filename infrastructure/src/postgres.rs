@@ -469,13 +469,9 @@ impl EventStore for PostgresEventStore {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        stream_rows(stream_id, &rows, |row| {
-            row.try_get::<Option<i64>, _>(0)
-                .map(|p| p.is_none())
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        })?
-        .map(|row| row_to_stored(row).and_then(StoredEvent::into_recorded))
-        .collect()
+        stream_rows(stream_id, &rows)?
+            .map(|row| row_to_stored(row).and_then(StoredEvent::into_recorded))
+            .collect()
     }
 
     async fn read_all(

@@ -95,16 +95,29 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
 }
 
 /// The event rows of a `READ_STREAM_OR_NOTHING` answer (either SQL store): no row means the
-/// stream does not exist ([`StoreError::StreamNotFound`]); a single row whose event columns are
-/// NULL (`is_empty_row`) means it exists with nothing from the asked version on (no events).
+/// stream does not exist ([`StoreError::StreamNotFound`]); a single row whose first column
+/// (`global_position`) is NULL means it exists with nothing from the asked version on (no events).
 pub(crate) fn stream_rows<'r, R>(
     stream_id: &tessera_application::StreamId,
     rows: &'r [R],
-    is_empty_row: impl Fn(&R) -> Result<bool, StoreError>,
-) -> Result<std::slice::Iter<'r, R>, StoreError> {
+) -> Result<std::slice::Iter<'r, R>, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    Option<i64>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     match rows {
         [] => Err(StoreError::StreamNotFound(stream_id.clone())),
-        [only] if is_empty_row(only)? => Ok(rows[..0].iter()),
+        [only] => {
+            let position: Option<i64> = only
+                .try_get(0)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(if position.is_none() {
+                rows[..0].iter()
+            } else {
+                rows.iter()
+            })
+        }
         rows => Ok(rows.iter()),
     }
 }
