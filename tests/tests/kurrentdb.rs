@@ -13,7 +13,7 @@ use eventstore::{
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_application::{AppendRequest, ExpectedVersion, NewDeadline, StoreError};
+use tessera_application::{AppendRequest, EventStore, ExpectedVersion, NewDeadline, StoreError};
 use tessera_infrastructure::Database;
 use tessera_infrastructure::audit::verify;
 use tessera_infrastructure::kurrentdb::{KurrentDbSettings, open, open_on};
@@ -584,6 +584,17 @@ fn commit_of_two(n: u32, counter_version: u64) -> Vec<AppendRequest> {
     ]
 }
 
+/// Creates `counter-1` with one event: the stream every cluster case's two-stream commits add to.
+async fn start_counter(s: &dyn EventStore) {
+    s.append(AppendRequest::new(
+        stream("counter-1"),
+        ExpectedVersion::NoStream,
+        vec![new_event("Counted", json!({}))],
+    ))
+    .await
+    .unwrap();
+}
+
 /// A cluster whose connection string lists the follower first: the adapter asks gossip (the
 /// follower answers first) and sends the multi-stream commit as ONE `AppendSession` to the leader,
 /// none to the follower; a revision conflict there writes no stream of the commit.
@@ -594,13 +605,7 @@ async fn cluster_commit_on_leader(db: Arc<TestDb>) {
     let cluster = KurrentDbCluster::start(2, 1).await.unwrap();
     let (_db, stores) = kurrent_stores_at(&db, &cluster.url("tls=false")).await;
     let s = stores.events;
-    s.append(AppendRequest::new(
-        stream("counter-1"),
-        ExpectedVersion::NoStream,
-        vec![new_event("Counted", json!({}))],
-    ))
-    .await
-    .unwrap();
+    start_counter(s.as_ref()).await;
     assert_eq!(
         calls(&cluster, "append"),
         [0, 1],
@@ -671,13 +676,7 @@ async fn cluster_leader_change(db: Arc<TestDb>) {
     let (_db, stores) =
         kurrent_stores_at(&db, &cluster.url("tls=false&nodePreference=follower")).await;
     let s = stores.events;
-    s.append(AppendRequest::new(
-        stream("counter-1"),
-        ExpectedVersion::NoStream,
-        vec![new_event("Counted", json!({}))],
-    ))
-    .await
-    .unwrap();
+    start_counter(s.as_ref()).await;
     assert_eq!(
         calls(&cluster, "append"),
         [0, 1],
@@ -715,13 +714,7 @@ async fn cluster_leader_change(db: Arc<TestDb>) {
     let db2 = TestDb::create(Backend::Postgres).await;
     let (_db2, stores) = kurrent_stores_at(&db2, &cluster.url("tls=false")).await;
     let s = stores.events;
-    s.append(AppendRequest::new(
-        stream("counter-1"),
-        ExpectedVersion::NoStream,
-        vec![new_event("Counted", json!({}))],
-    ))
-    .await
-    .unwrap();
+    start_counter(s.as_ref()).await;
     s.append_streams(commit_of_two(1, 1)).await.unwrap();
     assert_eq!(calls(&cluster, "append_session"), [1, 0]);
     cluster.elect(1);
@@ -749,13 +742,7 @@ async fn cluster_dns_discovery(db: Arc<TestDb>) {
     let cluster = KurrentDbCluster::start(2, 1).await.unwrap();
     let (_db, stores) = kurrent_stores_at(&db, &cluster.discover_url(0)).await;
     let s = stores.events;
-    s.append(AppendRequest::new(
-        stream("counter-1"),
-        ExpectedVersion::NoStream,
-        vec![new_event("Counted", json!({}))],
-    ))
-    .await
-    .unwrap();
+    start_counter(s.as_ref()).await;
     s.append_streams(commit_of_two(1, 1)).await.unwrap();
     assert_eq!(calls(&cluster, "append_session"), [0, 1]);
     assert_eq!(calls(&cluster, "append"), [0, 1]);
@@ -785,13 +772,7 @@ async fn cluster_leader_lost(db: Arc<TestDb>) {
     let (_db, stores) =
         kurrent_stores_at(&db, &cluster.url("tls=false&nodePreference=follower")).await;
     let s = stores.events;
-    s.append(AppendRequest::new(
-        stream("counter-1"),
-        ExpectedVersion::NoStream,
-        vec![new_event("Counted", json!({}))],
-    ))
-    .await
-    .unwrap();
+    start_counter(s.as_ref()).await;
     s.append_streams(commit_of_two(1, 1)).await.unwrap();
     assert_eq!(calls(&cluster, "append_session"), [1, 0]);
     let gossip = cluster.node(1).calls("gossip");

@@ -316,11 +316,16 @@ impl MultiStream {
             return Ok(c.clone());
         }
         let node = self.resolve().await?;
+        self.use_node(&mut current, node)
+    }
+
+    /// Make `node` the one calls go to (`slot` is [`MultiStream::current`]'s content, locked).
+    fn use_node(&self, slot: &mut Option<Current>, node: Node) -> Result<Current, String> {
         let c = Current {
             channel: self.connector.channel(&node)?,
             node,
         };
-        *current = Some(c.clone());
+        *slot = Some(c.clone());
         Ok(c)
     }
 
@@ -346,12 +351,7 @@ impl MultiStream {
             Some(n) => n,
             None => self.resolve().await?,
         };
-        let c = Current {
-            channel: self.connector.channel(&node)?,
-            node,
-        };
-        *current = Some(c.clone());
-        Ok(c)
+        self.use_node(&mut current, node)
     }
 
     /// The only host, or the leader of the cluster: the first live `Leader` member in the gossip
@@ -553,10 +553,7 @@ fn leader_in(info: &proto::gossip::ClusterInfo) -> Option<Node> {
 /// leader it names (`None` inside when it names none or an unusable one).
 fn not_leader(status: &tonic::Status) -> Option<Option<Node>> {
     use prost::Message;
-    if status.code() != tonic::Code::FailedPrecondition {
-        return None;
-    }
-    let details = proto::rpc::RpcStatus::decode(status.details()).ok()?;
+    let details = refusal_details(status)?;
     let reason = details.details.iter().any(|any| {
         any.type_url.ends_with("/google.rpc.ErrorInfo")
             && proto::rpc::RpcErrorInfo::decode(any.value.as_slice())
@@ -703,13 +700,20 @@ impl tonic::codegen::Service<Uri> for UnverifiedTls {
     }
 }
 
-/// The revision conflict in a failed `AppendSession`'s status details, if that is what it was.
-fn conflict(status: &tonic::Status) -> Option<MultiError> {
+/// The `google.rpc.Status` details of a `FAILED_PRECONDITION` answer, the code KurrentDB's v2 API
+/// refuses a session with (revision conflicts, not-leader), if it carries readable ones.
+fn refusal_details(status: &tonic::Status) -> Option<proto::rpc::RpcStatus> {
     use prost::Message;
     if status.code() != tonic::Code::FailedPrecondition {
         return None;
     }
-    let details = proto::rpc::RpcStatus::decode(status.details()).ok()?;
+    proto::rpc::RpcStatus::decode(status.details()).ok()
+}
+
+/// The revision conflict in a failed `AppendSession`'s status details, if that is what it was.
+fn conflict(status: &tonic::Status) -> Option<MultiError> {
+    use prost::Message;
+    let details = refusal_details(status)?;
     details
         .details
         .iter()
