@@ -441,6 +441,19 @@ pub trait EventStore: Send + Sync {
     /// The stream's current version (0 when it does not exist).
     async fn stream_version(&self, stream_id: &StreamId) -> Result<u64, StoreError>;
 
+    /// The current versions of several streams (0 for one that does not exist), in the order
+    /// given. The SQL stores answer in one query; a caller keeping states of its own reads only
+    /// the streams whose version moved past its copy (the access check of every signed-in
+    /// request, docs/decisions/0014-access-token-revocation.md). The default asks
+    /// [`EventStore::stream_version`] once per stream.
+    async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
+        let mut versions = Vec::with_capacity(stream_ids.len());
+        for stream_id in stream_ids {
+            versions.push(self.stream_version(stream_id).await?);
+        }
+        Ok(versions)
+    }
+
     /// Wait until an event with position > `after` may be readable, or `max_wait` passes.
     /// Returns early on a local append; may also return spuriously. Callers re-read.
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError>;

@@ -13,6 +13,7 @@ use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{
     Head, StoredEvent, StreamHead, non_negative, stored_ids, stream_rows, unavailable,
+    versions_in_order,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -423,6 +424,21 @@ impl EventStore for SqliteEventStore {
             .await
             .map_err(unavailable)?;
         non_negative(v.unwrap_or(0), "version")
+    }
+
+    async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
+        let ids: Vec<&str> = stream_ids.iter().map(|s| s.as_str()).collect();
+        let list = serde_json::to_string(&ids)
+            .map_err(|e| StoreError::InvalidRequest(format!("stream ids: {e}")))?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT stream_id, version FROM streams \
+             WHERE stream_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(list)
+        .fetch_all(&self.pools.reader)
+        .await
+        .map_err(unavailable)?;
+        versions_in_order(&ids, rows)
     }
 
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {

@@ -114,6 +114,14 @@ async fn append_and_read_back(db: Arc<TestDb>) {
     assert_eq!(s.head_position().await.unwrap(), 3);
     assert_eq!(s.stream_version(&order).await.unwrap(), 2);
     assert_eq!(s.stream_version(&stream("order-none")).await.unwrap(), 0);
+    // Several at once, in the order asked, a missing stream as 0 and a repeated one twice.
+    let seats = stream("openticketSeatSession-9");
+    assert_eq!(
+        s.stream_versions(&[&seats, &stream("order-none"), &order, &seats])
+            .await
+            .unwrap(),
+        vec![1, 0, 2, 1]
+    );
     assert_eq!(
         s.read_stream(&stream("order-none"), 1, 10).await,
         Err(StoreError::StreamNotFound(stream("order-none")))

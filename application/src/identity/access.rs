@@ -75,12 +75,31 @@ impl<D: Decider> Remembered<D> {
         stream: &StreamId,
         settled: impl Fn(&D) -> bool,
     ) -> Result<D, IdentityError> {
-        let (mut state, mut version) = self.get(stream).unwrap_or_default();
-        if version > 0 && settled(&state) {
+        let known = self.get(stream);
+        if let Some((state, version)) = &known
+            && *version > 0
+            && settled(state)
+        {
+            return Ok(state.clone());
+        }
+        self.refresh(store, stream, known, None).await
+    }
+
+    /// `known` (the remembered state and version, if any) brought up to the stream's end. When
+    /// `latest` (the stream's version as just read) shows nothing newer, `known` is returned
+    /// without reading the stream.
+    async fn refresh(
+        &self,
+        store: &dyn EventStore,
+        stream: &StreamId,
+        known: Option<(D, u64)>,
+        latest: Option<u64>,
+    ) -> Result<D, IdentityError> {
+        let (state, known) = known.unwrap_or_default();
+        if known > 0 && latest.is_some_and(|latest| latest <= known) {
             return Ok(state);
         }
-        let known = version;
-        (state, version) = catch_up(store, stream, state, version).await?;
+        let (state, version) = catch_up(store, stream, state, known).await?;
         if version > known {
             self.put(stream, &state, version);
         }
@@ -147,11 +166,15 @@ impl AccessCheck {
         store: &dyn EventStore,
         claims: &AccessClaims,
     ) -> Result<(), AccessError> {
-        let stream =
+        let user_stream =
             super::accounts::user_stream(claims.user_id).map_err(AccessError::Unavailable)?;
-        let user = self
-            .users
-            .current(store, &stream, |_| false)
+        let family_stream = claims
+            .session_id
+            .map(super::accounts::family_stream)
+            .transpose()
+            .map_err(AccessError::Unavailable)?;
+        let (user, family) = self
+            .user_and_family(store, &user_stream, family_stream.as_ref())
             .await
             .map_err(AccessError::Unavailable)?;
         if !user.is_registered() {
@@ -160,19 +183,65 @@ impl AccessCheck {
         if user.is_disabled() {
             return Err(TokenError::UserDisabled.into());
         }
-        let Some(session) = claims.session_id else {
+        let Some(family) = family else {
             return Ok(());
         };
-        let stream = super::accounts::family_stream(session).map_err(AccessError::Unavailable)?;
-        let family = self
-            .families
-            .current(store, &stream, |f| f.revoked().is_some())
-            .await
-            .map_err(AccessError::Unavailable)?;
         if family.user_id() != Some(claims.user_id) || family.revoked().is_some() {
             return Err(TokenError::SessionEnded.into());
         }
         Ok(())
+    }
+
+    /// The current user and, when the token names a session, its refresh family. When both are
+    /// remembered, one [`EventStore::stream_versions`] query tells which of them moved and only
+    /// those are read (usually none); a revoked family is not asked about again. Otherwise each
+    /// is read on its own, from its remembered version.
+    async fn user_and_family(
+        &self,
+        store: &dyn EventStore,
+        user_stream: &StreamId,
+        family_stream: Option<&StreamId>,
+    ) -> Result<(User, Option<RefreshFamily>), IdentityError> {
+        let revoked = |f: &RefreshFamily| f.revoked().is_some();
+        let user = self.users.get(user_stream);
+        let family = family_stream.map(|stream| (stream, self.families.get(stream)));
+        let (Some(known_user), Some((stream, Some((state, version))))) = (&user, &family) else {
+            let user = self.users.current(store, user_stream, |_| false).await?;
+            let family = match family_stream {
+                Some(stream) => Some(self.families.current(store, stream, revoked).await?),
+                None => None,
+            };
+            return Ok((user, family));
+        };
+        let settled = *version > 0 && revoked(state);
+        let asked: &[&StreamId] = if settled {
+            &[user_stream]
+        } else {
+            &[user_stream, *stream]
+        };
+        let latest = store.stream_versions(asked).await?;
+        let user = self
+            .users
+            .refresh(
+                store,
+                user_stream,
+                Some(known_user.clone()),
+                latest.first().copied(),
+            )
+            .await?;
+        let family = if settled {
+            state.clone()
+        } else {
+            self.families
+                .refresh(
+                    store,
+                    stream,
+                    Some((state.clone(), *version)),
+                    latest.get(1).copied(),
+                )
+                .await?
+        };
+        Ok((user, Some(family)))
     }
 }
 
@@ -198,6 +267,7 @@ mod tests {
     struct Counting {
         inner: InMemoryEventStore,
         reads: AtomicUsize,
+        version_queries: AtomicUsize,
     }
 
     #[async_trait]
@@ -232,6 +302,10 @@ mod tests {
         async fn stream_version(&self, stream_id: &StreamId) -> Result<u64, StoreError> {
             self.inner.stream_version(stream_id).await
         }
+        async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
+            self.version_queries.fetch_add(1, Ordering::SeqCst);
+            self.inner.stream_versions(stream_ids).await
+        }
         async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {
             self.inner.wait_for_append(after, max_wait).await
         }
@@ -240,6 +314,9 @@ mod tests {
     impl Counting {
         fn reads(&self) -> usize {
             self.reads.load(Ordering::SeqCst)
+        }
+        fn version_queries(&self) -> usize {
+            self.version_queries.load(Ordering::SeqCst)
         }
         fn given<D: Decider>(&self, stream: &StreamId, state: &D, command: &D::Command) -> D {
             let events = state.decide(command).unwrap();
@@ -377,20 +454,23 @@ mod tests {
         let store = Counting::default();
         let check = AccessCheck::new();
         let user = UserId::from_uuid(Uuid::now_v7());
-        register(&store, user);
+        let user_state = register(&store, user);
         let (family, state) = start(&store, user);
         check
             .check(&store, &claims(user, Some(family)))
             .await
             .unwrap();
-        // Each stream is read from its first event once, then only past its last seen version:
-        // one read per stream per check (a short read ends the catch-up).
-        let before = store.reads();
+        // Each stream is read from its first event once; after that one version query asks
+        // whether either moved, and neither is read while neither did.
+        let (reads, queries) = (store.reads(), store.version_queries());
         check
             .check(&store, &claims(user, Some(family)))
             .await
             .unwrap();
-        assert_eq!(store.reads() - before, 2);
+        assert_eq!(store.reads() - reads, 0);
+        assert_eq!(store.version_queries() - queries, 1);
+
+        // A family that moved is caught up (and only it is read).
         store.given(
             &family_stream(family).unwrap(),
             &state,
@@ -399,9 +479,36 @@ mod tests {
                 now: now(),
             },
         );
+        let reads = store.reads();
+        assert_eq!(
+            refused(check.check(&store, &claims(user, Some(family))).await),
+            Some(TokenError::SessionEnded)
+        );
+        assert_eq!(store.reads() - reads, 1, "only the family stream is read");
+
+        // Once revoked, the family is not asked about again; the user still is.
+        let (reads, queries) = (store.reads(), store.version_queries());
         assert!(refused(check.check(&store, &claims(user, Some(family))).await).is_some());
-        let before = store.reads();
-        assert!(refused(check.check(&store, &claims(user, Some(family))).await).is_some());
-        assert_eq!(store.reads() - before, 1, "only the user stream is read");
+        assert_eq!(store.reads() - reads, 0);
+        assert_eq!(store.version_queries() - queries, 1);
+
+        // A user disabled after being remembered is refused on the next request.
+        let (kept, _) = start(&store, user);
+        check
+            .check(&store, &claims(user, Some(kept)))
+            .await
+            .unwrap();
+        store.given(
+            &user_stream(user).unwrap(),
+            &user_state,
+            &UserCommand::DisableUser {
+                by: None,
+                now: now(),
+            },
+        );
+        assert_eq!(
+            refused(check.check(&store, &claims(user, Some(kept))).await),
+            Some(TokenError::UserDisabled)
+        );
     }
 }

@@ -54,13 +54,30 @@ pub struct CreatedEvent {
 }
 
 impl OpenTicketService {
-    /// An event; [`Resource::Event`] when there is none.
+    /// An event; [`Resource::Event`] when there is none. Read from the event's stream once per
+    /// process, then from memory: an event never changes after `OpenTicketEventCreated`.
     pub async fn event(&self, event_id: EventId) -> Result<Arc<EventData>, OpenTicketError> {
+        if let Some(event) = self
+            .events
+            .read()
+            .ok()
+            .and_then(|m| m.get(&event_id).cloned())
+        {
+            return Ok(event);
+        }
         let stream = CommandRunner::stream::<Event>(event_id)?;
         let (event, _) = self.runner.load::<Event>(&stream).await?;
-        event
+        let event = event
             .0
-            .ok_or(OpenTicketError::NotFound(Resource::Event(event_id)))
+            .ok_or(OpenTicketError::NotFound(Resource::Event(event_id)))?;
+        if let Ok(mut m) = self.events.write() {
+            // Bounded like the session cache: events are few, but a process lives long.
+            if m.len() >= 65_536 {
+                m.clear();
+            }
+            m.insert(event_id, event.clone());
+        }
+        Ok(event)
     }
 
     /// `POST /events` (§4.3): the event and each session's seat stream, in one atomic commit.

@@ -46,9 +46,10 @@ use crate::payments::PaymentGateway;
 use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use tessera_domain::openticket::event::EventData;
 use tessera_domain::openticket::seat_session::OpenedSession;
 use tessera_domain::openticket::venue::VenueData;
-use tessera_domain::openticket::{SessionId, VenueId};
+use tessera_domain::openticket::{EventId, SessionId, VenueId};
 
 /// Tunables (docs/openticket.md; `TESSERA_SEAT_LOCK_TTL_SECS`, `TESSERA_ORDER_TTL_SECS`,
 /// `TESSERA_MAX_SEATS_PER_LOCK`).
@@ -83,6 +84,9 @@ pub struct OpenTicketService {
     /// What opened each seat session read so far (never changes once opened): a seat lock reads
     /// it here instead of loading the session's whole stream.
     sessions: RwLock<HashMap<SessionId, OpenedSession>>,
+    /// Events read so far (an event has one event, `OpenTicketEventCreated`, and never changes):
+    /// a seat lock checks the price categories here instead of reading the event's stream.
+    events: RwLock<HashMap<EventId, Arc<EventData>>>,
 }
 
 impl OpenTicketService {
@@ -101,6 +105,7 @@ impl OpenTicketService {
             settings,
             venues: RwLock::new(HashMap::new()),
             sessions: RwLock::new(HashMap::new()),
+            events: RwLock::new(HashMap::new()),
         }
     }
 

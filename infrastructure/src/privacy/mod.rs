@@ -388,6 +388,10 @@ impl EventStore for PrivacyEventStore {
         self.inner.stream_version(stream_id).await
     }
 
+    async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
+        self.inner.stream_versions(stream_ids).await
+    }
+
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {
         self.inner.wait_for_append(after, max_wait).await
     }
