@@ -57,12 +57,7 @@ impl OpenTicketService {
     /// An event; [`Resource::Event`] when there is none. Read from the event's stream once per
     /// process, then from memory: an event never changes after `OpenTicketEventCreated`.
     pub async fn event(&self, event_id: EventId) -> Result<Arc<EventData>, OpenTicketError> {
-        if let Some(event) = self
-            .events
-            .read()
-            .ok()
-            .and_then(|m| m.get(&event_id).cloned())
-        {
+        if let Some(event) = self.events.get(&event_id) {
             return Ok(event);
         }
         let stream = CommandRunner::stream::<Event>(event_id)?;
@@ -70,13 +65,7 @@ impl OpenTicketService {
         let event = event
             .0
             .ok_or(OpenTicketError::NotFound(Resource::Event(event_id)))?;
-        if let Ok(mut m) = self.events.write() {
-            // Bounded like the session cache: events are few, but a process lives long.
-            if m.len() >= 65_536 {
-                m.clear();
-            }
-            m.insert(event_id, event.clone());
-        }
+        self.events.insert(event_id, event.clone());
         Ok(event)
     }
 

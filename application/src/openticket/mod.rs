@@ -80,13 +80,44 @@ pub struct OpenTicketService {
     gateways: HashMap<String, Arc<dyn PaymentGateway>>,
     settings: OpenTicketSettings,
     /// Venues read so far (a venue never changes once created).
-    venues: RwLock<HashMap<VenueId, Arc<VenueData>>>,
+    venues: Memo<VenueId, Arc<VenueData>>,
     /// What opened each seat session read so far (never changes once opened): a seat lock reads
     /// it here instead of loading the session's whole stream.
-    sessions: RwLock<HashMap<SessionId, OpenedSession>>,
+    sessions: Memo<SessionId, OpenedSession>,
     /// Events read so far (an event has one event, `OpenTicketEventCreated`, and never changes):
     /// a seat lock checks the price categories here instead of reading the event's stream.
-    events: RwLock<HashMap<EventId, Arc<EventData>>>,
+    events: Memo<EventId, Arc<EventData>>,
+}
+
+/// Most entries a [`Memo`] holds before it is emptied and refilled by later reads.
+const MEMO_BOUND: usize = 65_536;
+
+/// States that never change once created, kept after the first read of their stream. Bounded by
+/// [`MEMO_BOUND`]: a bound on memory, not on correctness (a forgotten entry is read again).
+struct Memo<K, V> {
+    entries: RwLock<HashMap<K, V>>,
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        // A poisoned lock only means a reader panicked; entries are whole values, still good.
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).cloned()
+    }
+
+    fn insert(&self, key: K, value: V) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MEMO_BOUND {
+            entries.clear();
+        }
+        entries.insert(key, value);
+    }
 }
 
 impl OpenTicketService {
@@ -103,9 +134,9 @@ impl OpenTicketService {
             clock,
             gateways,
             settings,
-            venues: RwLock::new(HashMap::new()),
-            sessions: RwLock::new(HashMap::new()),
-            events: RwLock::new(HashMap::new()),
+            venues: Memo::new(),
+            sessions: Memo::new(),
+            events: Memo::new(),
         }
     }
 

@@ -72,12 +72,7 @@ impl OpenTicketService {
         &self,
         session_id: SessionId,
     ) -> Result<OpenedSession, OpenTicketError> {
-        if let Some(opened) = self
-            .sessions
-            .read()
-            .ok()
-            .and_then(|m| m.get(&session_id).copied())
-        {
+        if let Some(opened) = self.sessions.get(&session_id) {
             return Ok(opened);
         }
         let stream = CommandRunner::stream::<SeatSession>(session_id)?;
@@ -85,13 +80,7 @@ impl OpenTicketService {
         let opened = session
             .opened
             .ok_or(OpenTicketError::NotFound(Resource::Session(session_id)))?;
-        if let Ok(mut m) = self.sessions.write() {
-            // Bounded: sessions are few, but a process lives long.
-            if m.len() >= 65_536 {
-                m.clear();
-            }
-            m.insert(session_id, opened);
-        }
+        self.sessions.insert(session_id, opened);
         Ok(opened)
     }
 

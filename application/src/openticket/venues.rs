@@ -29,12 +29,7 @@ pub struct VenueInput {
 impl OpenTicketService {
     /// A venue with its seat map; [`Resource::Venue`] when there is none.
     pub async fn venue(&self, venue_id: VenueId) -> Result<Arc<VenueData>, OpenTicketError> {
-        if let Some(v) = self
-            .venues
-            .read()
-            .ok()
-            .and_then(|m| m.get(&venue_id).cloned())
-        {
+        if let Some(v) = self.venues.get(&venue_id) {
             return Ok(v);
         }
         let stream = CommandRunner::stream::<Venue>(venue_id)?;
@@ -42,9 +37,7 @@ impl OpenTicketService {
         let data = venue
             .0
             .ok_or(OpenTicketError::NotFound(Resource::Venue(venue_id)))?;
-        if let Ok(mut m) = self.venues.write() {
-            m.insert(venue_id, data.clone());
-        }
+        self.venues.insert(venue_id, data.clone());
         Ok(data)
     }
 
