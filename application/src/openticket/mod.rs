@@ -106,7 +106,8 @@ impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
     }
 
     fn get(&self, key: &K) -> Option<V> {
-        // A poisoned lock only means a reader panicked; entries are whole values, still good.
+        // A poisoned lock only means another thread panicked holding it; entries are inserted
+        // whole, so what is there is still good.
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.get(key).cloned()
     }
