@@ -75,14 +75,10 @@ impl<D: Decider> Remembered<D> {
         stream: &StreamId,
         settled: impl Fn(&D) -> bool,
     ) -> Result<D, IdentityError> {
-        let known = self.get(stream);
-        if let Some((state, version)) = &known
-            && *version > 0
-            && settled(state)
-        {
-            return Ok(state.clone());
+        match self.get(stream) {
+            Some((state, version)) if version > 0 && settled(&state) => Ok(state),
+            known => self.refresh(store, stream, known, None).await,
         }
-        self.refresh(store, stream, known, None).await
     }
 
     /// `known` (the remembered state and version, if any) brought up to the stream's end. When
@@ -203,9 +199,11 @@ impl AccessCheck {
         family_stream: Option<&StreamId>,
     ) -> Result<(User, Option<RefreshFamily>), IdentityError> {
         let revoked = |f: &RefreshFamily| f.revoked().is_some();
-        let user = self.users.get(user_stream);
-        let family = family_stream.map(|stream| (stream, self.families.get(stream)));
-        let (Some(known_user), Some((stream, Some((state, version))))) = (&user, &family) else {
+        let remembered = match (self.users.get(user_stream), family_stream) {
+            (Some(user), Some(stream)) => self.families.get(stream).map(|f| (user, stream, f)),
+            _ => None,
+        };
+        let Some((known_user, stream, (family, version))) = remembered else {
             let user = self.users.current(store, user_stream, |_| false).await?;
             let family = match family_stream {
                 Some(stream) => Some(self.families.current(store, stream, revoked).await?),
@@ -213,11 +211,11 @@ impl AccessCheck {
             };
             return Ok((user, family));
         };
-        let settled = *version > 0 && revoked(state);
+        let settled = version > 0 && revoked(&family);
         let asked: &[&StreamId] = if settled {
             &[user_stream]
         } else {
-            &[user_stream, *stream]
+            &[user_stream, stream]
         };
         let latest = store.stream_versions(asked).await?;
         let user = self
@@ -225,18 +223,18 @@ impl AccessCheck {
             .refresh(
                 store,
                 user_stream,
-                Some(known_user.clone()),
+                Some(known_user),
                 latest.first().copied(),
             )
             .await?;
         let family = if settled {
-            state.clone()
+            family
         } else {
             self.families
                 .refresh(
                     store,
                     stream,
-                    Some((state.clone(), *version)),
+                    Some((family, version)),
                     latest.get(1).copied(),
                 )
                 .await?
