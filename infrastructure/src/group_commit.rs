@@ -1,24 +1,21 @@
 //! Group commit for the SQL event stores (docs/decisions/0034-group-commit.md).
 //!
 //! Appends that arrive while another group is being written queue here; the next leader takes
-//! everything queued (bounded by [`GroupLimits`]) and the backend writes it in one transaction with
+//! everything queued (bounded by [`GROUP_LIMITS`]) and the backend writes it in one transaction with
 //! one commit. Each queued commit (one `append_streams` call, one or several streams) stays one
 //! atomic unit: [`plan_group`] decides each in queue order against the stream heads as the earlier
 //! commits of the group leave them, so a conflicting commit is answered with its own error and
 //! writes nothing while its neighbours commit.
 //!
-//! A leader is a spawned task, started by the append that finds no leader running, so an append to
-//! an idle store goes straight through (no waiting for company) and a caller that stops waiting
-//! (a dropped request) never cancels the transaction of the others.
+//! The queue and its leaders are the generic [`Batcher`]; this module is what a group is.
 
+use crate::batcher::{BatchLimits, BatchWork, Batcher};
 use crate::stored::{Head, PlannedEvent, check_versions, plan};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
 use tessera_application::event_store::{StoredId, deduplicate};
 use tessera_application::{AppendOutcome, AppendRequest, NewDeadline, StoreError};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// The answer to one queued commit: one outcome per request, in request order, or its own error.
@@ -33,184 +30,41 @@ pub trait GroupWriter: Send + Sync + 'static {
     async fn write_group(&self, commits: &[Vec<AppendRequest>]) -> Vec<CommitResult>;
 }
 
-/// How much one group may hold. The first queued commit is always taken, however large.
-#[derive(Debug, Clone, Copy)]
-pub struct GroupLimits {
-    /// Most commits per group.
-    pub max_commits: usize,
-    /// Most events per group (counted over every request of every commit).
-    pub max_events: usize,
-    /// Groups written at the same time (1 for SQLite's single writer; PostgreSQL overlaps one
-    /// group's checks with the previous group's commit).
-    pub max_leaders: usize,
-}
+/// How much one group may hold: 256 commits, 10,000 events (counted over every request of every
+/// commit), one group at a time (backends that overlap groups raise `max_leaders`).
+pub const GROUP_LIMITS: BatchLimits = BatchLimits {
+    max_requests: 256,
+    max_weight: 10_000,
+    max_leaders: 1,
+};
 
-impl Default for GroupLimits {
-    fn default() -> Self {
-        Self {
-            max_commits: 256,
-            max_events: 10_000,
-            max_leaders: 1,
-        }
+/// A [`GroupWriter`] as the work of a [`Batcher`]: a request is one validated commit (one
+/// `append_streams` call), weighed by its events.
+#[derive(Debug)]
+pub struct Groups<W>(pub W);
+
+#[async_trait]
+impl<W: GroupWriter> BatchWork for Groups<W> {
+    type Request = Vec<AppendRequest>;
+    type Answer = CommitResult;
+
+    fn weight(request: &Self::Request) -> usize {
+        request.iter().map(|r| r.events.len()).sum()
+    }
+
+    async fn serve(&self, requests: &[Self::Request]) -> Vec<Self::Answer> {
+        self.0.write_group(requests).await
+    }
+
+    fn stopped(error: StoreError) -> Self::Answer {
+        Err(error)
     }
 }
 
-struct Job {
-    requests: Vec<AppendRequest>,
-    reply: oneshot::Sender<CommitResult>,
-}
-
-struct Queue {
-    jobs: VecDeque<Job>,
-    leaders: usize,
-}
-
-struct Shared<W> {
-    queue: Mutex<Queue>,
-    writer: W,
-    limits: GroupLimits,
-}
-
-impl<W> Shared<W> {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        // A panic while holding this lock cannot leave the queue half-changed (pushes and drains
-        // only), so a poisoned lock is still usable.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The group-commit queue of one store; cheap to clone (all clones share one queue).
-pub struct GroupCommit<W> {
-    shared: Arc<Shared<W>>,
-}
-
-impl<W> Clone for GroupCommit<W> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl<W> std::fmt::Debug for GroupCommit<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupCommit")
-            .field("limits", &self.shared.limits)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<W: GroupWriter> GroupCommit<W> {
-    /// A queue writing through `writer`.
-    pub fn new(writer: W, limits: GroupLimits) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                queue: Mutex::new(Queue {
-                    jobs: VecDeque::new(),
-                    leaders: 0,
-                }),
-                writer,
-                limits,
-            }),
-        }
-    }
-
-    /// Queue one validated commit and wait for its own answer. Must run inside a Tokio runtime
-    /// (the leader is spawned on it).
-    ///
-    /// Errors: the commit's own error, or [`StoreError::Unavailable`] when the group writing it
-    /// stopped (its task panicked or the runtime shut down) before answering.
-    pub async fn submit(&self, requests: Vec<AppendRequest>) -> CommitResult {
-        let (reply, answer) = oneshot::channel();
-        let start_leader = {
-            let mut queue = self.shared.lock();
-            queue.jobs.push_back(Job { requests, reply });
-            if queue.leaders < self.shared.limits.max_leaders {
-                queue.leaders += 1;
-                true
-            } else {
-                false
-            }
-        };
-        if start_leader {
-            tokio::spawn(lead(self.shared.clone()));
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the group commit writing this append stopped before answering".into(),
-            ))
-        })
-    }
-}
-
-/// Gives the leader's place back however the leader ends; after a panic, answers (by dropping
-/// their replies) the commits that would otherwise wait for a leader that never comes.
-struct LeaderGuard<W> {
-    shared: Arc<Shared<W>>,
-    /// Set when the leader left normally (it gave its place back itself).
-    released: bool,
-}
-
-impl<W> Drop for LeaderGuard<W> {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        let mut queue = self.shared.lock();
-        queue.leaders -= 1;
-        if queue.leaders == 0 {
-            queue.jobs.clear();
-        }
-    }
-}
-
-async fn lead<W: GroupWriter>(shared: Arc<Shared<W>>) {
-    let mut guard = LeaderGuard {
-        shared: shared.clone(),
-        released: false,
-    };
-    loop {
-        let group: Vec<Job> = {
-            let mut queue = shared.lock();
-            if queue.jobs.is_empty() {
-                // Decide to stop under the lock that `submit` pushes under, so no job is left
-                // behind without a leader.
-                queue.leaders -= 1;
-                guard.released = true;
-                return;
-            }
-            let mut group = Vec::new();
-            let mut events = 0;
-            while let Some(job) = queue.jobs.front() {
-                let n: usize = job.requests.iter().map(|r| r.events.len()).sum();
-                if !group.is_empty()
-                    && (group.len() >= shared.limits.max_commits
-                        || events + n > shared.limits.max_events)
-                {
-                    break;
-                }
-                events += n;
-                if let Some(job) = queue.jobs.pop_front() {
-                    group.push(job);
-                }
-            }
-            group
-        };
-        let (commits, replies): (Vec<_>, Vec<_>) =
-            group.into_iter().map(|j| (j.requests, j.reply)).unzip();
-        let results = shared.writer.write_group(&commits).await;
-        let mut results = results.into_iter();
-        for reply in replies {
-            let result = results.next().unwrap_or_else(|| {
-                Err(StoreError::Unavailable(
-                    "the group commit answered fewer appends than it took".into(),
-                ))
-            });
-            // The caller may have stopped waiting; its commit stands either way.
-            let _ = reply.send(result);
-        }
-    }
-}
+/// The group-commit queue of one store: `submit(requests)` queues one validated commit and waits
+/// for its own answer (its own error, or [`StoreError::Unavailable`] when the group writing it
+/// stopped before answering).
+pub type GroupCommit<W> = Batcher<Groups<W>>;
 
 /// Everything one group writes, decided before any row is: the rows of every accepted commit
 /// with positions numbered in queue order from the group's first position and hashes chained

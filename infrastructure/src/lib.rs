@@ -6,6 +6,7 @@
 
 pub mod alipay;
 pub mod audit;
+pub mod batcher;
 pub mod blobs;
 pub mod group_commit;
 pub mod hashing;

@@ -11,14 +11,15 @@
 //! docs/architecture.md weighs the cost.
 
 use crate::audit::AuditSource;
+use crate::batcher::{BatchLimits, Batcher, VERSION_READ_LIMITS, VersionReads, VersionSource};
 use crate::group_commit::{
-    CommitResult, GroupCommit, GroupLimits, GroupWriter, group_event_ids, group_streams, plan_group,
+    CommitResult, GROUP_LIMITS, GroupCommit, GroupWriter, Groups, group_event_ids, group_streams,
+    plan_group,
 };
 use crate::hashing::{GENESIS_HASH, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{
     Head, StoredEvent, StreamHead, non_negative, stored_ids, stream_rows, unavailable,
-    versions_in_order,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -114,6 +115,25 @@ pub struct PostgresEventStore {
     pool: PgPool,
     notifier: AppendNotifier,
     group: GroupCommit<PgWriter>,
+    versions: Batcher<VersionReads<PgVersions>>,
+}
+
+/// The `streams` lookup behind [`EventStore::stream_versions`], whose concurrent calls share one
+/// query (decision 0040).
+#[derive(Debug)]
+struct PgVersions {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl VersionSource for PgVersions {
+    async fn fetch_versions(&self, ids: &[&str]) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query_as("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
 }
 
 /// The writer side of a PostgreSQL store, driven by its group-commit queue (the store's pool and
@@ -167,19 +187,24 @@ impl PostgresEventStore {
             .map_err(unavailable)?;
         let notifier = AppendNotifier::new(non_negative(head, "head")?);
         let group = GroupCommit::new(
-            PgWriter {
+            Groups(PgWriter {
                 pool: pool.clone(),
                 notifier: notifier.clone(),
-            },
-            GroupLimits {
+            }),
+            BatchLimits {
                 max_leaders: PG_GROUPS_IN_FLIGHT,
-                ..GroupLimits::default()
+                ..GROUP_LIMITS
             },
+        );
+        let versions = Batcher::new(
+            VersionReads(PgVersions { pool: pool.clone() }),
+            VERSION_READ_LIMITS,
         );
         Ok(Self {
             pool,
             notifier,
             group,
+            versions,
         })
     }
 
@@ -515,14 +540,8 @@ impl EventStore for PostgresEventStore {
     }
 
     async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
-        let ids: Vec<&str> = stream_ids.iter().map(|s| s.as_str()).collect();
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unavailable)?;
-        versions_in_order(&ids, rows)
+        let ids = stream_ids.iter().map(|s| s.as_str().to_owned()).collect();
+        self.versions.submit(ids).await
     }
 
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {

@@ -6,14 +6,15 @@
 //! Readers use their own pool and never block the writer (WAL).
 
 use crate::audit::AuditSource;
+use crate::batcher::{Batcher, VERSION_READ_LIMITS, VersionReads, VersionSource};
 use crate::group_commit::{
-    CommitResult, GroupCommit, GroupLimits, GroupWriter, group_event_ids, group_streams, plan_group,
+    CommitResult, GROUP_LIMITS, GroupCommit, GroupWriter, Groups, group_event_ids, group_streams,
+    plan_group,
 };
 use crate::hashing::{format_timestamp, parse_timestamp, truncate_to_micros};
 use crate::notify::AppendNotifier;
 use crate::stored::{
     Head, StoredEvent, StreamHead, non_negative, stored_ids, stream_rows, unavailable,
-    versions_in_order,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -113,6 +114,30 @@ pub struct SqliteEventStore {
     pools: SqlitePools,
     notifier: AppendNotifier,
     group: GroupCommit<SqliteWriter>,
+    versions: Batcher<VersionReads<SqliteVersions>>,
+}
+
+/// The reader pool's `streams` lookup behind [`EventStore::stream_versions`], whose concurrent
+/// calls share one query (decision 0040).
+#[derive(Debug)]
+struct SqliteVersions {
+    reader: SqlitePool,
+}
+
+#[async_trait]
+impl VersionSource for SqliteVersions {
+    async fn fetch_versions(&self, ids: &[&str]) -> Result<Vec<(String, i64)>, StoreError> {
+        let list = serde_json::to_string(ids)
+            .map_err(|e| StoreError::InvalidRequest(format!("stream ids: {e}")))?;
+        sqlx::query_as(
+            "SELECT stream_id, version FROM streams \
+             WHERE stream_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(list)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(unavailable)
+    }
 }
 
 impl SqliteEventStore {
@@ -124,17 +149,24 @@ impl SqliteEventStore {
             .map_err(unavailable)?;
         let notifier = AppendNotifier::new(non_negative(head, "head")?);
         let group = GroupCommit::new(
-            SqliteWriter {
+            Groups(SqliteWriter {
                 pools: pools.clone(),
                 notifier: notifier.clone(),
-            },
+            }),
             // One writer connection: one group at a time.
-            GroupLimits::default(),
+            GROUP_LIMITS,
+        );
+        let versions = Batcher::new(
+            VersionReads(SqliteVersions {
+                reader: pools.reader.clone(),
+            }),
+            VERSION_READ_LIMITS,
         );
         Ok(Self {
             notifier,
             pools,
             group,
+            versions,
         })
     }
 
@@ -427,18 +459,8 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn stream_versions(&self, stream_ids: &[&StreamId]) -> Result<Vec<u64>, StoreError> {
-        let ids: Vec<&str> = stream_ids.iter().map(|s| s.as_str()).collect();
-        let list = serde_json::to_string(&ids)
-            .map_err(|e| StoreError::InvalidRequest(format!("stream ids: {e}")))?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT stream_id, version FROM streams \
-             WHERE stream_id IN (SELECT value FROM json_each($1))",
-        )
-        .bind(list)
-        .fetch_all(&self.pools.reader)
-        .await
-        .map_err(unavailable)?;
-        versions_in_order(&ids, rows)
+        let ids = stream_ids.iter().map(|s| s.as_str().to_owned()).collect();
+        self.versions.submit(ids).await
     }
 
     async fn wait_for_append(&self, after: u64, max_wait: Duration) -> Result<(), StoreError> {

@@ -122,24 +122,6 @@ where
     }
 }
 
-/// `(stream_id, version)` rows of a `streams` lookup as [`EventStore::stream_versions`] answers:
-/// one version per id in `ids`' order, 0 where no row came back.
-///
-/// [`EventStore::stream_versions`]: tessera_application::EventStore::stream_versions
-pub(crate) fn versions_in_order(
-    ids: &[&str],
-    rows: Vec<(String, i64)>,
-) -> Result<Vec<u64>, StoreError> {
-    let mut found = std::collections::HashMap::with_capacity(rows.len());
-    for (stream_id, version) in rows {
-        found.insert(stream_id, non_negative(version, "version")?);
-    }
-    Ok(ids
-        .iter()
-        .map(|id| found.get(*id).copied().unwrap_or(0))
-        .collect())
-}
-
 /// Convert an integer column that must not be negative.
 pub(crate) fn non_negative(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))
