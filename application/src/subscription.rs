@@ -13,6 +13,10 @@ pub struct Subscription {
     buffer: VecDeque<RecordedEvent>,
     batch_size: usize,
     idle_wait: Duration,
+    /// The last read came back shorter than the batch size: the log's head was reached, so the
+    /// next read first waits for an append (at once when one came meanwhile) instead of finding
+    /// nothing.
+    caught_up: bool,
 }
 
 impl Subscription {
@@ -24,6 +28,7 @@ impl Subscription {
             buffer: VecDeque::new(),
             batch_size: 512,
             idle_wait: Duration::from_millis(500),
+            caught_up: false,
         }
     }
 
@@ -64,7 +69,13 @@ impl Subscription {
     }
 
     async fn fill(&mut self) -> Result<(), StoreError> {
+        if self.caught_up {
+            self.store
+                .wait_for_append(self.position, self.idle_wait)
+                .await?;
+        }
         let batch = self.store.read_all(self.position, self.batch_size).await?;
+        self.caught_up = batch.len() < self.batch_size;
         // A backend that broke the ordering rule must not make us hand out an event twice.
         let mut last = self.position;
         for event in batch {
@@ -72,11 +83,6 @@ impl Subscription {
                 last = event.global_position;
                 self.buffer.push_back(event);
             }
-        }
-        if self.buffer.is_empty() {
-            self.store
-                .wait_for_append(self.position, self.idle_wait)
-                .await?;
         }
         Ok(())
     }

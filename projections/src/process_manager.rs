@@ -8,7 +8,6 @@
 //! SQLite the single writer connection stays free for the handler's appends.
 
 use crate::db::ReadModelDb;
-use crate::execute;
 use crate::projector::{ProjectionError, reads_category};
 use crate::runner::SharedReads;
 use chrono::Utc;
@@ -153,31 +152,55 @@ impl ProcessManagerRunner {
         Ok(position.and_then(|p| u64::try_from(p).ok()).unwrap_or(0))
     }
 
+    /// Store a manager's checkpoint: one autocommitted statement (no explicit transaction: it is
+    /// the only write, and the catch-up of every wake-up ends with one).
     async fn save(
         &self,
         manager: &dyn ProcessManager,
         position: u64,
     ) -> Result<(), ProjectionError> {
-        let mut tx = self.db.begin().await?;
-        execute!(
-            &mut tx,
-            sqlx::query(
-                "INSERT INTO projection_checkpoints (projection, version, position, updated_at) \
-                 VALUES ($1, 1, $2, $3) ON CONFLICT (projection) DO UPDATE SET \
-                 position = excluded.position, updated_at = excluded.updated_at",
-            )
-            .bind(Self::key(manager))
-            .bind(position as i64)
-            .bind(Utc::now())
-        )?;
-        tx.commit().await?;
+        const SQL: &str = "INSERT INTO projection_checkpoints (projection, version, position, updated_at) \
+             VALUES ($1, 1, $2, $3) ON CONFLICT (projection) DO UPDATE SET \
+             position = excluded.position, updated_at = excluded.updated_at";
+        let key = Self::key(manager);
+        let position = position as i64;
+        let now = Utc::now();
+        match &self.db {
+            ReadModelDb::Sqlite { writer, .. } => {
+                sqlx::query(SQL)
+                    .bind(key)
+                    .bind(position)
+                    .bind(now)
+                    .execute(writer)
+                    .await?;
+            }
+            ReadModelDb::Postgres(pool) => {
+                sqlx::query(SQL)
+                    .bind(key)
+                    .bind(position)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
     /// Handle every event after the checkpoint up to the head as it is now; returns the new
     /// checkpoint. Stops at the first event whose handler fails (it is handed over again next time).
     pub async fn catch_up(&self, manager: &dyn ProcessManager) -> Result<u64, ProjectionError> {
-        let mut position = self.checkpoint(manager).await?;
+        let position = self.checkpoint(manager).await?;
+        self.catch_up_from(manager, position).await
+    }
+
+    /// [`ProcessManagerRunner::catch_up`] from a checkpoint the caller already knows (the follower
+    /// keeps its own between catch-ups instead of reading it back each time). A batch shorter than
+    /// the batch size reached the head as it was read, so no further read is sent to find nothing.
+    async fn catch_up_from(
+        &self,
+        manager: &dyn ProcessManager,
+        mut position: u64,
+    ) -> Result<u64, ProjectionError> {
         loop {
             let batch = self
                 .reads
@@ -213,6 +236,9 @@ impl ProcessManagerRunner {
             self.save(manager, last).await?;
             self.status.set(manager.name(), last, None);
             position = last;
+            if batch.len() < self.batch_size {
+                return Ok(position);
+            }
         }
     }
 
@@ -241,8 +267,15 @@ impl ProcessManagerRunner {
             (Ok(checkpoint), Ok(head)) => self.status.set(manager.name(), checkpoint, Some(head)),
             _ => self.status.set(manager.name(), 0, None),
         }
+        // The checkpoint as this follower left it; read again after a failure.
+        let mut known: Option<u64> = None;
         while !shutdown.is_cancelled() {
-            let wait = match self.catch_up(manager.as_ref()).await {
+            let caught_up = match known {
+                Some(position) => self.catch_up_from(manager.as_ref(), position).await,
+                None => self.catch_up(manager.as_ref()).await,
+            };
+            known = caught_up.as_ref().ok().copied();
+            let wait = match caught_up {
                 Ok(position) => {
                     failures = 0;
                     tokio::select! {

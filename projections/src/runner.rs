@@ -631,8 +631,7 @@ impl ProjectionRunner {
             };
             let from = pos.iter().copied().min().unwrap_or(0);
             match self.step_lane(lane, pos, size).await {
-                Ok(Some((_, n))) => {
-                    size = self.next_size(size, n);
+                Ok(Some((last, n))) => {
                     if failures > 0 && !isolate {
                         for p in lane {
                             self.status.set_failing(p.name(), false);
@@ -640,17 +639,16 @@ impl ProjectionRunner {
                     }
                     failures = 0;
                     blamed.clear();
+                    // A short batch reached the head as it was read: wait for more rather than
+                    // send a read that would find nothing (it returns at once when more came).
+                    if n < size {
+                        self.wait_for_more(lane, last, shutdown).await;
+                    }
+                    size = self.next_size(size, n);
                 }
                 Ok(None) => {
                     size = self.min_batch;
-                    tokio::select! {
-                        _ = shutdown.cancelled() => {}
-                        r = self.store.wait_for_append(from, Duration::from_millis(500)) => {
-                            if let Err(e) = r {
-                                tracing::warn!(projections = %lane_names(lane), error = %e, "waiting for events failed");
-                            }
-                        }
-                    }
+                    self.wait_for_more(lane, from, shutdown).await;
                 }
                 Err(LaneFailure {
                     error: ProjectionError::CheckpointMoved(_),
@@ -682,6 +680,26 @@ impl ProjectionRunner {
             }
         }
         None
+    }
+}
+
+impl ProjectionRunner {
+    /// Until an event after `after` is appended, `shutdown`, or half a second (the wait is
+    /// re-armed by the caller's loop).
+    async fn wait_for_more(
+        &self,
+        lane: &[Arc<dyn Projector>],
+        after: u64,
+        shutdown: &CancellationToken,
+    ) {
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            r = self.store.wait_for_append(after, Duration::from_millis(500)) => {
+                if let Err(e) = r {
+                    tracing::warn!(projections = %lane_names(lane), error = %e, "waiting for events failed");
+                }
+            }
+        }
     }
 }
 
