@@ -446,10 +446,21 @@ impl ProjectionRunner {
             return Ok(None);
         };
         let batch = self.reads.read_all(self.store.as_ref(), from, max).await?;
+        self.apply_lane(lane, positions, &batch).await
+    }
+
+    /// The apply half of [`ProjectionRunner::step_lane`], for a `batch` read after the lowest of
+    /// `positions`.
+    async fn apply_lane(
+        &self,
+        lane: &[Arc<dyn Projector>],
+        positions: &mut [u64],
+        batch: &[RecordedEvent],
+    ) -> Result<Option<(u64, usize)>, LaneFailure> {
         let Some(last) = batch.last().map(|e| e.global_position) else {
             return Ok(None);
         };
-        self.status.observe(&batch);
+        self.status.observe(batch);
         let mut tx = self.db.begin().await?;
         // One compare-and-set per distinct old position (usually one for the whole lane).
         let mut by_position: BTreeMap<u64, Vec<&'static str>> = BTreeMap::new();
@@ -513,16 +524,39 @@ impl ProjectionRunner {
         let mut positions = self.lane_positions(&lane).await?;
         let mut size = self.min_batch;
         let mut position = positions.iter().copied().min().unwrap_or(head);
+        // The next batch is read (and decoded) on another task while this one is applied: every
+        // projector of the lane ends a batch at its last position, where the next read starts.
+        let mut ahead: Option<tokio::task::JoinHandle<Result<Arc<Vec<RecordedEvent>>, StoreError>>> =
+            None;
         while position < head {
-            match self
-                .step_lane(&lane, &mut positions, size)
-                .await
-                .map_err(|f| f.error)?
-            {
-                Some((_, n)) => size = self.next_size(size, n),
-                None => break,
+            let batch = match ahead.take() {
+                Some(read) => read.await.map_err(|e| {
+                    StoreError::Unavailable(format!("reading the next batch stopped: {e}"))
+                })??,
+                None => {
+                    self.reads
+                        .read_all(self.store.as_ref(), position, size)
+                        .await?
+                }
+            };
+            let Some(last) = batch.last().map(|e| e.global_position) else {
+                break;
+            };
+            let next_size = self.next_size(size, batch.len());
+            if last < head {
+                let (store, reads) = (self.store.clone(), self.reads.clone());
+                ahead = Some(tokio::spawn(async move {
+                    reads.read_all(store.as_ref(), last, next_size).await
+                }));
             }
+            self.apply_lane(&lane, &mut positions, &batch)
+                .await
+                .map_err(|f| f.error)?;
+            size = next_size;
             position = positions.iter().copied().min().unwrap_or(head);
+            if position != last {
+                ahead = None;
+            }
             on_progress(position, head.max(position));
         }
         Ok(position)
