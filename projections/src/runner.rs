@@ -239,6 +239,9 @@ impl SharedReads {
     }
 }
 
+/// A batch being read on its own task while the previous one is applied.
+type ReadAhead = tokio::task::JoinHandle<Result<Arc<Vec<RecordedEvent>>, StoreError>>;
+
 /// Smallest batch a lane reads (at the head of the log, where latency matters).
 const MIN_BATCH: usize = 64;
 /// Largest batch a lane reads (far behind, where one commit per batch matters).
@@ -526,8 +529,7 @@ impl ProjectionRunner {
         let mut position = positions.iter().copied().min().unwrap_or(head);
         // The next batch is read (and decoded) on another task while this one is applied: every
         // projector of the lane ends a batch at its last position, where the next read starts.
-        let mut ahead: Option<tokio::task::JoinHandle<Result<Arc<Vec<RecordedEvent>>, StoreError>>> =
-            None;
+        let mut ahead: Option<ReadAhead> = None;
         while position < head {
             let batch = match ahead.take() {
                 Some(read) => read.await.map_err(|e| {
