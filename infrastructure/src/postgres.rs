@@ -258,10 +258,14 @@ impl PgWriter {
         }
 
         let ids = group_event_ids(commits);
+        // Planned on every execution (an unnamed statement): a plan cached by a connection while
+        // `events` was small scans the whole table for every group once it has grown, until
+        // autovacuum's next ANALYZE; the load tool measured that scan at 1.7 ms of a 6 ms append.
         let found: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
             "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id = ANY($1)",
         )
         .bind(&ids)
+        .persistent(false)
         .fetch_all(&mut **tx)
         .await
         .map_err(unavailable)?;
