@@ -75,7 +75,7 @@ impl Subscription {
                 .await?;
         }
         let batch = self.store.read_all(self.position, self.batch_size).await?;
-        self.caught_up = batch.len() < self.batch_size;
+        let full = batch.len() >= self.batch_size;
         // A backend that broke the ordering rule must not make us hand out an event twice.
         let mut last = self.position;
         for event in batch {
@@ -84,6 +84,9 @@ impl Subscription {
                 self.buffer.push_back(event);
             }
         }
+        // Nothing new (even from a full batch of a backend that broke the ordering rule): wait
+        // before the next read rather than spin.
+        self.caught_up = !full || self.buffer.is_empty();
         Ok(())
     }
 }
