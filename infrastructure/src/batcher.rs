@@ -110,8 +110,9 @@ impl<W: BatchWork> Batcher<W> {
         }
     }
 
-    /// The work this queue is served by.
-    pub fn work(&self) -> &W {
+    /// The work this queue is served by (tests count its calls).
+    #[cfg(test)]
+    fn work(&self) -> &W {
         &self.shared.work
     }
 

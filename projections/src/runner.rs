@@ -638,6 +638,24 @@ impl ProjectionRunner {
         tracing::info!("projection runner stopped");
     }
 
+    /// Until an event after `after` is appended, `shutdown`, or half a second (the wait is
+    /// re-armed by the caller's loop).
+    async fn wait_for_more(
+        &self,
+        lane: &[Arc<dyn Projector>],
+        after: u64,
+        shutdown: &CancellationToken,
+    ) {
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            r = self.store.wait_for_append(after, Duration::from_millis(500)) => {
+                if let Err(e) = r {
+                    tracing::warn!(projections = %lane_names(lane), error = %e, "waiting for events failed");
+                }
+            }
+        }
+    }
+
     /// Follow the log with one lane until `shutdown` (returns `None`), or until, with `isolate`, one
     /// of several projectors failed [`ProjectionRunner::with_isolation_after`] times in a row
     /// (returns it). A failed batch is rolled back and retried with a growing pause.
@@ -716,26 +734,6 @@ impl ProjectionRunner {
             }
         }
         None
-    }
-}
-
-impl ProjectionRunner {
-    /// Until an event after `after` is appended, `shutdown`, or half a second (the wait is
-    /// re-armed by the caller's loop).
-    async fn wait_for_more(
-        &self,
-        lane: &[Arc<dyn Projector>],
-        after: u64,
-        shutdown: &CancellationToken,
-    ) {
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            r = self.store.wait_for_append(after, Duration::from_millis(500)) => {
-                if let Err(e) = r {
-                    tracing::warn!(projections = %lane_names(lane), error = %e, "waiting for events failed");
-                }
-            }
-        }
     }
 }
 
