@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod openticket;
 pub mod payments;
 pub mod pg_listen;
+pub mod pool;
 pub mod postgres;
 pub mod privacy;
 pub mod ratelimit;

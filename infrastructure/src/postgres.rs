@@ -2,12 +2,13 @@
 //!
 //! Ordering: appends arriving together form a group (group_commit.rs) written in one transaction.
 //! It locks every stream row of the group (in sorted order so that transactions over overlapping
-//! streams cannot deadlock), looks up every event id, then locks the log head with
-//! `SELECT … FOR UPDATE`. That row lock is held until commit, so groups commit in position order and
-//! positions are contiguous: a reader that has seen position `P` can never later find an event
-//! below `P` (the bug class of Marten #1629/#4953 and disintegrate #240). Each commit of the group is
-//! then decided on its own (idempotency, expected versions) and the accepted ones are written in one
-//! statement, so the lock is held for two round trips plus the commit, once per group.
+//! streams cannot deadlock), then, in one statement, looks up every event id and locks the log
+//! head with `SELECT … FOR UPDATE`. That row lock is held until commit, so groups commit in
+//! position order and positions are contiguous: a reader that has seen position `P` can never
+//! later find an event below `P` (the bug class of Marten #1629/#4953 and disintegrate #240). Each
+//! commit of the group is then decided on its own (idempotency, expected versions) and the
+//! accepted ones are written in one statement, so the lock is held for two round trips plus the
+//! commit, once per group.
 //! docs/architecture.md weighs the cost.
 
 use crate::audit::AuditSource;
@@ -23,7 +24,7 @@ use crate::stored::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -63,6 +64,28 @@ const READ_ALL: &str = concat!(
     " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
 );
 
+/// Locks the log head (`FOR UPDATE`, held until commit) and looks up a group's event ids (`$1`,
+/// `uuid[]`): one row per stored id, or one row with NULL id columns when none is stored. Columns:
+/// head position, commit time (`GREATEST(clock_timestamp(), last recorded_at)`, UTC), then the
+/// stored event's id, stream, stream version and global position.
+const LOCK_HEAD_AND_FIND_IDS: &str = "
+WITH head AS (
+    SELECT position, GREATEST(clock_timestamp(), recorded_at) AS recorded_at
+    FROM event_log_head WHERE id = 1 FOR UPDATE
+)
+SELECT head.position, head.recorded_at, e.event_id, e.stream_id, e.stream_version, e.global_position
+FROM head LEFT JOIN events e ON e.event_id = ANY($1)";
+
+/// A row of [`LOCK_HEAD_AND_FIND_IDS`].
+type HeadAndStoredId = (
+    i64,
+    DateTime<Utc>,
+    Option<Uuid>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// Most events [`EventStore::read_all`] reserves room for before any arrive.
 const READ_ALL_CAPACITY: usize = 5_000;
 
@@ -95,7 +118,7 @@ const PG_GROUPS_IN_FLIGHT: usize = 2;
 
 /// Connect a pool to `url` (e.g. `postgres://postgres@127.0.0.1:5432/tessera`).
 pub async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+    crate::pool::pool_options::<Postgres>()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
@@ -223,7 +246,7 @@ impl PostgresEventStore {
 impl PgWriter {
     /// One transaction for a whole group (several `append_streams` calls): lock every stream row
     /// of the group (in sorted order, so two groups or commits over overlapping streams never wait
-    /// on each other in a cycle), look up every event id, lock the log head, decide each commit
+    /// on each other in a cycle), look up every event id and lock the log head, decide each commit
     /// in queue order ([`plan_group`]: idempotency, expected versions, positions, hashes), and
     /// write the accepted ones in one statement. Nothing is written unless the caller commits.
     /// Returns each commit's answer and the last position written (None: nothing written).
@@ -257,29 +280,31 @@ impl PgWriter {
             );
         }
 
-        let ids = group_event_ids(commits);
+        // The stored-id lookup and the log head's row lock in one round trip. The lookup reads
+        // the statement's snapshot, taken after the stream rows above were locked, so it sees a
+        // concurrent retry's events; an id committed meanwhile in a stream this group did not lock
+        // is a unique violation below ([`AppendFailure::EventIdTaken`]). The head's row lock is
+        // held until commit: groups (and other processes' groups) commit in position order.
         // Planned on every execution (an unnamed statement): a plan cached by a connection while
         // `events` was small scans the whole table for every group once it has grown, until
         // autovacuum's next ANALYZE; the load tool measured that scan at 1.7 ms of a 6 ms append.
-        let found: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
-            "SELECT event_id, stream_id, stream_version, global_position FROM events WHERE event_id = ANY($1)",
-        )
-        .bind(&ids)
-        .persistent(false)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-        let found = stored_ids(found)?;
+        let ids = group_event_ids(commits);
+        let rows: Vec<HeadAndStoredId> = sqlx::query_as(LOCK_HEAD_AND_FIND_IDS)
+            .bind(&ids)
+            .persistent(false)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        let Some(&(head, recorded_at, ..)) = rows.first() else {
+            return Err(AppendFailure::Store(StoreError::Corrupt(
+                "event_log_head has no row".into(),
+            )));
+        };
+        let found = stored_ids(
+            rows.into_iter()
+                .filter_map(|(_, _, id, stream, v, p)| Some((id?, stream?, v?, p?))),
+        )?;
 
-        // The log head's row lock, held until commit: groups (and other processes' groups)
-        // commit in position order.
-        let (head, recorded_at): (i64, DateTime<Utc>) = sqlx::query_as(
-            "SELECT position, GREATEST(clock_timestamp(), recorded_at) FROM event_log_head \
-             WHERE id = 1 FOR UPDATE",
-        )
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(unavailable)?;
         let head = non_negative(head, "head")?;
         let recorded_at = truncate_to_micros(recorded_at);
         let plan = plan_group(commits, &found, &heads, head + 1, recorded_at);

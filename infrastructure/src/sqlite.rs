@@ -19,8 +19,7 @@ use crate::stored::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
@@ -89,11 +88,11 @@ impl SqlitePools {
         {
             std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
-        let writer = SqlitePoolOptions::new()
+        let writer = crate::pool::pool_options::<Sqlite>()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        let reader = SqlitePoolOptions::new()
+        let reader = crate::pool::pool_options::<Sqlite>()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;

@@ -82,7 +82,8 @@ async fn bench_plain(
     let hash = "0".repeat(64);
     let pg = match db.backend {
         Backend::Postgres => Some(
-            sqlx::postgres::PgPoolOptions::new()
+            // The store's own pool settings (decision 0041), so the ratio compares appends.
+            tessera_infrastructure::pool::pool_options::<sqlx::Postgres>()
                 .max_connections(16)
                 .connect(&db.url)
                 .await
@@ -92,7 +93,7 @@ async fn bench_plain(
     };
     let sqlite = match db.backend {
         Backend::Sqlite => Some(
-            sqlx::sqlite::SqlitePoolOptions::new()
+            tessera_infrastructure::pool::pool_options::<sqlx::Sqlite>()
                 .max_connections(1)
                 .connect_with(
                     db.url
