@@ -10,12 +10,21 @@
 //! accepted ones are written in one statement, so the lock is held for two round trips plus the
 //! commit, once per group.
 //! docs/architecture.md weighs the cost.
+//!
+//! Most groups take a shorter way (decision 0042): planned in this process from the stream heads
+//! its own commits left ([`PlannedHeads`]), they are written by one autocommitted call of the
+//! `tessera_append_planned` function (migration 0007), which takes the same locks in the same
+//! order and checks every assumption of the plan under them. One round trip, and no Tessera code
+//! runs while the head is locked. A group whose assumptions do not hold (another process wrote
+//! one of its streams, an event id is stored already) is refused as a whole, writes nothing, and
+//! is written again by the transaction above; so is a group that cannot be planned here (a
+//! stream this process has not seen, a commit the plan would refuse or deduplicate).
 
 use crate::audit::AuditSource;
 use crate::batcher::{BatchLimits, Batcher, VERSION_READ_LIMITS, VersionReads, VersionSource};
 use crate::group_commit::{
-    CommitResult, GROUP_LIMITS, GroupCommit, GroupWriter, Groups, group_event_ids, group_streams,
-    plan_group,
+    CommitResult, GROUP_LIMITS, GroupCommit, GroupPlan, GroupWriter, Groups, group_event_ids,
+    group_streams, plan_group,
 };
 use crate::hashing::{GENESIS_HASH, truncate_to_micros};
 use crate::notify::AppendNotifier;
@@ -24,14 +33,16 @@ use crate::stored::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{Postgres, Row};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_application::event_store::validate_requests;
 use tessera_application::{
     AppendOutcome, AppendRequest, Deadline, DeadlineStore, EventMetadata, EventStore,
-    RecordedEvent, StoreError, StreamId,
+    ExpectedVersion, RecordedEvent, StoreError, StreamId,
 };
 use tokio_stream::StreamExt;
 use uuid::Uuid;
@@ -112,6 +123,20 @@ UPDATE streams SET version = n.v, last_hash = n.h
 FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS n(s, v, h)
 WHERE streams.stream_id = n.s";
 
+/// A planned group in one autocommitted statement (migration 0007): `$1`–`$19` as bound by
+/// [`bind_group`] (positions as offsets 1, 2, …), then the heads the plan started from (`$20`
+/// streams sorted, `$21` versions, `$22` last hashes). Answers the head position the offsets count
+/// from, or fails with SQLSTATE [`PLAN_REFUSED`] or a unique violation, having written nothing.
+const APPEND_PLANNED: &str = "SELECT tessera_append_planned($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+    $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
+
+/// The SQLSTATE `tessera_append_planned` raises when an assumption of the plan does not hold.
+const PLAN_REFUSED: &str = "TS001";
+
+/// Most stream heads a store remembers for planning ([`PlannedHeads`]); past it the memory is
+/// dropped and refilled by the next commits (about 200 bytes each: 3 MB at most).
+const PLANNED_HEADS_CAPACITY: usize = 16_384;
+
 /// Groups written at the same time by one store: while one group waits for its commit (the WAL
 /// flush), the next locks its streams and looks up its ids, then queues for the log head.
 const PG_GROUPS_IN_FLIGHT: usize = 2;
@@ -139,6 +164,7 @@ pub struct PostgresEventStore {
     notifier: AppendNotifier,
     group: GroupCommit<PgWriter>,
     versions: Batcher<VersionReads<PgVersions>>,
+    paths: Arc<AppendPathCounts>,
 }
 
 /// The `streams` lookup behind [`EventStore::stream_versions`], whose concurrent calls share one
@@ -165,11 +191,125 @@ impl VersionSource for PgVersions {
 struct PgWriter {
     pool: PgPool,
     notifier: AppendNotifier,
+    planned: Arc<Mutex<PlannedHeads>>,
+    paths: Arc<AppendPathCounts>,
+}
+
+/// What a store's own commits told it about the log (decision 0042): the heads of streams it
+/// wrote or locked, and the latest `recorded_at` it wrote or saw. Only the assumptions of a plan:
+/// `tessera_append_planned` checks each under its locks, so a stale entry costs a refused
+/// statement, never a wrong write.
+#[derive(Debug, Default)]
+struct PlannedHeads {
+    heads: HashMap<String, Head>,
+    recorded_at: Option<DateTime<Utc>>,
+}
+
+impl PlannedHeads {
+    /// The heads to plan `commits` from: remembered ones, and an empty head for a stream not
+    /// remembered whose first request in the group expects no stream. None when a stream is
+    /// neither (another request could only be answered by reading its row).
+    fn assume(
+        &self,
+        commits: &[Vec<AppendRequest>],
+        streams: &[&str],
+    ) -> Option<HashMap<String, Head>> {
+        let mut heads = HashMap::with_capacity(streams.len());
+        for stream in streams {
+            let head = match self.heads.get(*stream) {
+                Some(head) => head.clone(),
+                None => {
+                    let first = commits
+                        .iter()
+                        .flatten()
+                        .find(|r| r.stream_id.as_str() == *stream)?;
+                    match first.expected_version {
+                        ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Head::empty(),
+                        _ => return None,
+                    }
+                }
+            };
+            heads.insert((*stream).to_owned(), head);
+        }
+        Some(heads)
+    }
+
+    /// The commit time of the next planned group: now (UTC, microseconds), or the latest one
+    /// written or seen when the clock is behind it, so that `recorded_at` never decreases.
+    fn next_recorded_at(&mut self) -> DateTime<Utc> {
+        let now = truncate_to_micros(Utc::now());
+        let at = self.recorded_at.map_or(now, |seen| seen.max(now));
+        self.recorded_at = Some(at);
+        at
+    }
+
+    /// Remember heads as a commit left them, and its `recorded_at`.
+    fn remember<S: AsRef<str> + Into<String>>(
+        &mut self,
+        heads: impl IntoIterator<Item = (S, Head)>,
+        recorded_at: DateTime<Utc>,
+    ) {
+        for (stream, head) in heads {
+            if self.heads.len() >= PLANNED_HEADS_CAPACITY
+                && !self.heads.contains_key(stream.as_ref())
+            {
+                self.heads.clear();
+            }
+            self.heads.insert(stream.into(), head);
+        }
+        self.recorded_at = Some(
+            self.recorded_at
+                .map_or(recorded_at, |seen| seen.max(recorded_at)),
+        );
+    }
+
+    fn forget(&mut self, streams: &[&str]) {
+        for stream in streams {
+            self.heads.remove(*stream);
+        }
+    }
+}
+
+/// How many groups each way wrote ([`PostgresEventStore::append_paths`]).
+#[derive(Debug, Default)]
+struct AppendPathCounts {
+    planned: AtomicU64,
+    refused: AtomicU64,
+    transaction: AtomicU64,
+}
+
+/// Groups a [`PostgresEventStore`] has written, by way (decision 0042); also counted in
+/// `tessera_postgres_append_groups_total` (docs/operations.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendPaths {
+    /// Planned here and written by one `tessera_append_planned` statement.
+    pub planned: u64,
+    /// Planned, refused by that statement (an assumption did not hold), then written by the
+    /// locked transaction.
+    pub refused: u64,
+    /// Not planned (a stream this store had not seen, a commit its plan would refuse or
+    /// deduplicate): written by the locked transaction.
+    pub transaction: u64,
+}
+
+/// What [`PgWriter::write_planned`] did with a group.
+enum PlannedWrite {
+    /// Written (or failed for a reason the transaction would meet as well): the answers.
+    Answered(Vec<CommitResult>),
+    /// Refused by `tessera_append_planned`: nothing written.
+    Refused,
+    /// Not planned: nothing sent.
+    NotPlanned,
 }
 
 #[async_trait]
 impl GroupWriter for PgWriter {
     async fn write_group(&self, commits: &[Vec<AppendRequest>]) -> Vec<CommitResult> {
+        match self.write_planned(commits).await {
+            PlannedWrite::Answered(results) => return results,
+            PlannedWrite::Refused => self.count("refused", &self.paths.refused),
+            PlannedWrite::NotPlanned => self.count("transaction", &self.paths.transaction),
+        }
         match self.commit_group(commits).await {
             Ok(results) => results,
             Err(AppendFailure::Store(e)) => commits.iter().map(|_| Err(e.clone())).collect(),
@@ -209,10 +349,13 @@ impl PostgresEventStore {
             .await
             .map_err(unavailable)?;
         let notifier = AppendNotifier::new(non_negative(head, "head")?);
+        let paths = Arc::new(AppendPathCounts::default());
         let group = GroupCommit::new(
             Groups(PgWriter {
                 pool: pool.clone(),
                 notifier: notifier.clone(),
+                planned: Arc::default(),
+                paths: paths.clone(),
             }),
             BatchLimits {
                 max_leaders: PG_GROUPS_IN_FLIGHT,
@@ -228,7 +371,17 @@ impl PostgresEventStore {
             notifier,
             group,
             versions,
+            paths,
         })
+    }
+
+    /// How many append groups this store wrote by each way since it was created.
+    pub fn append_paths(&self) -> AppendPaths {
+        AppendPaths {
+            planned: self.paths.planned.load(Ordering::Relaxed),
+            refused: self.paths.refused.load(Ordering::Relaxed),
+            transaction: self.paths.transaction.load(Ordering::Relaxed),
+        }
     }
 
     /// The migrated pool it appends and reads through, as given to [`PostgresEventStore::new`].
@@ -249,12 +402,11 @@ impl PgWriter {
     /// on each other in a cycle), look up every event id and lock the log head, decide each commit
     /// in queue order ([`plan_group`]: idempotency, expected versions, positions, hashes), and
     /// write the accepted ones in one statement. Nothing is written unless the caller commits.
-    /// Returns each commit's answer and the last position written (None: nothing written).
     async fn append_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, Postgres>,
         commits: &[Vec<AppendRequest>],
-    ) -> Result<(Vec<CommitResult>, Option<u64>), AppendFailure> {
+    ) -> Result<GroupWritten, AppendFailure> {
         // Lock (creating when new) the stream rows first: a concurrent retry of the same commit
         // then waits here and finds the first one's events below, instead of a version conflict.
         let streams = group_streams(commits);
@@ -308,8 +460,22 @@ impl PgWriter {
         let head = non_negative(head, "head")?;
         let recorded_at = truncate_to_micros(recorded_at);
         let plan = plan_group(commits, &found, &heads, head + 1, recorded_at);
+        for (stream, version, last_hash) in &plan.streams {
+            heads.insert(
+                (*stream).to_owned(),
+                Head {
+                    version: *version,
+                    last_hash: last_hash.clone(),
+                },
+            );
+        }
         let Some(last) = plan.last_position() else {
-            return Ok((plan.results, None));
+            return Ok(GroupWritten {
+                results: plan.results,
+                last: None,
+                heads,
+                recorded_at,
+            });
         };
         // Stream rows this group created for commits that were refused: leave none behind.
         let empty: Vec<&str> = plan
@@ -326,45 +492,7 @@ impl PgWriter {
                 .map_err(unavailable)?;
         }
 
-        let e = &plan.events;
-        let d = &plan.deadlines;
-        let st = &plan.streams;
-        sqlx::query(WRITE_BATCH)
-            .bind(recorded_at)
-            .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
-            .bind(
-                e.iter()
-                    .map(|r| to_i64(r.stream_version))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(e.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
-            .bind(
-                e.iter()
-                    .map(|r| r.event.event_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                e.iter()
-                    .map(|r| i32::try_from(r.event.schema_version).unwrap_or(i32::MAX))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(e.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
-            .bind(d.iter().map(|(_, d)| d.deadline_id).collect::<Vec<_>>())
-            .bind(d.iter().map(|(s, _)| *s).collect::<Vec<_>>())
-            .bind(d.iter().map(|(_, d)| d.kind.as_str()).collect::<Vec<_>>())
-            .bind(
-                d.iter()
-                    .map(|(_, d)| d.payload.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(d.iter().map(|(_, d)| d.due_at).collect::<Vec<_>>())
-            .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
-            .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
-            .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
+        bind_group(sqlx::query(WRITE_BATCH), recorded_at, &plan)
             .bind(to_i64(last))
             .execute(&mut **tx)
             .await
@@ -375,7 +503,12 @@ impl PgWriter {
                     AppendFailure::Store(unavailable(e))
                 }
             })?;
-        Ok((plan.results, Some(last)))
+        Ok(GroupWritten {
+            results: plan.results,
+            last: Some(last),
+            heads,
+            recorded_at,
+        })
     }
 
     /// Write one group: one transaction, one commit, readers woken once after it.
@@ -383,13 +516,121 @@ impl PgWriter {
         &self,
         commits: &[Vec<AppendRequest>],
     ) -> Result<Vec<CommitResult>, AppendFailure> {
+        let streams = group_streams(commits);
+        let written = match self.transaction(commits).await {
+            Ok(written) => written,
+            Err(e) => {
+                self.planned_heads().forget(&streams);
+                return Err(e);
+            }
+        };
+        self.planned_heads()
+            .remember(written.heads, written.recorded_at);
+        Ok(written.results)
+    }
+
+    /// [`PgWriter::append_in_tx`] in a transaction of its own, committed when it wrote anything.
+    async fn transaction(
+        &self,
+        commits: &[Vec<AppendRequest>],
+    ) -> Result<GroupWritten, AppendFailure> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let (results, last) = self.append_in_tx(&mut tx, commits).await?;
-        if let Some(last) = last {
+        let written = self.append_in_tx(&mut tx, commits).await?;
+        if let Some(last) = written.last {
             tx.commit().await.map_err(unavailable)?;
             self.notifier.committed(last);
         }
-        Ok(results)
+        Ok(written)
+    }
+
+    fn planned_heads(&self) -> std::sync::MutexGuard<'_, PlannedHeads> {
+        // The state is a cache of assumptions checked by the database: a panic elsewhere while it
+        // was held cannot make it unsafe to use.
+        self.planned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self, path: &'static str, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tessera_postgres_append_groups_total", "path" => path).increment(1);
+    }
+
+    /// Plan `commits` from the remembered heads and write them with one `tessera_append_planned`
+    /// statement (decision 0042). Only a group whose every commit the plan accepts is sent: a
+    /// refusal or a deduplication must be decided against the locked rows.
+    async fn write_planned(&self, commits: &[Vec<AppendRequest>]) -> PlannedWrite {
+        let streams = group_streams(commits);
+        let (assumed, recorded_at) = {
+            let mut planned = self.planned_heads();
+            let Some(assumed) = planned.assume(commits, &streams) else {
+                return PlannedWrite::NotPlanned;
+            };
+            (assumed, planned.next_recorded_at())
+        };
+        let mut plan = plan_group(commits, &[], &assumed, 1, recorded_at);
+        let all_new = plan
+            .results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|o| o.iter().all(|o| !o.deduplicated)));
+        if !all_new || !plan.untouched.is_empty() {
+            return PlannedWrite::NotPlanned;
+        }
+        let Some(count) = plan.last_position() else {
+            return PlannedWrite::NotPlanned;
+        };
+        let from: Vec<&Head> = streams.iter().filter_map(|s| assumed.get(*s)).collect();
+        let answer = bind_group(sqlx::query(APPEND_PLANNED), recorded_at, &plan)
+            .bind(&streams)
+            .bind(from.iter().map(|h| to_i64(h.version)).collect::<Vec<_>>())
+            .bind(
+                from.iter()
+                    .map(|h| h.last_hash.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get::<i64, _>(0));
+        let head = match answer {
+            Ok(head) => head,
+            Err(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some(PLAN_REFUSED) || db.is_unique_violation() =>
+            {
+                self.planned_heads().forget(&streams);
+                return PlannedWrite::Refused;
+            }
+            Err(e) => {
+                self.planned_heads().forget(&streams);
+                let e = unavailable(e);
+                return PlannedWrite::Answered(commits.iter().map(|_| Err(e.clone())).collect());
+            }
+        };
+        let head = match non_negative(head, "head") {
+            Ok(head) => head,
+            Err(e) => {
+                return PlannedWrite::Answered(commits.iter().map(|_| Err(e.clone())).collect());
+            }
+        };
+        self.notifier.committed(head + count);
+        self.planned_heads().remember(
+            plan.streams.iter().map(|(s, v, h)| {
+                (
+                    *s,
+                    Head {
+                        version: *v,
+                        last_hash: h.clone(),
+                    },
+                )
+            }),
+            recorded_at,
+        );
+        self.count("planned", &self.paths.planned);
+        for outcome in plan.results.iter_mut().flatten().flatten() {
+            for p in &mut outcome.positions {
+                *p += head;
+            }
+        }
+        PlannedWrite::Answered(plan.results)
     }
 
     /// After a unique violation on `event_id`: one of the ids was committed meanwhile, in another
@@ -433,6 +674,69 @@ impl PostgresEventStore {
             .map(row_to_stored)
             .collect()
     }
+}
+
+/// What a group's transaction decided ([`PgWriter::append_in_tx`]).
+struct GroupWritten {
+    /// One answer per commit.
+    results: Vec<CommitResult>,
+    /// The last position written (None: nothing written, nothing to commit).
+    last: Option<u64>,
+    /// Every stream the group locked, with its head after the group (an empty head for a stream
+    /// created for a refused commit and removed again): what the next planned group starts from.
+    heads: HashMap<String, Head>,
+    /// The group's commit time.
+    recorded_at: DateTime<Utc>,
+}
+
+/// Bind `$1`–`$19` of [`WRITE_BATCH`] and [`APPEND_PLANNED`]: the commit time, the event rows
+/// (position, stream, version, id, type, schema version, data and metadata as JSON text, prev
+/// hash, hash), the deadlines (id, stream, kind, payload as JSON text, due at) and the written
+/// streams' new heads (stream, version, last hash), one array per column.
+fn bind_group<'q>(
+    query: sqlx::query::Query<'q, Postgres, PgArguments>,
+    recorded_at: DateTime<Utc>,
+    plan: &'q GroupPlan<'_>,
+) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+    let e = &plan.events;
+    let d = &plan.deadlines;
+    let st = &plan.streams;
+    query
+        .bind(recorded_at)
+        .bind(e.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.stream_id).collect::<Vec<_>>())
+        .bind(
+            e.iter()
+                .map(|r| to_i64(r.stream_version))
+                .collect::<Vec<_>>(),
+        )
+        .bind(e.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+        .bind(
+            e.iter()
+                .map(|r| r.event.event_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            e.iter()
+                .map(|r| i32::try_from(r.event.schema_version).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .bind(e.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
+        .bind(d.iter().map(|(_, d)| d.deadline_id).collect::<Vec<_>>())
+        .bind(d.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind(d.iter().map(|(_, d)| d.kind.as_str()).collect::<Vec<_>>())
+        .bind(
+            d.iter()
+                .map(|(_, d)| d.payload.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(d.iter().map(|(_, d)| d.due_at).collect::<Vec<_>>())
+        .bind(st.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
+        .bind(st.iter().map(|(_, v, _)| to_i64(*v)).collect::<Vec<_>>())
+        .bind(st.iter().map(|(_, _, h)| h.as_str()).collect::<Vec<_>>())
 }
 
 /// Why an append transaction stopped.

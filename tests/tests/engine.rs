@@ -54,6 +54,10 @@ fn main() -> std::process::ExitCode {
             "connections_the_server_closed_while_idle_are_replaced",
             idle_connections_replaced,
         )
+        .postgres_case(
+            "planned_appends_are_refused_when_another_store_moved_the_log",
+            planned_appends,
+        )
         .run()
 }
 
@@ -89,6 +93,137 @@ async fn idle_connections_replaced(db: Arc<TestDb>) {
     let last = fill(&store, 4, 1).await;
     assert_eq!(last, first + 4);
     assert_eq!(store.read_all(0, 100).await.unwrap().len() as u64, last);
+}
+
+/// Decision 0042: a PostgreSQL store plans a group from the heads its own commits left and writes
+/// it with one `tessera_append_planned` statement; another store (another process) writing the
+/// same stream, a log head recorded later than the plan, or a re-sent event id makes that
+/// statement refuse the group, which the locked transaction then answers as before. Every
+/// answer is checked, then the way each group took (the store's counts) and `audit verify`.
+async fn planned_appends(db: Arc<TestDb>) {
+    use tessera_infrastructure::postgres::AppendPaths;
+    let pool = tessera_infrastructure::postgres::connect_pool(&db.url, 4)
+        .await
+        .unwrap();
+    tessera_infrastructure::postgres::migrate(&pool)
+        .await
+        .unwrap();
+    let a = tessera_infrastructure::PostgresEventStore::new(pool.clone())
+        .await
+        .unwrap();
+    let b = tessera_infrastructure::PostgresEventStore::new(pool.clone())
+        .await
+        .unwrap();
+    let paths = |planned, refused, transaction| AppendPaths {
+        planned,
+        refused,
+        transaction,
+    };
+    let x = stream("planned-1");
+    let append = |store: &tessera_infrastructure::PostgresEventStore,
+                  expected: ExpectedVersion,
+                  events: Vec<tessera_application::NewEvent>| {
+        let request = AppendRequest::new(x.clone(), expected, events);
+        let store = store.clone();
+        async move { store.append(request).await }
+    };
+
+    // A new stream, then one this store remembers: planned.
+    let first = append(
+        &a,
+        ExpectedVersion::NoStream,
+        vec![new_event("P", json!({"n": 1}))],
+    )
+    .await
+    .unwrap();
+    let resent = vec![
+        new_event("P", json!({"n": 2})),
+        new_event("P", json!({"n": 3})),
+    ];
+    let second = append(&a, ExpectedVersion::Exact(1), resent.clone())
+        .await
+        .unwrap();
+    assert_eq!((first.stream_version, second.stream_version), (1, 3));
+    assert_eq!(second.positions, vec![2, 3]);
+    assert_eq!(a.append_paths(), paths(2, 0, 0));
+
+    // Another store has not seen the stream: its `Any` append takes the transaction.
+    let other = append(&b, ExpectedVersion::Any, vec![new_event("Q", json!({}))])
+        .await
+        .unwrap();
+    assert_eq!((other.stream_version, other.positions), (4, vec![4]));
+    assert_eq!(b.append_paths(), paths(0, 0, 1));
+
+    // A still plans from version 3: refused, then the transaction finds the conflict.
+    let stale = append(
+        &a,
+        ExpectedVersion::Exact(3),
+        vec![new_event("P", json!({}))],
+    )
+    .await;
+    assert!(
+        matches!(
+            stale,
+            Err(tessera_application::StoreError::VersionConflict { .. })
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(a.append_paths(), paths(2, 1, 0));
+    // The transaction left A the head it locked: planned again.
+    let caught_up = append(
+        &a,
+        ExpectedVersion::Exact(4),
+        vec![new_event("P", json!({}))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (caught_up.stream_version, caught_up.positions),
+        (5, vec![5])
+    );
+    assert_eq!(a.append_paths(), paths(3, 1, 0));
+
+    // Re-sent event ids: the statement fails on the unique id, the transaction deduplicates.
+    let again = append(&a, ExpectedVersion::Any, resent).await.unwrap();
+    assert!(again.deduplicated);
+    assert_eq!((again.stream_version, again.positions), (3, vec![2, 3]));
+    assert_eq!(a.append_paths(), paths(3, 2, 0));
+
+    // Another process's clock is an hour ahead: A's plan would move recorded_at back, so it is
+    // refused; the transaction writes at the head's time, and A plans from it from then on.
+    exec_sql(
+        &db.url,
+        "UPDATE event_log_head SET recorded_at = recorded_at + interval '1 hour'",
+    )
+    .await
+    .unwrap();
+    for version in [5, 6] {
+        append(
+            &a,
+            ExpectedVersion::Exact(version),
+            vec![new_event("P", json!({}))],
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(a.append_paths(), paths(4, 3, 0));
+
+    let log = a.read_all(0, 100).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.global_position).collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        log.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
+    assert!(
+        log.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at),
+        "recorded_at never decreases"
+    );
+    assert!(log[6].recorded_at > Utc::now() + ChronoDuration::minutes(30));
+    let report = verify(&a, |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
 }
 
 // ---------------------------------------------------------------- command handler

@@ -730,8 +730,9 @@ fn print_table(merged: &mut BTreeMap<&'static str, Tally>, elapsed: f64) {
 }
 
 /// What the server's `GET /metrics` saw (docs/operations.md): mean commands per batch commit and
-/// mean append latency per stream category, from the histograms' `_sum` and `_count` (set-up
-/// included: the recorder counts from the process's start).
+/// mean append latency per stream category, from the histograms' `_sum` and `_count`, and on
+/// PostgreSQL the append groups by the way they were written (decision 0042); set-up included:
+/// the recorder counts from the process's start.
 async fn print_metrics(http: &reqwest::Client, base: &str, category: &str) {
     let text = match http.get(format!("{base}/metrics")).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
@@ -742,6 +743,7 @@ async fn print_metrics(http: &reqwest::Client, base: &str, category: &str) {
     };
     // (series with labels) -> (sum, count)
     let mut histograms: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut counters = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((name, value)) = line.rsplit_once(' ') else {
             continue;
@@ -749,6 +751,9 @@ async fn print_metrics(http: &reqwest::Client, base: &str, category: &str) {
         let Ok(value) = value.parse::<f64>() else {
             continue;
         };
+        if name.starts_with("tessera_postgres_append_groups_total") {
+            counters.push(format!("  {name}: {value:.0}"));
+        }
         for (suffix, sum) in [("_sum", true), ("_count", false)] {
             let Some(at) = name.find(suffix) else {
                 continue;
@@ -769,6 +774,9 @@ async fn print_metrics(http: &reqwest::Client, base: &str, category: &str) {
         if wanted && *count > 0.0 {
             println!("  {series}: count {count:.0}, mean {:.4}", sum / count);
         }
+    }
+    for line in counters {
+        println!("{line}");
     }
 }
 
