@@ -474,6 +474,18 @@ struct SeatChange {
 /// Columns of one row of the multi-row seat `UPDATE`: session, seat and the seven of [`SeatChange`].
 const SEAT_WRITE_COLUMNS: usize = 9;
 
+/// The seat `UPDATE` on PostgreSQL: the same columns as the SQLite statement, one array each
+/// (`$1` sessions … `$9` change times), so that thousands of rows are nine parameters to parse,
+/// bind and plan instead of nine per row.
+const SEAT_UPDATE_UNNEST: &str = "UPDATE ot_session_seats SET status = v.status, \
+     lock_id = v.lock_id, user_id = v.user_id, lock_expires_at = v.lock_expires_at, \
+     order_id = v.order_id, held_until = v.held_until, updated_at = v.updated_at \
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+     $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[]) \
+     AS v (session_id, seat_id, status, lock_id, user_id, lock_expires_at, order_id, \
+     held_until, updated_at) \
+     WHERE ot_session_seats.session_id = v.session_id AND ot_session_seats.seat_id = v.seat_id";
+
 /// The net seat changes of part of a batch ([`CatalogProjector::apply_batch`]): each `(session,
 /// seat)` once, with the state of its last event. Every seat event states the seats' whole new
 /// state, so writing one twice changes nothing.
@@ -497,11 +509,44 @@ impl SeatWrites {
         }
     }
 
-    /// Write the collected rows (one statement per chunk under [`MAX_BINDS`]) and start empty.
+    /// Write the collected rows and start empty: on PostgreSQL one statement whose rows arrive as
+    /// one array per column ([`SEAT_UPDATE_UNNEST`]), on SQLite one multi-row `VALUES` statement
+    /// per chunk under [`MAX_BINDS`].
     async fn write(&mut self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
         let params = match tx {
             ProjectionTx::Sqlite(_) => Params::Anonymous,
-            ProjectionTx::Postgres(_) => Params::Numbered,
+            ProjectionTx::Postgres(t) => {
+                if !self.rows.is_empty() {
+                    let rows = &self.rows;
+                    sqlx::query(SEAT_UPDATE_UNNEST)
+                        .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.2.status).collect::<Vec<_>>())
+                        .bind(
+                            rows.iter()
+                                .map(|r| r.2.lock_id.as_deref())
+                                .collect::<Vec<_>>(),
+                        )
+                        .bind(
+                            rows.iter()
+                                .map(|r| r.2.user_id.as_deref())
+                                .collect::<Vec<_>>(),
+                        )
+                        .bind(rows.iter().map(|r| r.2.lock_expires_at).collect::<Vec<_>>())
+                        .bind(
+                            rows.iter()
+                                .map(|r| r.2.order_id.as_deref())
+                                .collect::<Vec<_>>(),
+                        )
+                        .bind(rows.iter().map(|r| r.2.held_until).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.2.at).collect::<Vec<_>>())
+                        .execute(&mut **t)
+                        .await?;
+                }
+                self.rows.clear();
+                self.index.clear();
+                return Ok(());
+            }
         };
         for chunk in self.rows.chunks(MAX_BINDS / SEAT_WRITE_COLUMNS) {
             let sql = format!(
