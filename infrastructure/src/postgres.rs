@@ -137,9 +137,13 @@ const PLAN_REFUSED: &str = "TS001";
 /// dropped and refilled by the next commits (about 200 bytes each: 3 MB at most).
 const PLANNED_HEADS_CAPACITY: usize = 16_384;
 
-/// Groups written at the same time by one store: while one group waits for its commit (the WAL
-/// flush), the next locks its streams and looks up its ids, then queues for the log head.
-const PG_GROUPS_IN_FLIGHT: usize = 2;
+/// Groups written at the same time by one store: one. A planned group is one statement whose
+/// serial part (under the log head's lock, through the WAL flush) is all of its work, so a second
+/// group in flight overlaps almost nothing and only halves the groups: with 16 writers of one
+/// event the bench measured 92–93% of plain INSERTs with one group in flight, 62–74% with two and
+/// 27–28% with four (docs/benchmarks.md, "One group in flight"). It was two while every group was
+/// a five-round-trip transaction, whose stream locking and id lookup the second group overlapped.
+const PG_GROUPS_IN_FLIGHT: usize = 1;
 
 /// Connect a pool to `url` (e.g. `postgres://postgres@127.0.0.1:5432/tessera`).
 pub async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
