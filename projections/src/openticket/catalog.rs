@@ -513,71 +513,83 @@ impl SeatWrites {
     /// one array per column ([`SEAT_UPDATE_UNNEST`]), on SQLite one multi-row `VALUES` statement
     /// per chunk under [`MAX_BINDS`].
     async fn write(&mut self, tx: &mut ProjectionTx) -> Result<(), ProjectionError> {
-        let params = match tx {
-            ProjectionTx::Sqlite(_) => Params::Anonymous,
-            ProjectionTx::Postgres(t) => {
-                if !self.rows.is_empty() {
-                    let rows = &self.rows;
-                    sqlx::query(SEAT_UPDATE_UNNEST)
-                        .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-                        .bind(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
-                        .bind(rows.iter().map(|r| r.2.status).collect::<Vec<_>>())
-                        .bind(
-                            rows.iter()
-                                .map(|r| r.2.lock_id.as_deref())
-                                .collect::<Vec<_>>(),
-                        )
-                        .bind(
-                            rows.iter()
-                                .map(|r| r.2.user_id.as_deref())
-                                .collect::<Vec<_>>(),
-                        )
-                        .bind(rows.iter().map(|r| r.2.lock_expires_at).collect::<Vec<_>>())
-                        .bind(
-                            rows.iter()
-                                .map(|r| r.2.order_id.as_deref())
-                                .collect::<Vec<_>>(),
-                        )
-                        .bind(rows.iter().map(|r| r.2.held_until).collect::<Vec<_>>())
-                        .bind(rows.iter().map(|r| r.2.at).collect::<Vec<_>>())
-                        .execute(&mut **t)
-                        .await?;
-                }
-                self.rows.clear();
-                self.index.clear();
-                return Ok(());
+        if !self.rows.is_empty() {
+            if let ProjectionTx::Postgres(t) = tx {
+                write_seats_unnest(t, &self.rows).await?;
+            } else {
+                write_seats_values(tx, &self.rows).await?;
             }
-        };
-        for chunk in self.rows.chunks(MAX_BINDS / SEAT_WRITE_COLUMNS) {
-            let sql = format!(
-                "WITH v (session_id, seat_id, status, lock_id, user_id, lock_expires_at, order_id, \
-                 held_until, updated_at) AS (VALUES {}) \
-                 UPDATE ot_session_seats SET status = v.status, lock_id = v.lock_id, \
-                 user_id = v.user_id, lock_expires_at = v.lock_expires_at, order_id = v.order_id, \
-                 held_until = v.held_until, updated_at = v.updated_at \
-                 FROM v WHERE ot_session_seats.session_id = v.session_id \
-                 AND ot_session_seats.seat_id = v.seat_id",
-                value_rows(chunk.len(), SEAT_WRITE_COLUMNS, params)
-            );
-            execute!(&mut *tx, {
-                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
-                for (session_id, seat_id, c) in chunk {
-                    q = q
-                        .bind(session_id.as_str())
-                        .bind(seat_id.as_str())
-                        .bind(c.status)
-                        .bind(c.lock_id.as_deref())
-                        .bind(c.user_id.as_deref())
-                        .bind(c.lock_expires_at)
-                        .bind(c.order_id.as_deref())
-                        .bind(c.held_until)
-                        .bind(c.at);
-                }
-                q
-            })?;
         }
         self.rows.clear();
         self.index.clear();
         Ok(())
     }
+}
+
+/// [`SeatWrites::write`] on PostgreSQL.
+async fn write_seats_unnest(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: &[(String, String, SeatChange)],
+) -> Result<(), ProjectionError> {
+    sqlx::query(SEAT_UPDATE_UNNEST)
+        .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.status).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.2.lock_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.2.user_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.2.lock_expires_at).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.2.order_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.2.held_until).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// [`SeatWrites::write`] on SQLite, which has no arrays.
+async fn write_seats_values(
+    tx: &mut ProjectionTx,
+    rows: &[(String, String, SeatChange)],
+) -> Result<(), ProjectionError> {
+    for chunk in rows.chunks(MAX_BINDS / SEAT_WRITE_COLUMNS) {
+        let sql = format!(
+            "WITH v (session_id, seat_id, status, lock_id, user_id, lock_expires_at, order_id, \
+             held_until, updated_at) AS (VALUES {}) \
+             UPDATE ot_session_seats SET status = v.status, lock_id = v.lock_id, \
+             user_id = v.user_id, lock_expires_at = v.lock_expires_at, order_id = v.order_id, \
+             held_until = v.held_until, updated_at = v.updated_at \
+             FROM v WHERE ot_session_seats.session_id = v.session_id \
+             AND ot_session_seats.seat_id = v.seat_id",
+            value_rows(chunk.len(), SEAT_WRITE_COLUMNS, Params::Anonymous)
+        );
+        execute!(&mut *tx, {
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for (session_id, seat_id, c) in chunk {
+                q = q
+                    .bind(session_id.as_str())
+                    .bind(seat_id.as_str())
+                    .bind(c.status)
+                    .bind(c.lock_id.as_deref())
+                    .bind(c.user_id.as_deref())
+                    .bind(c.lock_expires_at)
+                    .bind(c.order_id.as_deref())
+                    .bind(c.held_until)
+                    .bind(c.at);
+            }
+            q
+        })?;
+    }
+    Ok(())
 }
