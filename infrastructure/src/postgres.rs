@@ -580,7 +580,8 @@ impl PgWriter {
         if !all_new || !plan.untouched.is_empty() {
             return PlannedWrite::NotPlanned;
         }
-        let Some(count) = plan.last_position() else {
+        // Positions are offsets from 1: the last one is the number of events.
+        let Some(events) = plan.last_position() else {
             return PlannedWrite::NotPlanned;
         };
         let from: Vec<&Head> = streams.iter().filter_map(|s| assumed.get(*s)).collect();
@@ -596,26 +597,23 @@ impl PgWriter {
             .await
             .and_then(|row| row.try_get::<i64, _>(0));
         let head = match answer {
-            Ok(head) => head,
+            Ok(head) => non_negative(head, "head"),
             Err(sqlx::Error::Database(db))
                 if db.code().as_deref() == Some(PLAN_REFUSED) || db.is_unique_violation() =>
             {
                 self.planned_heads().forget(&streams);
                 return PlannedWrite::Refused;
             }
-            Err(e) => {
-                self.planned_heads().forget(&streams);
-                let e = unavailable(e);
-                return PlannedWrite::Answered(commits.iter().map(|_| Err(e.clone())).collect());
-            }
+            Err(e) => Err(unavailable(e)),
         };
-        let head = match non_negative(head, "head") {
+        let head = match head {
             Ok(head) => head,
             Err(e) => {
+                self.planned_heads().forget(&streams);
                 return PlannedWrite::Answered(commits.iter().map(|_| Err(e.clone())).collect());
             }
         };
-        self.notifier.committed(head + count);
+        self.notifier.committed(head + events);
         self.planned_heads().remember(
             plan.streams.iter().map(|(s, v, h)| {
                 (
