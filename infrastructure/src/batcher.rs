@@ -7,8 +7,10 @@
 //! waiting for company), and a caller that stops waiting (a dropped request) never cancels the
 //! work of the others. A leader takes everything queued (bounded by [`BatchLimits`]), serves it
 //! with one call of [`BatchWork::serve`], answers each request, and goes on while the queue is not
-//! empty. Every request taken by a leader was queued before that leader's call began, so a read
-//! served this way sees at least what was committed when its caller asked.
+//! empty; a gathering queue's leader ([`BatchLimits::gather`]) first lets the callers it answered
+//! ask again, so that they share the next batch. Every request taken by a leader was queued before
+//! that leader's call began, so a read served this way sees at least what was committed when its
+//! caller asked.
 
 use async_trait::async_trait;
 use std::collections::VecDeque;
@@ -48,6 +50,10 @@ pub struct BatchLimits {
     /// Batches served at the same time (1 for SQLite's single writer; PostgreSQL overlaps one
     /// group's checks with the previous group's commit).
     pub max_leaders: usize,
+    /// After serving a batch of several requests, yield to the runtime (at most [`MAX_YIELDS`]
+    /// times, while the queue grows) before taking the next: for callers that ask again as soon
+    /// as they are answered (appends), so that they share the next batch.
+    pub gather: bool,
 }
 
 struct Job<W: BatchWork> {
@@ -163,6 +169,10 @@ impl<W: BatchWork> Drop for LeaderGuard<W> {
     }
 }
 
+/// Most yields of a gathering leader between answering a batch and taking the next
+/// ([`BatchLimits::gather`]).
+pub const MAX_YIELDS: usize = 4;
+
 async fn lead<W: BatchWork>(shared: Arc<Shared<W>>) {
     let mut guard = LeaderGuard {
         shared: shared.clone(),
@@ -207,6 +217,24 @@ async fn lead<W: BatchWork>(shared: Arc<Shared<W>>) {
             });
             // The caller may have stopped waiting; the work stands either way.
             let _ = reply.send(answer);
+        }
+        // Let the callers just answered run before looking at the queue again: under load each
+        // of them asks again at once, and a leader that looked straight away would find the queue
+        // empty or holding only the quickest, leaving the rest for a batch of their own one
+        // commit later (batches alternating one and fifteen commits with sixteen writers). Only
+        // after a batch of several: a lone caller (a hot stream's next batch) is not kept waiting
+        // behind every task the runtime has ready.
+        if !shared.limits.gather || requests.len() < 2 {
+            continue;
+        }
+        let mut queued = 0;
+        for _ in 0..MAX_YIELDS {
+            tokio::task::yield_now().await;
+            let now = shared.lock().jobs.len();
+            if now == queued {
+                break;
+            }
+            queued = now;
         }
     }
 }
@@ -276,6 +304,7 @@ pub const VERSION_READ_LIMITS: BatchLimits = BatchLimits {
     max_requests: 1_024,
     max_weight: 2_048,
     max_leaders: 1,
+    gather: false,
 };
 
 #[cfg(test)]
@@ -337,6 +366,68 @@ mod tests {
         // "shared" asked 50 times, fetched once per query.
         let largest = reads.work().0.largest.load(Ordering::SeqCst);
         assert!(largest <= 50 + 2, "ids not deduplicated: {largest}");
+    }
+
+    /// Records the size of every batch it serves, each taking a moment (a commit's flush).
+    struct Sizes(Mutex<Vec<usize>>);
+
+    #[async_trait]
+    impl BatchWork for Sizes {
+        type Request = usize;
+        type Answer = usize;
+
+        fn weight(_: &usize) -> usize {
+            1
+        }
+
+        async fn serve(&self, requests: &[usize]) -> Vec<usize> {
+            self.0.lock().unwrap().push(requests.len());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            requests.to_vec()
+        }
+
+        fn stopped(_: StoreError) -> usize {
+            usize::MAX
+        }
+    }
+
+    /// Sixteen callers that each ask again as soon as they are answered (the bench's writers, an
+    /// onsale's sessions) stay in one batch: the leader lets them ask before it looks at the
+    /// queue again. One worker thread, so the order tasks run in is the scheduler's, not chance.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn callers_that_ask_again_at_once_share_the_next_batch() {
+        const CALLERS: usize = 16;
+        const ROUNDS: usize = 20;
+        let batcher = Batcher::new(
+            Sizes(Mutex::new(Vec::new())),
+            BatchLimits {
+                max_requests: 256,
+                max_weight: 10_000,
+                max_leaders: 1,
+                gather: true,
+            },
+        );
+        let tasks: Vec<_> = (0..CALLERS)
+            .map(|c| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move {
+                    for r in 0..ROUNDS {
+                        assert_eq!(batcher.submit(c * ROUNDS + r).await, c * ROUNDS + r);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let sizes = batcher.work().0.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), CALLERS * ROUNDS);
+        // The first round may split while the callers start; after it, one batch per round.
+        assert!(
+            sizes.len() <= ROUNDS + 2,
+            "{} batches for {ROUNDS} rounds of {CALLERS} callers: {sizes:?}",
+            sizes.len()
+        );
     }
 
     struct Failing;

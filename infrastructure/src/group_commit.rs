@@ -31,11 +31,13 @@ pub trait GroupWriter: Send + Sync + 'static {
 }
 
 /// How much one group may hold: 256 commits, 10,000 events (counted over every request of every
-/// commit), one group at a time (backends that overlap groups raise `max_leaders`).
+/// commit), one group at a time (backends that overlap groups raise `max_leaders`); writers
+/// answered together share the next group ([`BatchLimits::gather`]).
 pub const GROUP_LIMITS: BatchLimits = BatchLimits {
     max_requests: 256,
     max_weight: 10_000,
     max_leaders: 1,
+    gather: true,
 };
 
 /// A [`GroupWriter`] as the work of a [`Batcher`]: a request is one validated commit (one
