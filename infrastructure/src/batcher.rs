@@ -47,8 +47,8 @@ pub struct BatchLimits {
     /// Most weight per batch ([`BatchWork::weight`] summed). The first queued request is always
     /// taken, however heavy.
     pub max_weight: usize,
-    /// Batches served at the same time (1 for SQLite's single writer; PostgreSQL overlaps one
-    /// group's checks with the previous group's commit).
+    /// Batches served at the same time: 1 for every queue today (SQLite has a single writer; on
+    /// PostgreSQL a second group in flight only halved the groups, `PG_GROUPS_IN_FLIGHT`).
     pub max_leaders: usize,
     /// After serving a batch of several requests, yield to the runtime (at most [`MAX_YIELDS`]
     /// times, while the queue grows) before taking the next: for callers that ask again as soon
